@@ -1,0 +1,1 @@
+//! Policies and learners. A policy acts for a whole batch at once.

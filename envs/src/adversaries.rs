@@ -1,0 +1,205 @@
+//! Scripted Byzantine teams: baselines a learned attacker is compared with.
+//! Each writes the team's factored action (see [`EnvSpec::byz_action_len`]).
+
+use crate::protocols::Protocol;
+use crate::rules::{allowed, bits, Action, Episode};
+use crate::spec::{offset, EnvSpec, DIRECT, NONE};
+use crate::view::View;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+
+/// A scripted Byzantine team.
+pub trait Adversary: Send + Sync {
+    fn name(&self) -> String;
+
+    /// Whether the same state always gets the same action (exact evaluation applies).
+    fn deterministic(&self) -> bool {
+        true
+    }
+
+    /// Writes the team's round-`r` action for one episode into `out`, which
+    /// arrives filled with [`NONE`]. `inbox` is the whole episode's inbox.
+    fn act(
+        &self,
+        spec: &EnvSpec,
+        r: u8,
+        ep: &Episode,
+        inbox: &[u8],
+        rng: &mut ChaCha8Rng,
+        out: &mut [u8],
+    );
+}
+
+/// Names of the scripted adversaries.
+pub const SCRIPTED: &[&str] = &["silent", "random", "equivocate", "twins"];
+
+/// A scripted adversary by name; `twins` runs the given honest protocol.
+pub fn scripted(name: &str, honest: Arc<dyn Protocol>) -> Option<Box<dyn Adversary>> {
+    match name {
+        "silent" => Some(Box::new(Silent)),
+        "random" => Some(Box::new(Random)),
+        "equivocate" => Some(Box::new(Equivocate)),
+        "twins" => Some(Box::new(Twins { honest })),
+        _ => None,
+    }
+}
+
+/// The fixed split both equivocators use: the lower half of the honest ids
+/// (by rank) is told 0, the rest 1.
+fn split(spec: &EnvSpec, ep: &Episode, i: usize) -> u8 {
+    let rank = (ep.honest(spec) & ((1u32 << i) - 1)).count_ones() as usize;
+    (rank >= spec.honest() / 2) as u8
+}
+
+/// What `b` heard directly from `k` in round `r - 1`: the only honest
+/// value it can forward under any identity model.
+fn heard(spec: &EnvSpec, r: u8, inbox: &[u8], b: usize, k: usize) -> u8 {
+    if r < 2 {
+        NONE
+    } else {
+        inbox[spec.block(b, r - 1) + offset(spec.n, b, k)]
+    }
+}
+
+/// Writes, for every Byzantine sender and undecided honest recipient, the
+/// value `pick(b, i, origin)` returns (origin [`DIRECT`] for the direct value).
+fn fill(
+    spec: &EnvSpec,
+    ep: &Episode,
+    out: &mut [u8],
+    mut pick: impl FnMut(usize, usize, u8) -> u8,
+) {
+    for (bo, b) in ep.byzantine_ids().enumerate() {
+        for i in bits(ep.undecided(spec)) {
+            let base = (bo * spec.n + i) * spec.heads;
+            for h in 0..spec.heads {
+                let (_, origin) = spec.head(b, i, h);
+                out[base + h] = pick(b, i, origin);
+            }
+        }
+    }
+}
+
+/// Sends nothing, ever: a crash at time zero.
+pub struct Silent;
+
+impl Adversary for Silent {
+    fn name(&self) -> String {
+        "silent".into()
+    }
+
+    fn act(&self, _: &EnvSpec, _: u8, _: &Episode, _: &[u8], _: &mut ChaCha8Rng, _: &mut [u8]) {}
+}
+
+/// Every head uniform over the values the rules allow.
+pub struct Random;
+
+impl Adversary for Random {
+    fn name(&self) -> String {
+        "random".into()
+    }
+
+    fn deterministic(&self) -> bool {
+        false
+    }
+
+    fn act(
+        &self,
+        spec: &EnvSpec,
+        r: u8,
+        ep: &Episode,
+        _: &[u8],
+        rng: &mut ChaCha8Rng,
+        out: &mut [u8],
+    ) {
+        for (bo, b) in ep.byzantine_ids().enumerate() {
+            for i in bits(ep.undecided(spec)) {
+                let base = (bo * spec.n + i) * spec.heads;
+                for h in 0..spec.heads {
+                    let mask = allowed(spec, r, ep, b, i, h);
+                    let pick = rng.random_range(0..mask.count_ones());
+                    out[base + h] = bits(mask as u32).nth(pick as usize).unwrap() as u8;
+                }
+            }
+        }
+    }
+}
+
+/// Tells the lower half of the honest agents 0 and the rest 1, directly and
+/// in relays of Byzantine origins; forwards honest values truthfully.
+pub struct Equivocate;
+
+impl Adversary for Equivocate {
+    fn name(&self) -> String {
+        "equivocate".into()
+    }
+
+    fn act(
+        &self,
+        spec: &EnvSpec,
+        r: u8,
+        ep: &Episode,
+        inbox: &[u8],
+        _: &mut ChaCha8Rng,
+        out: &mut [u8],
+    ) {
+        fill(spec, ep, out, |b, i, origin| {
+            if origin == DIRECT || ep.is_byzantine(origin as usize) {
+                split(spec, ep, i)
+            } else {
+                heard(spec, r, inbox, b, origin as usize)
+            }
+        });
+    }
+}
+
+/// Twins: each Byzantine agent runs the honest protocol twice, once with
+/// input 0 towards the lower half of the honest agents and once with input 1
+/// towards the rest, each copy on the real traffic it receives.
+pub struct Twins {
+    pub honest: Arc<dyn Protocol>,
+}
+
+impl Twins {
+    /// Whether the twin of `b` with input `c` still sends in round `r`.
+    fn sends(&self, spec: &EnvSpec, r: u8, inbox: &[u8], b: usize, c: u8) -> bool {
+        let len = spec.inbox_rounds() * spec.slots;
+        let mine = &inbox[b * len..][..len];
+        (1..=r).all(|s| self.honest.act(&View::new(spec, s, c, mine)) == Action::Send)
+    }
+}
+
+impl Adversary for Twins {
+    fn name(&self) -> String {
+        "twins".into()
+    }
+
+    fn act(
+        &self,
+        spec: &EnvSpec,
+        r: u8,
+        ep: &Episode,
+        inbox: &[u8],
+        _: &mut ChaCha8Rng,
+        out: &mut [u8],
+    ) {
+        if r >= spec.rounds {
+            return;
+        }
+        let mut live = [[false; 2]; crate::spec::MAX_N];
+        for b in ep.byzantine_ids() {
+            live[b] = [0, 1].map(|c| self.sends(spec, r, inbox, b, c));
+        }
+        fill(spec, ep, out, |b, i, origin| {
+            let c = split(spec, ep, i);
+            if !live[b][c as usize] {
+                NONE
+            } else if origin == DIRECT || ep.is_byzantine(origin as usize) {
+                c
+            } else {
+                heard(spec, r, inbox, b, origin as usize)
+            }
+        });
+    }
+}

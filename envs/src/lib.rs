@@ -1,0 +1,22 @@
+//! The protocol game of `GAME.md`: rules, batched environment, scripted
+//! protocols and adversaries, and the exact verifier. No learning here.
+
+pub mod adversaries;
+pub mod batch;
+pub mod protocols;
+pub mod rewards;
+pub mod rules;
+pub mod spec;
+pub mod trace;
+pub mod verify;
+pub mod view;
+
+pub use adversaries::Adversary;
+pub use batch::{instance_count, instances, sample_instance, BatchEnv};
+pub use protocols::Protocol;
+pub use rewards::Rewards;
+pub use rules::{Action, Episode, Instance, Outcome};
+pub use spec::{Comm, ConfigError, EnvConfig, EnvSpec, Identity, Synchrony, NONE};
+pub use trace::Trace;
+pub use verify::{verify, Limits, Report, VerifyError};
+pub use view::View;

@@ -1,0 +1,144 @@
+//! Honest protocols: deterministic maps from a view to an action. The scripted
+//! ones of `GAME.md` live here; a learned policy played greedily implements
+//! the same trait, which is what lets the verifier check either.
+
+use crate::rules::Action;
+use crate::spec::{EnvSpec, Identity, NONE};
+use crate::view::View;
+
+/// A deterministic honest protocol, run by every honest agent.
+pub trait Protocol: Send + Sync {
+    /// Name used in outputs (`majority`, a checkpoint path, ...).
+    fn name(&self) -> String;
+
+    /// The number of rounds the protocol is written for: the default `R`.
+    fn rounds(&self) -> u8;
+
+    /// Why this protocol cannot run in `spec`, if it cannot.
+    fn check(&self, _spec: &EnvSpec) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The action at `view.round`. In the last round it must commit.
+    fn act(&self, view: &View) -> Action;
+}
+
+/// Names of the scripted honest protocols every build carries.
+pub const SCRIPTED: &[&str] = &["majority", "signed_relay", "constant"];
+
+/// A scripted protocol by name.
+pub fn scripted(name: &str) -> Option<Box<dyn Protocol>> {
+    match name {
+        "majority" => Some(Box::new(Majority)),
+        "signed_relay" => Some(Box::new(SignedRelay)),
+        "constant" => Some(Box::new(Constant)),
+        _ => None,
+    }
+}
+
+/// The majority of `ones` 1-votes and `zeros` 0-votes; a tie decides 0.
+fn majority(zeros: usize, ones: usize) -> Action {
+    Action::commit((ones > zeros) as u8)
+}
+
+/// Round 1 `send`; round 2 commit the majority of own input and the direct
+/// values received (nothing is not a vote); tie -> 0.
+pub struct Majority;
+
+impl Protocol for Majority {
+    fn name(&self) -> String {
+        "majority".into()
+    }
+
+    fn rounds(&self) -> u8 {
+        2
+    }
+
+    fn act(&self, view: &View) -> Action {
+        if view.round == 1 && !view.is_last_round() {
+            return Action::Send;
+        }
+        let mut votes = [0usize; 2];
+        votes[view.input as usize] += 1;
+        if view.round > 1 {
+            let [z, o] = view.counts(1);
+            votes[0] += z as usize;
+            votes[1] += o as usize;
+        }
+        majority(votes[0], votes[1])
+    }
+}
+
+/// For `f = 1`: rounds 1 and 2 `send`; round 3 decide. For each other agent
+/// `k`, the values of `k`'s round-1 message seen directly or relayed in round
+/// 2 by some `j != k`: exactly one value is `k`'s vote, none or both and `k`
+/// is ignored. Commit the majority of own input and the votes; tie -> 0.
+pub struct SignedRelay;
+
+impl Protocol for SignedRelay {
+    fn name(&self) -> String {
+        "signed_relay".into()
+    }
+
+    fn rounds(&self) -> u8 {
+        3
+    }
+
+    fn check(&self, spec: &EnvSpec) -> Result<(), String> {
+        if spec.identity == Identity::Anonymous {
+            Err("signed_relay reads relays, and anonymous channels carry none".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn act(&self, view: &View) -> Action {
+        if view.round <= 2 && !view.is_last_round() {
+            return Action::Send;
+        }
+        let others = view.n() - 1;
+        let mut votes = [0usize; 2];
+        votes[view.input as usize] += 1;
+        for dk in 0..others {
+            // Bit v set: value v was seen as k's round-1 message.
+            let mut seen = 0u8;
+            if view.round > 1 {
+                let v = view.direct(1, dk);
+                if v != NONE {
+                    seen |= 1 << v;
+                }
+            }
+            if view.round > 2 {
+                for dj in (0..others).filter(|&dj| dj != dk) {
+                    let v = view.relay(2, dj, dk);
+                    if v != NONE {
+                        seen |= 1 << v;
+                    }
+                }
+            }
+            match seen {
+                0b01 => votes[0] += 1,
+                0b10 => votes[1] += 1,
+                _ => {}
+            }
+        }
+        majority(votes[0], votes[1])
+    }
+}
+
+/// Commit 0 in round 1: always agrees, fails validity on unanimous 1s.
+pub struct Constant;
+
+impl Protocol for Constant {
+    fn name(&self) -> String {
+        "constant".into()
+    }
+
+    fn rounds(&self) -> u8 {
+        1
+    }
+
+    fn act(&self, _view: &View) -> Action {
+        Action::Commit0
+    }
+}

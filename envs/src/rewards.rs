@@ -1,0 +1,118 @@
+//! Shaped rewards, per experiment. The reported win rate never depends on
+//! them: it is always [`Outcome::honest_wins`].
+
+use crate::rules::{bits, Episode, Outcome};
+use crate::spec::EnvSpec;
+use serde::{Deserialize, Serialize};
+
+/// The `[rewards]` table: what each honest agent is paid at the end of an
+/// episode, and what the Byzantine team is paid.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rewards {
+    /// To each honest agent when the honest team wins.
+    pub correct_commit: f32,
+    /// To each honest agent when agreement fails.
+    pub consistency_violation: f32,
+    /// To each honest agent when validity fails.
+    pub validity_violation: f32,
+    /// To each honest agent when some honest agent never decides.
+    pub termination_violation: f32,
+    /// To an honest agent that commits against a strict majority of the honest inputs.
+    pub majority_violation: f32,
+    /// Per round an honest agent spends before it commits (its commit round minus one).
+    pub round_penalty: f32,
+    /// To an honest agent that commits in round 1, before hearing anyone.
+    pub early_commit_penalty: f32,
+    /// The Byzantine team's own table; when absent it gets the negated mean honest reward.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub byzantine: Option<ByzantineRewards>,
+}
+
+/// The Byzantine team's rewards when given explicitly.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ByzantineRewards {
+    /// When the honest team loses.
+    pub win: f32,
+    /// When the honest team wins.
+    pub loss: f32,
+}
+
+impl Default for ByzantineRewards {
+    fn default() -> Self {
+        ByzantineRewards {
+            win: 1.0,
+            loss: -1.0,
+        }
+    }
+}
+
+impl Default for Rewards {
+    fn default() -> Self {
+        Rewards {
+            correct_commit: 1.0,
+            consistency_violation: -1.0,
+            validity_violation: -1.0,
+            termination_violation: -1.0,
+            majority_violation: 0.0,
+            round_penalty: 0.0,
+            early_commit_penalty: 0.0,
+            byzantine: None,
+        }
+    }
+}
+
+impl Rewards {
+    /// Honest agent `i`'s reward for a finished episode.
+    pub fn honest(&self, spec: &EnvSpec, ep: &Episode, out: &Outcome, i: usize) -> f32 {
+        let mut r = 0.0;
+        if out.honest_wins() {
+            r += self.correct_commit;
+        }
+        if !out.agreement {
+            r += self.consistency_violation;
+        }
+        if !out.validity {
+            r += self.validity_violation;
+        }
+        if !out.termination {
+            r += self.termination_violation;
+        }
+        let round = match ep.decided_round[i] {
+            0 => spec.rounds,
+            d => d,
+        };
+        r += self.round_penalty * (round - 1) as f32;
+        if let Some(v) = ep.decision(i) {
+            if round == 1 {
+                r += self.early_commit_penalty;
+            }
+            let honest = ep.honest(spec);
+            let ones = (ep.inputs & honest).count_ones() as usize;
+            let zeros = honest.count_ones() as usize - ones;
+            if (v == 0 && ones > zeros) || (v == 1 && zeros > ones) {
+                r += self.majority_violation;
+            }
+        }
+        r
+    }
+
+    /// The Byzantine team's reward for a finished episode.
+    pub fn byzantine(&self, spec: &EnvSpec, ep: &Episode, out: &Outcome) -> f32 {
+        match &self.byzantine {
+            Some(b) => {
+                if out.honest_wins() {
+                    b.loss
+                } else {
+                    b.win
+                }
+            }
+            None => {
+                let honest: Vec<usize> = bits(ep.honest(spec)).collect();
+                let total: f32 = honest.iter().map(|&i| self.honest(spec, ep, out, i)).sum();
+                -total / honest.len() as f32
+            }
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! The rules of one episode as pure functions of `(spec, round, state, moves)`.
+//! The batched environment and the exact verifier both step episodes through
+//! these functions, so what is verified is exactly what is played.
+
+use crate::spec::{EnvSpec, Identity, DIRECT, MAX_N, NONE};
+use serde::Serialize;
+
+/// An honest agent's move in a round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[repr(u8)]
+pub enum Action {
+    /// Send own input to everyone (and relay last round's direct values).
+    Send = 0,
+    /// Decide 0.
+    Commit0 = 1,
+    /// Decide 1.
+    Commit1 = 2,
+}
+
+/// Number of honest actions (the width of an honest policy's head).
+pub const ACTIONS: usize = 3;
+
+impl Action {
+    pub fn commit(v: u8) -> Action {
+        if v == 0 {
+            Action::Commit0
+        } else {
+            Action::Commit1
+        }
+    }
+
+    pub fn from_index(a: u8) -> Action {
+        match a {
+            0 => Action::Send,
+            1 => Action::Commit0,
+            _ => Action::Commit1,
+        }
+    }
+
+    /// The committed value, if this is a commit.
+    pub fn value(self) -> Option<u8> {
+        match self {
+            Action::Send => None,
+            Action::Commit0 => Some(0),
+            Action::Commit1 => Some(1),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Send => "send",
+            Action::Commit0 => "commit 0",
+            Action::Commit1 => "commit 1",
+        }
+    }
+}
+
+/// Who is Byzantine and what every honest agent was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Instance {
+    /// Bit `i` set: agent `i` is Byzantine.
+    pub byzantine: u32,
+    /// Bit `i`: input of honest agent `i` (0 for Byzantine agents).
+    pub inputs: u32,
+}
+
+/// The changing state of one episode, apart from its inbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Episode {
+    pub byzantine: u32,
+    pub inputs: u32,
+    /// Honest agents that have committed.
+    pub decided: u32,
+    /// Bit `i`: the value agent `i` committed.
+    pub values: u32,
+    /// Honest agents that have sent at least once: the adversary holds their signed input.
+    pub signed: u32,
+    /// Round in which each agent committed (0 while undecided).
+    pub decided_round: [u8; MAX_N],
+}
+
+impl Episode {
+    pub fn new(inst: Instance) -> Episode {
+        Episode {
+            byzantine: inst.byzantine,
+            inputs: inst.inputs & !inst.byzantine,
+            decided: 0,
+            values: 0,
+            signed: 0,
+            decided_round: [0; MAX_N],
+        }
+    }
+
+    pub fn instance(&self) -> Instance {
+        Instance {
+            byzantine: self.byzantine,
+            inputs: self.inputs,
+        }
+    }
+
+    #[inline]
+    pub fn honest(&self, spec: &EnvSpec) -> u32 {
+        all(spec.n) & !self.byzantine
+    }
+
+    #[inline]
+    pub fn undecided(&self, spec: &EnvSpec) -> u32 {
+        self.honest(spec) & !self.decided
+    }
+
+    #[inline]
+    pub fn is_byzantine(&self, i: usize) -> bool {
+        self.byzantine >> i & 1 == 1
+    }
+
+    #[inline]
+    pub fn input(&self, i: usize) -> u8 {
+        (self.inputs >> i & 1) as u8
+    }
+
+    /// The committed value of agent `i`, if it has committed.
+    pub fn decision(&self, i: usize) -> Option<u8> {
+        (self.decided >> i & 1 == 1).then(|| (self.values >> i & 1) as u8)
+    }
+
+    /// The Byzantine ids in ascending order (the team's ordinals).
+    pub fn byzantine_ids(&self) -> impl Iterator<Item = usize> {
+        bits(self.byzantine)
+    }
+
+    /// Whether no honest agent is left to act.
+    pub fn finished(&self, spec: &EnvSpec) -> bool {
+        self.undecided(spec) == 0
+    }
+
+    /// The value all honest inputs share, if they do.
+    pub fn unanimous(&self, spec: &EnvSpec) -> Option<u8> {
+        let h = self.honest(spec);
+        if self.inputs & h == h {
+            Some(1)
+        } else if self.inputs & h == 0 {
+            Some(0)
+        } else {
+            None
+        }
+    }
+}
+
+/// The mask of agents `0..n`.
+#[inline]
+pub fn all(n: usize) -> u32 {
+    if n >= 32 {
+        u32::MAX
+    } else {
+        (1u32 << n) - 1
+    }
+}
+
+/// Iterates the set bits of a mask, lowest first.
+pub fn bits(mut m: u32) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        if m == 0 {
+            None
+        } else {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            Some(i)
+        }
+    })
+}
+
+/// A fresh inbox: every slot empty.
+pub fn empty_inbox(spec: &EnvSpec, inbox: &mut [u8]) {
+    let fill = if spec.identity == Identity::Anonymous {
+        0
+    } else {
+        NONE
+    };
+    inbox.fill(fill);
+}
+
+/// Applies the honest moves of round `r`: commits take effect and senders'
+/// messages are written to the round-`r` blocks. Returns the senders.
+/// A `send` in the last round is not a decision: that agent never terminates.
+pub fn honest_moves(
+    spec: &EnvSpec,
+    r: u8,
+    ep: &mut Episode,
+    inbox: &mut [u8],
+    actions: &[u8],
+) -> u32 {
+    let mut senders = 0u32;
+    for i in bits(ep.undecided(spec)) {
+        match actions[i] {
+            0 => senders |= 1 << i,
+            a => {
+                ep.decided |= 1 << i;
+                ep.values |= ((a - 1) as u32) << i;
+                ep.decided_round[i] = r;
+            }
+        }
+    }
+    deliver_honest(spec, r, ep, inbox, senders);
+    senders
+}
+
+/// Writes the round-`r` messages of the honest `senders`: their input to every
+/// other agent and, from round 2 on, a relay of what each heard directly in
+/// round `r - 1`. Messages of the last round are never seen, so not stored.
+pub fn deliver_honest(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], senders: u32) {
+    if r >= spec.rounds {
+        return;
+    }
+    let base = (r as usize - 1) * spec.slots;
+    let anonymous = spec.identity == Identity::Anonymous;
+    for i in bits(senders) {
+        let x = ep.input(i);
+        if anonymous {
+            for &dst in spec.direct_dst(i) {
+                inbox[dst as usize + base + x as usize] += 1;
+            }
+            continue;
+        }
+        for &dst in spec.direct_dst(i) {
+            inbox[dst as usize + base] = x;
+        }
+        if r >= 2 {
+            let prev = base - spec.slots;
+            for &(dst, src) in spec.relay_pairs(i) {
+                inbox[dst as usize + base] = inbox[src as usize + prev];
+            }
+        }
+    }
+}
+
+/// Bit `v` set: value `v` (0, 1 or [`NONE`]) may go in head `h` from Byzantine
+/// `b` to `i` in round `r`. Relays carry round `r - 1` messages, so there are
+/// none in round 1; with `pki` an honest origin's value can only be forwarded
+/// as signed, and only once the adversary has received that signature.
+#[inline]
+pub fn allowed(spec: &EnvSpec, r: u8, ep: &Episode, b: usize, i: usize, h: usize) -> u8 {
+    const ANY: u8 = 0b111;
+    const NOTHING: u8 = 1 << NONE;
+    let (_, origin) = spec.head(b, i, h);
+    if origin == DIRECT {
+        return ANY;
+    }
+    if r == 1 {
+        return NOTHING;
+    }
+    let k = origin as usize;
+    if spec.identity == Identity::Pki && !ep.is_byzantine(k) {
+        if ep.signed >> k & 1 == 1 {
+            NOTHING | 1 << ep.input(k)
+        } else {
+            NOTHING
+        }
+    } else {
+        ANY
+    }
+}
+
+/// Writes what the Byzantine agents send to honest recipient `i` in round `r`:
+/// `values[bo * stride + h]` for Byzantine ordinal `bo` and head `h`. A value the rules do not
+/// allow (a forged signature, a relay in round 1) is dropped: the channel, not
+/// the policy, enforces the identity model.
+pub fn byzantine_to(
+    spec: &EnvSpec,
+    r: u8,
+    ep: &Episode,
+    inbox: &mut [u8],
+    i: usize,
+    values: &[u8],
+    stride: usize,
+) {
+    let block = spec.block(i, r);
+    let anonymous = spec.identity == Identity::Anonymous;
+    for (bo, b) in ep.byzantine_ids().enumerate() {
+        for h in 0..spec.heads {
+            let v = values[bo * stride + h];
+            if v >= NONE || allowed(spec, r, ep, b, i, h) >> v & 1 == 0 {
+                continue;
+            }
+            let (slot, _) = spec.head(b, i, h);
+            if anonymous {
+                inbox[block + v as usize] += 1;
+            } else {
+                inbox[block + slot] = v;
+            }
+        }
+    }
+}
+
+/// Applies the Byzantine team's round-`r` action (layout
+/// `[ordinal][recipient][head]`, see [`EnvSpec::byz_action_len`]) to every
+/// honest recipient still undecided; others never read their inbox again.
+pub fn byzantine_moves(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], action: &[u8]) {
+    if r >= spec.rounds || ep.byzantine == 0 {
+        return;
+    }
+    let per_b = spec.n * spec.heads;
+    for i in bits(ep.undecided(spec)) {
+        byzantine_to(spec, r, ep, inbox, i, &action[i * spec.heads..], per_b);
+    }
+}
+
+/// One whole round: honest moves, then the Byzantine moves, then the
+/// adversary learns the signatures of this round's senders.
+pub fn step(spec: &EnvSpec, r: u8, ep: &mut Episode, inbox: &mut [u8], honest: &[u8], byz: &[u8]) {
+    let senders = honest_moves(spec, r, ep, inbox, honest);
+    byzantine_moves(spec, r, ep, inbox, byz);
+    ep.signed |= senders;
+}
+
+/// Named properties of a finished episode (agreement mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// All honest agents that decided, decided the same value.
+    pub agreement: bool,
+    /// If all honest inputs equal `v`, no honest agent decided otherwise.
+    pub validity: bool,
+    /// Every honest agent decided within the round cap.
+    pub termination: bool,
+}
+
+impl Outcome {
+    /// The reported win: the honest team wins iff every property holds.
+    pub fn honest_wins(&self) -> bool {
+        self.agreement && self.validity && self.termination
+    }
+
+    /// Names of the properties that failed.
+    pub fn violated(&self) -> Vec<&'static str> {
+        let mut v = vec![];
+        if !self.agreement {
+            v.push("agreement");
+        }
+        if !self.validity {
+            v.push("validity");
+        }
+        if !self.termination {
+            v.push("termination");
+        }
+        v
+    }
+}
+
+pub fn outcome(spec: &EnvSpec, ep: &Episode) -> Outcome {
+    let decided = ep.decided & ep.honest(spec);
+    let ones = ep.values & decided;
+    let agreement = ones == 0 || ones == decided;
+    let validity = match ep.unanimous(spec) {
+        Some(1) => ones == decided,
+        Some(_) => ones == 0,
+        None => true,
+    };
+    Outcome {
+        agreement,
+        validity,
+        termination: decided == ep.honest(spec),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{offset, relay_slot, EnvConfig};
+
+    fn spec(n: usize, f: usize, identity: Identity, rounds: u8) -> EnvSpec {
+        let cfg = EnvConfig {
+            n,
+            f,
+            identity,
+            ..EnvConfig::default()
+        };
+        EnvSpec::new(&cfg, rounds).unwrap()
+    }
+
+    #[test]
+    fn honest_send_delivers_input_and_relays_last_round() {
+        let s = spec(4, 1, Identity::Authenticated, 3);
+        // Agent 3 Byzantine; inputs 0:1, 1:0, 2:1.
+        let mut ep = Episode::new(Instance {
+            byzantine: 0b1000,
+            inputs: 0b0101,
+        });
+        let mut inbox = vec![0; s.stride];
+        empty_inbox(&s, &mut inbox);
+        let send = [0u8; 4];
+        // Byzantine sends 1 directly to agent 0 in round 1.
+        let mut byz = vec![NONE; s.byz_action_len()];
+        byz[0] = 1; // ordinal 0, recipient 0, head 0 (direct)
+        step(&s, 1, &mut ep, &mut inbox, &send, &byz);
+        let b0 = s.block(0, 1);
+        assert_eq!(inbox[b0 + offset(4, 0, 1)], 0);
+        assert_eq!(inbox[b0 + offset(4, 0, 2)], 1);
+        assert_eq!(inbox[b0 + offset(4, 0, 3)], 1);
+        // Nothing from 3 to agent 1.
+        assert_eq!(inbox[s.block(1, 1) + offset(4, 1, 3)], NONE);
+        assert_eq!(ep.signed, 0b0111);
+        // Round 2: agent 0 relays what it heard from 3 (1) to agent 1.
+        let byz = vec![NONE; s.byz_action_len()];
+        step(&s, 2, &mut ep, &mut inbox, &send, &byz);
+        let slot = relay_slot(4, offset(4, 1, 0), offset(4, 1, 3));
+        assert_eq!(inbox[s.block(1, 2) + slot], 1);
+        // Agent 0 relays to 2 that agent 1 sent 0.
+        let slot = relay_slot(4, offset(4, 2, 0), offset(4, 2, 1));
+        assert_eq!(inbox[s.block(2, 2) + slot], 0);
+        // Round 3 (last): a send is not a decision.
+        let commit = [1u8, 2, 0, 0];
+        step(&s, 3, &mut ep, &mut inbox, &commit, &byz);
+        assert_eq!(ep.decision(0), Some(0));
+        assert_eq!(ep.decision(1), Some(1));
+        assert_eq!(ep.decision(2), None);
+        let o = outcome(&s, &ep);
+        assert!(!o.agreement && o.validity && !o.termination);
+    }
+
+    #[test]
+    fn pki_forbids_forged_relays_and_early_signatures() {
+        let s = spec(3, 1, Identity::Pki, 3);
+        let mut ep = Episode::new(Instance {
+            byzantine: 0b100,
+            inputs: 0b001,
+        });
+        // Relays from 2 to 0 about origin 1: none in round 1, none before 1 has sent.
+        assert_eq!(allowed(&s, 1, &ep, 2, 0, 1), 1 << NONE);
+        assert_eq!(allowed(&s, 2, &ep, 2, 0, 1), 1 << NONE);
+        ep.signed = 0b011;
+        // Agent 1's input is 0: only 0 or nothing can be forwarded.
+        assert_eq!(allowed(&s, 2, &ep, 2, 0, 1), 1 << NONE | 1);
+        let a = spec(3, 1, Identity::Authenticated, 3);
+        assert_eq!(allowed(&a, 2, &ep, 2, 0, 1), 0b111);
+        // A forged value is dropped by the channel.
+        let mut inbox = vec![0; s.stride];
+        empty_inbox(&s, &mut inbox);
+        byzantine_to(&s, 2, &ep, &mut inbox, 0, &[1, 1], 2);
+        let block = s.block(0, 2);
+        assert_eq!(inbox[block + offset(3, 0, 2)], 1, "direct values are free");
+        assert_eq!(
+            inbox[block + relay_slot(3, offset(3, 0, 2), offset(3, 0, 1))],
+            NONE
+        );
+    }
+
+    #[test]
+    fn anonymous_channels_count_values() {
+        let s = spec(4, 1, Identity::Anonymous, 2);
+        let mut ep = Episode::new(Instance {
+            byzantine: 0b0001,
+            inputs: 0b0110,
+        });
+        let mut inbox = vec![0; s.stride];
+        empty_inbox(&s, &mut inbox);
+        let mut byz = vec![NONE; s.byz_action_len()];
+        byz[3] = 0; // to agent 3: a 0
+        step(&s, 1, &mut ep, &mut inbox, &[0; 4], &byz);
+        // Agent 3 heard 1 (from 1), 1 (from 2), 0 (from Byzantine 0).
+        assert_eq!(&inbox[s.block(3, 1)..][..2], &[1, 2]);
+        // Agent 1 heard agent 2's 1 and agent 3's 0.
+        assert_eq!(&inbox[s.block(1, 1)..][..2], &[1, 1]);
+    }
+
+    #[test]
+    fn outcome_properties() {
+        let s = spec(3, 0, Identity::Authenticated, 2);
+        let mut ep = Episode::new(Instance {
+            byzantine: 0,
+            inputs: 0b111,
+        });
+        ep.decided = 0b111;
+        ep.values = 0b111;
+        assert!(outcome(&s, &ep).honest_wins());
+        ep.values = 0;
+        let o = outcome(&s, &ep);
+        assert!(o.agreement && !o.validity && o.termination);
+        assert_eq!(o.violated(), vec!["validity"]);
+    }
+}

@@ -1,0 +1,560 @@
+//! The static description of a configured game: its axes, its sizes and the
+//! index tables the hot loop uses. Everything here is fixed for a given
+//! `(n, f, rounds, identity)`; the changing state lives in [`crate::Episode`].
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The largest number of agents: agent sets are `u32` bit masks.
+pub const MAX_N: usize = 32;
+
+/// The value of a message slot that carries nothing. Slots hold `0`, `1` or `NONE`.
+pub const NONE: u8 = 2;
+
+/// Marks a Byzantine head that is a direct value, not a relay.
+pub const DIRECT: u8 = u8::MAX;
+
+/// What the honest agents must decide.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Comm {
+    /// Byzantine agreement: every honest agent has an input; agree, and keep a unanimous input.
+    #[default]
+    Agreement,
+    /// Byzantine broadcast: one designated sender has the input.
+    Broadcast,
+    /// Interactive consistency: agree on the vector of all inputs.
+    InteractiveConsistency,
+}
+
+/// When messages arrive.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Synchrony {
+    /// A message sent in round `r` is seen at the start of round `r + 1`.
+    #[default]
+    Synchronous,
+    /// Delays up to `delta` rounds before a global stabilisation round.
+    PartiallySynchronous,
+    /// Delays chosen by the adversary, with fair delivery.
+    Asynchronous,
+}
+
+/// What a recipient knows about who sent a message.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Identity {
+    /// Direct senders are known; relays are unsigned claims.
+    #[default]
+    Authenticated,
+    /// Every value is signed by its origin: relays cannot be altered.
+    Pki,
+    /// Only the counts of 0s and 1s per round; no ids, no relays.
+    Anonymous,
+}
+
+impl Comm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Comm::Agreement => "agreement",
+            Comm::Broadcast => "broadcast",
+            Comm::InteractiveConsistency => "interactive_consistency",
+        }
+    }
+}
+
+impl Synchrony {
+    pub fn name(self) -> &'static str {
+        match self {
+            Synchrony::Synchronous => "synchronous",
+            Synchrony::PartiallySynchronous => "partially_synchronous",
+            Synchrony::Asynchronous => "asynchronous",
+        }
+    }
+}
+
+impl Identity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Identity::Authenticated => "authenticated",
+            Identity::Pki => "pki",
+            Identity::Anonymous => "anonymous",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Identity> {
+        match s {
+            "authenticated" => Some(Identity::Authenticated),
+            "pki" => Some(Identity::Pki),
+            "anonymous" => Some(Identity::Anonymous),
+            _ => None,
+        }
+    }
+}
+
+/// The `[env]` table of an experiment: the game's axes and sizes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvConfig {
+    /// Number of agents, ids `0..n`.
+    pub n: usize,
+    /// Number of Byzantine agents among them.
+    pub f: usize,
+    /// Number of rounds `R`; when absent, the honest protocol's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u8>,
+    /// Communication mode.
+    pub comm: Comm,
+    /// Message timing.
+    pub synchrony: Synchrony,
+    /// Sender identity.
+    pub identity: Identity,
+    /// Fixed ids of the Byzantine agents; when absent, drawn uniformly per episode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub byzantine_ids: Option<Vec<usize>>,
+    /// Fixed input split: how many honest agents get input 1 (placed uniformly);
+    /// when absent, every honest input is an independent fair coin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ones: Option<usize>,
+}
+
+impl Default for EnvConfig {
+    fn default() -> Self {
+        EnvConfig {
+            n: 3,
+            f: 1,
+            rounds: None,
+            comm: Comm::Agreement,
+            synchrony: Synchrony::Synchronous,
+            identity: Identity::Authenticated,
+            byzantine_ids: None,
+            ones: None,
+        }
+    }
+}
+
+/// A setting that cannot be played, naming the key at fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted key path, e.g. `env.f`.
+    pub key: String,
+    /// The offending value as written.
+    pub value: String,
+    /// Why it cannot be played.
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(key: &str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}: {}", self.key, self.value, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Everything static about a configured game, plus index tables.
+///
+/// Inbox layout. Each agent `i` has, for every round `s` in `1..R` in which
+/// messages can be sent and later seen, a block of `slots` bytes. Slots are
+/// ordered *relative to the recipient*, so every agent sees the same shape
+/// and a shared policy generalises across ids: sender offset `d` in `0..n-1`
+/// is agent `(i + 1 + d) mod n`. Non-anonymous blocks hold the `n - 1` direct
+/// values, then the relay slots `(relayer offset dj, origin offset dk != dj)`
+/// in row-major order. Anonymous blocks hold two counts: 0s and 1s received.
+#[derive(Clone, Debug)]
+pub struct EnvSpec {
+    pub n: usize,
+    pub f: usize,
+    pub rounds: u8,
+    pub comm: Comm,
+    pub synchrony: Synchrony,
+    pub identity: Identity,
+    pub byzantine_ids: Option<u32>,
+    pub ones: Option<usize>,
+    /// Slots per agent per round.
+    pub slots: usize,
+    /// Bytes of inbox per episode: `n * (R - 1) * slots`.
+    pub stride: usize,
+    /// Byzantine heads per (Byzantine sender, recipient): the direct value and each relay.
+    pub heads: usize,
+    /// `heads_table[(b * n + i) * heads + h]`: slot in `i`'s round block and origin (or [`DIRECT`]).
+    heads_table: Vec<(u16, u8)>,
+    /// Per honest sender `i`: inbox offsets (round 1 block) of its direct value at each recipient.
+    direct_dst: Vec<Vec<u32>>,
+    /// Per honest sender `i`: `(dst, src)` pairs copying what `i` heard directly in
+    /// round `r - 1` (offset `src`, round 1 block) to a relay slot (offset `dst`, round 1 block).
+    relay_pairs: Vec<Vec<(u32, u32)>>,
+}
+
+/// Offset of `to` as seen from `from`: agent `(from + 1 + d) mod n` has offset `d`.
+#[inline]
+pub fn offset(n: usize, from: usize, to: usize) -> usize {
+    (to + n - from - 1) % n
+}
+
+/// The agent at offset `d` from `from`.
+#[inline]
+pub fn at_offset(n: usize, from: usize, d: usize) -> usize {
+    (from + 1 + d) % n
+}
+
+/// Relay slot index (within a round block) for relayer offset `dj` and origin offset `dk`.
+#[inline]
+pub fn relay_slot(n: usize, dj: usize, dk: usize) -> usize {
+    debug_assert_ne!(dj, dk);
+    (n - 1) + dj * (n - 2) + if dk < dj { dk } else { dk - 1 }
+}
+
+impl EnvSpec {
+    /// Validates `cfg` with the number of rounds already resolved.
+    pub fn new(cfg: &EnvConfig, rounds: u8) -> Result<EnvSpec, ConfigError> {
+        let n = cfg.n;
+        if n < 2 {
+            return Err(ConfigError::new(
+                "env.n",
+                n,
+                "the game needs at least 2 agents",
+            ));
+        }
+        if n > MAX_N {
+            return Err(ConfigError::new(
+                "env.n",
+                n,
+                format!("at most {MAX_N} agents are supported"),
+            ));
+        }
+        if cfg.f >= n {
+            return Err(ConfigError::new(
+                "env.f",
+                cfg.f,
+                format!("needs f < n = {n}: at least one agent must be honest"),
+            ));
+        }
+        if rounds == 0 {
+            return Err(ConfigError::new("env.rounds", 0, "needs at least 1 round"));
+        }
+        if rounds > 16 {
+            return Err(ConfigError::new(
+                "env.rounds",
+                rounds,
+                "at most 16 rounds are supported",
+            ));
+        }
+        if cfg.comm != Comm::Agreement {
+            return Err(ConfigError::new(
+                "env.comm",
+                format!("\"{}\"", cfg.comm.name()),
+                "not supported yet: only \"agreement\" is implemented",
+            ));
+        }
+        if cfg.synchrony != Synchrony::Synchronous {
+            return Err(ConfigError::new(
+                "env.synchrony",
+                format!("\"{}\"", cfg.synchrony.name()),
+                "not supported yet: only \"synchronous\" is implemented",
+            ));
+        }
+        let byzantine_ids = match &cfg.byzantine_ids {
+            None => None,
+            Some(ids) => {
+                let shown = format!("{ids:?}");
+                if ids.len() != cfg.f {
+                    return Err(ConfigError::new(
+                        "env.byzantine_ids",
+                        shown,
+                        format!("names {} agents but f = {}", ids.len(), cfg.f),
+                    ));
+                }
+                let mut mask = 0u32;
+                for &id in ids {
+                    if id >= n {
+                        return Err(ConfigError::new(
+                            "env.byzantine_ids",
+                            shown,
+                            format!("id {id} is not an agent (ids are 0..{n})"),
+                        ));
+                    }
+                    if mask & (1 << id) != 0 {
+                        return Err(ConfigError::new(
+                            "env.byzantine_ids",
+                            shown,
+                            format!("id {id} appears twice"),
+                        ));
+                    }
+                    mask |= 1 << id;
+                }
+                Some(mask)
+            }
+        };
+        if let Some(ones) = cfg.ones {
+            if ones > n - cfg.f {
+                return Err(ConfigError::new(
+                    "env.ones",
+                    ones,
+                    format!("there are only {} honest agents", n - cfg.f),
+                ));
+            }
+        }
+        let anonymous = cfg.identity == Identity::Anonymous;
+        let slots = if anonymous { 2 } else { (n - 1) * (n - 1) };
+        let inbox_rounds = rounds as usize - 1;
+        let stride = n * inbox_rounds * slots;
+        let heads = if anonymous { 1 } else { n - 1 };
+        let block = |i: usize| (i * inbox_rounds) * slots;
+
+        let mut heads_table = vec![(0u16, DIRECT); n * n * heads];
+        for b in 0..n {
+            for i in 0..n {
+                if i == b {
+                    continue;
+                }
+                let base = (b * n + i) * heads;
+                let db = offset(n, i, b);
+                heads_table[base] = (if anonymous { 0 } else { db as u16 }, DIRECT);
+                if anonymous {
+                    continue;
+                }
+                let origins = (0..n).filter(|&k| k != b && k != i);
+                for (h, k) in origins.enumerate() {
+                    let slot = relay_slot(n, db, offset(n, i, k));
+                    heads_table[base + 1 + h] = (slot as u16, k as u8);
+                }
+            }
+        }
+        let mut direct_dst = vec![Vec::new(); n];
+        let mut relay_pairs = vec![Vec::new(); n];
+        for i in 0..n {
+            for j in (0..n).filter(|&j| j != i) {
+                let di = offset(n, j, i);
+                direct_dst[i].push((block(j) + if anonymous { 0 } else { di }) as u32);
+                if anonymous {
+                    continue;
+                }
+                for k in (0..n).filter(|&k| k != i && k != j) {
+                    let dst = block(j) + relay_slot(n, di, offset(n, j, k));
+                    let src = block(i) + offset(n, i, k);
+                    relay_pairs[i].push((dst as u32, src as u32));
+                }
+            }
+        }
+        Ok(EnvSpec {
+            n,
+            f: cfg.f,
+            rounds,
+            comm: cfg.comm,
+            synchrony: cfg.synchrony,
+            identity: cfg.identity,
+            byzantine_ids,
+            ones: cfg.ones,
+            slots,
+            stride,
+            heads,
+            heads_table,
+            direct_dst,
+            relay_pairs,
+        })
+    }
+
+    /// Number of honest agents.
+    pub fn honest(&self) -> usize {
+        self.n - self.f
+    }
+
+    /// Rounds whose messages are seen by someone: `R - 1`.
+    pub fn inbox_rounds(&self) -> usize {
+        self.rounds as usize - 1
+    }
+
+    /// Offset of agent `i`'s block for messages sent in round `s` (`1..R`).
+    #[inline]
+    pub fn block(&self, i: usize, s: u8) -> usize {
+        (i * self.inbox_rounds() + (s as usize - 1)) * self.slots
+    }
+
+    /// Length of the Byzantine team's action vector: `f * n * heads`, laid out
+    /// `[byzantine ordinal][recipient id][head]`. Head 0 is the direct value,
+    /// head `1 + h` relays the `h`-th origin (ascending id, skipping sender and recipient).
+    pub fn byz_action_len(&self) -> usize {
+        self.f * self.n * self.heads
+    }
+
+    /// Slot (in the recipient's round block) and origin of head `h` from `b` to `i`.
+    #[inline]
+    pub fn head(&self, b: usize, i: usize, h: usize) -> (usize, u8) {
+        let (slot, origin) = self.heads_table[(b * self.n + i) * self.heads + h];
+        (slot as usize, origin)
+    }
+
+    pub(crate) fn direct_dst(&self, i: usize) -> &[u32] {
+        &self.direct_dst[i]
+    }
+
+    pub(crate) fn relay_pairs(&self, i: usize) -> &[(u32, u32)] {
+        &self.relay_pairs[i]
+    }
+
+    /// One line naming the game, for logs and traces.
+    pub fn describe(&self) -> String {
+        format!(
+            "n={} f={} rounds={} comm={} synchrony={} identity={}",
+            self.n,
+            self.f,
+            self.rounds,
+            self.comm.name(),
+            self.synchrony.name(),
+            self.identity.name()
+        )
+    }
+
+    /// Whether theory says no protocol can win this setting against every attack:
+    /// without signatures, Byzantine agreement needs `n > 3f` (Lamport-Shostak-Pease).
+    pub fn impossibility(&self) -> Option<String> {
+        if self.identity != Identity::Pki && self.f > 0 && self.n <= 3 * self.f {
+            Some(format!(
+                "agreement without pki needs n > 3f (here n = {}, f = {}): no protocol can be verified",
+                self.n, self.f
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(n: usize, f: usize, identity: Identity, rounds: u8) -> EnvSpec {
+        let cfg = EnvConfig {
+            n,
+            f,
+            identity,
+            ..EnvConfig::default()
+        };
+        EnvSpec::new(&cfg, rounds).unwrap()
+    }
+
+    #[test]
+    fn offsets_are_a_bijection_on_the_others() {
+        for n in 2..8 {
+            for i in 0..n {
+                let mut seen = vec![false; n];
+                for d in 0..n - 1 {
+                    let j = at_offset(n, i, d);
+                    assert_ne!(j, i);
+                    assert_eq!(offset(n, i, j), d);
+                    assert!(!seen[j]);
+                    seen[j] = true;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn relay_slots_fill_the_block_exactly_once() {
+        for n in 3..8 {
+            let mut used = vec![0; (n - 1) * (n - 1)];
+            for u in used.iter_mut().take(n - 1) {
+                *u += 1;
+            }
+            for dj in 0..n - 1 {
+                for dk in (0..n - 1).filter(|&dk| dk != dj) {
+                    used[relay_slot(n, dj, dk)] += 1;
+                }
+            }
+            assert!(used.iter().all(|&u| u == 1), "n={n}: {used:?}");
+        }
+    }
+
+    #[test]
+    fn byzantine_heads_address_the_senders_slots() {
+        let s = spec(5, 2, Identity::Pki, 3);
+        for b in 0..5 {
+            for i in (0..5).filter(|&i| i != b) {
+                let (slot, origin) = s.head(b, i, 0);
+                assert_eq!(origin, DIRECT);
+                assert_eq!(slot, offset(5, i, b));
+                let mut origins = vec![];
+                for h in 1..s.heads {
+                    let (slot, k) = s.head(b, i, h);
+                    let k = k as usize;
+                    assert!(k != b && k != i);
+                    assert_eq!(slot, relay_slot(5, offset(5, i, b), offset(5, i, k)));
+                    origins.push(k);
+                }
+                let mut sorted = origins.clone();
+                sorted.sort();
+                assert_eq!(origins, sorted, "origins ascend by id");
+            }
+        }
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let bad = |cfg: EnvConfig, rounds: u8| EnvSpec::new(&cfg, rounds).unwrap_err();
+        let e = bad(
+            EnvConfig {
+                f: 3,
+                ..EnvConfig::default()
+            },
+            2,
+        );
+        assert_eq!(e.key, "env.f");
+        assert!(e.to_string().starts_with("env.f = 3: needs f < n"));
+        assert_eq!(bad(EnvConfig::default(), 0).key, "env.rounds");
+        let e = bad(
+            EnvConfig {
+                comm: Comm::Broadcast,
+                ..EnvConfig::default()
+            },
+            2,
+        );
+        assert_eq!(e.key, "env.comm");
+        assert!(e.reason.contains("not supported yet"));
+        let e = bad(
+            EnvConfig {
+                synchrony: Synchrony::Asynchronous,
+                ..EnvConfig::default()
+            },
+            2,
+        );
+        assert_eq!(e.key, "env.synchrony");
+        let e = bad(
+            EnvConfig {
+                byzantine_ids: Some(vec![0, 1]),
+                ..EnvConfig::default()
+            },
+            2,
+        );
+        assert_eq!(e.key, "env.byzantine_ids");
+        let e = bad(
+            EnvConfig {
+                ones: Some(3),
+                ..EnvConfig::default()
+            },
+            2,
+        );
+        assert_eq!(e.key, "env.ones");
+    }
+
+    #[test]
+    fn lamport_shostak_pease_bound_is_reported() {
+        assert!(spec(3, 1, Identity::Authenticated, 3)
+            .impossibility()
+            .is_some());
+        assert!(spec(4, 1, Identity::Authenticated, 3)
+            .impossibility()
+            .is_none());
+        assert!(spec(3, 1, Identity::Pki, 3).impossibility().is_none());
+    }
+}

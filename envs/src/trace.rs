@@ -1,0 +1,230 @@
+//! Counterexample traces: a Byzantine schedule played out through the engine
+//! and written round by round, who sent what to whom and who decided what.
+
+use crate::protocols::Protocol;
+use crate::rules::{self, allowed, bits, empty_inbox, outcome, Action, Episode, Instance, Outcome};
+use crate::spec::{offset, EnvSpec, Identity, NONE};
+use crate::view::View;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// One episode played out: a fixture a test can replay.
+#[derive(Clone, Debug, Serialize)]
+pub struct Trace {
+    pub setting: String,
+    pub protocol: String,
+    pub byzantine: Vec<usize>,
+    /// Each agent's input; `None` for Byzantine agents.
+    pub inputs: Vec<Option<u8>>,
+    pub rounds: Vec<RoundTrace>,
+    /// Each agent's decision; `None` for Byzantine or undecided agents.
+    pub decisions: Vec<Option<Decision>>,
+    pub outcome: Outcome,
+    /// Names of the properties that failed.
+    pub violated: Vec<&'static str>,
+    /// The Byzantine team's action in each round `1..R` (the engine's layout).
+    pub schedule: Vec<Vec<u8>>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub struct Decision {
+    pub value: u8,
+    pub round: u8,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RoundTrace {
+    pub round: u8,
+    pub honest: Vec<Move>,
+    pub byzantine: Vec<Message>,
+}
+
+/// An honest agent's move; with `send`, the relays it carried: `(origin, value heard)`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Move {
+    pub agent: usize,
+    pub action: Action,
+    pub relays: Vec<(usize, u8)>,
+}
+
+/// What one Byzantine agent delivered to one honest agent in a round.
+#[derive(Clone, Debug, Serialize)]
+pub struct Message {
+    pub from: usize,
+    pub to: usize,
+    pub direct: Option<u8>,
+    /// `(origin, value claimed)`.
+    pub relays: Vec<(usize, u8)>,
+}
+
+/// Plays `schedule` (missing rounds: silence) against `protocol` from `inst`.
+pub fn replay(
+    spec: &EnvSpec,
+    protocol: &dyn Protocol,
+    inst: Instance,
+    schedule: &[Vec<u8>],
+) -> Trace {
+    let n = spec.n;
+    let mut ep = Episode::new(inst);
+    let mut inbox = vec![0; spec.stride];
+    empty_inbox(spec, &mut inbox);
+    let silent = vec![NONE; spec.byz_action_len()];
+    let mut rounds = vec![];
+    for r in 1..=spec.rounds {
+        if ep.finished(spec) {
+            break;
+        }
+        let mut actions = vec![0u8; n];
+        let mut honest = vec![];
+        for i in bits(ep.undecided(spec)) {
+            let action = protocol.act(&View::of(spec, r, &ep, &inbox, i));
+            actions[i] = action as u8;
+            let mut relays = vec![];
+            if action == Action::Send
+                && r >= 2
+                && r < spec.rounds
+                && spec.identity != Identity::Anonymous
+            {
+                for k in (0..n).filter(|&k| k != i) {
+                    let v = inbox[spec.block(i, r - 1) + offset(n, i, k)];
+                    if v != NONE {
+                        relays.push((k, v));
+                    }
+                }
+            }
+            honest.push(Move {
+                agent: i,
+                action,
+                relays,
+            });
+        }
+        let byz = schedule.get(r as usize - 1).unwrap_or(&silent);
+        let before = ep;
+        rules::step(spec, r, &mut ep, &mut inbox, &actions, byz);
+        let mut byzantine = vec![];
+        if r < spec.rounds {
+            for (bo, b) in before.byzantine_ids().enumerate() {
+                for i in bits(ep.undecided(spec)) {
+                    let mut m = Message {
+                        from: b,
+                        to: i,
+                        direct: None,
+                        relays: vec![],
+                    };
+                    for h in 0..spec.heads {
+                        let v = byz[(bo * n + i) * spec.heads + h];
+                        if v == NONE || allowed(spec, r, &before, b, i, h) >> v & 1 == 0 {
+                            continue;
+                        }
+                        match spec.head(b, i, h).1 {
+                            crate::spec::DIRECT => m.direct = Some(v),
+                            k => m.relays.push((k as usize, v)),
+                        }
+                    }
+                    if m.direct.is_some() || !m.relays.is_empty() {
+                        byzantine.push(m);
+                    }
+                }
+            }
+        }
+        rounds.push(RoundTrace {
+            round: r,
+            honest,
+            byzantine,
+        });
+    }
+    let out = outcome(spec, &ep);
+    Trace {
+        setting: spec.describe(),
+        protocol: protocol.name(),
+        byzantine: ep.byzantine_ids().collect(),
+        inputs: (0..n)
+            .map(|i| (!ep.is_byzantine(i)).then(|| ep.input(i)))
+            .collect(),
+        rounds,
+        decisions: (0..n)
+            .map(|i| {
+                ep.decision(i).map(|value| Decision {
+                    value,
+                    round: ep.decided_round[i],
+                })
+            })
+            .collect(),
+        outcome: out,
+        violated: out.violated(),
+        schedule: schedule.to_vec(),
+    }
+}
+
+fn pairs(p: &[(usize, u8)]) -> String {
+    p.iter()
+        .map(|(k, v)| format!("{k}:{v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Trace {
+    /// The trace as a person reads it.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "counterexample: {} ({})", self.protocol, self.setting);
+        let byz: Vec<String> = self.byzantine.iter().map(|b| b.to_string()).collect();
+        let _ = writeln!(
+            s,
+            "  byzantine: {}",
+            if byz.is_empty() {
+                "none".into()
+            } else {
+                byz.join(", ")
+            }
+        );
+        let inputs: Vec<String> = self
+            .inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| x.map(|x| format!("{i}={x}")))
+            .collect();
+        let _ = writeln!(s, "  inputs: {}", inputs.join(" "));
+        for round in &self.rounds {
+            let _ = writeln!(s, "  round {}:", round.round);
+            for m in &round.honest {
+                let _ = write!(s, "    agent {} {}", m.agent, m.action.label());
+                if m.action == Action::Send {
+                    let x = self.inputs[m.agent].unwrap_or(0);
+                    let _ = write!(s, " {x}");
+                    if !m.relays.is_empty() {
+                        let _ = write!(s, ", relaying heard {}", pairs(&m.relays));
+                    }
+                }
+                let _ = writeln!(s);
+            }
+            for m in &round.byzantine {
+                let _ = write!(s, "    agent {} (byzantine) to {}:", m.from, m.to);
+                if let Some(v) = m.direct {
+                    let _ = write!(s, " {v}");
+                }
+                if !m.relays.is_empty() {
+                    let _ = write!(s, " claims {}", pairs(&m.relays));
+                }
+                let _ = writeln!(s);
+            }
+        }
+        let decided: Vec<String> = self
+            .decisions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.map(|d| format!("{i}->{} (round {})", d.value, d.round)))
+            .collect();
+        let _ = writeln!(s, "  decisions: {}", decided.join(", "));
+        let _ = writeln!(
+            s,
+            "  violated: {}",
+            if self.violated.is_empty() {
+                "nothing".to_string()
+            } else {
+                self.violated.join(", ")
+            }
+        );
+        s
+    }
+}

@@ -1,0 +1,445 @@
+//! Exact analysis: the optimal attack rate of a deterministic honest protocol.
+//!
+//! For every placement and input vector (each equally likely), the search
+//! asks whether *some* sequence of Byzantine choices makes the honest team
+//! lose. The protocol and the game are deterministic, so an adaptive
+//! adversary is no stronger than the best fixed sequence: a depth-first
+//! search over sequences decides it exactly. What keeps it small:
+//!
+//! - Byzantine messages only matter to honest agents that will still act.
+//!   Per round, each such recipient's options are enumerated on its own and
+//!   classified by what it does next round.
+//! - A recipient that commits next round reads nothing more and sends
+//!   nothing more, so *which* option made it commit changes nobody else's
+//!   future: all its options collapse into one choice carrying the set of
+//!   values it can be made to commit. In the last round every recipient
+//!   commits, so there the product over recipients disappears entirely.
+//! - Losing is monotone in the set of committed values (agreement fails once
+//!   both values are reachable by two agents, validity once the wrong value
+//!   is), so a branch stops as soon as it has lost.
+//! - Options that leave the recipient's inbox identical (anonymous counts)
+//!   are one option.
+
+use crate::batch::{instance_count, instances};
+use crate::protocols::Protocol;
+use crate::rules::{self, bits, empty_inbox, Action, Episode, Instance};
+use crate::spec::{EnvSpec, Identity, NONE};
+use crate::trace::{replay, Trace};
+use crate::view::View;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fmt;
+
+/// How much work the verifier may take on before refusing.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Upper bound on protocol evaluations (see [`estimate_work`]).
+    pub max_work: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_work: 2e9 }
+    }
+}
+
+/// The verifier's answer.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub protocol: String,
+    pub setting: String,
+    /// Placements times input vectors, all equally likely.
+    pub instances: u64,
+    /// Instances some Byzantine strategy wins.
+    pub broken_instances: u64,
+    /// `broken_instances / instances`: exact, not sampled.
+    pub optimal_attack_rate: f64,
+    /// The optimal attack rate is exactly 0.
+    pub verified: bool,
+    /// Protocol evaluations the search made.
+    pub evaluations: u64,
+    /// The a-priori bound on evaluations the search was allowed under.
+    pub estimated_work: f64,
+    /// The first broken instance (in enumeration order), played out.
+    pub counterexample: Option<Trace>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum VerifyError {
+    /// The search could take longer than allowed.
+    TooLarge { estimate: f64, limit: f64 },
+    /// The protocol cannot run in this game.
+    Unsupported(String),
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::TooLarge { estimate, limit } => write!(
+                f,
+                "refusing: the exhaustive search could take up to {estimate:.3e} protocol \
+                 evaluations (limit {limit:.1e}; roughly {:.0} s at 20 million per second on one core). \
+                 Use fewer agents or rounds, or raise --max-work",
+                estimate / 2e7
+            ),
+            VerifyError::Unsupported(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// Upper bound on options per honest recipient in round `r`.
+fn options_bound(spec: &EnvSpec, r: u8) -> f64 {
+    let f = spec.f as i32;
+    match spec.identity {
+        // Counts of f values in {0, 1, nothing}: multisets of size f.
+        Identity::Anonymous => ((spec.f + 1) * (spec.f + 2) / 2) as f64,
+        _ if r == 1 => 3f64.powi(f),
+        Identity::Authenticated => 3f64.powi(f * (spec.n as i32 - 1)),
+        Identity::Pki => {
+            let honest_origins = spec.honest() as i32 - 1;
+            let byz_origins = f - 1;
+            (3.0 * 2f64.powi(honest_origins) * 3f64.powi(byz_origins)).powi(f)
+        }
+    }
+}
+
+/// An upper bound on the protocol evaluations of a full search, before
+/// pruning: every honest agent acting in every round, every option explored.
+pub fn estimate_work(spec: &EnvSpec) -> f64 {
+    let h = spec.honest() as f64;
+    let mut prefix = 1.0;
+    let mut total = h;
+    for r in 1..spec.rounds {
+        let o = options_bound(spec, r);
+        total += prefix * h * o;
+        prefix *= o.powf(h);
+    }
+    instance_count(spec) * total
+}
+
+/// Computes the optimal attack rate of `protocol` in `spec`, exactly.
+pub fn verify(
+    spec: &EnvSpec,
+    protocol: &dyn Protocol,
+    limits: &Limits,
+) -> Result<Report, VerifyError> {
+    protocol.check(spec).map_err(VerifyError::Unsupported)?;
+    let estimate = estimate_work(spec);
+    if estimate > limits.max_work {
+        return Err(VerifyError::TooLarge {
+            estimate,
+            limit: limits.max_work,
+        });
+    }
+    let all = instances(spec);
+    let results: Vec<(Option<Vec<Vec<u8>>>, u64)> = all
+        .par_iter()
+        .map(|&inst| attack(spec, protocol, inst))
+        .collect();
+    let broken = results.iter().filter(|(s, _)| s.is_some()).count() as u64;
+    let evaluations = results.iter().map(|(_, e)| e).sum();
+    let counterexample = all
+        .iter()
+        .zip(&results)
+        .find_map(|(&inst, (s, _))| s.as_ref().map(|s| replay(spec, protocol, inst, s)));
+    Ok(Report {
+        protocol: protocol.name(),
+        setting: spec.describe(),
+        instances: all.len() as u64,
+        broken_instances: broken,
+        optimal_attack_rate: broken as f64 / all.len() as f64,
+        verified: broken == 0,
+        evaluations,
+        estimated_work: estimate,
+        counterexample,
+    })
+}
+
+/// Whether some Byzantine strategy wins `inst`: the winning schedule (the
+/// team's action per round `1..R`, replayable), and the evaluations spent.
+pub fn attack(
+    spec: &EnvSpec,
+    protocol: &dyn Protocol,
+    inst: Instance,
+) -> (Option<Vec<Vec<u8>>>, u64) {
+    let mut ep = Episode::new(inst);
+    let mut inbox = vec![0; spec.stride];
+    empty_inbox(spec, &mut inbox);
+    let mut search = Search {
+        spec,
+        protocol,
+        unanimous: ep.unanimous(spec),
+        evaluations: 0,
+    };
+    let mut senders = 0;
+    let mut reach = 0;
+    for i in bits(ep.honest(spec)) {
+        search.evaluations += 1;
+        match protocol.act(&View::of(spec, 1, &ep, &inbox, i)).value() {
+            None => senders |= 1 << i,
+            Some(v) => {
+                ep.decided |= 1 << i;
+                ep.values |= (v as u32) << i;
+                ep.decided_round[i] = 1;
+                reach |= 1 << v;
+            }
+        }
+    }
+    let found = search.explore(1, &ep, &inbox, senders, reach);
+    let schedule = found.map(|picks| search.schedule(inst, &picks));
+    (schedule, search.evaluations)
+}
+
+/// What the adversary does to one recipient in one round, on a losing path.
+#[derive(Clone, Debug)]
+enum Pick {
+    /// The recipient sends next round, having been sent this option.
+    Send(Vec<u8>),
+    /// The recipient commits next round; `witness[v]` makes it commit `v`.
+    Commit([Option<Vec<u8>>; 2]),
+}
+
+/// The picks of one round: `(round, recipient, pick)`.
+type Picks = Vec<(u8, usize, Pick)>;
+
+struct Search<'a> {
+    spec: &'a EnvSpec,
+    protocol: &'a dyn Protocol,
+    unanimous: Option<u8>,
+    evaluations: u64,
+}
+
+/// One recipient's options in a round, classified by its next action.
+struct Recipient {
+    id: usize,
+    /// Values it can be made to commit next round (bit v).
+    commits: u8,
+    /// Option index making it commit v.
+    witness: [usize; 2],
+    /// Options after which it sends next round.
+    sends: Vec<usize>,
+    /// All options, `width` values each, and the round block each produces.
+    options: Vec<u8>,
+    blocks: Vec<u8>,
+}
+
+impl Recipient {
+    fn choices(&self) -> usize {
+        (self.commits != 0) as usize + self.sends.len()
+    }
+
+    fn option(&self, o: usize, width: usize) -> &[u8] {
+        &self.options[o * width..][..width]
+    }
+}
+
+impl Search<'_> {
+    /// Honest team has lost once the committed values reachable include both
+    /// (two or more honest agents) or the wrong one under unanimous inputs.
+    fn lost(&self, reach: u8) -> bool {
+        (self.spec.honest() >= 2 && reach == 0b11)
+            || self.unanimous.is_some_and(|v| reach >> (1 - v) & 1 == 1)
+    }
+
+    /// At round `r`: `ep` has every commit up to `r`, `senders` send in `r`,
+    /// `reach` holds the values some honest agent can have committed. Returns
+    /// the picks of a losing continuation, if there is one.
+    fn explore(
+        &mut self,
+        r: u8,
+        ep: &Episode,
+        inbox: &[u8],
+        senders: u32,
+        reach: u8,
+    ) -> Option<Picks> {
+        let spec = self.spec;
+        if self.lost(reach) {
+            return Some(vec![]);
+        }
+        if senders == 0 {
+            return None;
+        }
+        if r == spec.rounds {
+            // A send in the last round is never followed by a decision.
+            return Some(vec![]);
+        }
+        let mut honest = inbox.to_vec();
+        rules::deliver_honest(spec, r, ep, &mut honest, senders);
+        let recipients: Vec<Recipient> = bits(senders)
+            .map(|i| self.classify(r, ep, &honest, i))
+            .collect();
+        let reach_all = recipients.iter().fold(reach, |acc, x| acc | x.commits);
+        if recipients.iter().all(|x| x.sends.is_empty()) && !self.lost(reach_all) {
+            return None;
+        }
+        // Every combination of choices, committing first (it loses soonest).
+        let radix: Vec<usize> = recipients.iter().map(Recipient::choices).collect();
+        let mut digits = vec![0usize; recipients.len()];
+        let mut next = honest.clone();
+        loop {
+            let mut ep2 = *ep;
+            ep2.signed |= senders;
+            let mut reach2 = reach;
+            let mut senders2 = 0;
+            next.copy_from_slice(&honest);
+            for (x, &d) in recipients.iter().zip(&digits) {
+                if x.commits != 0 && d == 0 {
+                    ep2.decided |= 1 << x.id;
+                    ep2.decided_round[x.id] = r + 1;
+                    reach2 |= x.commits;
+                } else {
+                    let o = x.sends[d - (x.commits != 0) as usize];
+                    let block = spec.block(x.id, r);
+                    next[block..][..spec.slots]
+                        .copy_from_slice(&x.blocks[o * spec.slots..][..spec.slots]);
+                    senders2 |= 1 << x.id;
+                }
+            }
+            if let Some(mut picks) = self.explore(r + 1, &ep2, &next, senders2, reach2) {
+                let width = spec.f * spec.heads;
+                for (x, &d) in recipients.iter().zip(&digits) {
+                    let pick = if x.commits != 0 && d == 0 {
+                        Pick::Commit([0, 1].map(|v| {
+                            (x.commits >> v & 1 == 1)
+                                .then(|| x.option(x.witness[v], width).to_vec())
+                        }))
+                    } else {
+                        let o = x.sends[d - (x.commits != 0) as usize];
+                        Pick::Send(x.option(o, width).to_vec())
+                    };
+                    picks.push((r, x.id, pick));
+                }
+                return Some(picks);
+            }
+            // Odometer.
+            let mut k = 0;
+            loop {
+                if k == digits.len() {
+                    return None;
+                }
+                digits[k] += 1;
+                if digits[k] < radix[k] {
+                    break;
+                }
+                digits[k] = 0;
+                k += 1;
+            }
+        }
+    }
+
+    /// Enumerates what the Byzantine team can send recipient `i` in round `r`
+    /// and what `i` does in round `r + 1` after each.
+    fn classify(&mut self, r: u8, ep: &Episode, honest: &[u8], i: usize) -> Recipient {
+        let spec = self.spec;
+        let width = spec.f * spec.heads;
+        let mut lists: Vec<Vec<u8>> = Vec::with_capacity(width);
+        for b in ep.byzantine_ids() {
+            for h in 0..spec.heads {
+                let mask = rules::allowed(spec, r, ep, b, i, h);
+                lists.push(bits(mask as u32).map(|v| v as u8).collect());
+            }
+        }
+        let block = spec.block(i, r);
+        let len = spec.inbox_rounds() * spec.slots;
+        let mut scratch = honest.to_vec();
+        let base: Vec<u8> = honest[block..][..spec.slots].to_vec();
+        let mut x = Recipient {
+            id: i,
+            commits: 0,
+            witness: [0; 2],
+            sends: vec![],
+            options: vec![],
+            blocks: vec![],
+        };
+        let mut digits = vec![0usize; width];
+        let mut option = vec![NONE; width];
+        let mut seen: Vec<Vec<u8>> = vec![];
+        let anonymous = spec.identity == Identity::Anonymous;
+        loop {
+            for (t, list) in lists.iter().enumerate() {
+                option[t] = list[digits[t]];
+            }
+            // Write through the same channel rules the engine uses.
+            scratch[block..][..spec.slots].copy_from_slice(&base);
+            rules::byzantine_to(spec, r, ep, &mut scratch, i, &option, spec.heads);
+            let produced = &scratch[block..][..spec.slots];
+            if !(anonymous && seen.iter().any(|s| s == produced)) {
+                if anonymous {
+                    seen.push(produced.to_vec());
+                }
+                let o = x.blocks.len() / spec.slots;
+                x.options.extend_from_slice(&option);
+                x.blocks.extend_from_slice(produced);
+                self.evaluations += 1;
+                let view = View::new(spec, r + 1, ep.input(i), &scratch[i * len..][..len]);
+                match self.protocol.act(&view) {
+                    Action::Send => x.sends.push(o),
+                    a => {
+                        let v = a.value().unwrap() as usize;
+                        if x.commits >> v & 1 == 0 {
+                            x.commits |= 1 << v;
+                            x.witness[v] = o;
+                        }
+                    }
+                }
+            }
+            let mut k = 0;
+            loop {
+                if k == width {
+                    return x;
+                }
+                digits[k] += 1;
+                if digits[k] < lists[k].len() {
+                    break;
+                }
+                digits[k] = 0;
+                k += 1;
+            }
+        }
+    }
+
+    /// Turns the picks of a losing path into a replayable schedule. A
+    /// recipient that could commit either value takes whichever loses;
+    /// every assignment is tried against the engine until one does.
+    fn schedule(&self, inst: Instance, picks: &Picks) -> Vec<Vec<u8>> {
+        let spec = self.spec;
+        let rounds = spec.inbox_rounds();
+        let either: Vec<usize> = picks
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, _, p))| matches!(p, Pick::Commit([Some(_), Some(_)])))
+            .map(|(t, _)| t)
+            .collect();
+        let tries = 1u64 << either.len().min(20);
+        for assignment in 0..tries {
+            let mut sched = vec![vec![NONE; spec.byz_action_len()]; rounds];
+            for (t, (r, i, pick)) in picks.iter().enumerate() {
+                let option = match pick {
+                    Pick::Send(o) => o,
+                    Pick::Commit(w) => {
+                        let want = either
+                            .iter()
+                            .position(|&e| e == t)
+                            .map_or(0, |bit| (assignment >> bit & 1) as usize);
+                        w[want].as_ref().or(w[1 - want].as_ref()).unwrap()
+                    }
+                };
+                let row = &mut sched[*r as usize - 1];
+                for bo in 0..spec.f {
+                    for h in 0..spec.heads {
+                        row[(bo * spec.n + i) * spec.heads + h] = option[bo * spec.heads + h];
+                    }
+                }
+            }
+            if !replay(spec, self.protocol, inst, &sched)
+                .outcome
+                .honest_wins()
+            {
+                return sched;
+            }
+        }
+        unreachable!("the search found a losing path the engine does not reproduce: {inst:?}")
+    }
+}

@@ -1,0 +1,232 @@
+//! What an honest agent acts on: its input, the round, and everything it
+//! received in earlier rounds. Scripted protocols read it as structured
+//! values; learned policies read the fixed-size one-hot [`encode`]ing.
+
+use crate::rules::{all, bits, Episode};
+use crate::spec::{relay_slot, EnvSpec, Identity, NONE};
+
+/// An honest agent's view at the start of round `round`.
+///
+/// Senders are named by their offset `d` from the viewer (agent
+/// `(me + 1 + d) mod n`), never by absolute id: the same shared policy runs on
+/// every agent, and nothing tells it who is Byzantine.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub spec: &'a EnvSpec,
+    /// Current round, `1..=R`.
+    pub round: u8,
+    /// Own input, 0 or 1.
+    pub input: u8,
+    /// This agent's inbox: `R - 1` blocks; only blocks of rounds `< round` are read.
+    inbox: &'a [u8],
+}
+
+impl<'a> View<'a> {
+    pub fn new(spec: &'a EnvSpec, round: u8, input: u8, inbox: &'a [u8]) -> View<'a> {
+        View {
+            spec,
+            round,
+            input,
+            inbox,
+        }
+    }
+
+    /// The view of agent `i` in an episode at round `round`.
+    pub fn of(spec: &'a EnvSpec, round: u8, ep: &Episode, inbox: &'a [u8], i: usize) -> View<'a> {
+        let len = spec.inbox_rounds() * spec.slots;
+        View::new(spec, round, ep.input(i), &inbox[i * len..][..len])
+    }
+
+    /// Number of agents.
+    pub fn n(&self) -> usize {
+        self.spec.n
+    }
+
+    /// Whether `send` is masked: this round every agent must decide.
+    pub fn is_last_round(&self) -> bool {
+        self.round >= self.spec.rounds
+    }
+
+    #[inline]
+    fn block(&self, s: u8) -> &[u8] {
+        debug_assert!(s >= 1 && s < self.round, "round {s} not yet received");
+        &self.inbox[(s as usize - 1) * self.spec.slots..][..self.spec.slots]
+    }
+
+    /// Direct value (0, 1 or [`NONE`]) received from the sender at offset `d`, sent in round `s`.
+    #[inline]
+    pub fn direct(&self, s: u8, d: usize) -> u8 {
+        debug_assert!(self.spec.identity != Identity::Anonymous);
+        self.block(s)[d]
+    }
+
+    /// Relay received in round `s` from relayer offset `dj` about origin offset `dk`:
+    /// the value the relayer says the origin sent it in round `s - 1`.
+    #[inline]
+    pub fn relay(&self, s: u8, dj: usize, dk: usize) -> u8 {
+        debug_assert!(self.spec.identity != Identity::Anonymous);
+        self.block(s)[relay_slot(self.spec.n, dj, dk)]
+    }
+
+    /// Counts of 0s and 1s received in round `s` (every identity).
+    pub fn counts(&self, s: u8) -> [u8; 2] {
+        if self.spec.identity == Identity::Anonymous {
+            let b = self.block(s);
+            [b[0], b[1]]
+        } else {
+            let mut c = [0u8; 2];
+            for &v in &self.block(s)[..self.spec.n - 1] {
+                if v != NONE {
+                    c[v as usize] += 1;
+                }
+            }
+            c
+        }
+    }
+}
+
+/// Width of the honest one-hot observation for this game.
+///
+/// Layout: input (2), round (R), then for each round `s` in `1..R` the
+/// messages sent in `s`: every slot as one-hot `{0, 1, nothing}` or, for
+/// anonymous channels, each count as one-hot `0..n`. Rounds not yet received
+/// are all zeros, so "nothing arrived" and "not yet" differ.
+pub fn obs_size(spec: &EnvSpec) -> usize {
+    2 + spec.rounds as usize + spec.inbox_rounds() * block_width(spec)
+}
+
+fn block_width(spec: &EnvSpec) -> usize {
+    if spec.identity == Identity::Anonymous {
+        2 * spec.n
+    } else {
+        3 * spec.slots
+    }
+}
+
+/// Writes the one-hot observation of `view` into `out` (length [`obs_size`]).
+pub fn encode(view: &View, out: &mut [f32]) {
+    let spec = view.spec;
+    out.fill(0.0);
+    out[view.input as usize] = 1.0;
+    out[2 + view.round as usize - 1] = 1.0;
+    let width = block_width(spec);
+    let mut base = 2 + spec.rounds as usize;
+    for s in 1..view.round.min(spec.rounds) {
+        let block = view.block(s);
+        if spec.identity == Identity::Anonymous {
+            out[base + block[0] as usize] = 1.0;
+            out[base + spec.n + block[1] as usize] = 1.0;
+        } else {
+            for (slot, &v) in block.iter().enumerate() {
+                out[base + 3 * slot + v as usize] = 1.0;
+            }
+        }
+        base += width;
+    }
+}
+
+/// Width of the Byzantine team's observation: round (R), per agent its input
+/// (2), whether it is Byzantine (1) and its status (undecided, decided 0,
+/// decided 1), then every agent's inbox one-hot as in [`obs_size`].
+pub fn byz_obs_size(spec: &EnvSpec) -> usize {
+    spec.rounds as usize + spec.n * 6 + spec.n * spec.inbox_rounds() * block_width(spec)
+}
+
+/// Writes the omniscient Byzantine observation of an episode at round `round`.
+pub fn encode_byzantine(spec: &EnvSpec, round: u8, ep: &Episode, inbox: &[u8], out: &mut [f32]) {
+    out.fill(0.0);
+    out[round as usize - 1] = 1.0;
+    let mut base = spec.rounds as usize;
+    let honest = all(spec.n) & !ep.byzantine;
+    for i in 0..spec.n {
+        if honest >> i & 1 == 1 {
+            out[base + ep.input(i) as usize] = 1.0;
+            let status = ep.decision(i).map_or(0, |v| 1 + v as usize);
+            out[base + 3 + status] = 1.0;
+        } else {
+            out[base + 2] = 1.0;
+        }
+        base += 6;
+    }
+    let per_agent = spec.inbox_rounds() * block_width(spec);
+    let size = obs_size(spec);
+    let mut scratch = vec![0.0; size];
+    for i in bits(honest) {
+        // Every received block, as the agent itself will see it at the last round.
+        let view = View::of(spec, spec.rounds.min(round), ep, inbox, i);
+        encode(&view, &mut scratch);
+        let head = 2 + spec.rounds as usize;
+        out[base + i * per_agent..][..per_agent].copy_from_slice(&scratch[head..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{empty_inbox, step, Instance};
+    use crate::spec::{offset, EnvConfig};
+
+    #[test]
+    fn one_hot_has_one_bit_per_field() {
+        for identity in [Identity::Authenticated, Identity::Pki, Identity::Anonymous] {
+            let cfg = EnvConfig {
+                n: 4,
+                f: 1,
+                identity,
+                ..EnvConfig::default()
+            };
+            let s = EnvSpec::new(&cfg, 3).unwrap();
+            let mut ep = Episode::new(Instance {
+                byzantine: 0b0010,
+                inputs: 0b1101,
+            });
+            let mut inbox = vec![0; s.stride];
+            empty_inbox(&s, &mut inbox);
+            let mut out = vec![0.0; obs_size(&s)];
+            let fields_per_block = if identity == Identity::Anonymous {
+                2
+            } else {
+                s.slots
+            };
+            for r in 1..=3u8 {
+                let v = View::of(&s, r, &ep, &inbox, 0);
+                encode(&v, &mut out);
+                let ones = out.iter().filter(|&&x| x == 1.0).count();
+                assert_eq!(ones, 2 + (r as usize - 1) * fields_per_block);
+                assert_eq!(out.iter().sum::<f32>(), ones as f32);
+                step(
+                    &s,
+                    r,
+                    &mut ep,
+                    &mut inbox,
+                    &[0; 4],
+                    &vec![NONE; s.byz_action_len()],
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn views_are_relative_to_the_viewer() {
+        let cfg = EnvConfig {
+            n: 3,
+            f: 0,
+            ..EnvConfig::default()
+        };
+        let s = EnvSpec::new(&cfg, 2).unwrap();
+        let mut ep = Episode::new(Instance {
+            byzantine: 0,
+            inputs: 0b010,
+        });
+        let mut inbox = vec![0; s.stride];
+        empty_inbox(&s, &mut inbox);
+        step(&s, 1, &mut ep, &mut inbox, &[0; 3], &[]);
+        for i in 0..3 {
+            let v = View::of(&s, 2, &ep, &inbox, i);
+            for j in (0..3).filter(|&j| j != i) {
+                assert_eq!(v.direct(1, offset(3, i, j)), ep.input(j));
+            }
+            assert_eq!(v.counts(1)[1] as u32, (ep.inputs & !(1 << i)).count_ones());
+        }
+    }
+}

@@ -1,1 +1,167 @@
-fn main() {}
+use clap::{Args, Parser, Subcommand};
+use envs::{protocols, verify, EnvConfig, EnvSpec, Identity, Limits};
+use selfplay::config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Reinforcement-learning teams play distributed consensus, scored exactly.
+///
+/// `selfplay FILE` runs an experiment; with no FILE, the built-in default.
+#[derive(Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Experiment file (TOML); omitted: the built-in default (experiments/majority.toml).
+    file: Option<PathBuf>,
+    /// Run folder; default results/<name>.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Overrides the experiment's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Exact optimal attack rate of an honest protocol, with a counterexample.
+    Verify(VerifyArgs),
+    /// Speed figures: engine episodes per second and verifier times.
+    Bench {
+        /// A short run (for smoke tests), not for reporting.
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Scripted protocol: majority, signed_relay or constant.
+    #[arg(long)]
+    protocol: String,
+    #[arg(long)]
+    n: usize,
+    #[arg(long)]
+    f: usize,
+    /// authenticated, pki or anonymous.
+    #[arg(long, default_value = "authenticated")]
+    identity: String,
+    /// Rounds; default: the protocol's own.
+    #[arg(long)]
+    rounds: Option<u8>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Refuse searches bounded above this many protocol evaluations.
+    #[arg(long, default_value_t = Limits::default().max_work)]
+    max_work: f64,
+}
+
+fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
+    let p = protocols::scripted(&a.protocol).ok_or_else(|| {
+        format!(
+            "--protocol {}: unknown protocol; expected one of {}",
+            a.protocol,
+            protocols::SCRIPTED.join(", ")
+        )
+    })?;
+    let identity = Identity::parse(&a.identity).ok_or_else(|| {
+        format!(
+            "--identity {}: expected authenticated, pki or anonymous",
+            a.identity
+        )
+    })?;
+    let cfg = EnvConfig {
+        n: a.n,
+        f: a.f,
+        identity,
+        ..EnvConfig::default()
+    };
+    let spec = EnvSpec::new(&cfg, a.rounds.unwrap_or_else(|| p.rounds())).map_err(|e| {
+        format!(
+            "--{} {}: {}",
+            e.key.trim_start_matches("env."),
+            e.value,
+            e.reason
+        )
+    })?;
+    let start = std::time::Instant::now();
+    let r = verify(
+        &spec,
+        &*p,
+        &Limits {
+            max_work: a.max_work,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    if a.json {
+        println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
+        return Ok(());
+    }
+    println!("{} | {}", r.protocol, r.setting);
+    println!(
+        "optimal attack rate: {} ({} of {} instances broken)",
+        r.optimal_attack_rate, r.broken_instances, r.instances
+    );
+    println!(
+        "verified: {} (every placement, input vector and Byzantine choice searched: {} protocol evaluations, {:.3} s)",
+        if r.verified { "yes" } else { "no" },
+        r.evaluations,
+        start.elapsed().as_secs_f64()
+    );
+    if let Some(why) = spec.impossibility() {
+        println!("note: {why}");
+    }
+    if let Some(cex) = r.counterexample {
+        print!("{}", cex.render());
+    }
+    Ok(())
+}
+
+fn run_cmd(a: RunArgs) -> Result<(), String> {
+    let mut res = match &a.file {
+        Some(path) => config::load(path).map_err(|e| e.to_string())?,
+        None => {
+            let mut exp =
+                config::parse(config::DEFAULT, "built-in default").map_err(|e| e.to_string())?;
+            exp.name.get_or_insert_with(|| "majority".into());
+            config::resolve(exp).map_err(|e| format!("built-in default: {e}"))?
+        }
+    };
+    if let Some(seed) = a.seed {
+        res.exp.seed = seed;
+    }
+    let out = a
+        .out
+        .unwrap_or_else(|| PathBuf::from("results").join(res.name()));
+    selfplay::run::run(&res, &out, a.quiet).map_err(|e| format!("{e:#}"))?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Verify(a)) => verify_cmd(a),
+        Some(Command::Bench { quick }) => {
+            selfplay::bench::run(quick);
+            Ok(())
+        }
+        None => run_cmd(cli.run),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! `selfplay bench`: the speed figures the README reports. Run it on a
+//! release build; each engine figure is one thread.
+
+use agents::{Rollout, ScriptedByzantine, ScriptedHonest};
+use envs::{
+    adversaries, protocols, verify, BatchEnv, EnvConfig, EnvSpec, Identity, Limits, Protocol,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn spec(n: usize, f: usize, identity: Identity, rounds: u8) -> Arc<EnvSpec> {
+    let cfg = EnvConfig {
+        n,
+        f,
+        identity,
+        ..EnvConfig::default()
+    };
+    Arc::new(EnvSpec::new(&cfg, rounds).expect("bench settings are valid"))
+}
+
+/// Episodes per second of `protocol` against `adversary`, on this thread.
+fn engine(protocol: &str, adversary: &str, n: usize, identity: Identity, seconds: f64) -> f64 {
+    let p: Arc<dyn Protocol> = protocols::scripted(protocol).unwrap().into();
+    let s = spec(n, 1, identity, p.rounds());
+    let mut honest = ScriptedHonest {
+        protocol: p.clone(),
+    };
+    let mut byz = ScriptedByzantine {
+        adversary: adversaries::scripted(adversary, p).unwrap(),
+    };
+    let mut env = BatchEnv::new(s, 4096);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut rollout = Rollout::default();
+    let start = Instant::now();
+    let mut episodes = 0;
+    while start.elapsed().as_secs_f64() < seconds {
+        env.reset(&mut rng);
+        rollout.play(&mut env, &mut honest, &mut byz, &mut rng);
+        episodes += env.len();
+    }
+    episodes as f64 / start.elapsed().as_secs_f64()
+}
+
+pub fn run(quick: bool) {
+    let secs = if quick { 0.2 } else { 2.0 };
+    println!("engine: scripted teams, one thread, batches of 4096");
+    println!("  {:<44} {:>14} {:>10}", "game", "episodes/s", "target");
+    for (p, a, n, id, target) in [
+        ("signed_relay", "equivocate", 4, Identity::Pki, ">= 2.0 M"),
+        ("signed_relay", "silent", 4, Identity::Pki, ""),
+        ("signed_relay", "random", 4, Identity::Pki, ""),
+        ("majority", "equivocate", 4, Identity::Authenticated, ""),
+        ("majority", "equivocate", 16, Identity::Authenticated, ""),
+    ] {
+        let rate = engine(p, a, n, id, secs);
+        let game = format!("{p} vs {a}, n={n} f=1 {}", id.name());
+        println!("  {game:<44} {:>12.2} M {target:>10}", rate / 1e6);
+    }
+    println!("verify: exhaustive search, all cores");
+    println!(
+        "  {:<44} {:>14} {:>12} {:>10}",
+        "game", "seconds", "evaluations", "target"
+    );
+    for (p, n, id, target) in [
+        ("signed_relay", 4, Identity::Pki, "< 1 s"),
+        ("signed_relay", 5, Identity::Pki, "< 10 s"),
+        ("majority", 7, Identity::Authenticated, "< 10 s"),
+        ("signed_relay", 4, Identity::Authenticated, ""),
+        ("signed_relay", 6, Identity::Pki, ""),
+    ] {
+        if quick && n > 5 && p == "signed_relay" {
+            continue;
+        }
+        let proto = protocols::scripted(p).unwrap();
+        let s = spec(n, 1, id, proto.rounds());
+        let start = Instant::now();
+        let r = verify(&s, &*proto, &Limits::default()).expect("within limits");
+        let game = format!(
+            "{p}, n={n} f=1 {} (rate {})",
+            id.name(),
+            r.optimal_attack_rate
+        );
+        println!(
+            "  {game:<44} {:>12.3} s {:>12} {target:>10}",
+            start.elapsed().as_secs_f64(),
+            r.evaluations
+        );
+    }
+}

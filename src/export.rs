@@ -1,0 +1,77 @@
+//! Output files. Everything is written to a temporary file and renamed into
+//! place, so a run killed at any moment leaves the previous complete file.
+
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `bytes` to `path` atomically (temp file in the same folder + rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Serialises `rows` as CSV with a header row.
+pub fn csv_bytes<T: Serialize>(rows: &[T]) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(vec![]);
+    for r in rows {
+        w.serialize(r)?;
+    }
+    Ok(w.into_inner()?)
+}
+
+/// One row of `metrics.csv`: one evaluation, with the config columns repeated
+/// so that files of different runs concatenate. Empty cells: not applicable.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct MetricsRow {
+    pub run: String,
+    pub seed: u64,
+    pub n: usize,
+    pub f: usize,
+    pub rounds: u8,
+    pub comm: &'static str,
+    pub synchrony: &'static str,
+    pub identity: &'static str,
+    pub honest: String,
+    pub byzantine: String,
+    /// Training epoch (0: no training).
+    pub epoch: u64,
+    /// Training episodes so far (0: no training).
+    pub episodes: u64,
+    /// Sample size of the sampled rates below.
+    pub eval_episodes: u64,
+    pub honest_win_rate: f64,
+    pub byzantine_win_rate: f64,
+    pub agreement_rate: f64,
+    pub validity_rate: f64,
+    pub termination_rate: f64,
+    /// Mean round in which the last honest agent decided.
+    pub mean_decision_round: f64,
+    /// Honest team's win rate over every instance (deterministic teams only).
+    pub exact_honest_win_rate: Option<f64>,
+    /// The attacker's success over every instance (deterministic teams only).
+    pub exact_attack_rate: Option<f64>,
+    /// The verifier's optimal attack rate against this honest protocol.
+    pub optimal_attack_rate: Option<f64>,
+    pub verified: Option<bool>,
+    /// Instances (placements x inputs) behind the exact figures.
+    pub instances: Option<u64>,
+    pub broken_instances: Option<u64>,
+}
+
+/// One row of `timing.csv`: wall-clock figures, never in `metrics.csv`.
+#[derive(Serialize, Clone, Debug)]
+pub struct TimingRow {
+    pub run: String,
+    pub stage: String,
+    pub seconds: f64,
+    pub episodes_per_second: Option<f64>,
+}

@@ -1,0 +1,7 @@
+//! `selfplay`: the command line, experiment configs, runners and exports.
+//! The game lives in `envs`, policies and learners in `agents`.
+
+pub mod bench;
+pub mod config;
+pub mod export;
+pub mod run;

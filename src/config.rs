@@ -289,9 +289,13 @@ mod tests {
     #[test]
     fn errors_name_file_and_key() {
         let e = err("[env]\nnn = 3\n");
-        assert!(e.starts_with("x.toml: env: unknown field `nn`"), "{e}");
+        assert!(
+            e.starts_with("x.toml: env.nn: unknown field `nn`, expected one of `n`"),
+            "{e}"
+        );
+        assert!(e.contains("line 2"), "{e}");
         let e = err("seeed = 3\n");
-        assert!(e.starts_with("x.toml: unknown field `seeed`"), "{e}");
+        assert!(e.starts_with("x.toml: seeed: unknown field `seeed`"), "{e}");
         let e = err("[env]\nn = \"three\"\n");
         assert!(e.starts_with("x.toml: env.n: invalid type"), "{e}");
         let e = err("[env]\nf = 3\n");

@@ -98,3 +98,21 @@ fn same_seed_gives_byte_identical_metrics() {
     selfplay::run::run(&res, c.path(), true).unwrap();
     assert_ne!(read(a.path()), read(c.path()));
 }
+
+#[test]
+fn sixteen_agents_run_and_an_infeasible_search_is_left_empty() {
+    let text = "name = \"big\"\n[env]\nn = 16\nf = 5\n[eval]\nepisodes = 2000\nbatch = 512\nmax_instances = 100000\n";
+    let res = config::resolve(config::parse(text, "big.toml").unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rows = selfplay::run::run(&res, dir.path(), true).unwrap();
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!(r.optimal_attack_rate, None, "the verifier refuses n = 16");
+    assert_eq!(
+        r.exact_honest_win_rate, None,
+        "C(16,5) * 2^11 instances exceed max_instances"
+    );
+    assert!(r.honest_win_rate > 0.0 && r.honest_win_rate < 1.0);
+    let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+    assert!(csv.lines().nth(1).unwrap().ends_with(",,,,,,"), "{csv}");
+}

@@ -341,3 +341,63 @@ mod tests {
         assert_ne!(run(3).0, run(4).0);
     }
 }
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+    use crate::spec::{EnvConfig, Identity};
+    use crate::view::{byz_obs_size, obs_size};
+
+    #[test]
+    fn masks_and_observations_have_their_shapes() {
+        let cfg = EnvConfig {
+            n: 4,
+            f: 1,
+            identity: Identity::Pki,
+            byzantine_ids: Some(vec![3]),
+            ..EnvConfig::default()
+        };
+        let s = Arc::new(EnvSpec::new(&cfg, 3).unwrap());
+        let mut env = BatchEnv::new(s.clone(), 2);
+        env.reset_to(&[
+            Instance {
+                byzantine: 0b1000,
+                inputs: 0b0001,
+            },
+            Instance {
+                byzantine: 0b1000,
+                inputs: 0b0110,
+            },
+        ]);
+        assert_eq!(env.honest_mask(), [true, true, true]);
+        let mut mask = vec![0; s.byz_action_len()];
+        env.byz_mask(0, &mut mask);
+        // Round 1: direct heads free towards honest agents, relays and self masked.
+        for i in 0..4 {
+            let expect = if i == 3 { 1 << NONE } else { 0b111 };
+            assert_eq!(mask[i * s.heads], expect, "direct to {i}");
+            assert!(mask[i * s.heads + 1..][..s.heads - 1]
+                .iter()
+                .all(|&m| m == 1 << NONE));
+        }
+        let mut obs = vec![0.0; byz_obs_size(&s)];
+        env.encode_byzantine(1, &mut obs);
+        // Round one-hot + per agent (input or Byzantine flag, status), nothing received yet.
+        assert_eq!(obs.iter().sum::<f32>(), 1.0 + 3.0 * 2.0 + 1.0);
+        env.step(&[0; 8], &vec![NONE; 2 * s.byz_action_len()]);
+        env.step(&[0; 8], &vec![NONE; 2 * s.byz_action_len()]);
+        assert_eq!(
+            env.honest_mask(),
+            [false, true, true],
+            "send masked in the last round"
+        );
+        env.byz_mask(1, &mut mask);
+        // Round 3 (pki): agent 0's input 0 can be forwarded to agent 1, nothing forged.
+        let (_, origin) = s.head(3, 1, 1);
+        assert_eq!(origin, 0);
+        assert_eq!(mask[s.heads + 1], 1 << NONE | 1 << 0);
+        let mut hobs = vec![0.0; obs_size(&s)];
+        env.encode_honest(0, 1, &mut hobs);
+        assert_eq!(hobs.iter().sum::<f32>(), 2.0 + 2.0 * s.slots as f32);
+    }
+}

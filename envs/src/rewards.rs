@@ -116,3 +116,53 @@ impl Rewards {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{outcome, Instance};
+    use crate::spec::EnvConfig;
+
+    fn game() -> EnvSpec {
+        EnvSpec::new(&EnvConfig::default(), 3).unwrap()
+    }
+
+    #[test]
+    fn table_terms_add_up() {
+        let s = game();
+        let table = Rewards {
+            correct_commit: 1.0,
+            consistency_violation: -2.0,
+            validity_violation: -4.0,
+            termination_violation: -8.0,
+            majority_violation: -0.5,
+            round_penalty: -0.1,
+            early_commit_penalty: -0.25,
+            byzantine: None,
+        };
+        // Agent 2 Byzantine; honest inputs 1, 1. Agent 0 commits 0 in round 1,
+        // agent 1 commits 1 in round 3: agreement and validity both fail.
+        let mut ep = Episode::new(Instance {
+            byzantine: 0b100,
+            inputs: 0b011,
+        });
+        ep.decided = 0b011;
+        ep.values = 0b010;
+        ep.decided_round[0] = 1;
+        ep.decided_round[1] = 3;
+        let o = outcome(&s, &ep);
+        let r0 = table.honest(&s, &ep, &o, 0);
+        let r1 = table.honest(&s, &ep, &o, 1);
+        assert!((r0 - (-2.0 - 4.0 - 0.25 - 0.5)).abs() < 1e-6, "{r0}");
+        assert!((r1 - (-2.0 - 4.0 - 0.2)).abs() < 1e-6, "{r1}");
+        assert!((table.byzantine(&s, &ep, &o) - (-(r0 + r1) / 2.0)).abs() < 1e-6);
+        let explicit = Rewards {
+            byzantine: Some(ByzantineRewards {
+                win: 3.0,
+                loss: -1.0,
+            }),
+            ..table
+        };
+        assert_eq!(explicit.byzantine(&s, &ep, &o), 3.0);
+    }
+}

@@ -2,8 +2,13 @@
 //! once; scripted protocols and adversaries from `envs` are policies through
 //! the adapters here, so learned and scripted teams are interchangeable.
 
+pub mod buffer;
+pub mod learner;
+pub mod mlp;
 pub mod policy;
 pub mod rollout;
 
+pub use buffer::Buffer;
+pub use learner::{Algo, LearnConfig, Learner, Stats};
 pub use policy::{ByzantinePolicy, HonestPolicy, ScriptedByzantine, ScriptedHonest};
 pub use rollout::{Rollout, Tally};

@@ -436,7 +436,7 @@ mod tests {
     fn textbook_gradient(l: &Learner, b: &Buffer, adv: &[f32]) -> Vec<f32> {
         let w = &l.actor().unwrap().policy.layers[0].0;
         let mut g = vec![0.0f32; 6];
-        for t in 0..2 {
+        for (t, a) in adv.iter().enumerate() {
             let x = &b.obs[t * 2..][..2];
             let logits: Vec<f32> = (0..3).map(|c| x[0] * w[c] + x[1] * w[3 + c]).collect();
             let sum: f32 = logits.iter().map(|v| v.exp()).sum();
@@ -444,7 +444,7 @@ mod tests {
                 let p = logits[c].exp() / sum;
                 let onehot = (b.actions[t] as usize == c) as u8 as f32;
                 for i in 0..2 {
-                    g[i * 3 + c] += -adv[t] * (onehot - p) * x[i] / 2.0;
+                    g[i * 3 + c] += -a * (onehot - p) * x[i] / 2.0;
                 }
             }
         }

@@ -3,12 +3,15 @@
 //! the adapters here, so learned and scripted teams are interchangeable.
 
 pub mod buffer;
+pub mod checkpoint;
+pub mod learned;
 pub mod learner;
 pub mod mlp;
 pub mod policy;
 pub mod rollout;
 
 pub use buffer::Buffer;
+pub use learned::{GreedyHonest, LearnedByzantine, LearnedHonest};
 pub use learner::{Algo, LearnConfig, Learner, Stats};
 pub use policy::{ByzantinePolicy, HonestPolicy, ScriptedByzantine, ScriptedHonest};
 pub use rollout::{Rollout, Tally};

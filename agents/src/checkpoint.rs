@@ -1,0 +1,192 @@
+//! Checkpoints: safetensors files holding a team's policy and value networks,
+//! with what made them (team, shapes, the experiment's config) as metadata.
+
+use crate::learner::Learner;
+use crate::mlp::Frozen;
+use candle_core::{Device, Tensor};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// What a checkpoint says about itself.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Meta {
+    /// `honest` or `byzantine`.
+    pub team: String,
+    pub obs_dim: usize,
+    pub heads: usize,
+    pub hidden: Vec<usize>,
+    /// Rounds of the game it was trained in.
+    pub rounds: u8,
+    /// Training episodes behind it.
+    pub episodes: u64,
+    /// The experiment that made it, as TOML.
+    pub config: String,
+}
+
+/// Writes `learner`'s networks and `meta` to `path` (temp file + rename).
+pub fn save(path: &Path, learner: &Learner, meta: &Meta) -> Result<(), String> {
+    let mut named = learner.policy.named("policy");
+    named.extend(learner.critic.named("critic"));
+    let mut bytes: Vec<(String, Vec<usize>, Vec<u8>)> = vec![];
+    for (name, t) in named {
+        let data: Vec<f32> = t
+            .flatten_all()
+            .and_then(|t| t.to_vec1())
+            .map_err(|e| e.to_string())?;
+        let raw = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+        bytes.push((name, t.dims().to_vec(), raw));
+    }
+    let views: Vec<(String, TensorView)> = bytes
+        .iter()
+        .map(|(n, shape, raw)| Ok((n.clone(), TensorView::new(Dtype::F32, shape.clone(), raw)?)))
+        .collect::<Result<_, safetensors::SafeTensorError>>()
+        .map_err(|e| e.to_string())?;
+    // One metadata key, so no map order reaches the file.
+    let info = HashMap::from([(
+        "selfplay".to_string(),
+        serde_json::to_string(meta).map_err(|e| e.to_string())?,
+    )]);
+    let out = safetensors::serialize(views, Some(info)).map_err(|e| e.to_string())?;
+    let tmp = path.with_extension("safetensors.tmp");
+    std::fs::write(&tmp, out).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A checkpoint read back.
+pub struct Loaded {
+    pub meta: Meta,
+    pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+/// Reads a checkpoint; a missing, truncated or foreign file is an error that says so.
+pub fn load(path: &Path) -> Result<Loaded, String> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| format!("{shown}: cannot read checkpoint: {e}"))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| format!("{shown}: not a safetensors checkpoint: {e}"))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| format!("{shown}: {e}"))?;
+    let meta = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("selfplay"))
+        .ok_or_else(|| format!("{shown}: not a selfplay checkpoint (no metadata)"))?;
+    let meta: Meta =
+        serde_json::from_str(meta).map_err(|e| format!("{shown}: bad metadata: {e}"))?;
+    let mut tensors = BTreeMap::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(format!("{shown}: tensor {name} is not f32"));
+        }
+        let data = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        tensors.insert(name, (view.shape().to_vec(), data));
+    }
+    Ok(Loaded { meta, tensors })
+}
+
+impl Loaded {
+    fn layers(&self, prefix: &str) -> Result<Frozen, String> {
+        let mut layers = vec![];
+        let mut sizes = vec![];
+        for k in 0.. {
+            let (Some((ws, w)), Some((_, b))) = (
+                self.tensors.get(&format!("{prefix}.{k}.w")),
+                self.tensors.get(&format!("{prefix}.{k}.b")),
+            ) else {
+                break;
+            };
+            if ws.len() != 2 || (k > 0 && sizes.last() != Some(&ws[0])) || b.len() != ws[1] {
+                return Err(format!("{prefix}.{k}: inconsistent shapes {ws:?}"));
+            }
+            if k == 0 {
+                sizes.push(ws[0]);
+            }
+            sizes.push(ws[1]);
+            layers.push((w.clone(), b.clone()));
+        }
+        if layers.is_empty() {
+            return Err(format!("no {prefix} network in checkpoint"));
+        }
+        Ok(Frozen { sizes, layers })
+    }
+
+    /// The policy network as plain arrays.
+    pub fn policy(&self) -> Result<Frozen, String> {
+        self.layers("policy")
+    }
+
+    /// The value network as plain arrays.
+    pub fn critic(&self) -> Result<Frozen, String> {
+        self.layers("critic")
+    }
+
+    /// Copies the weights into a learner of the same shapes (to go on training).
+    pub fn into_learner(&self, learner: &Learner) -> Result<(), String> {
+        let get = |name: &str| {
+            self.tensors.get(name).and_then(|(shape, data)| {
+                Tensor::from_vec(data.clone(), shape.as_slice(), &Device::Cpu).ok()
+            })
+        };
+        learner.policy.load("policy", &get)?;
+        learner.critic.load("critic", &get)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::learner::LearnConfig;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn round_trip_and_clear_errors() {
+        let dir = std::env::temp_dir().join(format!("selfplay-ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let l = Learner::new(5, 2, &LearnConfig::default(), &mut rng).unwrap();
+        let meta = Meta {
+            team: "byzantine".into(),
+            obs_dim: 5,
+            heads: 2,
+            hidden: vec![64, 64],
+            rounds: 3,
+            episodes: 10,
+            config: "seed = 1\n".into(),
+        };
+        let path = dir.join("t.safetensors");
+        save(&path, &l, &meta).unwrap();
+        let first = std::fs::read(&path).unwrap();
+        save(&path, &l, &meta).unwrap();
+        assert_eq!(first, std::fs::read(&path).unwrap(), "byte-identical");
+        let back = load(&path).unwrap();
+        assert_eq!(back.meta, meta);
+        assert_eq!(
+            back.policy().unwrap().layers,
+            l.policy.frozen().unwrap().layers
+        );
+        let other = Learner::new(5, 2, &LearnConfig::default(), &mut rng).unwrap();
+        back.into_learner(&other).unwrap();
+        assert_eq!(
+            other.critic.frozen().unwrap().layers,
+            l.critic.frozen().unwrap().layers
+        );
+        let wrong = Learner::new(6, 2, &LearnConfig::default(), &mut rng).unwrap();
+        assert!(back.into_learner(&wrong).unwrap_err().contains("shape"));
+        std::fs::write(&path, b"garbage").unwrap();
+        assert!(load(&path)
+            .err()
+            .unwrap()
+            .contains("not a safetensors checkpoint"));
+        assert!(load(&dir.join("none"))
+            .err()
+            .unwrap()
+            .contains("cannot read"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,255 @@
+//! Learned teams: a shared network acting for every agent of its team in one
+//! batched forward pass per round, optionally recording what it did for its
+//! learner; and a learned honest policy played greedily as a [`Protocol`],
+//! which is how the verifier checks it.
+
+use crate::buffer::Buffer;
+use crate::learner::{pick, ActScratch, Actor};
+use crate::mlp::Frozen;
+use crate::policy::{ByzantinePolicy, HonestPolicy};
+use envs::rules::bits;
+use envs::view::{byz_obs_size, encode, obs_size};
+use envs::{Action, BatchEnv, EnvSpec, Protocol, Rewards, View};
+use rand_chacha::ChaCha8Rng;
+
+/// Per-round working arrays of a learned team.
+#[derive(Default)]
+struct Work {
+    obs: Vec<f32>,
+    masks: Vec<u8>,
+    rows: Vec<usize>,
+    actions: Vec<u32>,
+    logp: Vec<f32>,
+    values: Vec<f32>,
+    scratch: ActScratch,
+}
+
+impl Work {
+    fn size(&mut self, rows: usize, obs_dim: usize, heads: usize) {
+        self.obs.resize(rows * obs_dim, 0.0);
+        self.masks.resize(rows * heads, 0);
+        self.actions.resize(rows * heads, 0);
+        self.logp.resize(rows, 0.0);
+        self.values.resize(rows, 0.0);
+    }
+}
+
+/// The honest team as a network: one head over `send`/`commit 0`/`commit 1`.
+pub struct LearnedHonest {
+    pub actor: Actor,
+    /// Play the most likely action instead of sampling.
+    pub greedy: bool,
+    /// When set, every decision is recorded as a step of trajectory `e * n + i`.
+    pub record: Option<Buffer>,
+    work: Work,
+}
+
+impl LearnedHonest {
+    pub fn new(actor: Actor, greedy: bool) -> LearnedHonest {
+        LearnedHonest {
+            actor,
+            greedy,
+            record: None,
+            work: Work::default(),
+        }
+    }
+
+    /// Pays every honest agent of a finished batch its reward.
+    pub fn reward(&mut self, env: &BatchEnv, rewards: &Rewards) {
+        let Some(buf) = self.record.as_mut() else {
+            return;
+        };
+        let spec = env.spec();
+        for e in 0..env.len() {
+            let (ep, out) = (env.episode(e), env.outcome(e));
+            for i in bits(ep.honest(spec)) {
+                buf.reward_last(e * spec.n + i, rewards.honest(spec, ep, &out, i));
+            }
+        }
+    }
+}
+
+impl HonestPolicy for LearnedHonest {
+    fn name(&self) -> String {
+        "learned".into()
+    }
+
+    fn act(&mut self, env: &BatchEnv, rng: &mut ChaCha8Rng, actions: &mut [u8]) {
+        let spec = env.spec();
+        let (n, d) = (spec.n, obs_size(spec));
+        let w = &mut self.work;
+        w.rows.clear();
+        for e in 0..env.len() {
+            w.rows.extend(bits(env.acting(e)).map(|i| e * n + i));
+        }
+        let rows = w.rows.len();
+        if rows == 0 {
+            return;
+        }
+        w.size(rows, d, 1);
+        let mask = env
+            .honest_mask()
+            .iter()
+            .enumerate()
+            .fold(0u8, |m, (c, &ok)| m | (ok as u8) << c);
+        for (k, &ei) in w.rows.iter().enumerate() {
+            env.encode_honest(ei / n, ei % n, &mut w.obs[k * d..][..d]);
+            w.masks[k] = mask;
+        }
+        let values = self.record.is_some().then_some(&mut w.values[..]);
+        self.actor.act(
+            &w.obs,
+            &w.masks,
+            rows,
+            self.greedy,
+            rng,
+            &mut w.scratch,
+            &mut w.actions,
+            &mut w.logp,
+            values,
+        );
+        for (k, &ei) in w.rows.iter().enumerate() {
+            actions[ei] = w.actions[k] as u8;
+            if let Some(buf) = self.record.as_mut() {
+                buf.push(
+                    ei,
+                    &w.obs[k * d..][..d],
+                    &w.masks[k..k + 1],
+                    &w.actions[k..k + 1],
+                    w.logp[k],
+                    w.values[k],
+                );
+            }
+        }
+    }
+}
+
+/// The Byzantine team as a network: one head per factored action.
+pub struct LearnedByzantine {
+    pub actor: Actor,
+    pub greedy: bool,
+    /// When set, every team decision is recorded as a step of trajectory `e`.
+    pub record: Option<Buffer>,
+    work: Work,
+}
+
+impl LearnedByzantine {
+    pub fn new(actor: Actor, greedy: bool) -> LearnedByzantine {
+        LearnedByzantine {
+            actor,
+            greedy,
+            record: None,
+            work: Work::default(),
+        }
+    }
+
+    /// Pays the team its reward for each episode of a finished batch.
+    pub fn reward(&mut self, env: &BatchEnv, rewards: &Rewards) {
+        let Some(buf) = self.record.as_mut() else {
+            return;
+        };
+        for e in 0..env.len() {
+            let (ep, out) = (env.episode(e), env.outcome(e));
+            buf.reward_last(e, rewards.byzantine(env.spec(), ep, &out));
+        }
+    }
+}
+
+impl ByzantinePolicy for LearnedByzantine {
+    fn name(&self) -> String {
+        "learned".into()
+    }
+
+    fn act(&mut self, env: &BatchEnv, rng: &mut ChaCha8Rng, actions: &mut [u8]) {
+        let spec = env.spec();
+        // Messages of the last round are never seen: nothing to decide.
+        if env.round() >= spec.rounds || spec.f == 0 {
+            return;
+        }
+        let (d, a) = (byz_obs_size(spec), spec.byz_action_len());
+        let w = &mut self.work;
+        w.rows.clear();
+        w.rows
+            .extend((0..env.len()).filter(|&e| env.acting(e) != 0));
+        let rows = w.rows.len();
+        if rows == 0 {
+            return;
+        }
+        w.size(rows, d, a);
+        for (k, &e) in w.rows.iter().enumerate() {
+            env.encode_byzantine(e, &mut w.obs[k * d..][..d]);
+            env.byz_mask(e, &mut w.masks[k * a..][..a]);
+        }
+        let values = self.record.is_some().then_some(&mut w.values[..]);
+        self.actor.act(
+            &w.obs,
+            &w.masks,
+            rows,
+            self.greedy,
+            rng,
+            &mut w.scratch,
+            &mut w.actions,
+            &mut w.logp,
+            values,
+        );
+        for (k, &e) in w.rows.iter().enumerate() {
+            for h in 0..a {
+                actions[e * a + h] = w.actions[k * a + h] as u8;
+            }
+            if let Some(buf) = self.record.as_mut() {
+                buf.push(
+                    e,
+                    &w.obs[k * d..][..d],
+                    &w.masks[k * a..][..a],
+                    &w.actions[k * a..][..a],
+                    w.logp[k],
+                    w.values[k],
+                );
+            }
+        }
+    }
+}
+
+/// A learned honest policy played greedily: a deterministic protocol the
+/// verifier can check exactly like a scripted one.
+pub struct GreedyHonest {
+    pub name: String,
+    pub policy: Frozen,
+    /// The rounds it was trained for.
+    pub rounds: u8,
+}
+
+impl Protocol for GreedyHonest {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn rounds(&self) -> u8 {
+        self.rounds
+    }
+
+    fn check(&self, spec: &EnvSpec) -> Result<(), String> {
+        if obs_size(spec) != self.policy.inputs() {
+            return Err(format!(
+                "{} takes observations of size {}, this game has {}: n, rounds and identity must match its training",
+                self.name,
+                self.policy.inputs(),
+                obs_size(spec)
+            ));
+        }
+        Ok(())
+    }
+
+    fn act(&self, view: &View) -> Action {
+        let mut x = vec![0.0; self.policy.inputs()];
+        encode(view, &mut x);
+        let mut logits = vec![];
+        self.policy
+            .forward(&x, 1, &mut [vec![], vec![]], &mut logits);
+        let mask = if view.is_last_round() { 0b110 } else { 0b111 };
+        // Greedy picks use no randomness; the stream is never drawn from.
+        let mut unused = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+        let (a, _) = pick(&logits, mask, true, &mut unused);
+        Action::from_index(a as u8)
+    }
+}

@@ -1,10 +1,13 @@
 //! Experiment files: plain serde structs with defaults, unknown keys refused,
 //! and a validation pass whose errors name the file and the key.
 
+use agents::checkpoint::{self, Loaded};
+use agents::{GreedyHonest, LearnConfig};
+use envs::view::{byz_obs_size, obs_size};
 use envs::{adversaries, protocols, ConfigError, EnvConfig, EnvSpec, Protocol, Rewards};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// An experiment file.
@@ -26,6 +29,9 @@ pub struct Experiment {
     /// The Byzantine team.
     #[serde(default)]
     pub byzantine: ByzantineConfig,
+    /// How long and how the learning teams train.
+    #[serde(default)]
+    pub train: TrainConfig,
     /// What to measure.
     #[serde(default)]
     pub eval: EvalConfig,
@@ -38,18 +44,51 @@ fn default_seed() -> u64 {
     1
 }
 
+/// How a team plays.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A scripted protocol or adversary.
+    #[default]
+    Scripted,
+    /// A network that learns (from `checkpoint` if given, else from scratch).
+    Learned,
+    /// A saved network that does not learn, played greedily.
+    Frozen,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Scripted => "scripted",
+            Kind::Learned => "learned",
+            Kind::Frozen => "frozen",
+        }
+    }
+}
+
 /// The `[honest]` table.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HonestConfig {
-    /// A scripted protocol: `majority`, `signed_relay` or `constant`.
+    /// `scripted`, `learned` or `frozen`.
+    pub kind: Kind,
+    /// The scripted protocol: `majority`, `signed_relay` or `constant`.
     pub protocol: String,
+    /// A checkpoint: the frozen network, or a learned team's starting point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<PathBuf>,
+    /// The learner, when `kind = "learned"`.
+    pub learn: LearnConfig,
 }
 
 impl Default for HonestConfig {
     fn default() -> Self {
         HonestConfig {
+            kind: Kind::Scripted,
             protocol: "majority".into(),
+            checkpoint: None,
+            learn: LearnConfig::default(),
         }
     }
 }
@@ -58,14 +97,63 @@ impl Default for HonestConfig {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ByzantineConfig {
-    /// A scripted adversary: `silent`, `random`, `equivocate` or `twins`.
+    /// `scripted`, `learned` or `frozen`.
+    pub kind: Kind,
+    /// The scripted adversary: `silent`, `random`, `equivocate` or `twins`.
     pub adversary: String,
+    /// A checkpoint: the frozen network, or a learned team's starting point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<PathBuf>,
+    /// The learner, when `kind = "learned"`.
+    pub learn: LearnConfig,
 }
 
 impl Default for ByzantineConfig {
     fn default() -> Self {
         ByzantineConfig {
+            kind: Kind::Scripted,
             adversary: "equivocate".into(),
+            checkpoint: None,
+            learn: LearnConfig::default(),
+        }
+    }
+}
+
+/// Which learning team updates after an epoch.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// Every learning team after every epoch.
+    #[default]
+    Simultaneous,
+    /// Blocks of `block` epochs: the honest team, then the Byzantine team.
+    Alternating,
+}
+
+/// The `[train]` table.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Training episodes in all (0: evaluate only).
+    pub episodes: u64,
+    /// Episodes per epoch: one batch played, then one update.
+    pub batch: usize,
+    /// Training episodes between evaluation rows.
+    pub eval_every: u64,
+    /// Which team learns when both do.
+    pub schedule: Schedule,
+    /// Epochs per block when alternating.
+    pub block: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            episodes: 0,
+            batch: 512,
+            eval_every: 2000,
+            schedule: Schedule::Simultaneous,
+            block: 10,
         }
     }
 }
@@ -126,18 +214,65 @@ impl LoadError {
 }
 
 /// The built-in default experiment (what `selfplay` runs with no file).
-pub const DEFAULT: &str = include_str!("../experiments/majority.toml");
+pub const DEFAULT: &str = include_str!("../experiments/byz_break.toml");
+
+/// Name of the built-in default run.
+pub const DEFAULT_NAME: &str = "byz_break";
 
 /// Reads and validates an experiment file.
 pub fn load(path: &Path) -> Result<Resolved, LoadError> {
+    load_with(path, &[])
+}
+
+/// Reads an experiment file with `key.path=value` overrides applied before
+/// validation, so an override is checked exactly like the file.
+pub fn load_with(path: &Path, sets: &[String]) -> Result<Resolved, LoadError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError::new(&file, format!("cannot read: {e}")))?;
+    let text = apply_sets(&text, &file, sets)?;
     let mut exp = parse(&text, &file)?;
     if exp.name.is_none() {
         exp.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
     }
     resolve(exp).map_err(|e| LoadError::new(&file, e))
+}
+
+/// Applies `key.path=value` overrides to TOML text. A value is read as TOML
+/// (`3`, `true`, `[64, 64]`, `"pki"`), or else taken as a bare string.
+pub fn apply_sets(text: &str, file: &str, sets: &[String]) -> Result<String, LoadError> {
+    if sets.is_empty() {
+        return Ok(text.to_string());
+    }
+    let mut root: toml::Table =
+        toml::from_str(text).map_err(|e| LoadError::new(file, one_line(&e.to_string())))?;
+    for set in sets {
+        let (key, value) = set
+            .split_once('=')
+            .ok_or_else(|| LoadError::new(file, format!("--set {set}: expected key.path=value")))?;
+        let value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
+            Ok(mut t) => t.remove("v").expect("just parsed"),
+            Err(_) => toml::Value::String(value.to_string()),
+        };
+        let parts: Vec<&str> = key.trim().split('.').collect();
+        let mut table = &mut root;
+        for (k, part) in parts.iter().enumerate() {
+            if k + 1 == parts.len() {
+                table.insert(part.to_string(), value.clone());
+                break;
+            }
+            let entry = table
+                .entry(part.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            table = entry.as_table_mut().ok_or_else(|| {
+                LoadError::new(
+                    file,
+                    format!("--set {set}: {} is not a table", parts[..=k].join(".")),
+                )
+            })?;
+        }
+    }
+    Ok(toml::to_string(&root).expect("a table serialises"))
 }
 
 /// Parses experiment TOML; errors name the key path.
@@ -172,19 +307,42 @@ fn one_line(msg: &str) -> String {
     }
 }
 
+/// The honest team as resolved.
+pub enum HonestTeam {
+    /// A deterministic protocol: scripted, or a frozen network played greedily.
+    Protocol(Arc<dyn Protocol>),
+    /// A network that learns, perhaps from a checkpoint.
+    Learned(Option<Arc<Loaded>>),
+}
+
+/// The Byzantine team as resolved.
+pub enum ByzantineTeam {
+    /// Scripted adversaries, one evaluation row each.
+    Scripted(Vec<String>),
+    /// A network that learns, perhaps from a checkpoint.
+    Learned(Option<Arc<Loaded>>),
+    /// A saved network played greedily.
+    Frozen(Arc<Loaded>),
+}
+
 /// An experiment with everything resolved: the game, the teams, the defaults.
 pub struct Resolved {
     /// The experiment as run: name, seed and rounds filled in.
     pub exp: Experiment,
     pub spec: Arc<EnvSpec>,
-    pub protocol: Arc<dyn Protocol>,
-    /// The scripted adversaries evaluated, one row each.
-    pub adversaries: Vec<String>,
+    pub honest: HonestTeam,
+    pub byzantine: ByzantineTeam,
 }
 
 impl Resolved {
     pub fn name(&self) -> &str {
         self.exp.name.as_deref().unwrap_or("experiment")
+    }
+
+    /// Whether any team learns (a training run) or not (an evaluation).
+    pub fn trains(&self) -> bool {
+        matches!(self.honest, HonestTeam::Learned(_))
+            || matches!(self.byzantine, ByzantineTeam::Learned(_))
     }
 }
 
@@ -192,26 +350,118 @@ fn quoted(s: &str) -> String {
     format!("\"{s}\"")
 }
 
+/// Loads a checkpoint for `team`, checking it fits the game.
+fn checkpoint_for(
+    key: &str,
+    path: &Path,
+    team: &str,
+    obs_dim: usize,
+) -> Result<Arc<Loaded>, ConfigError> {
+    let shown = quoted(&path.display().to_string());
+    let c = checkpoint::load(path).map_err(|e| ConfigError::new(key, &shown, e))?;
+    if c.meta.team != team {
+        return Err(ConfigError::new(
+            key,
+            &shown,
+            format!("is a {} checkpoint, not {team}", c.meta.team),
+        ));
+    }
+    if c.meta.obs_dim != obs_dim {
+        return Err(ConfigError::new(
+            key,
+            &shown,
+            format!(
+                "takes observations of size {}, this game has {}: n, rounds and identity must match its training",
+                c.meta.obs_dim, obs_dim
+            ),
+        ));
+    }
+    Ok(Arc::new(c))
+}
+
 /// Checks an experiment and builds what it names.
 pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
-    let protocol: Arc<dyn Protocol> = protocols::scripted(&exp.honest.protocol)
-        .ok_or_else(|| {
-            ConfigError::new(
-                "honest.protocol",
-                quoted(&exp.honest.protocol),
-                format!(
-                    "unknown protocol; expected one of {}",
-                    protocols::SCRIPTED.join(", ")
-                ),
-            )
-        })?
-        .into();
-    let rounds = exp.env.rounds.unwrap_or_else(|| protocol.rounds());
+    // Rounds: given, or the honest protocol's own (3 for a learned team).
+    let mut scripted: Option<Arc<dyn Protocol>> = None;
+    let mut frozen: Option<Arc<Loaded>> = None;
+    let rounds = match exp.honest.kind {
+        Kind::Scripted => {
+            let p: Arc<dyn Protocol> = protocols::scripted(&exp.honest.protocol)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "honest.protocol",
+                        quoted(&exp.honest.protocol),
+                        format!(
+                            "unknown protocol; expected one of {}",
+                            protocols::SCRIPTED.join(", ")
+                        ),
+                    )
+                })?
+                .into();
+            let r = exp.env.rounds.unwrap_or_else(|| p.rounds());
+            scripted = Some(p);
+            r
+        }
+        Kind::Frozen => {
+            let path = exp.honest.checkpoint.clone().ok_or_else(|| {
+                ConfigError::new(
+                    "honest.checkpoint",
+                    "(missing)",
+                    "a frozen honest team needs a checkpoint",
+                )
+            })?;
+            let c = checkpoint::load(&path).map_err(|e| {
+                ConfigError::new("honest.checkpoint", quoted(&path.display().to_string()), e)
+            })?;
+            let r = exp.env.rounds.unwrap_or(c.meta.rounds);
+            frozen = Some(Arc::new(c));
+            r
+        }
+        Kind::Learned => exp.env.rounds.unwrap_or(3),
+    };
     let spec = EnvSpec::new(&exp.env, rounds)?;
-    protocol
-        .check(&spec)
-        .map_err(|why| ConfigError::new("honest.protocol", quoted(&exp.honest.protocol), why))?;
     exp.env.rounds = Some(rounds);
+    let honest = match exp.honest.kind {
+        Kind::Scripted => {
+            let p = scripted.expect("resolved above");
+            p.check(&spec).map_err(|why| {
+                ConfigError::new("honest.protocol", quoted(&exp.honest.protocol), why)
+            })?;
+            HonestTeam::Protocol(p)
+        }
+        Kind::Frozen => {
+            let path = exp.honest.checkpoint.as_ref().expect("checked above");
+            let c = checkpoint_for("honest.checkpoint", path, "honest", obs_size(&spec))?;
+            drop(frozen);
+            let policy = c.policy().map_err(|e| {
+                ConfigError::new("honest.checkpoint", quoted(&path.display().to_string()), e)
+            })?;
+            HonestTeam::Protocol(Arc::new(GreedyHonest {
+                name: format!("frozen:{}", path.display()),
+                policy,
+                rounds,
+            }))
+        }
+        Kind::Learned => {
+            let init = match &exp.honest.checkpoint {
+                Some(path) => Some(checkpoint_for(
+                    "honest.checkpoint",
+                    path,
+                    "honest",
+                    obs_size(&spec),
+                )?),
+                None => None,
+            };
+            HonestTeam::Learned(init)
+        }
+    };
+    if spec.f == 0 && exp.byzantine.kind != Kind::Scripted {
+        return Err(ConfigError::new(
+            "byzantine.kind",
+            quoted(exp.byzantine.kind.name()),
+            "there are no Byzantine agents (env.f = 0)",
+        ));
+    }
     let known = |key: &str, name: &str| {
         if adversaries::SCRIPTED.contains(&name) {
             Ok(())
@@ -230,34 +480,91 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
     for a in &exp.eval.adversaries {
         known("eval.adversaries", a)?;
     }
-    if exp.eval.episodes == 0 {
-        return Err(ConfigError::new(
-            "eval.episodes",
-            0,
-            "needs at least 1 episode",
-        ));
-    }
-    if exp.eval.batch == 0 {
-        return Err(ConfigError::new(
-            "eval.batch",
-            0,
-            "needs at least 1 episode per batch",
-        ));
-    }
-    let adversaries = if spec.f == 0 {
-        // Nobody to attack with: one row, against no adversary.
-        vec!["none".to_string()]
-    } else if exp.eval.adversaries.is_empty() {
-        vec![exp.byzantine.adversary.clone()]
-    } else {
-        exp.eval.adversaries.clone()
+    let byz_checkpoint = |required: bool| -> Result<Option<Arc<Loaded>>, ConfigError> {
+        match &exp.byzantine.checkpoint {
+            Some(path) => Ok(Some(checkpoint_for(
+                "byzantine.checkpoint",
+                path,
+                "byzantine",
+                byz_obs_size(&spec),
+            )?)),
+            None if required => Err(ConfigError::new(
+                "byzantine.checkpoint",
+                "(missing)",
+                "a frozen Byzantine team needs a checkpoint",
+            )),
+            None => Ok(None),
+        }
     };
-    Ok(Resolved {
+    let byzantine = match exp.byzantine.kind {
+        Kind::Scripted if spec.f == 0 => ByzantineTeam::Scripted(vec!["none".into()]),
+        Kind::Scripted
+            if exp.eval.adversaries.is_empty() || !matches!(honest, HonestTeam::Protocol(_)) =>
+        {
+            ByzantineTeam::Scripted(vec![exp.byzantine.adversary.clone()])
+        }
+        Kind::Scripted => ByzantineTeam::Scripted(exp.eval.adversaries.clone()),
+        Kind::Learned => ByzantineTeam::Learned(byz_checkpoint(false)?),
+        Kind::Frozen => ByzantineTeam::Frozen(byz_checkpoint(true)?.expect("required")),
+    };
+    for (key, v) in [
+        ("eval.episodes", exp.eval.episodes),
+        ("train.batch", exp.train.batch as u64),
+        ("eval.batch", exp.eval.batch as u64),
+    ] {
+        if v == 0 {
+            return Err(ConfigError::new(key, 0, "needs at least 1 episode"));
+        }
+    }
+    let res = Resolved {
         exp,
         spec: Arc::new(spec),
-        protocol,
-        adversaries,
-    })
+        honest,
+        byzantine,
+    };
+    if res.trains() {
+        if res.exp.train.episodes == 0 {
+            return Err(ConfigError::new(
+                "train.episodes",
+                0,
+                "a learning team needs training episodes",
+            ));
+        }
+        if res.exp.train.eval_every == 0 {
+            return Err(ConfigError::new(
+                "train.eval_every",
+                0,
+                "needs at least 1 episode between evaluations",
+            ));
+        }
+        for (key, learn) in [
+            ("honest.learn", &res.exp.honest.learn),
+            ("byzantine.learn", &res.exp.byzantine.learn),
+        ] {
+            if learn.minibatch == 0 {
+                return Err(ConfigError::new(
+                    &format!("{key}.minibatch"),
+                    0,
+                    "needs at least 1 sample",
+                ));
+            }
+            if learn.hidden.contains(&0) {
+                return Err(ConfigError::new(
+                    &format!("{key}.hidden"),
+                    format!("{:?}", learn.hidden),
+                    "layers need at least 1 unit",
+                ));
+            }
+            if !(learn.lr > 0.0 && learn.lr.is_finite()) {
+                return Err(ConfigError::new(
+                    &format!("{key}.lr"),
+                    learn.lr,
+                    "needs a positive learning rate",
+                ));
+            }
+        }
+    }
+    Ok(res)
 }
 
 #[cfg(test)]
@@ -279,6 +586,35 @@ mod tests {
         assert_eq!(exp.seed, 1);
         let r = resolve(exp).unwrap();
         assert_eq!(r.exp.env.rounds, Some(2), "majority's own rounds");
+        assert!(!r.trains());
+    }
+
+    #[test]
+    fn overrides_go_through_the_same_validation() {
+        let text = "[env]\nn = 4\n";
+        let set = |s: &[&str]| {
+            let sets: Vec<String> = s.iter().map(|x| x.to_string()).collect();
+            apply_sets(text, "x.toml", &sets).and_then(|t| parse(&t, "x.toml"))
+        };
+        let e = set(&[
+            "env.f=2",
+            "env.identity=pki",
+            "honest.learn.hidden=[32, 32]",
+            "name=x",
+        ])
+        .unwrap();
+        assert_eq!((e.env.n, e.env.f), (4, 2));
+        assert_eq!(e.env.identity, envs::Identity::Pki);
+        assert_eq!(e.honest.learn.hidden, vec![32, 32]);
+        assert_eq!(e.name.as_deref(), Some("x"));
+        let err = set(&["env.nn=3"]).unwrap_err().to_string();
+        assert!(err.starts_with("x.toml: env.nn: unknown field"), "{err}");
+        let err = set(&["env.n.x=3"]).unwrap_err().to_string();
+        assert!(err.contains("env.n is not a table"), "{err}");
+        let err = set(&["env.n"]).unwrap_err().to_string();
+        assert!(err.contains("expected key.path=value"), "{err}");
+        let err = set(&["env.n=\"four\""]).unwrap_err().to_string();
+        assert!(err.contains("env.n: invalid type"), "{err}");
     }
 
     #[test]
@@ -330,6 +666,33 @@ mod tests {
         );
         let e = err("[env]\nrounds = 0\n");
         assert!(e.contains("env.rounds = 0"), "{e}");
+        let e = err("[honest]\nkind = \"frozen\"\n");
+        assert!(
+            e.contains("honest.checkpoint = (missing): a frozen honest team needs a checkpoint"),
+            "{e}"
+        );
+        let e = err("[honest]\nkind = \"frozen\"\ncheckpoint = \"/nonexistent.safetensors\"\n");
+        assert!(e.contains("honest.checkpoint = \"/nonexistent.safetensors\": /nonexistent.safetensors: cannot read"), "{e}");
+        let e = err("[env]\nf = 0\n[byzantine]\nkind = \"learned\"\n");
+        assert!(
+            e.contains("byzantine.kind = \"learned\": there are no Byzantine agents"),
+            "{e}"
+        );
+        let e = err("[byzantine]\nkind = \"learned\"\n");
+        assert!(
+            e.contains("train.episodes = 0: a learning team needs training episodes"),
+            "{e}"
+        );
+        let e = err("[byzantine]\nkind = \"learned\"\n[train]\nepisodes = 10\n[byzantine.learn]\nlr = -1.0\n");
+        assert!(
+            e.contains("byzantine.learn.lr = -1: needs a positive learning rate"),
+            "{e}"
+        );
+        let e = err("[honest.learn]\nalgo = \"dqn\"\n");
+        assert!(
+            e.contains("honest.learn.algo: unknown variant `dqn`"),
+            "{e}"
+        );
         let e = err("[env\n");
         assert!(e.starts_with("x.toml: "), "{e}");
     }

@@ -65,6 +65,17 @@ pub struct MetricsRow {
     /// Instances (placements x inputs) behind the exact figures.
     pub instances: Option<u64>,
     pub broken_instances: Option<u64>,
+    /// Learner statistics since the previous row (empty: the team does not learn).
+    pub honest_policy_loss: Option<f64>,
+    pub honest_value_loss: Option<f64>,
+    pub honest_entropy: Option<f64>,
+    pub honest_approx_kl: Option<f64>,
+    pub honest_clipfrac: Option<f64>,
+    pub byzantine_policy_loss: Option<f64>,
+    pub byzantine_value_loss: Option<f64>,
+    pub byzantine_entropy: Option<f64>,
+    pub byzantine_approx_kl: Option<f64>,
+    pub byzantine_clipfrac: Option<f64>,
 }
 
 /// One row of `timing.csv`: wall-clock figures, never in `metrics.csv`.

@@ -5,3 +5,4 @@ pub mod bench;
 pub mod config;
 pub mod export;
 pub mod run;
+pub mod train;

@@ -1,5 +1,5 @@
 use clap::{Args, Parser, Subcommand};
-use envs::{protocols, verify, EnvConfig, EnvSpec, Identity, Limits};
+use envs::{protocols, verify, EnvConfig, EnvSpec, Identity, Limits, Protocol};
 use selfplay::config;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +18,7 @@ struct Cli {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Experiment file (TOML); omitted: the built-in default (experiments/majority.toml).
+    /// Experiment file (TOML); omitted: the built-in default (experiments/byz_break.toml).
     file: Option<PathBuf>,
     /// Run folder; default results/<name>.
     #[arg(long)]
@@ -26,6 +26,9 @@ struct RunArgs {
     /// Overrides the experiment's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Overrides any config key, e.g. --set env.n=4 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
@@ -46,8 +49,15 @@ enum Command {
 #[derive(Args)]
 struct VerifyArgs {
     /// Scripted protocol: majority, signed_relay or constant.
+    #[arg(
+        long,
+        required_unless_present = "checkpoint",
+        conflicts_with = "checkpoint"
+    )]
+    protocol: Option<String>,
+    /// A learned honest checkpoint, played greedily.
     #[arg(long)]
-    protocol: String,
+    checkpoint: Option<PathBuf>,
     #[arg(long)]
     n: usize,
     #[arg(long)]
@@ -67,13 +77,30 @@ struct VerifyArgs {
 }
 
 fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
-    let p = protocols::scripted(&a.protocol).ok_or_else(|| {
-        format!(
-            "--protocol {}: unknown protocol; expected one of {}",
-            a.protocol,
-            protocols::SCRIPTED.join(", ")
-        )
-    })?;
+    let p: Box<dyn Protocol> = match (&a.protocol, &a.checkpoint) {
+        (Some(name), _) => protocols::scripted(name).ok_or_else(|| {
+            format!(
+                "--protocol {name}: unknown protocol; expected one of {}",
+                protocols::SCRIPTED.join(", ")
+            )
+        })?,
+        (None, Some(path)) => {
+            let c = agents::checkpoint::load(path)?;
+            if c.meta.team != "honest" {
+                return Err(format!(
+                    "{}: a {} checkpoint, not honest",
+                    path.display(),
+                    c.meta.team
+                ));
+            }
+            Box::new(agents::GreedyHonest {
+                name: path.display().to_string(),
+                policy: c.policy()?,
+                rounds: c.meta.rounds,
+            })
+        }
+        (None, None) => unreachable!("clap requires one"),
+    };
     let identity = Identity::parse(&a.identity).ok_or_else(|| {
         format!(
             "--identity {}: expected authenticated, pki or anonymous",
@@ -129,12 +156,14 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
 
 fn run_cmd(a: RunArgs) -> Result<(), String> {
     let mut res = match &a.file {
-        Some(path) => config::load(path).map_err(|e| e.to_string())?,
+        Some(path) => config::load_with(path, &a.sets).map_err(|e| e.to_string())?,
         None => {
-            let mut exp =
-                config::parse(config::DEFAULT, "built-in default").map_err(|e| e.to_string())?;
-            exp.name.get_or_insert_with(|| "majority".into());
-            config::resolve(exp).map_err(|e| format!("built-in default: {e}"))?
+            let origin = "built-in default";
+            let text =
+                config::apply_sets(config::DEFAULT, origin, &a.sets).map_err(|e| e.to_string())?;
+            let mut exp = config::parse(&text, origin).map_err(|e| e.to_string())?;
+            exp.name.get_or_insert_with(|| config::DEFAULT_NAME.into());
+            config::resolve(exp).map_err(|e| format!("{origin}: {e}"))?
         }
     };
     if let Some(seed) = a.seed {
@@ -143,6 +172,11 @@ fn run_cmd(a: RunArgs) -> Result<(), String> {
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from("results").join(res.name()));
+    if res.trains() && std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // One thread inside a training run (candle reads this variable): runs
+        // parallelise across each other, and results stay reproducible.
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
     selfplay::run::run(&res, &out, a.quiet).map_err(|e| format!("{e:#}"))?;
     Ok(())
 }

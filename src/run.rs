@@ -1,105 +1,220 @@
-//! Running an evaluation experiment: the honest team against each scripted
-//! adversary, sampled and (where the teams are deterministic) exact, plus the
-//! verifier's optimal attack rate against the honest protocol.
+//! Running an experiment: evaluation of fixed teams (one row per scripted
+//! adversary), or training (one row per evaluation point, see `train`).
+//! Every row carries sampled figures with their sample size, exact figures
+//! over every instance where the teams are deterministic, and the verifier's
+//! optimal attack rate against the honest protocol.
 
-use crate::config::Resolved;
+use crate::config::{ByzantineTeam, HonestTeam, Resolved};
 use crate::export::{csv_bytes, write_atomic, MetricsRow, TimingRow};
-use agents::{ByzantinePolicy, HonestPolicy, Rollout, ScriptedByzantine, ScriptedHonest, Tally};
+use agents::learner::Actor;
+use agents::{
+    ByzantinePolicy, HonestPolicy, LearnedByzantine, Rollout, ScriptedByzantine, ScriptedHonest,
+    Stats, Tally,
+};
 use anyhow::Context;
-use envs::{adversaries, instance_count, instances, verify, BatchEnv, Limits, Report, VerifyError};
+use envs::{
+    adversaries, instance_count, instances, verify, BatchEnv, Limits, Protocol, Report, VerifyError,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
-/// Sampled and exact figures of one honest team against one adversary.
-pub struct Evaluation {
-    pub sampled: Tally,
-    /// Over every instance, when both teams are deterministic and it is small enough.
-    pub exact: Option<Tally>,
+/// A seeded stream: one per purpose, so adding a consumer changes no other.
+pub fn stream(seed: u64, k: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(k);
+    rng
 }
 
-/// Plays `episodes` sampled episodes in batches, and every instance once if `exact`.
-pub fn evaluate(
+/// `eval.episodes` sampled episodes, in batches of `eval.batch`.
+pub fn sample(
     res: &Resolved,
     honest: &mut dyn HonestPolicy,
     byzantine: &mut dyn ByzantinePolicy,
     rng: &mut ChaCha8Rng,
-    exact: bool,
-) -> Evaluation {
-    let spec = &res.spec;
+) -> Tally {
     let (episodes, batch) = (res.exp.eval.episodes, res.exp.eval.batch);
     let mut rollout = Rollout::default();
-    let mut sampled = Tally::default();
-    let mut env = BatchEnv::new(spec.clone(), batch.min(episodes as usize));
-    while sampled.episodes < episodes {
-        let left = (episodes - sampled.episodes) as usize;
+    let mut tally = Tally::default();
+    let mut env = BatchEnv::new(res.spec.clone(), batch.min(episodes as usize));
+    while tally.episodes < episodes {
+        let left = (episodes - tally.episodes) as usize;
         if left < env.len() {
-            env = BatchEnv::new(spec.clone(), left);
+            env = BatchEnv::new(res.spec.clone(), left);
         }
         env.reset(rng);
         rollout.play(&mut env, honest, byzantine, rng);
-        sampled.add(&env);
+        tally.add(&env);
     }
-    let exact = exact.then(|| {
-        let mut tally = Tally::default();
-        for chunk in instances(spec).chunks(batch) {
-            env.reset_to(chunk);
-            rollout.play(&mut env, honest, byzantine, rng);
-            tally.add(&env);
-        }
-        tally
-    });
-    Evaluation { sampled, exact }
+    tally
 }
 
-fn adversary(res: &Resolved, name: &str) -> Box<dyn envs::Adversary> {
-    let name = if name == "none" { "silent" } else { name };
-    adversaries::scripted(name, res.protocol.clone()).expect("validated adversary")
+/// Every instance played once (deterministic teams), if there are few enough.
+pub fn exact(
+    res: &Resolved,
+    honest: &mut dyn HonestPolicy,
+    byzantine: &mut dyn ByzantinePolicy,
+) -> Option<Tally> {
+    if instance_count(&res.spec) > res.exp.eval.max_instances as f64 {
+        return None;
+    }
+    // Deterministic teams draw nothing; the stream only satisfies the signature.
+    let mut rng = stream(0, 0);
+    let mut rollout = Rollout::default();
+    let mut tally = Tally::default();
+    let mut env = BatchEnv::new(res.spec.clone(), 0);
+    for chunk in instances(&res.spec).chunks(res.exp.eval.batch) {
+        env.reset_to(chunk);
+        rollout.play(&mut env, honest, byzantine, &mut rng);
+        tally.add(&env);
+    }
+    Some(tally)
+}
+
+/// The verifier's report on `protocol`, or `None` (said why) when too large.
+pub fn optimal(
+    res: &Resolved,
+    protocol: &dyn Protocol,
+    say: &dyn Fn(String),
+) -> anyhow::Result<Option<Report>> {
+    if !res.exp.eval.verify {
+        return Ok(None);
+    }
+    match verify(
+        &res.spec,
+        protocol,
+        &Limits {
+            max_work: res.exp.eval.max_work,
+        },
+    ) {
+        Ok(r) => Ok(Some(r)),
+        Err(e @ VerifyError::TooLarge { .. }) => {
+            say(format!("verifier: {e}; optimal_attack_rate left empty"));
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One metrics row.
+pub struct RowInput<'a> {
+    pub honest: String,
+    pub byzantine: String,
+    pub epoch: u64,
+    pub episodes: u64,
+    pub sampled: &'a Tally,
+    pub exact: Option<Tally>,
+    pub report: Option<&'a Report>,
+    pub honest_stats: Option<Stats>,
+    pub byzantine_stats: Option<Stats>,
+}
+
+pub fn row(res: &Resolved, x: RowInput) -> MetricsRow {
+    let spec = &res.spec;
+    let s = x.sampled;
+    let report = x.report;
+    let (h, b) = (x.honest_stats, x.byzantine_stats);
+    MetricsRow {
+        run: res.name().into(),
+        seed: res.exp.seed,
+        n: spec.n,
+        f: spec.f,
+        rounds: spec.rounds,
+        comm: spec.comm.name(),
+        synchrony: spec.synchrony.name(),
+        identity: spec.identity.name(),
+        honest: x.honest,
+        byzantine: x.byzantine,
+        epoch: x.epoch,
+        episodes: x.episodes,
+        eval_episodes: s.episodes,
+        honest_win_rate: s.rate(s.honest_wins),
+        byzantine_win_rate: s.rate(s.episodes - s.honest_wins),
+        agreement_rate: s.rate(s.agreement),
+        validity_rate: s.rate(s.validity),
+        termination_rate: s.rate(s.termination),
+        mean_decision_round: s.rate(s.decision_rounds),
+        exact_honest_win_rate: x.exact.map(|t| t.rate(t.honest_wins)),
+        // With no Byzantine agent there is no attack to rate.
+        exact_attack_rate: x
+            .exact
+            .filter(|_| spec.f > 0)
+            .map(|t| t.rate(t.episodes - t.honest_wins)),
+        optimal_attack_rate: report.map(|r| r.optimal_attack_rate),
+        verified: report.map(|r| r.verified),
+        instances: report.map(|r| r.instances),
+        broken_instances: report.map(|r| r.broken_instances),
+        honest_policy_loss: h.map(|s| s.policy_loss),
+        honest_value_loss: h.map(|s| s.value_loss),
+        honest_entropy: h.map(|s| s.entropy),
+        honest_approx_kl: h.map(|s| s.approx_kl),
+        honest_clipfrac: h.map(|s| s.clipfrac),
+        byzantine_policy_loss: b.map(|s| s.policy_loss),
+        byzantine_value_loss: b.map(|s| s.value_loss),
+        byzantine_entropy: b.map(|s| s.entropy),
+        byzantine_approx_kl: b.map(|s| s.approx_kl),
+        byzantine_clipfrac: b.map(|s| s.clipfrac),
+    }
+}
+
+/// A frozen Byzantine checkpoint as an actor.
+pub fn frozen_actor(res: &Resolved, c: &agents::checkpoint::Loaded) -> anyhow::Result<Actor> {
+    Ok(Actor {
+        policy: c.policy().map_err(anyhow::Error::msg)?,
+        critic: c.critic().map_err(anyhow::Error::msg)?,
+        heads: res.spec.byz_action_len(),
+    })
+}
+
+/// Prints a line unless quiet.
+pub fn sayer(quiet: bool) -> impl Fn(String) {
+    move |s| {
+        if !quiet {
+            println!("{s}");
+        }
+    }
+}
+
+/// Writes `verify.json` and `counterexample.txt` for a report.
+pub fn write_report(out: &Path, r: &Report) -> anyhow::Result<()> {
+    write_atomic(
+        &out.join("verify.json"),
+        serde_json::to_string_pretty(r)?.as_bytes(),
+    )?;
+    if let Some(cex) = &r.counterexample {
+        write_atomic(&out.join("counterexample.txt"), cex.render().as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Runs the experiment, writing its files to `out`; returns the metrics rows.
 pub fn run(res: &Resolved, out: &Path, quiet: bool) -> anyhow::Result<Vec<MetricsRow>> {
-    let exp = &res.exp;
-    let spec = &res.spec;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    write_atomic(&out.join("config.toml"), toml::to_string(exp)?.as_bytes())?;
-    let say = |s: String| {
-        if !quiet {
-            println!("{s}");
-        }
-    };
+    write_atomic(
+        &out.join("config.toml"),
+        toml::to_string(&res.exp)?.as_bytes(),
+    )?;
+    let say = sayer(quiet);
     say(format!(
-        "run {}: honest {} | {} | seed {}",
+        "run {} | {} | seed {}",
         res.name(),
-        res.protocol.name(),
-        spec.describe(),
-        exp.seed
+        res.spec.describe(),
+        res.exp.seed
     ));
-    if let Some(why) = spec.impossibility() {
+    if let Some(why) = res.spec.impossibility() {
         say(format!("note: {why}"));
     }
-    let mut timing = vec![];
-
-    let clock = Instant::now();
-    let report: Option<Report> = if exp.eval.verify {
-        match verify(
-            spec,
-            &*res.protocol,
-            &Limits {
-                max_work: exp.eval.max_work,
-            },
-        ) {
-            Ok(r) => Some(r),
-            Err(e @ VerifyError::TooLarge { .. }) => {
-                say(format!("verifier: {e}; optimal_attack_rate left empty"));
-                None
-            }
-            Err(e) => return Err(e.into()),
-        }
-    } else {
-        None
+    if res.trains() {
+        return crate::train::train(res, out, &say);
+    }
+    let HonestTeam::Protocol(protocol) = &res.honest else {
+        unreachable!("a run without learning has a fixed honest protocol")
     };
+    let mut timing = vec![];
+    let clock = Instant::now();
+    let report = optimal(res, &**protocol, &say)?;
     timing.push(TimingRow {
         run: res.name().into(),
         stage: "verify".into(),
@@ -107,10 +222,7 @@ pub fn run(res: &Resolved, out: &Path, quiet: bool) -> anyhow::Result<Vec<Metric
         episodes_per_second: None,
     });
     if let Some(r) = &report {
-        write_atomic(
-            &out.join("verify.json"),
-            serde_json::to_string_pretty(r)?.as_bytes(),
-        )?;
+        write_report(out, r)?;
         say(format!(
             "verifier: optimal attack rate {} ({}/{} instances broken){}",
             r.optimal_attack_rate,
@@ -118,80 +230,88 @@ pub fn run(res: &Resolved, out: &Path, quiet: bool) -> anyhow::Result<Vec<Metric
             r.instances,
             if r.verified { ", verified" } else { "" }
         ));
-        if let Some(cex) = &r.counterexample {
-            write_atomic(&out.join("counterexample.txt"), cex.render().as_bytes())?;
+        if r.counterexample.is_some() {
             say(format!(
                 "  counterexample: {}",
                 out.join("counterexample.txt").display()
             ));
         }
     }
-
-    let feasible = instance_count(spec) <= exp.eval.max_instances as f64;
-    let mut rows = vec![];
     say(format!(
         "{:<12} {:>12} {:>12} {:>12} {:>10}",
         "adversary", "honest win", "exact win", "attack", "optimum"
     ));
-    for (k, name) in res.adversaries.iter().enumerate() {
-        let adv = adversary(res, name);
-        let exact = feasible && adv.deterministic();
+    let players: Vec<(String, Box<dyn ByzantinePolicy>, bool)> = match &res.byzantine {
+        ByzantineTeam::Scripted(names) => names
+            .iter()
+            .map(|name| {
+                let adv = adversaries::scripted(
+                    if name == "none" { "silent" } else { name },
+                    protocol.clone(),
+                )
+                .expect("validated adversary");
+                let det = adv.deterministic();
+                (
+                    name.clone(),
+                    Box::new(ScriptedByzantine { adversary: adv }) as Box<dyn ByzantinePolicy>,
+                    det,
+                )
+            })
+            .collect(),
+        ByzantineTeam::Frozen(c) => {
+            let actor = frozen_actor(res, c)?;
+            vec![(
+                "frozen".into(),
+                Box::new(LearnedByzantine::new(actor, true)) as Box<dyn ByzantinePolicy>,
+                true,
+            )]
+        }
+        ByzantineTeam::Learned(_) => unreachable!("learning runs train"),
+    };
+    let mut rows = vec![];
+    for (k, (name, mut byz, deterministic)) in players.into_iter().enumerate() {
         let mut honest = ScriptedHonest {
-            protocol: res.protocol.clone(),
+            protocol: Arc::clone(protocol),
         };
-        let mut byz = ScriptedByzantine { adversary: adv };
-        // One stream per evaluation: adding an adversary changes no other row.
-        let mut rng = ChaCha8Rng::seed_from_u64(exp.seed);
-        rng.set_stream(1 + k as u64);
+        let mut rng = stream(res.exp.seed, 1 + k as u64);
         let clock = Instant::now();
-        let ev = evaluate(res, &mut honest, &mut byz, &mut rng, exact);
+        let sampled = sample(res, &mut honest, &mut *byz, &mut rng);
         let secs = clock.elapsed().as_secs_f64();
+        let exact = if deterministic {
+            exact(res, &mut honest, &mut *byz)
+        } else {
+            None
+        };
         timing.push(TimingRow {
             run: res.name().into(),
             stage: format!("eval {name}"),
             seconds: secs,
-            episodes_per_second: Some(ev.sampled.episodes as f64 / secs.max(1e-9)),
+            episodes_per_second: Some(sampled.episodes as f64 / secs.max(1e-9)),
         });
-        let s = &ev.sampled;
-        let exact_win = ev.exact.map(|t| t.rate(t.honest_wins));
-        let exact_attack = ev.exact.map(|t| t.rate(t.episodes - t.honest_wins));
-        let row = MetricsRow {
-            run: res.name().into(),
-            seed: exp.seed,
-            n: spec.n,
-            f: spec.f,
-            rounds: spec.rounds,
-            comm: spec.comm.name(),
-            synchrony: spec.synchrony.name(),
-            identity: spec.identity.name(),
-            honest: res.protocol.name(),
-            byzantine: name.clone(),
-            epoch: 0,
-            episodes: 0,
-            eval_episodes: s.episodes,
-            honest_win_rate: s.rate(s.honest_wins),
-            byzantine_win_rate: s.rate(s.episodes - s.honest_wins),
-            agreement_rate: s.rate(s.agreement),
-            validity_rate: s.rate(s.validity),
-            termination_rate: s.rate(s.termination),
-            mean_decision_round: s.rate(s.decision_rounds),
-            exact_honest_win_rate: exact_win,
-            exact_attack_rate: exact_attack,
-            optimal_attack_rate: report.as_ref().map(|r| r.optimal_attack_rate),
-            verified: report.as_ref().map(|r| r.verified),
-            instances: report.as_ref().map(|r| r.instances),
-            broken_instances: report.as_ref().map(|r| r.broken_instances),
-        };
+        let r = row(
+            res,
+            RowInput {
+                honest: protocol.name(),
+                byzantine: name.clone(),
+                epoch: 0,
+                episodes: 0,
+                sampled: &sampled,
+                exact,
+                report: report.as_ref(),
+                honest_stats: None,
+                byzantine_stats: None,
+            },
+        );
         let cell = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.4}"));
         say(format!(
             "{:<12} {:>12.4} {:>12} {:>12} {:>10}",
             name,
-            row.honest_win_rate,
-            cell(row.exact_honest_win_rate),
-            cell(row.exact_attack_rate),
-            cell(row.optimal_attack_rate)
+            r.honest_win_rate,
+            cell(r.exact_honest_win_rate),
+            cell(r.exact_attack_rate),
+            cell(r.optimal_attack_rate)
         ));
-        rows.push(row);
+        rows.push(r);
     }
     write_atomic(&out.join("metrics.csv"), &csv_bytes(&rows)?)?;
     write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;

@@ -134,26 +134,90 @@ fn bad_config_names_file_and_key() {
 }
 
 #[test]
-fn default_run_writes_results_with_overrides() {
+fn default_run_trains_and_writes_results_with_overrides() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let status = selfplay()
         .current_dir(dir.path())
         .args(["--out", out.to_str().unwrap(), "--seed", "7", "--quiet"])
+        .args([
+            "--set",
+            "train.episodes=2048",
+            "--set",
+            "train.eval_every=1024",
+        ])
         .status()
         .unwrap();
     assert!(status.success());
     let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
-    assert!(csv.lines().count() == 5, "{csv}");
+    assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(
-        csv.lines().nth(1).unwrap().starts_with("majority,7,3,1,2,"),
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("byz_break,7,3,1,2,"),
         "{csv}"
     );
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(
-        config.contains("seed = 7") && config.contains("rounds = 2"),
+        config.contains("seed = 7") && config.contains("episodes = 2048"),
         "{config}"
     );
+    assert!(out.join("byzantine.safetensors").exists());
+}
+
+#[test]
+fn a_learned_checkpoint_verifies_like_a_scripted_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hc");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/experiments/honest_consensus.toml"
+    );
+    let status = selfplay()
+        .args([
+            file,
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "train.episodes=8192",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ckpt = out.join("honest.safetensors");
+    let args = [
+        "verify",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--n",
+        "3",
+        "--f",
+        "0",
+        "--json",
+    ];
+    let out = selfplay().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["instances"], 8);
+    // The same checkpoint in a game of another shape is refused with the reason.
+    let args = [
+        "verify",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--n",
+        "4",
+        "--f",
+        "1",
+    ];
+    let err = String::from_utf8(selfplay().args(args).output().unwrap().stderr).unwrap();
+    assert!(err.contains("must match its training"), "{err}");
 }
 
 #[test]

@@ -1,58 +1,76 @@
-//! Every experiment file runs, at reduced size, and says what theory says.
+//! Every experiment file runs at reduced size and says what theory says;
+//! the learning experiments, at a fixed seed and a small budget, learn.
 
-use selfplay::config;
+use selfplay::config::{self, Resolved};
 use selfplay::export::MetricsRow;
 use std::path::{Path, PathBuf};
 
+fn experiment(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("experiments")
+        .join(name)
+}
+
 fn experiment_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> =
-        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(experiment(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
     files.sort();
     files
 }
 
-fn run_reduced(path: &Path, out: &Path) -> Vec<MetricsRow> {
-    let mut res = config::load(path).unwrap_or_else(|e| panic!("{e}"));
-    res.exp.eval.episodes = 5_000;
-    res.exp.eval.batch = 1024;
-    selfplay::run::run(&res, out, true).unwrap()
+fn load(path: &Path, sets: &[&str]) -> Resolved {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    config::load_with(path, &sets).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(res: &Resolved, out: &Path) -> Vec<MetricsRow> {
+    selfplay::run::run(res, out, true).unwrap()
 }
 
 #[test]
 fn every_experiment_runs_and_respects_the_optimum() {
     let files = experiment_files();
-    assert!(files.len() >= 3);
+    assert!(files.len() >= 6);
     for path in files {
         let dir = tempfile::tempdir().unwrap();
-        let rows = run_reduced(&path, dir.path());
-        assert!(!rows.is_empty(), "{}", path.display());
+        let res = load(
+            &path,
+            &[
+                "eval.episodes=2000",
+                "train.episodes=2048",
+                "train.eval_every=1024",
+            ],
+        );
+        let rows = run(&res, dir.path());
+        let name = path.display();
+        assert!(!rows.is_empty(), "{name}");
         for r in &rows {
-            let optimum = r.optimal_attack_rate.expect("small settings are verified");
-            if let Some(attack) = r.exact_attack_rate {
+            // No attack, learned or scripted, beats the verifier's optimum.
+            if let (Some(attack), Some(optimum)) = (r.exact_attack_rate, r.optimal_attack_rate) {
                 assert!(
                     attack <= optimum + 1e-12,
-                    "{}: {} beats the optimum",
-                    path.display(),
+                    "{name}: {} beats the optimum",
                     r.byzantine
                 );
             }
-            if r.verified == Some(true) {
+            // Against a verified deterministic protocol nothing wins, even sampled.
+            if r.verified == Some(true) && r.honest != "learned" {
                 assert_eq!(
-                    r.honest_win_rate,
-                    1.0,
-                    "{}: {} wins against a verified protocol",
-                    path.display(),
+                    r.honest_win_rate, 1.0,
+                    "{name}: {} wins against a verified protocol",
                     r.byzantine
                 );
             }
-            assert_eq!(r.eval_episodes, 5_000);
+            assert_eq!(r.eval_episodes, 2000);
         }
-        for f in ["config.toml", "metrics.csv", "timing.csv", "verify.json"] {
-            assert!(dir.path().join(f).exists(), "{}: no {f}", path.display());
+        for f in ["config.toml", "metrics.csv", "timing.csv"] {
+            assert!(dir.path().join(f).exists(), "{name}: no {f}");
+        }
+        if res.trains() {
+            assert_eq!(rows.last().unwrap().episodes, 2048, "{name}");
         }
     }
 }
@@ -60,8 +78,10 @@ fn every_experiment_runs_and_respects_the_optimum() {
 #[test]
 fn majority_experiment_reproduces_the_textbook() {
     let dir = tempfile::tempdir().unwrap();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/majority.toml");
-    let rows = run_reduced(&path, dir.path());
+    let rows = run(
+        &load(&experiment("majority.toml"), &["eval.episodes=5000"]),
+        dir.path(),
+    );
     let row = |name: &str| rows.iter().find(|r| r.byzantine == name).unwrap();
     assert_eq!(row("silent").exact_honest_win_rate, Some(1.0));
     // Equivocation reaches the optimum: every split input vector is lost.
@@ -82,21 +102,90 @@ fn majority_experiment_reproduces_the_textbook() {
 }
 
 #[test]
+fn honest_team_learns_send_then_majority() {
+    let dir = tempfile::tempdir().unwrap();
+    let res = load(
+        &experiment("honest_consensus.toml"),
+        &["train.episodes=8192", "eval.episodes=1000"],
+    );
+    let rows = run(&res, dir.path());
+    let first = &rows[0];
+    let last = rows.last().unwrap();
+    assert!(first.exact_honest_win_rate < Some(1.0));
+    // Every one of the 8 input vectors won, and the greedy protocol verified.
+    assert_eq!(last.exact_honest_win_rate, Some(1.0), "{rows:#?}");
+    assert_eq!(last.verified, Some(true));
+    assert!(last.mean_decision_round > 1.5, "it sends before committing");
+    assert!(dir.path().join("honest.safetensors").exists());
+}
+
+#[test]
+fn byzantine_agent_learns_to_equivocate_at_n_3_and_4() {
+    for (n, optimum) in [(3, 0.5), (4, 0.375)] {
+        let dir = tempfile::tempdir().unwrap();
+        let n_set = format!("env.n={n}");
+        let res = load(
+            &experiment("byz_break.toml"),
+            &[&n_set, "train.episodes=14336", "eval.episodes=1000"],
+        );
+        let rows = run(&res, dir.path());
+        let last = rows.last().unwrap();
+        assert_eq!(last.optimal_attack_rate, Some(optimum));
+        assert_eq!(
+            rows[0].exact_attack_rate.map(|a| a < optimum),
+            Some(true),
+            "starts below the optimum"
+        );
+        // The greedy attacker wins every breakable instance.
+        assert_eq!(last.exact_attack_rate, Some(optimum), "n = {n}: {rows:#?}");
+    }
+}
+
+#[test]
+fn cotraining_settles_with_the_attacker_at_its_optimum() {
+    let dir = tempfile::tempdir().unwrap();
+    let res = load(
+        &experiment("cotrain.toml"),
+        &["train.episodes=8192", "eval.episodes=1000"],
+    );
+    let rows = run(&res, dir.path());
+    let last = rows.last().unwrap();
+    assert!(
+        last.honest_entropy.is_some() && last.byzantine_entropy.is_some(),
+        "both teams learned"
+    );
+    assert!(
+        last.optimal_attack_rate > Some(0.0),
+        "n <= 3f without signatures: never verified"
+    );
+    assert_eq!(
+        last.exact_attack_rate, last.optimal_attack_rate,
+        "{rows:#?}"
+    );
+}
+
+#[test]
 fn same_seed_gives_byte_identical_metrics() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/signed_relay_no_pki.toml");
-    let a = tempfile::tempdir().unwrap();
-    let b = tempfile::tempdir().unwrap();
-    run_reduced(&path, a.path());
-    run_reduced(&path, b.path());
     let read = |d: &Path| std::fs::read(d.join("metrics.csv")).unwrap();
-    assert_eq!(read(a.path()), read(b.path()));
-    // And the seed matters: a different seed samples different episodes.
-    let mut res = config::load(&path).unwrap();
-    res.exp.eval.episodes = 5_000;
-    res.exp.seed = 99;
-    let c = tempfile::tempdir().unwrap();
-    selfplay::run::run(&res, c.path(), true).unwrap();
-    assert_ne!(read(a.path()), read(c.path()));
+    for (file, sets) in [
+        ("signed_relay_no_pki.toml", vec!["eval.episodes=5000"]),
+        (
+            "cotrain.toml",
+            vec!["train.episodes=4096", "eval.episodes=1000"],
+        ),
+    ] {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        run(&load(&experiment(file), &sets), a.path());
+        run(&load(&experiment(file), &sets), b.path());
+        assert_eq!(read(a.path()), read(b.path()), "{file}");
+        // And the seed matters.
+        let mut other = sets.clone();
+        other.push("seed=99");
+        let c = tempfile::tempdir().unwrap();
+        run(&load(&experiment(file), &other), c.path());
+        assert_ne!(read(a.path()), read(c.path()), "{file}");
+    }
 }
 
 #[test]
@@ -104,7 +193,7 @@ fn sixteen_agents_run_and_an_infeasible_search_is_left_empty() {
     let text = "name = \"big\"\n[env]\nn = 16\nf = 5\n[eval]\nepisodes = 2000\nbatch = 512\nmax_instances = 100000\n";
     let res = config::resolve(config::parse(text, "big.toml").unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let rows = selfplay::run::run(&res, dir.path(), true).unwrap();
+    let rows = run(&res, dir.path());
     assert_eq!(rows.len(), 1);
     let r = &rows[0];
     assert_eq!(r.optimal_attack_rate, None, "the verifier refuses n = 16");
@@ -114,5 +203,5 @@ fn sixteen_agents_run_and_an_infeasible_search_is_left_empty() {
     );
     assert!(r.honest_win_rate > 0.0 && r.honest_win_rate < 1.0);
     let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
-    assert!(csv.lines().nth(1).unwrap().ends_with(",,,,,,"), "{csv}");
+    assert!(csv.lines().nth(1).unwrap().contains(",,,,,,"), "{csv}");
 }

@@ -1,0 +1,379 @@
+//! The training loop: play a batch, pay the teams, update the learning ones,
+//! and every `eval_every` episodes write a row that scores both teams,
+//! sampled and exactly, next to the verifier's optimum.
+
+use crate::config::{ByzantineTeam, HonestTeam, Resolved, Schedule};
+use crate::export::{csv_bytes, write_atomic, MetricsRow, TimingRow};
+use crate::run::{exact, frozen_actor, optimal, row, sample, stream, write_report, RowInput};
+use agents::checkpoint::{self, Meta};
+use agents::learner::Actor;
+use agents::{
+    Buffer, ByzantinePolicy, GreedyHonest, HonestPolicy, LearnedByzantine, LearnedHonest, Learner,
+    Rollout, ScriptedByzantine, ScriptedHonest, Stats,
+};
+use anyhow::{bail, Context};
+use envs::view::{byz_obs_size, obs_size};
+use envs::{adversaries, BatchEnv, Protocol, Report};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Learner statistics summed between two rows.
+#[derive(Default)]
+struct Acc {
+    sum: Stats,
+    updates: f64,
+}
+
+impl Acc {
+    fn add(&mut self, s: Stats) {
+        self.sum.policy_loss += s.policy_loss;
+        self.sum.value_loss += s.value_loss;
+        self.sum.entropy += s.entropy;
+        self.sum.approx_kl += s.approx_kl;
+        self.sum.clipfrac += s.clipfrac;
+        self.sum.samples += s.samples;
+        self.updates += 1.0;
+    }
+
+    /// The mean since the last call, or `None` if the team did not update.
+    fn take(&mut self) -> Option<Stats> {
+        if self.updates == 0.0 {
+            return None;
+        }
+        let u = self.updates;
+        let s = Stats {
+            policy_loss: self.sum.policy_loss / u,
+            value_loss: self.sum.value_loss / u,
+            entropy: self.sum.entropy / u,
+            approx_kl: self.sum.approx_kl / u,
+            clipfrac: self.sum.clipfrac / u,
+            samples: self.sum.samples,
+        };
+        *self = Acc::default();
+        Some(s)
+    }
+}
+
+fn finite(team: &str, epoch: u64, s: &Stats) -> anyhow::Result<()> {
+    if !(s.policy_loss.is_finite() && s.value_loss.is_finite() && s.entropy.is_finite()) {
+        bail!(
+            "training diverged: {team} team, epoch {epoch}: policy loss {}, value loss {}; \
+             the last good checkpoint is kept",
+            s.policy_loss,
+            s.value_loss
+        );
+    }
+    Ok(())
+}
+
+/// The Byzantine side as it plays.
+enum Byz {
+    Scripted(String),
+    Net {
+        learner: Option<Box<Learner>>,
+        frozen: Option<Actor>,
+    },
+}
+
+pub fn train(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Result<Vec<MetricsRow>> {
+    let exp = &res.exp;
+    let spec = &res.spec;
+    let tc = &exp.train;
+    let mut init = stream(exp.seed, 0);
+    let mut play = stream(exp.seed, 1);
+    let mut upd = stream(exp.seed, 2);
+
+    let (hd, bd, heads) = (obs_size(spec), byz_obs_size(spec), spec.byz_action_len());
+    let mut honest_learner = match &res.honest {
+        HonestTeam::Learned(ckpt) => {
+            let l = Learner::new(hd, 1, &exp.honest.learn, &mut init)?;
+            if let Some(c) = ckpt {
+                c.into_learner(&l).map_err(anyhow::Error::msg)?;
+            }
+            Some(l)
+        }
+        HonestTeam::Protocol(_) => None,
+    };
+    let fixed_protocol: Option<Arc<dyn Protocol>> = match &res.honest {
+        HonestTeam::Protocol(p) => Some(p.clone()),
+        HonestTeam::Learned(_) => None,
+    };
+    let mut byz = match &res.byzantine {
+        ByzantineTeam::Scripted(names) => Byz::Scripted(names[0].clone()),
+        ByzantineTeam::Learned(ckpt) => {
+            let l = Learner::new(bd, heads, &exp.byzantine.learn, &mut init)?;
+            if let Some(c) = ckpt {
+                c.into_learner(&l).map_err(anyhow::Error::msg)?;
+            }
+            Byz::Net {
+                learner: Some(Box::new(l)),
+                frozen: None,
+            }
+        }
+        ByzantineTeam::Frozen(c) => Byz::Net {
+            learner: None,
+            frozen: Some(frozen_actor(res, c)?),
+        },
+    };
+    let honest_name = match &fixed_protocol {
+        Some(p) => p.name(),
+        None => "learned".into(),
+    };
+    let byz_name = match &res.byzantine {
+        ByzantineTeam::Scripted(names) => names[0].clone(),
+        ByzantineTeam::Learned(_) => "learned".into(),
+        ByzantineTeam::Frozen(_) => "frozen".into(),
+    };
+
+    let mut env = BatchEnv::new(spec.clone(), tc.batch);
+    let mut rollout = Rollout::default();
+    let (mut hacc, mut bacc) = (Acc::default(), Acc::default());
+    let mut rows: Vec<MetricsRow> = vec![];
+    let mut timing: Vec<TimingRow> = vec![];
+    let mut fixed_report: Option<Option<Report>> = None;
+    let (mut episodes, mut epoch, mut evals) = (0u64, 0u64, 0u64);
+    let started = Instant::now();
+    let mut train_secs = 0.0;
+
+    loop {
+        // ---- Evaluation point.
+        let clock = Instant::now();
+        let honest_actor = honest_learner.as_ref().map(|l| l.actor()).transpose()?;
+        let byz_actor: Option<Actor> = match &byz {
+            Byz::Net {
+                learner: Some(l), ..
+            } => Some(l.actor()?),
+            Byz::Net { frozen, .. } => frozen.clone(),
+            Byz::Scripted(_) => None,
+        };
+        let protocol: Arc<dyn Protocol> = match (&fixed_protocol, &honest_actor) {
+            (Some(p), _) => p.clone(),
+            (None, Some(a)) => Arc::new(GreedyHonest {
+                name: "learned".into(),
+                policy: a.policy.clone(),
+                rounds: spec.rounds,
+            }),
+            _ => unreachable!(),
+        };
+        let report = match (&fixed_protocol, &fixed_report) {
+            (Some(_), Some(r)) => r.clone(),
+            _ => {
+                let r = optimal(res, &*protocol, say)?;
+                if fixed_protocol.is_some() {
+                    fixed_report = Some(r.clone());
+                }
+                r
+            }
+        };
+        if let Some(r) = &report {
+            write_report(out, r)?;
+        }
+        let players = |greedy: bool| -> (Box<dyn HonestPolicy>, Box<dyn ByzantinePolicy>, bool) {
+            let h: Box<dyn HonestPolicy> = match &honest_actor {
+                Some(a) => Box::new(LearnedHonest::new(a.clone(), greedy)),
+                None => Box::new(ScriptedHonest {
+                    protocol: protocol.clone(),
+                }),
+            };
+            let (b, deterministic): (Box<dyn ByzantinePolicy>, bool) = match (&byz, &byz_actor) {
+                (Byz::Scripted(name), _) => {
+                    let name = if name == "none" { "silent" } else { name };
+                    let adv = adversaries::scripted(name, protocol.clone()).expect("validated");
+                    let det = adv.deterministic();
+                    (Box::new(ScriptedByzantine { adversary: adv }), det)
+                }
+                // A frozen attacker always plays greedily.
+                (Byz::Net { learner, .. }, Some(a)) => (
+                    Box::new(LearnedByzantine::new(
+                        a.clone(),
+                        greedy || learner.is_none(),
+                    )),
+                    true,
+                ),
+                _ => unreachable!(),
+            };
+            (h, b, deterministic)
+        };
+        let (mut h, mut b, _) = players(false);
+        let sampled = sample(res, &mut *h, &mut *b, &mut stream(exp.seed, 1000 + evals));
+        let (mut h, mut b, deterministic) = players(true);
+        let exact = if deterministic {
+            exact(res, &mut *h, &mut *b)
+        } else {
+            None
+        };
+        let r = row(
+            res,
+            RowInput {
+                honest: honest_name.clone(),
+                byzantine: byz_name.clone(),
+                epoch,
+                episodes,
+                sampled: &sampled,
+                exact,
+                report: report.as_ref(),
+                honest_stats: hacc.take(),
+                byzantine_stats: bacc.take(),
+            },
+        );
+        let cell = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
+        say(format!(
+            "epoch {:>5} episodes {:>8}  honest win {:.3} (exact {})  attack {} / optimum {}",
+            epoch,
+            episodes,
+            r.honest_win_rate,
+            cell(r.exact_honest_win_rate),
+            cell(r.exact_attack_rate),
+            cell(r.optimal_attack_rate),
+        ));
+        rows.push(r);
+        // Rows and checkpoints land together: a killed run keeps both as of this point.
+        let config = toml::to_string(exp)?;
+        let meta = |team: &str, obs_dim, heads, hidden: &[usize]| Meta {
+            team: team.into(),
+            obs_dim,
+            heads,
+            hidden: hidden.to_vec(),
+            rounds: spec.rounds,
+            episodes,
+            config: config.clone(),
+        };
+        if let Some(l) = &honest_learner {
+            let m = meta("honest", hd, 1, &exp.honest.learn.hidden);
+            checkpoint::save(&out.join("honest.safetensors"), l, &m).map_err(anyhow::Error::msg)?;
+        }
+        if let Byz::Net {
+            learner: Some(l), ..
+        } = &byz
+        {
+            let m = meta("byzantine", bd, heads, &exp.byzantine.learn.hidden);
+            checkpoint::save(&out.join("byzantine.safetensors"), l, &m)
+                .map_err(anyhow::Error::msg)?;
+        }
+        write_atomic(&out.join("metrics.csv"), &csv_bytes(&rows)?)?;
+        timing.push(TimingRow {
+            run: res.name().into(),
+            stage: format!("eval {evals}"),
+            seconds: clock.elapsed().as_secs_f64(),
+            episodes_per_second: None,
+        });
+        evals += 1;
+        if episodes >= tc.episodes {
+            break;
+        }
+
+        // ---- Training until the next evaluation point.
+        let clock = Instant::now();
+        let next = (episodes / tc.eval_every + 1) * tc.eval_every;
+        while episodes < next.min(tc.episodes) {
+            let (learn_h, learn_b) = match tc.schedule {
+                Schedule::Simultaneous => (true, true),
+                Schedule::Alternating => {
+                    let honest_turn = (epoch / tc.block.max(1)).is_multiple_of(2);
+                    let both = honest_learner.is_some()
+                        && matches!(
+                            byz,
+                            Byz::Net {
+                                learner: Some(_),
+                                ..
+                            }
+                        );
+                    (honest_turn || !both, !honest_turn || !both)
+                }
+            };
+            let mut h_net = match &honest_learner {
+                Some(l) => {
+                    let mut p = LearnedHonest::new(l.actor()?, false);
+                    if learn_h {
+                        p.record = Some(Buffer::new(hd, 1));
+                    }
+                    Some(p)
+                }
+                None => None,
+            };
+            let mut h_fixed = fixed_protocol.as_ref().map(|p| ScriptedHonest {
+                protocol: p.clone(),
+            });
+            let mut b_net = match &byz {
+                Byz::Net {
+                    learner: Some(l), ..
+                } => {
+                    let mut p = LearnedByzantine::new(l.actor()?, false);
+                    if learn_b {
+                        p.record = Some(Buffer::new(bd, heads));
+                    }
+                    Some(p)
+                }
+                Byz::Net {
+                    frozen: Some(a), ..
+                } => Some(LearnedByzantine::new(a.clone(), true)),
+                _ => None,
+            };
+            let mut b_fixed = match &byz {
+                Byz::Scripted(name) => {
+                    let name = if name == "none" { "silent" } else { name };
+                    let adv = adversaries::scripted(name, protocol.clone()).expect("validated");
+                    Some(ScriptedByzantine { adversary: adv })
+                }
+                _ => None,
+            };
+            let hp: &mut dyn HonestPolicy = match (&mut h_net, &mut h_fixed) {
+                (Some(p), _) => p,
+                (None, Some(p)) => p,
+                _ => unreachable!(),
+            };
+            let bp: &mut dyn ByzantinePolicy = match (&mut b_net, &mut b_fixed) {
+                (Some(p), _) => p,
+                (None, Some(p)) => p,
+                _ => unreachable!(),
+            };
+            env.reset(&mut play);
+            rollout.play(&mut env, hp, bp, &mut play);
+            if let (Some(p), Some(l)) = (&mut h_net, &mut honest_learner) {
+                p.reward(&env, &exp.rewards);
+                if let Some(buf) = &p.record {
+                    let s = l.update(buf, &mut upd)?;
+                    finite("honest", epoch, &s)?;
+                    hacc.add(s);
+                }
+            }
+            if let (
+                Some(p),
+                Byz::Net {
+                    learner: Some(l), ..
+                },
+            ) = (&mut b_net, &mut byz)
+            {
+                p.reward(&env, &exp.rewards);
+                if let Some(buf) = &p.record {
+                    let s = l.update(buf, &mut upd)?;
+                    finite("byzantine", epoch, &s)?;
+                    bacc.add(s);
+                }
+            }
+            episodes += env.len() as u64;
+            epoch += 1;
+        }
+        let secs = clock.elapsed().as_secs_f64();
+        train_secs += secs;
+        timing.push(TimingRow {
+            run: res.name().into(),
+            stage: format!("train to {episodes}"),
+            seconds: secs,
+            episodes_per_second: Some(
+                (episodes - rows.last().map_or(0, |r| r.episodes)) as f64 / secs.max(1e-9),
+            ),
+        });
+    }
+    timing.push(TimingRow {
+        run: res.name().into(),
+        stage: "total".into(),
+        seconds: started.elapsed().as_secs_f64(),
+        episodes_per_second: Some(episodes as f64 / train_secs.max(1e-9)),
+    });
+    write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    say(format!("wrote {}", out.join("metrics.csv").display()));
+    Ok(rows)
+}

@@ -1,7 +1,10 @@
 //! `selfplay bench`: the speed figures the README reports. Run it on a
 //! release build; each engine figure is one thread.
 
-use agents::{Rollout, ScriptedByzantine, ScriptedHonest};
+use agents::{
+    Buffer, LearnConfig, LearnedHonest, Learner, Rollout, ScriptedByzantine, ScriptedHonest,
+};
+use envs::view::obs_size;
 use envs::{
     adversaries, protocols, verify, BatchEnv, EnvConfig, EnvSpec, Identity, Limits, Protocol,
 };
@@ -43,6 +46,66 @@ fn engine(protocol: &str, adversary: &str, n: usize, identity: Identity, seconds
     episodes as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Honest decisions per second of a 64-64 learned policy acting on a batch.
+fn acting(seconds: f64) -> f64 {
+    let cfg = EnvConfig {
+        n: 4,
+        f: 1,
+        identity: Identity::Pki,
+        ..EnvConfig::default()
+    };
+    let s = Arc::new(EnvSpec::new(&cfg, 3).unwrap());
+    let learn = LearnConfig::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let learner = Learner::new(obs_size(&s), 1, &learn, &mut rng).unwrap();
+    let mut honest = LearnedHonest::new(learner.actor().unwrap(), false);
+    let mut byz = ScriptedByzantine {
+        adversary: adversaries::scripted("silent", protocols::scripted("majority").unwrap().into())
+            .unwrap(),
+    };
+    let mut env = BatchEnv::new(s, 4096);
+    let mut rollout = Rollout::default();
+    let start = Instant::now();
+    let mut decisions = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        env.reset(&mut rng);
+        rollout.play(&mut env, &mut honest, &mut byz, &mut rng);
+        // One decision per honest agent per round it acted in.
+        decisions += (0..env.len())
+            .map(|e| {
+                let ep = env.episode(e);
+                envs::rules::bits(ep.honest(env.spec()))
+                    .map(|i| ep.decided_round[i].max(1) as u64)
+                    .sum::<u64>()
+            })
+            .sum::<u64>();
+    }
+    decisions as f64 / start.elapsed().as_secs_f64()
+}
+
+/// PPO samples per second: one epoch over a buffer, minibatches of 1024.
+fn ppo(seconds: f64) -> f64 {
+    let (obs, samples) = (59, 16384);
+    let learn = LearnConfig {
+        update_epochs: 1,
+        ..LearnConfig::default()
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut learner = Learner::new(obs, 1, &learn, &mut rng).unwrap();
+    let mut buf = Buffer::new(obs, 1);
+    let x: Vec<f32> = (0..obs).map(|k| (k % 3 == 0) as u8 as f32).collect();
+    for t in 0..samples {
+        buf.push(t, &x, &[0b111], &[(t % 3) as u32], -1.1, 0.0);
+        buf.reward_last(t, (t % 2) as f32);
+    }
+    let start = Instant::now();
+    let mut done = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        done += learner.update(&buf, &mut rng).unwrap().samples;
+    }
+    done as f64 / start.elapsed().as_secs_f64()
+}
+
 pub fn run(quick: bool) {
     let secs = if quick { 0.2 } else { 2.0 };
     println!("engine: scripted teams, one thread, batches of 4096");
@@ -58,6 +121,20 @@ pub fn run(quick: bool) {
         let game = format!("{p} vs {a}, n={n} f=1 {}", id.name());
         println!("  {game:<44} {:>12.2} M {target:>10}", rate / 1e6);
     }
+    println!("learning: 64-64 ReLU MLP, one thread");
+    println!("  {:<44} {:>14} {:>10}", "what", "per second", "target");
+    println!(
+        "  {:<44} {:>12.2} M {:>10}",
+        "honest decisions, acting (n=4 pki, batch 4096)",
+        acting(secs) / 1e6,
+        ">= 2.0 M"
+    );
+    println!(
+        "  {:<44} {:>12.0} k {:>10}",
+        "PPO samples, minibatch 1024",
+        ppo(secs) / 1e3,
+        ">= 400 k"
+    );
     println!("verify: exhaustive search, all cores");
     println!(
         "  {:<44} {:>14} {:>12} {:>10}",

@@ -205,3 +205,60 @@ fn sixteen_agents_run_and_an_infeasible_search_is_left_empty() {
     let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
     assert!(csv.lines().nth(1).unwrap().contains(",,,,,,"), "{csv}");
 }
+
+#[test]
+fn alternating_blocks_train_one_team_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = [
+        "train.schedule=alternating",
+        "train.block=1",
+        "train.batch=512",
+        "train.eval_every=512",
+        "train.episodes=2048",
+        "eval.episodes=500",
+    ];
+    let rows = run(&load(&experiment("cotrain.toml"), &sets), dir.path());
+    assert_eq!(rows.len(), 5);
+    for (k, r) in rows.iter().enumerate().skip(1) {
+        // Epoch k - 1 belonged to the honest team when k - 1 is even.
+        let honest_turn = (k - 1) % 2 == 0;
+        assert_eq!(r.honest_entropy.is_some(), honest_turn, "row {k}");
+        assert_eq!(r.byzantine_entropy.is_some(), !honest_turn, "row {k}");
+    }
+}
+
+#[test]
+fn a_frozen_learned_protocol_is_attacked_and_scored_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let hc = dir.path().join("hc");
+    run(
+        &load(
+            &experiment("honest_consensus.toml"),
+            &["train.episodes=8192", "eval.episodes=500"],
+        ),
+        &hc,
+    );
+    let ckpt = format!(
+        "honest.checkpoint=\"{}\"",
+        hc.join("honest.safetensors").display()
+    );
+    let sets = [
+        "honest.kind=frozen",
+        &ckpt,
+        "train.episodes=14336",
+        "eval.episodes=500",
+    ];
+    let rows = run(
+        &load(&experiment("byz_break.toml"), &sets),
+        &dir.path().join("bb"),
+    );
+    let last = rows.last().unwrap();
+    assert!(last.honest.starts_with("frozen:"), "{}", last.honest);
+    assert!(
+        last.honest_entropy.is_none(),
+        "a frozen team does not learn"
+    );
+    // The learned send-then-majority is majority: the optimum is majority's.
+    assert_eq!(last.optimal_attack_rate, Some(0.5));
+    assert_eq!(last.exact_attack_rate, Some(0.5), "{rows:#?}");
+}

@@ -6,6 +6,7 @@ use agents::{GreedyHonest, LearnConfig};
 use envs::view::{byz_obs_size, obs_size};
 use envs::{adversaries, protocols, ConfigError, EnvConfig, EnvSpec, Protocol, Rewards};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,6 +39,19 @@ pub struct Experiment {
     /// Shaped rewards (never the reported win rate).
     #[serde(default)]
     pub rewards: Rewards,
+    /// Runs of this experiment over seeds and a grid of keys (`selfplay sweep`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepConfig>,
+}
+
+/// The `[sweep]` table.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SweepConfig {
+    /// Seeds each grid point runs with; empty: the experiment's own seed.
+    pub seeds: Vec<u64>,
+    /// Key path -> values, e.g. `"env.n" = [3, 4]`: every combination is a run.
+    pub grid: BTreeMap<String, Vec<toml::Value>>,
 }
 
 fn default_seed() -> u64 {

@@ -4,5 +4,7 @@
 pub mod bench;
 pub mod config;
 pub mod export;
+pub mod plot;
 pub mod run;
+pub mod sweep;
 pub mod train;

@@ -38,6 +38,30 @@ struct RunArgs {
 enum Command {
     /// Exact optimal attack rate of an honest protocol, with a counterexample.
     Verify(VerifyArgs),
+    /// Runs an experiment's [sweep]: every seed and grid point, on all cores.
+    Sweep {
+        file: PathBuf,
+        /// Print one command per run (for Slurm arrays, GNU parallel) and exit.
+        #[arg(long)]
+        list: bool,
+        /// Run only the I-th run of the list.
+        #[arg(long)]
+        index: Option<usize>,
+        /// Runs at once (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Overrides any config key before the sweep's own (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Folder holding results/<name>/...
+        #[arg(long, default_value = "results")]
+        root: PathBuf,
+    },
+    /// Draws RUN_DIR/curves.svg from RUN_DIR/metrics.csv.
+    Plot {
+        /// A run folder (holding metrics.csv).
+        run: PathBuf,
+    },
     /// Speed figures: engine episodes per second and verifier times.
     Bench {
         /// A short run (for smoke tests), not for reporting.
@@ -172,19 +196,40 @@ fn run_cmd(a: RunArgs) -> Result<(), String> {
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from("results").join(res.name()));
-    if res.trains() && std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        // One thread inside a training run (candle reads this variable): runs
-        // parallelise across each other, and results stay reproducible.
-        std::env::set_var("RAYON_NUM_THREADS", "1");
+    if res.trains() {
+        one_thread_inside_runs();
     }
     selfplay::run::run(&res, &out, a.quiet).map_err(|e| format!("{e:#}"))?;
     Ok(())
+}
+
+/// One thread inside a training run (candle reads this variable): runs
+/// parallelise across each other instead. Set before any thread starts.
+fn one_thread_inside_runs() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Verify(a)) => verify_cmd(a),
+        Some(Command::Sweep {
+            file,
+            list,
+            index,
+            jobs,
+            sets,
+            root,
+        }) => {
+            one_thread_inside_runs();
+            let opt = selfplay::sweep::Options { list, index, jobs };
+            selfplay::sweep::sweep(&file, &sets, &root, &opt).map_err(|e| format!("{e:#}"))
+        }
+        Some(Command::Plot { run }) => selfplay::plot::plot(&run)
+            .map(|svg| println!("wrote {}", svg.display()))
+            .map_err(|e| format!("{e:#}")),
         Some(Command::Bench { quick }) => {
             selfplay::bench::run(quick);
             Ok(())

@@ -207,7 +207,10 @@ pub fn run(res: &Resolved, out: &Path, quiet: bool) -> anyhow::Result<Vec<Metric
         say(format!("note: {why}"));
     }
     if res.trains() {
-        return crate::train::train(res, out, &say);
+        let rows = crate::train::train(res, out, &say, quiet)?;
+        let svg = crate::plot::plot(out)?;
+        say(format!("plotted {}", svg.display()));
+        return Ok(rows);
     }
     let HonestTeam::Protocol(protocol) = &res.honest else {
         unreachable!("a run without learning has a fixed honest protocol")

@@ -14,6 +14,7 @@ use agents::{
 use anyhow::{bail, Context};
 use envs::view::{byz_obs_size, obs_size};
 use envs::{adversaries, BatchEnv, Protocol, Report};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -76,7 +77,25 @@ enum Byz {
     },
 }
 
-pub fn train(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Result<Vec<MetricsRow>> {
+/// A progress bar on stderr: hidden when quiet or when stderr is not a terminal.
+fn progress(total: u64, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} episodes, {per_sec} | {msg}")
+            .expect("a valid template"),
+    );
+    bar
+}
+
+pub fn train(
+    res: &Resolved,
+    out: &Path,
+    say: &dyn Fn(String),
+    quiet: bool,
+) -> anyhow::Result<Vec<MetricsRow>> {
     let exp = &res.exp;
     let spec = &res.spec;
     let tc = &exp.train;
@@ -135,6 +154,7 @@ pub fn train(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Result
     let (mut episodes, mut epoch, mut evals) = (0u64, 0u64, 0u64);
     let started = Instant::now();
     let mut train_secs = 0.0;
+    let bar = progress(tc.episodes, quiet);
 
     loop {
         // ---- Evaluation point.
@@ -218,15 +238,15 @@ pub fn train(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Result
             },
         );
         let cell = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
-        say(format!(
-            "epoch {:>5} episodes {:>8}  honest win {:.3} (exact {})  attack {} / optimum {}",
-            epoch,
-            episodes,
+        let line = format!(
+            "honest win {:.3} (exact {})  attack {} / optimum {}",
             r.honest_win_rate,
             cell(r.exact_honest_win_rate),
             cell(r.exact_attack_rate),
             cell(r.optimal_attack_rate),
-        ));
+        );
+        bar.suspend(|| say(format!("epoch {epoch:>5} episodes {episodes:>8}  {line}")));
+        bar.set_message(line);
         rows.push(r);
         // Rows and checkpoints land together: a killed run keeps both as of this point.
         let config = toml::to_string(exp)?;
@@ -354,6 +374,7 @@ pub fn train(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Result
             }
             episodes += env.len() as u64;
             epoch += 1;
+            bar.set_position(episodes.min(tc.episodes));
         }
         let secs = clock.elapsed().as_secs_f64();
         train_secs += secs;
@@ -366,6 +387,7 @@ pub fn train(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Result
             ),
         });
     }
+    bar.finish_and_clear();
     timing.push(TimingRow {
         run: res.name().into(),
         stage: "total".into(),

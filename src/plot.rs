@@ -1,0 +1,198 @@
+//! `selfplay plot RUN_DIR`: learning curves from `metrics.csv` as SVG. SVG
+//! text needs no system fonts. One figure, three panels sharing the episode
+//! axis: win rates, the learned attack next to the optimum, learner losses.
+
+use anyhow::{bail, Context};
+use plotters::prelude::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The columns of `metrics.csv` by name, parsed as numbers (empty: missing).
+struct Table {
+    columns: BTreeMap<String, Vec<Option<f64>>>,
+    rows: usize,
+}
+
+impl Table {
+    fn read(path: &Path) -> anyhow::Result<Table> {
+        let mut r = csv::Reader::from_path(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let headers: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
+        let mut columns: BTreeMap<String, Vec<Option<f64>>> =
+            headers.iter().map(|h| (h.clone(), vec![])).collect();
+        let mut rows = 0;
+        for rec in r.records() {
+            let rec = rec.with_context(|| format!("{}: a malformed row", path.display()))?;
+            for (h, v) in headers.iter().zip(rec.iter()) {
+                let x = match v {
+                    "true" => Some(1.0),
+                    "false" => Some(0.0),
+                    v => v.parse().ok(),
+                };
+                columns.get_mut(h).expect("a header").push(x);
+            }
+            rows += 1;
+        }
+        Ok(Table { columns, rows })
+    }
+
+    /// `(episodes, value)` points of a column, skipping empty cells.
+    fn series(&self, name: &str) -> Vec<(f64, f64)> {
+        let (Some(x), Some(y)) = (self.columns.get("episodes"), self.columns.get(name)) else {
+            return vec![];
+        };
+        x.iter()
+            .zip(y)
+            .filter_map(|(x, y)| Some(((*x)?, (*y)?)))
+            .collect()
+    }
+}
+
+/// A line of a panel: column, legend label, colour, dashed.
+type Line = (&'static str, &'static str, RGBColor, bool);
+
+const PANELS: [(&str, &[Line]); 3] = [
+    (
+        "win rates",
+        &[
+            (
+                "honest_win_rate",
+                "honest win (sampled)",
+                RGBColor(31, 119, 180),
+                false,
+            ),
+            (
+                "exact_honest_win_rate",
+                "honest win (exact, greedy)",
+                RGBColor(31, 119, 180),
+                true,
+            ),
+            (
+                "byzantine_win_rate",
+                "byzantine win (sampled)",
+                RGBColor(214, 39, 40),
+                false,
+            ),
+        ],
+    ),
+    (
+        "learned attack vs optimum",
+        &[
+            (
+                "exact_attack_rate",
+                "attack rate (exact, greedy)",
+                RGBColor(214, 39, 40),
+                false,
+            ),
+            (
+                "optimal_attack_rate",
+                "optimal attack rate (verifier)",
+                RGBColor(0, 0, 0),
+                true,
+            ),
+        ],
+    ),
+    (
+        "learners",
+        &[
+            (
+                "honest_entropy",
+                "honest entropy",
+                RGBColor(31, 119, 180),
+                false,
+            ),
+            (
+                "honest_value_loss",
+                "honest value loss",
+                RGBColor(31, 119, 180),
+                true,
+            ),
+            (
+                "byzantine_entropy",
+                "byzantine entropy",
+                RGBColor(214, 39, 40),
+                false,
+            ),
+            (
+                "byzantine_value_loss",
+                "byzantine value loss",
+                RGBColor(214, 39, 40),
+                true,
+            ),
+        ],
+    ),
+];
+
+/// Draws `RUN_DIR/curves.svg` from `RUN_DIR/metrics.csv`; returns its path.
+pub fn plot(run: &Path) -> anyhow::Result<PathBuf> {
+    let table = Table::read(&run.join("metrics.csv"))?;
+    if table.rows == 0 {
+        bail!("{}: no rows to plot", run.join("metrics.csv").display());
+    }
+    if table.series("episodes").iter().all(|p| p.1 == 0.0) {
+        bail!(
+            "{}: an evaluation run (one row per adversary, no training): nothing to draw over episodes",
+            run.display()
+        );
+    }
+    let out = run.join("curves.svg");
+    let title = run
+        .file_name()
+        .map_or("run".into(), |s| s.to_string_lossy().into_owned());
+    let max_x = table
+        .series("episodes")
+        .iter()
+        .map(|p| p.1)
+        .fold(1.0, f64::max);
+    {
+        let root = SVGBackend::new(&out, (1000, 1050)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let root = root.titled(&title, ("sans-serif", 24))?;
+        for (area, (name, lines)) in root.split_evenly((3, 1)).iter().zip(PANELS) {
+            // The chart on the left, its legend in a column of its own: never over the data.
+            let (plot_area, legend_area) = area.split_horizontally(760);
+            let series: Vec<(&Line, Vec<(f64, f64)>)> = lines
+                .iter()
+                .map(|l| (l, table.series(l.0)))
+                .filter(|(_, s)| !s.is_empty())
+                .collect();
+            let (lo, hi) = series
+                .iter()
+                .flat_map(|(_, s)| s.iter().map(|p| p.1))
+                .fold((0.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
+            let mut chart = ChartBuilder::on(&plot_area)
+                .caption(name, ("sans-serif", 18))
+                .margin(12)
+                .x_label_area_size(36)
+                .y_label_area_size(52)
+                .build_cartesian_2d(0.0..max_x, lo..hi + (hi - lo) * 0.05)?;
+            chart
+                .configure_mesh()
+                .x_desc("training episodes")
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .light_line_style(RGBColor(235, 235, 235))
+                .draw()?;
+            for (k, ((_, label, color, dashed), points)) in series.into_iter().enumerate() {
+                let style = ShapeStyle::from(*color).stroke_width(2);
+                if *dashed {
+                    chart.draw_series(DashedLineSeries::new(points.clone(), 6, 4, style))?;
+                } else {
+                    chart.draw_series(LineSeries::new(points.clone(), style))?;
+                }
+                chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+                let y = 60 + 22 * k as i32;
+                let sample: Vec<(i32, i32)> = if *dashed {
+                    vec![(4, y), (10, y), (14, y), (20, y), (24, y), (30, y)]
+                } else {
+                    vec![(4, y), (30, y)]
+                };
+                for seg in sample.chunks(2) {
+                    legend_area.draw(&PathElement::new(seg.to_vec(), style))?;
+                }
+                legend_area.draw(&Text::new(*label, (36, y - 7), ("sans-serif", 13)))?;
+            }
+        }
+        root.present()?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,185 @@
+//! `selfplay sweep FILE`: the runs of an experiment over seeds and a grid of
+//! keys, on all local cores (one thread inside each run), or one at a time
+//! (`--index`) for a cluster scheduler, with `--list` printing the commands.
+//! A finished run is skipped on a re-run; the combined CSV concatenates the
+//! finished runs in plan order.
+
+use crate::config::{self, Resolved};
+use crate::export::write_atomic;
+use anyhow::{bail, Context};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// One run of a sweep.
+pub struct Planned {
+    /// `key=value,...,seed=S`: names the run and its folder.
+    pub label: String,
+    /// Overrides making the run: the sweep's grid values, name and seed.
+    pub sets: Vec<String>,
+    pub out: PathBuf,
+}
+
+/// The runs of the sweep in `file` (with `sets` applied first), in order:
+/// the grid in key order, each value in file order, then each seed.
+pub fn plan(file: &Path, sets: &[String], root: &Path) -> anyhow::Result<(String, Vec<Planned>)> {
+    let res = config::load_with(file, sets)?;
+    let name = res.name().to_string();
+    let Some(sweep) = res.exp.sweep.clone() else {
+        bail!("{}: no [sweep] table", file.display());
+    };
+    let seeds = if sweep.seeds.is_empty() {
+        vec![res.exp.seed]
+    } else {
+        sweep.seeds.clone()
+    };
+    let mut points: Vec<Vec<(String, String)>> = vec![vec![]];
+    for (key, values) in &sweep.grid {
+        if values.is_empty() {
+            bail!("{}: sweep.grid.\"{key}\" lists no values", file.display());
+        }
+        points = points
+            .into_iter()
+            .flat_map(|p| {
+                values.iter().map(move |v| {
+                    let mut q = p.clone();
+                    q.push((key.clone(), v.to_string()));
+                    q
+                })
+            })
+            .collect();
+    }
+    let mut runs = vec![];
+    for point in &points {
+        for seed in &seeds {
+            let mut parts: Vec<String> = point
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.trim_matches('"')))
+                .collect();
+            parts.push(format!("seed={seed}"));
+            let label = parts.join(",");
+            let mut run_sets = sets.to_vec();
+            run_sets.extend(point.iter().map(|(k, v)| format!("{k}={v}")));
+            run_sets.push(format!("seed={seed}"));
+            run_sets.push(format!("name=\"{name}/{label}\""));
+            runs.push(Planned {
+                out: root.join(&name).join(label.replace('/', "_")),
+                label,
+                sets: run_sets,
+            });
+        }
+    }
+    Ok((name, runs))
+}
+
+/// Whether a run folder holds a finished run: `timing.csv` is written last.
+pub fn finished(out: &Path) -> bool {
+    out.join("timing.csv").exists()
+}
+
+/// Resolves one planned run (its `[sweep]` table dropped).
+fn resolve(file: &Path, run: &Planned) -> anyhow::Result<Resolved> {
+    let mut res =
+        config::load_with(file, &run.sets).with_context(|| format!("sweep run {}", run.label))?;
+    res.exp.sweep = None;
+    Ok(res)
+}
+
+/// The shell command that runs `run` on its own.
+pub fn command(file: &Path, run: &Planned) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let sets: Vec<String> = run
+        .sets
+        .iter()
+        .map(|s| format!("--set {}", quote(s)))
+        .collect();
+    format!(
+        "selfplay {} {} --out {} --quiet",
+        quote(&file.display().to_string()),
+        sets.join(" "),
+        quote(&run.out.display().to_string())
+    )
+}
+
+pub struct Options {
+    pub list: bool,
+    pub index: Option<usize>,
+    pub jobs: Option<usize>,
+}
+
+/// Runs (or lists) the sweep; writes `root/<name>/metrics.csv` combining every finished run.
+pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow::Result<()> {
+    let (name, runs) = plan(file, sets, root)?;
+    if opt.list {
+        for run in &runs {
+            println!("{}", command(file, run));
+        }
+        return Ok(());
+    }
+    // Every run is checked before any starts: a typo fails now, not in an hour.
+    let resolved: Vec<Resolved> = runs
+        .iter()
+        .map(|r| resolve(file, r))
+        .collect::<anyhow::Result<_>>()?;
+    let chosen: Vec<usize> = match opt.index {
+        Some(i) if i >= runs.len() => bail!(
+            "--index {i}: the sweep has {} runs (0..{})",
+            runs.len(),
+            runs.len()
+        ),
+        Some(i) => vec![i],
+        None => (0..runs.len()).collect(),
+    };
+    let jobs = opt
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()?;
+    let outcomes: Vec<anyhow::Result<()>> = pool.install(|| {
+        chosen
+            .par_iter()
+            .map(|&i| {
+                let run = &runs[i];
+                if finished(&run.out) {
+                    println!("[{i}] {}: finished before, skipped", run.label);
+                    return Ok(());
+                }
+                crate::run::run(&resolved[i], &run.out, true)?;
+                println!("[{i}] {}: done", run.label);
+                Ok(())
+            })
+            .collect()
+    });
+    for (i, o) in chosen.iter().zip(outcomes) {
+        o.with_context(|| format!("sweep run [{i}] {}", runs[*i].label))?;
+    }
+    // The combined CSV: every finished run's rows, header once, in plan order.
+    let mut combined: Vec<u8> = vec![];
+    let mut header = None;
+    for run in runs.iter().filter(|r| finished(&r.out)) {
+        let text = std::fs::read_to_string(run.out.join("metrics.csv"))?;
+        let mut lines = text.lines();
+        let h = lines.next().unwrap_or_default().to_string();
+        if header.get_or_insert_with(|| h.clone()) != &h {
+            bail!("{}: columns differ from the other runs", run.out.display());
+        }
+        for l in lines {
+            combined.extend_from_slice(l.as_bytes());
+            combined.push(b'\n');
+        }
+    }
+    if let Some(h) = header {
+        let mut bytes = h.into_bytes();
+        bytes.push(b'\n');
+        bytes.extend(combined);
+        let path = root.join(&name).join("metrics.csv");
+        write_atomic(&path, &bytes)?;
+        println!(
+            "wrote {} ({} of {} runs finished)",
+            path.display(),
+            runs.iter().filter(|r| finished(&r.out)).count(),
+            runs.len()
+        );
+    }
+    Ok(())
+}

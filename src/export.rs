@@ -1,7 +1,7 @@
 //! Output files. Everything is written to a temporary file and renamed into
 //! place, so a run killed at any moment leaves the previous complete file.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 
@@ -30,16 +30,16 @@ pub fn csv_bytes<T: Serialize>(rows: &[T]) -> anyhow::Result<Vec<u8>> {
 
 /// One row of `metrics.csv`: one evaluation, with the config columns repeated
 /// so that files of different runs concatenate. Empty cells: not applicable.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct MetricsRow {
     pub run: String,
     pub seed: u64,
     pub n: usize,
     pub f: usize,
     pub rounds: u8,
-    pub comm: &'static str,
-    pub synchrony: &'static str,
-    pub identity: &'static str,
+    pub comm: String,
+    pub synchrony: String,
+    pub identity: String,
     pub honest: String,
     pub byzantine: String,
     /// Training epoch (0: no training).
@@ -85,4 +85,10 @@ pub struct TimingRow {
     pub stage: String,
     pub seconds: f64,
     pub episodes_per_second: Option<f64>,
+}
+
+/// Reads the rows of a `metrics.csv`.
+pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<MetricsRow>> {
+    let mut r = csv::Reader::from_path(path)?;
+    Ok(r.deserialize().collect::<Result<_, _>>()?)
 }

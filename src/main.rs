@@ -32,6 +32,9 @@ struct RunArgs {
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
+    /// Go on with a killed training run in the run folder, to the same result.
+    #[arg(long)]
+    resume: bool,
 }
 
 #[derive(Subcommand)]
@@ -199,7 +202,7 @@ fn run_cmd(a: RunArgs) -> Result<(), String> {
     if res.trains() {
         one_thread_inside_runs();
     }
-    selfplay::run::run(&res, &out, a.quiet).map_err(|e| format!("{e:#}"))?;
+    selfplay::run::run_with(&res, &out, a.quiet, a.resume).map_err(|e| format!("{e:#}"))?;
     Ok(())
 }
 

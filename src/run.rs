@@ -122,9 +122,9 @@ pub fn row(res: &Resolved, x: RowInput) -> MetricsRow {
         n: spec.n,
         f: spec.f,
         rounds: spec.rounds,
-        comm: spec.comm.name(),
-        synchrony: spec.synchrony.name(),
-        identity: spec.identity.name(),
+        comm: spec.comm.name().into(),
+        synchrony: spec.synchrony.name().into(),
+        identity: spec.identity.name().into(),
         honest: x.honest,
         byzantine: x.byzantine,
         epoch: x.epoch,
@@ -168,11 +168,13 @@ pub fn frozen_actor(res: &Resolved, c: &agents::checkpoint::Loaded) -> anyhow::R
     })
 }
 
-/// Prints a line unless quiet.
+/// Prints a line unless quiet. A closed stdout (`| head`) is not an error
+/// worth losing a run over: the files are the results.
 pub fn sayer(quiet: bool) -> impl Fn(String) {
     move |s| {
         if !quiet {
-            println!("{s}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), "{s}");
         }
     }
 }
@@ -191,6 +193,17 @@ pub fn write_report(out: &Path, r: &Report) -> anyhow::Result<()> {
 
 /// Runs the experiment, writing its files to `out`; returns the metrics rows.
 pub fn run(res: &Resolved, out: &Path, quiet: bool) -> anyhow::Result<Vec<MetricsRow>> {
+    run_with(res, out, quiet, false)
+}
+
+/// As [`run`]; with `resume`, a training run whose folder holds a saved
+/// state goes on from it, to the same result as an uninterrupted run.
+pub fn run_with(
+    res: &Resolved,
+    out: &Path,
+    quiet: bool,
+    resume: bool,
+) -> anyhow::Result<Vec<MetricsRow>> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     write_atomic(
         &out.join("config.toml"),
@@ -207,7 +220,7 @@ pub fn run(res: &Resolved, out: &Path, quiet: bool) -> anyhow::Result<Vec<Metric
         say(format!("note: {why}"));
     }
     if res.trains() {
-        let rows = crate::train::train(res, out, &say, quiet)?;
+        let rows = crate::train::train(res, out, &say, quiet, resume)?;
         let svg = crate::plot::plot(out)?;
         say(format!("plotted {}", svg.display()));
         return Ok(rows);

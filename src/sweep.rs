@@ -144,7 +144,8 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
                     println!("[{i}] {}: finished before, skipped", run.label);
                     return Ok(());
                 }
-                crate::run::run(&resolved[i], &run.out, true)?;
+                // A run killed earlier goes on from its saved state.
+                crate::run::run_with(&resolved[i], &run.out, true, true)?;
                 println!("[{i}] {}: done", run.label);
                 Ok(())
             })

@@ -3,6 +3,7 @@
 //! sampled and exactly, next to the verifier's optimum.
 
 use crate::config::{ByzantineTeam, HonestTeam, Resolved, Schedule};
+use crate::export::read_metrics;
 use crate::export::{csv_bytes, write_atomic, MetricsRow, TimingRow};
 use crate::run::{exact, frozen_actor, optimal, row, sample, stream, write_report, RowInput};
 use agents::checkpoint::{self, Meta};
@@ -15,6 +16,7 @@ use anyhow::{bail, Context};
 use envs::view::{byz_obs_size, obs_size};
 use envs::{adversaries, BatchEnv, Protocol, Report};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -90,11 +92,31 @@ fn progress(total: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
+/// What a run needs to go on after it was killed, beside its learners'
+/// tensors: saved after every row, last, so it never runs ahead of the CSV.
+#[derive(Serialize, Deserialize)]
+struct RunState {
+    rows: usize,
+    episodes: u64,
+    epoch: u64,
+    evals: u64,
+    /// Positions in the play and update streams (u128 as text).
+    play: String,
+    update: String,
+    honest_steps: Option<u64>,
+    byzantine_steps: Option<u64>,
+    /// The experiment as run: a resume must be of the same one.
+    config: String,
+}
+
+const STATE: &str = "state.safetensors";
+
 pub fn train(
     res: &Resolved,
     out: &Path,
     say: &dyn Fn(String),
     quiet: bool,
+    resume: bool,
 ) -> anyhow::Result<Vec<MetricsRow>> {
     let exp = &res.exp;
     let spec = &res.spec;
@@ -155,10 +177,49 @@ pub fn train(
     let started = Instant::now();
     let mut train_secs = 0.0;
     let bar = progress(tc.episodes, quiet);
+    let config_text = toml::to_string(exp)?;
+    let mut resumed = false;
+    if resume && out.join(STATE).exists() {
+        let (json, tensors) =
+            checkpoint::read_tensors(&out.join(STATE)).map_err(anyhow::Error::msg)?;
+        let st: RunState = serde_json::from_str(&json)?;
+        if st.config != config_text {
+            bail!(
+                "cannot resume {}: it was made by a different config (another file, seed or --set)",
+                out.display()
+            );
+        }
+        if let (Some(l), Some(t)) = (honest_learner.as_mut(), st.honest_steps) {
+            checkpoint::restore_learner(l, "honest", &tensors, t).map_err(anyhow::Error::msg)?;
+        }
+        if let (
+            Byz::Net {
+                learner: Some(l), ..
+            },
+            Some(t),
+        ) = (&mut byz, st.byzantine_steps)
+        {
+            checkpoint::restore_learner(l, "byzantine", &tensors, t).map_err(anyhow::Error::msg)?;
+        }
+        rows = read_metrics(&out.join("metrics.csv"))?;
+        if rows.len() < st.rows {
+            bail!(
+                "cannot resume {}: metrics.csv has fewer rows than the saved state",
+                out.display()
+            );
+        }
+        rows.truncate(st.rows);
+        (episodes, epoch, evals) = (st.episodes, st.epoch, st.evals);
+        play.set_word_pos(st.play.parse()?);
+        upd.set_word_pos(st.update.parse()?);
+        bar.set_position(episodes);
+        say(format!("resumed at epoch {epoch}, {episodes} episodes"));
+        resumed = true;
+    }
 
     loop {
-        // ---- Evaluation point.
-        let clock = Instant::now();
+        // ---- Evaluation point (a resumed run already has this one).
+        // The honest protocol as it stands (greedy if learned): verified, and run by twins.
         let honest_actor = honest_learner.as_ref().map(|l| l.actor()).transpose()?;
         let byz_actor: Option<Actor> = match &byz {
             Byz::Net {
@@ -176,109 +237,144 @@ pub fn train(
             }),
             _ => unreachable!(),
         };
-        let report = match (&fixed_protocol, &fixed_report) {
-            (Some(_), Some(r)) => r.clone(),
-            _ => {
-                let r = optimal(res, &*protocol, say)?;
-                if fixed_protocol.is_some() {
-                    fixed_report = Some(r.clone());
+        if !std::mem::take(&mut resumed) {
+            let clock = Instant::now();
+            let report = match (&fixed_protocol, &fixed_report) {
+                (Some(_), Some(r)) => r.clone(),
+                _ => {
+                    let r = optimal(res, &*protocol, say)?;
+                    if fixed_protocol.is_some() {
+                        fixed_report = Some(r.clone());
+                    }
+                    r
                 }
-                r
+            };
+            if let Some(r) = &report {
+                write_report(out, r)?;
             }
-        };
-        if let Some(r) = &report {
-            write_report(out, r)?;
-        }
-        let players = |greedy: bool| -> (Box<dyn HonestPolicy>, Box<dyn ByzantinePolicy>, bool) {
-            let h: Box<dyn HonestPolicy> = match &honest_actor {
-                Some(a) => Box::new(LearnedHonest::new(a.clone(), greedy)),
-                None => Box::new(ScriptedHonest {
-                    protocol: protocol.clone(),
-                }),
+            let players =
+                |greedy: bool| -> (Box<dyn HonestPolicy>, Box<dyn ByzantinePolicy>, bool) {
+                    let h: Box<dyn HonestPolicy> = match &honest_actor {
+                        Some(a) => Box::new(LearnedHonest::new(a.clone(), greedy)),
+                        None => Box::new(ScriptedHonest {
+                            protocol: protocol.clone(),
+                        }),
+                    };
+                    let (b, deterministic): (Box<dyn ByzantinePolicy>, bool) =
+                        match (&byz, &byz_actor) {
+                            (Byz::Scripted(name), _) => {
+                                let name = if name == "none" { "silent" } else { name };
+                                let adv = adversaries::scripted(name, protocol.clone())
+                                    .expect("validated");
+                                let det = adv.deterministic();
+                                (Box::new(ScriptedByzantine { adversary: adv }), det)
+                            }
+                            // A frozen attacker always plays greedily.
+                            (Byz::Net { learner, .. }, Some(a)) => (
+                                Box::new(LearnedByzantine::new(
+                                    a.clone(),
+                                    greedy || learner.is_none(),
+                                )),
+                                true,
+                            ),
+                            _ => unreachable!(),
+                        };
+                    (h, b, deterministic)
+                };
+            let (mut h, mut b, _) = players(false);
+            let sampled = sample(res, &mut *h, &mut *b, &mut stream(exp.seed, 1000 + evals));
+            let (mut h, mut b, deterministic) = players(true);
+            let exact = if deterministic {
+                exact(res, &mut *h, &mut *b)
+            } else {
+                None
             };
-            let (b, deterministic): (Box<dyn ByzantinePolicy>, bool) = match (&byz, &byz_actor) {
-                (Byz::Scripted(name), _) => {
-                    let name = if name == "none" { "silent" } else { name };
-                    let adv = adversaries::scripted(name, protocol.clone()).expect("validated");
-                    let det = adv.deterministic();
-                    (Box::new(ScriptedByzantine { adversary: adv }), det)
-                }
-                // A frozen attacker always plays greedily.
-                (Byz::Net { learner, .. }, Some(a)) => (
-                    Box::new(LearnedByzantine::new(
-                        a.clone(),
-                        greedy || learner.is_none(),
-                    )),
-                    true,
-                ),
-                _ => unreachable!(),
-            };
-            (h, b, deterministic)
-        };
-        let (mut h, mut b, _) = players(false);
-        let sampled = sample(res, &mut *h, &mut *b, &mut stream(exp.seed, 1000 + evals));
-        let (mut h, mut b, deterministic) = players(true);
-        let exact = if deterministic {
-            exact(res, &mut *h, &mut *b)
-        } else {
-            None
-        };
-        let r = row(
-            res,
-            RowInput {
-                honest: honest_name.clone(),
-                byzantine: byz_name.clone(),
-                epoch,
+            let r = row(
+                res,
+                RowInput {
+                    honest: honest_name.clone(),
+                    byzantine: byz_name.clone(),
+                    epoch,
+                    episodes,
+                    sampled: &sampled,
+                    exact,
+                    report: report.as_ref(),
+                    honest_stats: hacc.take(),
+                    byzantine_stats: bacc.take(),
+                },
+            );
+            let cell = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
+            let line = format!(
+                "honest win {:.3} (exact {})  attack {} / optimum {}",
+                r.honest_win_rate,
+                cell(r.exact_honest_win_rate),
+                cell(r.exact_attack_rate),
+                cell(r.optimal_attack_rate),
+            );
+            bar.suspend(|| say(format!("epoch {epoch:>5} episodes {episodes:>8}  {line}")));
+            bar.set_message(line);
+            rows.push(r);
+            // Rows and checkpoints land together: a killed run keeps both as of this point.
+            let config = toml::to_string(exp)?;
+            let meta = |team: &str, obs_dim, heads, hidden: &[usize]| Meta {
+                team: team.into(),
+                obs_dim,
+                heads,
+                hidden: hidden.to_vec(),
+                rounds: spec.rounds,
                 episodes,
-                sampled: &sampled,
-                exact,
-                report: report.as_ref(),
-                honest_stats: hacc.take(),
-                byzantine_stats: bacc.take(),
-            },
-        );
-        let cell = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
-        let line = format!(
-            "honest win {:.3} (exact {})  attack {} / optimum {}",
-            r.honest_win_rate,
-            cell(r.exact_honest_win_rate),
-            cell(r.exact_attack_rate),
-            cell(r.optimal_attack_rate),
-        );
-        bar.suspend(|| say(format!("epoch {epoch:>5} episodes {episodes:>8}  {line}")));
-        bar.set_message(line);
-        rows.push(r);
-        // Rows and checkpoints land together: a killed run keeps both as of this point.
-        let config = toml::to_string(exp)?;
-        let meta = |team: &str, obs_dim, heads, hidden: &[usize]| Meta {
-            team: team.into(),
-            obs_dim,
-            heads,
-            hidden: hidden.to_vec(),
-            rounds: spec.rounds,
-            episodes,
-            config: config.clone(),
-        };
-        if let Some(l) = &honest_learner {
-            let m = meta("honest", hd, 1, &exp.honest.learn.hidden);
-            checkpoint::save(&out.join("honest.safetensors"), l, &m).map_err(anyhow::Error::msg)?;
-        }
-        if let Byz::Net {
-            learner: Some(l), ..
-        } = &byz
-        {
-            let m = meta("byzantine", bd, heads, &exp.byzantine.learn.hidden);
-            checkpoint::save(&out.join("byzantine.safetensors"), l, &m)
+                config: config.clone(),
+            };
+            if let Some(l) = &honest_learner {
+                let m = meta("honest", hd, 1, &exp.honest.learn.hidden);
+                checkpoint::save(&out.join("honest.safetensors"), l, &m)
+                    .map_err(anyhow::Error::msg)?;
+            }
+            if let Byz::Net {
+                learner: Some(l), ..
+            } = &byz
+            {
+                let m = meta("byzantine", bd, heads, &exp.byzantine.learn.hidden);
+                checkpoint::save(&out.join("byzantine.safetensors"), l, &m)
+                    .map_err(anyhow::Error::msg)?;
+            }
+            write_atomic(&out.join("metrics.csv"), &csv_bytes(&rows)?)?;
+            timing.push(TimingRow {
+                run: res.name().into(),
+                stage: format!("eval {evals}"),
+                seconds: clock.elapsed().as_secs_f64(),
+                episodes_per_second: None,
+            });
+            evals += 1;
+            let st = RunState {
+                rows: rows.len(),
+                episodes,
+                epoch,
+                evals,
+                play: play.get_word_pos().to_string(),
+                update: upd.get_word_pos().to_string(),
+                honest_steps: honest_learner.as_ref().map(|l| l.opt.t),
+                byzantine_steps: match &byz {
+                    Byz::Net {
+                        learner: Some(l), ..
+                    } => Some(l.opt.t),
+                    _ => None,
+                },
+                config: config_text.clone(),
+            };
+            let mut tensors = vec![];
+            if let Some(l) = &honest_learner {
+                tensors.extend(checkpoint::learner_state(l, "honest"));
+            }
+            if let Byz::Net {
+                learner: Some(l), ..
+            } = &byz
+            {
+                tensors.extend(checkpoint::learner_state(l, "byzantine"));
+            }
+            checkpoint::write_tensors(&out.join(STATE), &tensors, &serde_json::to_string(&st)?)
                 .map_err(anyhow::Error::msg)?;
         }
-        write_atomic(&out.join("metrics.csv"), &csv_bytes(&rows)?)?;
-        timing.push(TimingRow {
-            run: res.name().into(),
-            stage: format!("eval {evals}"),
-            seconds: clock.elapsed().as_secs_f64(),
-            episodes_per_second: None,
-        });
-        evals += 1;
         if episodes >= tc.episodes {
             break;
         }

@@ -231,3 +231,181 @@ fn bench_prints_its_figures() {
         "{text}"
     );
 }
+
+fn lines(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/cotrain.toml");
+    let sets = [
+        "--set",
+        "train.episodes=16384",
+        "--set",
+        "train.eval_every=512",
+        "--set",
+        "train.batch=512",
+    ];
+    let (killed, whole) = (dir.path().join("killed"), dir.path().join("whole"));
+    let mut child = selfplay()
+        .args([file, "--quiet", "--out", killed.to_str().unwrap()])
+        .args(sets)
+        .spawn()
+        .unwrap();
+    // Kill it mid-run, once a few rows are written.
+    let start = std::time::Instant::now();
+    while lines(&killed.join("metrics.csv")) < 6 {
+        assert!(start.elapsed().as_secs() < 120, "no rows appeared");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !killed.join("timing.csv").exists(),
+        "the run finished before it was killed"
+    );
+    let partial = lines(&killed.join("metrics.csv"));
+    assert!(partial > 1 && partial < 34, "{partial} lines");
+    // What it had written is readable as it stands.
+    selfplay::export::read_metrics(&killed.join("metrics.csv")).unwrap();
+    let resumed = selfplay()
+        .args([
+            file,
+            "--quiet",
+            "--resume",
+            "--out",
+            killed.to_str().unwrap(),
+        ])
+        .args(sets)
+        .status()
+        .unwrap();
+    assert!(resumed.success());
+    let status = selfplay()
+        .args([file, "--quiet", "--out", whole.to_str().unwrap()])
+        .args(sets)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let read = |d: &std::path::Path| std::fs::read(d.join("metrics.csv")).unwrap();
+    assert_eq!(
+        read(&killed),
+        read(&whole),
+        "resumed run differs from the uninterrupted one"
+    );
+    // A resume with other settings is refused, not mixed in.
+    let out = selfplay()
+        .args([
+            file,
+            "--quiet",
+            "--resume",
+            "--out",
+            killed.to_str().unwrap(),
+            "--seed",
+            "9",
+        ])
+        .args(sets)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("made by a different config"));
+}
+
+#[test]
+fn diverging_training_stops_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/byz_break.toml");
+    let out = selfplay()
+        .args([file, "--quiet", "--out", dir.path().to_str().unwrap()])
+        .args([
+            "--set",
+            "byzantine.learn.lr=1e38",
+            "--set",
+            "byzantine.learn.max_grad_norm=1e30",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("training diverged: byzantine team, epoch 0"),
+        "{err}"
+    );
+    assert!(
+        dir.path().join("byzantine.safetensors").exists(),
+        "the last good checkpoint stays"
+    );
+}
+
+#[test]
+fn sweeps_list_run_skip_and_combine() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sw.toml");
+    let base = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/experiments/byz_break.toml"
+    ))
+    .unwrap();
+    let text = format!("{base}\n[sweep]\nseeds = [1, 2]\ngrid = {{ \"env.n\" = [3, 4] }}\n");
+    std::fs::write(&file, text.replace("episodes = 20000", "episodes = 2048")).unwrap();
+    let root = dir.path().join("results");
+    let sweep = |extra: &[&str]| {
+        selfplay()
+            .args([
+                "sweep",
+                file.to_str().unwrap(),
+                "--root",
+                root.to_str().unwrap(),
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let listed = String::from_utf8(sweep(&["--list"]).stdout).unwrap();
+    assert_eq!(listed.lines().count(), 4, "{listed}");
+    assert!(
+        listed.lines().nth(3).unwrap().contains("'env.n=4'") && listed.contains("'seed=2'"),
+        "{listed}"
+    );
+    let one = sweep(&["--index", "2"]);
+    assert!(
+        one.status.success(),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    let combined = root.join("sw/metrics.csv");
+    assert_eq!(lines(&combined), 1 + 2, "one run of two rows so far");
+    let all = String::from_utf8(sweep(&["--jobs", "2"]).stdout).unwrap();
+    assert!(
+        all.contains("[2] env.n=4,seed=1: finished before, skipped"),
+        "{all}"
+    );
+    assert_eq!(lines(&combined), 1 + 4 * 2);
+    // A sweep run is the same run as on its own.
+    let alone = dir.path().join("alone");
+    let status = selfplay()
+        .args([
+            file.to_str().unwrap(),
+            "--quiet",
+            "--seed",
+            "2",
+            "--set",
+            "env.n=4",
+        ])
+        .args([
+            "--set",
+            "name=\"sw/env.n=4,seed=2\"",
+            "--out",
+            alone.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let read = |p: std::path::PathBuf| std::fs::read(p).unwrap();
+    assert_eq!(
+        read(alone.join("metrics.csv")),
+        read(root.join("sw/env.n=4,seed=2/metrics.csv"))
+    );
+    let bad = sweep(&["--index", "9"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--index 9: the sweep has 4 runs"));
+}

@@ -262,3 +262,44 @@ fn a_frozen_learned_protocol_is_attacked_and_scored_exactly() {
     assert_eq!(last.optimal_attack_rate, Some(0.5));
     assert_eq!(last.exact_attack_rate, Some(0.5), "{rows:#?}");
 }
+
+#[test]
+fn training_runs_plot_their_curves() {
+    let dir = tempfile::tempdir().unwrap();
+    run(
+        &load(
+            &experiment("cotrain.toml"),
+            &[
+                "train.episodes=4096",
+                "train.eval_every=1024",
+                "eval.episodes=500",
+            ],
+        ),
+        dir.path(),
+    );
+    let svg = std::fs::read_to_string(dir.path().join("curves.svg")).unwrap();
+    for label in [
+        "honest win (sampled)",
+        "attack rate (exact, greedy)",
+        "optimal attack rate (verifier)",
+        "byzantine entropy",
+        "training episodes",
+    ] {
+        assert!(svg.contains(label), "no {label}");
+    }
+    // One line per series (3 + 2 + 4), each through every evaluation row.
+    let lines = svg.matches("<polyline").count() + svg.matches("<path").count();
+    assert!(lines >= 9, "{lines} lines");
+    assert!(
+        svg.matches("<circle").count() >= 5 * 5,
+        "a marker per row and series"
+    );
+    // An evaluation run has no curve over episodes: refused with the reason.
+    let eval = tempfile::tempdir().unwrap();
+    run(
+        &load(&experiment("majority.toml"), &["eval.episodes=500"]),
+        eval.path(),
+    );
+    let err = selfplay::plot::plot(eval.path()).unwrap_err().to_string();
+    assert!(err.contains("an evaluation run"), "{err}");
+}

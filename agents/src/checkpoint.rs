@@ -29,6 +29,13 @@ pub struct Meta {
 pub fn save(path: &Path, learner: &Learner, meta: &Meta) -> Result<(), String> {
     let mut named = learner.policy.named("policy");
     named.extend(learner.critic.named("critic"));
+    let json = serde_json::to_string(meta).map_err(|e| e.to_string())?;
+    write_tensors(path, &named, &json)
+}
+
+/// Named f32 tensors and one JSON document as metadata, written atomically.
+/// One metadata key, so no map order reaches the file.
+pub fn write_tensors(path: &Path, named: &[(String, Tensor)], json: &str) -> Result<(), String> {
     let mut bytes: Vec<(String, Vec<usize>, Vec<u8>)> = vec![];
     for (name, t) in named {
         let data: Vec<f32> = t
@@ -36,44 +43,33 @@ pub fn save(path: &Path, learner: &Learner, meta: &Meta) -> Result<(), String> {
             .and_then(|t| t.to_vec1())
             .map_err(|e| e.to_string())?;
         let raw = data.iter().flat_map(|x| x.to_le_bytes()).collect();
-        bytes.push((name, t.dims().to_vec(), raw));
+        bytes.push((name.clone(), t.dims().to_vec(), raw));
     }
     let views: Vec<(String, TensorView)> = bytes
         .iter()
         .map(|(n, shape, raw)| Ok((n.clone(), TensorView::new(Dtype::F32, shape.clone(), raw)?)))
         .collect::<Result<_, safetensors::SafeTensorError>>()
         .map_err(|e| e.to_string())?;
-    // One metadata key, so no map order reaches the file.
-    let info = HashMap::from([(
-        "selfplay".to_string(),
-        serde_json::to_string(meta).map_err(|e| e.to_string())?,
-    )]);
+    let info = HashMap::from([("selfplay".to_string(), json.to_string())]);
     let out = safetensors::serialize(views, Some(info)).map_err(|e| e.to_string())?;
     let tmp = path.with_extension("safetensors.tmp");
     std::fs::write(&tmp, out).map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// A checkpoint read back.
-pub struct Loaded {
-    pub meta: Meta,
-    pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
-}
-
-/// Reads a checkpoint; a missing, truncated or foreign file is an error that says so.
-pub fn load(path: &Path) -> Result<Loaded, String> {
+/// Reads what [`write_tensors`] wrote: the JSON metadata and the tensors.
+pub fn read_tensors(path: &Path) -> Result<(String, Tensors), String> {
     let shown = path.display();
     let bytes = std::fs::read(path).map_err(|e| format!("{shown}: cannot read checkpoint: {e}"))?;
     let st = SafeTensors::deserialize(&bytes)
         .map_err(|e| format!("{shown}: not a safetensors checkpoint: {e}"))?;
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| format!("{shown}: {e}"))?;
-    let meta = header
+    let json = header
         .metadata()
         .as_ref()
         .and_then(|m| m.get("selfplay"))
-        .ok_or_else(|| format!("{shown}: not a selfplay checkpoint (no metadata)"))?;
-    let meta: Meta =
-        serde_json::from_str(meta).map_err(|e| format!("{shown}: bad metadata: {e}"))?;
+        .ok_or_else(|| format!("{shown}: not a selfplay checkpoint (no metadata)"))?
+        .clone();
     let mut tensors = BTreeMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
@@ -86,6 +82,66 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
             .collect();
         tensors.insert(name, (view.shape().to_vec(), data));
     }
+    Ok((json, tensors))
+}
+
+/// Tensors by name: shape and values.
+pub type Tensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
+fn tensor(tensors: &Tensors, name: &str) -> Option<Tensor> {
+    tensors.get(name).and_then(|(shape, data)| {
+        Tensor::from_vec(data.clone(), shape.as_slice(), &Device::Cpu).ok()
+    })
+}
+
+/// Everything a learner needs to go on exactly where it stopped: networks
+/// and the optimiser's moments (its step count travels in the metadata).
+pub fn learner_state(learner: &Learner, prefix: &str) -> Vec<(String, Tensor)> {
+    let mut out = learner.policy.named(&format!("{prefix}.policy"));
+    out.extend(learner.critic.named(&format!("{prefix}.critic")));
+    for (k, (m, v)) in learner.opt.m.iter().zip(&learner.opt.v).enumerate() {
+        out.push((format!("{prefix}.adam.m.{k}"), m.clone()));
+        out.push((format!("{prefix}.adam.v.{k}"), v.clone()));
+    }
+    out
+}
+
+/// Restores what [`learner_state`] saved, and the optimiser's step count `t`.
+pub fn restore_learner(
+    learner: &mut Learner,
+    prefix: &str,
+    tensors: &Tensors,
+    t: u64,
+) -> Result<(), String> {
+    let get = |name: &str| tensor(tensors, name);
+    learner.policy.load(&format!("{prefix}.policy"), &get)?;
+    learner.critic.load(&format!("{prefix}.critic"), &get)?;
+    for k in 0..learner.opt.m.len() {
+        let m = get(&format!("{prefix}.adam.m.{k}"))
+            .ok_or_else(|| format!("no {prefix}.adam.m.{k}"))?;
+        let v = get(&format!("{prefix}.adam.v.{k}"))
+            .ok_or_else(|| format!("no {prefix}.adam.v.{k}"))?;
+        if m.dims() != learner.opt.m[k].dims() || v.dims() != learner.opt.v[k].dims() {
+            return Err(format!("{prefix}.adam.{k}: shapes do not match the config"));
+        }
+        learner.opt.m[k] = m;
+        learner.opt.v[k] = v;
+    }
+    learner.opt.t = t;
+    Ok(())
+}
+
+/// A checkpoint read back.
+pub struct Loaded {
+    pub meta: Meta,
+    pub tensors: Tensors,
+}
+
+/// Reads a checkpoint; a missing, truncated or foreign file is an error that says so.
+pub fn load(path: &Path) -> Result<Loaded, String> {
+    let (json, tensors) = read_tensors(path)?;
+    let meta: Meta = serde_json::from_str(&json)
+        .map_err(|e| format!("{}: bad metadata: {e}", path.display()))?;
     Ok(Loaded { meta, tensors })
 }
 

@@ -4,10 +4,10 @@
 //! CleanRL's ppo.py. They see observations, masks, actions and rewards:
 //! nothing of consensus.
 
+use crate::adam::Adam;
 use crate::buffer::Buffer;
 use crate::mlp::{Frozen, Mlp};
 use candle_core::{DType, Device, Tensor, D};
-use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -185,7 +185,7 @@ pub struct Learner {
     pub heads: usize,
     pub policy: Mlp,
     pub critic: Mlp,
-    opt: AdamW,
+    pub opt: Adam,
 }
 
 /// A minibatch as tensors.
@@ -214,16 +214,7 @@ impl Learner {
         let critic = Mlp::new(&sizes, 1.0, rng)?;
         let mut vars = policy.vars();
         vars.extend(critic.vars());
-        let opt = AdamW::new(
-            vars,
-            ParamsAdamW {
-                lr: cfg.lr,
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 1e-5,
-                weight_decay: 0.0,
-            },
-        )?;
+        let opt = Adam::new(vars, cfg.lr)?;
         Ok(Learner {
             cfg: cfg.clone(),
             heads,

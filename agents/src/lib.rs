@@ -2,6 +2,7 @@
 //! once; scripted protocols and adversaries from `envs` are policies through
 //! the adapters here, so learned and scripted teams are interchangeable.
 
+pub mod adam;
 pub mod buffer;
 pub mod checkpoint;
 pub mod learned;

@@ -86,8 +86,14 @@ fn progress(total: u64, quiet: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} episodes, {per_sec} | {msg}")
-            .expect("a valid template"),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} episodes, {rate} episodes/s | {msg}")
+            .expect("a valid template")
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}", state.per_sec());
+                },
+            ),
     );
     bar
 }

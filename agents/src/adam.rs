@@ -47,8 +47,9 @@ impl Adam {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
-            self.m[k] = ((&self.m[k] * self.beta1)? + (g * (1.0 - self.beta1))?)?;
-            self.v[k] = ((&self.v[k] * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
+            // Detached: a moment must not carry the graph of every earlier step.
+            self.m[k] = ((&self.m[k] * self.beta1)? + (g * (1.0 - self.beta1))?)?.detach();
+            self.v[k] = ((&self.v[k] * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?.detach();
             let m_hat = (&self.m[k] / c1)?;
             let v_hat = (&self.v[k] / c2)?;
             let update = (m_hat / (v_hat.sqrt()? + self.eps)?)?;
@@ -84,5 +85,8 @@ mod tests {
             assert!((g - w as f32).abs() < 1e-6, "{got:?}");
         }
         assert_eq!(adam.t, 1);
+        // The moments hold values, not the graph of the step that made them:
+        // otherwise every step would keep all earlier ones alive (a leak).
+        assert!(!adam.m[0].track_op() && !adam.v[0].track_op());
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod explain;
 pub mod export;
 pub mod plot;
 pub mod run;

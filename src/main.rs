@@ -60,6 +60,13 @@ enum Command {
         #[arg(long, default_value = "results")]
         root: PathBuf,
     },
+    /// A learned honest checkpoint as a decision table (view -> action).
+    Explain {
+        checkpoint: PathBuf,
+        /// Refuse searches bounded above this many protocol evaluations.
+        #[arg(long, default_value_t = Limits::default().max_work)]
+        max_work: f64,
+    },
     /// Draws RUN_DIR/curves.svg from RUN_DIR/metrics.csv.
     Plot {
         /// A run folder (holding metrics.csv).
@@ -230,6 +237,12 @@ fn main() -> ExitCode {
             let opt = selfplay::sweep::Options { list, index, jobs };
             selfplay::sweep::sweep(&file, &sets, &root, &opt).map_err(|e| format!("{e:#}"))
         }
+        Some(Command::Explain {
+            checkpoint,
+            max_work,
+        }) => selfplay::explain::from_checkpoint(&checkpoint)
+            .and_then(|(spec, p)| selfplay::explain::explain(&spec, &p, &Limits { max_work }))
+            .map(|text| print!("{text}")),
         Some(Command::Plot { run }) => selfplay::plot::plot(&run)
             .map(|svg| println!("wrote {}", svg.display()))
             .map_err(|e| format!("{e:#}")),

@@ -206,6 +206,24 @@ fn a_learned_checkpoint_verifies_like_a_scripted_protocol() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["verified"], true, "{v}");
     assert_eq!(v["instances"], 8);
+    // Explained: the learned protocol is send-then-majority, view by view.
+    let text = String::from_utf8(
+        selfplay()
+            .args(["explain", ckpt.to_str().unwrap()])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(
+        text.contains("acts exactly as scripted `majority` on every one of these views"),
+        "{text}"
+    );
+    assert!(text.contains("round 1: 2 views: send in 2"), "{text}");
+    assert!(
+        text.contains("commit 1  <- input 0 | r1: +1:1 +2:1"),
+        "{text}"
+    );
     // The same checkpoint in a game of another shape is refused with the reason.
     let args = [
         "verify",

@@ -37,6 +37,11 @@ impl<'a> View<'a> {
         View::new(spec, round, ep.input(i), &inbox[i * len..][..len])
     }
 
+    /// Everything received so far, as raw slots: the blocks of rounds `< round`.
+    pub fn received(&self) -> &[u8] {
+        &self.inbox[..(self.round.min(self.spec.rounds) as usize - 1) * self.spec.slots]
+    }
+
     /// Number of agents.
     pub fn n(&self) -> usize {
         self.spec.n

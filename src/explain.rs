@@ -1,0 +1,171 @@
+//! `selfplay explain CHECKPOINT`: a learned honest protocol, played greedily,
+//! as a decision table a researcher can read: every view the exhaustive
+//! search reaches (every placement, input and Byzantine choice), and the
+//! action taken. When the table agrees with a scripted protocol on every one
+//! of those views, it says so: the learned protocol *is* that protocol here.
+
+use agents::GreedyHonest;
+use envs::protocols::{self, Protocol};
+use envs::spec::{EnvSpec, Identity, NONE};
+use envs::{verify, Action, Limits, View};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+/// A view as recorded: round, input, what was received.
+type Key = (u8, u8, Vec<u8>);
+
+/// Runs `inner` and remembers every view it was asked about.
+struct Recorder<'a> {
+    inner: &'a dyn Protocol,
+    seen: Mutex<BTreeMap<Key, Action>>,
+}
+
+impl Protocol for Recorder<'_> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn rounds(&self) -> u8 {
+        self.inner.rounds()
+    }
+    fn check(&self, spec: &EnvSpec) -> Result<(), String> {
+        self.inner.check(spec)
+    }
+    fn act(&self, view: &View) -> Action {
+        let a = self.inner.act(view);
+        let key = (view.round, view.input, view.received().to_vec());
+        self.seen.lock().expect("not poisoned").insert(key, a);
+        a
+    }
+}
+
+fn value(v: u8) -> String {
+    if v == NONE {
+        "-".into()
+    } else {
+        v.to_string()
+    }
+}
+
+/// One view in words: per round, what each sender (by offset) said directly
+/// and what each relayer said others had sent.
+fn describe(spec: &EnvSpec, key: &Key) -> String {
+    let (round, input, received) = key;
+    let mut s = format!("input {input}");
+    for r in 1..*round {
+        let block = &received[(r as usize - 1) * spec.slots..][..spec.slots];
+        if spec.identity == Identity::Anonymous {
+            let _ = write!(s, " | r{r}: {} zeros, {} ones", block[0], block[1]);
+            continue;
+        }
+        let n = spec.n;
+        let direct: Vec<String> = (0..n - 1)
+            .map(|d| format!("+{}:{}", d + 1, value(block[d])))
+            .collect();
+        let _ = write!(s, " | r{r}: {}", direct.join(" "));
+        let mut relays = vec![];
+        for dj in 0..n - 1 {
+            for dk in (0..n - 1).filter(|&dk| dk != dj) {
+                let v = block[envs::spec::relay_slot(n, dj, dk)];
+                if v != NONE {
+                    relays.push(format!("+{} says +{}:{}", dj + 1, dk + 1, value(v)));
+                }
+            }
+        }
+        if !relays.is_empty() {
+            let _ = write!(s, " [{}]", relays.join(", "));
+        }
+    }
+    s
+}
+
+/// The decision table of `protocol` in `spec`, as text.
+pub fn explain(spec: &EnvSpec, protocol: &dyn Protocol, limits: &Limits) -> Result<String, String> {
+    let rec = Recorder {
+        inner: protocol,
+        seen: Mutex::new(BTreeMap::new()),
+    };
+    let report = verify(spec, &rec, limits).map_err(|e| e.to_string())?;
+    let seen = rec.seen.into_inner().expect("not poisoned");
+    let mut out = String::new();
+    let _ = writeln!(out, "{} | {}", protocol.name(), spec.describe());
+    let _ = writeln!(
+        out,
+        "optimal attack rate {} ({} of {} instances broken){}",
+        report.optimal_attack_rate,
+        report.broken_instances,
+        report.instances,
+        if report.verified { ": verified" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "{} distinct views reached{}; senders named by offset (+1 is the next agent by id)",
+        seen.len(),
+        if report.verified {
+            " (all of them)"
+        } else {
+            " (broken instances stop early: the views the search reached)"
+        }
+    );
+    for name in protocols::SCRIPTED {
+        let p = protocols::scripted(name).expect("a scripted protocol");
+        if p.check(spec).is_err() {
+            continue;
+        }
+        let agrees = seen.iter().all(|(key, &a)| {
+            let (round, input, received) = key;
+            let mut inbox = received.clone();
+            inbox.resize(spec.inbox_rounds() * spec.slots, NONE);
+            p.act(&View::new(spec, *round, *input, &inbox)) == a
+        });
+        if agrees {
+            let _ = writeln!(
+                out,
+                "acts exactly as scripted `{name}` on every one of these views"
+            );
+        }
+    }
+    for round in 1..=spec.rounds {
+        let rows: Vec<(&Key, &Action)> = seen.iter().filter(|(k, _)| k.0 == round).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, a) in &rows {
+            *counts.entry(a.label()).or_default() += 1;
+        }
+        let summary: Vec<String> = counts.iter().map(|(a, c)| format!("{a} in {c}")).collect();
+        let _ = writeln!(
+            out,
+            "\nround {round}: {} views: {}",
+            rows.len(),
+            summary.join(", ")
+        );
+        for (key, a) in rows {
+            let _ = writeln!(out, "  {:<9} <- {}", a.label(), describe(spec, key));
+        }
+    }
+    Ok(out)
+}
+
+/// Loads an honest checkpoint and the game it was trained in (overridable).
+pub fn from_checkpoint(path: &std::path::Path) -> Result<(EnvSpec, GreedyHonest), String> {
+    let c = agents::checkpoint::load(path)?;
+    if c.meta.team != "honest" {
+        return Err(format!(
+            "{}: a {} checkpoint, not honest",
+            path.display(),
+            c.meta.team
+        ));
+    }
+    let exp = crate::config::parse(&c.meta.config, &path.display().to_string())
+        .map_err(|e| e.to_string())?;
+    let spec =
+        EnvSpec::new(&exp.env, c.meta.rounds).map_err(|e| format!("{}: {e}", path.display()))?;
+    let greedy = GreedyHonest {
+        name: path.display().to_string(),
+        policy: c.policy()?,
+        rounds: c.meta.rounds,
+    };
+    Ok((spec, greedy))
+}

@@ -39,9 +39,40 @@ pub struct Experiment {
     /// Shaped rewards (never the reported win rate).
     #[serde(default)]
     pub rewards: Rewards,
+    /// `selfplay harden`: attack, verify, defend until verified.
+    #[serde(default)]
+    pub harden: HardenConfig,
     /// Runs of this experiment over seeds and a grid of keys (`selfplay sweep`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepConfig>,
+}
+
+/// The `[harden]` table.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HardenConfig {
+    /// Attack-verify-defend iterations at most.
+    pub iterations: usize,
+    /// Training episodes per attacker (it stops early at the verifier's optimum).
+    pub attack_episodes: u64,
+    /// Honest retraining episodes per iteration.
+    pub defend_episodes: u64,
+    /// Replayed counterexamples per honest batch, as a share of `train.batch`.
+    pub replay_fraction: f64,
+    /// Behaviour-cloning passes that turn a scripted starting protocol into a network.
+    pub distill_epochs: usize,
+}
+
+impl Default for HardenConfig {
+    fn default() -> Self {
+        HardenConfig {
+            iterations: 8,
+            attack_episodes: 20480,
+            defend_episodes: 40960,
+            replay_fraction: 0.5,
+            distill_epochs: 2000,
+        }
+    }
 }
 
 /// The `[sweep]` table.

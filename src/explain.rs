@@ -7,13 +7,13 @@
 use agents::GreedyHonest;
 use envs::protocols::{self, Protocol};
 use envs::spec::{EnvSpec, Identity, NONE};
-use envs::{verify, Action, Limits, View};
+use envs::{verify, Action, Limits, Report, VerifyError, View};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
 /// A view as recorded: round, input, what was received.
-type Key = (u8, u8, Vec<u8>);
+pub type Key = (u8, u8, Vec<u8>);
 
 /// Runs `inner` and remembers every view it was asked about.
 struct Recorder<'a> {
@@ -79,14 +79,25 @@ fn describe(spec: &EnvSpec, key: &Key) -> String {
     s
 }
 
-/// The decision table of `protocol` in `spec`, as text.
-pub fn explain(spec: &EnvSpec, protocol: &dyn Protocol, limits: &Limits) -> Result<String, String> {
+/// Every view the exhaustive search reaches, with the protocol's action,
+/// and the verifier's report. For a verified protocol that is every view the
+/// protocol can meet in this game.
+pub fn reachable(
+    spec: &EnvSpec,
+    protocol: &dyn Protocol,
+    limits: &Limits,
+) -> Result<(Report, BTreeMap<Key, Action>), VerifyError> {
     let rec = Recorder {
         inner: protocol,
         seen: Mutex::new(BTreeMap::new()),
     };
-    let report = verify(spec, &rec, limits).map_err(|e| e.to_string())?;
-    let seen = rec.seen.into_inner().expect("not poisoned");
+    let report = verify(spec, &rec, limits)?;
+    Ok((report, rec.seen.into_inner().expect("not poisoned")))
+}
+
+/// The decision table of `protocol` in `spec`, as text.
+pub fn explain(spec: &EnvSpec, protocol: &dyn Protocol, limits: &Limits) -> Result<String, String> {
+    let (report, seen) = reachable(spec, protocol, limits).map_err(|e| e.to_string())?;
     let mut out = String::new();
     let _ = writeln!(out, "{} | {}", protocol.name(), spec.describe());
     let _ = writeln!(

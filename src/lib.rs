@@ -5,6 +5,7 @@ pub mod bench;
 pub mod config;
 pub mod explain;
 pub mod export;
+pub mod harden;
 pub mod plot;
 pub mod run;
 pub mod sweep;

@@ -60,6 +60,8 @@ enum Command {
         #[arg(long, default_value = "results")]
         root: PathBuf,
     },
+    /// Attack, verify, defend: from a fixed honest protocol to a verified one.
+    Harden(RunArgs),
     /// A learned honest checkpoint as a decision table (view -> action).
     Explain {
         checkpoint: PathBuf,
@@ -188,6 +190,21 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn harden_cmd(a: RunArgs) -> Result<(), String> {
+    let path = a.file.as_ref().ok_or("harden needs an experiment file")?;
+    let mut res = config::load_with(path, &a.sets).map_err(|e| e.to_string())?;
+    if let Some(seed) = a.seed {
+        res.exp.seed = seed;
+    }
+    let out = a
+        .out
+        .unwrap_or_else(|| PathBuf::from("results").join(res.name()));
+    one_thread_inside_runs();
+    let say = selfplay::run::sayer(a.quiet);
+    selfplay::harden::harden(&res, &out, &say).map_err(|e| format!("{e:#}"))?;
+    Ok(())
+}
+
 fn run_cmd(a: RunArgs) -> Result<(), String> {
     let mut res = match &a.file {
         Some(path) => config::load_with(path, &a.sets).map_err(|e| e.to_string())?,
@@ -237,6 +254,7 @@ fn main() -> ExitCode {
             let opt = selfplay::sweep::Options { list, index, jobs };
             selfplay::sweep::sweep(&file, &sets, &root, &opt).map_err(|e| format!("{e:#}"))
         }
+        Some(Command::Harden(a)) => harden_cmd(a),
         Some(Command::Explain {
             checkpoint,
             max_work,

@@ -179,6 +179,7 @@ pub fn train(
     let mut rows: Vec<MetricsRow> = vec![];
     let mut timing: Vec<TimingRow> = vec![];
     let mut fixed_report: Option<Option<Report>> = None;
+    let mut best_optimal: Option<f64> = None;
     let (mut episodes, mut epoch, mut evals) = (0u64, 0u64, 0u64);
     let started = Instant::now();
     let mut train_secs = 0.0;
@@ -215,6 +216,10 @@ pub fn train(
             );
         }
         rows.truncate(st.rows);
+        best_optimal = rows
+            .iter()
+            .filter_map(|r| r.optimal_attack_rate)
+            .fold(None, |b: Option<f64>, o| Some(b.map_or(o, |b| b.min(o))));
         (episodes, epoch, evals) = (st.episodes, st.epoch, st.evals);
         play.set_word_pos(st.play.parse()?);
         upd.set_word_pos(st.update.parse()?);
@@ -335,6 +340,21 @@ pub fn train(
                 let m = meta("honest", hd, 1, &exp.honest.learn.hidden);
                 checkpoint::save(&out.join("honest.safetensors"), l, &m)
                     .map_err(anyhow::Error::msg)?;
+                // Keep the protocol with the lowest optimal attack rate so
+                // far: a verified one found mid-training is not lost.
+                let opt = report.as_ref().map(|r| r.optimal_attack_rate);
+                if let Some(o) = opt.filter(|&o| best_optimal.is_none_or(|b| o < b)) {
+                    best_optimal = Some(o);
+                    checkpoint::save(&out.join("honest_best.safetensors"), l, &m)
+                        .map_err(anyhow::Error::msg)?;
+                    if o == 0.0 {
+                        bar.suspend(|| {
+                            say(format!(
+                                "verified at {episodes} episodes: kept in honest_best.safetensors"
+                            ))
+                        });
+                    }
+                }
             }
             if let Byz::Net {
                 learner: Some(l), ..

@@ -303,3 +303,68 @@ fn training_runs_plot_their_curves() {
     let err = selfplay::plot::plot(eval.path()).unwrap_err().to_string();
     assert!(err.contains("an evaluation run"), "{err}");
 }
+
+#[test]
+fn pki_inference_lowers_the_verified_attack_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let res = load(
+        &experiment("pki_inference.toml"),
+        &["train.episodes=40960", "eval.episodes=500"],
+    );
+    let rows = run(&res, dir.path());
+    let (first, last) = (&rows[0], rows.last().unwrap());
+    // A random protocol loses every instance to some attack; a few epochs of
+    // self-play halve that, exactly as the verifier counts it.
+    assert_eq!(first.optimal_attack_rate, Some(1.0));
+    assert!(last.optimal_attack_rate <= Some(0.5), "{rows:#?}");
+    assert!(last.exact_attack_rate <= last.optimal_attack_rate);
+    assert!(dir.path().join("honest_best.safetensors").exists());
+}
+
+fn say(_: String) {}
+
+#[test]
+fn hardening_distills_attacks_and_replays() {
+    // Distilled, the network *is* majority on every reachable view: the same optimum.
+    let dir = tempfile::tempdir().unwrap();
+    let res = load(
+        &experiment("harden.toml"),
+        &["env.n=3", "harden.iterations=0"],
+    );
+    let rows = selfplay::harden::harden(&res, dir.path(), &say).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].optimal_attack_rate, 0.5,
+        "majority's optimum at n = 3"
+    );
+    let table = std::fs::read_to_string(dir.path().join("protocol.txt")).unwrap();
+    assert!(
+        table.contains("acts exactly as scripted `majority`"),
+        "{table}"
+    );
+    // One iteration from scratch: an attacker trained to the optimum, every
+    // counterexample queued for replay, the honest team retrained.
+    let dir = tempfile::tempdir().unwrap();
+    let sets = [
+        "env.n=3",
+        "honest.kind=learned",
+        "harden.iterations=1",
+        "harden.defend_episodes=4096",
+        "harden.attack_episodes=8192",
+    ];
+    let res = load(&experiment("harden.toml"), &sets);
+    let rows = selfplay::harden::harden(&res, dir.path(), &say).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[0].attack_rate,
+        Some(rows[0].optimal_attack_rate),
+        "{rows:#?}"
+    );
+    assert_eq!(rows[1].replays as u64, rows[0].broken_instances);
+    // Epochs of 1024 fresh episodes and 512 replays until 4096 are played.
+    assert_eq!(
+        (rows[1].pool, rows[1].honest_episodes),
+        (1, 3 * (1024 + 512))
+    );
+    assert!(dir.path().join("honest.safetensors").exists());
+}

@@ -39,8 +39,11 @@ pub struct LearnedHonest {
     pub actor: Actor,
     /// Play the most likely action instead of sampling.
     pub greedy: bool,
-    /// When set, every decision is recorded as a step of trajectory `e * n + i`.
+    /// When set, every decision is recorded as a step of trajectory
+    /// `traj_offset + e * n + i`.
     pub record: Option<Buffer>,
+    /// Keeps the trajectories of several batches apart in one buffer.
+    pub traj_offset: usize,
     work: Work,
 }
 
@@ -50,6 +53,7 @@ impl LearnedHonest {
             actor,
             greedy,
             record: None,
+            traj_offset: 0,
             work: Work::default(),
         }
     }
@@ -63,7 +67,10 @@ impl LearnedHonest {
         for e in 0..env.len() {
             let (ep, out) = (env.episode(e), env.outcome(e));
             for i in bits(ep.honest(spec)) {
-                buf.reward_last(e * spec.n + i, rewards.honest(spec, ep, &out, i));
+                buf.reward_last(
+                    self.traj_offset + e * spec.n + i,
+                    rewards.honest(spec, ep, &out, i),
+                );
             }
         }
     }
@@ -251,5 +258,27 @@ impl Protocol for GreedyHonest {
         let mut unused = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
         let (a, _) = pick(&logits, mask, true, &mut unused);
         Action::from_index(a as u8)
+    }
+}
+
+/// Fixed Byzantine schedules, one per episode: `schedules[e][r - 1]` is the
+/// team's action in round `r` of episode `e` (missing rounds: silence). This
+/// is how the verifier's counterexamples are replayed in training.
+pub struct ReplayByzantine {
+    pub schedules: Vec<Vec<Vec<u8>>>,
+}
+
+impl ByzantinePolicy for ReplayByzantine {
+    fn name(&self) -> String {
+        "replay".into()
+    }
+
+    fn act(&mut self, env: &BatchEnv, _rng: &mut ChaCha8Rng, actions: &mut [u8]) {
+        let a = env.spec().byz_action_len();
+        for (e, sched) in self.schedules.iter().enumerate().take(env.len()) {
+            if let Some(row) = sched.get(env.round() as usize - 1) {
+                actions[e * a..][..a].copy_from_slice(row);
+            }
+        }
     }
 }

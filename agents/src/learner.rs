@@ -348,6 +348,72 @@ impl Learner {
         self.opt.step(&grads)
     }
 
+    /// Behaviour cloning: fits the policy to `actions` (one per head) on
+    /// `obs` with their masks, by cross-entropy, for at most `epochs` passes
+    /// or until every greedy action matches. Returns the fraction matched.
+    pub fn imitate(
+        &mut self,
+        obs: &[f32],
+        masks: &[u8],
+        actions: &[u32],
+        epochs: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> candle_core::Result<f64> {
+        let d = self.policy.sizes[0];
+        let rows = obs.len() / d;
+        let mut buf = Buffer::new(d, self.heads);
+        for r in 0..rows {
+            let h = self.heads;
+            buf.push(
+                r,
+                &obs[r * d..][..d],
+                &masks[r * h..][..h],
+                &actions[r * h..][..h],
+                0.0,
+                0.0,
+            );
+        }
+        let zeros = vec![0.0; rows];
+        let mut scratch = ActScratch::default();
+        let matched = |l: &Learner,
+                       rng: &mut ChaCha8Rng,
+                       scratch: &mut ActScratch|
+         -> candle_core::Result<f64> {
+            let actor = l.actor()?;
+            let mut got = vec![0u32; rows * l.heads];
+            let mut lp = vec![0.0; rows];
+            actor.act(
+                obs, masks, rows, true, rng, scratch, &mut got, &mut lp, None,
+            );
+            let ok = (0..rows)
+                .filter(|&r| got[r * l.heads..][..l.heads] == actions[r * l.heads..][..l.heads])
+                .count();
+            Ok(ok as f64 / rows.max(1) as f64)
+        };
+        let mut order: Vec<usize> = (0..rows).collect();
+        for _ in 0..epochs {
+            if matched(self, rng, &mut scratch)? == 1.0 {
+                break;
+            }
+            for k in (1..order.len()).rev() {
+                order.swap(k, rng.random_range(0..=k));
+            }
+            for idx in order.chunks(self.cfg.minibatch.max(1)) {
+                let mb = self.minibatch(&buf, idx, &zeros, &zeros)?;
+                let m = mb.obs.dim(0)?;
+                let logits = self
+                    .policy
+                    .forward(&mb.obs)?
+                    .reshape((m, self.heads, CLASSES))?;
+                let lp_all = candle_nn::ops::log_softmax(&(logits + &mb.mask_bias)?, D::Minus1)?;
+                let logp = lp_all.gather(&mb.actions, 2)?.squeeze(2)?.sum(1)?;
+                let loss = logp.mean_all()?.neg()?;
+                self.step(&loss)?;
+            }
+        }
+        matched(self, rng, &mut scratch)
+    }
+
     /// Trains on a full buffer of finished trajectories; returns mean stats.
     pub fn update(&mut self, buf: &Buffer, rng: &mut ChaCha8Rng) -> candle_core::Result<Stats> {
         if buf.is_empty() {

@@ -12,7 +12,7 @@ pub mod policy;
 pub mod rollout;
 
 pub use buffer::Buffer;
-pub use learned::{GreedyHonest, LearnedByzantine, LearnedHonest};
+pub use learned::{GreedyHonest, LearnedByzantine, LearnedHonest, ReplayByzantine};
 pub use learner::{Algo, LearnConfig, Learner, Stats};
 pub use policy::{ByzantinePolicy, HonestPolicy, ScriptedByzantine, ScriptedHonest};
 pub use rollout::{Rollout, Tally};

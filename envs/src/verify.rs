@@ -62,6 +62,10 @@ pub struct Report {
     pub estimated_work: f64,
     /// The first broken instance (in enumeration order), played out.
     pub counterexample: Option<Trace>,
+    /// Every broken instance with a Byzantine schedule that wins it (for
+    /// replay in training); not part of the printed report.
+    #[serde(skip)]
+    pub broken: Vec<(Instance, Vec<Vec<u8>>)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -144,6 +148,11 @@ pub fn verify(
         .iter()
         .zip(&results)
         .find_map(|(&inst, (s, _))| s.as_ref().map(|s| replay(spec, protocol, inst, s)));
+    let broken_list = all
+        .iter()
+        .zip(results)
+        .filter_map(|(&inst, (s, _))| s.map(|s| (inst, s)))
+        .collect();
     Ok(Report {
         protocol: protocol.name(),
         setting: spec.describe(),
@@ -154,6 +163,7 @@ pub fn verify(
         evaluations,
         estimated_work: estimate,
         counterexample,
+        broken: broken_list,
     })
 }
 

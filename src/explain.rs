@@ -159,8 +159,11 @@ pub fn explain(spec: &EnvSpec, protocol: &dyn Protocol, limits: &Limits) -> Resu
     Ok(out)
 }
 
-/// Loads an honest checkpoint and the game it was trained in (overridable).
-pub fn from_checkpoint(path: &std::path::Path) -> Result<(EnvSpec, GreedyHonest), String> {
+/// An honest checkpoint as a deterministic protocol (played greedily), with
+/// what it says about itself.
+pub fn greedy_from_checkpoint(
+    path: &std::path::Path,
+) -> Result<(agents::checkpoint::Meta, GreedyHonest), String> {
     let c = agents::checkpoint::load(path)?;
     if c.meta.team != "honest" {
         return Err(format!(
@@ -169,14 +172,20 @@ pub fn from_checkpoint(path: &std::path::Path) -> Result<(EnvSpec, GreedyHonest)
             c.meta.team
         ));
     }
-    let exp = crate::config::parse(&c.meta.config, &path.display().to_string())
-        .map_err(|e| e.to_string())?;
-    let spec =
-        EnvSpec::new(&exp.env, c.meta.rounds).map_err(|e| format!("{}: {e}", path.display()))?;
     let greedy = GreedyHonest {
         name: path.display().to_string(),
         policy: c.policy()?,
         rounds: c.meta.rounds,
     };
+    Ok((c.meta, greedy))
+}
+
+/// Loads an honest checkpoint and the game it was trained in.
+pub fn from_checkpoint(path: &std::path::Path) -> Result<(EnvSpec, GreedyHonest), String> {
+    let (meta, greedy) = greedy_from_checkpoint(path)?;
+    let exp = crate::config::parse(&meta.config, &path.display().to_string())
+        .map_err(|e| e.to_string())?;
+    let spec =
+        EnvSpec::new(&exp.env, meta.rounds).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((spec, greedy))
 }

@@ -120,21 +120,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
                 protocols::SCRIPTED.join(", ")
             )
         })?,
-        (None, Some(path)) => {
-            let c = agents::checkpoint::load(path)?;
-            if c.meta.team != "honest" {
-                return Err(format!(
-                    "{}: a {} checkpoint, not honest",
-                    path.display(),
-                    c.meta.team
-                ));
-            }
-            Box::new(agents::GreedyHonest {
-                name: path.display().to_string(),
-                policy: c.policy()?,
-                rounds: c.meta.rounds,
-            })
-        }
+        (None, Some(path)) => Box::new(selfplay::explain::greedy_from_checkpoint(path)?.1),
         (None, None) => unreachable!("clap requires one"),
     };
     let identity = Identity::parse(&a.identity).ok_or_else(|| {

@@ -25,6 +25,29 @@ struct Work {
 }
 
 impl Work {
+    /// One batched pass of `actor` over the first `rows` observations.
+    fn act(
+        &mut self,
+        actor: &Actor,
+        rows: usize,
+        greedy: bool,
+        with_values: bool,
+        rng: &mut ChaCha8Rng,
+    ) {
+        let values = with_values.then_some(&mut self.values[..]);
+        actor.act(
+            &self.obs,
+            &self.masks,
+            rows,
+            greedy,
+            rng,
+            &mut self.scratch,
+            &mut self.actions,
+            &mut self.logp,
+            values,
+        );
+    }
+
     fn size(&mut self, rows: usize, obs_dim: usize, heads: usize) {
         self.obs.resize(rows * obs_dim, 0.0);
         self.masks.resize(rows * heads, 0);
@@ -103,18 +126,7 @@ impl HonestPolicy for LearnedHonest {
             env.encode_honest(ei / n, ei % n, &mut w.obs[k * d..][..d]);
             w.masks[k] = mask;
         }
-        let values = self.record.is_some().then_some(&mut w.values[..]);
-        self.actor.act(
-            &w.obs,
-            &w.masks,
-            rows,
-            self.greedy,
-            rng,
-            &mut w.scratch,
-            &mut w.actions,
-            &mut w.logp,
-            values,
-        );
+        w.act(&self.actor, rows, self.greedy, self.record.is_some(), rng);
         for (k, &ei) in w.rows.iter().enumerate() {
             actions[ei] = w.actions[k] as u8;
             if let Some(buf) = self.record.as_mut() {
@@ -187,18 +199,7 @@ impl ByzantinePolicy for LearnedByzantine {
             env.encode_byzantine(e, &mut w.obs[k * d..][..d]);
             env.byz_mask(e, &mut w.masks[k * a..][..a]);
         }
-        let values = self.record.is_some().then_some(&mut w.values[..]);
-        self.actor.act(
-            &w.obs,
-            &w.masks,
-            rows,
-            self.greedy,
-            rng,
-            &mut w.scratch,
-            &mut w.actions,
-            &mut w.logp,
-            values,
-        );
+        w.act(&self.actor, rows, self.greedy, self.record.is_some(), rng);
         for (k, &e) in w.rows.iter().enumerate() {
             for h in 0..a {
                 actions[e * a + h] = w.actions[k * a + h] as u8;

@@ -62,20 +62,21 @@ fn heard(spec: &EnvSpec, r: u8, inbox: &[u8], b: usize, k: usize) -> u8 {
     }
 }
 
-/// Writes, for every Byzantine sender and undecided honest recipient, the
-/// value `pick(b, i, origin)` returns (origin [`DIRECT`] for the direct value).
+/// Writes, for every Byzantine sender `b`, undecided honest recipient `i`
+/// and head `h`, the value `pick(b, i, h, origin)` returns (origin
+/// [`DIRECT`] for the direct value).
 fn fill(
     spec: &EnvSpec,
     ep: &Episode,
     out: &mut [u8],
-    mut pick: impl FnMut(usize, usize, u8) -> u8,
+    mut pick: impl FnMut(usize, usize, usize, u8) -> u8,
 ) {
     for (bo, b) in ep.byzantine_ids().enumerate() {
         for i in bits(ep.undecided(spec)) {
             let base = (bo * spec.n + i) * spec.heads;
             for h in 0..spec.heads {
                 let (_, origin) = spec.head(b, i, h);
-                out[base + h] = pick(b, i, origin);
+                out[base + h] = pick(b, i, h, origin);
             }
         }
     }
@@ -113,16 +114,11 @@ impl Adversary for Random {
         rng: &mut ChaCha8Rng,
         out: &mut [u8],
     ) {
-        for (bo, b) in ep.byzantine_ids().enumerate() {
-            for i in bits(ep.undecided(spec)) {
-                let base = (bo * spec.n + i) * spec.heads;
-                for h in 0..spec.heads {
-                    let mask = allowed(spec, r, ep, b, i, h);
-                    let pick = rng.random_range(0..mask.count_ones());
-                    out[base + h] = bits(mask as u32).nth(pick as usize).unwrap() as u8;
-                }
-            }
-        }
+        fill(spec, ep, out, |b, i, h, _| {
+            let mask = allowed(spec, r, ep, b, i, h);
+            let pick = rng.random_range(0..mask.count_ones());
+            bits(mask as u32).nth(pick as usize).unwrap() as u8
+        });
     }
 }
 
@@ -144,7 +140,7 @@ impl Adversary for Equivocate {
         _: &mut ChaCha8Rng,
         out: &mut [u8],
     ) {
-        fill(spec, ep, out, |b, i, origin| {
+        fill(spec, ep, out, |b, i, _, origin| {
             if origin == DIRECT || ep.is_byzantine(origin as usize) {
                 split(spec, ep, i)
             } else {
@@ -191,7 +187,7 @@ impl Adversary for Twins {
         for b in ep.byzantine_ids() {
             live[b] = [0, 1].map(|c| self.sends(spec, r, inbox, b, c));
         }
-        fill(spec, ep, out, |b, i, origin| {
+        fill(spec, ep, out, |b, i, _, origin| {
             let c = split(spec, ep, i);
             if !live[b][c as usize] {
                 NONE

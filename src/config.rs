@@ -21,6 +21,9 @@ pub struct Experiment {
     /// Seed of every random stream in the run.
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// The game: `consensus` (message passing, GAME.md) or `slush` (Avalanche's sampling game).
+    #[serde(default)]
+    pub game: Game,
     /// The game.
     #[serde(default)]
     pub env: EnvConfig,
@@ -39,6 +42,9 @@ pub struct Experiment {
     /// Shaped rewards (never the reported win rate).
     #[serde(default)]
     pub rewards: Rewards,
+    /// The sampling game's parameters (`game = "slush"`).
+    #[serde(default)]
+    pub slush: envs::slush::SlushConfig,
     /// `selfplay harden`: attack, verify, defend until verified.
     #[serde(default)]
     pub harden: HardenConfig,
@@ -87,6 +93,15 @@ pub struct SweepConfig {
 
 fn default_seed() -> u64 {
     1
+}
+
+/// Which game an experiment plays.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Game {
+    #[default]
+    Consensus,
+    Slush,
 }
 
 /// How a team plays.
@@ -269,9 +284,26 @@ pub fn load(path: &Path) -> Result<Resolved, LoadError> {
     load_with(path, &[])
 }
 
-/// Reads an experiment file with `key.path=value` overrides applied before
-/// validation, so an override is checked exactly like the file.
+/// Reads a consensus experiment file with `key.path=value` overrides applied
+/// before validation, so an override is checked exactly like the file.
 pub fn load_with(path: &Path, sets: &[String]) -> Result<Resolved, LoadError> {
+    match load_job(path, sets)? {
+        Job::Consensus(res) => Ok(res),
+        Job::Slush(_) => Err(LoadError::new(
+            &path.display().to_string(),
+            "game = \"slush\": this command runs consensus experiments only; run it as `selfplay FILE`",
+        )),
+    }
+}
+
+/// An experiment of either game, checked.
+pub enum Job {
+    Consensus(Resolved),
+    Slush(crate::slush::SlushJob),
+}
+
+/// Reads any experiment file (with overrides) and checks it for its game.
+pub fn load_job(path: &Path, sets: &[String]) -> Result<Job, LoadError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError::new(&file, format!("cannot read: {e}")))?;
@@ -280,7 +312,15 @@ pub fn load_with(path: &Path, sets: &[String]) -> Result<Resolved, LoadError> {
     if exp.name.is_none() {
         exp.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
     }
-    resolve(exp).map_err(|e| LoadError::new(&file, e))
+    job(exp).map_err(|e| LoadError::new(&file, e))
+}
+
+/// Checks an experiment for its game.
+pub fn job(exp: Experiment) -> Result<Job, ConfigError> {
+    match exp.game {
+        Game::Consensus => resolve(exp).map(Job::Consensus),
+        Game::Slush => crate::slush::SlushJob::new(exp).map(Job::Slush),
+    }
 }
 
 /// Applies `key.path=value` overrides to TOML text. A value is read as TOML

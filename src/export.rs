@@ -55,6 +55,9 @@ pub struct MetricsRow {
     pub termination_rate: f64,
     /// Mean round in which the last honest agent decided.
     pub mean_decision_round: f64,
+    /// Episodes where every honest agent decided the initial honest majority
+    /// (the sampling game's aim; empty for the consensus game).
+    pub majority_rate: Option<f64>,
     /// Honest team's win rate over every instance (deterministic teams only).
     pub exact_honest_win_rate: Option<f64>,
     /// The attacker's success over every instance (deterministic teams only).

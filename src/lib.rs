@@ -8,5 +8,6 @@ pub mod export;
 pub mod harden;
 pub mod plot;
 pub mod run;
+pub mod slush;
 pub mod sweep;
 pub mod train;

@@ -192,27 +192,42 @@ fn harden_cmd(a: RunArgs) -> Result<(), String> {
 }
 
 fn run_cmd(a: RunArgs) -> Result<(), String> {
-    let mut res = match &a.file {
-        Some(path) => config::load_with(path, &a.sets).map_err(|e| e.to_string())?,
+    let job = match &a.file {
+        Some(path) => config::load_job(path, &a.sets).map_err(|e| e.to_string())?,
         None => {
             let origin = "built-in default";
             let text =
                 config::apply_sets(config::DEFAULT, origin, &a.sets).map_err(|e| e.to_string())?;
             let mut exp = config::parse(&text, origin).map_err(|e| e.to_string())?;
             exp.name.get_or_insert_with(|| config::DEFAULT_NAME.into());
-            config::resolve(exp).map_err(|e| format!("{origin}: {e}"))?
+            config::job(exp).map_err(|e| format!("{origin}: {e}"))?
         }
     };
-    if let Some(seed) = a.seed {
-        res.exp.seed = seed;
+    match job {
+        config::Job::Consensus(mut res) => {
+            if let Some(seed) = a.seed {
+                res.exp.seed = seed;
+            }
+            let out = a
+                .out
+                .unwrap_or_else(|| PathBuf::from("results").join(res.name()));
+            if res.trains() {
+                one_thread_inside_runs();
+            }
+            selfplay::run::run_with(&res, &out, a.quiet, a.resume).map_err(|e| format!("{e:#}"))?;
+        }
+        config::Job::Slush(mut job) => {
+            if let Some(seed) = a.seed {
+                job.exp.seed = seed;
+            }
+            let out = a
+                .out
+                .unwrap_or_else(|| PathBuf::from("results").join(job.name()));
+            one_thread_inside_runs();
+            let say = selfplay::run::sayer(a.quiet);
+            selfplay::slush::run(&job, &out, &say).map_err(|e| format!("{e:#}"))?;
+        }
     }
-    let out = a
-        .out
-        .unwrap_or_else(|| PathBuf::from("results").join(res.name()));
-    if res.trains() {
-        one_thread_inside_runs();
-    }
-    selfplay::run::run_with(&res, &out, a.quiet, a.resume).map_err(|e| format!("{e:#}"))?;
     Ok(())
 }
 

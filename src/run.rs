@@ -136,6 +136,7 @@ pub fn row(res: &Resolved, x: RowInput) -> MetricsRow {
         validity_rate: s.rate(s.validity),
         termination_rate: s.rate(s.termination),
         mean_decision_round: s.rate(s.decision_rounds),
+        majority_rate: None,
         exact_honest_win_rate: x.exact.map(|t| t.rate(t.honest_wins)),
         // With no Byzantine agent there is no attack to rate.
         exact_attack_rate: x

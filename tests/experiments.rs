@@ -36,6 +36,31 @@ fn every_experiment_runs_and_respects_the_optimum() {
     assert!(files.len() >= 6);
     for path in files {
         let dir = tempfile::tempdir().unwrap();
+        let sets: Vec<String> = [
+            "eval.episodes=2000",
+            "train.episodes=2048",
+            "train.eval_every=1024",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // The sampling game has its own runner: baselines and a learned team, all sampled.
+        if let config::Job::Slush(job) =
+            config::load_job(&path, &sets).unwrap_or_else(|e| panic!("{e}"))
+        {
+            let rows = selfplay::slush::run(&job, dir.path(), &|_| {}).unwrap();
+            let names: Vec<&str> = rows.iter().map(|r| r.honest.as_str()).collect();
+            assert_eq!(
+                &names[..3],
+                ["slush", "snowflake", "learned"],
+                "{}",
+                path.display()
+            );
+            assert!(rows
+                .iter()
+                .all(|r| r.eval_episodes == 2000 && r.majority_rate.is_some()));
+            continue;
+        }
         let res = load(
             &path,
             &[
@@ -367,4 +392,33 @@ fn hardening_distills_attacks_and_replays() {
         (1, 3 * (1024 + 512))
     );
     assert!(dir.path().join("honest.safetensors").exists());
+}
+
+#[test]
+fn learned_slush_agrees_on_three_versus_two_and_beats_slush_at_the_majority() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets: Vec<String> = ["train.episodes=8192", "eval.episodes=5000"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let config::Job::Slush(job) = config::load_job(&experiment("slush.toml"), &sets).unwrap()
+    else {
+        panic!("a slush experiment")
+    };
+    let rows = selfplay::slush::run(&job, dir.path(), &|_| {}).unwrap();
+    let slush = &rows[0];
+    let learned = rows.last().unwrap();
+    assert_eq!(
+        (slush.honest.as_str(), learned.honest.as_str()),
+        ("slush", "learned")
+    );
+    // The target: at least 95% agreement on 3-vs-2 splits, within Slush's
+    // round budget, no worse than Slush; and the majority, more often.
+    assert!(learned.agreement_rate >= 0.95, "{rows:#?}");
+    assert!(
+        learned.agreement_rate >= slush.agreement_rate - 0.01,
+        "{rows:#?}"
+    );
+    assert!(learned.majority_rate > slush.majority_rate, "{rows:#?}");
+    assert!(learned.mean_decision_round <= job.spec.rounds as f64);
 }

@@ -166,11 +166,20 @@ impl BatchEnv {
 /// A placement and inputs drawn as `GAME.md` says: placements uniform over all
 /// `C(n, f)` (unless fixed), inputs independent fair coins (unless a split is fixed).
 pub fn sample_instance(spec: &EnvSpec, rng: &mut ChaCha8Rng) -> Instance {
-    let byzantine = spec
-        .byzantine_ids
-        .unwrap_or_else(|| sample_subset(all(spec.n), spec.f, rng));
-    let honest = all(spec.n) & !byzantine;
-    let inputs = match spec.ones {
+    instance_for(spec.n, spec.f, spec.byzantine_ids, spec.ones, rng)
+}
+
+/// [`sample_instance`] for any game of `n` agents, `f` Byzantine.
+pub fn instance_for(
+    n: usize,
+    f: usize,
+    byzantine_ids: Option<u32>,
+    ones: Option<usize>,
+    rng: &mut ChaCha8Rng,
+) -> Instance {
+    let byzantine = byzantine_ids.unwrap_or_else(|| sample_subset(all(n), f, rng));
+    let honest = all(n) & !byzantine;
+    let inputs = match ones {
         Some(k) => sample_subset(honest, k, rng),
         None => (rng.next_u64() as u32) & honest,
     };

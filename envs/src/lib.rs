@@ -6,6 +6,7 @@ pub mod batch;
 pub mod protocols;
 pub mod rewards;
 pub mod rules;
+pub mod slush;
 pub mod spec;
 pub mod trace;
 pub mod verify;

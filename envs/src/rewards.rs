@@ -66,6 +66,11 @@ impl Default for Rewards {
 impl Rewards {
     /// Honest agent `i`'s reward for a finished episode.
     pub fn honest(&self, spec: &EnvSpec, ep: &Episode, out: &Outcome, i: usize) -> f32 {
+        self.honest_for(spec.n, spec.rounds, ep, out, i)
+    }
+
+    /// The same for any game of `n` agents and `rounds` rounds.
+    pub fn honest_for(&self, n: usize, rounds: u8, ep: &Episode, out: &Outcome, i: usize) -> f32 {
         let mut r = 0.0;
         if out.honest_wins() {
             r += self.correct_commit;
@@ -80,7 +85,7 @@ impl Rewards {
             r += self.termination_violation;
         }
         let round = match ep.decided_round[i] {
-            0 => spec.rounds,
+            0 => rounds,
             d => d,
         };
         r += self.round_penalty * (round - 1) as f32;
@@ -88,7 +93,7 @@ impl Rewards {
             if round == 1 {
                 r += self.early_commit_penalty;
             }
-            let honest = ep.honest(spec);
+            let honest = crate::rules::all(n) & !ep.byzantine;
             let ones = (ep.inputs & honest).count_ones() as usize;
             let zeros = honest.count_ones() as usize - ones;
             if (v == 0 && ones > zeros) || (v == 1 && zeros > ones) {

@@ -105,7 +105,13 @@ impl Episode {
 
     #[inline]
     pub fn undecided(&self, spec: &EnvSpec) -> u32 {
-        self.honest(spec) & !self.decided
+        self.undecided_of(spec.n)
+    }
+
+    /// Honest agents that have not decided, among `n` agents.
+    #[inline]
+    pub fn undecided_of(&self, n: usize) -> u32 {
+        all(n) & !self.byzantine & !self.decided
     }
 
     #[inline]
@@ -346,18 +352,28 @@ impl Outcome {
 }
 
 pub fn outcome(spec: &EnvSpec, ep: &Episode) -> Outcome {
-    let decided = ep.decided & ep.honest(spec);
+    outcome_for(spec.n, ep)
+}
+
+/// The properties of a finished episode of `n` agents (any game whose honest
+/// agents decide a bit from a bit).
+pub fn outcome_for(n: usize, ep: &Episode) -> Outcome {
+    let honest = all(n) & !ep.byzantine;
+    let decided = ep.decided & honest;
     let ones = ep.values & decided;
     let agreement = ones == 0 || ones == decided;
-    let validity = match ep.unanimous(spec) {
-        Some(1) => ones == decided,
-        Some(_) => ones == 0,
-        None => true,
+    let inputs = ep.inputs & honest;
+    let validity = if inputs == honest {
+        ones == decided
+    } else if inputs == 0 {
+        ones == 0
+    } else {
+        true
     };
     Outcome {
         agreement,
         validity,
-        termination: decided == ep.honest(spec),
+        termination: decided == honest,
     }
 }
 

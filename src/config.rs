@@ -204,6 +204,11 @@ pub struct TrainConfig {
     pub schedule: Schedule,
     /// Epochs per block when alternating.
     pub block: u64,
+    /// A learning honest team also trains on replays of every counterexample
+    /// the verifier has found against it at the evaluation rows so far.
+    pub replay_counterexamples: bool,
+    /// Replayed episodes per epoch, when it does.
+    pub replay_batch: usize,
 }
 
 impl Default for TrainConfig {
@@ -214,6 +219,8 @@ impl Default for TrainConfig {
             eval_every: 2000,
             schedule: Schedule::Simultaneous,
             block: 10,
+            replay_counterexamples: false,
+            replay_batch: 256,
         }
     }
 }

@@ -10,11 +10,11 @@ use agents::checkpoint::{self, Meta};
 use agents::learner::Actor;
 use agents::{
     Buffer, ByzantinePolicy, GreedyHonest, HonestPolicy, LearnedByzantine, LearnedHonest, Learner,
-    Rollout, ScriptedByzantine, ScriptedHonest, Stats,
+    ReplayByzantine, Rollout, ScriptedByzantine, ScriptedHonest, Stats,
 };
 use anyhow::{bail, Context};
 use envs::view::{byz_obs_size, obs_size};
-use envs::{adversaries, BatchEnv, Protocol, Report};
+use envs::{adversaries, BatchEnv, Instance, Protocol, Report};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -111,6 +111,9 @@ struct RunState {
     update: String,
     honest_steps: Option<u64>,
     byzantine_steps: Option<u64>,
+    /// Counterexamples kept for replay (`train.replay_counterexamples`).
+    #[serde(default)]
+    replays: Vec<(Instance, Vec<Vec<u8>>)>,
     /// The experiment as run: a resume must be of the same one.
     config: String,
 }
@@ -180,6 +183,9 @@ pub fn train(
     let mut timing: Vec<TimingRow> = vec![];
     let mut fixed_report: Option<Option<Report>> = None;
     let mut best_optimal: Option<f64> = None;
+    // Every counterexample found against the learning honest team, for replay.
+    let mut replays: Vec<(Instance, Vec<Vec<u8>>)> = vec![];
+    let mut replay_env = BatchEnv::new(spec.clone(), 0);
     let (mut episodes, mut epoch, mut evals) = (0u64, 0u64, 0u64);
     let started = Instant::now();
     let mut train_secs = 0.0;
@@ -216,6 +222,7 @@ pub fn train(
             );
         }
         rows.truncate(st.rows);
+        replays = st.replays;
         best_optimal = rows
             .iter()
             .filter_map(|r| r.optimal_attack_rate)
@@ -262,6 +269,13 @@ pub fn train(
             };
             if let Some(r) = &report {
                 write_report(out, r)?;
+                if tc.replay_counterexamples && honest_learner.is_some() {
+                    for b in &r.broken {
+                        if !replays.contains(b) {
+                            replays.push(b.clone());
+                        }
+                    }
+                }
             }
             let players =
                 |greedy: bool| -> (Box<dyn HonestPolicy>, Box<dyn ByzantinePolicy>, bool) {
@@ -386,6 +400,7 @@ pub fn train(
                     } => Some(l.opt.t),
                     _ => None,
                 },
+                replays: replays.clone(),
                 config: config_text.clone(),
             };
             let mut tensors = vec![];
@@ -474,6 +489,22 @@ pub fn train(
             rollout.play(&mut env, hp, bp, &mut play);
             if let (Some(p), Some(l)) = (&mut h_net, &mut honest_learner) {
                 p.reward(&env, &exp.rewards);
+                if p.record.is_some() && !replays.is_empty() {
+                    // Replays of the verifier's counterexamples, cycling through them.
+                    let k = tc.replay_batch.max(1);
+                    let start = (epoch as usize * k) % replays.len();
+                    let picked: Vec<&(Instance, Vec<Vec<u8>>)> = (0..k)
+                        .map(|j| &replays[(start + j) % replays.len()])
+                        .collect();
+                    let insts: Vec<Instance> = picked.iter().map(|(i, _)| *i).collect();
+                    let mut r = ReplayByzantine {
+                        schedules: picked.iter().map(|(_, s)| s.clone()).collect(),
+                    };
+                    replay_env.reset_to(&insts);
+                    p.traj_offset = env.len() * spec.n;
+                    rollout.play(&mut replay_env, p, &mut r, &mut play);
+                    p.reward(&replay_env, &exp.rewards);
+                }
                 if let Some(buf) = &p.record {
                     let s = l.update(buf, &mut upd)?;
                     finite("honest", epoch, &s)?;

@@ -56,7 +56,9 @@ impl Action {
 }
 
 /// Who is Byzantine and what every honest agent was given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 pub struct Instance {
     /// Bit `i` set: agent `i` is Byzantine.
     pub byzantine: u32,

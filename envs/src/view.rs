@@ -114,10 +114,16 @@ pub fn encode(view: &View, out: &mut [f32]) {
     out.fill(0.0);
     out[view.input as usize] = 1.0;
     out[2 + view.round as usize - 1] = 1.0;
+    encode_received(view, &mut out[2 + spec.rounds as usize..]);
+}
+
+/// The received blocks of `view`, one-hot, into `out` (already zeroed).
+fn encode_received(view: &View, out: &mut [f32]) {
+    let spec = view.spec;
     let width = block_width(spec);
-    let mut base = 2 + spec.rounds as usize;
     for s in 1..view.round.min(spec.rounds) {
         let block = view.block(s);
+        let base = (s as usize - 1) * width;
         if spec.identity == Identity::Anonymous {
             out[base + block[0] as usize] = 1.0;
             out[base + spec.n + block[1] as usize] = 1.0;
@@ -126,7 +132,6 @@ pub fn encode(view: &View, out: &mut [f32]) {
                 out[base + 3 * slot + v as usize] = 1.0;
             }
         }
-        base += width;
     }
 }
 
@@ -154,14 +159,10 @@ pub fn encode_byzantine(spec: &EnvSpec, round: u8, ep: &Episode, inbox: &[u8], o
         base += 6;
     }
     let per_agent = spec.inbox_rounds() * block_width(spec);
-    let size = obs_size(spec);
-    let mut scratch = vec![0.0; size];
     for i in bits(honest) {
-        // Every received block, as the agent itself will see it at the last round.
+        // Every block agent i has received so far, as it sees them.
         let view = View::of(spec, spec.rounds.min(round), ep, inbox, i);
-        encode(&view, &mut scratch);
-        let head = 2 + spec.rounds as usize;
-        out[base + i * per_agent..][..per_agent].copy_from_slice(&scratch[head..]);
+        encode_received(&view, &mut out[base + i * per_agent..][..per_agent]);
     }
 }
 

@@ -265,6 +265,8 @@ fn a_killed_run_resumes_to_the_same_result() {
         "train.eval_every=512",
         "--set",
         "train.batch=512",
+        "--set",
+        "train.replay_counterexamples=true",
     ];
     let (killed, whole) = (dir.path().join("killed"), dir.path().join("whole"));
     let mut child = selfplay()
@@ -272,7 +274,8 @@ fn a_killed_run_resumes_to_the_same_result() {
         .args(sets)
         .spawn()
         .unwrap();
-    // Kill it mid-run, once a few rows are written.
+    // Kill it mid-run, once a few rows are written. The run replays the
+    // verifier's counterexamples, so the resume must restore those too.
     let start = std::time::Instant::now();
     while lines(&killed.join("metrics.csv")) < 6 {
         assert!(start.elapsed().as_secs() < 120, "no rows appeared");

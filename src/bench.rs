@@ -135,7 +135,7 @@ pub fn run(quick: bool) {
         ppo(secs) / 1e3,
         ">= 400 k"
     );
-    println!("verify: exhaustive search, all cores");
+    println!("verify: exhaustive search, one thread");
     println!(
         "  {:<44} {:>14} {:>12} {:>10}",
         "game", "seconds", "evaluations", "target"

@@ -266,6 +266,8 @@ fn main() -> ExitCode {
             .map(|svg| println!("wrote {}", svg.display()))
             .map_err(|e| format!("{e:#}")),
         Some(Command::Bench { quick }) => {
+            // Every figure is per core: one thread for candle and rayon alike.
+            one_thread_inside_runs();
             selfplay::bench::run(quick);
             Ok(())
         }

@@ -100,8 +100,11 @@ pub fn learner_state(learner: &Learner, prefix: &str) -> Vec<(String, Tensor)> {
     let mut out = learner.policy.named(&format!("{prefix}.policy"));
     out.extend(learner.critic.named(&format!("{prefix}.critic")));
     for (k, (m, v)) in learner.opt.m.iter().zip(&learner.opt.v).enumerate() {
-        out.push((format!("{prefix}.adam.m.{k}"), m.clone()));
-        out.push((format!("{prefix}.adam.v.{k}"), v.clone()));
+        let n = m.len();
+        for (name, values) in [("m", m), ("v", v)] {
+            let t = Tensor::from_vec(values.clone(), n, &Device::Cpu).expect("a flat tensor");
+            out.push((format!("{prefix}.adam.{name}.{k}"), t));
+        }
     }
     out
 }
@@ -117,15 +120,14 @@ pub fn restore_learner(
     learner.policy.load(&format!("{prefix}.policy"), &get)?;
     learner.critic.load(&format!("{prefix}.critic"), &get)?;
     for k in 0..learner.opt.m.len() {
-        let m = get(&format!("{prefix}.adam.m.{k}"))
-            .ok_or_else(|| format!("no {prefix}.adam.m.{k}"))?;
-        let v = get(&format!("{prefix}.adam.v.{k}"))
-            .ok_or_else(|| format!("no {prefix}.adam.v.{k}"))?;
-        if m.dims() != learner.opt.m[k].dims() || v.dims() != learner.opt.v[k].dims() {
-            return Err(format!("{prefix}.adam.{k}: shapes do not match the config"));
+        for (name, slot) in [("m", &mut learner.opt.m[k]), ("v", &mut learner.opt.v[k])] {
+            let key = format!("{prefix}.adam.{name}.{k}");
+            let (_, values) = tensors.get(&key).ok_or_else(|| format!("no {key}"))?;
+            if values.len() != slot.len() {
+                return Err(format!("{key}: shapes do not match the config"));
+            }
+            slot.copy_from_slice(values);
         }
-        learner.opt.m[k] = m;
-        learner.opt.v[k] = v;
     }
     learner.opt.t = t;
     Ok(())

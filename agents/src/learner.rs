@@ -214,7 +214,7 @@ impl Learner {
         let critic = Mlp::new(&sizes, 1.0, rng)?;
         let mut vars = policy.vars();
         vars.extend(critic.vars());
-        let opt = Adam::new(vars, cfg.lr)?;
+        let opt = Adam::new(vars, cfg.lr);
         Ok(Learner {
             cfg: cfg.clone(),
             heads,
@@ -322,30 +322,9 @@ impl Learner {
 
     /// One gradient step with the global gradient norm clipped.
     fn step(&mut self, loss: &Tensor) -> candle_core::Result<()> {
-        let mut grads = loss.backward()?;
-        let vars: Vec<_> = self
-            .policy
-            .vars()
-            .into_iter()
-            .chain(self.critic.vars())
-            .collect();
-        let mut sq = 0.0f64;
-        for v in &vars {
-            if let Some(g) = grads.get(v.as_tensor()) {
-                sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
-            }
-        }
-        let norm = sq.sqrt();
-        let max = self.cfg.max_grad_norm as f64;
-        if norm > max {
-            let scale = max / (norm + 1e-6);
-            for v in &vars {
-                if let Some(g) = grads.remove(v.as_tensor()) {
-                    grads.insert(v.as_tensor(), (g * scale)?);
-                }
-            }
-        }
-        self.opt.step(&grads)
+        let grads = loss.backward()?;
+        self.opt.step(&grads, self.cfg.max_grad_norm as f64)?;
+        Ok(())
     }
 
     /// Behaviour cloning: fits the policy to `actions` (one per head) on

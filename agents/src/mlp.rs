@@ -36,10 +36,15 @@ impl Mlp {
         })
     }
 
+    /// The bias rides along as an extra weight row against a column of ones:
+    /// its gradient then comes out of the same matrix product, where a
+    /// broadcast add would need candle's slow sum over the batch.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let mut h = x.clone();
+        let ones = Tensor::ones((x.dim(0)?, 1), DType::F32, x.device())?;
         for (k, (w, b)) in self.layers.iter().enumerate() {
-            h = h.matmul(w.as_tensor())?.broadcast_add(b.as_tensor())?;
+            let wb = Tensor::cat(&[w.as_tensor(), &b.as_tensor().unsqueeze(0)?], 0)?;
+            h = Tensor::cat(&[&h, &ones], 1)?.matmul(&wb)?;
             if k + 1 < self.layers.len() {
                 h = h.relu()?;
             }

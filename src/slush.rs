@@ -168,26 +168,8 @@ fn majority(env: &SlushEnv) -> u64 {
 
 fn tally(env: &SlushEnv) -> Tally {
     let mut t = Tally::default();
-    let n = env.spec.n;
     for e in 0..env.len() {
-        let o = env.outcome(e);
-        let ep = env.episode(e);
-        t.episodes += 1;
-        t.honest_wins += o.honest_wins() as u64;
-        t.agreement += o.agreement as u64;
-        t.validity += o.validity as u64;
-        t.termination += o.termination as u64;
-        let last = envs::rules::bits(envs::rules::all(n) & !ep.byzantine)
-            .map(|i| {
-                if ep.decided_round[i] == 0 {
-                    env.spec.rounds
-                } else {
-                    ep.decided_round[i]
-                }
-            })
-            .max()
-            .unwrap_or(0);
-        t.decision_rounds += last as u64;
+        t.add_episode(env.spec.n, env.spec.rounds, env.episode(e), &env.outcome(e));
     }
     t
 }
@@ -204,13 +186,7 @@ fn evaluate(job: &SlushJob, honest: &mut Honest, rng: &mut ChaCha8Rng) -> (Tally
         env.reset(rng);
         play(&mut env, honest, &job.exp.byzantine.adversary, rng);
         maj += majority(&env);
-        let t = tally(&env);
-        total.episodes += t.episodes;
-        total.honest_wins += t.honest_wins;
-        total.agreement += t.agreement;
-        total.validity += t.validity;
-        total.termination += t.termination;
-        total.decision_rounds += t.decision_rounds;
+        total.merge(&tally(&env));
     }
     (total, maj)
 }

@@ -1,7 +1,7 @@
 //! Playing whole batches of episodes and counting what happened.
 
 use crate::policy::{ByzantinePolicy, HonestPolicy};
-use envs::{BatchEnv, NONE};
+use envs::{BatchEnv, Episode, Outcome, NONE};
 use rand_chacha::ChaCha8Rng;
 
 /// Reusable action buffers for playing batches to the end.
@@ -50,22 +50,35 @@ impl Tally {
     pub fn add(&mut self, env: &BatchEnv) {
         let spec = env.spec();
         for e in 0..env.len() {
-            let o = env.outcome(e);
-            let ep = env.episode(e);
-            self.episodes += 1;
-            self.honest_wins += o.honest_wins() as u64;
-            self.agreement += o.agreement as u64;
-            self.validity += o.validity as u64;
-            self.termination += o.termination as u64;
-            let last = envs::rules::bits(ep.honest(spec))
-                .map(|i| match ep.decided_round[i] {
-                    0 => spec.rounds,
-                    r => r,
-                })
-                .max()
-                .unwrap_or(0);
-            self.decision_rounds += last as u64;
+            self.add_episode(spec.n, spec.rounds, env.episode(e), &env.outcome(e));
         }
+    }
+
+    /// Adds one finished episode of a game of `n` agents and `rounds` rounds.
+    pub fn add_episode(&mut self, n: usize, rounds: u8, ep: &Episode, o: &Outcome) {
+        self.episodes += 1;
+        self.honest_wins += o.honest_wins() as u64;
+        self.agreement += o.agreement as u64;
+        self.validity += o.validity as u64;
+        self.termination += o.termination as u64;
+        let last = envs::rules::bits(envs::rules::all(n) & !ep.byzantine)
+            .map(|i| match ep.decided_round[i] {
+                0 => rounds,
+                r => r,
+            })
+            .max()
+            .unwrap_or(0);
+        self.decision_rounds += last as u64;
+    }
+
+    /// Adds the counts of another tally.
+    pub fn merge(&mut self, other: &Tally) {
+        self.episodes += other.episodes;
+        self.honest_wins += other.honest_wins;
+        self.agreement += other.agreement;
+        self.validity += other.validity;
+        self.termination += other.termination;
+        self.decision_rounds += other.decision_rounds;
     }
 
     pub fn rate(&self, count: u64) -> f64 {

@@ -428,3 +428,40 @@ fn learned_slush_agrees_on_three_versus_two_and_beats_slush_at_the_majority() {
     assert!(learned.majority_rate > slush.majority_rate, "{rows:#?}");
     assert!(learned.mean_decision_round <= job.spec.rounds as f64);
 }
+
+#[test]
+fn anonymous_channels_learn_and_verify() {
+    // No Byzantine agent: the learned protocol under counts only is verified.
+    let dir = tempfile::tempdir().unwrap();
+    let res = load(
+        &experiment("honest_consensus.toml"),
+        &[
+            "env.identity=anonymous",
+            "train.episodes=8192",
+            "eval.episodes=500",
+        ],
+    );
+    let last = run(&res, dir.path()).pop().unwrap();
+    assert_eq!(
+        (last.identity.as_str(), last.verified),
+        ("anonymous", Some(true))
+    );
+    // With a learning attacker: every row scored exactly against the optimum,
+    // and the pair settles where the honest protocol loses only unanimous 1s.
+    let dir = tempfile::tempdir().unwrap();
+    let res = load(
+        &experiment("anonymous.toml"),
+        &["train.episodes=8192", "eval.episodes=500"],
+    );
+    let rows = run(&res, dir.path());
+    for r in &rows {
+        assert!(r.exact_attack_rate <= r.optimal_attack_rate);
+    }
+    let last = rows.last().unwrap();
+    assert_eq!(last.optimal_attack_rate, Some(0.125), "{rows:#?}");
+    let text = selfplay::explain::from_checkpoint(&dir.path().join("honest.safetensors"))
+        .and_then(|(spec, p)| selfplay::explain::explain(&spec, &p, &envs::Limits::default()))
+        .unwrap();
+    // `explain` shows what it is: it never decides 1.
+    assert!(text.contains("commit 0") && !text.contains("commit 1"), "{text}");
+}

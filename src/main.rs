@@ -176,56 +176,55 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
     Ok(())
 }
 
+impl RunArgs {
+    /// The overrides, `--seed N` being `--set seed=N`: one path for all.
+    fn sets(&self) -> Vec<String> {
+        let mut sets = self.sets.clone();
+        sets.extend(self.seed.map(|seed| format!("seed={seed}")));
+        sets
+    }
+
+    /// The run folder: `--out`, or `results/<name>`.
+    fn out(&self, name: &str) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("results").join(name))
+    }
+}
+
 fn harden_cmd(a: RunArgs) -> Result<(), String> {
     let path = a.file.as_ref().ok_or("harden needs an experiment file")?;
-    let mut res = config::load_with(path, &a.sets).map_err(|e| e.to_string())?;
-    if let Some(seed) = a.seed {
-        res.exp.seed = seed;
-    }
-    let out = a
-        .out
-        .unwrap_or_else(|| PathBuf::from("results").join(res.name()));
+    let res = config::load_with(path, &a.sets()).map_err(|e| e.to_string())?;
     one_thread_inside_runs();
     let say = selfplay::run::sayer(a.quiet);
-    selfplay::harden::harden(&res, &out, &say).map_err(|e| format!("{e:#}"))?;
+    selfplay::harden::harden(&res, &a.out(res.name()), &say).map_err(|e| format!("{e:#}"))?;
     Ok(())
 }
 
 fn run_cmd(a: RunArgs) -> Result<(), String> {
     let job = match &a.file {
-        Some(path) => config::load_job(path, &a.sets).map_err(|e| e.to_string())?,
+        Some(path) => config::load_job(path, &a.sets()).map_err(|e| e.to_string())?,
         None => {
             let origin = "built-in default";
-            let text =
-                config::apply_sets(config::DEFAULT, origin, &a.sets).map_err(|e| e.to_string())?;
+            let text = config::apply_sets(config::DEFAULT, origin, &a.sets())
+                .map_err(|e| e.to_string())?;
             let mut exp = config::parse(&text, origin).map_err(|e| e.to_string())?;
             exp.name.get_or_insert_with(|| config::DEFAULT_NAME.into());
             config::job(exp).map_err(|e| format!("{origin}: {e}"))?
         }
     };
     match job {
-        config::Job::Consensus(mut res) => {
-            if let Some(seed) = a.seed {
-                res.exp.seed = seed;
-            }
-            let out = a
-                .out
-                .unwrap_or_else(|| PathBuf::from("results").join(res.name()));
+        config::Job::Consensus(res) => {
             if res.trains() {
                 one_thread_inside_runs();
             }
-            selfplay::run::run_with(&res, &out, a.quiet, a.resume).map_err(|e| format!("{e:#}"))?;
+            selfplay::run::run_with(&res, &a.out(res.name()), a.quiet, a.resume)
+                .map_err(|e| format!("{e:#}"))?;
         }
-        config::Job::Slush(mut job) => {
-            if let Some(seed) = a.seed {
-                job.exp.seed = seed;
-            }
-            let out = a
-                .out
-                .unwrap_or_else(|| PathBuf::from("results").join(job.name()));
+        config::Job::Slush(job) => {
             one_thread_inside_runs();
             let say = selfplay::run::sayer(a.quiet);
-            selfplay::slush::run(&job, &out, &say).map_err(|e| format!("{e:#}"))?;
+            selfplay::slush::run(&job, &a.out(job.name()), &say).map_err(|e| format!("{e:#}"))?;
         }
     }
     Ok(())

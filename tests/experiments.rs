@@ -463,5 +463,8 @@ fn anonymous_channels_learn_and_verify() {
         .and_then(|(spec, p)| selfplay::explain::explain(&spec, &p, &envs::Limits::default()))
         .unwrap();
     // `explain` shows what it is: it never decides 1.
-    assert!(text.contains("commit 0") && !text.contains("commit 1"), "{text}");
+    assert!(
+        text.contains("commit 0") && !text.contains("commit 1"),
+        "{text}"
+    );
 }

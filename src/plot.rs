@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 /// The columns of `metrics.csv` by name, parsed as numbers (empty: missing).
 struct Table {
     columns: BTreeMap<String, Vec<Option<f64>>>,
+    /// Each row's Byzantine team (names the bars of an evaluation run).
+    byzantine: Vec<String>,
     rows: usize,
 }
 
@@ -21,8 +23,11 @@ impl Table {
         let mut columns: BTreeMap<String, Vec<Option<f64>>> =
             headers.iter().map(|h| (h.clone(), vec![])).collect();
         let mut rows = 0;
+        let mut byzantine = vec![];
         for rec in r.records() {
             let rec = rec.with_context(|| format!("{}: a malformed row", path.display()))?;
+            let at = headers.iter().position(|h| h == "byzantine");
+            byzantine.push(at.and_then(|k| rec.get(k)).unwrap_or("").to_string());
             for (h, v) in headers.iter().zip(rec.iter()) {
                 let x = match v {
                     "true" => Some(1.0),
@@ -33,7 +38,11 @@ impl Table {
             }
             rows += 1;
         }
-        Ok(Table { columns, rows })
+        Ok(Table {
+            columns,
+            byzantine,
+            rows,
+        })
     }
 
     /// `(episodes, value)` points of a column, skipping empty cells.
@@ -130,10 +139,7 @@ pub fn plot(run: &Path) -> anyhow::Result<PathBuf> {
         bail!("{}: no rows to plot", run.join("metrics.csv").display());
     }
     if table.series("episodes").iter().all(|p| p.1 == 0.0) {
-        bail!(
-            "{}: an evaluation run (one row per adversary, no training): nothing to draw over episodes",
-            run.display()
-        );
+        return evaluation(run, &table);
     }
     let out = run.join("curves.svg");
     let title = run
@@ -191,6 +197,86 @@ pub fn plot(run: &Path) -> anyhow::Result<PathBuf> {
                 }
                 legend_area.draw(&Text::new(*label, (36, y - 7), ("sans-serif", 13)))?;
             }
+        }
+        root.present()?;
+    }
+    Ok(out)
+}
+
+/// An evaluation run has one row per adversary and no curve over episodes:
+/// `RUN_DIR/evaluation.svg` shows, per adversary, the honest team's sampled
+/// win rate, the adversary's exact attack rate and the verifier's optimum.
+fn evaluation(run: &Path, table: &Table) -> anyhow::Result<PathBuf> {
+    let out = run.join("evaluation.svg");
+    let col = |name: &str| table.columns.get(name).cloned().unwrap_or_default();
+    let (win, attack, optimum) = (
+        col("honest_win_rate"),
+        col("exact_attack_rate"),
+        col("optimal_attack_rate"),
+    );
+    let k = table.rows;
+    let title = run
+        .file_name()
+        .map_or("run".into(), |s| s.to_string_lossy().into_owned());
+    {
+        let root = SVGBackend::new(&out, (280 + 160 * k as u32, 520)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (plot_area, legend_area) = root.split_horizontally(60 + 160 * k as u32);
+        let labels = table.byzantine.clone();
+        let mut chart = ChartBuilder::on(&plot_area)
+            .caption(
+                format!("{title}: honest team against each adversary"),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d(-0.5..k as f64 - 0.5, 0.0..1.05)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(k.max(1))
+            // Each adversary's bars are centred on its index.
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        let blue = RGBColor(31, 119, 180);
+        let red = RGBColor(214, 39, 40);
+        for i in 0..k {
+            let x = i as f64 - 0.5;
+            for (j, (v, color)) in [(win[i], blue), (attack[i], red)].into_iter().enumerate() {
+                if let Some(v) = v {
+                    let x0 = x + 0.15 + 0.35 * j as f64;
+                    chart.draw_series(std::iter::once(Rectangle::new(
+                        [(x0, 0.0), (x0 + 0.3, v)],
+                        color.filled(),
+                    )))?;
+                }
+            }
+            if let Some(o) = optimum[i] {
+                let style = ShapeStyle::from(BLACK).stroke_width(3);
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(x + 0.1, o), (x + 0.9, o)],
+                    style,
+                )))?;
+            }
+        }
+        let entries = [
+            ("honest win (sampled)", blue),
+            ("attack rate (exact)", red),
+            ("optimal attack rate", BLACK),
+        ];
+        for (k, (label, color)) in entries.into_iter().enumerate() {
+            let y = 60 + 22 * k as i32;
+            legend_area.draw(&Rectangle::new([(4, y - 5), (26, y + 5)], color.filled()))?;
+            legend_area.draw(&Text::new(label, (34, y - 7), ("sans-serif", 13)))?;
         }
         root.present()?;
     }

@@ -331,7 +331,12 @@ pub fn run_with(
         rows.push(r);
     }
     write_atomic(&out.join("metrics.csv"), &csv_bytes(&rows)?)?;
+    let svg = crate::plot::plot(out)?;
     write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;
-    say(format!("wrote {}", out.join("metrics.csv").display()));
+    say(format!(
+        "wrote {} and {}",
+        out.join("metrics.csv").display(),
+        svg.display()
+    ));
     Ok(rows)
 }

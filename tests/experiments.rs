@@ -319,14 +319,24 @@ fn training_runs_plot_their_curves() {
         svg.matches("<circle").count() >= 5 * 5,
         "a marker per row and series"
     );
-    // An evaluation run has no curve over episodes: refused with the reason.
+    // An evaluation run has no curve over episodes: one bar group per adversary.
     let eval = tempfile::tempdir().unwrap();
     run(
         &load(&experiment("majority.toml"), &["eval.episodes=500"]),
         eval.path(),
     );
-    let err = selfplay::plot::plot(eval.path()).unwrap_err().to_string();
-    assert!(err.contains("an evaluation run"), "{err}");
+    let svg = std::fs::read_to_string(eval.path().join("evaluation.svg")).unwrap();
+    for label in [
+        "silent",
+        "random",
+        "equivocate",
+        "twins",
+        "optimal attack rate",
+    ] {
+        assert!(svg.contains(label), "no {label}");
+    }
+    // Two bars (win, exact attack) for each deterministic adversary, one for random.
+    assert!(svg.matches("<rect").count() >= 7, "bars missing");
 }
 
 #[test]

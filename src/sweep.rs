@@ -108,10 +108,12 @@ pub struct Options {
 
 /// Runs (or lists) the sweep; writes `root/<name>/metrics.csv` combining every finished run.
 pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow::Result<()> {
+    // A closed stdout must not stop a sweep: the files are the results.
+    let say = crate::run::sayer(false);
     let (name, runs) = plan(file, sets, root)?;
     if opt.list {
         for run in &runs {
-            println!("{}", command(file, run));
+            say(command(file, run));
         }
         return Ok(());
     }
@@ -141,12 +143,12 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
             .map(|&i| {
                 let run = &runs[i];
                 if finished(&run.out) {
-                    println!("[{i}] {}: finished before, skipped", run.label);
+                    say(format!("[{i}] {}: finished before, skipped", run.label));
                     return Ok(());
                 }
                 // A run killed earlier goes on from its saved state.
                 crate::run::run_with(&resolved[i], &run.out, true, true)?;
-                println!("[{i}] {}: done", run.label);
+                say(format!("[{i}] {}: done", run.label));
                 Ok(())
             })
             .collect()
@@ -175,12 +177,12 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
         bytes.extend(combined);
         let path = root.join(&name).join("metrics.csv");
         write_atomic(&path, &bytes)?;
-        println!(
+        say(format!(
             "wrote {} ({} of {} runs finished)",
             path.display(),
             runs.iter().filter(|r| finished(&r.out)).count(),
             runs.len()
-        );
+        ));
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Output files. Everything is written to a temporary file and renamed into
 //! place, so a run killed at any moment leaves the previous complete file.
 
+use agents::{Stats, Tally};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
@@ -79,6 +80,73 @@ pub struct MetricsRow {
     pub byzantine_entropy: Option<f64>,
     pub byzantine_approx_kl: Option<f64>,
     pub byzantine_clipfrac: Option<f64>,
+}
+
+/// What identifies a row: the run, its game, the teams and the training point.
+pub struct RowKey {
+    pub run: String,
+    pub seed: u64,
+    pub n: usize,
+    pub f: usize,
+    pub rounds: u8,
+    pub comm: String,
+    pub synchrony: String,
+    pub identity: String,
+    pub honest: String,
+    pub byzantine: String,
+    pub epoch: u64,
+    pub episodes: u64,
+}
+
+impl MetricsRow {
+    /// A row of sampled figures and learner statistics; the exact and
+    /// verifier columns (and `majority_rate`) start empty.
+    pub fn new(
+        key: RowKey,
+        s: &Tally,
+        honest: Option<Stats>,
+        byzantine: Option<Stats>,
+    ) -> MetricsRow {
+        let (h, b) = (honest, byzantine);
+        MetricsRow {
+            run: key.run,
+            seed: key.seed,
+            n: key.n,
+            f: key.f,
+            rounds: key.rounds,
+            comm: key.comm,
+            synchrony: key.synchrony,
+            identity: key.identity,
+            honest: key.honest,
+            byzantine: key.byzantine,
+            epoch: key.epoch,
+            episodes: key.episodes,
+            eval_episodes: s.episodes,
+            honest_win_rate: s.rate(s.honest_wins),
+            byzantine_win_rate: s.rate(s.episodes - s.honest_wins),
+            agreement_rate: s.rate(s.agreement),
+            validity_rate: s.rate(s.validity),
+            termination_rate: s.rate(s.termination),
+            mean_decision_round: s.rate(s.decision_rounds),
+            majority_rate: None,
+            exact_honest_win_rate: None,
+            exact_attack_rate: None,
+            optimal_attack_rate: None,
+            verified: None,
+            instances: None,
+            broken_instances: None,
+            honest_policy_loss: h.map(|s| s.policy_loss),
+            honest_value_loss: h.map(|s| s.value_loss),
+            honest_entropy: h.map(|s| s.entropy),
+            honest_approx_kl: h.map(|s| s.approx_kl),
+            honest_clipfrac: h.map(|s| s.clipfrac),
+            byzantine_policy_loss: b.map(|s| s.policy_loss),
+            byzantine_value_loss: b.map(|s| s.value_loss),
+            byzantine_entropy: b.map(|s| s.entropy),
+            byzantine_approx_kl: b.map(|s| s.approx_kl),
+            byzantine_clipfrac: b.map(|s| s.clipfrac),
+        }
+    }
 }
 
 /// One row of `timing.csv`: wall-clock figures, never in `metrics.csv`.

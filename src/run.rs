@@ -5,7 +5,7 @@
 //! optimal attack rate against the honest protocol.
 
 use crate::config::{ByzantineTeam, HonestTeam, Resolved};
-use crate::export::{csv_bytes, write_atomic, MetricsRow, TimingRow};
+use crate::export::{csv_bytes, write_atomic, MetricsRow, RowKey, TimingRow};
 use agents::learner::Actor;
 use agents::{
     ByzantinePolicy, HonestPolicy, LearnedByzantine, Rollout, ScriptedByzantine, ScriptedHonest,
@@ -113,10 +113,7 @@ pub struct RowInput<'a> {
 
 pub fn row(res: &Resolved, x: RowInput) -> MetricsRow {
     let spec = &res.spec;
-    let s = x.sampled;
-    let report = x.report;
-    let (h, b) = (x.honest_stats, x.byzantine_stats);
-    MetricsRow {
+    let key = RowKey {
         run: res.name().into(),
         seed: res.exp.seed,
         n: spec.n,
@@ -129,14 +126,9 @@ pub fn row(res: &Resolved, x: RowInput) -> MetricsRow {
         byzantine: x.byzantine,
         epoch: x.epoch,
         episodes: x.episodes,
-        eval_episodes: s.episodes,
-        honest_win_rate: s.rate(s.honest_wins),
-        byzantine_win_rate: s.rate(s.episodes - s.honest_wins),
-        agreement_rate: s.rate(s.agreement),
-        validity_rate: s.rate(s.validity),
-        termination_rate: s.rate(s.termination),
-        mean_decision_round: s.rate(s.decision_rounds),
-        majority_rate: None,
+    };
+    let report = x.report;
+    MetricsRow {
         exact_honest_win_rate: x.exact.map(|t| t.rate(t.honest_wins)),
         // With no Byzantine agent there is no attack to rate.
         exact_attack_rate: x
@@ -147,16 +139,7 @@ pub fn row(res: &Resolved, x: RowInput) -> MetricsRow {
         verified: report.map(|r| r.verified),
         instances: report.map(|r| r.instances),
         broken_instances: report.map(|r| r.broken_instances),
-        honest_policy_loss: h.map(|s| s.policy_loss),
-        honest_value_loss: h.map(|s| s.value_loss),
-        honest_entropy: h.map(|s| s.entropy),
-        honest_approx_kl: h.map(|s| s.approx_kl),
-        honest_clipfrac: h.map(|s| s.clipfrac),
-        byzantine_policy_loss: b.map(|s| s.policy_loss),
-        byzantine_value_loss: b.map(|s| s.value_loss),
-        byzantine_entropy: b.map(|s| s.entropy),
-        byzantine_approx_kl: b.map(|s| s.approx_kl),
-        byzantine_clipfrac: b.map(|s| s.clipfrac),
+        ..MetricsRow::new(key, x.sampled, x.honest_stats, x.byzantine_stats)
     }
 }
 

@@ -4,7 +4,7 @@
 //! itself, so its figures are sampled, never exact).
 
 use crate::config::{Experiment, Kind};
-use crate::export::{csv_bytes, write_atomic, MetricsRow};
+use crate::export::{csv_bytes, write_atomic, MetricsRow, RowKey};
 use crate::run::stream;
 use agents::learner::{ActScratch, Actor};
 use agents::{Buffer, Learner, Tally};
@@ -200,7 +200,7 @@ fn row(
     stats: Option<agents::Stats>,
 ) -> MetricsRow {
     let s = &job.spec;
-    MetricsRow {
+    let key = RowKey {
         run: job.name().into(),
         seed: job.exp.seed,
         n: s.n,
@@ -217,30 +217,10 @@ fn row(
         },
         epoch,
         episodes,
-        eval_episodes: t.episodes,
-        honest_win_rate: t.rate(t.honest_wins),
-        byzantine_win_rate: t.rate(t.episodes - t.honest_wins),
-        agreement_rate: t.rate(t.agreement),
-        validity_rate: t.rate(t.validity),
-        termination_rate: t.rate(t.termination),
-        mean_decision_round: t.rate(t.decision_rounds),
+    };
+    MetricsRow {
         majority_rate: Some(t.rate(*maj)),
-        exact_honest_win_rate: None,
-        exact_attack_rate: None,
-        optimal_attack_rate: None,
-        verified: None,
-        instances: None,
-        broken_instances: None,
-        honest_policy_loss: stats.map(|s| s.policy_loss),
-        honest_value_loss: stats.map(|s| s.value_loss),
-        honest_entropy: stats.map(|s| s.entropy),
-        honest_approx_kl: stats.map(|s| s.approx_kl),
-        honest_clipfrac: stats.map(|s| s.clipfrac),
-        byzantine_policy_loss: None,
-        byzantine_value_loss: None,
-        byzantine_entropy: None,
-        byzantine_approx_kl: None,
-        byzantine_clipfrac: None,
+        ..MetricsRow::new(key, t, stats, None)
     }
 }
 

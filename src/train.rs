@@ -10,7 +10,7 @@ use agents::checkpoint::{self, Meta};
 use agents::learner::Actor;
 use agents::{
     Buffer, ByzantinePolicy, GreedyHonest, HonestPolicy, LearnedByzantine, LearnedHonest, Learner,
-    ReplayByzantine, Rollout, ScriptedByzantine, ScriptedHonest, Stats,
+    ReplayByzantine, Rollout, ScriptedByzantine, ScriptedHonest, Stats, StatsSum,
 };
 use anyhow::{bail, Context};
 use envs::view::{byz_obs_size, obs_size};
@@ -23,38 +23,16 @@ use std::time::Instant;
 
 /// Learner statistics summed between two rows.
 #[derive(Default)]
-struct Acc {
-    sum: Stats,
-    updates: f64,
-}
+struct Acc(StatsSum);
 
 impl Acc {
     fn add(&mut self, s: Stats) {
-        self.sum.policy_loss += s.policy_loss;
-        self.sum.value_loss += s.value_loss;
-        self.sum.entropy += s.entropy;
-        self.sum.approx_kl += s.approx_kl;
-        self.sum.clipfrac += s.clipfrac;
-        self.sum.samples += s.samples;
-        self.updates += 1.0;
+        self.0.add(&s);
     }
 
     /// The mean since the last call, or `None` if the team did not update.
     fn take(&mut self) -> Option<Stats> {
-        if self.updates == 0.0 {
-            return None;
-        }
-        let u = self.updates;
-        let s = Stats {
-            policy_loss: self.sum.policy_loss / u,
-            value_loss: self.sum.value_loss / u,
-            entropy: self.sum.entropy / u,
-            approx_kl: self.sum.approx_kl / u,
-            clipfrac: self.sum.clipfrac / u,
-            samples: self.sum.samples,
-        };
-        *self = Acc::default();
-        Some(s)
+        std::mem::take(&mut self.0).mean()
     }
 }
 

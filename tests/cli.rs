@@ -6,6 +6,13 @@ fn selfplay() -> Command {
     Command::new(env!("CARGO_BIN_EXE_selfplay"))
 }
 
+/// Runs a command that must fail with exit code 2; returns what it said.
+fn refused(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    String::from_utf8(out.stderr).unwrap()
+}
+
 #[test]
 fn verify_json_reports_the_textbook_figures() {
     let out = selfplay()
@@ -84,22 +91,17 @@ fn verify_text_shows_a_readable_counterexample() {
 
 #[test]
 fn verify_refuses_searches_too_large_to_finish() {
-    let out = selfplay()
-        .args([
-            "verify",
-            "--protocol",
-            "signed_relay",
-            "--n",
-            "10",
-            "--f",
-            "1",
-            "--identity",
-            "pki",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = refused(selfplay().args([
+        "verify",
+        "--protocol",
+        "signed_relay",
+        "--n",
+        "10",
+        "--f",
+        "1",
+        "--identity",
+        "pki",
+    ]));
     assert!(
         err.contains("refusing") && err.contains("protocol evaluations"),
         "{err}"
@@ -115,9 +117,7 @@ fn bad_config_names_file_and_key() {
         "[env]\nn = 4\nf = 2\nidentity = \"pki\"\nsynchrony = \"asynchronous\"\n",
     )
     .unwrap();
-    let out = selfplay().arg(&file).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = refused(selfplay().arg(&file));
     assert!(
         err.contains("bad.toml: env.synchrony = \"asynchronous\": not supported yet"),
         "{err}"
@@ -336,18 +336,16 @@ fn a_killed_run_resumes_to_the_same_result() {
 fn diverging_training_stops_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/byz_break.toml");
-    let out = selfplay()
-        .args([file, "--quiet", "--out", dir.path().to_str().unwrap()])
-        .args([
-            "--set",
-            "byzantine.learn.lr=1e38",
-            "--set",
-            "byzantine.learn.max_grad_norm=1e30",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = refused(
+        selfplay()
+            .args([file, "--quiet", "--out", dir.path().to_str().unwrap()])
+            .args([
+                "--set",
+                "byzantine.learn.lr=1e38",
+                "--set",
+                "byzantine.learn.max_grad_norm=1e30",
+            ]),
+    );
     assert!(
         err.contains("training diverged: byzantine team, epoch 0"),
         "{err}"

@@ -85,6 +85,38 @@ pub struct Stats {
     pub samples: u64,
 }
 
+/// Learner statistics summed over updates, for their mean (the sample
+/// count is a total, not a mean).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StatsSum {
+    sum: Stats,
+    count: f64,
+}
+
+impl StatsSum {
+    pub fn add(&mut self, s: &Stats) {
+        self.sum.policy_loss += s.policy_loss;
+        self.sum.value_loss += s.value_loss;
+        self.sum.entropy += s.entropy;
+        self.sum.approx_kl += s.approx_kl;
+        self.sum.clipfrac += s.clipfrac;
+        self.sum.samples += s.samples;
+        self.count += 1.0;
+    }
+
+    /// The mean of what was added, or `None` if nothing was.
+    pub fn mean(&self) -> Option<Stats> {
+        (self.count > 0.0).then(|| Stats {
+            policy_loss: self.sum.policy_loss / self.count,
+            value_loss: self.sum.value_loss / self.count,
+            entropy: self.sum.entropy / self.count,
+            approx_kl: self.sum.approx_kl / self.count,
+            clipfrac: self.sum.clipfrac / self.count,
+            samples: self.sum.samples,
+        })
+    }
+}
+
 /// The acting side of a learner: plain arrays.
 #[derive(Clone, Debug)]
 pub struct Actor {
@@ -404,8 +436,7 @@ impl Learner {
         };
         let (adv, ret) = buf.advantages(self.cfg.gamma, lambda);
         let mut order: Vec<usize> = (0..buf.len()).collect();
-        let mut sum = Stats::default();
-        let mut steps = 0.0;
+        let mut sum = StatsSum::default();
         for _ in 0..epochs {
             // Fisher-Yates from our own stream.
             for k in (1..order.len()).rev() {
@@ -415,23 +446,10 @@ impl Learner {
                 let mb = self.minibatch(buf, idx, &adv, &ret)?;
                 let (loss, s) = self.loss(&mb)?;
                 self.step(&loss)?;
-                sum.policy_loss += s.policy_loss;
-                sum.value_loss += s.value_loss;
-                sum.entropy += s.entropy;
-                sum.approx_kl += s.approx_kl;
-                sum.clipfrac += s.clipfrac;
-                sum.samples += s.samples;
-                steps += 1.0;
+                sum.add(&s);
             }
         }
-        Ok(Stats {
-            policy_loss: sum.policy_loss / steps,
-            value_loss: sum.value_loss / steps,
-            entropy: sum.entropy / steps,
-            approx_kl: sum.approx_kl / steps,
-            clipfrac: sum.clipfrac / steps,
-            samples: sum.samples,
-        })
+        Ok(sum.mean().unwrap_or_default())
     }
 }
 
@@ -487,6 +505,12 @@ mod tests {
         g
     }
 
+    fn assert_close(got: &[f32], want: &[f32]) {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-5, "{g} vs {w}");
+        }
+    }
+
     fn gradient(l: &Learner, b: &Buffer) -> Vec<f32> {
         let (adv, ret) = b.advantages(1.0, 1.0);
         let mb = l.minibatch(b, &[0, 1], &adv, &ret).unwrap();
@@ -506,9 +530,7 @@ mod tests {
     fn reinforce_follows_the_textbook_gradient() {
         let (l, b) = tiny(Algo::Reinforce);
         let want = textbook_gradient(&l, &b, &[1.0, -2.0]);
-        for (g, w) in gradient(&l, &b).iter().zip(&want) {
-            assert!((g - w).abs() < 1e-5, "{g} vs {w}");
-        }
+        assert_close(&gradient(&l, &b), &want);
     }
 
     #[test]
@@ -516,9 +538,7 @@ mod tests {
         // On fresh data the ratio is 1, inside the clip range: same gradient.
         let (l, b) = tiny(Algo::Ppo);
         let want = textbook_gradient(&l, &b, &[1.0, -2.0]);
-        for (g, w) in gradient(&l, &b).iter().zip(&want) {
-            assert!((g - w).abs() < 1e-5, "{g} vs {w}");
-        }
+        assert_close(&gradient(&l, &b), &want);
     }
 
     #[test]
@@ -528,9 +548,7 @@ mod tests {
         let (l, mut b) = tiny(Algo::Ppo);
         b.logp[0] -= 1.0;
         let want = textbook_gradient(&l, &b, &[0.0, -2.0]);
-        for (g, w) in gradient(&l, &b).iter().zip(&want) {
-            assert!((g - w).abs() < 1e-5, "{g} vs {w}");
-        }
+        assert_close(&gradient(&l, &b), &want);
     }
 
     #[test]

@@ -210,6 +210,13 @@ pub fn pick(logits: &[f32], mask: u8, greedy: bool, rng: &mut ChaCha8Rng) -> (u3
     (choice as u32, (p[choice] / sum).ln())
 }
 
+/// Fisher-Yates, from our own stream.
+fn shuffle(order: &mut [usize], rng: &mut ChaCha8Rng) {
+    for k in (1..order.len()).rev() {
+        order.swap(k, rng.random_range(0..=k));
+    }
+}
+
 /// A policy network with one categorical head per factored action, a value
 /// network, and one Adam optimiser over both.
 pub struct Learner {
@@ -306,9 +313,9 @@ impl Learner {
         })
     }
 
-    /// The loss of a minibatch and its statistics (policy loss, value loss,
-    /// entropy, approximate KL, clip fraction).
-    pub fn loss(&self, mb: &Minibatch) -> candle_core::Result<(Tensor, Stats)> {
+    /// Masked log-probabilities of every class (`[m, heads, classes]`) and of
+    /// the actions taken, summed over heads (`[m]`).
+    fn log_probs(&self, mb: &Minibatch) -> candle_core::Result<(Tensor, Tensor)> {
         let m = mb.obs.dim(0)?;
         let logits = self
             .policy
@@ -316,6 +323,14 @@ impl Learner {
             .reshape((m, self.heads, CLASSES))?;
         let lp_all = candle_nn::ops::log_softmax(&(logits + &mb.mask_bias)?, D::Minus1)?;
         let logp = lp_all.gather(&mb.actions, 2)?.squeeze(2)?.sum(1)?;
+        Ok((lp_all, logp))
+    }
+
+    /// The loss of a minibatch and its statistics (policy loss, value loss,
+    /// entropy, approximate KL, clip fraction).
+    pub fn loss(&self, mb: &Minibatch) -> candle_core::Result<(Tensor, Stats)> {
+        let m = mb.obs.dim(0)?;
+        let (lp_all, logp) = self.log_probs(mb)?;
         let entropy = (lp_all.exp()? * &lp_all)?
             .sum(2)?
             .sum(1)?
@@ -406,18 +421,10 @@ impl Learner {
             if matched(self, rng, &mut scratch)? == 1.0 {
                 break;
             }
-            for k in (1..order.len()).rev() {
-                order.swap(k, rng.random_range(0..=k));
-            }
+            shuffle(&mut order, rng);
             for idx in order.chunks(self.cfg.minibatch.max(1)) {
                 let mb = self.minibatch(&buf, idx, &zeros, &zeros)?;
-                let m = mb.obs.dim(0)?;
-                let logits = self
-                    .policy
-                    .forward(&mb.obs)?
-                    .reshape((m, self.heads, CLASSES))?;
-                let lp_all = candle_nn::ops::log_softmax(&(logits + &mb.mask_bias)?, D::Minus1)?;
-                let logp = lp_all.gather(&mb.actions, 2)?.squeeze(2)?.sum(1)?;
+                let (_, logp) = self.log_probs(&mb)?;
                 let loss = logp.mean_all()?.neg()?;
                 self.step(&loss)?;
             }
@@ -438,10 +445,7 @@ impl Learner {
         let mut order: Vec<usize> = (0..buf.len()).collect();
         let mut sum = StatsSum::default();
         for _ in 0..epochs {
-            // Fisher-Yates from our own stream.
-            for k in (1..order.len()).rev() {
-                order.swap(k, rng.random_range(0..=k));
-            }
+            shuffle(&mut order, rng);
             for idx in order.chunks(self.cfg.minibatch.max(1)) {
                 let mb = self.minibatch(buf, idx, &adv, &ret)?;
                 let (loss, s) = self.loss(&mb)?;

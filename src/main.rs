@@ -1,5 +1,5 @@
 use clap::{Args, Parser, Subcommand};
-use envs::{protocols, verify, EnvConfig, EnvSpec, Identity, Limits, Protocol};
+use envs::{protocols, verify, Comm, EnvConfig, EnvSpec, Faults, Identity, Limits, Protocol};
 use selfplay::config;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,7 +84,7 @@ enum Command {
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// Scripted protocol: majority, signed_relay or constant.
+    /// Scripted protocol: majority, signed_relay, constant, floodset, vote_commit or flood_commit.
     #[arg(
         long,
         required_unless_present = "checkpoint",
@@ -101,6 +101,12 @@ struct VerifyArgs {
     /// authenticated, pki or anonymous.
     #[arg(long, default_value = "authenticated")]
     identity: String,
+    /// Communication mode: agreement or atomic_commit.
+    #[arg(long, default_value = "agreement")]
+    comm: String,
+    /// Fault model: byzantine, crash or omission.
+    #[arg(long, default_value = "byzantine")]
+    faults: String,
     /// Rounds; default: the protocol's own.
     #[arg(long)]
     rounds: Option<u8>,
@@ -129,10 +135,24 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
             a.identity
         )
     })?;
+    let comm = Comm::parse(&a.comm).ok_or_else(|| {
+        format!(
+            "--comm {}: expected agreement, broadcast, interactive_consistency or atomic_commit",
+            a.comm
+        )
+    })?;
+    let faults = Faults::parse(&a.faults).ok_or_else(|| {
+        format!(
+            "--faults {}: expected byzantine, crash or omission",
+            a.faults
+        )
+    })?;
     let cfg = EnvConfig {
         n: a.n,
         f: a.f,
         identity,
+        comm,
+        faults,
         ..EnvConfig::default()
     };
     let spec = EnvSpec::new(&cfg, a.rounds.unwrap_or_else(|| p.rounds())).map_err(|e| {
@@ -162,7 +182,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
         r.optimal_attack_rate, r.broken_instances, r.instances
     );
     println!(
-        "verified: {} (every placement, input vector and Byzantine choice searched: {} protocol evaluations, {:.3} s)",
+        "verified: {} (every placement, input vector and adversary choice searched: {} protocol evaluations, {:.3} s)",
         if r.verified { "yes" } else { "no" },
         r.evaluations,
         start.elapsed().as_secs_f64()

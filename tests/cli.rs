@@ -122,10 +122,10 @@ fn bad_config_names_file_and_key() {
         err.contains("bad.toml: env.synchrony = \"asynchronous\": not supported yet"),
         "{err}"
     );
-    std::fs::write(&file, "[env]\nn = 4\nfaults = 2\n").unwrap();
+    std::fs::write(&file, "[env]\nn = 4\nfault = 2\n").unwrap();
     let err = String::from_utf8(selfplay().arg(&file).output().unwrap().stderr).unwrap();
     assert!(
-        err.contains("bad.toml: env.faults: unknown field `faults`"),
+        err.contains("bad.toml: env.fault: unknown field `fault`"),
         "{err}"
     );
     let missing = dir.path().join("missing.toml");

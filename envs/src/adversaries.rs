@@ -72,7 +72,7 @@ fn fill(
     mut pick: impl FnMut(usize, usize, usize, u8) -> u8,
 ) {
     for (bo, b) in ep.byzantine_ids().enumerate() {
-        for i in bits(ep.undecided(spec)) {
+        for i in bits(ep.undecided(spec) & !(1 << b)) {
             let base = (bo * spec.n + i) * spec.heads;
             for h in 0..spec.heads {
                 let (_, origin) = spec.head(b, i, h);

@@ -2,7 +2,7 @@
 //! evaluations step. All episodes advance in lockstep, one round per `step`.
 
 use crate::rules::{self, all, empty_inbox, outcome, Episode, Instance, Outcome};
-use crate::spec::{EnvSpec, NONE};
+use crate::spec::{EnvSpec, Faults, NONE};
 use crate::view::{self, View};
 use rand::{Rng, RngExt};
 use rand_chacha::ChaCha8Rng;
@@ -53,7 +53,7 @@ impl BatchEnv {
     /// Starts every episode afresh with a placement and inputs drawn from `rng`.
     pub fn reset(&mut self, rng: &mut ChaCha8Rng) {
         for e in 0..self.eps.len() {
-            self.eps[e] = Episode::new(sample_instance(&self.spec, rng));
+            self.eps[e] = Episode::start(&self.spec, sample_instance(&self.spec, rng));
         }
         self.clear();
     }
@@ -61,8 +61,11 @@ impl BatchEnv {
     /// Starts one episode per instance (the batch takes their number).
     pub fn reset_to(&mut self, instances: &[Instance]) {
         self.eps.clear();
-        self.eps
-            .extend(instances.iter().map(|&inst| Episode::new(inst)));
+        self.eps.extend(
+            instances
+                .iter()
+                .map(|&inst| Episode::start(&self.spec, inst)),
+        );
         self.inbox.resize(instances.len() * self.spec.stride, NONE);
         self.clear();
     }
@@ -81,7 +84,7 @@ impl BatchEnv {
         &self.inbox[e * self.spec.stride..][..self.spec.stride]
     }
 
-    /// Honest agents of episode `e` that act this round.
+    /// Agents of episode `e` the honest protocol acts for this round.
     pub fn acting(&self, e: usize) -> u32 {
         if self.round > self.spec.rounds {
             0
@@ -108,7 +111,7 @@ impl BatchEnv {
         out.fill(1 << NONE);
         let undecided = ep.undecided(spec);
         for (bo, b) in ep.byzantine_ids().enumerate() {
-            for i in rules::bits(undecided) {
+            for i in rules::bits(undecided & !(1 << b)) {
                 let base = (bo * spec.n + i) * spec.heads;
                 for h in 0..spec.heads {
                     out[base + h] = rules::allowed(spec, self.round, ep, b, i, h);
@@ -164,21 +167,29 @@ impl BatchEnv {
 }
 
 /// A placement and inputs drawn as `GAME.md` says: placements uniform over all
-/// `C(n, f)` (unless fixed), inputs independent fair coins (unless a split is fixed).
+/// `C(n, f)` (unless fixed), inputs independent fair coins (unless a split is
+/// fixed). Under crash and omission faults the faulty agents have inputs too.
 pub fn sample_instance(spec: &EnvSpec, rng: &mut ChaCha8Rng) -> Instance {
-    instance_for(spec.n, spec.f, spec.byzantine_ids, spec.ones, rng)
+    let voters = spec.faults != Faults::Byzantine;
+    instance_for(spec.n, spec.f, spec.byzantine_ids, spec.ones, voters, rng)
 }
 
-/// [`sample_instance`] for any game of `n` agents, `f` Byzantine.
+/// [`sample_instance`] for any game of `n` agents, `f` faulty; with
+/// `faulty_inputs`, faulty agents get inputs too.
 pub fn instance_for(
     n: usize,
     f: usize,
     byzantine_ids: Option<u32>,
     ones: Option<usize>,
+    faulty_inputs: bool,
     rng: &mut ChaCha8Rng,
 ) -> Instance {
     let byzantine = byzantine_ids.unwrap_or_else(|| sample_subset(all(n), f, rng));
-    let honest = all(n) & !byzantine;
+    let honest = if faulty_inputs {
+        all(n)
+    } else {
+        all(n) & !byzantine
+    };
     let inputs = match ones {
         Some(k) => sample_subset(honest, k, rng),
         None => (rng.next_u64() as u32) & honest,
@@ -204,7 +215,8 @@ fn sample_subset(set: u32, k: usize, rng: &mut ChaCha8Rng) -> u32 {
 }
 
 /// Every instance with its probability equal: each placement (or the fixed
-/// one) times each honest input vector (or each with the fixed number of 1s).
+/// one) times each input vector of the agents that have inputs (or each with
+/// the fixed number of 1s).
 /// Placements in lexicographic order of their masks, inputs in counting order.
 pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
     let placements: Vec<u32> = match spec.byzantine_ids {
@@ -216,7 +228,12 @@ pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
     };
     let mut out = vec![];
     for byzantine in placements {
-        let honest: Vec<usize> = rules::bits(all(spec.n) & !byzantine).collect();
+        let voters = if spec.faults == Faults::Byzantine {
+            all(spec.n) & !byzantine
+        } else {
+            all(spec.n)
+        };
+        let honest: Vec<usize> = rules::bits(voters).collect();
         for x in 0..1u64 << honest.len() {
             if spec.ones.is_some_and(|k| x.count_ones() as usize != k) {
                 continue;
@@ -239,8 +256,8 @@ pub fn instance_count(spec: &EnvSpec) -> f64 {
         binomial(spec.n, spec.f)
     };
     let inputs = match spec.ones {
-        Some(k) => binomial(spec.honest(), k),
-        None => 2f64.powi(spec.honest() as i32),
+        Some(k) => binomial(spec.followers(), k),
+        None => 2f64.powi(spec.followers() as i32),
     };
     placements * inputs
 }

@@ -3,7 +3,7 @@
 //! the same trait, which is what lets the verifier check either.
 
 use crate::rules::Action;
-use crate::spec::{EnvSpec, Identity, NONE};
+use crate::spec::{Comm, EnvSpec, Identity, NONE};
 use crate::view::View;
 
 /// A deterministic honest protocol, run by every honest agent.
@@ -24,7 +24,14 @@ pub trait Protocol: Send + Sync {
 }
 
 /// Names of the scripted honest protocols every build carries.
-pub const SCRIPTED: &[&str] = &["majority", "signed_relay", "constant"];
+pub const SCRIPTED: &[&str] = &[
+    "majority",
+    "signed_relay",
+    "constant",
+    "floodset",
+    "vote_commit",
+    "flood_commit",
+];
 
 /// A scripted protocol by name.
 pub fn scripted(name: &str) -> Option<Box<dyn Protocol>> {
@@ -32,6 +39,9 @@ pub fn scripted(name: &str) -> Option<Box<dyn Protocol>> {
         "majority" => Some(Box::new(Majority)),
         "signed_relay" => Some(Box::new(SignedRelay)),
         "constant" => Some(Box::new(Constant)),
+        "floodset" => Some(Box::new(FloodSet)),
+        "vote_commit" => Some(Box::new(VoteCommit)),
+        "flood_commit" => Some(Box::new(FloodCommit)),
         _ => None,
     }
 }
@@ -140,5 +150,139 @@ impl Protocol for Constant {
 
     fn act(&self, _view: &View) -> Action {
         Action::Commit0
+    }
+}
+
+/// Per other agent (by offset), the set of values (bit `v`) seen as its
+/// round-1 message: directly in round 1, or relayed in round 2.
+fn round_one_values(view: &View) -> Vec<u8> {
+    let others = view.n() - 1;
+    let mut seen = vec![0u8; others];
+    for (dk, x) in seen.iter_mut().enumerate() {
+        if view.round > 1 {
+            let v = view.direct(1, dk);
+            if v != NONE {
+                *x |= 1 << v;
+            }
+        }
+        if view.round > 2 {
+            for dj in (0..others).filter(|&dj| dj != dk) {
+                let v = view.relay(2, dj, dk);
+                if v != NONE {
+                    *x |= 1 << v;
+                }
+            }
+        }
+    }
+    seen
+}
+
+/// Why a flooding protocol cannot run in `spec`: it reads relays, and its
+/// one-hop relays only cover a single crash.
+fn flooding_check(name: &str, spec: &EnvSpec) -> Result<(), String> {
+    if spec.identity == Identity::Anonymous {
+        Err(format!(
+            "{name} reads relays, and anonymous channels carry none"
+        ))
+    } else if spec.f > 1 {
+        Err(format!(
+            "{name} floods for 2 rounds, which covers f = 1; f = {} needs relays of relays \
+             (signature chains), which the game does not have yet",
+            spec.f
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// FloodSet for crash faults, `f = 1`: rounds 1 and 2 `send`; round 3 commit
+/// the smallest value among own input, the round-1 values received directly
+/// and those relayed in round 2. Two correct agents end with the same set:
+/// whatever the crashed agent told one of them, that one relayed to the other.
+pub struct FloodSet;
+
+impl Protocol for FloodSet {
+    fn name(&self) -> String {
+        "floodset".into()
+    }
+
+    fn rounds(&self) -> u8 {
+        3
+    }
+
+    fn check(&self, spec: &EnvSpec) -> Result<(), String> {
+        flooding_check("floodset", spec)
+    }
+
+    fn act(&self, view: &View) -> Action {
+        if view.round <= 2 && !view.is_last_round() {
+            return Action::Send;
+        }
+        let zero = view.input == 0 || round_one_values(view).iter().any(|&x| x & 1 == 1);
+        Action::commit(!zero as u8)
+    }
+}
+
+/// The naive atomic commit: round 1 `send` the vote; round 2 commit iff own
+/// vote and every other agent's vote, received directly, are yes. A crash in
+/// round 1 that reaches one agent only splits the decision (P1).
+pub struct VoteCommit;
+
+impl Protocol for VoteCommit {
+    fn name(&self) -> String {
+        "vote_commit".into()
+    }
+
+    fn rounds(&self) -> u8 {
+        2
+    }
+
+    fn check(&self, spec: &EnvSpec) -> Result<(), String> {
+        if spec.identity == Identity::Anonymous {
+            Err("vote_commit needs to know who voted; anonymous channels only count".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn act(&self, view: &View) -> Action {
+        if view.round == 1 && !view.is_last_round() {
+            return Action::Send;
+        }
+        let yes =
+            view.input == 1 && view.round > 1 && (0..view.n() - 1).all(|d| view.direct(1, d) == 1);
+        Action::commit(yes as u8)
+    }
+}
+
+/// Atomic commit for one crash: rounds 1 and 2 `send` (votes, then relays of
+/// the votes heard); round 3 commit iff every agent's vote is known, directly
+/// or relayed, and every vote is yes. Correct agents know the same votes.
+pub struct FloodCommit;
+
+impl Protocol for FloodCommit {
+    fn name(&self) -> String {
+        "flood_commit".into()
+    }
+
+    fn rounds(&self) -> u8 {
+        3
+    }
+
+    fn check(&self, spec: &EnvSpec) -> Result<(), String> {
+        if spec.comm != Comm::AtomicCommit {
+            return Err(
+                "flood_commit decides commit or abort: use comm = \"atomic_commit\"".into(),
+            );
+        }
+        flooding_check("flood_commit", spec)
+    }
+
+    fn act(&self, view: &View) -> Action {
+        if view.round <= 2 && !view.is_last_round() {
+            return Action::Send;
+        }
+        let yes = view.input == 1 && round_one_values(view).iter().all(|&x| x == 0b10);
+        Action::commit(yes as u8)
     }
 }

@@ -2,7 +2,7 @@
 //! The batched environment and the exact verifier both step episodes through
 //! these functions, so what is verified is exactly what is played.
 
-use crate::spec::{EnvSpec, Identity, DIRECT, MAX_N, NONE};
+use crate::spec::{offset, relay_slot, Comm, EnvSpec, Faults, Identity, DIRECT, MAX_N, NONE};
 use serde::Serialize;
 
 /// An honest agent's move in a round.
@@ -55,22 +55,30 @@ impl Action {
     }
 }
 
-/// Who is Byzantine and what every honest agent was given.
+/// Who is faulty and what every agent that runs the protocol was given.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
 )]
 pub struct Instance {
-    /// Bit `i` set: agent `i` is Byzantine.
+    /// Bit `i` set: agent `i` is faulty (Byzantine, or crash- or omission-prone).
     pub byzantine: u32,
-    /// Bit `i`: input of honest agent `i` (0 for Byzantine agents).
+    /// Bit `i`: input of agent `i` (0 for Byzantine agents, who have none).
     pub inputs: u32,
 }
 
 /// The changing state of one episode, apart from its inbox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Episode {
+    /// The faulty agents (under every fault model; the name is the common case).
     pub byzantine: u32,
     pub inputs: u32,
+    /// Agents that run the honest protocol: the honest ones, plus the faulty
+    /// ones under crash and omission faults.
+    pub followers: u32,
+    /// Faulty agents that have crashed: they act and send no more.
+    pub crashed: u32,
+    /// Faulty agents that have had a message dropped (omission faults).
+    pub omitted: u32,
     /// Honest agents that have committed.
     pub decided: u32,
     /// Bit `i`: the value agent `i` committed.
@@ -82,15 +90,29 @@ pub struct Episode {
 }
 
 impl Episode {
+    /// An episode with Byzantine faults: only the honest agents follow the protocol.
     pub fn new(inst: Instance) -> Episode {
         Episode {
             byzantine: inst.byzantine,
             inputs: inst.inputs & !inst.byzantine,
+            followers: !inst.byzantine,
+            crashed: 0,
+            omitted: 0,
             decided: 0,
             values: 0,
             signed: 0,
             decided_round: [0; MAX_N],
         }
+    }
+
+    /// An episode of `spec` under its fault model.
+    pub fn start(spec: &EnvSpec, inst: Instance) -> Episode {
+        let mut ep = Episode::new(inst);
+        if spec.faults != Faults::Byzantine {
+            ep.followers = all(spec.n);
+            ep.inputs = inst.inputs & all(spec.n);
+        }
+        ep
     }
 
     pub fn instance(&self) -> Instance {
@@ -110,10 +132,15 @@ impl Episode {
         self.undecided_of(spec.n)
     }
 
-    /// Honest agents that have not decided, among `n` agents.
+    /// Agents that still act (followers that have neither decided nor crashed), among `n` agents.
     #[inline]
     pub fn undecided_of(&self, n: usize) -> u32 {
-        all(n) & !self.byzantine & !self.decided
+        all(n) & self.followers & !self.decided & !self.crashed
+    }
+
+    /// Whether some faulty agent has failed so far (crashed or lost a message).
+    pub fn failed(&self) -> bool {
+        self.crashed | self.omitted != 0
     }
 
     #[inline]
@@ -141,9 +168,9 @@ impl Episode {
         self.undecided(spec) == 0
     }
 
-    /// The value all honest inputs share, if they do.
+    /// The value all inputs share (of the agents that have one), if they do.
     pub fn unanimous(&self, spec: &EnvSpec) -> Option<u8> {
-        let h = self.honest(spec);
+        let h = self.followers & all(spec.n);
         if self.inputs & h == h {
             Some(1)
         } else if self.inputs & h == 0 {
@@ -250,6 +277,15 @@ pub fn allowed(spec: &EnvSpec, r: u8, ep: &Episode, b: usize, i: usize, h: usize
     const ANY: u8 = 0b111;
     const NOTHING: u8 = 1 << NONE;
     let (_, origin) = spec.head(b, i, h);
+    if spec.faults != Faults::Byzantine {
+        // The adversary only chooses whether a faulty agent's message arrives.
+        let acts = ep.undecided(spec) >> b & 1 == 1;
+        return if origin == DIRECT && acts {
+            NOTHING | 1 << DROP
+        } else {
+            NOTHING
+        };
+    }
     if origin == DIRECT {
         return ANY;
     }
@@ -313,22 +349,110 @@ pub fn byzantine_moves(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], ac
 }
 
 /// One whole round: honest moves, then the Byzantine moves, then the
-/// adversary learns the signatures of this round's senders.
+/// adversary learns the signatures of this round's senders. Under crash and
+/// omission faults the faulty agents move with the honest ones and the
+/// adversary then drops some of their messages (see [`DROP`]).
 pub fn step(spec: &EnvSpec, r: u8, ep: &mut Episode, inbox: &mut [u8], honest: &[u8], byz: &[u8]) {
+    let acting = ep.undecided(spec);
     let senders = honest_moves(spec, r, ep, inbox, honest);
-    byzantine_moves(spec, r, ep, inbox, byz);
+    if spec.faults == Faults::Byzantine {
+        byzantine_moves(spec, r, ep, inbox, byz);
+    } else {
+        drops(spec, r, ep, inbox, byz, acting, senders);
+    }
     ep.signed |= senders;
 }
 
-/// Named properties of a finished episode (agreement mode).
+/// Under crash and omission faults, the value of a faulty agent's direct head
+/// towards a recipient that drops its message this round. Anything else
+/// ([`NONE`], the default) delivers it as the protocol wrote it.
+pub const DROP: u8 = 0;
+
+/// Applies the adversary's drops to the faulty agents that acted this round.
+/// A dropped message loses its direct value and its relays. Under crash
+/// faults any drop crashes the agent: it reaches only the other recipients,
+/// and a commit it made this round never happens (it crashed first).
+fn drops(
+    spec: &EnvSpec,
+    r: u8,
+    ep: &mut Episode,
+    inbox: &mut [u8],
+    byz: &[u8],
+    acting: u32,
+    senders: u32,
+) {
+    let n = spec.n;
+    for (bo, b) in ep.byzantine_ids().enumerate() {
+        if acting >> b & 1 == 0 {
+            continue;
+        }
+        let dropped = (0..n)
+            .filter(|&i| i != b && byz[(bo * n + i) * spec.heads] == DROP)
+            .fold(0u32, |m, i| m | 1 << i);
+        if dropped == 0 {
+            continue;
+        }
+        let sent = senders >> b & 1 == 1;
+        if sent && r < spec.rounds {
+            for i in bits(dropped) {
+                erase(spec, r, ep, inbox, b, i);
+            }
+        }
+        match spec.faults {
+            Faults::Crash => {
+                ep.crashed |= 1 << b;
+                if ep.decided_round[b] == r {
+                    ep.decided &= !(1 << b);
+                    ep.values &= !(1 << b);
+                    ep.decided_round[b] = 0;
+                }
+            }
+            _ if sent => ep.omitted |= 1 << b,
+            _ => {}
+        }
+    }
+}
+
+/// Removes what `b` sent `i` in round `r`: its direct value and its relays.
+fn erase(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], b: usize, i: usize) {
+    let block = spec.block(i, r);
+    let db = offset(spec.n, i, b);
+    if spec.identity == Identity::Anonymous {
+        inbox[block + ep.input(b) as usize] -= 1;
+        return;
+    }
+    inbox[block + db] = NONE;
+    for dk in (0..spec.n - 1).filter(|&dk| dk != db) {
+        inbox[block + relay_slot(spec.n, db, dk)] = NONE;
+    }
+}
+
+/// Named properties of a finished episode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Outcome {
-    /// All honest agents that decided, decided the same value.
+    /// All honest agents that decided, decided the same value (atomic commit:
+    /// every agent that decided, faulty or not: P1).
     pub agreement: bool,
-    /// If all honest inputs equal `v`, no honest agent decided otherwise.
+    /// If all inputs equal `v`, no agent decided otherwise (atomic commit:
+    /// P3 and P4 together).
     pub validity: bool,
-    /// Every honest agent decided within the round cap.
+    /// Every agent still running (honest, or faulty and not crashed) decided
+    /// within the round cap (atomic commit: P5).
     pub termination: bool,
+    /// Atomic commit only: P3 and P4 separately.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitProperties>,
+}
+
+/// The two validity properties of atomic commit (Hui et al.'s P3 and P4).
+/// P2, "a decision is never reversed", holds by construction: a decided agent
+/// never acts again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CommitProperties {
+    /// P3: commit only if every process voted yes.
+    pub commit_needs_all_yes: bool,
+    /// P4: if every process voted yes and nothing failed, nobody aborts.
+    pub commit_without_failures: bool,
 }
 
 impl Outcome {
@@ -340,6 +464,22 @@ impl Outcome {
     /// Names of the properties that failed.
     pub fn violated(&self) -> Vec<&'static str> {
         let mut v = vec![];
+        if let Some(c) = self.commit {
+            let named = [
+                (self.agreement, "P1 agreement"),
+                (c.commit_needs_all_yes, "P3 commit only if all voted yes"),
+                (
+                    c.commit_without_failures,
+                    "P4 commit if all voted yes and nothing failed",
+                ),
+                (self.termination, "P5 termination"),
+            ];
+            return named
+                .iter()
+                .filter(|(ok, _)| !ok)
+                .map(|(_, name)| *name)
+                .collect();
+        }
         if !self.agreement {
             v.push("agreement");
         }
@@ -354,18 +494,26 @@ impl Outcome {
 }
 
 pub fn outcome(spec: &EnvSpec, ep: &Episode) -> Outcome {
-    outcome_for(spec.n, ep)
+    if spec.comm == Comm::AtomicCommit {
+        atomic_commit(spec.n, ep)
+    } else {
+        outcome_for(spec.n, ep)
+    }
 }
 
-/// The properties of a finished episode of `n` agents (any game whose honest
-/// agents decide a bit from a bit).
+/// The properties of a finished episode of `n` agents (any game whose
+/// agents decide a bit from a bit). Agreement binds the agents that never
+/// failed (with crash or omission faults, a faulty agent that failed may
+/// disagree); validity binds every decision; termination every agent still running.
 pub fn outcome_for(n: usize, ep: &Episode) -> Outcome {
-    let honest = all(n) & !ep.byzantine;
-    let decided = ep.decided & honest;
+    let followers = all(n) & ep.followers;
+    let correct = followers & !ep.crashed & !ep.omitted;
+    let decided = ep.decided & followers;
     let ones = ep.values & decided;
-    let agreement = ones == 0 || ones == decided;
-    let inputs = ep.inputs & honest;
-    let validity = if inputs == honest {
+    let agreeing = ones & correct;
+    let agreement = agreeing == 0 || agreeing == decided & correct;
+    let inputs = ep.inputs & followers;
+    let validity = if inputs == followers {
         ones == decided
     } else if inputs == 0 {
         ones == 0
@@ -375,7 +523,29 @@ pub fn outcome_for(n: usize, ep: &Episode) -> Outcome {
     Outcome {
         agreement,
         validity,
-        termination: decided == honest,
+        termination: ep.undecided_of(n) == 0,
+        commit: None,
+    }
+}
+
+/// Atomic commit's properties (Hui et al., after Bernstein, Hadzilacos and
+/// Goodman): P1 every process that decides (faulty or not) decides the same;
+/// P3 commit (1) only if every vote is yes (1); P4 if every vote is yes and
+/// nothing failed, nobody aborts; P5 every process still running decides.
+pub fn atomic_commit(n: usize, ep: &Episode) -> Outcome {
+    let everyone = all(n);
+    let decided = ep.decided & everyone;
+    let commits = ep.values & decided;
+    let all_yes = ep.inputs & everyone == everyone;
+    let c = CommitProperties {
+        commit_needs_all_yes: commits == 0 || all_yes,
+        commit_without_failures: !all_yes || ep.failed() || commits == decided,
+    };
+    Outcome {
+        agreement: commits == 0 || commits == decided,
+        validity: c.commit_needs_all_yes && c.commit_without_failures,
+        termination: ep.undecided_of(n) == 0,
+        commit: Some(c),
     }
 }
 

@@ -242,7 +242,7 @@ impl SlushEnv {
     pub fn reset(&mut self, rng: &mut ChaCha8Rng) {
         let s = &self.spec;
         for e in 0..self.eps.len() {
-            let inst = instance_for(s.n, s.f, s.byzantine_ids, s.ones, rng);
+            let inst = instance_for(s.n, s.f, s.byzantine_ids, s.ones, false, rng);
             self.eps[e] = Episode::new(inst);
             for i in 0..s.n {
                 self.colours[e * s.n + i] = (inst.inputs >> i & 1) as u8;

@@ -25,6 +25,43 @@ pub enum Comm {
     Broadcast,
     /// Interactive consistency: agree on the vector of all inputs.
     InteractiveConsistency,
+    /// Atomic commit: inputs are votes (1 = yes), decisions commit (1) or
+    /// abort (0); the properties P1-P5 of Hui et al. Needs crash or omission faults.
+    AtomicCommit,
+}
+
+/// What a faulty agent may do.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Faults {
+    /// Anything: the Byzantine team writes every message a faulty agent sends.
+    #[default]
+    Byzantine,
+    /// A faulty agent runs the honest protocol until the adversary crashes it,
+    /// mid-round: its last message reaches only the recipients the adversary picks.
+    Crash,
+    /// A faulty agent runs the honest protocol, but the adversary may drop
+    /// any of its messages, in any round (send omission); it never stops.
+    Omission,
+}
+
+impl Faults {
+    pub fn name(self) -> &'static str {
+        match self {
+            Faults::Byzantine => "byzantine",
+            Faults::Crash => "crash",
+            Faults::Omission => "omission",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Faults> {
+        match s {
+            "byzantine" => Some(Faults::Byzantine),
+            "crash" => Some(Faults::Crash),
+            "omission" => Some(Faults::Omission),
+            _ => None,
+        }
+    }
 }
 
 /// When messages arrive.
@@ -59,7 +96,19 @@ impl Comm {
             Comm::Agreement => "agreement",
             Comm::Broadcast => "broadcast",
             Comm::InteractiveConsistency => "interactive_consistency",
+            Comm::AtomicCommit => "atomic_commit",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Comm> {
+        [
+            Comm::Agreement,
+            Comm::Broadcast,
+            Comm::InteractiveConsistency,
+            Comm::AtomicCommit,
+        ]
+        .into_iter()
+        .find(|c| c.name() == s)
     }
 }
 
@@ -109,6 +158,8 @@ pub struct EnvConfig {
     pub synchrony: Synchrony,
     /// Sender identity.
     pub identity: Identity,
+    /// What the `f` faulty agents may do.
+    pub faults: Faults,
     /// Fixed ids of the Byzantine agents; when absent, drawn uniformly per episode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub byzantine_ids: Option<Vec<usize>>,
@@ -127,6 +178,7 @@ impl Default for EnvConfig {
             comm: Comm::Agreement,
             synchrony: Synchrony::Synchronous,
             identity: Identity::Authenticated,
+            faults: Faults::Byzantine,
             byzantine_ids: None,
             ones: None,
         }
@@ -179,6 +231,7 @@ pub struct EnvSpec {
     pub comm: Comm,
     pub synchrony: Synchrony,
     pub identity: Identity,
+    pub faults: Faults,
     pub byzantine_ids: Option<u32>,
     pub ones: Option<usize>,
     /// Slots per agent per round.
@@ -250,11 +303,19 @@ impl EnvSpec {
                 "at most 16 rounds are supported",
             ));
         }
-        if cfg.comm != Comm::Agreement {
+        if matches!(cfg.comm, Comm::Broadcast | Comm::InteractiveConsistency) {
             return Err(ConfigError::new(
                 "env.comm",
                 format!("\"{}\"", cfg.comm.name()),
-                "not supported yet: only \"agreement\" is implemented",
+                "not supported yet: \"agreement\" and \"atomic_commit\" are implemented",
+            ));
+        }
+        if cfg.comm == Comm::AtomicCommit && cfg.faults == Faults::Byzantine {
+            return Err(ConfigError::new(
+                "env.faults",
+                "\"byzantine\"",
+                "atomic commit counts every process's vote, which means nothing from a \
+                 Byzantine agent: use faults = \"crash\" or \"omission\"",
             ));
         }
         if cfg.synchrony != Synchrony::Synchronous {
@@ -297,11 +358,16 @@ impl EnvSpec {
             }
         };
         if let Some(ones) = cfg.ones {
-            if ones > n - cfg.f {
+            let voters = if cfg.faults == Faults::Byzantine {
+                n - cfg.f
+            } else {
+                n
+            };
+            if ones > voters {
                 return Err(ConfigError::new(
                     "env.ones",
                     ones,
-                    format!("there are only {} honest agents", n - cfg.f),
+                    format!("only {voters} agents have an input"),
                 ));
             }
         }
@@ -354,6 +420,7 @@ impl EnvSpec {
             comm: cfg.comm,
             synchrony: cfg.synchrony,
             identity: cfg.identity,
+            faults: cfg.faults,
             byzantine_ids,
             ones: cfg.ones,
             slots,
@@ -368,6 +435,16 @@ impl EnvSpec {
     /// Number of honest agents.
     pub fn honest(&self) -> usize {
         self.n - self.f
+    }
+
+    /// Number of agents that run the honest protocol and hold an input:
+    /// the honest ones, plus the faulty ones unless they are Byzantine.
+    pub fn followers(&self) -> usize {
+        if self.faults == Faults::Byzantine {
+            self.honest()
+        } else {
+            self.n
+        }
     }
 
     /// Rounds whose messages are seen by someone: `R - 1`.
@@ -405,8 +482,12 @@ impl EnvSpec {
 
     /// One line naming the game, for logs and traces.
     pub fn describe(&self) -> String {
+        let faults = match self.faults {
+            Faults::Byzantine => String::new(),
+            x => format!(" faults={}", x.name()),
+        };
         format!(
-            "n={} f={} rounds={} comm={} synchrony={} identity={}",
+            "n={} f={} rounds={} comm={} synchrony={} identity={}{faults}",
             self.n,
             self.f,
             self.rounds,
@@ -419,6 +500,10 @@ impl EnvSpec {
     /// Whether theory says no protocol can win this setting against every attack:
     /// without signatures, Byzantine agreement needs `n > 3f` (Lamport-Shostak-Pease).
     pub fn impossibility(&self) -> Option<String> {
+        if self.faults != Faults::Byzantine {
+            // Synchronous crash and omission faults are tolerable for any f < n.
+            return None;
+        }
         if self.identity != Identity::Pki && self.f > 0 && self.n <= 3 * self.f {
             Some(format!(
                 "agreement without pki needs n > 3f (here n = {}, f = {}): no protocol can be verified",

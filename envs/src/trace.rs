@@ -2,8 +2,10 @@
 //! and written round by round, who sent what to whom and who decided what.
 
 use crate::protocols::Protocol;
-use crate::rules::{self, allowed, bits, empty_inbox, outcome, Action, Episode, Instance, Outcome};
-use crate::spec::{offset, EnvSpec, Identity, NONE};
+use crate::rules::{
+    self, allowed, bits, empty_inbox, outcome, Action, Episode, Instance, Outcome, DROP,
+};
+use crate::spec::{offset, EnvSpec, Faults, Identity, NONE};
 use crate::view::View;
 use serde::Serialize;
 use std::fmt::Write;
@@ -13,6 +15,9 @@ use std::fmt::Write;
 pub struct Trace {
     pub setting: String,
     pub protocol: String,
+    /// The fault model (`byzantine`, `crash`, `omission`).
+    pub faults: &'static str,
+    /// The faulty agents.
     pub byzantine: Vec<usize>,
     /// Each agent's input; `None` for Byzantine agents.
     pub inputs: Vec<Option<u8>>,
@@ -37,6 +42,12 @@ pub struct RoundTrace {
     pub round: u8,
     pub honest: Vec<Move>,
     pub byzantine: Vec<Message>,
+    /// Crash and omission faults: messages of faulty agents that were dropped, `(from, to)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<(usize, usize)>,
+    /// Crash faults: the faulty agents that crashed this round.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub crashed: Vec<usize>,
 }
 
 /// An honest agent's move; with `send`, the relays it carried: `(origin, value heard)`.
@@ -65,7 +76,7 @@ pub fn replay(
     schedule: &[Vec<u8>],
 ) -> Trace {
     let n = spec.n;
-    let mut ep = Episode::new(inst);
+    let mut ep = Episode::start(spec, inst);
     let mut inbox = vec![0; spec.stride];
     empty_inbox(spec, &mut inbox);
     let silent = vec![NONE; spec.byz_action_len()];
@@ -102,7 +113,17 @@ pub fn replay(
         let before = ep;
         rules::step(spec, r, &mut ep, &mut inbox, &actions, byz);
         let mut byzantine = vec![];
-        if r < spec.rounds {
+        let mut dropped = vec![];
+        if spec.faults != Faults::Byzantine {
+            for (bo, b) in before.byzantine_ids().enumerate() {
+                for i in bits(before.undecided(spec) & !(1 << b)) {
+                    let v = byz[(bo * n + i) * spec.heads];
+                    if v == DROP && allowed(spec, r, &before, b, i, 0) >> DROP & 1 == 1 {
+                        dropped.push((b, i));
+                    }
+                }
+            }
+        } else if r < spec.rounds {
             for (bo, b) in before.byzantine_ids().enumerate() {
                 for i in bits(ep.undecided(spec)) {
                     let mut m = Message {
@@ -131,15 +152,18 @@ pub fn replay(
             round: r,
             honest,
             byzantine,
+            dropped,
+            crashed: bits(ep.crashed & !before.crashed).collect(),
         });
     }
     let out = outcome(spec, &ep);
     Trace {
         setting: spec.describe(),
         protocol: protocol.name(),
+        faults: spec.faults.name(),
         byzantine: ep.byzantine_ids().collect(),
         inputs: (0..n)
-            .map(|i| (!ep.is_byzantine(i)).then(|| ep.input(i)))
+            .map(|i| (ep.followers >> i & 1 == 1).then(|| ep.input(i)))
             .collect(),
         rounds,
         decisions: (0..n)
@@ -169,9 +193,13 @@ impl Trace {
         let mut s = String::new();
         let _ = writeln!(s, "counterexample: {} ({})", self.protocol, self.setting);
         let byz: Vec<String> = self.byzantine.iter().map(|b| b.to_string()).collect();
+        let label = match self.faults {
+            "byzantine" => "byzantine".to_string(),
+            x => format!("faulty ({x})"),
+        };
         let _ = writeln!(
             s,
-            "  byzantine: {}",
+            "  {label}: {}",
             if byz.is_empty() {
                 "none".into()
             } else {
@@ -188,7 +216,12 @@ impl Trace {
         for round in &self.rounds {
             let _ = writeln!(s, "  round {}:", round.round);
             for m in &round.honest {
-                let _ = write!(s, "    agent {} {}", m.agent, m.action.label());
+                let faulty = if self.byzantine.contains(&m.agent) {
+                    " (faulty)"
+                } else {
+                    ""
+                };
+                let _ = write!(s, "    agent {}{faulty} {}", m.agent, m.action.label());
                 if m.action == Action::Send {
                     let x = self.inputs[m.agent].unwrap_or(0);
                     let _ = write!(s, " {x}");
@@ -207,6 +240,23 @@ impl Trace {
                     let _ = write!(s, " claims {}", pairs(&m.relays));
                 }
                 let _ = writeln!(s);
+            }
+            for &b in self.byzantine.iter() {
+                let lost: Vec<String> = round
+                    .dropped
+                    .iter()
+                    .filter(|&&(from, _)| from == b)
+                    .map(|(_, to)| to.to_string())
+                    .collect();
+                if round.crashed.contains(&b) {
+                    let _ = writeln!(
+                        s,
+                        "    agent {b} crashes; its message does not reach {}",
+                        lost.join(", ")
+                    );
+                } else if !lost.is_empty() {
+                    let _ = writeln!(s, "    agent {b}'s message to {} is lost", lost.join(", "));
+                }
             }
         }
         let decided: Vec<String> = self

@@ -23,7 +23,7 @@
 use crate::batch::{instance_count, instances};
 use crate::protocols::Protocol;
 use crate::rules::{self, bits, empty_inbox, Action, Episode, Instance};
-use crate::spec::{EnvSpec, Identity, NONE};
+use crate::spec::{EnvSpec, Faults, Identity, NONE};
 use crate::trace::{replay, Trace};
 use crate::view::View;
 use rayon::prelude::*;
@@ -112,6 +112,9 @@ fn options_bound(spec: &EnvSpec, r: u8) -> f64 {
 /// An upper bound on the protocol evaluations of a full search, before
 /// pruning: every honest agent acting in every round, every option explored.
 pub fn estimate_work(spec: &EnvSpec) -> f64 {
+    if spec.faults != Faults::Byzantine {
+        return instance_count(spec) * crate::exhaust::schedules_bound(spec);
+    }
     let h = spec.honest() as f64;
     let mut prefix = 1.0;
     let mut total = h;
@@ -140,7 +143,13 @@ pub fn verify(
     let all = instances(spec);
     let results: Vec<(Option<Vec<Vec<u8>>>, u64)> = all
         .par_iter()
-        .map(|&inst| attack(spec, protocol, inst))
+        .map(|&inst| {
+            if spec.faults == Faults::Byzantine {
+                attack(spec, protocol, inst)
+            } else {
+                crate::exhaust::attack(spec, protocol, inst)
+            }
+        })
         .collect();
     let broken = results.iter().filter(|(s, _)| s.is_some()).count() as u64;
     let evaluations = results.iter().map(|(_, e)| e).sum();

@@ -147,13 +147,16 @@ pub fn encode_byzantine(spec: &EnvSpec, round: u8, ep: &Episode, inbox: &[u8], o
     out.fill(0.0);
     out[round as usize - 1] = 1.0;
     let mut base = spec.rounds as usize;
-    let honest = all(spec.n) & !ep.byzantine;
+    // Under crash and omission faults the faulty agents follow the protocol
+    // too: the adversary sees their inputs, status and inboxes as well.
+    let honest = all(spec.n) & ep.followers;
     for i in 0..spec.n {
         if honest >> i & 1 == 1 {
             out[base + ep.input(i) as usize] = 1.0;
             let status = ep.decision(i).map_or(0, |v| 1 + v as usize);
             out[base + 3 + status] = 1.0;
-        } else {
+        }
+        if ep.is_byzantine(i) {
             out[base + 2] = 1.0;
         }
         base += 6;

@@ -1,0 +1,188 @@
+//! Crash and omission faults: the textbook facts, pinned, and the verifier's
+//! search cross-checked against a brute force over every drop schedule
+//! played through the batched engine.
+
+use envs::protocols::{self, Protocol};
+use envs::rules::{bits, DROP};
+use envs::{
+    instances, verify, BatchEnv, Comm, EnvConfig, EnvSpec, Faults, Identity, Limits, Report, NONE,
+};
+use std::sync::Arc;
+
+fn spec(n: usize, f: usize, comm: Comm, faults: Faults, rounds: u8) -> EnvSpec {
+    let cfg = EnvConfig {
+        n,
+        f,
+        comm,
+        faults,
+        identity: Identity::Authenticated,
+        ..EnvConfig::default()
+    };
+    EnvSpec::new(&cfg, rounds).unwrap()
+}
+
+fn check(name: &str, n: usize, comm: Comm, faults: Faults, rounds: Option<u8>) -> Report {
+    let p = protocols::scripted(name).unwrap();
+    let s = spec(n, 1, comm, faults, rounds.unwrap_or(p.rounds()));
+    verify(&s, &*p, &Limits::default()).unwrap()
+}
+
+#[test]
+fn floodset_tolerates_a_crash_in_f_plus_one_rounds() {
+    for n in [3, 4] {
+        let r = check("floodset", n, Comm::Agreement, Faults::Crash, None);
+        assert!(r.verified, "n = {n}: {r:?}");
+        // Every agent has an input under crash faults: n placements x 2^n.
+        assert_eq!(r.instances as usize, n << n);
+    }
+    // Omission faults: correct agents still agree (the faulty one may not).
+    assert!(check("floodset", 3, Comm::Agreement, Faults::Omission, None).verified);
+    // One exchange is not enough (f + 1 rounds are needed): a crash that
+    // reaches one agent only splits the decision.
+    let r = check("floodset", 3, Comm::Agreement, Faults::Crash, Some(2));
+    assert_eq!((r.broken_instances, r.instances), (3, 24));
+    let cex = r.counterexample.unwrap();
+    assert_eq!(cex.violated, vec!["agreement"]);
+    assert_eq!(cex.rounds[0].crashed.len(), 1);
+    assert!(cex.render().contains("crashes; its message does not reach"));
+}
+
+#[test]
+fn majority_falls_to_one_crash() {
+    // Inputs split 2-1 with the faulty agent on the majority side that has
+    // a tie otherwise (6 of 24): its crash reaches one agent only.
+    let r = check("majority", 3, Comm::Agreement, Faults::Crash, None);
+    assert_eq!((r.broken_instances, r.instances), (6, 24));
+}
+
+#[test]
+fn atomic_commit_needs_the_votes_flooded() {
+    // All vote yes (3 placements of 24 instances); the faulty agent's yes
+    // reaches one agent before it crashes: one commits, the other aborts.
+    let r = check("vote_commit", 3, Comm::AtomicCommit, Faults::Crash, None);
+    assert_eq!((r.broken_instances, r.instances), (3, 24));
+    assert_eq!(r.counterexample.unwrap().violated, vec!["P1 agreement"]);
+    for n in [3, 4] {
+        let r = check("flood_commit", n, Comm::AtomicCommit, Faults::Crash, None);
+        assert!(r.verified, "n = {n}: {r:?}");
+    }
+    // Omission: the faulty agent hears every yes and commits while its own
+    // vote never arrives, so the others abort. P1 binds it too (uniform).
+    let r = check(
+        "flood_commit",
+        3,
+        Comm::AtomicCommit,
+        Faults::Omission,
+        None,
+    );
+    assert_eq!((r.broken_instances, r.instances), (3, 24));
+    assert_eq!(r.counterexample.unwrap().violated, vec!["P1 agreement"]);
+}
+
+#[test]
+fn atomic_commit_properties_are_named() {
+    use envs::rules::{atomic_commit, Episode, Instance};
+    let s = spec(3, 1, Comm::AtomicCommit, Faults::Crash, 3);
+    let mut ep = Episode::start(
+        &s,
+        Instance {
+            byzantine: 0b001,
+            inputs: 0b011,
+        },
+    );
+    // A commit with a no vote (agent 2's) breaks P3.
+    ep.decided = 0b110;
+    ep.values = 0b110;
+    let o = atomic_commit(3, &ep);
+    assert!(o.agreement && !o.validity && !o.termination);
+    assert_eq!(
+        o.violated(),
+        vec!["P3 commit only if all voted yes", "P5 termination"]
+    );
+    // All yes, nothing failed, an abort: P4. After a crash it is allowed.
+    let mut ep = Episode::start(
+        &s,
+        Instance {
+            byzantine: 0b001,
+            inputs: 0b111,
+        },
+    );
+    ep.decided = 0b111;
+    assert_eq!(
+        atomic_commit(3, &ep).violated(),
+        vec!["P4 commit if all voted yes and nothing failed"]
+    );
+    ep.crashed = 0b001;
+    ep.decided = 0b110;
+    assert!(atomic_commit(3, &ep).honest_wins());
+}
+
+/// Optimal attack rate by brute force: every instance against every
+/// sequence of drop patterns (each faulty agent, each round, each subset of
+/// the others), all played at once through the batched engine.
+fn brute_force(s: &EnvSpec, p: &dyn Protocol) -> u64 {
+    let all = instances(s);
+    let others = s.n - 1;
+    let per_round = 1usize << (others * s.f);
+    let schedules = per_round.pow(s.rounds as u32);
+    let mut env = BatchEnv::new(Arc::new(s.clone()), 0);
+    let batch: Vec<_> = all
+        .iter()
+        .flat_map(|&i| std::iter::repeat_n(i, schedules))
+        .collect();
+    env.reset_to(&batch);
+    let (n, a) = (s.n, s.byz_action_len());
+    while !env.done() {
+        let r = env.round() as u32;
+        let mut honest = vec![0u8; batch.len() * n];
+        let mut byz = vec![NONE; batch.len() * a];
+        for e in 0..batch.len() {
+            for i in bits(env.acting(e)) {
+                honest[e * n + i] = p.act(&env.view(e, i)) as u8;
+            }
+            let pattern = e % schedules / per_round.pow(r - 1) % per_round;
+            for (bo, b) in bits(batch[e].byzantine).enumerate() {
+                for (t, i) in (0..n).filter(|&i| i != b).enumerate() {
+                    if pattern >> (bo * others + t) & 1 == 1 {
+                        byz[e * a + (bo * n + i) * s.heads] = DROP;
+                    }
+                }
+            }
+        }
+        env.step(&honest, &byz);
+    }
+    (0..all.len())
+        .filter(|&k| (0..schedules).any(|t| !env.outcome(k * schedules + t).honest_wins()))
+        .count() as u64
+}
+
+#[test]
+fn search_agrees_with_brute_force() {
+    let cases: &[(&str, usize, Comm, Faults, u8)] = &[
+        ("floodset", 3, Comm::Agreement, Faults::Crash, 2),
+        ("floodset", 3, Comm::Agreement, Faults::Crash, 3),
+        ("floodset", 3, Comm::Agreement, Faults::Omission, 3),
+        ("majority", 3, Comm::Agreement, Faults::Crash, 2),
+        ("majority", 4, Comm::Agreement, Faults::Omission, 2),
+        ("vote_commit", 3, Comm::AtomicCommit, Faults::Crash, 2),
+        ("vote_commit", 3, Comm::AtomicCommit, Faults::Omission, 3),
+        ("flood_commit", 3, Comm::AtomicCommit, Faults::Crash, 3),
+        ("flood_commit", 3, Comm::AtomicCommit, Faults::Omission, 3),
+    ];
+    for &(name, n, comm, faults, rounds) in cases {
+        let p = protocols::scripted(name).unwrap();
+        let s = spec(n, 1, comm, faults, rounds);
+        let r = verify(&s, &*p, &Limits::default()).unwrap();
+        assert_eq!(
+            r.broken_instances,
+            brute_force(&s, &*p),
+            "{name} {}",
+            s.describe()
+        );
+        // Every counterexample the search returns loses when replayed.
+        for (inst, sched) in &r.broken {
+            let t = envs::trace::replay(&s, &*p, *inst, sched);
+            assert!(!t.outcome.honest_wins(), "{name}: {inst:?}");
+        }
+    }
+}

@@ -4,7 +4,7 @@
 use agents::checkpoint::{self, Loaded};
 use agents::{GreedyHonest, LearnConfig};
 use envs::view::{byz_obs_size, obs_size};
-use envs::{adversaries, protocols, ConfigError, EnvConfig, EnvSpec, Protocol, Rewards};
+use envs::{adversaries, protocols, ConfigError, EnvConfig, EnvSpec, Faults, Protocol, Rewards};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -554,8 +554,24 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
             "there are no Byzantine agents (env.f = 0)",
         ));
     }
-    let known = |key: &str, name: &str| {
+    // `plays`: the adversary plays in this run (a learned or frozen team
+    // leaves `byzantine.adversary` at its default, unused).
+    let known = |key: &str, name: &str, plays: bool| {
         if adversaries::SCRIPTED.contains(&name) {
+            if plays
+                && spec.faults != Faults::Byzantine
+                && adversaries::BYZANTINE_ONLY.contains(&name)
+            {
+                return Err(ConfigError::new(
+                    key,
+                    quoted(name),
+                    format!(
+                        "equivocation needs Byzantine faults; with env.faults = \"{}\" the \
+                         adversary only drops messages: use silent or random, or a learned team",
+                        spec.faults.name()
+                    ),
+                ));
+            }
             Ok(())
         } else {
             Err(ConfigError::new(
@@ -568,9 +584,10 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
             ))
         }
     };
-    known("byzantine.adversary", &exp.byzantine.adversary)?;
+    let scripted = exp.byzantine.kind == Kind::Scripted;
+    known("byzantine.adversary", &exp.byzantine.adversary, scripted)?;
     for a in &exp.eval.adversaries {
-        known("eval.adversaries", a)?;
+        known("eval.adversaries", a, true)?;
     }
     let byz_checkpoint = |required: bool| -> Result<Option<Arc<Loaded>>, ConfigError> {
         match &exp.byzantine.checkpoint {

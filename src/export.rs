@@ -41,6 +41,7 @@ pub struct MetricsRow {
     pub comm: String,
     pub synchrony: String,
     pub identity: String,
+    pub faults: String,
     pub honest: String,
     pub byzantine: String,
     /// Training epoch (0: no training).
@@ -92,6 +93,7 @@ pub struct RowKey {
     pub comm: String,
     pub synchrony: String,
     pub identity: String,
+    pub faults: String,
     pub honest: String,
     pub byzantine: String,
     pub epoch: u64,
@@ -117,6 +119,7 @@ impl MetricsRow {
             comm: key.comm,
             synchrony: key.synchrony,
             identity: key.identity,
+            faults: key.faults,
             honest: key.honest,
             byzantine: key.byzantine,
             epoch: key.epoch,

@@ -29,6 +29,7 @@ pub struct HardenRow {
     pub f: usize,
     pub rounds: u8,
     pub identity: String,
+    pub faults: String,
     pub iteration: usize,
     /// Honest training episodes so far (after distillation).
     pub honest_episodes: u64,
@@ -125,6 +126,7 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
             f: spec.f,
             rounds: spec.rounds,
             identity: spec.identity.name().into(),
+            faults: spec.faults.name().into(),
             iteration: it,
             honest_episodes,
             attack_episodes: None,

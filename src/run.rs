@@ -122,6 +122,7 @@ pub fn row(res: &Resolved, x: RowInput) -> MetricsRow {
         comm: spec.comm.name().into(),
         synchrony: spec.synchrony.name().into(),
         identity: spec.identity.name().into(),
+        faults: spec.faults.name().into(),
         honest: x.honest,
         byzantine: x.byzantine,
         epoch: x.epoch,

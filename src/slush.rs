@@ -23,6 +23,23 @@ pub struct SlushJob {
 impl SlushJob {
     pub fn new(exp: Experiment) -> Result<SlushJob, ConfigError> {
         let spec = SlushSpec::new(&exp.env, &exp.slush)?;
+        let env = &exp.env;
+        for (key, value, default) in [
+            ("env.comm", env.comm.name(), "agreement"),
+            ("env.synchrony", env.synchrony.name(), "synchronous"),
+            ("env.faults", env.faults.name(), "byzantine"),
+        ] {
+            if value != default {
+                return Err(ConfigError::new(
+                    key,
+                    format!("\"{value}\""),
+                    format!(
+                        "the sampling game is synchronous agreement with Byzantine answerers; \
+                         only \"{default}\" applies"
+                    ),
+                ));
+            }
+        }
         let adv = &exp.byzantine.adversary;
         if spec.f > 0 && !slush::ADVERSARIES.contains(&adv.as_str()) {
             return Err(ConfigError::new(
@@ -209,6 +226,7 @@ fn row(
         comm: "slush".into(),
         synchrony: "synchronous".into(),
         identity: "anonymous".into(),
+        faults: "byzantine".into(),
         honest: honest.into(),
         byzantine: if s.f == 0 {
             "none".into()

@@ -478,3 +478,42 @@ fn anonymous_channels_learn_and_verify() {
         "{text}"
     );
 }
+
+#[test]
+fn atomic_commit_is_learned_and_verified() {
+    // Both teams from zero knowledge, under crash faults; the verifier
+    // checks every row over every crash. Seed 3 first verifies at 57,344
+    // episodes (README: 5 of 5 seeds within 150,000).
+    let dir = tempfile::tempdir().unwrap();
+    let res = load(
+        &experiment("atomic_commit.toml"),
+        &["seed=3", "train.episodes=57344", "eval.episodes=500"],
+    );
+    let rows = run(&res, dir.path());
+    assert_eq!(rows[0].faults, "crash");
+    assert_ne!(rows[0].verified, Some(true));
+    assert_eq!(rows.last().unwrap().verified, Some(true), "{rows:#?}");
+    // The kept protocol is the verified one, as `selfplay verify` sees it.
+    let (_, best) =
+        selfplay::explain::greedy_from_checkpoint(&dir.path().join("honest_best.safetensors"))
+            .unwrap();
+    let spec = &res.spec;
+    let report = envs::verify(spec, &best, &envs::Limits::default()).unwrap();
+    assert!(report.verified, "{report:?}");
+}
+
+#[test]
+fn crash_and_omission_experiments_verify_floodset() {
+    for name in ["crash.toml", "omission.toml"] {
+        let dir = tempfile::tempdir().unwrap();
+        let res = load(&experiment(name), &["eval.episodes=1000"]);
+        for r in run(&res, dir.path()) {
+            assert_eq!((r.honest.as_str(), r.verified), ("floodset", Some(true)));
+            assert_eq!(r.honest_win_rate, 1.0, "{name}: {r:?}");
+        }
+        // Deciding after one exchange: one crash splits the honest agents.
+        let res = load(&experiment(name), &["eval.episodes=1000", "env.rounds=2"]);
+        let r = &run(&res, dir.path())[0];
+        assert!(r.optimal_attack_rate.unwrap() > 0.0, "{name}: {r:?}");
+    }
+}

@@ -81,7 +81,9 @@ impl LearnedHonest {
         }
     }
 
-    /// Pays every honest agent of a finished batch its reward.
+    /// Pays every agent that ran the protocol in a finished batch its reward
+    /// (under crash and omission faults, the faulty agents too: the same
+    /// policy acted for them, and the outcome is what it is paid for).
     pub fn reward(&mut self, env: &BatchEnv, rewards: &Rewards) {
         let Some(buf) = self.record.as_mut() else {
             return;
@@ -89,7 +91,7 @@ impl LearnedHonest {
         let spec = env.spec();
         for e in 0..env.len() {
             let (ep, out) = (env.episode(e), env.outcome(e));
-            for i in bits(ep.honest(spec)) {
+            for i in bits(ep.followers & envs::rules::all(spec.n)) {
                 buf.reward_last(
                     self.traj_offset + e * spec.n + i,
                     rewards.honest(spec, ep, &out, i),
@@ -181,8 +183,10 @@ impl ByzantinePolicy for LearnedByzantine {
 
     fn act(&mut self, env: &BatchEnv, rng: &mut ChaCha8Rng, actions: &mut [u8]) {
         let spec = env.spec();
-        // Messages of the last round are never seen: nothing to decide.
-        if env.round() >= spec.rounds || spec.f == 0 {
+        // Messages of the last round are never seen: nothing to decide; but a
+        // crash in the last round still stops a faulty agent's commit.
+        let last = env.round() >= spec.rounds && spec.faults == envs::Faults::Byzantine;
+        if last || env.round() > spec.rounds || spec.f == 0 {
             return;
         }
         let (d, a) = (byz_obs_size(spec), spec.byz_action_len());

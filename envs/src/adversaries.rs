@@ -2,8 +2,8 @@
 //! Each writes the team's factored action (see [`EnvSpec::byz_action_len`]).
 
 use crate::protocols::Protocol;
-use crate::rules::{allowed, bits, Action, Episode};
-use crate::spec::{offset, EnvSpec, DIRECT, NONE};
+use crate::rules::{allowed, bits, Action, Episode, DROP};
+use crate::spec::{offset, EnvSpec, Faults, DIRECT, NONE};
 use crate::view::View;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -33,6 +33,9 @@ pub trait Adversary: Send + Sync {
 
 /// Names of the scripted adversaries.
 pub const SCRIPTED: &[&str] = &["silent", "random", "equivocate", "twins"];
+
+/// The scripted adversaries that only make sense with Byzantine faults.
+pub const BYZANTINE_ONLY: &[&str] = &["equivocate", "twins"];
 
 /// A scripted adversary by name; `twins` runs the given honest protocol.
 pub fn scripted(name: &str, honest: Arc<dyn Protocol>) -> Option<Box<dyn Adversary>> {
@@ -82,7 +85,8 @@ fn fill(
     }
 }
 
-/// Sends nothing, ever: a crash at time zero.
+/// Sends nothing, ever: a crash at time zero. Under crash and omission
+/// faults, every message of a faulty agent is dropped.
 pub struct Silent;
 
 impl Adversary for Silent {
@@ -90,7 +94,19 @@ impl Adversary for Silent {
         "silent".into()
     }
 
-    fn act(&self, _: &EnvSpec, _: u8, _: &Episode, _: &[u8], _: &mut ChaCha8Rng, _: &mut [u8]) {}
+    fn act(
+        &self,
+        spec: &EnvSpec,
+        _: u8,
+        ep: &Episode,
+        _: &[u8],
+        _: &mut ChaCha8Rng,
+        out: &mut [u8],
+    ) {
+        if spec.faults != Faults::Byzantine {
+            fill(spec, ep, out, |_, _, _, _| DROP);
+        }
+    }
 }
 
 /// Every head uniform over the values the rules allow.

@@ -20,6 +20,12 @@ pub struct Rewards {
     pub termination_violation: f32,
     /// To an honest agent that commits against a strict majority of the honest inputs.
     pub majority_violation: f32,
+    /// Atomic commit: to an agent that commits though some vote is no, or
+    /// aborts though every vote is yes. Its own decision, not the team's,
+    /// and whether or not something failed (a crash in the last round is
+    /// invisible, yet excuses an abort under P4): this breaks the "always
+    /// abort" trap.
+    pub vote_violation: f32,
     /// Per round an honest agent spends before it commits (its commit round minus one).
     pub round_penalty: f32,
     /// To an honest agent that commits in round 1, before hearing anyone.
@@ -56,6 +62,7 @@ impl Default for Rewards {
             validity_violation: -1.0,
             termination_violation: -1.0,
             majority_violation: 0.0,
+            vote_violation: 0.0,
             round_penalty: 0.0,
             early_commit_penalty: 0.0,
             byzantine: None,
@@ -93,11 +100,15 @@ impl Rewards {
             if round == 1 {
                 r += self.early_commit_penalty;
             }
-            let honest = crate::rules::all(n) & !ep.byzantine;
+            let honest = crate::rules::all(n) & ep.followers;
             let ones = (ep.inputs & honest).count_ones() as usize;
             let zeros = honest.count_ones() as usize - ones;
             if (v == 0 && ones > zeros) || (v == 1 && zeros > ones) {
                 r += self.majority_violation;
+            }
+            let all_yes = ep.inputs & honest == honest;
+            if v == all_yes as u8 ^ 1 {
+                r += self.vote_violation;
             }
         }
         r
@@ -141,12 +152,14 @@ mod tests {
             validity_violation: -4.0,
             termination_violation: -8.0,
             majority_violation: -0.5,
+            vote_violation: -16.0,
             round_penalty: -0.1,
             early_commit_penalty: -0.25,
             byzantine: None,
         };
         // Agent 2 Byzantine; honest inputs 1, 1. Agent 0 commits 0 in round 1,
         // agent 1 commits 1 in round 3: agreement and validity both fail.
+        // Every input is 1: agent 0's 0 is a vote violation too.
         let mut ep = Episode::new(Instance {
             byzantine: 0b100,
             inputs: 0b011,
@@ -158,7 +171,7 @@ mod tests {
         let o = outcome(&s, &ep);
         let r0 = table.honest(&s, &ep, &o, 0);
         let r1 = table.honest(&s, &ep, &o, 1);
-        assert!((r0 - (-2.0 - 4.0 - 0.25 - 0.5)).abs() < 1e-6, "{r0}");
+        assert!((r0 - (-2.0 - 4.0 - 0.25 - 0.5 - 16.0)).abs() < 1e-6, "{r0}");
         assert!((r1 - (-2.0 - 4.0 - 0.2)).abs() < 1e-6, "{r1}");
         assert!((table.byzantine(&s, &ep, &o) - (-(r0 + r1) / 2.0)).abs() < 1e-6);
         let explicit = Rewards {

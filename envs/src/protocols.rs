@@ -106,26 +106,9 @@ impl Protocol for SignedRelay {
         if view.round <= 2 && !view.is_last_round() {
             return Action::Send;
         }
-        let others = view.n() - 1;
         let mut votes = [0usize; 2];
         votes[view.input as usize] += 1;
-        for dk in 0..others {
-            // Bit v set: value v was seen as k's round-1 message.
-            let mut seen = 0u8;
-            if view.round > 1 {
-                let v = view.direct(1, dk);
-                if v != NONE {
-                    seen |= 1 << v;
-                }
-            }
-            if view.round > 2 {
-                for dj in (0..others).filter(|&dj| dj != dk) {
-                    let v = view.relay(2, dj, dk);
-                    if v != NONE {
-                        seen |= 1 << v;
-                    }
-                }
-            }
+        for seen in round_one_values(view) {
             match seen {
                 0b01 => votes[0] += 1,
                 0b10 => votes[1] += 1,

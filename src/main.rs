@@ -118,6 +118,16 @@ struct VerifyArgs {
     max_work: f64,
 }
 
+/// The value of `--name`, or an error listing what it accepts.
+fn flag<T>(
+    name: &str,
+    value: &str,
+    parse: fn(&str) -> Option<T>,
+    expected: &str,
+) -> Result<T, String> {
+    parse(value).ok_or_else(|| format!("--{name} {value}: expected {expected}"))
+}
+
 fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
     let p: Box<dyn Protocol> = match (&a.protocol, &a.checkpoint) {
         (Some(name), _) => protocols::scripted(name).ok_or_else(|| {
@@ -129,24 +139,24 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
         (None, Some(path)) => Box::new(selfplay::explain::greedy_from_checkpoint(path)?.1),
         (None, None) => unreachable!("clap requires one"),
     };
-    let identity = Identity::parse(&a.identity).ok_or_else(|| {
-        format!(
-            "--identity {}: expected authenticated, pki or anonymous",
-            a.identity
-        )
-    })?;
-    let comm = Comm::parse(&a.comm).ok_or_else(|| {
-        format!(
-            "--comm {}: expected agreement, broadcast, interactive_consistency or atomic_commit",
-            a.comm
-        )
-    })?;
-    let faults = Faults::parse(&a.faults).ok_or_else(|| {
-        format!(
-            "--faults {}: expected byzantine, crash or omission",
-            a.faults
-        )
-    })?;
+    let identity = flag(
+        "identity",
+        &a.identity,
+        Identity::parse,
+        "authenticated, pki or anonymous",
+    )?;
+    let comm = flag(
+        "comm",
+        &a.comm,
+        Comm::parse,
+        "agreement, broadcast, interactive_consistency or atomic_commit",
+    )?;
+    let faults = flag(
+        "faults",
+        &a.faults,
+        Faults::parse,
+        "byzantine, crash or omission",
+    )?;
     let cfg = EnvConfig {
         n: a.n,
         f: a.f,

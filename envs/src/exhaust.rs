@@ -83,11 +83,11 @@ impl Search<'_> {
             .filter(|&(_, b)| acting >> b & 1 == 1)
             .map(|(bo, b)| (bo, b, acting & !(1 << b)))
             .collect();
-        let radix: Vec<u64> = faulty
+        let radix: Vec<usize> = faulty
             .iter()
-            .map(|&(_, _, to)| 1u64 << to.count_ones())
+            .map(|&(_, _, to)| 1 << to.count_ones())
             .collect();
-        let mut digits = vec![0u64; faulty.len()];
+        let mut digits = vec![0usize; faulty.len()];
         let mut seen: Vec<(Episode, Vec<u8>)> = vec![];
         let mut byz = vec![NONE; spec.byz_action_len()];
         loop {
@@ -110,17 +110,8 @@ impl Search<'_> {
                 self.schedule.pop();
                 seen.push((ep2, next));
             }
-            let mut k = 0;
-            loop {
-                if k == digits.len() {
-                    return false;
-                }
-                digits[k] += 1;
-                if digits[k] < radix[k] {
-                    break;
-                }
-                digits[k] = 0;
-                k += 1;
+            if !rules::next_combination(&mut digits, &radix) {
+                return false;
             }
         }
     }

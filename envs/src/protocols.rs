@@ -95,11 +95,7 @@ impl Protocol for SignedRelay {
     }
 
     fn check(&self, spec: &EnvSpec) -> Result<(), String> {
-        if spec.identity == Identity::Anonymous {
-            Err("signed_relay reads relays, and anonymous channels carry none".into())
-        } else {
-            Ok(())
-        }
+        reads_relays("signed_relay", spec)
     }
 
     fn act(&self, view: &View) -> Action {
@@ -160,22 +156,29 @@ fn round_one_values(view: &View) -> Vec<u8> {
     seen
 }
 
-/// Why a flooding protocol cannot run in `spec`: it reads relays, and its
-/// one-hop relays only cover a single crash.
-fn flooding_check(name: &str, spec: &EnvSpec) -> Result<(), String> {
+/// Why a protocol that reads relays cannot run in `spec`.
+fn reads_relays(name: &str, spec: &EnvSpec) -> Result<(), String> {
     if spec.identity == Identity::Anonymous {
         Err(format!(
             "{name} reads relays, and anonymous channels carry none"
         ))
-    } else if spec.f > 1 {
-        Err(format!(
-            "{name} floods for 2 rounds, which covers f = 1; f = {} needs relays of relays \
-             (signature chains), which the game does not have yet",
-            spec.f
-        ))
     } else {
         Ok(())
     }
+}
+
+/// Why a flooding protocol cannot run in `spec`: it reads relays, and its
+/// one-hop relays only cover a single crash.
+fn flooding_check(name: &str, spec: &EnvSpec) -> Result<(), String> {
+    reads_relays(name, spec)?;
+    if spec.f > 1 {
+        return Err(format!(
+            "{name} floods for 2 rounds, which covers f = 1; f = {} needs relays of relays \
+             (signature chains), which the game does not have yet",
+            spec.f
+        ));
+    }
+    Ok(())
 }
 
 /// FloodSet for crash faults, `f = 1`: rounds 1 and 2 `send`; round 3 commit

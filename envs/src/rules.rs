@@ -204,6 +204,20 @@ pub fn bits(mut m: u32) -> impl Iterator<Item = usize> {
     })
 }
 
+/// Advances a mixed-radix counter (`digits[k] < radix[k]`, lowest digit
+/// first): how the searches enumerate every combination of choices. Returns
+/// `false` once every combination has been seen (the digits are back at 0).
+pub fn next_combination(digits: &mut [usize], radix: &[usize]) -> bool {
+    for (d, &r) in digits.iter_mut().zip(radix) {
+        *d += 1;
+        if *d < r {
+            return true;
+        }
+        *d = 0;
+    }
+    false
+}
+
 /// A fresh inbox: every slot empty.
 pub fn empty_inbox(spec: &EnvSpec, inbox: &mut [u8]) {
     let fill = if spec.identity == Identity::Anonymous {

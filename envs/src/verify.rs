@@ -332,18 +332,8 @@ impl Search<'_> {
                 }
                 return Some(picks);
             }
-            // Odometer.
-            let mut k = 0;
-            loop {
-                if k == digits.len() {
-                    return None;
-                }
-                digits[k] += 1;
-                if digits[k] < radix[k] {
-                    break;
-                }
-                digits[k] = 0;
-                k += 1;
+            if !rules::next_combination(&mut digits, &radix) {
+                return None;
             }
         }
     }
@@ -360,6 +350,7 @@ impl Search<'_> {
                 lists.push(bits(mask as u32).map(|v| v as u8).collect());
             }
         }
+        let radix: Vec<usize> = lists.iter().map(Vec::len).collect();
         let block = spec.block(i, r);
         let len = spec.inbox_rounds() * spec.slots;
         let mut scratch = honest.to_vec();
@@ -404,17 +395,8 @@ impl Search<'_> {
                     }
                 }
             }
-            let mut k = 0;
-            loop {
-                if k == width {
-                    return x;
-                }
-                digits[k] += 1;
-                if digits[k] < lists[k].len() {
-                    break;
-                }
-                digits[k] = 0;
-                k += 1;
+            if !rules::next_combination(&mut digits, &radix) {
+                return x;
             }
         }
     }

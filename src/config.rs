@@ -4,7 +4,9 @@
 use agents::checkpoint::{self, Loaded};
 use agents::{GreedyHonest, LearnConfig};
 use envs::view::{byz_obs_size, obs_size};
-use envs::{adversaries, protocols, ConfigError, EnvConfig, EnvSpec, Faults, Protocol, Rewards};
+use envs::{
+    adversaries, protocols, Comm, ConfigError, EnvConfig, EnvSpec, Faults, Protocol, Rewards,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -490,7 +492,7 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
                     )
                 })?
                 .into();
-            let r = exp.env.rounds.unwrap_or_else(|| p.rounds());
+            let r = exp.env.rounds.unwrap_or_else(|| p.rounds_for(exp.env.f));
             scripted = Some(p);
             r
         }
@@ -570,6 +572,16 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
                          adversary only drops messages: use silent or random, or a learned team",
                         spec.faults.name()
                     ),
+                ));
+            }
+            if plays && spec.comm == Comm::Broadcast && adversaries::AGREEMENT_ONLY.contains(&name)
+            {
+                return Err(ConfigError::new(
+                    key,
+                    quoted(name),
+                    "twins runs the honest protocol with an input of its own, and in a \
+                     broadcast only the designated sender has one: use equivocate, random or \
+                     a learned team",
                 ));
             }
             Ok(())
@@ -748,9 +760,15 @@ mod tests {
             e,
             "x.toml: env.f = 3: needs f < n = 3: at least one agent must be honest"
         );
+        let e = err("[env]\ncomm = \"interactive_consistency\"\n");
+        assert!(
+            e.contains("env.comm = \"interactive_consistency\": not supported yet"),
+            "{e}"
+        );
         let e = err("[env]\ncomm = \"broadcast\"\n");
         assert!(
-            e.contains("env.comm = \"broadcast\": not supported yet"),
+            e.contains("honest.protocol = \"majority\": majority counts every agent's input")
+                && e.ends_with("use dolev_strong"),
             "{e}"
         );
         let e = err("[env]\ncomm = \"gossip\"\n");

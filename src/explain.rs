@@ -6,7 +6,7 @@
 
 use agents::GreedyHonest;
 use envs::protocols::{self, Protocol};
-use envs::spec::{EnvSpec, Identity, NONE};
+use envs::spec::{Comm, EnvSpec, Identity, NONE};
 use envs::{verify, Action, Limits, Report, VerifyError, View};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -51,9 +51,37 @@ fn value(v: u8) -> String {
 /// and what each relayer said others had sent.
 fn describe(spec: &EnvSpec, key: &Key) -> String {
     let (round, input, received) = key;
-    let mut s = format!("input {input}");
+    let mut s = if *input == NONE {
+        "no input".to_string()
+    } else {
+        format!("input {input}")
+    };
     for r in 1..*round {
         let block = &received[(r as usize - 1) * spec.slots..][..spec.slots];
+        if spec.comm == Comm::Broadcast {
+            // Group 0 is the designated sender for everyone but the sender itself.
+            let got: Vec<String> = (0..spec.n - 1)
+                .filter_map(|g| {
+                    let vs: Vec<String> = (0..2)
+                        .filter(|&v| block[2 * g + v] != NONE)
+                        .map(|v| v.to_string())
+                        .collect();
+                    let who = if *input == NONE && g == 0 {
+                        "sender".to_string()
+                    } else {
+                        format!("peer{g}")
+                    };
+                    (!vs.is_empty()).then(|| format!("{who}:{}", vs.join("+")))
+                })
+                .collect();
+            let shown = if got.is_empty() {
+                "nothing".to_string()
+            } else {
+                got.join(" ")
+            };
+            let _ = write!(s, " | r{r}: {shown}");
+            continue;
+        }
         if spec.identity == Identity::Anonymous {
             let _ = write!(s, " | r{r}: {} zeros, {} ones", block[0], block[1]);
             continue;

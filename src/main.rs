@@ -165,14 +165,15 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
         faults,
         ..EnvConfig::default()
     };
-    let spec = EnvSpec::new(&cfg, a.rounds.unwrap_or_else(|| p.rounds())).map_err(|e| {
-        format!(
-            "--{} {}: {}",
-            e.key.trim_start_matches("env."),
-            e.value,
-            e.reason
-        )
-    })?;
+    let spec =
+        EnvSpec::new(&cfg, a.rounds.unwrap_or_else(|| p.rounds_for(cfg.f))).map_err(|e| {
+            format!(
+                "--{} {}: {}",
+                e.key.trim_start_matches("env."),
+                e.value,
+                e.reason
+            )
+        })?;
     let start = std::time::Instant::now();
     let r = verify(
         &spec,

@@ -3,7 +3,7 @@
 
 use crate::protocols::Protocol;
 use crate::rules::{allowed, bits, Action, Episode, DROP};
-use crate::spec::{offset, EnvSpec, Faults, DIRECT, NONE};
+use crate::spec::{offset, Comm, EnvSpec, Faults, DIRECT, NONE};
 use crate::view::View;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -36,6 +36,10 @@ pub const SCRIPTED: &[&str] = &["silent", "random", "equivocate", "twins"];
 
 /// The scripted adversaries that only make sense with Byzantine faults.
 pub const BYZANTINE_ONLY: &[&str] = &["equivocate", "twins"];
+
+/// The scripted adversaries that run the honest protocol with an input of
+/// their own, which only agreement gives every agent.
+pub const AGREEMENT_ONLY: &[&str] = &["twins"];
 
 /// A scripted adversary by name; `twins` runs the given honest protocol.
 pub fn scripted(name: &str, honest: Arc<dyn Protocol>) -> Option<Box<dyn Adversary>> {
@@ -156,6 +160,18 @@ impl Adversary for Equivocate {
         _: &mut ChaCha8Rng,
         out: &mut [u8],
     ) {
+        if spec.comm == Comm::Broadcast {
+            // Each half gets its own value (the channel drops what no chain can carry).
+            fill(spec, ep, out, |_, i, h, _| {
+                let v = split(spec, ep, i);
+                if h as u8 == v {
+                    v
+                } else {
+                    NONE
+                }
+            });
+            return;
+        }
         fill(spec, ep, out, |b, i, _, origin| {
             if origin == DIRECT || ep.is_byzantine(origin as usize) {
                 split(spec, ep, i)

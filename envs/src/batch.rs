@@ -2,7 +2,7 @@
 //! evaluations step. All episodes advance in lockstep, one round per `step`.
 
 use crate::rules::{self, all, empty_inbox, outcome, Episode, Instance, Outcome};
-use crate::spec::{EnvSpec, Faults, NONE};
+use crate::spec::{Comm, EnvSpec, Faults, NONE, SENDER};
 use crate::view::{self, View};
 use rand::{Rng, RngExt};
 use rand_chacha::ChaCha8Rng;
@@ -228,11 +228,7 @@ pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
     };
     let mut out = vec![];
     for byzantine in placements {
-        let voters = if spec.faults == Faults::Byzantine {
-            all(spec.n) & !byzantine
-        } else {
-            all(spec.n)
-        };
+        let voters = voters(spec, byzantine);
         let honest: Vec<usize> = rules::bits(voters).collect();
         for x in 0..1u64 << honest.len() {
             if spec.ones.is_some_and(|k| x.count_ones() as usize != k) {
@@ -248,8 +244,32 @@ pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
     out
 }
 
+/// The agents that hold an input under placement `byzantine`: the honest
+/// ones, every agent under crash and omission faults, and in a broadcast
+/// the designated sender if it is honest.
+fn voters(spec: &EnvSpec, byzantine: u32) -> u32 {
+    let v = if spec.faults == Faults::Byzantine {
+        all(spec.n) & !byzantine
+    } else {
+        all(spec.n)
+    };
+    if spec.comm == Comm::Broadcast {
+        v & 1 << SENDER
+    } else {
+        v
+    }
+}
+
 /// Number of instances [`instances`] would list, without listing them.
 pub fn instance_count(spec: &EnvSpec) -> f64 {
+    if spec.comm == Comm::Broadcast {
+        // Two inputs when the sender is honest, one when it is Byzantine.
+        return match spec.byzantine_ids {
+            Some(m) => 1.0 + (m >> SENDER & 1 == 0) as u8 as f64,
+            None if spec.f == 0 => 2.0,
+            None => 2.0 * binomial(spec.n - 1, spec.f) + binomial(spec.n - 1, spec.f - 1),
+        };
+    }
     let placements = if spec.byzantine_ids.is_some() {
         1.0
     } else {

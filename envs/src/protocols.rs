@@ -14,6 +14,11 @@ pub trait Protocol: Send + Sync {
     /// The number of rounds the protocol is written for: the default `R`.
     fn rounds(&self) -> u8;
 
+    /// The default `R` with `f` faulty agents, for protocols whose length depends on it.
+    fn rounds_for(&self, _f: usize) -> u8 {
+        self.rounds()
+    }
+
     /// Why this protocol cannot run in `spec`, if it cannot.
     fn check(&self, _spec: &EnvSpec) -> Result<(), String> {
         Ok(())
@@ -31,6 +36,7 @@ pub const SCRIPTED: &[&str] = &[
     "floodset",
     "vote_commit",
     "flood_commit",
+    "dolev_strong",
 ];
 
 /// A scripted protocol by name.
@@ -42,6 +48,7 @@ pub fn scripted(name: &str) -> Option<Box<dyn Protocol>> {
         "floodset" => Some(Box::new(FloodSet)),
         "vote_commit" => Some(Box::new(VoteCommit)),
         "flood_commit" => Some(Box::new(FloodCommit)),
+        "dolev_strong" => Some(Box::new(DolevStrong)),
         _ => None,
     }
 }
@@ -62,6 +69,10 @@ impl Protocol for Majority {
 
     fn rounds(&self) -> u8 {
         2
+    }
+
+    fn check(&self, spec: &EnvSpec) -> Result<(), String> {
+        reads_inputs("majority", spec)
     }
 
     fn act(&self, view: &View) -> Action {
@@ -156,8 +167,21 @@ fn round_one_values(view: &View) -> Vec<u8> {
     seen
 }
 
+/// Why a protocol that counts every agent's input cannot run in `spec`.
+fn reads_inputs(name: &str, spec: &EnvSpec) -> Result<(), String> {
+    if spec.comm == Comm::Broadcast {
+        Err(format!(
+            "{name} counts every agent's input, and in a broadcast only the designated \
+             sender has one: use dolev_strong"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Why a protocol that reads relays cannot run in `spec`.
 fn reads_relays(name: &str, spec: &EnvSpec) -> Result<(), String> {
+    reads_inputs(name, spec)?;
     if spec.identity == Identity::Anonymous {
         Err(format!(
             "{name} reads relays, and anonymous channels carry none"
@@ -224,6 +248,7 @@ impl Protocol for VoteCommit {
     }
 
     fn check(&self, spec: &EnvSpec) -> Result<(), String> {
+        reads_inputs("vote_commit", spec)?;
         if spec.identity == Identity::Anonymous {
             Err("vote_commit needs to know who voted; anonymous channels only count".into())
         } else {
@@ -270,5 +295,46 @@ impl Protocol for FloodCommit {
         }
         let yes = view.input == 1 && round_one_values(view).iter().all(|&x| x == 0b10);
         Action::commit(yes as u8)
+    }
+}
+
+/// Dolev-Strong broadcast, for any `f < n` with `pki`: every round but the
+/// last `send` (the designated sender signs its input in round 1; from then
+/// on every agent forwards each value it first received the round before,
+/// adding its signature: see [`crate::rules::deliver_honest`]); in the last
+/// round decide the value extracted if exactly one was, else 0. With `f + 1`
+/// rounds of messages a value an honest agent extracts late came through a
+/// chain with an honest signer, who forwarded it to everyone.
+pub struct DolevStrong;
+
+impl Protocol for DolevStrong {
+    fn name(&self) -> String {
+        "dolev_strong".into()
+    }
+
+    fn rounds(&self) -> u8 {
+        3
+    }
+
+    fn rounds_for(&self, f: usize) -> u8 {
+        (f + 2).min(16) as u8
+    }
+
+    fn check(&self, spec: &EnvSpec) -> Result<(), String> {
+        if spec.comm != Comm::Broadcast {
+            return Err("dolev_strong is a broadcast protocol: use comm = \"broadcast\"".into());
+        }
+        Ok(())
+    }
+
+    fn act(&self, view: &View) -> Action {
+        if !view.is_last_round() {
+            return Action::Send;
+        }
+        let mut extracted = view.extracted();
+        if view.input != NONE {
+            extracted |= 1 << view.input;
+        }
+        Action::commit((extracted == 0b10) as u8)
     }
 }

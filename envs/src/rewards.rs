@@ -2,7 +2,7 @@
 //! them: it is always [`Outcome::honest_wins`].
 
 use crate::rules::{bits, Episode, Outcome};
-use crate::spec::EnvSpec;
+use crate::spec::{Comm, EnvSpec};
 use serde::{Deserialize, Serialize};
 
 /// The `[rewards]` table: what each honest agent is paid at the end of an
@@ -18,7 +18,8 @@ pub struct Rewards {
     pub validity_violation: f32,
     /// To each honest agent when some honest agent never decides.
     pub termination_violation: f32,
-    /// To an honest agent that commits against a strict majority of the honest inputs.
+    /// To an honest agent that commits against a strict majority of the honest
+    /// inputs (in a broadcast: against an honest sender's input).
     pub majority_violation: f32,
     /// Atomic commit: to an agent that commits though some vote is no, or
     /// aborts though every vote is yes. Its own decision, not the team's,
@@ -70,14 +71,41 @@ impl Default for Rewards {
     }
 }
 
+/// The strict majority of the inputs of the agents that have one, if there is one.
+fn majority(n: usize, ep: &Episode) -> Option<u8> {
+    let honest = crate::rules::all(n) & ep.followers;
+    let ones = (ep.inputs & honest).count_ones();
+    let zeros = honest.count_ones() - ones;
+    (ones != zeros).then_some((ones > zeros) as u8)
+}
+
 impl Rewards {
     /// Honest agent `i`'s reward for a finished episode.
     pub fn honest(&self, spec: &EnvSpec, ep: &Episode, out: &Outcome, i: usize) -> f32 {
-        self.honest_for(spec.n, spec.rounds, ep, out, i)
+        let target = if spec.comm == Comm::Broadcast {
+            // Only the sender has an input: the value to decide is an honest sender's.
+            ep.required_value(spec)
+        } else {
+            majority(spec.n, ep)
+        };
+        self.paid(spec.n, spec.rounds, ep, out, i, target)
     }
 
-    /// The same for any game of `n` agents and `rounds` rounds.
+    /// The same for any game of `n` agents and `rounds` rounds whose agents all have inputs.
     pub fn honest_for(&self, n: usize, rounds: u8, ep: &Episode, out: &Outcome, i: usize) -> f32 {
+        self.paid(n, rounds, ep, out, i, majority(n, ep))
+    }
+
+    /// `target`: the value [`Rewards::majority_violation`] pays against deciding otherwise.
+    fn paid(
+        &self,
+        n: usize,
+        rounds: u8,
+        ep: &Episode,
+        out: &Outcome,
+        i: usize,
+        target: Option<u8>,
+    ) -> f32 {
         let mut r = 0.0;
         if out.honest_wins() {
             r += self.correct_commit;
@@ -100,12 +128,10 @@ impl Rewards {
             if round == 1 {
                 r += self.early_commit_penalty;
             }
-            let honest = crate::rules::all(n) & ep.followers;
-            let ones = (ep.inputs & honest).count_ones() as usize;
-            let zeros = honest.count_ones() as usize - ones;
-            if (v == 0 && ones > zeros) || (v == 1 && zeros > ones) {
+            if target.is_some_and(|t| t != v) {
                 r += self.majority_violation;
             }
+            let honest = crate::rules::all(n) & ep.followers;
             let all_yes = ep.inputs & honest == honest;
             if v == all_yes as u8 ^ 1 {
                 r += self.vote_violation;

@@ -2,7 +2,9 @@
 //! The batched environment and the exact verifier both step episodes through
 //! these functions, so what is verified is exactly what is played.
 
-use crate::spec::{offset, relay_slot, Comm, EnvSpec, Faults, Identity, DIRECT, MAX_N, NONE};
+use crate::spec::{
+    offset, relay_slot, Comm, EnvSpec, Faults, Identity, DIRECT, MAX_N, NONE, SENDER,
+};
 use serde::Serialize;
 
 /// An honest agent's move in a round.
@@ -85,6 +87,9 @@ pub struct Episode {
     pub values: u32,
     /// Honest agents that have sent at least once: the adversary holds their signed input.
     pub signed: u32,
+    /// Broadcast: the values (bit `v`) some honest agent has signed and sent,
+    /// which the adversary can extend as a signature chain.
+    pub public: u8,
     /// Round in which each agent committed (0 while undecided).
     pub decided_round: [u8; MAX_N],
 }
@@ -101,6 +106,7 @@ impl Episode {
             decided: 0,
             values: 0,
             signed: 0,
+            public: 0,
             decided_round: [0; MAX_N],
         }
     }
@@ -111,6 +117,9 @@ impl Episode {
         if spec.faults != Faults::Byzantine {
             ep.followers = all(spec.n);
             ep.inputs = inst.inputs & all(spec.n);
+        }
+        if spec.comm == Comm::Broadcast {
+            ep.inputs &= 1 << SENDER;
         }
         ep
     }
@@ -168,8 +177,23 @@ impl Episode {
         self.undecided(spec) == 0
     }
 
-    /// The value all inputs share (of the agents that have one), if they do.
-    pub fn unanimous(&self, spec: &EnvSpec) -> Option<u8> {
+    /// The input agent `i`'s view shows: its own, or in a broadcast, for
+    /// every agent but the designated sender, [`NONE`] (it has none).
+    #[inline]
+    pub fn view_input(&self, spec: &EnvSpec, i: usize) -> u8 {
+        if spec.comm == Comm::Broadcast && i != SENDER {
+            NONE
+        } else {
+            self.input(i)
+        }
+    }
+
+    /// The value validity demands every decision be, if it demands one: the
+    /// input all agents share, or in a broadcast the honest sender's input.
+    pub fn required_value(&self, spec: &EnvSpec) -> Option<u8> {
+        if spec.comm == Comm::Broadcast {
+            return (!self.is_byzantine(SENDER)).then(|| self.input(SENDER));
+        }
         let h = self.followers & all(spec.n);
         if self.inputs & h == h {
             Some(1)
@@ -229,7 +253,8 @@ pub fn empty_inbox(spec: &EnvSpec, inbox: &mut [u8]) {
 }
 
 /// Applies the honest moves of round `r`: commits take effect and senders'
-/// messages are written to the round-`r` blocks. Returns the senders.
+/// messages are written to the round-`r` blocks. Returns the senders and
+/// (broadcast) the values they sent.
 /// A `send` in the last round is not a decision: that agent never terminates.
 pub fn honest_moves(
     spec: &EnvSpec,
@@ -237,7 +262,7 @@ pub fn honest_moves(
     ep: &mut Episode,
     inbox: &mut [u8],
     actions: &[u8],
-) -> u32 {
+) -> (u32, u8) {
     let mut senders = 0u32;
     for i in bits(ep.undecided(spec)) {
         match actions[i] {
@@ -249,18 +274,54 @@ pub fn honest_moves(
             }
         }
     }
-    deliver_honest(spec, r, ep, inbox, senders);
-    senders
+    let sent = deliver_honest(spec, r, ep, inbox, senders);
+    (senders, sent)
+}
+
+/// Broadcast: the values (bit `v`) agent `i` forwards in round `r` (see
+/// [`deliver_honest`]), read from its inbox.
+pub fn forwards(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &[u8], i: usize) -> u8 {
+    let own = if i == SENDER { 1 << ep.input(i) } else { 0 };
+    if r == 1 {
+        return own;
+    }
+    let seen = |s: u8| {
+        inbox[spec.block(i, s)..][..spec.slots]
+            .iter()
+            .filter(|&&v| v != NONE)
+            .fold(0u8, |m, &v| m | 1 << v)
+    };
+    let before = (1..r - 1).fold(own, |m, s| m | seen(s));
+    seen(r - 1) & !before
 }
 
 /// Writes the round-`r` messages of the honest `senders`: their input to every
 /// other agent and, from round 2 on, a relay of what each heard directly in
 /// round `r - 1`. Messages of the last round are never seen, so not stored.
-pub fn deliver_honest(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], senders: u32) {
+///
+/// In a broadcast a `send` is Dolev-Strong's relay step: the designated
+/// sender sends its input in round 1, and from round 2 on every sender
+/// forwards, with its signature added to the chain, each value it first
+/// received in round `r - 1`. An honest chain thus always has as many
+/// signatures as its round. Returns the values sent (broadcast only).
+pub fn deliver_honest(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], senders: u32) -> u8 {
     if r >= spec.rounds {
-        return;
+        return 0;
     }
     let base = (r as usize - 1) * spec.slots;
+    if spec.comm == Comm::Broadcast {
+        let mut sent = 0;
+        for i in bits(senders) {
+            let values = forwards(spec, r, ep, inbox, i);
+            sent |= values;
+            for &dst in spec.direct_dst(i) {
+                for v in bits(values as u32) {
+                    inbox[dst as usize + base + v] = v as u8;
+                }
+            }
+        }
+        return sent;
+    }
     let anonymous = spec.identity == Identity::Anonymous;
     for i in bits(senders) {
         let x = ep.input(i);
@@ -280,6 +341,7 @@ pub fn deliver_honest(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], sen
             }
         }
     }
+    0
 }
 
 /// Bit `v` set: value `v` (0, 1 or [`NONE`]) may go in head `h` from Byzantine
@@ -290,6 +352,9 @@ pub fn deliver_honest(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], sen
 pub fn allowed(spec: &EnvSpec, r: u8, ep: &Episode, b: usize, i: usize, h: usize) -> u8 {
     const ANY: u8 = 0b111;
     const NOTHING: u8 = 1 << NONE;
+    if spec.comm == Comm::Broadcast {
+        return NOTHING | chains(spec, r, ep, b) & 1 << h;
+    }
     let (_, origin) = spec.head(b, i, h);
     if spec.faults != Faults::Byzantine {
         // The adversary only chooses whether a faulty agent's message arrives.
@@ -315,6 +380,36 @@ pub fn allowed(spec: &EnvSpec, r: u8, ep: &Episode, b: usize, i: usize, h: usize
         }
     } else {
         ANY
+    }
+}
+
+/// Broadcast: the values (bit `v`) Byzantine `b` can send in round `r`.
+/// Without signatures, anything. With `pki` a message is a signature chain
+/// starting with the designated sender, and a chain sent in round `r` needs
+/// `r` distinct signatures (Dolev-Strong's acceptance rule, which every
+/// agent applies, so the channel drops shorter ones). The coalition can
+/// build one from its own signatures (a Byzantine sender, then `r - 1`
+/// other Byzantine agents ending with `b`), or extend a value an honest
+/// agent has already signed and sent. The second case does not count the
+/// signatures still free, so it can only give the adversary more than it
+/// has: a protocol verified here is verified.
+fn chains(spec: &EnvSpec, r: u8, ep: &Episode, b: usize) -> u8 {
+    if spec.identity != Identity::Pki {
+        return 0b11;
+    }
+    let r = r as usize;
+    let own = ep.is_byzantine(SENDER)
+        && if b == SENDER {
+            r == 1
+        } else {
+            (2..=spec.f).contains(&r)
+        };
+    if own {
+        0b11
+    } else if b != SENDER && r >= 2 {
+        ep.public
+    } else {
+        0
     }
 }
 
@@ -368,13 +463,14 @@ pub fn byzantine_moves(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], ac
 /// adversary then drops some of their messages (see [`DROP`]).
 pub fn step(spec: &EnvSpec, r: u8, ep: &mut Episode, inbox: &mut [u8], honest: &[u8], byz: &[u8]) {
     let acting = ep.undecided(spec);
-    let senders = honest_moves(spec, r, ep, inbox, honest);
+    let (senders, sent) = honest_moves(spec, r, ep, inbox, honest);
     if spec.faults == Faults::Byzantine {
         byzantine_moves(spec, r, ep, inbox, byz);
     } else {
         drops(spec, r, ep, inbox, byz, acting, senders);
     }
     ep.signed |= senders;
+    ep.public |= sent;
 }
 
 /// Under crash and omission faults, the value of a faulty agent's direct head
@@ -508,10 +604,28 @@ impl Outcome {
 }
 
 pub fn outcome(spec: &EnvSpec, ep: &Episode) -> Outcome {
-    if spec.comm == Comm::AtomicCommit {
-        atomic_commit(spec.n, ep)
-    } else {
-        outcome_for(spec.n, ep)
+    match spec.comm {
+        Comm::AtomicCommit => atomic_commit(spec.n, ep),
+        Comm::Broadcast => broadcast(spec, ep),
+        _ => outcome_for(spec.n, ep),
+    }
+}
+
+/// Byzantine broadcast: the honest agents agree, and if the designated
+/// sender is honest they all decide its input.
+pub fn broadcast(spec: &EnvSpec, ep: &Episode) -> Outcome {
+    let honest = ep.honest(spec);
+    let decided = ep.decided & honest;
+    let ones = ep.values & decided;
+    Outcome {
+        agreement: ones == 0 || ones == decided,
+        validity: match ep.required_value(spec) {
+            Some(1) => ones == decided,
+            Some(_) => ones == 0,
+            None => true,
+        },
+        termination: ep.undecided(spec) == 0,
+        commit: None,
     }
 }
 

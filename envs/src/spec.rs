@@ -223,6 +223,9 @@ impl std::error::Error for ConfigError {}
 /// is agent `(i + 1 + d) mod n`. Non-anonymous blocks hold the `n - 1` direct
 /// values, then the relay slots `(relayer offset dj, origin offset dk != dj)`
 /// in row-major order. Anonymous blocks hold two counts: 0s and 1s received.
+/// Broadcast blocks hold, per sender group (see [`broadcast_group`]), two
+/// slots: value `v` at `2 * group + v` when that sender forwarded `v` (a
+/// signature chain under `pki`), [`NONE`] otherwise.
 #[derive(Clone, Debug)]
 pub struct EnvSpec {
     pub n: usize,
@@ -259,6 +262,26 @@ pub fn offset(n: usize, from: usize, to: usize) -> usize {
 #[inline]
 pub fn at_offset(n: usize, from: usize, d: usize) -> usize {
     (from + 1 + d) % n
+}
+
+/// The designated sender of a broadcast: agent 0. Placements are uniform,
+/// so it is Byzantine in `f / n` of them.
+pub const SENDER: usize = 0;
+
+/// Broadcast blocks are ordered from the designated sender `s`: sender `j`'s
+/// group at recipient `i` is `j`'s place in the cycle `s, s + 1, ...` with
+/// `i` left out. Every other agent reads the sender's group first; the
+/// sender reads the others in id order after it.
+#[inline]
+pub fn broadcast_group(n: usize, s: usize, i: usize, j: usize) -> usize {
+    debug_assert_ne!(i, j);
+    let dj = (j + n - s) % n;
+    let di = (i + n - s) % n;
+    if dj > di {
+        dj - 1
+    } else {
+        dj
+    }
 }
 
 /// Relay slot index (within a round block) for relayer offset `dj` and origin offset `dk`.
@@ -303,12 +326,38 @@ impl EnvSpec {
                 "at most 16 rounds are supported",
             ));
         }
-        if matches!(cfg.comm, Comm::Broadcast | Comm::InteractiveConsistency) {
+        if cfg.comm == Comm::InteractiveConsistency {
             return Err(ConfigError::new(
                 "env.comm",
                 format!("\"{}\"", cfg.comm.name()),
-                "not supported yet: \"agreement\" and \"atomic_commit\" are implemented",
+                "not supported yet: \"agreement\", \"broadcast\" and \"atomic_commit\" \
+                 are implemented",
             ));
+        }
+        if cfg.comm == Comm::Broadcast {
+            if cfg.identity == Identity::Anonymous {
+                return Err(ConfigError::new(
+                    "env.identity",
+                    "\"anonymous\"",
+                    "a broadcast's recipients must recognise the designated sender, and \
+                     anonymous channels carry counts only: use \"pki\" or \"authenticated\"",
+                ));
+            }
+            if cfg.faults != Faults::Byzantine {
+                return Err(ConfigError::new(
+                    "env.faults",
+                    format!("\"{}\"", cfg.faults.name()),
+                    "broadcast is built for Byzantine faults; for crash and omission faults \
+                     use comm = \"agreement\" (floodset)",
+                ));
+            }
+            if let Some(ones) = cfg.ones {
+                return Err(ConfigError::new(
+                    "env.ones",
+                    ones,
+                    "in a broadcast only the designated sender has an input: leave ones unset",
+                ));
+            }
         }
         if cfg.comm == Comm::AtomicCommit && cfg.faults == Faults::Byzantine {
             return Err(ConfigError::new(
@@ -372,11 +421,55 @@ impl EnvSpec {
             }
         }
         let anonymous = cfg.identity == Identity::Anonymous;
-        let slots = if anonymous { 2 } else { (n - 1) * (n - 1) };
+        let broadcast = cfg.comm == Comm::Broadcast;
+        let slots = if anonymous {
+            2
+        } else if broadcast {
+            2 * (n - 1)
+        } else {
+            (n - 1) * (n - 1)
+        };
         let inbox_rounds = rounds as usize - 1;
         let stride = n * inbox_rounds * slots;
-        let heads = if anonymous { 1 } else { n - 1 };
+        let heads = if anonymous {
+            1
+        } else if broadcast {
+            2
+        } else {
+            n - 1
+        };
         let block = |i: usize| (i * inbox_rounds) * slots;
+        if broadcast {
+            // Head `v` from `b` to `i` carries value `v`; an honest sender's
+            // forwards go to the same slots.
+            let mut heads_table = vec![(0u16, DIRECT); n * n * heads];
+            let mut direct_dst = vec![Vec::new(); n];
+            for b in 0..n {
+                for i in (0..n).filter(|&i| i != b) {
+                    let g = 2 * broadcast_group(n, SENDER, i, b);
+                    heads_table[(b * n + i) * heads] = (g as u16, DIRECT);
+                    heads_table[(b * n + i) * heads + 1] = (g as u16 + 1, DIRECT);
+                    direct_dst[b].push((block(i) + g) as u32);
+                }
+            }
+            return Ok(EnvSpec {
+                n,
+                f: cfg.f,
+                rounds,
+                comm: cfg.comm,
+                synchrony: cfg.synchrony,
+                identity: cfg.identity,
+                faults: cfg.faults,
+                byzantine_ids,
+                ones: cfg.ones,
+                slots,
+                stride,
+                heads,
+                heads_table,
+                direct_dst,
+                relay_pairs: vec![Vec::new(); n],
+            });
+        }
 
         let mut heads_table = vec![(0u16, DIRECT); n * n * heads];
         for b in 0..n {
@@ -444,6 +537,15 @@ impl EnvSpec {
             self.honest()
         } else {
             self.n
+        }
+    }
+
+    /// Width of the input one-hot: 0, 1, and in a broadcast "no input" (every agent but the sender).
+    pub fn input_width(&self) -> usize {
+        if self.comm == Comm::Broadcast {
+            3
+        } else {
+            2
         }
     }
 
@@ -585,6 +687,25 @@ mod tests {
     }
 
     #[test]
+    fn broadcast_groups_put_the_sender_first() {
+        for n in 2..7 {
+            for s in 0..n {
+                for i in 0..n {
+                    let mut groups: Vec<usize> = (0..n)
+                        .filter(|&j| j != i)
+                        .map(|j| broadcast_group(n, s, i, j))
+                        .collect();
+                    if i != s {
+                        assert_eq!(broadcast_group(n, s, i, s), 0);
+                    }
+                    groups.sort();
+                    assert_eq!(groups, (0..n - 1).collect::<Vec<_>>());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn validation_names_the_key() {
         let bad = |cfg: EnvConfig, rounds: u8| EnvSpec::new(&cfg, rounds).unwrap_err();
         let e = bad(
@@ -599,13 +720,23 @@ mod tests {
         assert_eq!(bad(EnvConfig::default(), 0).key, "env.rounds");
         let e = bad(
             EnvConfig {
-                comm: Comm::Broadcast,
+                comm: Comm::InteractiveConsistency,
                 ..EnvConfig::default()
             },
             2,
         );
         assert_eq!(e.key, "env.comm");
         assert!(e.reason.contains("not supported yet"));
+        let e = bad(
+            EnvConfig {
+                comm: Comm::Broadcast,
+                identity: Identity::Anonymous,
+                ..EnvConfig::default()
+            },
+            2,
+        );
+        assert_eq!(e.key, "env.identity");
+        assert!(e.reason.contains("designated sender"));
         let e = bad(
             EnvConfig {
                 synchrony: Synchrony::Asynchronous,

@@ -5,7 +5,7 @@ use crate::protocols::Protocol;
 use crate::rules::{
     self, allowed, bits, empty_inbox, outcome, Action, Episode, Instance, Outcome, DROP,
 };
-use crate::spec::{offset, EnvSpec, Faults, Identity, NONE};
+use crate::spec::{offset, Comm, EnvSpec, Faults, Identity, NONE};
 use crate::view::View;
 use serde::Serialize;
 use std::fmt::Write;
@@ -17,6 +17,9 @@ pub struct Trace {
     pub protocol: String,
     /// The fault model (`byzantine`, `crash`, `omission`).
     pub faults: &'static str,
+    /// A broadcast: only the designated sender (agent 0) has an input.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub broadcast: bool,
     /// The faulty agents.
     pub byzantine: Vec<usize>,
     /// Each agent's input; `None` for Byzantine agents.
@@ -56,6 +59,9 @@ pub struct Move {
     pub agent: usize,
     pub action: Action,
     pub relays: Vec<(usize, u8)>,
+    /// Broadcast: the values it forwarded (signature chains under `pki`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forwards: Vec<u8>,
 }
 
 /// What one Byzantine agent delivered to one honest agent in a round.
@@ -66,6 +72,9 @@ pub struct Message {
     pub direct: Option<u8>,
     /// `(origin, value claimed)`.
     pub relays: Vec<(usize, u8)>,
+    /// Broadcast: the values it forwarded (signature chains under `pki`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forwards: Vec<u8>,
 }
 
 /// Plays `schedule` (missing rounds: silence) against `protocol` from `inst`.
@@ -76,6 +85,7 @@ pub fn replay(
     schedule: &[Vec<u8>],
 ) -> Trace {
     let n = spec.n;
+    let broadcast = spec.comm == Comm::Broadcast;
     let mut ep = Episode::start(spec, inst);
     let mut inbox = vec![0; spec.stride];
     empty_inbox(spec, &mut inbox);
@@ -91,7 +101,11 @@ pub fn replay(
             let action = protocol.act(&View::of(spec, r, &ep, &inbox, i));
             actions[i] = action as u8;
             let mut relays = vec![];
-            if action == Action::Send
+            let mut forwards = vec![];
+            if broadcast && action == Action::Send && r < spec.rounds {
+                let f = rules::forwards(spec, r, &ep, &inbox, i);
+                forwards = bits(f as u32).map(|v| v as u8).collect();
+            } else if action == Action::Send
                 && r >= 2
                 && r < spec.rounds
                 && spec.identity != Identity::Anonymous
@@ -107,6 +121,7 @@ pub fn replay(
                 agent: i,
                 action,
                 relays,
+                forwards,
             });
         }
         let byz = schedule.get(r as usize - 1).unwrap_or(&silent);
@@ -131,6 +146,7 @@ pub fn replay(
                         to: i,
                         direct: None,
                         relays: vec![],
+                        forwards: vec![],
                     };
                     for h in 0..spec.heads {
                         let v = byz[(bo * n + i) * spec.heads + h];
@@ -138,11 +154,12 @@ pub fn replay(
                             continue;
                         }
                         match spec.head(b, i, h).1 {
+                            _ if broadcast => m.forwards.push(v),
                             crate::spec::DIRECT => m.direct = Some(v),
                             k => m.relays.push((k as usize, v)),
                         }
                     }
-                    if m.direct.is_some() || !m.relays.is_empty() {
+                    if m.direct.is_some() || !m.relays.is_empty() || !m.forwards.is_empty() {
                         byzantine.push(m);
                     }
                 }
@@ -161,9 +178,13 @@ pub fn replay(
         setting: spec.describe(),
         protocol: protocol.name(),
         faults: spec.faults.name(),
+        broadcast,
         byzantine: ep.byzantine_ids().collect(),
         inputs: (0..n)
-            .map(|i| (ep.followers >> i & 1 == 1).then(|| ep.input(i)))
+            .map(|i| {
+                let has = ep.followers >> i & 1 == 1 && ep.view_input(spec, i) != NONE;
+                has.then(|| ep.input(i))
+            })
             .collect(),
         rounds,
         decisions: (0..n)
@@ -178,6 +199,13 @@ pub fn replay(
         violated: out.violated(),
         schedule: schedule.to_vec(),
     }
+}
+
+fn values(v: &[u8]) -> String {
+    v.iter()
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 fn pairs(p: &[(usize, u8)]) -> String {
@@ -212,7 +240,15 @@ impl Trace {
             .enumerate()
             .filter_map(|(i, x)| x.map(|x| format!("{i}={x}")))
             .collect();
-        let _ = writeln!(s, "  inputs: {}", inputs.join(" "));
+        let _ = writeln!(
+            s,
+            "  inputs: {}",
+            if inputs.is_empty() {
+                "none (the designated sender, agent 0, is Byzantine)".to_string()
+            } else {
+                inputs.join(" ")
+            }
+        );
         for round in &self.rounds {
             let _ = writeln!(s, "  round {}:", round.round);
             for m in &round.honest {
@@ -222,7 +258,13 @@ impl Trace {
                     ""
                 };
                 let _ = write!(s, "    agent {}{faulty} {}", m.agent, m.action.label());
-                if m.action == Action::Send {
+                if self.broadcast && m.action == Action::Send {
+                    if m.forwards.is_empty() {
+                        let _ = write!(s, " (nothing new to forward)");
+                    } else {
+                        let _ = write!(s, ", forwarding {}", values(&m.forwards));
+                    }
+                } else if m.action == Action::Send {
                     let x = self.inputs[m.agent].unwrap_or(0);
                     let _ = write!(s, " {x}");
                     if !m.relays.is_empty() {
@@ -235,6 +277,9 @@ impl Trace {
                 let _ = write!(s, "    agent {} (byzantine) to {}:", m.from, m.to);
                 if let Some(v) = m.direct {
                     let _ = write!(s, " {v}");
+                }
+                if !m.forwards.is_empty() {
+                    let _ = write!(s, " forwards {}", values(&m.forwards));
                 }
                 if !m.relays.is_empty() {
                     let _ = write!(s, " claims {}", pairs(&m.relays));

@@ -96,6 +96,15 @@ impl std::error::Error for VerifyError {}
 /// Upper bound on options per honest recipient in round `r`.
 fn options_bound(spec: &EnvSpec, r: u8) -> f64 {
     let f = spec.f as i32;
+    if spec.comm == crate::spec::Comm::Broadcast {
+        // Each Byzantine agent sends each value or not; with pki only the
+        // sender has a chain to send in round 1.
+        return if r == 1 && spec.identity == Identity::Pki {
+            4.0
+        } else {
+            4f64.powi(f)
+        };
+    }
     match spec.identity {
         // Counts of f values in {0, 1, nothing}: multisets of size f.
         Identity::Anonymous => ((spec.f + 1) * (spec.f + 2) / 2) as f64,
@@ -189,7 +198,7 @@ pub fn attack(
     let mut search = Search {
         spec,
         protocol,
-        unanimous: ep.unanimous(spec),
+        unanimous: ep.required_value(spec),
         evaluations: 0,
     };
     let mut senders = 0;
@@ -285,7 +294,7 @@ impl Search<'_> {
             return Some(vec![]);
         }
         let mut honest = inbox.to_vec();
-        rules::deliver_honest(spec, r, ep, &mut honest, senders);
+        let sent = rules::deliver_honest(spec, r, ep, &mut honest, senders);
         let recipients: Vec<Recipient> = bits(senders)
             .map(|i| self.classify(r, ep, &honest, i))
             .collect();
@@ -300,6 +309,7 @@ impl Search<'_> {
         loop {
             let mut ep2 = *ep;
             ep2.signed |= senders;
+            ep2.public |= sent;
             let mut reach2 = reach;
             let mut senders2 = 0;
             next.copy_from_slice(&honest);
@@ -383,7 +393,12 @@ impl Search<'_> {
                 x.options.extend_from_slice(&option);
                 x.blocks.extend_from_slice(produced);
                 self.evaluations += 1;
-                let view = View::new(spec, r + 1, ep.input(i), &scratch[i * len..][..len]);
+                let view = View::new(
+                    spec,
+                    r + 1,
+                    ep.view_input(spec, i),
+                    &scratch[i * len..][..len],
+                );
                 match self.protocol.act(&view) {
                     Action::Send => x.sends.push(o),
                     a => {

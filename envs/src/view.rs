@@ -15,7 +15,7 @@ pub struct View<'a> {
     pub spec: &'a EnvSpec,
     /// Current round, `1..=R`.
     pub round: u8,
-    /// Own input, 0 or 1.
+    /// Own input, 0 or 1; [`NONE`] in a broadcast for all but the designated sender.
     pub input: u8,
     /// This agent's inbox: `R - 1` blocks; only blocks of rounds `< round` are read.
     inbox: &'a [u8],
@@ -34,7 +34,12 @@ impl<'a> View<'a> {
     /// The view of agent `i` in an episode at round `round`.
     pub fn of(spec: &'a EnvSpec, round: u8, ep: &Episode, inbox: &'a [u8], i: usize) -> View<'a> {
         let len = spec.inbox_rounds() * spec.slots;
-        View::new(spec, round, ep.input(i), &inbox[i * len..][..len])
+        View::new(
+            spec,
+            round,
+            ep.view_input(spec, i),
+            &inbox[i * len..][..len],
+        )
     }
 
     /// Everything received so far, as raw slots: the blocks of rounds `< round`.
@@ -73,6 +78,22 @@ impl<'a> View<'a> {
         self.block(s)[relay_slot(self.spec.n, dj, dk)]
     }
 
+    /// Broadcast: the values (bit `v`) received in round `s` from the sender in group `g`
+    /// (group 0 is the designated sender, for everyone else).
+    #[inline]
+    pub fn forwarded(&self, s: u8, g: usize) -> u8 {
+        let b = &self.block(s)[2 * g..][..2];
+        (b[0] == 0) as u8 | ((b[1] == 1) as u8) << 1
+    }
+
+    /// Broadcast: every value (bit `v`) received so far, from anyone.
+    pub fn extracted(&self) -> u8 {
+        self.received()
+            .iter()
+            .filter(|&&v| v != NONE)
+            .fold(0u8, |m, &v| m | 1 << v)
+    }
+
     /// Counts of 0s and 1s received in round `s` (every identity).
     pub fn counts(&self, s: u8) -> [u8; 2] {
         if self.spec.identity == Identity::Anonymous {
@@ -97,7 +118,7 @@ impl<'a> View<'a> {
 /// anonymous channels, each count as one-hot `0..n`. Rounds not yet received
 /// are all zeros, so "nothing arrived" and "not yet" differ.
 pub fn obs_size(spec: &EnvSpec) -> usize {
-    2 + spec.rounds as usize + spec.inbox_rounds() * block_width(spec)
+    spec.input_width() + spec.rounds as usize + spec.inbox_rounds() * block_width(spec)
 }
 
 fn block_width(spec: &EnvSpec) -> usize {
@@ -112,9 +133,10 @@ fn block_width(spec: &EnvSpec) -> usize {
 pub fn encode(view: &View, out: &mut [f32]) {
     let spec = view.spec;
     out.fill(0.0);
+    let w = spec.input_width();
     out[view.input as usize] = 1.0;
-    out[2 + view.round as usize - 1] = 1.0;
-    encode_received(view, &mut out[2 + spec.rounds as usize..]);
+    out[w + view.round as usize - 1] = 1.0;
+    encode_received(view, &mut out[w + spec.rounds as usize..]);
 }
 
 /// The received blocks of `view`, one-hot, into `out` (already zeroed).

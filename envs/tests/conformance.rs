@@ -124,7 +124,7 @@ fn every_combination_is_played_or_refused_with_a_reason() {
                             Err(e) => {
                                 assert!(e.key.starts_with("env."), "{e}");
                                 assert!(e.reason.len() > 20, "a reason, not a code: {e}");
-                                refused.push((comm, synchrony, faults, e.key));
+                                refused.push((comm, synchrony, identity, faults, e.key));
                             }
                         }
                     }
@@ -133,18 +133,23 @@ fn every_combination_is_played_or_refused_with_a_reason() {
         }
     }
     // What is built: synchronous agreement under every identity and fault
-    // model, and atomic commit under crash and omission faults.
-    assert_eq!(played, 3 * 3 * 3 + 3 * 2 * 3);
-    for (comm, synchrony, faults, key) in refused {
+    // model, atomic commit under crash and omission faults, and broadcast
+    // with Byzantine faults over pki or authenticated channels.
+    assert_eq!(played, 3 * 3 * 3 + 3 * 2 * 3 + 3 * 2);
+    for (comm, synchrony, identity, faults, key) in refused {
         // The first switch at fault is named, in this order.
-        let why = if matches!(comm, Comm::Broadcast | Comm::InteractiveConsistency) {
+        let why = if comm == Comm::InteractiveConsistency {
             "env.comm"
-        } else if (comm, faults) == (Comm::AtomicCommit, Faults::Byzantine) {
+        } else if comm == Comm::Broadcast && identity == Identity::Anonymous {
+            "env.identity"
+        } else if (comm == Comm::Broadcast && faults != Faults::Byzantine)
+            || (comm, faults) == (Comm::AtomicCommit, Faults::Byzantine)
+        {
             "env.faults"
         } else {
             assert_ne!(synchrony, Synchrony::Synchronous);
             "env.synchrony"
         };
-        assert_eq!(key, why, "{comm:?} {synchrony:?} {faults:?}");
+        assert_eq!(key, why, "{comm:?} {synchrony:?} {identity:?} {faults:?}");
     }
 }

@@ -1,0 +1,228 @@
+//! Byzantine broadcast: Dolev-Strong's textbook facts, pinned, and the
+//! verifier cross-checked against a brute force over every Byzantine
+//! schedule played through the batched engine.
+
+use envs::protocols::{self, Protocol};
+use envs::rules::{bits, Episode, Instance};
+use envs::spec::SENDER;
+use envs::{
+    adversaries, instance_count, instances, verify, BatchEnv, Comm, EnvConfig, EnvSpec, Identity,
+    Limits, Report, NONE,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+
+fn spec(n: usize, f: usize, identity: Identity, rounds: u8) -> EnvSpec {
+    let cfg = EnvConfig {
+        n,
+        f,
+        comm: Comm::Broadcast,
+        identity,
+        ..EnvConfig::default()
+    };
+    EnvSpec::new(&cfg, rounds).unwrap()
+}
+
+fn dolev_strong(n: usize, f: usize, identity: Identity, rounds: Option<u8>) -> Report {
+    let p = protocols::scripted("dolev_strong").unwrap();
+    let s = spec(n, f, identity, rounds.unwrap_or(p.rounds_for(f)));
+    verify(&s, &*p, &Limits::default()).unwrap()
+}
+
+#[test]
+fn instances_give_the_sender_alone_an_input() {
+    for (n, f) in [(3, 1), (4, 2), (4, 0)] {
+        let s = spec(n, f, Identity::Pki, 3);
+        let all = instances(&s);
+        assert_eq!(all.len() as f64, instance_count(&s));
+        for inst in &all {
+            assert_eq!(inst.inputs & !(1 << SENDER), 0);
+            assert_eq!(inst.inputs & inst.byzantine, 0);
+        }
+    }
+    // n = 3, f = 1: the sender is honest in 2 placements (2 inputs each)
+    // and Byzantine in 1.
+    assert_eq!(instances(&spec(3, 1, Identity::Pki, 3)).len(), 5);
+}
+
+#[test]
+fn dolev_strong_is_verified_with_signatures_for_any_f() {
+    // f + 1 rounds of messages, then the decision: rounds = f + 2.
+    for (n, f) in [(2, 1), (3, 1), (4, 1), (3, 2), (4, 2), (4, 3)] {
+        let r = dolev_strong(n, f, Identity::Pki, None);
+        assert!(r.verified, "n = {n}, f = {f}: {r:?}");
+        assert_eq!(
+            r.instances as f64,
+            instance_count(&spec(n, f, Identity::Pki, 3))
+        );
+    }
+}
+
+#[test]
+fn dolev_strong_needs_f_plus_one_rounds() {
+    // One round of messages too few: a Byzantine sender signs 1 for both
+    // honest agents, and its accomplice releases a chain for 0 to one of
+    // them only in the last round of messages, when nobody can forward it.
+    let r = dolev_strong(4, 2, Identity::Pki, Some(3));
+    assert_eq!((r.broken_instances, r.instances), (3, 9));
+    let cex = r.counterexample.unwrap();
+    assert_eq!(cex.violated, vec!["agreement"]);
+    assert!(
+        cex.render().contains("forwards 0 and 1"),
+        "{}",
+        cex.render()
+    );
+    let r = dolev_strong(3, 1, Identity::Pki, Some(2));
+    assert_eq!((r.broken_instances, r.instances), (1, 5));
+}
+
+#[test]
+fn without_signatures_broadcast_falls_at_n_3() {
+    // Lamport-Shostak-Pease: no protocol tolerates f = 1 among 3 without
+    // signatures; a relay "the sender said 0" is an unsigned claim.
+    let r = dolev_strong(3, 1, Identity::Authenticated, None);
+    assert_eq!((r.broken_instances, r.instances), (3, 5));
+    assert!(spec(3, 1, Identity::Authenticated, 3)
+        .impossibility()
+        .is_some());
+}
+
+#[test]
+fn an_equivocating_sender_does_not_split_dolev_strong() {
+    // Scripted equivocation, sampled: a Byzantine sender tells each half of
+    // the others a different value. Dolev-Strong's forwards expose it.
+    let p = protocols::scripted("dolev_strong").unwrap();
+    let s = Arc::new(spec(4, 1, Identity::Pki, 3));
+    let adv = adversaries::scripted(
+        "equivocate",
+        protocols::scripted("dolev_strong").unwrap().into(),
+    )
+    .unwrap();
+    let mut env = BatchEnv::new(s.clone(), 256);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    env.reset(&mut rng);
+    let (n, a) = (s.n, s.byz_action_len());
+    while !env.done() {
+        let r = env.round();
+        let mut honest = vec![0u8; env.len() * n];
+        let mut byz = vec![NONE; env.len() * a];
+        for e in 0..env.len() {
+            for i in bits(env.acting(e)) {
+                honest[e * n + i] = p.act(&env.view(e, i)) as u8;
+            }
+            let ep = *env.episode(e);
+            adv.act(&s, r, &ep, env.inbox(e), &mut rng, &mut byz[e * a..][..a]);
+        }
+        env.step(&honest, &byz);
+    }
+    let sender_byzantine = (0..env.len())
+        .filter(|&e| env.episode(e).is_byzantine(SENDER))
+        .count();
+    assert!(sender_byzantine > 0);
+    assert!((0..env.len()).all(|e| env.outcome(e).honest_wins()));
+}
+
+/// Optimal attack rate by brute force: every instance against every
+/// sequence of Byzantine messages (each Byzantine agent, each honest
+/// recipient, each value sent or not, every round), played through the
+/// batched engine; the channel drops what no signature chain can carry.
+fn brute_force(s: &EnvSpec, p: &dyn Protocol) -> u64 {
+    let (n, a) = (s.n, s.byz_action_len());
+    let mut broken = 0;
+    for inst in instances(s) {
+        let honest_ids: Vec<usize> = bits(!inst.byzantine & ((1 << n) - 1)).collect();
+        let per_round_bits = s.f * honest_ids.len() * 2;
+        let message_rounds = s.rounds as u32 - 1;
+        let schedules = 1usize << (per_round_bits * message_rounds as usize);
+        let mut env = BatchEnv::new(Arc::new(s.clone()), 0);
+        env.reset_to(&vec![inst; schedules]);
+        while !env.done() {
+            let r = env.round() as usize;
+            let mut honest = vec![0u8; schedules * n];
+            let mut byz = vec![NONE; schedules * a];
+            for e in 0..schedules {
+                for i in bits(env.acting(e)) {
+                    honest[e * n + i] = p.act(&env.view(e, i)) as u8;
+                }
+                if r > message_rounds as usize {
+                    continue;
+                }
+                let pattern = e >> (per_round_bits * (r - 1));
+                let mut t = 0;
+                for bo in 0..s.f {
+                    for &i in &honest_ids {
+                        for v in 0..2 {
+                            if pattern >> t & 1 == 1 {
+                                byz[e * a + (bo * n + i) * s.heads + v] = v as u8;
+                            }
+                            t += 1;
+                        }
+                    }
+                }
+            }
+            env.step(&honest, &byz);
+        }
+        if (0..schedules).any(|e| !env.outcome(e).honest_wins()) {
+            broken += 1;
+        }
+    }
+    broken
+}
+
+#[test]
+fn search_agrees_with_brute_force() {
+    let p = protocols::scripted("dolev_strong").unwrap();
+    let cases = [
+        (3, 1, Identity::Pki, 3),
+        (3, 1, Identity::Pki, 2),
+        (3, 1, Identity::Authenticated, 3),
+        (4, 1, Identity::Pki, 3),
+        (4, 1, Identity::Authenticated, 3),
+        (4, 2, Identity::Pki, 3),
+    ];
+    for (n, f, identity, rounds) in cases {
+        let s = spec(n, f, identity, rounds);
+        let r = verify(&s, &*p, &Limits::default()).unwrap();
+        assert_eq!(r.broken_instances, brute_force(&s, &*p), "{}", s.describe());
+        for (inst, sched) in &r.broken {
+            let t = envs::trace::replay(&s, &*p, *inst, sched);
+            assert!(!t.outcome.honest_wins(), "{inst:?}");
+        }
+    }
+}
+
+#[test]
+fn chains_bind_the_adversary_under_pki() {
+    // n = 4, f = 2, Byzantine 0 (the sender) and 1. Round 1: only the
+    // sender can sign. Round 2: agent 1 can extend the sender's own chain.
+    // Round 3: a chain of 3 signatures needs an honest signer, so only
+    // values an honest agent has forwarded can still be sent.
+    let s = spec(4, 2, Identity::Pki, 4);
+    let mut ep = Episode::start(
+        &s,
+        Instance {
+            byzantine: 0b0011,
+            inputs: 0,
+        },
+    );
+    let allowed = |ep: &Episode, r: u8, b: usize| {
+        (0..2).fold(0u8, |m, h| {
+            m | (envs::rules::allowed(&s, r, ep, b, 2, h) >> h & 1) << h
+        })
+    };
+    assert_eq!(allowed(&ep, 1, 0), 0b11);
+    assert_eq!(allowed(&ep, 1, 1), 0b00);
+    assert_eq!(allowed(&ep, 2, 1), 0b11);
+    assert_eq!(
+        allowed(&ep, 2, 0),
+        0b00,
+        "the sender cannot sign twice in a chain"
+    );
+    assert_eq!(allowed(&ep, 3, 1), 0b00);
+    ep.public = 0b10;
+    assert_eq!(allowed(&ep, 3, 1), 0b10);
+    // Without signatures anything goes.
+    let a = spec(4, 2, Identity::Authenticated, 4);
+    assert_eq!(envs::rules::allowed(&a, 3, &ep, 1, 2, 0), 0b101);
+}

@@ -4,9 +4,7 @@
 use agents::checkpoint::{self, Loaded};
 use agents::{GreedyHonest, LearnConfig};
 use envs::view::{byz_obs_size, obs_size};
-use envs::{
-    adversaries, protocols, Comm, ConfigError, EnvConfig, EnvSpec, Faults, Protocol, Rewards,
-};
+use envs::{adversaries, protocols, ConfigError, EnvConfig, EnvSpec, Faults, Protocol, Rewards};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -574,8 +572,7 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
                     ),
                 ));
             }
-            if plays && spec.comm == Comm::Broadcast && adversaries::AGREEMENT_ONLY.contains(&name)
-            {
+            if plays && spec.broadcasts() && adversaries::AGREEMENT_ONLY.contains(&name) {
                 return Err(ConfigError::new(
                     key,
                     quoted(name),
@@ -760,9 +757,9 @@ mod tests {
             e,
             "x.toml: env.f = 3: needs f < n = 3: at least one agent must be honest"
         );
-        let e = err("[env]\ncomm = \"interactive_consistency\"\n");
+        let e = err("[env]\ncomm = \"interactive_consistency\"\nidentity = \"anonymous\"\n");
         assert!(
-            e.contains("env.comm = \"interactive_consistency\": not supported yet"),
+            e.contains("env.identity = \"anonymous\": a broadcast's recipients must recognise"),
             "{e}"
         );
         let e = err("[env]\ncomm = \"broadcast\"\n");

@@ -6,7 +6,7 @@
 
 use agents::GreedyHonest;
 use envs::protocols::{self, Protocol};
-use envs::spec::{Comm, EnvSpec, Identity, NONE};
+use envs::spec::{EnvSpec, Identity, NONE};
 use envs::{verify, Action, Limits, Report, VerifyError, View};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -58,7 +58,7 @@ fn describe(spec: &EnvSpec, key: &Key) -> String {
     };
     for r in 1..*round {
         let block = &received[(r as usize - 1) * spec.slots..][..spec.slots];
-        if spec.comm == Comm::Broadcast {
+        if spec.broadcasts() {
             // Group 0 is the designated sender for everyone but the sender itself.
             let got: Vec<String> = (0..spec.n - 1)
                 .filter_map(|g| {

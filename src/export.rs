@@ -67,7 +67,7 @@ pub struct MetricsRow {
     /// The verifier's optimal attack rate against this honest protocol.
     pub optimal_attack_rate: Option<f64>,
     pub verified: Option<bool>,
-    /// Instances (placements x inputs) behind the exact figures.
+    /// Instances (placements x inputs; interactive consistency: x input vectors) behind the verifier's figures.
     pub instances: Option<u64>,
     pub broken_instances: Option<u64>,
     /// Learner statistics since the previous row (empty: the team does not learn).

@@ -548,3 +548,21 @@ fn broadcast_is_learned_and_verified() {
         assert_eq!(r.honest_win_rate, 1.0, "{r:?}");
     }
 }
+
+#[test]
+fn interactive_consistency_is_learned_and_verified() {
+    // One broadcast per entry; a row is verified when no entry of any
+    // placement and input vector can be broken. Seed 1 first verifies at
+    // 32,768 episodes (README: the 5-seed sweep).
+    let dir = tempfile::tempdir().unwrap();
+    let res = load(
+        &experiment("interactive_consistency.toml"),
+        &["seed=1", "train.episodes=32768", "eval.episodes=500"],
+    );
+    let rows = run(&res, dir.path());
+    assert_eq!(rows[0].comm, "interactive_consistency");
+    assert_ne!(rows[0].verified, Some(true));
+    assert_eq!(rows.last().unwrap().verified, Some(true), "{rows:#?}");
+    // Instances are vectors: 4 placements x 2^3 honest inputs.
+    assert_eq!(rows.last().unwrap().instances, Some(32));
+}

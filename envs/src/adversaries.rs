@@ -3,7 +3,7 @@
 
 use crate::protocols::Protocol;
 use crate::rules::{allowed, bits, Action, Episode, DROP};
-use crate::spec::{offset, Comm, EnvSpec, Faults, DIRECT, NONE};
+use crate::spec::{offset, EnvSpec, Faults, DIRECT, NONE};
 use crate::view::View;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -160,7 +160,7 @@ impl Adversary for Equivocate {
         _: &mut ChaCha8Rng,
         out: &mut [u8],
     ) {
-        if spec.comm == Comm::Broadcast {
+        if spec.broadcasts() {
             // Each half gets its own value (the channel drops what no chain can carry).
             fill(spec, ep, out, |_, i, h, _| {
                 let v = split(spec, ep, i);

@@ -25,7 +25,8 @@ impl BatchEnv {
             eps: vec![
                 Episode::new(Instance {
                     byzantine: 0,
-                    inputs: 0
+                    inputs: 0,
+                    sender: 0,
                 });
                 len
             ],
@@ -169,9 +170,15 @@ impl BatchEnv {
 /// A placement and inputs drawn as `GAME.md` says: placements uniform over all
 /// `C(n, f)` (unless fixed), inputs independent fair coins (unless a split is
 /// fixed). Under crash and omission faults the faulty agents have inputs too.
+/// In interactive consistency every honest agent has an input (its entry),
+/// and the entry this episode broadcasts is drawn uniformly.
 pub fn sample_instance(spec: &EnvSpec, rng: &mut ChaCha8Rng) -> Instance {
     let voters = spec.faults != Faults::Byzantine;
-    instance_for(spec.n, spec.f, spec.byzantine_ids, spec.ones, voters, rng)
+    let mut inst = instance_for(spec.n, spec.f, spec.byzantine_ids, spec.ones, voters, rng);
+    if spec.comm == Comm::InteractiveConsistency {
+        inst.sender = rng.random_range(0..spec.n) as u8;
+    }
+    inst
 }
 
 /// [`sample_instance`] for any game of `n` agents, `f` faulty; with
@@ -194,7 +201,11 @@ pub fn instance_for(
         Some(k) => sample_subset(honest, k, rng),
         None => (rng.next_u64() as u32) & honest,
     };
-    Instance { byzantine, inputs }
+    Instance {
+        byzantine,
+        inputs,
+        sender: 0,
+    }
 }
 
 /// `k` distinct members of `set`, uniformly: a partial Fisher-Yates shuffle.
@@ -226,9 +237,18 @@ pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
             .filter(|m| m.count_ones() as usize == spec.f)
             .collect(),
     };
+    // Interactive consistency: one broadcast per entry, every sender.
+    let senders = if spec.comm == Comm::InteractiveConsistency {
+        spec.n
+    } else {
+        1
+    };
     let mut out = vec![];
-    for byzantine in placements {
-        let voters = voters(spec, byzantine);
+    for (byzantine, sender) in placements
+        .into_iter()
+        .flat_map(|p| (0..senders).map(move |k| (p, k)))
+    {
+        let voters = voters(spec, byzantine, sender);
         let honest: Vec<usize> = rules::bits(voters).collect();
         for x in 0..1u64 << honest.len() {
             if spec.ones.is_some_and(|k| x.count_ones() as usize != k) {
@@ -238,7 +258,11 @@ pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
                 .iter()
                 .enumerate()
                 .fold(0u32, |acc, (t, &i)| acc | ((x >> t & 1) as u32) << i);
-            out.push(Instance { byzantine, inputs });
+            out.push(Instance {
+                byzantine,
+                inputs,
+                sender: sender as u8,
+            });
         }
     }
     out
@@ -247,14 +271,14 @@ pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
 /// The agents that hold an input under placement `byzantine`: the honest
 /// ones, every agent under crash and omission faults, and in a broadcast
 /// the designated sender if it is honest.
-fn voters(spec: &EnvSpec, byzantine: u32) -> u32 {
+fn voters(spec: &EnvSpec, byzantine: u32, sender: usize) -> u32 {
     let v = if spec.faults == Faults::Byzantine {
         all(spec.n) & !byzantine
     } else {
         all(spec.n)
     };
-    if spec.comm == Comm::Broadcast {
-        v & 1 << SENDER
+    if spec.broadcasts() {
+        v & 1 << sender
     } else {
         v
     }
@@ -262,12 +286,28 @@ fn voters(spec: &EnvSpec, byzantine: u32) -> u32 {
 
 /// Number of instances [`instances`] would list, without listing them.
 pub fn instance_count(spec: &EnvSpec) -> f64 {
-    if spec.comm == Comm::Broadcast {
-        // Two inputs when the sender is honest, one when it is Byzantine.
+    if spec.broadcasts() {
+        // Two inputs when the sender is honest, one when it is Byzantine;
+        // interactive consistency has every agent as a sender.
+        let honest_senders = |m: u32| -> f64 {
+            if spec.comm == Comm::Broadcast {
+                (m >> SENDER & 1 == 0) as u8 as f64
+            } else {
+                (spec.n - spec.f) as f64
+            }
+        };
+        let senders = if spec.comm == Comm::Broadcast {
+            1.0
+        } else {
+            spec.n as f64
+        };
         return match spec.byzantine_ids {
-            Some(m) => 1.0 + (m >> SENDER & 1 == 0) as u8 as f64,
-            None if spec.f == 0 => 2.0,
-            None => 2.0 * binomial(spec.n - 1, spec.f) + binomial(spec.n - 1, spec.f - 1),
+            Some(m) => senders + honest_senders(m),
+            None if spec.comm == Comm::Broadcast && spec.f == 0 => 2.0,
+            None if spec.comm == Comm::Broadcast => {
+                2.0 * binomial(spec.n - 1, spec.f) + binomial(spec.n - 1, spec.f - 1)
+            }
+            None => binomial(spec.n, spec.f) * (senders + honest_senders(0)),
         };
     }
     let placements = if spec.byzantine_ids.is_some() {
@@ -409,10 +449,12 @@ mod mask_tests {
             Instance {
                 byzantine: 0b1000,
                 inputs: 0b0001,
+                sender: 0,
             },
             Instance {
                 byzantine: 0b1000,
                 inputs: 0b0110,
+                sender: 0,
             },
         ]);
         assert_eq!(env.honest_mask(), [true, true, true]);

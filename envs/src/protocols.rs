@@ -169,7 +169,7 @@ fn round_one_values(view: &View) -> Vec<u8> {
 
 /// Why a protocol that counts every agent's input cannot run in `spec`.
 fn reads_inputs(name: &str, spec: &EnvSpec) -> Result<(), String> {
-    if spec.comm == Comm::Broadcast {
+    if spec.broadcasts() {
         Err(format!(
             "{name} counts every agent's input, and in a broadcast only the designated \
              sender has one: use dolev_strong"
@@ -321,8 +321,12 @@ impl Protocol for DolevStrong {
     }
 
     fn check(&self, spec: &EnvSpec) -> Result<(), String> {
-        if spec.comm != Comm::Broadcast {
-            return Err("dolev_strong is a broadcast protocol: use comm = \"broadcast\"".into());
+        if !spec.broadcasts() {
+            return Err(
+                "dolev_strong is a broadcast protocol: use comm = \"broadcast\" \
+                        (or \"interactive_consistency\", one broadcast per entry)"
+                    .into(),
+            );
         }
         Ok(())
     }

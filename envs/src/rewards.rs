@@ -2,7 +2,7 @@
 //! them: it is always [`Outcome::honest_wins`].
 
 use crate::rules::{bits, Episode, Outcome};
-use crate::spec::{Comm, EnvSpec};
+use crate::spec::EnvSpec;
 use serde::{Deserialize, Serialize};
 
 /// The `[rewards]` table: what each honest agent is paid at the end of an
@@ -82,7 +82,7 @@ fn majority(n: usize, ep: &Episode) -> Option<u8> {
 impl Rewards {
     /// Honest agent `i`'s reward for a finished episode.
     pub fn honest(&self, spec: &EnvSpec, ep: &Episode, out: &Outcome, i: usize) -> f32 {
-        let target = if spec.comm == Comm::Broadcast {
+        let target = if spec.broadcasts() {
             // Only the sender has an input: the value to decide is an honest sender's.
             ep.required_value(spec)
         } else {
@@ -189,6 +189,7 @@ mod tests {
         let mut ep = Episode::new(Instance {
             byzantine: 0b100,
             inputs: 0b011,
+            sender: 0,
         });
         ep.decided = 0b011;
         ep.values = 0b010;

@@ -2,9 +2,7 @@
 //! The batched environment and the exact verifier both step episodes through
 //! these functions, so what is verified is exactly what is played.
 
-use crate::spec::{
-    offset, relay_slot, Comm, EnvSpec, Faults, Identity, DIRECT, MAX_N, NONE, SENDER,
-};
+use crate::spec::{offset, relay_slot, Comm, EnvSpec, Faults, Identity, DIRECT, MAX_N, NONE};
 use serde::Serialize;
 
 /// An honest agent's move in a round.
@@ -66,6 +64,11 @@ pub struct Instance {
     pub byzantine: u32,
     /// Bit `i`: input of agent `i` (0 for Byzantine agents, who have none).
     pub inputs: u32,
+    /// Broadcast and interactive consistency: the designated sender of this
+    /// episode (always agent 0 in a broadcast; the entry being broadcast in
+    /// interactive consistency).
+    #[serde(default)]
+    pub sender: u8,
 }
 
 /// The changing state of one episode, apart from its inbox.
@@ -92,6 +95,8 @@ pub struct Episode {
     pub public: u8,
     /// Round in which each agent committed (0 while undecided).
     pub decided_round: [u8; MAX_N],
+    /// Broadcast and interactive consistency: the designated sender.
+    pub sender: u8,
 }
 
 impl Episode {
@@ -108,6 +113,7 @@ impl Episode {
             signed: 0,
             public: 0,
             decided_round: [0; MAX_N],
+            sender: inst.sender,
         }
     }
 
@@ -119,7 +125,8 @@ impl Episode {
             ep.inputs = inst.inputs & all(spec.n);
         }
         if spec.comm == Comm::Broadcast {
-            ep.inputs &= 1 << SENDER;
+            // Interactive consistency keeps every input: they are the vector's entries.
+            ep.inputs &= 1 << ep.sender;
         }
         ep
     }
@@ -128,6 +135,7 @@ impl Episode {
         Instance {
             byzantine: self.byzantine,
             inputs: self.inputs,
+            sender: self.sender,
         }
     }
 
@@ -181,7 +189,7 @@ impl Episode {
     /// every agent but the designated sender, [`NONE`] (it has none).
     #[inline]
     pub fn view_input(&self, spec: &EnvSpec, i: usize) -> u8 {
-        if spec.comm == Comm::Broadcast && i != SENDER {
+        if spec.broadcasts() && i != self.sender as usize {
             NONE
         } else {
             self.input(i)
@@ -191,8 +199,9 @@ impl Episode {
     /// The value validity demands every decision be, if it demands one: the
     /// input all agents share, or in a broadcast the honest sender's input.
     pub fn required_value(&self, spec: &EnvSpec) -> Option<u8> {
-        if spec.comm == Comm::Broadcast {
-            return (!self.is_byzantine(SENDER)).then(|| self.input(SENDER));
+        if spec.broadcasts() {
+            let s = self.sender as usize;
+            return (!self.is_byzantine(s)).then(|| self.input(s));
         }
         let h = self.followers & all(spec.n);
         if self.inputs & h == h {
@@ -281,7 +290,11 @@ pub fn honest_moves(
 /// Broadcast: the values (bit `v`) agent `i` forwards in round `r` (see
 /// [`deliver_honest`]), read from its inbox.
 pub fn forwards(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &[u8], i: usize) -> u8 {
-    let own = if i == SENDER { 1 << ep.input(i) } else { 0 };
+    let own = if i == ep.sender as usize {
+        1 << ep.input(i)
+    } else {
+        0
+    };
     if r == 1 {
         return own;
     }
@@ -309,14 +322,15 @@ pub fn deliver_honest(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], sen
         return 0;
     }
     let base = (r as usize - 1) * spec.slots;
-    if spec.comm == Comm::Broadcast {
+    if spec.broadcasts() {
         let mut sent = 0;
         for i in bits(senders) {
             let values = forwards(spec, r, ep, inbox, i);
             sent |= values;
-            for &dst in spec.direct_dst(i) {
+            for dst in (0..spec.n).filter(|&dst| dst != i) {
                 for v in bits(values as u32) {
-                    inbox[dst as usize + base + v] = v as u8;
+                    let slot = spec.forward_slot(ep.sender as usize, dst, i, v);
+                    inbox[spec.block(dst, r) + slot] = v as u8;
                 }
             }
         }
@@ -352,7 +366,7 @@ pub fn deliver_honest(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], sen
 pub fn allowed(spec: &EnvSpec, r: u8, ep: &Episode, b: usize, i: usize, h: usize) -> u8 {
     const ANY: u8 = 0b111;
     const NOTHING: u8 = 1 << NONE;
-    if spec.comm == Comm::Broadcast {
+    if spec.broadcasts() {
         return NOTHING | chains(spec, r, ep, b) & 1 << h;
     }
     let (_, origin) = spec.head(b, i, h);
@@ -397,16 +411,16 @@ fn chains(spec: &EnvSpec, r: u8, ep: &Episode, b: usize) -> u8 {
     if spec.identity != Identity::Pki {
         return 0b11;
     }
-    let r = r as usize;
-    let own = ep.is_byzantine(SENDER)
-        && if b == SENDER {
+    let (r, sender) = (r as usize, ep.sender as usize);
+    let own = ep.is_byzantine(sender)
+        && if b == sender {
             r == 1
         } else {
             (2..=spec.f).contains(&r)
         };
     if own {
         0b11
-    } else if b != SENDER && r >= 2 {
+    } else if b != sender && r >= 2 {
         ep.public
     } else {
         0
@@ -434,7 +448,11 @@ pub fn byzantine_to(
             if v >= NONE || allowed(spec, r, ep, b, i, h) >> v & 1 == 0 {
                 continue;
             }
-            let (slot, _) = spec.head(b, i, h);
+            let slot = if spec.broadcasts() {
+                spec.forward_slot(ep.sender as usize, i, b, h)
+            } else {
+                spec.head(b, i, h).0
+            };
             if anonymous {
                 inbox[block + v as usize] += 1;
             } else {
@@ -606,7 +624,7 @@ impl Outcome {
 pub fn outcome(spec: &EnvSpec, ep: &Episode) -> Outcome {
     match spec.comm {
         Comm::AtomicCommit => atomic_commit(spec.n, ep),
-        Comm::Broadcast => broadcast(spec, ep),
+        Comm::Broadcast | Comm::InteractiveConsistency => broadcast(spec, ep),
         _ => outcome_for(spec.n, ep),
     }
 }
@@ -699,6 +717,7 @@ mod tests {
         let mut ep = Episode::new(Instance {
             byzantine: 0b1000,
             inputs: 0b0101,
+            sender: 0,
         });
         let mut inbox = vec![0; s.stride];
         empty_inbox(&s, &mut inbox);
@@ -738,6 +757,7 @@ mod tests {
         let mut ep = Episode::new(Instance {
             byzantine: 0b100,
             inputs: 0b001,
+            sender: 0,
         });
         // Relays from 2 to 0 about origin 1: none in round 1, none before 1 has sent.
         assert_eq!(allowed(&s, 1, &ep, 2, 0, 1), 1 << NONE);
@@ -765,6 +785,7 @@ mod tests {
         let mut ep = Episode::new(Instance {
             byzantine: 0b0001,
             inputs: 0b0110,
+            sender: 0,
         });
         let mut inbox = vec![0; s.stride];
         empty_inbox(&s, &mut inbox);
@@ -783,6 +804,7 @@ mod tests {
         let mut ep = Episode::new(Instance {
             byzantine: 0,
             inputs: 0b111,
+            sender: 0,
         });
         ep.decided = 0b111;
         ep.values = 0b111;

@@ -188,7 +188,8 @@ impl SlushEnv {
             eps: vec![
                 Episode::new(crate::rules::Instance {
                     byzantine: 0,
-                    inputs: 0
+                    inputs: 0,
+                    sender: 0,
                 });
                 len
             ],

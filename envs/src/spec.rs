@@ -265,7 +265,8 @@ pub fn at_offset(n: usize, from: usize, d: usize) -> usize {
 }
 
 /// The designated sender of a broadcast: agent 0. Placements are uniform,
-/// so it is Byzantine in `f / n` of them.
+/// so it is Byzantine in `f / n` of them. (In interactive consistency each
+/// episode broadcasts one entry, and its sender is drawn per episode.)
 pub const SENDER: usize = 0;
 
 /// Broadcast blocks are ordered from the designated sender `s`: sender `j`'s
@@ -326,15 +327,7 @@ impl EnvSpec {
                 "at most 16 rounds are supported",
             ));
         }
-        if cfg.comm == Comm::InteractiveConsistency {
-            return Err(ConfigError::new(
-                "env.comm",
-                format!("\"{}\"", cfg.comm.name()),
-                "not supported yet: \"agreement\", \"broadcast\" and \"atomic_commit\" \
-                 are implemented",
-            ));
-        }
-        if cfg.comm == Comm::Broadcast {
+        if matches!(cfg.comm, Comm::Broadcast | Comm::InteractiveConsistency) {
             if cfg.identity == Identity::Anonymous {
                 return Err(ConfigError::new(
                     "env.identity",
@@ -347,15 +340,15 @@ impl EnvSpec {
                 return Err(ConfigError::new(
                     "env.faults",
                     format!("\"{}\"", cfg.faults.name()),
-                    "broadcast is built for Byzantine faults; for crash and omission faults \
-                     use comm = \"agreement\" (floodset)",
+                    "broadcasts are built for Byzantine faults; for crash and omission \
+                     faults use comm = \"agreement\" (floodset)",
                 ));
             }
             if let Some(ones) = cfg.ones {
                 return Err(ConfigError::new(
                     "env.ones",
                     ones,
-                    "in a broadcast only the designated sender has an input: leave ones unset",
+                    "each broadcast has a single input, the designated sender's: leave ones unset",
                 ));
             }
         }
@@ -421,7 +414,7 @@ impl EnvSpec {
             }
         }
         let anonymous = cfg.identity == Identity::Anonymous;
-        let broadcast = cfg.comm == Comm::Broadcast;
+        let broadcast = matches!(cfg.comm, Comm::Broadcast | Comm::InteractiveConsistency);
         let slots = if anonymous {
             2
         } else if broadcast {
@@ -440,18 +433,8 @@ impl EnvSpec {
         };
         let block = |i: usize| (i * inbox_rounds) * slots;
         if broadcast {
-            // Head `v` from `b` to `i` carries value `v`; an honest sender's
-            // forwards go to the same slots.
-            let mut heads_table = vec![(0u16, DIRECT); n * n * heads];
-            let mut direct_dst = vec![Vec::new(); n];
-            for b in 0..n {
-                for i in (0..n).filter(|&i| i != b) {
-                    let g = 2 * broadcast_group(n, SENDER, i, b);
-                    heads_table[(b * n + i) * heads] = (g as u16, DIRECT);
-                    heads_table[(b * n + i) * heads + 1] = (g as u16 + 1, DIRECT);
-                    direct_dst[b].push((block(i) + g) as u32);
-                }
-            }
+            // Head `v` from `b` to `i` carries value `v`. Its slot depends on
+            // the episode's sender: see [`EnvSpec::forward_slot`].
             return Ok(EnvSpec {
                 n,
                 f: cfg.f,
@@ -465,8 +448,8 @@ impl EnvSpec {
                 slots,
                 stride,
                 heads,
-                heads_table,
-                direct_dst,
+                heads_table: vec![(0, DIRECT); n * n * heads],
+                direct_dst: vec![Vec::new(); n],
                 relay_pairs: vec![Vec::new(); n],
             });
         }
@@ -542,11 +525,25 @@ impl EnvSpec {
 
     /// Width of the input one-hot: 0, 1, and in a broadcast "no input" (every agent but the sender).
     pub fn input_width(&self) -> usize {
-        if self.comm == Comm::Broadcast {
+        if self.broadcasts() {
             3
         } else {
             2
         }
+    }
+
+    /// Whether each episode is one designated sender's broadcast: in
+    /// `broadcast`, and in `interactive_consistency`, which is one broadcast per entry.
+    #[inline]
+    pub fn broadcasts(&self) -> bool {
+        matches!(self.comm, Comm::Broadcast | Comm::InteractiveConsistency)
+    }
+
+    /// Broadcasts: the slot (in `i`'s round block) of value `v` from `j`
+    /// when `s` is the designated sender.
+    #[inline]
+    pub fn forward_slot(&self, s: usize, i: usize, j: usize, v: usize) -> usize {
+        2 * broadcast_group(self.n, s, i, j) + v
     }
 
     /// Rounds whose messages are seen by someone: `R - 1`.
@@ -721,12 +718,13 @@ mod tests {
         let e = bad(
             EnvConfig {
                 comm: Comm::InteractiveConsistency,
+                faults: Faults::Crash,
                 ..EnvConfig::default()
             },
             2,
         );
-        assert_eq!(e.key, "env.comm");
-        assert!(e.reason.contains("not supported yet"));
+        assert_eq!(e.key, "env.faults");
+        assert!(e.reason.contains("Byzantine faults"));
         let e = bad(
             EnvConfig {
                 comm: Comm::Broadcast,

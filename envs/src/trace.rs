@@ -5,7 +5,7 @@ use crate::protocols::Protocol;
 use crate::rules::{
     self, allowed, bits, empty_inbox, outcome, Action, Episode, Instance, Outcome, DROP,
 };
-use crate::spec::{offset, Comm, EnvSpec, Faults, Identity, NONE};
+use crate::spec::{offset, EnvSpec, Faults, Identity, NONE};
 use crate::view::View;
 use serde::Serialize;
 use std::fmt::Write;
@@ -17,9 +17,10 @@ pub struct Trace {
     pub protocol: String,
     /// The fault model (`byzantine`, `crash`, `omission`).
     pub faults: &'static str,
-    /// A broadcast: only the designated sender (agent 0) has an input.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub broadcast: bool,
+    /// Broadcasts (and interactive consistency, one entry's broadcast): the
+    /// designated sender, the only agent whose input the episode carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<usize>,
     /// The faulty agents.
     pub byzantine: Vec<usize>,
     /// Each agent's input; `None` for Byzantine agents.
@@ -85,7 +86,7 @@ pub fn replay(
     schedule: &[Vec<u8>],
 ) -> Trace {
     let n = spec.n;
-    let broadcast = spec.comm == Comm::Broadcast;
+    let broadcast = spec.broadcasts();
     let mut ep = Episode::start(spec, inst);
     let mut inbox = vec![0; spec.stride];
     empty_inbox(spec, &mut inbox);
@@ -178,7 +179,7 @@ pub fn replay(
         setting: spec.describe(),
         protocol: protocol.name(),
         faults: spec.faults.name(),
-        broadcast,
+        sender: broadcast.then_some(ep.sender as usize),
         byzantine: ep.byzantine_ids().collect(),
         inputs: (0..n)
             .map(|i| {
@@ -240,11 +241,14 @@ impl Trace {
             .enumerate()
             .filter_map(|(i, x)| x.map(|x| format!("{i}={x}")))
             .collect();
+        if let Some(k) = self.sender {
+            let _ = writeln!(s, "  designated sender: agent {k}");
+        }
         let _ = writeln!(
             s,
             "  inputs: {}",
             if inputs.is_empty() {
-                "none (the designated sender, agent 0, is Byzantine)".to_string()
+                "none (the designated sender is Byzantine)".to_string()
             } else {
                 inputs.join(" ")
             }
@@ -258,7 +262,7 @@ impl Trace {
                     ""
                 };
                 let _ = write!(s, "    agent {}{faulty} {}", m.agent, m.action.label());
-                if self.broadcast && m.action == Action::Send {
+                if self.sender.is_some() && m.action == Action::Send {
                     if m.forwards.is_empty() {
                         let _ = write!(s, " (nothing new to forward)");
                     } else {

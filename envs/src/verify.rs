@@ -22,8 +22,8 @@
 
 use crate::batch::{instance_count, instances};
 use crate::protocols::Protocol;
-use crate::rules::{self, bits, empty_inbox, Action, Episode, Instance};
-use crate::spec::{EnvSpec, Faults, Identity, NONE};
+use crate::rules::{self, all as all_of, bits, empty_inbox, Action, Episode, Instance};
+use crate::spec::{Comm, EnvSpec, Faults, Identity, NONE};
 use crate::trace::{replay, Trace};
 use crate::view::View;
 use rayon::prelude::*;
@@ -96,7 +96,7 @@ impl std::error::Error for VerifyError {}
 /// Upper bound on options per honest recipient in round `r`.
 fn options_bound(spec: &EnvSpec, r: u8) -> f64 {
     let f = spec.f as i32;
-    if spec.comm == crate::spec::Comm::Broadcast {
+    if spec.broadcasts() {
         // Each Byzantine agent sends each value or not; with pki only the
         // sender has a chain to send in round 1.
         return if r == 1 && spec.identity == Identity::Pki {
@@ -149,6 +149,9 @@ pub fn verify(
             limit: limits.max_work,
         });
     }
+    if spec.comm == Comm::InteractiveConsistency {
+        return Ok(vectors(spec, protocol, estimate));
+    }
     let all = instances(spec);
     let results: Vec<(Option<Vec<Vec<u8>>>, u64)> = all
         .par_iter()
@@ -183,6 +186,67 @@ pub fn verify(
         counterexample,
         broken: broken_list,
     })
+}
+
+/// Interactive consistency, played as one broadcast per entry: every entry's
+/// broadcast is searched on its own, and an instance (a placement and an
+/// input vector) is broken when some entry's broadcast is. That is exact
+/// for the protocols this game runs. An entry's decisions read only that
+/// entry's messages, and the adversary's choices in different entries are
+/// independent, so the attacks on the broken entries combine into one.
+fn vectors(spec: &EnvSpec, protocol: &dyn Protocol, estimate: f64) -> Report {
+    let entries = instances(spec);
+    let results: Vec<(Option<Vec<Vec<u8>>>, u64)> = entries
+        .par_iter()
+        .map(|&inst| attack(spec, protocol, inst))
+        .collect();
+    let broken_entry = |byzantine: u32, inputs: u32, k: usize| {
+        entries.iter().zip(&results).find(|(e, _)| {
+            e.byzantine == byzantine
+                && e.sender as usize == k
+                && e.inputs == inputs & !byzantine & 1 << k
+        })
+    };
+    let (mut vectors, mut broken, mut counterexample) = (0u64, 0u64, None);
+    let placements: Vec<u32> = {
+        let mut p: Vec<u32> = entries.iter().map(|e| e.byzantine).collect();
+        p.dedup();
+        p
+    };
+    for byzantine in placements {
+        let honest: Vec<usize> = bits(all_of(spec.n) & !byzantine).collect();
+        for x in 0..1u32 << honest.len() {
+            let inputs = honest
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (t, &i)| acc | (x >> t & 1) << i);
+            vectors += 1;
+            let hit = (0..spec.n).find_map(|k| {
+                let (e, (s, _)) = broken_entry(byzantine, inputs, k).expect("every entry listed");
+                s.as_ref().map(|s| (*e, s))
+            });
+            if let Some((e, s)) = hit {
+                broken += 1;
+                counterexample.get_or_insert_with(|| replay(spec, protocol, e, s));
+            }
+        }
+    }
+    Report {
+        protocol: protocol.name(),
+        setting: spec.describe(),
+        instances: vectors,
+        broken_instances: broken,
+        optimal_attack_rate: broken as f64 / vectors as f64,
+        verified: broken == 0,
+        evaluations: results.iter().map(|(_, e)| e).sum(),
+        estimated_work: estimate,
+        counterexample,
+        broken: entries
+            .iter()
+            .zip(results)
+            .filter_map(|(&inst, (s, _))| s.map(|s| (inst, s)))
+            .collect(),
+    }
 }
 
 /// Whether some Byzantine strategy wins `inst`: the winning schedule (the

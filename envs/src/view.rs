@@ -210,6 +210,7 @@ mod tests {
             let mut ep = Episode::new(Instance {
                 byzantine: 0b0010,
                 inputs: 0b1101,
+                sender: 0,
             });
             let mut inbox = vec![0; s.stride];
             empty_inbox(&s, &mut inbox);
@@ -248,6 +249,7 @@ mod tests {
         let mut ep = Episode::new(Instance {
             byzantine: 0,
             inputs: 0b010,
+            sender: 0,
         });
         let mut inbox = vec![0; s.stride];
         empty_inbox(&s, &mut inbox);

@@ -204,6 +204,7 @@ fn chains_bind_the_adversary_under_pki() {
         Instance {
             byzantine: 0b0011,
             inputs: 0,
+            sender: 0,
         },
     );
     let allowed = |ep: &Episode, r: u8, b: usize| {
@@ -225,4 +226,75 @@ fn chains_bind_the_adversary_under_pki() {
     // Without signatures anything goes.
     let a = spec(4, 2, Identity::Authenticated, 4);
     assert_eq!(envs::rules::allowed(&a, 3, &ep, 1, 2, 0), 0b101);
+}
+
+fn ic(n: usize, f: usize, identity: Identity, rounds: u8) -> EnvSpec {
+    let cfg = EnvConfig {
+        n,
+        f,
+        comm: Comm::InteractiveConsistency,
+        identity,
+        ..EnvConfig::default()
+    };
+    EnvSpec::new(&cfg, rounds).unwrap()
+}
+
+#[test]
+fn interactive_consistency_is_one_dolev_strong_per_entry() {
+    let p = protocols::scripted("dolev_strong").unwrap();
+    for (n, f) in [(3, 1), (4, 1), (4, 2)] {
+        let s = ic(n, f, Identity::Pki, p.rounds_for(f));
+        let r = verify(&s, &*p, &Limits::default()).unwrap();
+        assert!(r.verified, "n = {n}, f = {f}: {r:?}");
+        // Instances are placements times honest input vectors.
+        let placements = (0..1u32 << n)
+            .filter(|m| m.count_ones() as usize == f)
+            .count();
+        assert_eq!(r.instances as usize, placements << (n - f));
+    }
+    // Without signatures the entry of a Byzantine agent is always breakable,
+    // so every vector is (n = 3, f = 1).
+    let r = verify(
+        &ic(3, 1, Identity::Authenticated, 3),
+        &*p,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!((r.broken_instances, r.instances), (12, 12));
+    // One round of messages too few at f = 2.
+    let r = verify(&ic(4, 2, Identity::Pki, 3), &*p, &Limits::default()).unwrap();
+    assert!(!r.verified);
+    assert!(r
+        .counterexample
+        .unwrap()
+        .render()
+        .contains("designated sender"));
+}
+
+#[test]
+fn every_entry_is_the_broadcast_of_its_sender() {
+    // Agents are symmetric up to relabelling: the entry of sender k under
+    // placement p is agent 0's broadcast under p rotated by -k. This checks
+    // the engine's handling of a sender other than agent 0 against the
+    // broadcast mode, where the sender is always agent 0.
+    let p = protocols::scripted("dolev_strong").unwrap();
+    for (n, f, identity, rounds) in [
+        (3, 1, Identity::Authenticated, 3),
+        (4, 1, Identity::Authenticated, 3),
+        (4, 2, Identity::Pki, 3),
+    ] {
+        let (s, b) = (ic(n, f, identity, rounds), spec(n, f, identity, rounds));
+        let rot = |m: u32, k: usize| ((m >> k) | (m << (n - k))) & ((1 << n) - 1);
+        for inst in instances(&s) {
+            let k = inst.sender as usize;
+            let same = Instance {
+                byzantine: rot(inst.byzantine, k),
+                inputs: rot(inst.inputs, k),
+                sender: 0,
+            };
+            let entry = envs::verify::attack(&s, &*p, inst).0.is_some();
+            let broadcast = envs::verify::attack(&b, &*p, same).0.is_some();
+            assert_eq!(entry, broadcast, "{inst:?} {}", s.describe());
+        }
+    }
 }

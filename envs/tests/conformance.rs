@@ -134,15 +134,15 @@ fn every_combination_is_played_or_refused_with_a_reason() {
     }
     // What is built: synchronous agreement under every identity and fault
     // model, atomic commit under crash and omission faults, and broadcast
-    // with Byzantine faults over pki or authenticated channels.
-    assert_eq!(played, 3 * 3 * 3 + 3 * 2 * 3 + 3 * 2);
+    // and interactive consistency with Byzantine faults over pki or
+    // authenticated channels.
+    assert_eq!(played, 3 * 3 * 3 + 3 * 2 * 3 + 2 * 3 * 2);
     for (comm, synchrony, identity, faults, key) in refused {
         // The first switch at fault is named, in this order.
-        let why = if comm == Comm::InteractiveConsistency {
-            "env.comm"
-        } else if comm == Comm::Broadcast && identity == Identity::Anonymous {
+        let broadcasts = matches!(comm, Comm::Broadcast | Comm::InteractiveConsistency);
+        let why = if broadcasts && identity == Identity::Anonymous {
             "env.identity"
-        } else if (comm == Comm::Broadcast && faults != Faults::Byzantine)
+        } else if (broadcasts && faults != Faults::Byzantine)
             || (comm, faults) == (Comm::AtomicCommit, Faults::Byzantine)
         {
             "env.faults"

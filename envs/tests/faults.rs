@@ -88,6 +88,7 @@ fn atomic_commit_properties_are_named() {
         Instance {
             byzantine: 0b001,
             inputs: 0b011,
+            sender: 0,
         },
     );
     // A commit with a no vote (agent 2's) breaks P3.
@@ -105,6 +106,7 @@ fn atomic_commit_properties_are_named() {
         Instance {
             byzantine: 0b001,
             inputs: 0b111,
+            sender: 0,
         },
     );
     ep.decided = 0b111;

@@ -117,6 +117,7 @@ fn counterexamples_replay_through_the_engine() {
                 .iter()
                 .enumerate()
                 .fold(0, |m, (i, x)| m | (x.unwrap_or(0) as u32) << i),
+            sender: 0,
         };
         let again = replay(&s, &*p, inst, &cex.schedule);
         assert_eq!(again.violated, cex.violated);

@@ -1,5 +1,7 @@
 use clap::{Args, Parser, Subcommand};
-use envs::{protocols, verify, Comm, EnvConfig, EnvSpec, Faults, Identity, Limits, Protocol};
+use envs::{
+    protocols, verify, Comm, EnvConfig, EnvSpec, Faults, Identity, Limits, Protocol, Synchrony,
+};
 use selfplay::config;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,7 +86,8 @@ enum Command {
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// Scripted protocol: majority, signed_relay, constant, floodset, vote_commit or flood_commit.
+    /// Scripted protocol: majority, signed_relay, constant, floodset, vote_commit,
+    /// flood_commit or dolev_strong.
     #[arg(
         long,
         required_unless_present = "checkpoint",
@@ -101,9 +104,18 @@ struct VerifyArgs {
     /// authenticated, pki or anonymous.
     #[arg(long, default_value = "authenticated")]
     identity: String,
-    /// Communication mode: agreement or atomic_commit.
+    /// Communication mode: agreement, broadcast, interactive_consistency or atomic_commit.
     #[arg(long, default_value = "agreement")]
     comm: String,
+    /// Timing: synchronous, partially_synchronous or asynchronous.
+    #[arg(long, default_value = "synchronous")]
+    synchrony: String,
+    /// With delays: the most rounds a message is held beyond the next (1 or 2).
+    #[arg(long)]
+    delta: Option<u8>,
+    /// Partial synchrony: the stabilisation round.
+    #[arg(long)]
+    gst: Option<u8>,
     /// Fault model: byzantine, crash or omission.
     #[arg(long, default_value = "byzantine")]
     faults: String,
@@ -157,12 +169,21 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
         Faults::parse,
         "byzantine, crash or omission",
     )?;
+    let synchrony = flag(
+        "synchrony",
+        &a.synchrony,
+        Synchrony::parse,
+        "synchronous, partially_synchronous or asynchronous",
+    )?;
     let cfg = EnvConfig {
         n: a.n,
         f: a.f,
         identity,
         comm,
         faults,
+        synchrony,
+        delta: a.delta,
+        gst: a.gst,
         ..EnvConfig::default()
     };
     let spec =

@@ -114,12 +114,12 @@ fn bad_config_names_file_and_key() {
     let file = dir.path().join("bad.toml");
     std::fs::write(
         &file,
-        "[env]\nn = 4\nf = 2\nidentity = \"pki\"\nsynchrony = \"asynchronous\"\n",
+        "[env]\nn = 4\nf = 2\nidentity = \"pki\"\nsynchrony = \"asynchronous\"\ndelta = 3\n",
     )
     .unwrap();
     let err = refused(selfplay().arg(&file));
     assert!(
-        err.contains("bad.toml: env.synchrony = \"asynchronous\": not supported yet"),
+        err.contains("bad.toml: env.delta = 3: a message can be held 1 or 2 rounds"),
         "{err}"
     );
     std::fs::write(&file, "[env]\nn = 4\nfault = 2\n").unwrap();

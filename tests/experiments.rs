@@ -566,3 +566,45 @@ fn interactive_consistency_is_learned_and_verified() {
     // Instances are vectors: 4 placements x 2^3 honest inputs.
     assert_eq!(rows.last().unwrap().instances, Some(32));
 }
+
+#[test]
+fn delays_break_the_synchronous_baselines() {
+    let dir = tempfile::tempdir().unwrap();
+    // Partial synchrony: the learned attacker (faulty agent and scheduler
+    // at once) reaches the verifier's optimum of 0.5 against signed_relay.
+    // Seed 1 gets there at 24,576 episodes.
+    let res = load(
+        &experiment("partial_sync.toml"),
+        &["train.episodes=24576", "eval.episodes=500"],
+    );
+    let last = run(&res, dir.path()).pop().unwrap();
+    assert_eq!(last.synchrony, "partially_synchronous");
+    assert_eq!(last.optimal_attack_rate, Some(0.5));
+    assert_eq!(last.exact_attack_rate, Some(0.5), "{last:?}");
+    // Stabilising at round 2, held round-1 messages still arrive in time.
+    let res = load(
+        &experiment("partial_sync.toml"),
+        &[
+            "env.gst=2",
+            "byzantine.kind=\"scripted\"",
+            "eval.episodes=500",
+        ],
+    );
+    assert_eq!(run(&res, dir.path())[0].verified, Some(true));
+    // Asynchrony against floodset under crash faults: 0.125, and 0.75 once
+    // a message can be held past the end.
+    for (delta, optimum) in [(1, 0.125), (2, 0.75)] {
+        let res = load(
+            &experiment("asynchronous.toml"),
+            &[
+                &format!("env.delta={delta}"),
+                "byzantine.kind=\"scripted\"",
+                "byzantine.adversary=\"hold\"",
+                "eval.episodes=500",
+            ],
+        );
+        let r = &run(&res, dir.path())[0];
+        assert_eq!(r.optimal_attack_rate, Some(optimum), "{r:?}");
+        assert!(r.exact_attack_rate.unwrap() <= optimum);
+    }
+}

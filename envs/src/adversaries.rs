@@ -2,7 +2,7 @@
 //! Each writes the team's factored action (see [`EnvSpec::byz_action_len`]).
 
 use crate::protocols::Protocol;
-use crate::rules::{allowed, bits, Action, Episode, DROP};
+use crate::rules::{allowed, bits, delay_allowed, Action, Episode, DROP};
 use crate::spec::{offset, EnvSpec, Faults, DIRECT, NONE};
 use crate::view::View;
 use rand::RngExt;
@@ -32,7 +32,7 @@ pub trait Adversary: Send + Sync {
 }
 
 /// Names of the scripted adversaries.
-pub const SCRIPTED: &[&str] = &["silent", "random", "equivocate", "twins"];
+pub const SCRIPTED: &[&str] = &["silent", "random", "equivocate", "twins", "hold"];
 
 /// The scripted adversaries that only make sense with Byzantine faults.
 pub const BYZANTINE_ONLY: &[&str] = &["equivocate", "twins"];
@@ -48,6 +48,7 @@ pub fn scripted(name: &str, honest: Arc<dyn Protocol>) -> Option<Box<dyn Adversa
         "random" => Some(Box::new(Random)),
         "equivocate" => Some(Box::new(Equivocate)),
         "twins" => Some(Box::new(Twins { honest })),
+        "hold" => Some(Box::new(Hold)),
         _ => None,
     }
 }
@@ -89,6 +90,53 @@ fn fill(
     }
 }
 
+/// With delays, writes every scheduling head with `pick(j, i, mask)`, where
+/// `mask` is what the rules allow for the message from `j` to `i`.
+fn schedule(
+    spec: &EnvSpec,
+    r: u8,
+    ep: &Episode,
+    out: &mut [u8],
+    mut pick: impl FnMut(usize, usize, u8) -> u8,
+) {
+    if !spec.may_delay(r) {
+        return;
+    }
+    for j in 0..spec.n {
+        for i in 0..spec.n {
+            out[spec.delay_head(j, i)] = pick(j, i, delay_allowed(spec, r, ep, j, i));
+        }
+    }
+}
+
+/// The worst-case scheduler: holds every message as long as the rules
+/// allow, and otherwise does nothing (no Byzantine message, no drop).
+pub struct Hold;
+
+impl Adversary for Hold {
+    fn name(&self) -> String {
+        "hold".into()
+    }
+
+    fn act(
+        &self,
+        spec: &EnvSpec,
+        r: u8,
+        ep: &Episode,
+        _: &[u8],
+        _: &mut ChaCha8Rng,
+        out: &mut [u8],
+    ) {
+        // The longest hold allowed is the highest value below NONE in the mask.
+        schedule(spec, r, ep, out, |_, _, mask| {
+            (0..NONE)
+                .rev()
+                .find(|&v| mask >> v & 1 == 1)
+                .unwrap_or(NONE)
+        });
+    }
+}
+
 /// Sends nothing, ever: a crash at time zero. Under crash and omission
 /// faults, every message of a faulty agent is dropped.
 pub struct Silent;
@@ -113,7 +161,7 @@ impl Adversary for Silent {
     }
 }
 
-/// Every head uniform over the values the rules allow.
+/// Every head uniform over the values the rules allow (delays included).
 pub struct Random;
 
 impl Adversary for Random {
@@ -134,11 +182,14 @@ impl Adversary for Random {
         rng: &mut ChaCha8Rng,
         out: &mut [u8],
     ) {
-        fill(spec, ep, out, |b, i, h, _| {
-            let mask = allowed(spec, r, ep, b, i, h);
+        let mut uniform = |mask: u8| {
             let pick = rng.random_range(0..mask.count_ones());
             bits(mask as u32).nth(pick as usize).unwrap() as u8
+        };
+        fill(spec, ep, out, |b, i, h, _| {
+            uniform(allowed(spec, r, ep, b, i, h))
         });
+        schedule(spec, r, ep, out, |_, _, mask| uniform(mask));
     }
 }
 

@@ -119,6 +119,13 @@ impl BatchEnv {
                 }
             }
         }
+        if spec.delays() {
+            for j in 0..spec.n {
+                for i in 0..spec.n {
+                    out[spec.delay_head(j, i)] = rules::delay_allowed(spec, self.round, ep, j, i);
+                }
+            }
+        }
     }
 
     /// One-hot observation of agent `i` in episode `e` (see [`view::obs_size`]).

@@ -1,30 +1,42 @@
-//! Exact analysis under crash and omission faults. There the faulty agents
-//! run the protocol themselves and the adversary only chooses which of their
-//! messages arrive, so the per-recipient factoring of [`crate::verify`] does
-//! not apply (one crash silences an agent towards everyone). The choices are
-//! few instead: a plain depth-first search over every joint drop pattern,
-//! round by round, stepping the engine's own rules.
+//! Exact analysis where the per-recipient factoring of [`crate::verify`]
+//! does not apply: under crash and omission faults (the faulty agents run
+//! the protocol themselves, and one crash silences an agent towards
+//! everyone), and wherever the adversary also schedules delays (a held
+//! message reaches its recipient in a later round). The choices are few
+//! instead: a plain depth-first search over every joint adversary choice,
+//! round by round, stepping the engine's own rules, with states already
+//! seen in a round merged.
 
 use crate::protocols::Protocol;
-use crate::rules::{self, bits, empty_inbox, Episode, Instance, DROP};
+use crate::rules::{self, bits, empty_inbox, Action, Episode, Instance, DROP};
 use crate::spec::{EnvSpec, Faults, NONE};
 use crate::view::View;
+use std::collections::HashSet;
 
 /// An upper bound on protocol evaluations for one instance: every agent
 /// acting in every round of every adversary schedule. A crash happens at most
 /// once per faulty agent (in one of `R` rounds, towards a proper subset of
-/// recipients); an omission can happen to every message.
+/// recipients); an omission can happen to every message; a Byzantine agent
+/// writes every head towards every honest agent in every round; each
+/// message between agents that follow the protocol may be held up to
+/// `delta` rounds while delays are allowed.
 pub fn schedules_bound(spec: &EnvSpec) -> f64 {
     let subsets = 2f64.powi(spec.n as i32 - 1);
     let (f, rounds) = (spec.f as i32, spec.rounds as f64);
-    let schedules = match spec.faults {
+    let faults = match spec.faults {
         Faults::Crash => (1.0 + rounds * (subsets - 1.0)).powi(f),
-        _ => subsets.powf(f as f64 * rounds),
+        Faults::Omission => subsets.powf(f as f64 * rounds),
+        Faults::Byzantine => {
+            let heads = spec.f * (spec.n - spec.f) * spec.heads;
+            3f64.powf(heads as f64 * (rounds - 1.0))
+        }
     };
-    schedules * spec.n as f64 * rounds
+    let followers = spec.followers() as f64;
+    let delay_rounds = (1..spec.rounds).filter(|&r| spec.may_delay(r)).count() as f64;
+    let delays = (spec.delta as f64 + 1.0).powf(followers * (followers - 1.0) * delay_rounds);
+    faults * delays * spec.n as f64 * rounds
 }
-
-/// Whether some drop schedule makes the protocol lose `inst`: the schedule
+/// Whether some adversary schedule makes the protocol lose `inst`: the schedule
 /// (the adversary's action per round `1..=R`), and the evaluations spent.
 pub fn attack(
     spec: &EnvSpec,
@@ -76,43 +88,73 @@ impl Search<'_> {
             self.evaluations += 1;
             actions[i] = self.protocol.act(&View::of(spec, r, ep, inbox, i)) as u8;
         }
-        // Per acting faulty agent, the recipients whose message may be dropped.
-        let faulty: Vec<(usize, usize, u32)> = ep
-            .byzantine_ids()
-            .enumerate()
-            .filter(|&(_, b)| acting >> b & 1 == 1)
-            .map(|(bo, b)| (bo, b, acting & !(1 << b)))
-            .collect();
-        let radix: Vec<usize> = faulty
-            .iter()
-            .map(|&(_, _, to)| 1 << to.count_ones())
-            .collect();
-        let mut digits = vec![0usize; faulty.len()];
-        let mut seen: Vec<(Episode, Vec<u8>)> = vec![];
+        let choices = self.choices(r, ep, &actions);
+        let radix: Vec<usize> = choices.iter().map(|(_, v)| v.len()).collect();
+        let mut digits = vec![0usize; choices.len()];
+        let mut seen: HashSet<(Episode, Vec<u8>)> = HashSet::new();
         let mut byz = vec![NONE; spec.byz_action_len()];
         loop {
             byz.fill(NONE);
-            for (&(bo, _, to), &d) in faulty.iter().zip(&digits) {
-                for (t, i) in bits(to).enumerate() {
-                    if d >> t & 1 == 1 {
-                        byz[(bo * n + i) * spec.heads] = DROP;
-                    }
-                }
+            for ((at, values), &d) in choices.iter().zip(&digits) {
+                byz[*at] = values[d];
             }
             let mut ep2 = *ep;
             let mut next = inbox.to_vec();
             rules::step(spec, r, &mut ep2, &mut next, &actions, &byz);
-            if !seen.iter().any(|(e, x)| *e == ep2 && *x == next) {
+            // Membership only: the order of the set never reaches the search.
+            if seen.insert((ep2, next.clone())) {
                 self.schedule.push(byz.clone());
                 if self.explore(r + 1, &ep2, &next) {
                     return true;
                 }
                 self.schedule.pop();
-                seen.push((ep2, next));
             }
             if !rules::next_combination(&mut digits, &radix) {
                 return false;
             }
         }
+    }
+
+    /// Every head of the adversary's round-`r` action that can matter, with
+    /// the values it may take: drops of the acting faulty agents' messages
+    /// to agents that still act, Byzantine messages to agents that still
+    /// act, and the delays of this round's messages.
+    fn choices(&self, r: u8, ep: &Episode, actions: &[u8]) -> Vec<(usize, Vec<u8>)> {
+        let spec = self.spec;
+        let n = spec.n;
+        let acting = ep.undecided(spec);
+        let values = |mask: u8| bits(mask as u32).map(|v| v as u8).collect::<Vec<u8>>();
+        let mut out = vec![];
+        for (bo, b) in ep.byzantine_ids().enumerate() {
+            match spec.faults {
+                Faults::Byzantine if r < spec.rounds => {
+                    for i in bits(acting & !(1 << b)) {
+                        for h in 0..spec.heads {
+                            let mask = rules::allowed(spec, r, ep, b, i, h);
+                            out.push(((bo * n + i) * spec.heads + h, values(mask)));
+                        }
+                    }
+                }
+                Faults::Byzantine => {}
+                _ if acting >> b & 1 == 1 => {
+                    for i in bits(acting & !(1 << b)) {
+                        out.push(((bo * n + i) * spec.heads, vec![NONE, DROP]));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if spec.may_delay(r) {
+            let senders = bits(acting).filter(|&j| actions[j] == Action::Send as u8);
+            for j in senders.collect::<Vec<_>>() {
+                for i in bits(acting & !(1 << j)) {
+                    let mask = rules::delay_allowed(spec, r, ep, j, i);
+                    out.push((spec.delay_head(j, i), values(mask)));
+                }
+            }
+        }
+        // Options that change nothing are not choices.
+        out.retain(|(_, v)| v.len() > 1);
+        out
     }
 }

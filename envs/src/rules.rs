@@ -72,7 +72,7 @@ pub struct Instance {
 }
 
 /// The changing state of one episode, apart from its inbox.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Episode {
     /// The faulty agents (under every fault model; the name is the common case).
     pub byzantine: u32,
@@ -251,7 +251,8 @@ pub fn next_combination(digits: &mut [usize], radix: &[usize]) -> bool {
     false
 }
 
-/// A fresh inbox: every slot empty.
+/// Fresh inboxes (one episode's, or a batch's back to back): every slot
+/// empty, nothing in flight.
 pub fn empty_inbox(spec: &EnvSpec, inbox: &mut [u8]) {
     let fill = if spec.identity == Identity::Anonymous {
         0
@@ -259,6 +260,11 @@ pub fn empty_inbox(spec: &EnvSpec, inbox: &mut [u8]) {
         NONE
     };
     inbox.fill(fill);
+    if spec.delays() {
+        for episode in inbox.chunks_mut(spec.stride) {
+            episode[2 * spec.visible..].fill(0);
+        }
+    }
 }
 
 /// Applies the honest moves of round `r`: commits take effect and senders'
@@ -487,8 +493,72 @@ pub fn step(spec: &EnvSpec, r: u8, ep: &mut Episode, inbox: &mut [u8], honest: &
     } else {
         drops(spec, r, ep, inbox, byz, acting, senders);
     }
+    if spec.delays() {
+        hold(spec, r, ep, inbox, byz, senders);
+        arrive(spec, r + 1, inbox);
+    }
     ep.signed |= senders;
     ep.public |= sent;
+}
+
+/// Bit `v` set: value `v` may go in the scheduling head of the message from
+/// `j` to `i` sent in round `r` ([`EnvSpec::delay_head`]). Only messages of
+/// agents that may send this round to agents that will still read, and only
+/// before stabilisation.
+#[inline]
+pub fn delay_allowed(spec: &EnvSpec, r: u8, ep: &Episode, j: usize, i: usize) -> u8 {
+    const NOTHING: u8 = 1 << NONE;
+    let live = ep.undecided(spec);
+    if i == j || !spec.may_delay(r) || live >> j & 1 == 0 || live >> i & 1 == 0 {
+        return NOTHING;
+    }
+    // Value d - 1 holds the message d rounds more.
+    NOTHING | ((1u8 << spec.delta) - 1)
+}
+
+/// Moves the round-`r` messages the adversary delays out of the recipients'
+/// inboxes and into flight, each with the round it arrives in.
+fn hold(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], byz: &[u8], senders: u32) {
+    let v = spec.visible;
+    let live = ep.undecided(spec) | senders;
+    for j in bits(senders) {
+        for i in bits(live & !(1 << j)) {
+            let d = byz[spec.delay_head(j, i)];
+            if d >= NONE || !spec.may_delay(r) || d >= spec.delta {
+                continue;
+            }
+            let block = spec.block(i, r);
+            for slot in message_slots(spec, i, j) {
+                let at = block + slot;
+                inbox[v + at] = inbox[at];
+                inbox[2 * v + at] = r + 2 + d;
+                inbox[at] = NONE;
+            }
+        }
+    }
+}
+
+/// Delivers the messages in flight that arrive at the start of round `r`.
+fn arrive(spec: &EnvSpec, r: u8, inbox: &mut [u8]) {
+    let v = spec.visible;
+    for at in 0..v {
+        if inbox[2 * v + at] == r {
+            inbox[at] = inbox[v + at];
+            inbox[2 * v + at] = 0;
+        }
+    }
+}
+
+/// The slots (within `i`'s round block) of the message from `j`: its
+/// direct value and its relays.
+fn message_slots(spec: &EnvSpec, i: usize, j: usize) -> impl Iterator<Item = usize> {
+    let n = spec.n;
+    let dj = offset(n, i, j);
+    std::iter::once(dj).chain(
+        (0..n - 1)
+            .filter(move |&dk| dk != dj)
+            .map(move |dk| relay_slot(n, dj, dk)),
+    )
 }
 
 /// Under crash and omission faults, the value of a faulty agent's direct head
@@ -544,14 +614,12 @@ fn drops(
 /// Removes what `b` sent `i` in round `r`: its direct value and its relays.
 fn erase(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], b: usize, i: usize) {
     let block = spec.block(i, r);
-    let db = offset(spec.n, i, b);
     if spec.identity == Identity::Anonymous {
         inbox[block + ep.input(b) as usize] -= 1;
         return;
     }
-    inbox[block + db] = NONE;
-    for dk in (0..spec.n - 1).filter(|&dk| dk != db) {
-        inbox[block + relay_slot(spec.n, db, dk)] = NONE;
+    for slot in message_slots(spec, i, b) {
+        inbox[block + slot] = NONE;
     }
 }
 

@@ -120,6 +120,16 @@ impl Synchrony {
             Synchrony::Asynchronous => "asynchronous",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Synchrony> {
+        [
+            Synchrony::Synchronous,
+            Synchrony::PartiallySynchronous,
+            Synchrony::Asynchronous,
+        ]
+        .into_iter()
+        .find(|x| x.name() == s)
+    }
 }
 
 impl Identity {
@@ -167,6 +177,15 @@ pub struct EnvConfig {
     /// when absent, every honest input is an independent fair coin.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ones: Option<usize>,
+    /// Partial synchrony and asynchrony: the most rounds the adversary may
+    /// hold a message beyond the next round (1 or 2; default 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<u8>,
+    /// Partial synchrony: the global stabilisation round. The adversary may
+    /// delay messages sent before it; from it on, messages arrive in the
+    /// next round (default 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gst: Option<u8>,
 }
 
 impl Default for EnvConfig {
@@ -181,6 +200,8 @@ impl Default for EnvConfig {
             faults: Faults::Byzantine,
             byzantine_ids: None,
             ones: None,
+            delta: None,
+            gst: None,
         }
     }
 }
@@ -237,9 +258,18 @@ pub struct EnvSpec {
     pub faults: Faults,
     pub byzantine_ids: Option<u32>,
     pub ones: Option<usize>,
+    /// Partial synchrony and asynchrony: the most rounds a message can be
+    /// held beyond the next (0: synchronous).
+    pub delta: u8,
+    /// Messages sent before this round may be delayed (partial synchrony:
+    /// the stabilisation round; asynchrony: `u8::MAX`).
+    pub gst: u8,
+    /// Bytes of inbox per episode that agents read: `n * (R - 1) * slots`.
+    pub visible: usize,
     /// Slots per agent per round.
     pub slots: usize,
-    /// Bytes of inbox per episode: `n * (R - 1) * slots`.
+    /// Bytes of inbox per episode: [`EnvSpec::visible`], and with delays
+    /// twice that again for the messages in flight.
     pub stride: usize,
     /// Byzantine heads per (Byzantine sender, recipient): the direct value and each relay.
     pub heads: usize,
@@ -360,13 +390,63 @@ impl EnvSpec {
                  Byzantine agent: use faults = \"crash\" or \"omission\"",
             ));
         }
-        if cfg.synchrony != Synchrony::Synchronous {
+        let delays = cfg.synchrony != Synchrony::Synchronous;
+        if delays && matches!(cfg.comm, Comm::Broadcast | Comm::InteractiveConsistency) {
             return Err(ConfigError::new(
                 "env.synchrony",
                 format!("\"{}\"", cfg.synchrony.name()),
-                "not supported yet: only \"synchronous\" is implemented",
+                "broadcasts are built for synchronous rounds (a Dolev-Strong chain \
+                 counts rounds): use comm = \"agreement\" or \"atomic_commit\" with delays",
             ));
         }
+        if delays && cfg.identity == Identity::Anonymous {
+            return Err(ConfigError::new(
+                "env.identity",
+                "\"anonymous\"",
+                "delays are not built for anonymous channels: a count cannot say when each \
+                 of its messages arrived. Use \"pki\" or \"authenticated\"",
+            ));
+        }
+        let delta = match cfg.delta {
+            Some(d) if !delays => {
+                return Err(ConfigError::new(
+                    "env.delta",
+                    d,
+                    "delays need synchrony = \"partially_synchronous\" or \"asynchronous\"",
+                ))
+            }
+            Some(d) if !(1..=2).contains(&d) => {
+                return Err(ConfigError::new(
+                    "env.delta",
+                    d,
+                    "a message can be held 1 or 2 rounds beyond the next; with rounds <= 3, \
+                     2 holds it past the end of the game, as an unbounded delay would",
+                ))
+            }
+            Some(d) => d,
+            None if delays => 1,
+            None => 0,
+        };
+        let gst = match cfg.gst {
+            Some(g) if cfg.synchrony != Synchrony::PartiallySynchronous => {
+                return Err(ConfigError::new(
+                    "env.gst",
+                    g,
+                    "a stabilisation round needs synchrony = \"partially_synchronous\"",
+                ))
+            }
+            Some(g) if g == 0 || g > rounds => {
+                return Err(ConfigError::new(
+                    "env.gst",
+                    g,
+                    format!("needs 1 <= gst <= rounds = {rounds}"),
+                ))
+            }
+            Some(g) => g,
+            None if cfg.synchrony == Synchrony::PartiallySynchronous => 2.min(rounds),
+            // Asynchrony: no stabilisation within the game.
+            None => u8::MAX,
+        };
         let byzantine_ids = match &cfg.byzantine_ids {
             None => None,
             Some(ids) => {
@@ -423,7 +503,10 @@ impl EnvSpec {
             (n - 1) * (n - 1)
         };
         let inbox_rounds = rounds as usize - 1;
+        // With delays the inbox carries the messages in flight too: what
+        // has arrived, then the held values, then the round each arrives.
         let stride = n * inbox_rounds * slots;
+        let held = if delays { 3 } else { 1 };
         let heads = if anonymous {
             1
         } else if broadcast {
@@ -445,8 +528,11 @@ impl EnvSpec {
                 faults: cfg.faults,
                 byzantine_ids,
                 ones: cfg.ones,
+                delta,
+                gst,
+                visible: stride,
                 slots,
-                stride,
+                stride: stride * held,
                 heads,
                 heads_table: vec![(0, DIRECT); n * n * heads],
                 direct_dst: vec![Vec::new(); n],
@@ -499,8 +585,11 @@ impl EnvSpec {
             faults: cfg.faults,
             byzantine_ids,
             ones: cfg.ones,
+            delta,
+            gst,
+            visible: stride,
             slots,
-            stride,
+            stride: stride * held,
             heads,
             heads_table,
             direct_dst,
@@ -560,8 +649,30 @@ impl EnvSpec {
     /// Length of the Byzantine team's action vector: `f * n * heads`, laid out
     /// `[byzantine ordinal][recipient id][head]`. Head 0 is the direct value,
     /// head `1 + h` relays the `h`-th origin (ascending id, skipping sender and recipient).
+    /// With delays, `n * n` scheduling heads follow (see [`EnvSpec::delay_head`]).
     pub fn byz_action_len(&self) -> usize {
-        self.f * self.n * self.heads
+        self.f * self.n * self.heads + if self.delays() { self.n * self.n } else { 0 }
+    }
+
+    /// Whether the adversary may delay messages (partial synchrony, asynchrony).
+    #[inline]
+    pub fn delays(&self) -> bool {
+        self.synchrony != Synchrony::Synchronous
+    }
+
+    /// Whether messages sent in round `r` may be delayed: before the
+    /// stabilisation round, and never in the last round (nobody reads those).
+    #[inline]
+    pub fn may_delay(&self, r: u8) -> bool {
+        self.delays() && r < self.gst && r < self.rounds
+    }
+
+    /// Index in the Byzantine action of the head that schedules the message
+    /// from `j` to `i` sent this round: [`NONE`] delivers it in the next
+    /// round, `d - 1` holds it `d` rounds more (`d <= delta`).
+    #[inline]
+    pub fn delay_head(&self, j: usize, i: usize) -> usize {
+        self.f * self.n * self.heads + j * self.n + i
     }
 
     /// Slot (in the recipient's round block) and origin of head `h` from `b` to `i`.
@@ -585,8 +696,13 @@ impl EnvSpec {
             Faults::Byzantine => String::new(),
             x => format!(" faults={}", x.name()),
         };
+        let timing = match self.synchrony {
+            Synchrony::Synchronous => String::new(),
+            Synchrony::PartiallySynchronous => format!(" delta={} gst={}", self.delta, self.gst),
+            Synchrony::Asynchronous => format!(" delta={}", self.delta),
+        };
         format!(
-            "n={} f={} rounds={} comm={} synchrony={} identity={}{faults}",
+            "n={} f={} rounds={} comm={} synchrony={}{timing} identity={}{faults}",
             self.n,
             self.f,
             self.rounds,
@@ -738,11 +854,59 @@ mod tests {
         let e = bad(
             EnvConfig {
                 synchrony: Synchrony::Asynchronous,
+                comm: Comm::Broadcast,
                 ..EnvConfig::default()
             },
             2,
         );
         assert_eq!(e.key, "env.synchrony");
+        let e = bad(
+            EnvConfig {
+                synchrony: Synchrony::Asynchronous,
+                identity: Identity::Anonymous,
+                ..EnvConfig::default()
+            },
+            2,
+        );
+        assert_eq!(e.key, "env.identity");
+        let e = bad(
+            EnvConfig {
+                delta: Some(1),
+                ..EnvConfig::default()
+            },
+            2,
+        );
+        assert_eq!(e.key, "env.delta");
+        let e = bad(
+            EnvConfig {
+                synchrony: Synchrony::PartiallySynchronous,
+                delta: Some(3),
+                ..EnvConfig::default()
+            },
+            3,
+        );
+        assert_eq!(e.key, "env.delta");
+        let e = bad(
+            EnvConfig {
+                synchrony: Synchrony::PartiallySynchronous,
+                gst: Some(4),
+                ..EnvConfig::default()
+            },
+            3,
+        );
+        assert_eq!(
+            (e.key.as_str(), e.reason.as_str()),
+            ("env.gst", "needs 1 <= gst <= rounds = 3")
+        );
+        let e = bad(
+            EnvConfig {
+                synchrony: Synchrony::Asynchronous,
+                gst: Some(2),
+                ..EnvConfig::default()
+            },
+            3,
+        );
+        assert_eq!(e.key, "env.gst");
         let e = bad(
             EnvConfig {
                 byzantine_ids: Some(vec![0, 1]),

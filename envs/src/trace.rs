@@ -52,6 +52,9 @@ pub struct RoundTrace {
     /// Crash faults: the faulty agents that crashed this round.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub crashed: Vec<usize>,
+    /// Partial synchrony and asynchrony: messages held, `(from, to, extra rounds)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub delayed: Vec<(usize, usize, u8)>,
 }
 
 /// An honest agent's move; with `send`, the relays it carried: `(origin, value heard)`.
@@ -127,6 +130,18 @@ pub fn replay(
         }
         let byz = schedule.get(r as usize - 1).unwrap_or(&silent);
         let before = ep;
+        let mut delayed = vec![];
+        let sending = honest.iter().filter(|m| m.action == Action::Send);
+        for m in sending.filter(|_| spec.may_delay(r)) {
+            for i in bits(before.undecided(spec) & !(1 << m.agent)) {
+                let d = byz[spec.delay_head(m.agent, i)];
+                let held =
+                    d < NONE && rules::delay_allowed(spec, r, &before, m.agent, i) >> d & 1 == 1;
+                if held {
+                    delayed.push((m.agent, i, d + 1));
+                }
+            }
+        }
         rules::step(spec, r, &mut ep, &mut inbox, &actions, byz);
         let mut byzantine = vec![];
         let mut dropped = vec![];
@@ -166,12 +181,15 @@ pub fn replay(
                 }
             }
         }
+        // A dropped message is not also held.
+        delayed.retain(|&(from, to, _)| !dropped.contains(&(from, to)));
         rounds.push(RoundTrace {
             round: r,
             honest,
             byzantine,
             dropped,
             crashed: bits(ep.crashed & !before.crashed).collect(),
+            delayed,
         });
     }
     let out = outcome(spec, &ep);
@@ -289,6 +307,13 @@ impl Trace {
                     let _ = write!(s, " claims {}", pairs(&m.relays));
                 }
                 let _ = writeln!(s);
+            }
+            for &(from, to, d) in &round.delayed {
+                let _ = writeln!(
+                    s,
+                    "    agent {from}'s message to {to} is held {d} round{} more",
+                    if d == 1 { "" } else { "s" }
+                );
             }
             for &b in self.byzantine.iter() {
                 let lost: Vec<String> = round

@@ -121,7 +121,7 @@ fn options_bound(spec: &EnvSpec, r: u8) -> f64 {
 /// An upper bound on the protocol evaluations of a full search, before
 /// pruning: every honest agent acting in every round, every option explored.
 pub fn estimate_work(spec: &EnvSpec) -> f64 {
-    if spec.faults != Faults::Byzantine {
+    if spec.faults != Faults::Byzantine || spec.delays() {
         return instance_count(spec) * crate::exhaust::schedules_bound(spec);
     }
     let h = spec.honest() as f64;
@@ -156,7 +156,7 @@ pub fn verify(
     let results: Vec<(Option<Vec<Vec<u8>>>, u64)> = all
         .par_iter()
         .map(|&inst| {
-            if spec.faults == Faults::Byzantine {
+            if spec.faults == Faults::Byzantine && !spec.delays() {
                 attack(spec, protocol, inst)
             } else {
                 crate::exhaust::attack(spec, protocol, inst)

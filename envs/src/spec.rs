@@ -515,33 +515,13 @@ impl EnvSpec {
             n - 1
         };
         let block = |i: usize| (i * inbox_rounds) * slots;
-        if broadcast {
-            // Head `v` from `b` to `i` carries value `v`. Its slot depends on
-            // the episode's sender: see [`EnvSpec::forward_slot`].
-            return Ok(EnvSpec {
-                n,
-                f: cfg.f,
-                rounds,
-                comm: cfg.comm,
-                synchrony: cfg.synchrony,
-                identity: cfg.identity,
-                faults: cfg.faults,
-                byzantine_ids,
-                ones: cfg.ones,
-                delta,
-                gst,
-                visible: stride,
-                slots,
-                stride: stride * held,
-                heads,
-                heads_table: vec![(0, DIRECT); n * n * heads],
-                direct_dst: vec![Vec::new(); n],
-                relay_pairs: vec![Vec::new(); n],
-            });
-        }
-
+        // The index tables of agreement's direct values and relays. A
+        // broadcast's slots depend on the episode's sender instead (see
+        // [`EnvSpec::forward_slot`]); its heads are one per value.
         let mut heads_table = vec![(0u16, DIRECT); n * n * heads];
-        for b in 0..n {
+        let mut direct_dst = vec![Vec::new(); n];
+        let mut relay_pairs = vec![Vec::new(); n];
+        for b in (0..n).filter(|_| !broadcast) {
             for i in 0..n {
                 if i == b {
                     continue;
@@ -559,9 +539,7 @@ impl EnvSpec {
                 }
             }
         }
-        let mut direct_dst = vec![Vec::new(); n];
-        let mut relay_pairs = vec![Vec::new(); n];
-        for i in 0..n {
+        for i in (0..n).filter(|_| !broadcast) {
             for j in (0..n).filter(|&j| j != i) {
                 let di = offset(n, j, i);
                 direct_dst[i].push((block(j) + if anonymous { 0 } else { di }) as u32);

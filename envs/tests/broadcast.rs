@@ -2,7 +2,10 @@
 //! verifier cross-checked against a brute force over every Byzantine
 //! schedule played through the batched engine.
 
-use envs::protocols::{self, Protocol};
+mod common;
+use common::search_matches_brute_force;
+
+use envs::protocols;
 use envs::rules::{bits, Episode, Instance};
 use envs::spec::SENDER;
 use envs::{
@@ -123,53 +126,6 @@ fn an_equivocating_sender_does_not_split_dolev_strong() {
     assert!((0..env.len()).all(|e| env.outcome(e).honest_wins()));
 }
 
-/// Optimal attack rate by brute force: every instance against every
-/// sequence of Byzantine messages (each Byzantine agent, each honest
-/// recipient, each value sent or not, every round), played through the
-/// batched engine; the channel drops what no signature chain can carry.
-fn brute_force(s: &EnvSpec, p: &dyn Protocol) -> u64 {
-    let (n, a) = (s.n, s.byz_action_len());
-    let mut broken = 0;
-    for inst in instances(s) {
-        let honest_ids: Vec<usize> = bits(!inst.byzantine & ((1 << n) - 1)).collect();
-        let per_round_bits = s.f * honest_ids.len() * 2;
-        let message_rounds = s.rounds as u32 - 1;
-        let schedules = 1usize << (per_round_bits * message_rounds as usize);
-        let mut env = BatchEnv::new(Arc::new(s.clone()), 0);
-        env.reset_to(&vec![inst; schedules]);
-        while !env.done() {
-            let r = env.round() as usize;
-            let mut honest = vec![0u8; schedules * n];
-            let mut byz = vec![NONE; schedules * a];
-            for e in 0..schedules {
-                for i in bits(env.acting(e)) {
-                    honest[e * n + i] = p.act(&env.view(e, i)) as u8;
-                }
-                if r > message_rounds as usize {
-                    continue;
-                }
-                let pattern = e >> (per_round_bits * (r - 1));
-                let mut t = 0;
-                for bo in 0..s.f {
-                    for &i in &honest_ids {
-                        for v in 0..2 {
-                            if pattern >> t & 1 == 1 {
-                                byz[e * a + (bo * n + i) * s.heads + v] = v as u8;
-                            }
-                            t += 1;
-                        }
-                    }
-                }
-            }
-            env.step(&honest, &byz);
-        }
-        if (0..schedules).any(|e| !env.outcome(e).honest_wins()) {
-            broken += 1;
-        }
-    }
-    broken
-}
-
 #[test]
 fn search_agrees_with_brute_force() {
     let p = protocols::scripted("dolev_strong").unwrap();
@@ -182,13 +138,7 @@ fn search_agrees_with_brute_force() {
         (4, 2, Identity::Pki, 3),
     ];
     for (n, f, identity, rounds) in cases {
-        let s = spec(n, f, identity, rounds);
-        let r = verify(&s, &*p, &Limits::default()).unwrap();
-        assert_eq!(r.broken_instances, brute_force(&s, &*p), "{}", s.describe());
-        for (inst, sched) in &r.broken {
-            let t = envs::trace::replay(&s, &*p, *inst, sched);
-            assert!(!t.outcome.honest_wins(), "{inst:?}");
-        }
+        search_matches_brute_force(&spec(n, f, identity, rounds), &*p);
     }
 }
 

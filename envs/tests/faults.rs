@@ -2,12 +2,11 @@
 //! search cross-checked against a brute force over every drop schedule
 //! played through the batched engine.
 
-use envs::protocols::{self, Protocol};
-use envs::rules::{bits, DROP};
-use envs::{
-    instances, verify, BatchEnv, Comm, EnvConfig, EnvSpec, Faults, Identity, Limits, Report, NONE,
-};
-use std::sync::Arc;
+mod common;
+use common::search_matches_brute_force;
+
+use envs::protocols;
+use envs::{verify, Comm, EnvConfig, EnvSpec, Faults, Identity, Limits, Report};
 
 fn spec(n: usize, f: usize, comm: Comm, faults: Faults, rounds: u8) -> EnvSpec {
     let cfg = EnvConfig {
@@ -119,45 +118,6 @@ fn atomic_commit_properties_are_named() {
     assert!(atomic_commit(3, &ep).honest_wins());
 }
 
-/// Optimal attack rate by brute force: every instance against every
-/// sequence of drop patterns (each faulty agent, each round, each subset of
-/// the others), all played at once through the batched engine.
-fn brute_force(s: &EnvSpec, p: &dyn Protocol) -> u64 {
-    let all = instances(s);
-    let others = s.n - 1;
-    let per_round = 1usize << (others * s.f);
-    let schedules = per_round.pow(s.rounds as u32);
-    let mut env = BatchEnv::new(Arc::new(s.clone()), 0);
-    let batch: Vec<_> = all
-        .iter()
-        .flat_map(|&i| std::iter::repeat_n(i, schedules))
-        .collect();
-    env.reset_to(&batch);
-    let (n, a) = (s.n, s.byz_action_len());
-    while !env.done() {
-        let r = env.round() as u32;
-        let mut honest = vec![0u8; batch.len() * n];
-        let mut byz = vec![NONE; batch.len() * a];
-        for e in 0..batch.len() {
-            for i in bits(env.acting(e)) {
-                honest[e * n + i] = p.act(&env.view(e, i)) as u8;
-            }
-            let pattern = e % schedules / per_round.pow(r - 1) % per_round;
-            for (bo, b) in bits(batch[e].byzantine).enumerate() {
-                for (t, i) in (0..n).filter(|&i| i != b).enumerate() {
-                    if pattern >> (bo * others + t) & 1 == 1 {
-                        byz[e * a + (bo * n + i) * s.heads] = DROP;
-                    }
-                }
-            }
-        }
-        env.step(&honest, &byz);
-    }
-    (0..all.len())
-        .filter(|&k| (0..schedules).any(|t| !env.outcome(k * schedules + t).honest_wins()))
-        .count() as u64
-}
-
 #[test]
 fn search_agrees_with_brute_force() {
     let cases: &[(&str, usize, Comm, Faults, u8)] = &[
@@ -173,18 +133,6 @@ fn search_agrees_with_brute_force() {
     ];
     for &(name, n, comm, faults, rounds) in cases {
         let p = protocols::scripted(name).unwrap();
-        let s = spec(n, 1, comm, faults, rounds);
-        let r = verify(&s, &*p, &Limits::default()).unwrap();
-        assert_eq!(
-            r.broken_instances,
-            brute_force(&s, &*p),
-            "{name} {}",
-            s.describe()
-        );
-        // Every counterexample the search returns loses when replayed.
-        for (inst, sched) in &r.broken {
-            let t = envs::trace::replay(&s, &*p, *inst, sched);
-            assert!(!t.outcome.honest_wins(), "{name}: {inst:?}");
-        }
+        search_matches_brute_force(&spec(n, 1, comm, faults, rounds), &*p);
     }
 }

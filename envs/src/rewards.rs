@@ -21,6 +21,11 @@ pub struct Rewards {
     /// To an honest agent that commits against a strict majority of the honest
     /// inputs (in a broadcast: against an honest sender's input).
     pub majority_violation: f32,
+    /// On top of `majority_violation`: to an honest agent that commits 0
+    /// against a strict majority of 1 only. One-sided, it breaks the 0/1
+    /// symmetry of the shaping: in a tie the agents are not pulled to their
+    /// own inputs (where they disagree) but towards one common value.
+    pub majority_violation_zero: f32,
     /// Atomic commit: to an agent that commits though some vote is no, or
     /// aborts though every vote is yes. Its own decision, not the team's,
     /// and whether or not something failed (a crash in the last round is
@@ -63,6 +68,7 @@ impl Default for Rewards {
             validity_violation: -1.0,
             termination_violation: -1.0,
             majority_violation: 0.0,
+            majority_violation_zero: 0.0,
             vote_violation: 0.0,
             round_penalty: 0.0,
             early_commit_penalty: 0.0,
@@ -130,6 +136,9 @@ impl Rewards {
             }
             if target.is_some_and(|t| t != v) {
                 r += self.majority_violation;
+                if v == 0 {
+                    r += self.majority_violation_zero;
+                }
             }
             let honest = crate::rules::all(n) & ep.followers;
             let all_yes = ep.inputs & honest == honest;
@@ -178,6 +187,7 @@ mod tests {
             validity_violation: -4.0,
             termination_violation: -8.0,
             majority_violation: -0.5,
+            majority_violation_zero: 0.0,
             vote_violation: -16.0,
             round_penalty: -0.1,
             early_commit_penalty: -0.25,

@@ -608,3 +608,24 @@ fn delays_break_the_synchronous_baselines() {
         assert!(r.exact_attack_rate.unwrap() <= optimum);
     }
 }
+
+#[test]
+fn a_protocol_learned_at_n_4_with_pki_is_verified() {
+    // The protocol seed 1 of experiments/pki_inference_n4.toml keeps in
+    // honest_best.safetensors, first verified at 366,592 episodes; a run
+    // that long is too slow for the suite, so its checkpoint is a fixture
+    // (`selfplay experiments/pki_inference_n4.toml` regenerates it). Here it
+    // is verified again, over every placement, input and Byzantine choice.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pki_inference_n4_seed1.safetensors");
+    let (spec, best) = selfplay::explain::from_checkpoint(&path).unwrap();
+    assert_eq!((spec.n, spec.f, spec.rounds), (4, 1, 3));
+    assert_eq!(spec.identity, envs::Identity::Pki);
+    let report = envs::verify(&spec, &best, &envs::Limits::default()).unwrap();
+    assert!(report.verified, "{report:?}");
+    assert_eq!(report.instances, 32);
+    // It waits for the signed relays: every agent sends in rounds 1 and 2.
+    let table = selfplay::explain::explain(&spec, &best, &envs::Limits::default()).unwrap();
+    assert!(table.contains("round 1: 2 views: send in 2"), "{table}");
+    assert!(table.contains("round 2: 40 views: send in 40"), "{table}");
+}

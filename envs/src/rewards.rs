@@ -219,5 +219,54 @@ mod tests {
             ..table
         };
         assert_eq!(explicit.byzantine(&s, &ep, &o), 3.0);
+        // The one-sided term: agent 0's 0 against a majority of 1 pays it
+        // on top; a 1 against a majority of 0 would not.
+        let one_sided = Rewards {
+            majority_violation_zero: -1.0,
+            ..table.clone()
+        };
+        let r0z = one_sided.honest(&s, &ep, &o, 0);
+        assert!((r0z - (r0 - 1.0)).abs() < 1e-6, "{r0z}");
+        ep.inputs = 0;
+        ep.values = 0b011;
+        let o = outcome(&s, &ep);
+        assert_eq!(
+            one_sided.honest(&s, &ep, &o, 0),
+            table.honest(&s, &ep, &o, 0)
+        );
+    }
+
+    #[test]
+    fn broadcast_majority_is_the_honest_senders_input() {
+        let cfg = EnvConfig {
+            comm: crate::spec::Comm::Broadcast,
+            identity: crate::spec::Identity::Pki,
+            ..EnvConfig::default()
+        };
+        let s = EnvSpec::new(&cfg, 3).unwrap();
+        let table = Rewards {
+            majority_violation: -0.5,
+            ..Rewards::default()
+        };
+        // Sender 0 honest with input 1; agent 1 decides 0: against its input.
+        let mut ep = Episode::start(
+            &s,
+            Instance {
+                byzantine: 0b100,
+                inputs: 0b001,
+                sender: 0,
+            },
+        );
+        ep.decided = 0b011;
+        ep.values = 0b001;
+        let o = outcome(&s, &ep);
+        assert!(!o.agreement && !o.validity);
+        assert_eq!(table.honest(&s, &ep, &o, 1), -1.0 - 1.0 - 0.5);
+        assert_eq!(table.honest(&s, &ep, &o, 0), -1.0 - 1.0);
+        // A Byzantine sender: no input to pay against.
+        ep.byzantine = 0b001;
+        ep.followers = !0b001;
+        let o = outcome(&s, &ep);
+        assert_eq!(table.honest(&s, &ep, &o, 1), table.honest(&s, &ep, &o, 2));
     }
 }

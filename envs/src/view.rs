@@ -78,14 +78,6 @@ impl<'a> View<'a> {
         self.block(s)[relay_slot(self.spec.n, dj, dk)]
     }
 
-    /// Broadcast: the values (bit `v`) received in round `s` from the sender in group `g`
-    /// (group 0 is the designated sender, for everyone else).
-    #[inline]
-    pub fn forwarded(&self, s: u8, g: usize) -> u8 {
-        let b = &self.block(s)[2 * g..][..2];
-        (b[0] == 0) as u8 | ((b[1] == 1) as u8) << 1
-    }
-
     /// Broadcast: every value (bit `v`) received so far, from anyone.
     pub fn extracted(&self) -> u8 {
         self.received()
@@ -113,10 +105,11 @@ impl<'a> View<'a> {
 
 /// Width of the honest one-hot observation for this game.
 ///
-/// Layout: input (2), round (R), then for each round `s` in `1..R` the
-/// messages sent in `s`: every slot as one-hot `{0, 1, nothing}` or, for
-/// anonymous channels, each count as one-hot `0..n`. Rounds not yet received
-/// are all zeros, so "nothing arrived" and "not yet" differ.
+/// Layout: input (2; in broadcasts 3, the third "no input"), round (R),
+/// then for each round `s` in `1..R` the messages sent in `s`: every slot
+/// as one-hot `{0, 1, nothing}` or, for anonymous channels, each count as
+/// one-hot `0..n`. Rounds not yet received are all zeros, so "nothing
+/// arrived" and "not yet" differ.
 pub fn obs_size(spec: &EnvSpec) -> usize {
     spec.input_width() + spec.rounds as usize + spec.inbox_rounds() * block_width(spec)
 }

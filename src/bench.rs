@@ -5,6 +5,7 @@ use agents::{
     Buffer, LearnConfig, LearnedHonest, Learner, Rollout, ScriptedByzantine, ScriptedHonest,
 };
 use envs::view::obs_size;
+use envs::Switch;
 use envs::{
     adversaries, protocols, verify, BatchEnv, EnvConfig, EnvSpec, Identity, Limits, Protocol,
 };

@@ -4,6 +4,7 @@
 use agents::checkpoint::{self, Loaded};
 use agents::{GreedyHonest, LearnConfig};
 use envs::view::{byz_obs_size, obs_size};
+use envs::Switch;
 use envs::{adversaries, protocols, ConfigError, EnvConfig, EnvSpec, Faults, Protocol, Rewards};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

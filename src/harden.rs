@@ -16,6 +16,7 @@ use agents::{
 };
 use anyhow::bail;
 use envs::view::{byz_obs_size, encode, obs_size};
+use envs::Switch;
 use envs::{verify, BatchEnv, Instance, Limits, Protocol, View};
 use serde::Serialize;
 use std::path::Path;

@@ -1,7 +1,5 @@
 use clap::{Args, Parser, Subcommand};
-use envs::{
-    protocols, verify, Comm, EnvConfig, EnvSpec, Faults, Identity, Limits, Protocol, Synchrony,
-};
+use envs::{protocols, verify, EnvConfig, EnvSpec, Limits, Protocol, Switch};
 use selfplay::config;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -131,13 +129,8 @@ struct VerifyArgs {
 }
 
 /// The value of `--name`, or an error listing what it accepts.
-fn flag<T>(
-    name: &str,
-    value: &str,
-    parse: fn(&str) -> Option<T>,
-    expected: &str,
-) -> Result<T, String> {
-    parse(value).ok_or_else(|| format!("--{name} {value}: expected {expected}"))
+fn flag<T: Switch>(name: &str, value: &str) -> Result<T, String> {
+    T::parse(value).ok_or_else(|| format!("--{name} {value}: expected {}", T::expected()))
 }
 
 fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
@@ -151,30 +144,10 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
         (None, Some(path)) => Box::new(selfplay::explain::greedy_from_checkpoint(path)?.1),
         (None, None) => unreachable!("clap requires one"),
     };
-    let identity = flag(
-        "identity",
-        &a.identity,
-        Identity::parse,
-        "authenticated, pki or anonymous",
-    )?;
-    let comm = flag(
-        "comm",
-        &a.comm,
-        Comm::parse,
-        "agreement, broadcast, interactive_consistency or atomic_commit",
-    )?;
-    let faults = flag(
-        "faults",
-        &a.faults,
-        Faults::parse,
-        "byzantine, crash or omission",
-    )?;
-    let synchrony = flag(
-        "synchrony",
-        &a.synchrony,
-        Synchrony::parse,
-        "synchronous, partially_synchronous or asynchronous",
-    )?;
+    let identity = flag("identity", &a.identity)?;
+    let comm = flag("comm", &a.comm)?;
+    let faults = flag("faults", &a.faults)?;
+    let synchrony = flag("synchrony", &a.synchrony)?;
     let cfg = EnvConfig {
         n: a.n,
         f: a.f,

@@ -12,6 +12,7 @@ use agents::{
     Stats, Tally,
 };
 use anyhow::Context;
+use envs::Switch;
 use envs::{
     adversaries, instance_count, instances, verify, BatchEnv, Limits, Protocol, Report, VerifyError,
 };

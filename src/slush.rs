@@ -10,6 +10,7 @@ use agents::learner::{ActScratch, Actor};
 use agents::{Buffer, Learner, Tally};
 use anyhow::bail;
 use envs::slush::{self, Slush, SlushEnv, SlushRule, SlushSpec, Snowflake, COMMIT};
+use envs::Switch;
 use envs::{ConfigError, NONE};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;

@@ -180,10 +180,21 @@ impl BatchEnv {
 /// In interactive consistency every honest agent has an input (its entry),
 /// and the entry this episode broadcasts is drawn uniformly.
 pub fn sample_instance(spec: &EnvSpec, rng: &mut ChaCha8Rng) -> Instance {
-    let voters = spec.faults != Faults::Byzantine;
-    let mut inst = instance_for(spec.n, spec.f, spec.byzantine_ids, spec.ones, voters, rng);
+    let faulty_inputs = spec.faults != Faults::Byzantine;
+    let mut inst = instance_for(
+        spec.n,
+        spec.f,
+        spec.byzantine_ids,
+        spec.ones,
+        faulty_inputs,
+        rng,
+    );
     if spec.comm == Comm::InteractiveConsistency {
         inst.sender = rng.random_range(0..spec.n) as u8;
+    }
+    // Interactive consistency keeps every input: they are the vector's entries.
+    if spec.comm == Comm::Broadcast {
+        inst.inputs &= voters(spec, inst.byzantine, inst.sender as usize);
     }
     inst
 }
@@ -293,35 +304,22 @@ fn voters(spec: &EnvSpec, byzantine: u32, sender: usize) -> u32 {
 
 /// Number of instances [`instances`] would list, without listing them.
 pub fn instance_count(spec: &EnvSpec) -> f64 {
-    if spec.broadcasts() {
-        // Two inputs when the sender is honest, one when it is Byzantine;
-        // interactive consistency has every agent as a sender.
-        let honest_senders = |m: u32| -> f64 {
-            if spec.comm == Comm::Broadcast {
-                (m >> SENDER & 1 == 0) as u8 as f64
-            } else {
-                (spec.n - spec.f) as f64
-            }
-        };
-        let senders = if spec.comm == Comm::Broadcast {
-            1.0
-        } else {
-            spec.n as f64
-        };
-        return match spec.byzantine_ids {
-            Some(m) => senders + honest_senders(m),
-            None if spec.comm == Comm::Broadcast && spec.f == 0 => 2.0,
-            None if spec.comm == Comm::Broadcast => {
-                2.0 * binomial(spec.n - 1, spec.f) + binomial(spec.n - 1, spec.f - 1)
-            }
-            None => binomial(spec.n, spec.f) * (senders + honest_senders(0)),
-        };
-    }
     let placements = if spec.byzantine_ids.is_some() {
         1.0
     } else {
         binomial(spec.n, spec.f)
     };
+    if spec.broadcasts() {
+        // One instance per (placement, sender) pair, and one more when that
+        // sender is honest (its input is 0 or 1). A broadcast's only sender
+        // is agent 0; interactive consistency has every agent as one.
+        let (senders, honest_pairs) = match (spec.comm, spec.byzantine_ids) {
+            (Comm::Broadcast, Some(m)) => (1, (m >> SENDER & 1 == 0) as u8 as f64),
+            (Comm::Broadcast, None) => (1, binomial(spec.n - 1, spec.f)),
+            _ => (spec.n, placements * (spec.n - spec.f) as f64),
+        };
+        return placements * senders as f64 + honest_pairs;
+    }
     let inputs = match spec.ones {
         Some(k) => binomial(spec.followers(), k),
         None => 2f64.powi(spec.followers() as i32),

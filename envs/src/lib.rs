@@ -18,7 +18,7 @@ pub use batch::{instance_count, instances, sample_instance, BatchEnv};
 pub use protocols::Protocol;
 pub use rewards::Rewards;
 pub use rules::{Action, Episode, Instance, Outcome};
-pub use spec::{Comm, ConfigError, EnvConfig, EnvSpec, Faults, Identity, Synchrony, NONE};
+pub use spec::{Comm, ConfigError, EnvConfig, EnvSpec, Faults, Identity, Switch, Synchrony, NONE};
 pub use trace::Trace;
 pub use verify::{verify, Limits, Report, VerifyError};
 pub use view::View;

@@ -124,10 +124,6 @@ impl Episode {
             ep.followers = all(spec.n);
             ep.inputs = inst.inputs & all(spec.n);
         }
-        if spec.comm == Comm::Broadcast {
-            // Interactive consistency keeps every input: they are the vector's entries.
-            ep.inputs &= 1 << ep.sender;
-        }
         ep
     }
 
@@ -487,14 +483,16 @@ pub fn byzantine_moves(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], ac
 /// adversary then drops some of their messages (see [`DROP`]).
 pub fn step(spec: &EnvSpec, r: u8, ep: &mut Episode, inbox: &mut [u8], honest: &[u8], byz: &[u8]) {
     let acting = ep.undecided(spec);
+    // Delays are judged on the state the masks saw: the start of the round.
+    let start = spec.delays().then_some(*ep);
     let (senders, sent) = honest_moves(spec, r, ep, inbox, honest);
     if spec.faults == Faults::Byzantine {
         byzantine_moves(spec, r, ep, inbox, byz);
     } else {
         drops(spec, r, ep, inbox, byz, acting, senders);
     }
-    if spec.delays() {
-        hold(spec, r, ep, inbox, byz, senders);
+    if let Some(start) = start {
+        hold(spec, r, &start, inbox, byz, senders);
         arrive(spec, r + 1, inbox);
     }
     ep.signed |= senders;
@@ -516,15 +514,15 @@ pub fn delay_allowed(spec: &EnvSpec, r: u8, ep: &Episode, j: usize, i: usize) ->
     NOTHING | ((1u8 << spec.delta) - 1)
 }
 
-/// Moves the round-`r` messages the adversary delays out of the recipients'
-/// inboxes and into flight, each with the round it arrives in.
-fn hold(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], byz: &[u8], senders: u32) {
+/// Moves the round-`r` messages the adversary delays (as [`delay_allowed`]
+/// permits at the round's `start`) out of the recipients' inboxes and into
+/// flight, each with the round it arrives in.
+fn hold(spec: &EnvSpec, r: u8, start: &Episode, inbox: &mut [u8], byz: &[u8], senders: u32) {
     let v = spec.visible;
-    let live = ep.undecided(spec) | senders;
     for j in bits(senders) {
-        for i in bits(live & !(1 << j)) {
+        for i in 0..spec.n {
             let d = byz[spec.delay_head(j, i)];
-            if d >= NONE || !spec.may_delay(r) || d >= spec.delta {
+            if d >= NONE || delay_allowed(spec, r, start, j, i) >> d & 1 == 0 {
                 continue;
             }
             let block = spec.block(i, r);

@@ -45,21 +45,14 @@ pub enum Faults {
     Omission,
 }
 
-impl Faults {
-    pub fn name(self) -> &'static str {
+impl Switch for Faults {
+    const ALL: &'static [Faults] = &[Faults::Byzantine, Faults::Crash, Faults::Omission];
+
+    fn name(self) -> &'static str {
         match self {
             Faults::Byzantine => "byzantine",
             Faults::Crash => "crash",
             Faults::Omission => "omission",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Faults> {
-        match s {
-            "byzantine" => Some(Faults::Byzantine),
-            "crash" => Some(Faults::Crash),
-            "omission" => Some(Faults::Omission),
-            _ => None,
         }
     }
 }
@@ -90,8 +83,36 @@ pub enum Identity {
     Anonymous,
 }
 
-impl Comm {
-    pub fn name(self) -> &'static str {
+/// A switch of the game: every variant, each with the name configs and
+/// command-line flags use for it.
+pub trait Switch: Copy + 'static {
+    /// Every variant, in the order the docs list them.
+    const ALL: &'static [Self];
+
+    fn name(self) -> &'static str;
+
+    /// The variant called `s`.
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|x| x.name() == s)
+    }
+
+    /// The names, for an error message: `a, b or c`.
+    fn expected() -> String {
+        let names: Vec<&str> = Self::ALL.iter().map(|x| x.name()).collect();
+        let (last, rest) = names.split_last().expect("a switch has variants");
+        format!("{} or {last}", rest.join(", "))
+    }
+}
+
+impl Switch for Comm {
+    const ALL: &'static [Comm] = &[
+        Comm::Agreement,
+        Comm::Broadcast,
+        Comm::InteractiveConsistency,
+        Comm::AtomicCommit,
+    ];
+
+    fn name(self) -> &'static str {
         match self {
             Comm::Agreement => "agreement",
             Comm::Broadcast => "broadcast",
@@ -99,54 +120,32 @@ impl Comm {
             Comm::AtomicCommit => "atomic_commit",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Comm> {
-        [
-            Comm::Agreement,
-            Comm::Broadcast,
-            Comm::InteractiveConsistency,
-            Comm::AtomicCommit,
-        ]
-        .into_iter()
-        .find(|c| c.name() == s)
-    }
 }
 
-impl Synchrony {
-    pub fn name(self) -> &'static str {
+impl Switch for Synchrony {
+    const ALL: &'static [Synchrony] = &[
+        Synchrony::Synchronous,
+        Synchrony::PartiallySynchronous,
+        Synchrony::Asynchronous,
+    ];
+
+    fn name(self) -> &'static str {
         match self {
             Synchrony::Synchronous => "synchronous",
             Synchrony::PartiallySynchronous => "partially_synchronous",
             Synchrony::Asynchronous => "asynchronous",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Synchrony> {
-        [
-            Synchrony::Synchronous,
-            Synchrony::PartiallySynchronous,
-            Synchrony::Asynchronous,
-        ]
-        .into_iter()
-        .find(|x| x.name() == s)
-    }
 }
 
-impl Identity {
-    pub fn name(self) -> &'static str {
+impl Switch for Identity {
+    const ALL: &'static [Identity] = &[Identity::Authenticated, Identity::Pki, Identity::Anonymous];
+
+    fn name(self) -> &'static str {
         match self {
             Identity::Authenticated => "authenticated",
             Identity::Pki => "pki",
             Identity::Anonymous => "anonymous",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Identity> {
-        match s {
-            "authenticated" => Some(Identity::Authenticated),
-            "pki" => Some(Identity::Pki),
-            "anonymous" => Some(Identity::Anonymous),
-            _ => None,
         }
     }
 }

@@ -5,7 +5,7 @@ use crate::protocols::Protocol;
 use crate::rules::{
     self, allowed, bits, empty_inbox, outcome, Action, Episode, Instance, Outcome, DROP,
 };
-use crate::spec::{offset, EnvSpec, Faults, Identity, NONE};
+use crate::spec::{offset, EnvSpec, Faults, Identity, Switch, NONE};
 use crate::view::View;
 use serde::Serialize;
 use std::fmt::Write;
@@ -131,13 +131,12 @@ pub fn replay(
         let byz = schedule.get(r as usize - 1).unwrap_or(&silent);
         let before = ep;
         let mut delayed = vec![];
+        // The engine's own rule, on the state it judges delays on.
         let sending = honest.iter().filter(|m| m.action == Action::Send);
-        for m in sending.filter(|_| spec.may_delay(r)) {
-            for i in bits(before.undecided(spec) & !(1 << m.agent)) {
+        for m in sending.filter(|_| spec.delays()) {
+            for i in 0..n {
                 let d = byz[spec.delay_head(m.agent, i)];
-                let held =
-                    d < NONE && rules::delay_allowed(spec, r, &before, m.agent, i) >> d & 1 == 1;
-                if held {
+                if d < NONE && rules::delay_allowed(spec, r, &before, m.agent, i) >> d & 1 == 1 {
                     delayed.push((m.agent, i, d + 1));
                 }
             }

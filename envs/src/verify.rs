@@ -149,9 +149,6 @@ pub fn verify(
             limit: limits.max_work,
         });
     }
-    if spec.comm == Comm::InteractiveConsistency {
-        return Ok(vectors(spec, protocol, estimate));
-    }
     let all = instances(spec);
     let results: Vec<(Option<Vec<Vec<u8>>>, u64)> = all
         .par_iter()
@@ -163,56 +160,61 @@ pub fn verify(
             }
         })
         .collect();
-    let broken = results.iter().filter(|(s, _)| s.is_some()).count() as u64;
-    let evaluations = results.iter().map(|(_, e)| e).sum();
-    let counterexample = all
-        .iter()
-        .zip(&results)
-        .find_map(|(&inst, (s, _))| s.as_ref().map(|s| replay(spec, protocol, inst, s)));
-    let broken_list = all
-        .iter()
-        .zip(results)
-        .filter_map(|(&inst, (s, _))| s.map(|s| (inst, s)))
-        .collect();
+    // Per instance the figures count, the searched instance that breaks it, if one does.
+    let verdicts: Vec<Option<usize>> = if spec.comm == Comm::InteractiveConsistency {
+        vectors(spec, &all, &results)
+    } else {
+        (0..all.len())
+            .map(|i| results[i].0.is_some().then_some(i))
+            .collect()
+    };
+    let broken = verdicts.iter().flatten().count() as u64;
+    let counterexample = verdicts.iter().flatten().next().map(|&i| {
+        let schedule = results[i].0.as_ref().expect("a broken instance");
+        replay(spec, protocol, all[i], schedule)
+    });
     Ok(Report {
         protocol: protocol.name(),
         setting: spec.describe(),
-        instances: all.len() as u64,
+        instances: verdicts.len() as u64,
         broken_instances: broken,
-        optimal_attack_rate: broken as f64 / all.len() as f64,
+        optimal_attack_rate: broken as f64 / verdicts.len() as f64,
         verified: broken == 0,
-        evaluations,
+        evaluations: results.iter().map(|(_, e)| e).sum(),
         estimated_work: estimate,
         counterexample,
-        broken: broken_list,
+        broken: all
+            .iter()
+            .zip(results)
+            .filter_map(|(&inst, (s, _))| s.map(|s| (inst, s)))
+            .collect(),
     })
 }
 
 /// Interactive consistency, played as one broadcast per entry: every entry's
-/// broadcast is searched on its own, and an instance (a placement and an
-/// input vector) is broken when some entry's broadcast is. That is exact
-/// for the protocols this game runs. An entry's decisions read only that
-/// entry's messages, and the adversary's choices in different entries are
-/// independent, so the attacks on the broken entries combine into one.
-fn vectors(spec: &EnvSpec, protocol: &dyn Protocol, estimate: f64) -> Report {
-    let entries = instances(spec);
-    let results: Vec<(Option<Vec<Vec<u8>>>, u64)> = entries
-        .par_iter()
-        .map(|&inst| attack(spec, protocol, inst))
-        .collect();
+/// broadcast (`entries`, searched as `results`) is searched on its own, and
+/// an instance (a placement and an input vector) is broken when some
+/// entry's broadcast is. That is exact for the protocols this game runs. An
+/// entry's decisions read only that entry's messages, and the adversary's
+/// choices in different entries are independent, so the attacks on the
+/// broken entries combine into one. Per vector, the first broken entry.
+fn vectors(
+    spec: &EnvSpec,
+    entries: &[Instance],
+    results: &[(Option<Vec<Vec<u8>>>, u64)],
+) -> Vec<Option<usize>> {
     let broken_entry = |byzantine: u32, inputs: u32, k: usize| {
-        entries.iter().zip(&results).find(|(e, _)| {
+        let at = entries.iter().position(|e| {
             e.byzantine == byzantine
                 && e.sender as usize == k
                 && e.inputs == inputs & !byzantine & 1 << k
-        })
+        });
+        let at = at.expect("every entry listed");
+        results[at].0.is_some().then_some(at)
     };
-    let (mut vectors, mut broken, mut counterexample) = (0u64, 0u64, None);
-    let placements: Vec<u32> = {
-        let mut p: Vec<u32> = entries.iter().map(|e| e.byzantine).collect();
-        p.dedup();
-        p
-    };
+    let mut placements: Vec<u32> = entries.iter().map(|e| e.byzantine).collect();
+    placements.dedup();
+    let mut out = vec![];
     for byzantine in placements {
         let honest: Vec<usize> = bits(all_of(spec.n) & !byzantine).collect();
         for x in 0..1u32 << honest.len() {
@@ -220,33 +222,10 @@ fn vectors(spec: &EnvSpec, protocol: &dyn Protocol, estimate: f64) -> Report {
                 .iter()
                 .enumerate()
                 .fold(0u32, |acc, (t, &i)| acc | (x >> t & 1) << i);
-            vectors += 1;
-            let hit = (0..spec.n).find_map(|k| {
-                let (e, (s, _)) = broken_entry(byzantine, inputs, k).expect("every entry listed");
-                s.as_ref().map(|s| (*e, s))
-            });
-            if let Some((e, s)) = hit {
-                broken += 1;
-                counterexample.get_or_insert_with(|| replay(spec, protocol, e, s));
-            }
+            out.push((0..spec.n).find_map(|k| broken_entry(byzantine, inputs, k)));
         }
     }
-    Report {
-        protocol: protocol.name(),
-        setting: spec.describe(),
-        instances: vectors,
-        broken_instances: broken,
-        optimal_attack_rate: broken as f64 / vectors as f64,
-        verified: broken == 0,
-        evaluations: results.iter().map(|(_, e)| e).sum(),
-        estimated_work: estimate,
-        counterexample,
-        broken: entries
-            .iter()
-            .zip(results)
-            .filter_map(|(&inst, (s, _))| s.map(|s| (inst, s)))
-            .collect(),
-    }
+    out
 }
 
 /// Whether some Byzantine strategy wins `inst`: the winning schedule (the

@@ -8,24 +8,12 @@
 use envs::adversaries::{self, Adversary};
 use envs::rules::{all, bits};
 use envs::view::{byz_obs_size, obs_size};
-use envs::{protocols, BatchEnv, Comm, EnvConfig, EnvSpec, Faults, Identity, Synchrony, NONE};
+use envs::{
+    protocols, BatchEnv, Comm, EnvConfig, EnvSpec, Faults, Identity, Switch, Synchrony, NONE,
+};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
-
-const COMMS: [Comm; 4] = [
-    Comm::Agreement,
-    Comm::Broadcast,
-    Comm::InteractiveConsistency,
-    Comm::AtomicCommit,
-];
-const SYNCHRONIES: [Synchrony; 3] = [
-    Synchrony::Synchronous,
-    Synchrony::PartiallySynchronous,
-    Synchrony::Asynchronous,
-];
-const IDENTITIES: [Identity; 3] = [Identity::Authenticated, Identity::Pki, Identity::Anonymous];
-const FAULTS: [Faults; 3] = [Faults::Byzantine, Faults::Crash, Faults::Omission];
 
 /// Plays one batch of random episodes; returns every episode's final state
 /// and outcome, for the determinism check.
@@ -101,10 +89,10 @@ fn play(spec: Arc<EnvSpec>, seed: u64) -> Vec<String> {
 fn every_combination_is_played_or_refused_with_a_reason() {
     let mut played = 0;
     let mut refused = vec![];
-    for comm in COMMS {
-        for synchrony in SYNCHRONIES {
-            for identity in IDENTITIES {
-                for faults in FAULTS {
+    for &comm in Comm::ALL {
+        for &synchrony in Synchrony::ALL {
+            for &identity in Identity::ALL {
+                for &faults in Faults::ALL {
                     for (n, f) in [(3, 1), (4, 1), (4, 0)] {
                         let cfg = EnvConfig {
                             n,

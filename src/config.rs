@@ -68,6 +68,10 @@ pub struct HardenConfig {
     pub replay_fraction: f64,
     /// Behaviour-cloning passes that turn a scripted starting protocol into a network.
     pub distill_epochs: usize,
+    /// While the honest team retrains, the verifier checks it every this many
+    /// episodes: a verified protocol ends the retraining, a broken one adds
+    /// its counterexamples to the replays (0: only once per iteration).
+    pub verify_every: u64,
 }
 
 impl Default for HardenConfig {
@@ -78,6 +82,7 @@ impl Default for HardenConfig {
             defend_episodes: 40960,
             replay_fraction: 0.5,
             distill_epochs: 2000,
+            verify_every: 0,
         }
     }
 }
@@ -210,6 +215,9 @@ pub struct TrainConfig {
     pub replay_counterexamples: bool,
     /// Replayed episodes per epoch, when it does.
     pub replay_batch: usize,
+    /// A learning honest team stops training at the first evaluation row
+    /// where the verifier finds no attack (needs `eval.verify`).
+    pub stop_when_verified: bool,
 }
 
 impl Default for TrainConfig {
@@ -222,6 +230,7 @@ impl Default for TrainConfig {
             block: 10,
             replay_counterexamples: false,
             replay_batch: 256,
+            stop_when_verified: false,
         }
     }
 }
@@ -656,6 +665,18 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
                 "needs at least 1 episode between evaluations",
             ));
         }
+        if res.exp.train.stop_when_verified {
+            let why = if !res.exp.eval.verify {
+                Some("it needs the verifier: set eval.verify = true")
+            } else if !matches!(res.honest, HonestTeam::Learned(_)) {
+                Some("only a learned honest team stops when its protocol is verified")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(ConfigError::new("train.stop_when_verified", true, why));
+            }
+        }
         for (key, learn) in [
             ("honest.learn", &res.exp.honest.learn),
             ("byzantine.learn", &res.exp.byzantine.learn),
@@ -811,6 +832,18 @@ mod tests {
         let e = err("[byzantine]\nkind = \"learned\"\n[train]\nepisodes = 10\n[byzantine.learn]\nlr = -1.0\n");
         assert!(
             e.contains("byzantine.learn.lr = -1: needs a positive learning rate"),
+            "{e}"
+        );
+        let e = err(
+            "[byzantine]\nkind = \"learned\"\n[train]\nepisodes = 10\nstop_when_verified = true\n",
+        );
+        assert!(
+            e.contains("train.stop_when_verified = true: only a learned honest team stops"),
+            "{e}"
+        );
+        let e = err("[env]\ncanonical_views = true\nidentity = \"anonymous\"\n");
+        assert!(
+            e.contains("env.canonical_views = true: anonymous views are counts"),
             "{e}"
         );
         let e = err("[honest.learn]\nalgo = \"dqn\"\n");

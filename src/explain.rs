@@ -164,6 +164,9 @@ pub fn explain(spec: &EnvSpec, protocol: &dyn Protocol, limits: &Limits) -> Resu
             );
         }
     }
+    if let Some(summary) = by_signed_values(spec, &seen) {
+        out.push_str(&summary);
+    }
     for round in 1..=spec.rounds {
         let rows: Vec<(&Key, &Action)> = seen.iter().filter(|(k, _)| k.0 == round).collect();
         if rows.is_empty() {
@@ -185,6 +188,59 @@ pub fn explain(spec: &EnvSpec, protocol: &dyn Protocol, limits: &Limits) -> Resu
         }
     }
     Ok(out)
+}
+
+/// The last round's decisions in short, for signed agreement with relays
+/// (pki, 3 rounds or more): grouped by the agent's input and, for each peer,
+/// the set of round-1 values seen signed by it (directly or in a round-2
+/// relay). An equivocator is a peer with both values. Each line gives the
+/// decisions of every view in the group, so a group that is not uniform
+/// shows that the protocol reads more than these sets.
+fn by_signed_values(spec: &EnvSpec, seen: &BTreeMap<Key, Action>) -> Option<String> {
+    if spec.identity != Identity::Pki || spec.broadcasts() || spec.rounds < 3 {
+        return None;
+    }
+    let n = spec.n;
+    let mut groups: BTreeMap<(u8, Vec<u8>), BTreeMap<&str, usize>> = BTreeMap::new();
+    for (key, a) in seen.iter().filter(|(k, _)| k.0 == spec.rounds) {
+        let (round, input, received) = key;
+        let mut inbox = received.clone();
+        inbox.resize(spec.inbox_rounds() * spec.slots, NONE);
+        let view = View::new(spec, *round, *input, &inbox);
+        // Per peer: bit v set when v is seen signed by it for round 1.
+        let mut sets: Vec<u8> = (0..n - 1)
+            .map(|d| {
+                let relayed = (0..n - 1).filter(|&j| j != d).map(|j| view.relay(2, j, d));
+                std::iter::once(view.direct(1, d))
+                    .chain(relayed)
+                    .filter(|&v| v != NONE)
+                    .fold(0u8, |m, v| m | 1 << v)
+            })
+            .collect();
+        sets.sort_unstable();
+        *groups
+            .entry((*input, sets))
+            .or_default()
+            .entry(a.label())
+            .or_default() += 1;
+    }
+    let set = |m: u8| ["{}", "{0}", "{1}", "{0,1}"][m as usize];
+    let mut out = format!(
+        "\nround {} in short: by input and the round-1 values each peer is seen to sign \
+         (directly or relayed); {{0,1}} is an equivocator\n",
+        spec.rounds
+    );
+    for ((input, sets), actions) in &groups {
+        let peers: Vec<&str> = sets.iter().map(|&m| set(m)).collect();
+        let acts: Vec<String> = actions.iter().map(|(a, c)| format!("{a} in {c}")).collect();
+        let _ = writeln!(
+            out,
+            "  input {input} | peers {:<17} -> {}",
+            peers.join(" "),
+            acts.join(", ")
+        );
+    }
+    Some(out)
 }
 
 /// An honest checkpoint as a deterministic protocol (played greedily), with

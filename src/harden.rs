@@ -263,8 +263,24 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
             if !stats.policy_loss.is_finite() {
                 bail!("training diverged: honest team, hardening iteration {it}");
             }
+            let before = done;
             done += (batch + replay_batch) as u64;
             epoch += 1;
+            // The verifier in the loop, as in co-training: stop at a verified
+            // protocol (the next iteration confirms it), else queue what breaks it.
+            let every = hc.verify_every;
+            if every > 0 && done / every > before / every && done < hc.defend_episodes {
+                let now = GreedyHonest {
+                    name: "hardened".into(),
+                    policy: honest.actor()?.policy,
+                    rounds: spec.rounds,
+                };
+                let check = verify(spec, &now, &limits)?;
+                if check.verified {
+                    break;
+                }
+                replays.extend(check.broken);
+            }
         }
         honest_episodes += done;
     }

@@ -397,6 +397,16 @@ pub fn train(
         if episodes >= tc.episodes {
             break;
         }
+        // The goal is reached; training on would only let the protocol drift.
+        let verified = rows.last().and_then(|r| r.verified) == Some(true);
+        if tc.stop_when_verified && honest_learner.is_some() && verified {
+            bar.suspend(|| {
+                say(format!(
+                    "verified at {episodes} episodes: training stops (train.stop_when_verified)"
+                ))
+            });
+            break;
+        }
 
         // ---- Training until the next evaluation point.
         let clock = Instant::now();

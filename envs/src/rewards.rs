@@ -26,6 +26,10 @@ pub struct Rewards {
     /// symmetry of the shaping: in a tie the agents are not pulled to their
     /// own inputs (where they disagree) but towards one common value.
     pub majority_violation_zero: f32,
+    /// The mirror image: on top of `majority_violation`, to an honest agent
+    /// that commits 1 against a strict majority of 0 only (pulls ties to 0,
+    /// as `majority` breaks them).
+    pub majority_violation_one: f32,
     /// Atomic commit: to an agent that commits though some vote is no, or
     /// aborts though every vote is yes. Its own decision, not the team's,
     /// and whether or not something failed (a crash in the last round is
@@ -69,6 +73,7 @@ impl Default for Rewards {
             termination_violation: -1.0,
             majority_violation: 0.0,
             majority_violation_zero: 0.0,
+            majority_violation_one: 0.0,
             vote_violation: 0.0,
             round_penalty: 0.0,
             early_commit_penalty: 0.0,
@@ -136,9 +141,11 @@ impl Rewards {
             }
             if target.is_some_and(|t| t != v) {
                 r += self.majority_violation;
-                if v == 0 {
-                    r += self.majority_violation_zero;
-                }
+                r += if v == 0 {
+                    self.majority_violation_zero
+                } else {
+                    self.majority_violation_one
+                };
             }
             let honest = crate::rules::all(n) & ep.followers;
             let all_yes = ep.inputs & honest == honest;
@@ -188,6 +195,7 @@ mod tests {
             termination_violation: -8.0,
             majority_violation: -0.5,
             majority_violation_zero: 0.0,
+            majority_violation_one: 0.0,
             vote_violation: -16.0,
             round_penalty: -0.1,
             early_commit_penalty: -0.25,
@@ -234,6 +242,13 @@ mod tests {
             one_sided.honest(&s, &ep, &o, 0),
             table.honest(&s, &ep, &o, 0)
         );
+        // Its mirror pays exactly there: agent 0's 1 against a majority of 0.
+        let mirror = Rewards {
+            majority_violation_one: -1.0,
+            ..table.clone()
+        };
+        let r = table.honest(&s, &ep, &o, 0);
+        assert!((mirror.honest(&s, &ep, &o, 0) - (r - 1.0)).abs() < 1e-6);
     }
 
     #[test]

@@ -185,6 +185,13 @@ pub struct EnvConfig {
     /// next round (default 2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gst: Option<u8>,
+    /// Learned honest agents see the other agents in a canonical order (the
+    /// relabelling of peers whose received messages sort least), so a learned
+    /// protocol treats its peers alike by construction and learns each view
+    /// once per orbit of relabellings instead of once per labelling.
+    /// Scripted protocols and the attacker still read the raw view.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub canonical_views: bool,
 }
 
 impl Default for EnvConfig {
@@ -201,6 +208,7 @@ impl Default for EnvConfig {
             ones: None,
             delta: None,
             gst: None,
+            canonical_views: false,
         }
     }
 }
@@ -279,6 +287,9 @@ pub struct EnvSpec {
     /// Per honest sender `i`: `(dst, src)` pairs copying what `i` heard directly in
     /// round `r - 1` (offset `src`, round 1 block) to a relay slot (offset `dst`, round 1 block).
     relay_pairs: Vec<Vec<(u32, u32)>>,
+    /// With [`EnvConfig::canonical_views`]: per relabelling of the peers, the
+    /// raw slot each relabelled slot of a round block reads (empty otherwise).
+    pub peer_maps: Vec<Vec<u16>>,
 }
 
 /// Offset of `to` as seen from `from`: agent `(from + 1 + d) mod n` has offset `d`.
@@ -319,6 +330,37 @@ pub fn broadcast_group(n: usize, s: usize, i: usize, j: usize) -> usize {
 pub fn relay_slot(n: usize, dj: usize, dk: usize) -> usize {
     debug_assert_ne!(dj, dk);
     (n - 1) + dj * (n - 2) + if dk < dj { dk } else { dk - 1 }
+}
+
+/// For every permutation `p` of the peer offsets `0..n-1` (peer at offset
+/// `d` relabelled `p[d]`), the raw slot that each relabelled slot of a
+/// non-anonymous agreement block reads: direct values and relays alike.
+fn peer_maps(n: usize) -> Vec<Vec<u16>> {
+    let mut perms: Vec<Vec<usize>> = vec![vec![]];
+    for _ in 0..n - 1 {
+        let mut longer = vec![];
+        for p in &perms {
+            for d in (0..n - 1).filter(|d| !p.contains(d)) {
+                let mut q = p.clone();
+                q.push(d);
+                longer.push(q);
+            }
+        }
+        perms = longer;
+    }
+    perms
+        .iter()
+        .map(|p| {
+            let mut map = vec![0u16; (n - 1) * (n - 1)];
+            for d in 0..n - 1 {
+                map[p[d]] = d as u16;
+                for k in (0..n - 1).filter(|&k| k != d) {
+                    map[relay_slot(n, p[d], p[k])] = relay_slot(n, d, k) as u16;
+                }
+            }
+            map
+        })
+        .collect()
 }
 
 impl EnvSpec {
@@ -446,6 +488,22 @@ impl EnvSpec {
             // Asynchrony: no stabilisation within the game.
             None => u8::MAX,
         };
+        if cfg.canonical_views && cfg.identity == Identity::Anonymous {
+            return Err(ConfigError::new(
+                "env.canonical_views",
+                true,
+                "anonymous views are counts, the same under any relabelling of the peers already",
+            ));
+        }
+        if cfg.canonical_views && matches!(cfg.comm, Comm::Broadcast | Comm::InteractiveConsistency)
+        {
+            return Err(ConfigError::new(
+                "env.canonical_views",
+                true,
+                "a broadcast's designated sender is not like the other peers: \
+                 canonical views are built for comm = \"agreement\" and \"atomic_commit\"",
+            ));
+        }
         let byzantine_ids = match &cfg.byzantine_ids {
             None => None,
             Some(ids) => {
@@ -571,7 +629,17 @@ impl EnvSpec {
             heads_table,
             direct_dst,
             relay_pairs,
+            peer_maps: if cfg.canonical_views {
+                peer_maps(n)
+            } else {
+                vec![]
+            },
         })
+    }
+
+    /// Whether learned honest agents see their peers in canonical order.
+    pub fn canonical_views(&self) -> bool {
+        !self.peer_maps.is_empty()
     }
 
     /// Number of honest agents.

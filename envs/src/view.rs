@@ -129,7 +129,42 @@ pub fn encode(view: &View, out: &mut [f32]) {
     let w = spec.input_width();
     out[view.input as usize] = 1.0;
     out[w + view.round as usize - 1] = 1.0;
-    encode_received(view, &mut out[w + spec.rounds as usize..]);
+    let out = &mut out[w + spec.rounds as usize..];
+    match canonical_map(view) {
+        Some(map) => {
+            let width = block_width(spec);
+            for (b, block) in view.received().chunks(spec.slots).enumerate() {
+                for (slot, &raw) in map.iter().enumerate() {
+                    out[b * width + 3 * slot + block[raw as usize] as usize] = 1.0;
+                }
+            }
+        }
+        None => encode_received(view, out),
+    }
+}
+
+/// With canonical views: the relabelling of the peers under which the
+/// received slots read least (lexicographically). Relabellings that tie
+/// give the same slots, so the encoding depends only on the view's orbit.
+pub fn canonical_map<'s>(view: &View<'s>) -> Option<&'s [u16]> {
+    let spec = view.spec;
+    let received = view.received();
+    let read = |map: &[u16], k: usize| {
+        received[k / spec.slots * spec.slots + map[k % spec.slots] as usize]
+    };
+    let mut best: Option<&[u16]> = None;
+    for map in &spec.peer_maps {
+        let less = best.is_none_or(|b| {
+            (0..received.len())
+                .map(|k| read(map, k).cmp(&read(b, k)))
+                .find(|o| o.is_ne())
+                == Some(std::cmp::Ordering::Less)
+        });
+        if less {
+            best = Some(map);
+        }
+    }
+    best
 }
 
 /// The received blocks of `view`, one-hot, into `out` (already zeroed).
@@ -188,7 +223,7 @@ pub fn encode_byzantine(spec: &EnvSpec, round: u8, ep: &Episode, inbox: &[u8], o
 mod tests {
     use super::*;
     use crate::rules::{empty_inbox, step, Instance};
-    use crate::spec::{offset, EnvConfig};
+    use crate::spec::{offset, Comm, EnvConfig};
 
     #[test]
     fn one_hot_has_one_bit_per_field() {
@@ -228,6 +263,79 @@ mod tests {
                     &vec![NONE; s.byz_action_len()],
                 );
             }
+        }
+    }
+
+    fn canonical_spec(n: usize, rounds: u8) -> EnvSpec {
+        let cfg = EnvConfig {
+            n,
+            f: 1,
+            identity: Identity::Pki,
+            canonical_views: true,
+            ..EnvConfig::default()
+        };
+        EnvSpec::new(&cfg, rounds).unwrap()
+    }
+
+    #[test]
+    fn canonical_views_are_the_same_under_any_relabelling_of_the_peers() {
+        let s = canonical_spec(4, 3);
+        assert_eq!(s.peer_maps.len(), 6);
+        let len = s.inbox_rounds() * s.slots;
+        let (mut a, mut b) = (vec![0.0; obs_size(&s)], vec![0.0; obs_size(&s)]);
+        let mut x = 12345u64;
+        for _ in 0..200 {
+            let inbox: Vec<u8> = (0..len)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (x >> 33) as u8 % 3
+                })
+                .collect();
+            encode(&View::new(&s, 3, 1, &inbox), &mut a);
+            for map in &s.peer_maps {
+                let relabelled: Vec<u8> = (0..len)
+                    .map(|k| inbox[k / s.slots * s.slots + map[k % s.slots] as usize])
+                    .collect();
+                encode(&View::new(&s, 3, 1, &relabelled), &mut b);
+                assert_eq!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn canonical_views_tell_apart_every_orbit() {
+        // n = 3, round 2: one block of 4 slots (two direct values, two
+        // relays), each 0, 1 or nothing: 81 views. Swapping the two peers
+        // fixes the 9 with equal directs and equal relays, so by Burnside
+        // there are (81 + 9) / 2 = 45 orbits: 45 distinct encodings.
+        let s = canonical_spec(3, 2);
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = vec![0.0; obs_size(&s)];
+        for code in 0..81u32 {
+            let inbox: Vec<u8> = (0..4).map(|k| (code / 3u32.pow(k) % 3) as u8).collect();
+            encode(&View::new(&s, 2, 0, &inbox), &mut out);
+            seen.insert(out.iter().map(|&v| v as u8).collect::<Vec<_>>());
+        }
+        assert_eq!(seen.len(), 45);
+    }
+
+    #[test]
+    fn canonical_views_are_refused_where_peers_differ_or_are_counts() {
+        for (comm, identity) in [
+            (Comm::Broadcast, Identity::Pki),
+            (Comm::Agreement, Identity::Anonymous),
+        ] {
+            let cfg = EnvConfig {
+                n: 4,
+                comm,
+                identity,
+                canonical_views: true,
+                ..EnvConfig::default()
+            };
+            let e = EnvSpec::new(&cfg, 3).unwrap_err();
+            assert_eq!(e.key, "env.canonical_views");
         }
     }
 

@@ -3,7 +3,9 @@
 //! fresh attacker trains against it until it reaches the verifier's optimum
 //! (or its budget ends) and joins a pool; then the honest team retrains
 //! against the pool plus replays of every counterexample the verifier has
-//! found so far. It stops when the protocol is verified or the iterations end.
+//! found so far; with `verify_every`, the verifier also checks it during the
+//! retraining, stopping at a verified protocol and queueing new
+//! counterexamples. It stops when the protocol is verified or the iterations end.
 
 use crate::config::{HonestTeam, Resolved};
 use crate::export::{csv_bytes, write_atomic};

@@ -332,6 +332,9 @@ pub fn relay_slot(n: usize, dj: usize, dk: usize) -> usize {
     (n - 1) + dj * (n - 2) + if dk < dj { dk } else { dk - 1 }
 }
 
+/// Canonical views enumerate the `(n - 1)!` relabellings of the peers: 120 at n = 6.
+pub const MAX_CANONICAL_N: usize = 6;
+
 /// For every permutation `p` of the peer offsets `0..n-1` (peer at offset
 /// `d` relabelled `p[d]`), the raw slot that each relabelled slot of a
 /// non-anonymous agreement block reads: direct values and relays alike.
@@ -493,6 +496,16 @@ impl EnvSpec {
                 "env.canonical_views",
                 true,
                 "anonymous views are counts, the same under any relabelling of the peers already",
+            ));
+        }
+        if cfg.canonical_views && n > MAX_CANONICAL_N {
+            return Err(ConfigError::new(
+                "env.canonical_views",
+                true,
+                format!(
+                    "a canonical view tries all (n - 1)! relabellings of the peers: \
+                     built for n <= {MAX_CANONICAL_N}, this game has n = {n}"
+                ),
             ));
         }
         if cfg.canonical_views && matches!(cfg.comm, Comm::Broadcast | Comm::InteractiveConsistency)

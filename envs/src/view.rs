@@ -146,7 +146,7 @@ pub fn encode(view: &View, out: &mut [f32]) {
 /// With canonical views: the relabelling of the peers under which the
 /// received slots read least (lexicographically). Relabellings that tie
 /// give the same slots, so the encoding depends only on the view's orbit.
-pub fn canonical_map<'s>(view: &View<'s>) -> Option<&'s [u16]> {
+fn canonical_map<'s>(view: &View<'s>) -> Option<&'s [u16]> {
     let spec = view.spec;
     let received = view.received();
     let read = |map: &[u16], k: usize| {
@@ -322,13 +322,14 @@ mod tests {
     }
 
     #[test]
-    fn canonical_views_are_refused_where_peers_differ_or_are_counts() {
-        for (comm, identity) in [
-            (Comm::Broadcast, Identity::Pki),
-            (Comm::Agreement, Identity::Anonymous),
+    fn canonical_views_are_refused_where_peers_differ_are_counts_or_too_many() {
+        for (n, comm, identity) in [
+            (4, Comm::Broadcast, Identity::Pki),
+            (4, Comm::Agreement, Identity::Anonymous),
+            (7, Comm::Agreement, Identity::Pki),
         ] {
             let cfg = EnvConfig {
-                n: 4,
+                n,
                 comm,
                 identity,
                 canonical_views: true,

@@ -58,8 +58,11 @@ pub struct Experiment {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HardenConfig {
-    /// Attack-verify-defend iterations at most.
+    /// Attack-verify-defend iterations at most, per attempt.
     pub iterations: usize,
+    /// Starts from the starting protocol: when one runs out of iterations
+    /// unverified, the next begins afresh (new weights, pool and replays).
+    pub attempts: usize,
     /// Training episodes per attacker (it stops early at the verifier's optimum).
     pub attack_episodes: u64,
     /// Honest retraining episodes per iteration.
@@ -78,6 +81,7 @@ impl Default for HardenConfig {
     fn default() -> Self {
         HardenConfig {
             iterations: 8,
+            attempts: 1,
             attack_episodes: 20480,
             defend_episodes: 40960,
             replay_fraction: 0.5,
@@ -650,6 +654,13 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
         honest,
         byzantine,
     };
+    if res.exp.harden.attempts == 0 {
+        return Err(ConfigError::new(
+            "harden.attempts",
+            0,
+            "needs at least 1 attempt",
+        ));
+    }
     if res.trains() {
         if res.exp.train.episodes == 0 {
             return Err(ConfigError::new(
@@ -844,6 +855,11 @@ mod tests {
         let e = err("[env]\ncanonical_views = true\nidentity = \"anonymous\"\n");
         assert!(
             e.contains("env.canonical_views = true: anonymous views are counts"),
+            "{e}"
+        );
+        let e = err("[harden]\nattempts = 0\n");
+        assert!(
+            e.contains("harden.attempts = 0: needs at least 1 attempt"),
             "{e}"
         );
         let e = err("[honest.learn]\nalgo = \"dqn\"\n");

@@ -371,7 +371,7 @@ fn hardening_distills_attacks_and_replays() {
     let dir = tempfile::tempdir().unwrap();
     let res = load(
         &experiment("harden.toml"),
-        &["env.n=3", "harden.iterations=0"],
+        &["env.n=3", "harden.iterations=0", "harden.attempts=1"],
     );
     let rows = selfplay::harden::harden(&res, dir.path(), &say).unwrap();
     assert_eq!(rows.len(), 1);
@@ -384,6 +384,24 @@ fn hardening_distills_attacks_and_replays() {
         table.contains("acts exactly as scripted `majority`"),
         "{table}"
     );
+    // Out of iterations unverified, the next attempt starts over: new
+    // weights, iteration 0 again.
+    let dir = tempfile::tempdir().unwrap();
+    let res = load(
+        &experiment("harden.toml"),
+        &[
+            "env.n=3",
+            "honest.kind=learned",
+            "harden.iterations=0",
+            "harden.attempts=2",
+        ],
+    );
+    let rows = selfplay::harden::harden(&res, dir.path(), &say).unwrap();
+    let at: Vec<(usize, usize, bool)> = rows
+        .iter()
+        .map(|r| (r.attempt, r.iteration, r.verified))
+        .collect();
+    assert_eq!(at, [(0, 0, false), (1, 0, false)], "{rows:#?}");
     // One iteration from scratch: an attacker trained to the optimum, every
     // counterexample queued for replay, the honest team retrained.
     let dir = tempfile::tempdir().unwrap();
@@ -391,6 +409,7 @@ fn hardening_distills_attacks_and_replays() {
         "env.n=3",
         "honest.kind=learned",
         "harden.iterations=1",
+        "harden.attempts=1",
         "harden.defend_episodes=4096",
         "harden.attack_episodes=8192",
         "harden.verify_every=0",
@@ -652,7 +671,11 @@ fn majority_is_hardened_to_a_verified_protocol_at_n_4() {
     assert_eq!(rows[0].optimal_attack_rate, 0.375, "majority at n = 4");
     let last = rows.last().unwrap();
     assert!(last.verified, "{rows:#?}");
-    assert_eq!((rows.len(), last.pool), (2, 1), "{rows:#?}");
+    assert_eq!(
+        (rows.len(), last.attempt, last.pool),
+        (2, 0, 1),
+        "{rows:#?}"
+    );
     assert!(last.honest_episodes < res.exp.harden.defend_episodes);
     // Its decision table: it waits for the signed relays, then decides.
     let table = std::fs::read_to_string(dir.path().join("protocol.txt")).unwrap();

@@ -273,3 +273,48 @@ pub fn from_checkpoint(path: &std::path::Path) -> Result<(EnvSpec, GreedyHonest)
         EnvSpec::new(&exp.env, meta.rounds).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((spec, greedy))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envs::spec::EnvConfig;
+
+    #[test]
+    fn signed_relay_in_short_is_its_own_rule() {
+        // signed_relay decides from exactly these sets (an equivocator or a
+        // silent peer is ignored, the rest vote with the agent's input, a
+        // tie goes to 0), so every group has one action, and it is that rule.
+        let cfg = EnvConfig {
+            n: 4,
+            f: 1,
+            identity: Identity::Pki,
+            ..EnvConfig::default()
+        };
+        let spec = EnvSpec::new(&cfg, 3).unwrap();
+        let p = protocols::scripted("signed_relay").unwrap();
+        let table = explain(&spec, &*p, &Limits::default()).unwrap();
+        let lines: Vec<&str> = table
+            .lines()
+            .skip_while(|l| !l.starts_with("round 3 in short"))
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        assert_eq!(lines.len(), 20, "{table}");
+        for l in lines {
+            assert_eq!(l.matches(" in ").count(), 1, "not uniform: {l}");
+            let own = if l.contains("input 1") { 1 } else { -1 };
+            let (peers, action) = l.split_once("peers ").unwrap().1.split_once("->").unwrap();
+            let votes: i32 = peers
+                .split_whitespace()
+                .map(|s| match s {
+                    "{0}" => -1,
+                    "{1}" => 1,
+                    _ => 0,
+                })
+                .sum::<i32>()
+                + own;
+            let want = if votes > 0 { "commit 1" } else { "commit 0" };
+            assert!(action.trim().starts_with(want), "{l}");
+        }
+    }
+}

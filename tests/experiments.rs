@@ -661,9 +661,10 @@ fn a_protocol_learned_at_n_4_with_pki_is_verified() {
 
 #[test]
 fn majority_is_hardened_to_a_verified_protocol_at_n_4() {
-    // experiments/harden.toml as it is, seed 1 (README: seeds 1, 2, 4, 5 of
-    // 5 verify). Majority falls at 0.375; one attacker, then retraining
-    // with the verifier in the loop, which stops it at a verified protocol.
+    // experiments/harden.toml as it is, seed 1 (README: all 5 seeds verify,
+    // this one in its first attempt). Majority falls at 0.375; one attacker,
+    // then retraining with the verifier in the loop, which stops it at a
+    // verified protocol.
     let dir = tempfile::tempdir().unwrap();
     let res = load(&experiment("harden.toml"), &[]);
     let rows = selfplay::harden::harden(&res, dir.path(), &say).unwrap();

@@ -39,6 +39,15 @@ impl Protocol for Recorder<'_> {
     }
 }
 
+/// Runs `f` on the view a recorded key stands for (the rounds not yet
+/// received left empty, as the engine leaves them).
+pub fn with_view<T>(spec: &EnvSpec, key: &Key, f: impl FnOnce(&View) -> T) -> T {
+    let (round, input, received) = key;
+    let mut inbox = received.clone();
+    inbox.resize(spec.inbox_rounds() * spec.slots, NONE);
+    f(&View::new(spec, *round, *input, &inbox))
+}
+
 fn value(v: u8) -> String {
     if v == NONE {
         "-".into()
@@ -151,12 +160,9 @@ pub fn explain(spec: &EnvSpec, protocol: &dyn Protocol, limits: &Limits) -> Resu
         if p.check(spec).is_err() {
             continue;
         }
-        let agrees = seen.iter().all(|(key, &a)| {
-            let (round, input, received) = key;
-            let mut inbox = received.clone();
-            inbox.resize(spec.inbox_rounds() * spec.slots, NONE);
-            p.act(&View::new(spec, *round, *input, &inbox)) == a
-        });
+        let agrees = seen
+            .iter()
+            .all(|(key, &a)| with_view(spec, key, |v| p.act(v)) == a);
         if agrees {
             let _ = writeln!(
                 out,
@@ -200,26 +206,12 @@ fn by_signed_values(spec: &EnvSpec, seen: &BTreeMap<Key, Action>) -> Option<Stri
     if spec.identity != Identity::Pki || spec.broadcasts() || spec.rounds < 3 {
         return None;
     }
-    let n = spec.n;
     let mut groups: BTreeMap<(u8, Vec<u8>), BTreeMap<&str, usize>> = BTreeMap::new();
     for (key, a) in seen.iter().filter(|(k, _)| k.0 == spec.rounds) {
-        let (round, input, received) = key;
-        let mut inbox = received.clone();
-        inbox.resize(spec.inbox_rounds() * spec.slots, NONE);
-        let view = View::new(spec, *round, *input, &inbox);
-        // Per peer: bit v set when v is seen signed by it for round 1.
-        let mut sets: Vec<u8> = (0..n - 1)
-            .map(|d| {
-                let relayed = (0..n - 1).filter(|&j| j != d).map(|j| view.relay(2, j, d));
-                std::iter::once(view.direct(1, d))
-                    .chain(relayed)
-                    .filter(|&v| v != NONE)
-                    .fold(0u8, |m, v| m | 1 << v)
-            })
-            .collect();
+        let mut sets = with_view(spec, key, |v| v.round_one_values());
         sets.sort_unstable();
         *groups
-            .entry((*input, sets))
+            .entry((key.1, sets))
             .or_default()
             .entry(a.label())
             .or_default() += 1;

@@ -21,7 +21,7 @@ use agents::{
 use anyhow::bail;
 use envs::view::{byz_obs_size, encode, obs_size};
 use envs::Switch;
-use envs::{verify, BatchEnv, Instance, Limits, Protocol, View};
+use envs::{verify, BatchEnv, Instance, Limits, Protocol};
 use serde::Serialize;
 use std::path::Path;
 
@@ -70,12 +70,10 @@ fn distill(
     let d = obs_size(spec);
     let (mut obs, mut masks, mut actions) = (vec![], vec![], vec![]);
     let mut x = vec![0.0; d];
-    for ((round, input, received), a) in &seen {
-        let mut inbox = received.clone();
-        inbox.resize(spec.inbox_rounds() * spec.slots, envs::NONE);
-        encode(&View::new(spec, *round, *input, &inbox), &mut x);
+    for (key, a) in &seen {
+        crate::explain::with_view(spec, key, |v| encode(v, &mut x));
         obs.extend_from_slice(&x);
-        masks.push(if *round >= spec.rounds { 0b110 } else { 0b111 });
+        masks.push(if key.0 >= spec.rounds { 0b110 } else { 0b111 });
         actions.push(*a as u32);
     }
     let mut rng = stream(res.exp.seed, 3);
@@ -106,6 +104,14 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
     let limits = Limits {
         max_work: exp.eval.max_work,
     };
+    // The honest network as it stands, played greedily: what the verifier checks.
+    let greedy = |l: &Learner| -> anyhow::Result<GreedyHonest> {
+        Ok(GreedyHonest {
+            name: "hardened".into(),
+            policy: l.actor()?.policy,
+            rounds: spec.rounds,
+        })
+    };
     let batch = exp.train.batch;
     let mut rows: Vec<HardenRow> = vec![];
     let mut rollout = Rollout::default();
@@ -130,11 +136,7 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
             String::new()
         };
         for it in 0..=hc.iterations {
-            let protocol = GreedyHonest {
-                name: "hardened".into(),
-                policy: honest.actor()?.policy,
-                rounds: spec.rounds,
-            };
+            let protocol = greedy(&honest)?;
             let report = verify(spec, &protocol, &limits)?;
             let mut row = HardenRow {
                 run: res.name().into(),
@@ -160,7 +162,7 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
                 .as_ref()
                 .is_none_or(|(b, _)| report.optimal_attack_rate < *b);
             if better {
-                best = Some((report.optimal_attack_rate, honest.actor()?.policy));
+                best = Some((report.optimal_attack_rate, protocol.policy.clone()));
             }
             let save = |rows: &[HardenRow], honest: &Learner| -> anyhow::Result<()> {
                 let meta = Meta {
@@ -291,12 +293,7 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
                 // protocol (the next iteration confirms it), else queue what breaks it.
                 let every = hc.verify_every;
                 if every > 0 && done / every > before / every && done < hc.defend_episodes {
-                    let now = GreedyHonest {
-                        name: "hardened".into(),
-                        policy: honest.actor()?.policy,
-                        rounds: spec.rounds,
-                    };
-                    let check = verify(spec, &now, &limits)?;
+                    let check = verify(spec, &greedy(&honest)?, &limits)?;
                     if check.verified {
                         break;
                     }

@@ -267,18 +267,13 @@ pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
         .flat_map(|p| (0..senders).map(move |k| (p, k)))
     {
         let voters = voters(spec, byzantine, sender);
-        let honest: Vec<usize> = rules::bits(voters).collect();
-        for x in 0..1u64 << honest.len() {
+        for x in 0..1u64 << voters.count_ones() {
             if spec.ones.is_some_and(|k| x.count_ones() as usize != k) {
                 continue;
             }
-            let inputs = honest
-                .iter()
-                .enumerate()
-                .fold(0u32, |acc, (t, &i)| acc | ((x >> t & 1) as u32) << i);
             out.push(Instance {
                 byzantine,
-                inputs,
+                inputs: rules::spread(x, voters),
                 sender: sender as u8,
             });
         }

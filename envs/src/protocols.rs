@@ -115,7 +115,7 @@ impl Protocol for SignedRelay {
         }
         let mut votes = [0usize; 2];
         votes[view.input as usize] += 1;
-        for seen in round_one_values(view) {
+        for seen in view.round_one_values() {
             match seen {
                 0b01 => votes[0] += 1,
                 0b10 => votes[1] += 1,
@@ -141,30 +141,6 @@ impl Protocol for Constant {
     fn act(&self, _view: &View) -> Action {
         Action::Commit0
     }
-}
-
-/// Per other agent (by offset), the set of values (bit `v`) seen as its
-/// round-1 message: directly in round 1, or relayed in round 2.
-fn round_one_values(view: &View) -> Vec<u8> {
-    let others = view.n() - 1;
-    let mut seen = vec![0u8; others];
-    for (dk, x) in seen.iter_mut().enumerate() {
-        if view.round > 1 {
-            let v = view.direct(1, dk);
-            if v != NONE {
-                *x |= 1 << v;
-            }
-        }
-        if view.round > 2 {
-            for dj in (0..others).filter(|&dj| dj != dk) {
-                let v = view.relay(2, dj, dk);
-                if v != NONE {
-                    *x |= 1 << v;
-                }
-            }
-        }
-    }
-    seen
 }
 
 /// Why a protocol that counts every agent's input cannot run in `spec`.
@@ -228,7 +204,7 @@ impl Protocol for FloodSet {
         if view.round <= 2 && !view.is_last_round() {
             return Action::Send;
         }
-        let zero = view.input == 0 || round_one_values(view).iter().any(|&x| x & 1 == 1);
+        let zero = view.input == 0 || view.round_one_values().iter().any(|&x| x & 1 == 1);
         Action::commit(!zero as u8)
     }
 }
@@ -293,7 +269,7 @@ impl Protocol for FloodCommit {
         if view.round <= 2 && !view.is_last_round() {
             return Action::Send;
         }
-        let yes = view.input == 1 && round_one_values(view).iter().all(|&x| x == 0b10);
+        let yes = view.input == 1 && view.round_one_values().iter().all(|&x| x == 0b10);
         Action::commit(yes as u8)
     }
 }

@@ -220,6 +220,14 @@ pub fn all(n: usize) -> u32 {
     }
 }
 
+/// Bit `t` of `x` placed on the `t`-th member of `onto` (ascending id):
+/// the `x`-th assignment of bits to that set, as instance lists count them.
+pub fn spread(x: u64, onto: u32) -> u32 {
+    bits(onto)
+        .enumerate()
+        .fold(0u32, |acc, (t, i)| acc | ((x >> t & 1) as u32) << i)
+}
+
 /// Iterates the set bits of a mask, lowest first.
 pub fn bits(mut m: u32) -> impl Iterator<Item = usize> {
     std::iter::from_fn(move || {

@@ -104,6 +104,15 @@ pub trait Switch: Copy + 'static {
     }
 }
 
+impl Comm {
+    /// Whether each episode is one designated sender's broadcast: in
+    /// `broadcast`, and in `interactive_consistency`, which is one broadcast per entry.
+    #[inline]
+    pub fn broadcasts(self) -> bool {
+        matches!(self, Comm::Broadcast | Comm::InteractiveConsistency)
+    }
+}
+
 impl Switch for Comm {
     const ALL: &'static [Comm] = &[
         Comm::Agreement,
@@ -401,7 +410,7 @@ impl EnvSpec {
                 "at most 16 rounds are supported",
             ));
         }
-        if matches!(cfg.comm, Comm::Broadcast | Comm::InteractiveConsistency) {
+        if cfg.comm.broadcasts() {
             if cfg.identity == Identity::Anonymous {
                 return Err(ConfigError::new(
                     "env.identity",
@@ -435,7 +444,7 @@ impl EnvSpec {
             ));
         }
         let delays = cfg.synchrony != Synchrony::Synchronous;
-        if delays && matches!(cfg.comm, Comm::Broadcast | Comm::InteractiveConsistency) {
+        if delays && cfg.comm.broadcasts() {
             return Err(ConfigError::new(
                 "env.synchrony",
                 format!("\"{}\"", cfg.synchrony.name()),
@@ -508,8 +517,7 @@ impl EnvSpec {
                 ),
             ));
         }
-        if cfg.canonical_views && matches!(cfg.comm, Comm::Broadcast | Comm::InteractiveConsistency)
-        {
+        if cfg.canonical_views && cfg.comm.broadcasts() {
             return Err(ConfigError::new(
                 "env.canonical_views",
                 true,
@@ -564,7 +572,7 @@ impl EnvSpec {
             }
         }
         let anonymous = cfg.identity == Identity::Anonymous;
-        let broadcast = matches!(cfg.comm, Comm::Broadcast | Comm::InteractiveConsistency);
+        let broadcast = cfg.comm.broadcasts();
         let slots = if anonymous {
             2
         } else if broadcast {
@@ -679,11 +687,10 @@ impl EnvSpec {
         }
     }
 
-    /// Whether each episode is one designated sender's broadcast: in
-    /// `broadcast`, and in `interactive_consistency`, which is one broadcast per entry.
+    /// Whether each episode is one designated sender's broadcast (see [`Comm::broadcasts`]).
     #[inline]
     pub fn broadcasts(&self) -> bool {
-        matches!(self.comm, Comm::Broadcast | Comm::InteractiveConsistency)
+        self.comm.broadcasts()
     }
 
     /// Broadcasts: the slot (in `i`'s round block) of value `v` from `j`

@@ -216,12 +216,9 @@ fn vectors(
     placements.dedup();
     let mut out = vec![];
     for byzantine in placements {
-        let honest: Vec<usize> = bits(all_of(spec.n) & !byzantine).collect();
-        for x in 0..1u32 << honest.len() {
-            let inputs = honest
-                .iter()
-                .enumerate()
-                .fold(0u32, |acc, (t, &i)| acc | (x >> t & 1) << i);
+        let honest = all_of(spec.n) & !byzantine;
+        for x in 0..1u64 << honest.count_ones() {
+            let inputs = rules::spread(x, honest);
             out.push((0..spec.n).find_map(|k| broken_entry(byzantine, inputs, k)));
         }
     }

@@ -78,6 +78,31 @@ impl<'a> View<'a> {
         self.block(s)[relay_slot(self.spec.n, dj, dk)]
     }
 
+    /// Per peer (by offset), the set of values (bit `v`) seen as its round-1
+    /// message: directly in round 1, or relayed in round 2. With signatures,
+    /// both values prove the peer equivocated.
+    pub fn round_one_values(&self) -> Vec<u8> {
+        let others = self.n() - 1;
+        let mut seen = vec![0u8; others];
+        for (dk, x) in seen.iter_mut().enumerate() {
+            if self.round > 1 {
+                let v = self.direct(1, dk);
+                if v != NONE {
+                    *x |= 1 << v;
+                }
+            }
+            if self.round > 2 {
+                for dj in (0..others).filter(|&dj| dj != dk) {
+                    let v = self.relay(2, dj, dk);
+                    if v != NONE {
+                        *x |= 1 << v;
+                    }
+                }
+            }
+        }
+        seen
+    }
+
     /// Broadcast: every value (bit `v`) received so far, from anyone.
     pub fn extracted(&self) -> u8 {
         self.received()
@@ -129,18 +154,11 @@ pub fn encode(view: &View, out: &mut [f32]) {
     let w = spec.input_width();
     out[view.input as usize] = 1.0;
     out[w + view.round as usize - 1] = 1.0;
-    let out = &mut out[w + spec.rounds as usize..];
-    match canonical_map(view) {
-        Some(map) => {
-            let width = block_width(spec);
-            for (b, block) in view.received().chunks(spec.slots).enumerate() {
-                for (slot, &raw) in map.iter().enumerate() {
-                    out[b * width + 3 * slot + block[raw as usize] as usize] = 1.0;
-                }
-            }
-        }
-        None => encode_received(view, out),
-    }
+    encode_received(
+        view,
+        canonical_map(view),
+        &mut out[w + spec.rounds as usize..],
+    );
 }
 
 /// With canonical views: the relabelling of the peers under which the
@@ -167,8 +185,10 @@ fn canonical_map<'s>(view: &View<'s>) -> Option<&'s [u16]> {
     best
 }
 
-/// The received blocks of `view`, one-hot, into `out` (already zeroed).
-fn encode_received(view: &View, out: &mut [f32]) {
+/// The received blocks of `view`, one-hot, into `out` (already zeroed);
+/// with `peers` (a relabelling from [`canonical_map`]), slot `k` reads raw
+/// slot `peers[k]`.
+fn encode_received(view: &View, peers: Option<&[u16]>, out: &mut [f32]) {
     let spec = view.spec;
     let width = block_width(spec);
     for s in 1..view.round.min(spec.rounds) {
@@ -178,7 +198,8 @@ fn encode_received(view: &View, out: &mut [f32]) {
             out[base + block[0] as usize] = 1.0;
             out[base + spec.n + block[1] as usize] = 1.0;
         } else {
-            for (slot, &v) in block.iter().enumerate() {
+            for slot in 0..spec.slots {
+                let v = peers.map_or(block[slot], |m| block[m[slot] as usize]);
                 out[base + 3 * slot + v as usize] = 1.0;
             }
         }
@@ -215,7 +236,7 @@ pub fn encode_byzantine(spec: &EnvSpec, round: u8, ep: &Episode, inbox: &[u8], o
     for i in bits(honest) {
         // Every block agent i has received so far, as it sees them.
         let view = View::of(spec, spec.rounds.min(round), ep, inbox, i);
-        encode_received(&view, &mut out[base + i * per_agent..][..per_agent]);
+        encode_received(&view, None, &mut out[base + i * per_agent..][..per_agent]);
     }
 }
 

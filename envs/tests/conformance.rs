@@ -131,7 +131,7 @@ fn every_combination_is_played_or_refused_with_a_reason() {
     assert_eq!(played, 3 * 3 * 3 + 3 * 2 * 3 + 2 * 3 * 2 + delayed);
     for (comm, synchrony, identity, faults, key) in refused {
         // The first switch at fault is named, in this order.
-        let broadcasts = matches!(comm, Comm::Broadcast | Comm::InteractiveConsistency);
+        let broadcasts = comm.broadcasts();
         let why = if broadcasts && identity == Identity::Anonymous {
             "env.identity"
         } else if (broadcasts && faults != Faults::Byzantine)

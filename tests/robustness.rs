@@ -1,5 +1,5 @@
-//! Bad input gets an error, never a panic; the README's config reference
-//! cannot drift from the code.
+//! Bad input gets an error, never a panic; the config reference in
+//! docs/config.md cannot drift from the code.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -105,14 +105,14 @@ fn keys(table: &toml::Table, prefix: &str, out: &mut BTreeSet<String>) {
     }
 }
 
-/// The README's reference block: the TOML under "### Experiment files", with
-/// commented-out keys (optional ones) uncommented.
-fn readme_reference() -> String {
-    let readme = include_str!("../README.md");
-    let start = readme
-        .find("### Experiment files")
+/// docs/config.md's reference block: the TOML under "## Experiment files",
+/// with commented-out keys (optional ones) uncommented.
+fn config_reference() -> String {
+    let doc = include_str!("../docs/config.md");
+    let start = doc
+        .find("## Experiment files")
         .expect("a reference section");
-    let block = &readme[start..];
+    let block = &doc[start..];
     let open = block.find("```toml\n").expect("a toml block") + 8;
     let close = block[open..].find("```").unwrap() + open;
     block[open..close]
@@ -133,10 +133,10 @@ fn readme_reference() -> String {
 }
 
 #[test]
-fn the_readme_documents_every_config_key() {
-    let text = readme_reference();
+fn the_config_reference_documents_every_config_key() {
+    let text = config_reference();
     // The reference is itself a valid experiment.
-    let exp: Experiment = config::parse(&text, "README.md").unwrap_or_else(|e| panic!("{e}"));
+    let exp: Experiment = config::parse(&text, "docs/config.md").unwrap_or_else(|e| panic!("{e}"));
     let mut documented = BTreeSet::new();
     keys(&toml::from_str(&text).unwrap(), "", &mut documented);
     // Every key the code knows, with the optional ones filled in.
@@ -167,6 +167,12 @@ fn the_readme_documents_every_config_key() {
     documented.extend(learn.iter().map(|k| format!("byzantine.learn.{k}")));
     let undocumented: Vec<_> = known.difference(&documented).collect();
     let stale: Vec<_> = documented.difference(&known).collect();
-    assert!(undocumented.is_empty(), "README misses {undocumented:?}");
-    assert!(stale.is_empty(), "README documents unknown keys {stale:?}");
+    assert!(
+        undocumented.is_empty(),
+        "docs/config.md misses {undocumented:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "docs/config.md documents unknown keys {stale:?}"
+    );
 }

@@ -1,4 +1,4 @@
-//! `selfplay bench`: the speed figures the README reports. Run it on a
+//! `selfplay bench`: the speed figures docs/speed.md reports. Run it on a
 //! release build; each engine figure is one thread.
 
 use agents::{

@@ -342,7 +342,7 @@ fn training_runs_plot_their_curves() {
 
 #[test]
 fn pki_inference_is_learned_and_verified_at_n_3() {
-    // Seed 5 first verifies at 90,112 episodes (README: 5 of 5 seeds), and
+    // Seed 5 first verifies at 90,112 episodes (docs/learning.md: 5 of 5 seeds), and
     // training stops there.
     let dir = tempfile::tempdir().unwrap();
     let res = load(
@@ -503,7 +503,7 @@ fn anonymous_channels_learn_and_verify() {
 fn atomic_commit_is_learned_and_verified() {
     // Both teams from zero knowledge, under crash faults; the verifier
     // checks every row over every crash. Seed 3 first verifies at 57,344
-    // episodes (README: 5 of 5 seeds within 150,000).
+    // episodes (docs/learning.md: 5 of 5 seeds within 150,000).
     let dir = tempfile::tempdir().unwrap();
     let res = load(
         &experiment("atomic_commit.toml"),
@@ -542,7 +542,7 @@ fn crash_and_omission_experiments_verify_floodset() {
 fn broadcast_is_learned_and_verified() {
     // Both teams from zero knowledge; every row verified over every
     // placement, sender input and Byzantine choice. Seed 2 first verifies
-    // at 32,768 episodes (README: the 5-seed sweep).
+    // at 32,768 episodes (docs/learning.md: the 5-seed sweep).
     let dir = tempfile::tempdir().unwrap();
     let res = load(
         &experiment("broadcast.toml"),
@@ -573,7 +573,7 @@ fn broadcast_is_learned_and_verified() {
 fn interactive_consistency_is_learned_and_verified() {
     // One broadcast per entry; a row is verified when no entry of any
     // placement and input vector can be broken. Seed 1 first verifies at
-    // 32,768 episodes (README: the 5-seed sweep).
+    // 32,768 episodes (docs/learning.md: the 5-seed sweep).
     let dir = tempfile::tempdir().unwrap();
     let res = load(
         &experiment("interactive_consistency.toml"),
@@ -632,7 +632,7 @@ fn delays_break_the_synchronous_baselines() {
 #[test]
 fn a_protocol_learned_at_n_4_with_pki_is_verified() {
     // Both teams from zero knowledge, the honest one on canonical views.
-    // Seed 3 first verifies at 53,248 episodes (README: the 5-seed sweep,
+    // Seed 3 first verifies at 53,248 episodes (docs/learning.md: the 5-seed sweep,
     // 53 k to 150 k), and training stops there.
     let dir = tempfile::tempdir().unwrap();
     let res = load(
@@ -661,7 +661,7 @@ fn a_protocol_learned_at_n_4_with_pki_is_verified() {
 
 #[test]
 fn majority_is_hardened_to_a_verified_protocol_at_n_4() {
-    // experiments/harden.toml as it is, seed 1 (README: all 5 seeds verify,
+    // experiments/harden.toml as it is, seed 1 (docs/learning.md: all 5 seeds verify,
     // this one in its first attempt). Majority falls at 0.375; one attacker,
     // then retraining with the verifier in the loop, which stops it at a
     // verified protocol.

@@ -75,12 +75,22 @@ pub struct MetricsRow {
     pub honest_value_loss: Option<f64>,
     pub honest_entropy: Option<f64>,
     pub honest_approx_kl: Option<f64>,
+    pub honest_old_approx_kl: Option<f64>,
     pub honest_clipfrac: Option<f64>,
+    /// The value head's explained variance (empty when the returns do not vary).
+    pub honest_explained_variance: Option<f64>,
+    /// The mean shaped return per trajectory of the team's training batches.
+    pub honest_mean_return: Option<f64>,
     pub byzantine_policy_loss: Option<f64>,
     pub byzantine_value_loss: Option<f64>,
     pub byzantine_entropy: Option<f64>,
     pub byzantine_approx_kl: Option<f64>,
+    pub byzantine_old_approx_kl: Option<f64>,
     pub byzantine_clipfrac: Option<f64>,
+    /// The value head's explained variance (empty when the returns do not vary).
+    pub byzantine_explained_variance: Option<f64>,
+    /// The mean shaped return per trajectory of the team's training batches.
+    pub byzantine_mean_return: Option<f64>,
 }
 
 /// What identifies a row: the run, its game, the teams and the training point.
@@ -142,12 +152,18 @@ impl MetricsRow {
             honest_value_loss: h.map(|s| s.value_loss),
             honest_entropy: h.map(|s| s.entropy),
             honest_approx_kl: h.map(|s| s.approx_kl),
+            honest_old_approx_kl: h.map(|s| s.old_approx_kl),
             honest_clipfrac: h.map(|s| s.clipfrac),
+            honest_explained_variance: h.map(|s| s.explained_variance).filter(|x| x.is_finite()),
+            honest_mean_return: h.map(|s| s.mean_return),
             byzantine_policy_loss: b.map(|s| s.policy_loss),
             byzantine_value_loss: b.map(|s| s.value_loss),
             byzantine_entropy: b.map(|s| s.entropy),
             byzantine_approx_kl: b.map(|s| s.approx_kl),
+            byzantine_old_approx_kl: b.map(|s| s.old_approx_kl),
             byzantine_clipfrac: b.map(|s| s.clipfrac),
+            byzantine_explained_variance: b.map(|s| s.explained_variance).filter(|x| x.is_finite()),
+            byzantine_mean_return: b.map(|s| s.mean_return),
         }
     }
 }

@@ -124,7 +124,9 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
         let mut honest = Learner::new(hd, 1, &exp.honest.learn, &mut init)?;
         match &res.honest {
             HonestTeam::Protocol(p) => distill(res, &mut honest, &**p, say)?,
-            HonestTeam::Learned(Some(c)) => c.into_learner(&honest).map_err(anyhow::Error::msg)?,
+            HonestTeam::Learned(Some(c)) => {
+                c.into_learner(&mut honest).map_err(anyhow::Error::msg)?
+            }
             HonestTeam::Learned(None) => {}
         }
         let mut pool: Vec<Actor> = vec![];

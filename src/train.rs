@@ -115,9 +115,9 @@ pub fn train(
     let (hd, bd, heads) = (obs_size(spec), byz_obs_size(spec), spec.byz_action_len());
     let mut honest_learner = match &res.honest {
         HonestTeam::Learned(ckpt) => {
-            let l = Learner::new(hd, 1, &exp.honest.learn, &mut init)?;
+            let mut l = Learner::new(hd, 1, &exp.honest.learn, &mut init)?;
             if let Some(c) = ckpt {
-                c.into_learner(&l).map_err(anyhow::Error::msg)?;
+                c.into_learner(&mut l).map_err(anyhow::Error::msg)?;
             }
             Some(l)
         }
@@ -130,9 +130,9 @@ pub fn train(
     let mut byz = match &res.byzantine {
         ByzantineTeam::Scripted(names) => Byz::Scripted(names[0].clone()),
         ByzantineTeam::Learned(ckpt) => {
-            let l = Learner::new(bd, heads, &exp.byzantine.learn, &mut init)?;
+            let mut l = Learner::new(bd, heads, &exp.byzantine.learn, &mut init)?;
             if let Some(c) = ckpt {
-                c.into_learner(&l).map_err(anyhow::Error::msg)?;
+                c.into_learner(&mut l).map_err(anyhow::Error::msg)?;
             }
             Byz::Net {
                 learner: Some(Box::new(l)),

@@ -1,10 +1,5 @@
 //! Adam (Kingma and Ba), written out so its state can be saved and a run
-//! resumed to the same result (candle's optimiser keeps its moments
-//! private), and over plain arrays: per variable, one copy out and one copy
-//! in, instead of a dozen tensor operations on tiny tensors.
-
-use candle_core::backprop::GradStore;
-use candle_core::{Tensor, Var};
+//! resumed to the same result, over plain arrays in a fixed order.
 
 pub struct Adam {
     pub lr: f64,
@@ -13,19 +8,15 @@ pub struct Adam {
     pub eps: f64,
     /// Steps taken.
     pub t: u64,
-    pub vars: Vec<Var>,
-    /// First and second moment estimates, one array per variable.
+    /// First and second moment estimates, one array per parameter array.
     pub m: Vec<Vec<f32>>,
     pub v: Vec<Vec<f32>>,
 }
 
-fn values(t: &Tensor) -> candle_core::Result<Vec<f32>> {
-    t.flatten_all()?.to_vec1()
-}
-
 impl Adam {
-    pub fn new(vars: Vec<Var>, lr: f64) -> Adam {
-        let m: Vec<Vec<f32>> = vars.iter().map(|v| vec![0.0; v.elem_count()]).collect();
+    /// For parameter arrays of lengths `lens`.
+    pub fn new(lens: &[usize], lr: f64) -> Adam {
+        let m: Vec<Vec<f32>> = lens.iter().map(|&n| vec![0.0; n]).collect();
         Adam {
             lr,
             beta1: 0.9,
@@ -34,19 +25,20 @@ impl Adam {
             t: 0,
             v: m.clone(),
             m,
-            vars,
         }
     }
 
-    /// One step on `grads`, rescaled first so that their global norm is at
-    /// most `max_norm`. Returns the norm before rescaling.
-    pub fn step(&mut self, grads: &GradStore, max_norm: f64) -> candle_core::Result<f64> {
-        let gs: Vec<Option<Vec<f32>>> = self
-            .vars
-            .iter()
-            .map(|v| grads.get(v.as_tensor()).map(values).transpose())
-            .collect::<candle_core::Result<_>>()?;
-        let norm = gs
+    /// One step of `params` along `grads` (one per parameter array; `None`:
+    /// the loss does not depend on it, and its moments stay), rescaled first
+    /// so that their global norm is at most `max_norm`. Returns the norm
+    /// before rescaling.
+    pub fn step(
+        &mut self,
+        params: Vec<&mut Vec<f32>>,
+        grads: &[Option<&[f32]>],
+        max_norm: f64,
+    ) -> f64 {
+        let norm = grads
             .iter()
             .flatten()
             .flat_map(|g| g.iter())
@@ -63,12 +55,10 @@ impl Adam {
         let c1 = 1.0 - self.beta1.powi(self.t as i32) as f32;
         let c2 = 1.0 - self.beta2.powi(self.t as i32) as f32;
         let (lr, eps) = (self.lr as f32, self.eps as f32);
-        for (k, g) in gs.into_iter().enumerate() {
+        for (k, (theta, g)) in params.into_iter().zip(grads).enumerate() {
             let Some(g) = g else {
                 continue;
             };
-            let var = &self.vars[k];
-            let mut theta = values(var.as_tensor())?;
             let (m, v) = (&mut self.m[k], &mut self.v[k]);
             for j in 0..theta.len() {
                 let g = g[j] * scale;
@@ -76,40 +66,32 @@ impl Adam {
                 v[j] = b2 * v[j] + (1.0 - b2) * g * g;
                 theta[j] -= lr * (m[j] / c1) / ((v[j] / c2).sqrt() + eps);
             }
-            var.set(&Tensor::from_vec(theta, var.shape(), var.device())?)?;
         }
-        Ok(norm)
+        norm
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Tensor};
 
-    fn step(x: &Var, grad: [f32; 3], max_norm: f64, adam: &mut Adam) {
-        let loss = (x.as_tensor() * &Tensor::new(&grad, &Device::Cpu).unwrap())
-            .unwrap()
-            .sum_all()
-            .unwrap();
-        adam.step(&loss.backward().unwrap(), max_norm).unwrap();
+    fn step(x: &mut Vec<f32>, grad: [f32; 3], max_norm: f64, adam: &mut Adam) {
+        adam.step(vec![x], &[Some(&grad[..])], max_norm);
     }
 
     #[test]
     fn first_step_moves_each_weight_by_the_learning_rate() {
         // With bias correction the first step is lr * g / (|g| + eps).
-        let x =
-            Var::from_tensor(&Tensor::new(&[1.0f32, -2.0, 0.5], &Device::Cpu).unwrap()).unwrap();
-        let mut adam = Adam::new(vec![x.clone()], 0.1);
-        step(&x, [3.0, -1.0, 0.0], f64::INFINITY, &mut adam);
-        let got: Vec<f32> = x.as_tensor().to_vec1().unwrap();
+        let mut x = vec![1.0f32, -2.0, 0.5];
+        let mut adam = Adam::new(&[3], 0.1);
+        step(&mut x, [3.0, -1.0, 0.0], f64::INFINITY, &mut adam);
         let want = [
             1.0 - 0.1 * 3.0 / (3.0 + 1e-5),
             -2.0 + 0.1 * 1.0 / (1.0 + 1e-5),
             0.5,
         ];
-        for (g, w) in got.iter().zip(want) {
-            assert!((g - w as f32).abs() < 1e-6, "{got:?}");
+        for (g, w) in x.iter().zip(want) {
+            assert!((g - w as f32).abs() < 1e-6, "{x:?}");
         }
         assert_eq!(adam.t, 1);
         for (m, want) in adam.m[0].iter().zip([0.3f32, -0.1, 0.0]) {
@@ -119,12 +101,21 @@ mod tests {
 
     #[test]
     fn clipping_scales_the_gradient_to_the_norm() {
-        let x = Var::from_tensor(&Tensor::new(&[0.0f32, 0.0, 0.0], &Device::Cpu).unwrap()).unwrap();
-        let mut adam = Adam::new(vec![x.clone()], 0.1);
+        let mut x = vec![0.0f32; 3];
+        let mut adam = Adam::new(&[3], 0.1);
         // |(3, 4, 0)| = 5, clipped to 1: the moment holds 0.1 * (0.6, 0.8, 0).
-        step(&x, [3.0, 4.0, 0.0], 1.0, &mut adam);
+        step(&mut x, [3.0, 4.0, 0.0], 1.0, &mut adam);
         for (m, want) in adam.m[0].iter().zip([0.06f32, 0.08, 0.0]) {
             assert!((m - want).abs() < 1e-6, "{:?}", adam.m[0]);
         }
+    }
+
+    #[test]
+    fn a_parameter_without_gradient_keeps_its_value_and_moments() {
+        let (mut x, mut y) = (vec![1.0f32], vec![2.0f32]);
+        let mut adam = Adam::new(&[1, 1], 0.1);
+        adam.step(vec![&mut x, &mut y], &[Some(&[1.0][..]), None], 10.0);
+        assert_eq!((y[0], adam.m[1][0], adam.v[1][0]), (2.0, 0.0, 0.0));
+        assert!(x[0] < 1.0);
     }
 }

@@ -88,10 +88,8 @@ pub fn read_tensors(path: &Path) -> Result<(String, Tensors), String> {
 /// Tensors by name: shape and values.
 pub type Tensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
-fn tensor(tensors: &Tensors, name: &str) -> Option<Tensor> {
-    tensors.get(name).and_then(|(shape, data)| {
-        Tensor::from_vec(data.clone(), shape.as_slice(), &Device::Cpu).ok()
-    })
+fn tensor(tensors: &Tensors, name: &str) -> Option<(Vec<usize>, Vec<f32>)> {
+    tensors.get(name).cloned()
 }
 
 /// Everything a learner needs to go on exactly where it stopped: networks
@@ -184,12 +182,8 @@ impl Loaded {
     }
 
     /// Copies the weights into a learner of the same shapes (to go on training).
-    pub fn into_learner(&self, learner: &Learner) -> Result<(), String> {
-        let get = |name: &str| {
-            self.tensors.get(name).and_then(|(shape, data)| {
-                Tensor::from_vec(data.clone(), shape.as_slice(), &Device::Cpu).ok()
-            })
-        };
+    pub fn into_learner(&self, learner: &mut Learner) -> Result<(), String> {
+        let get = |name: &str| tensor(&self.tensors, name);
         learner.policy.load("policy", &get)?;
         learner.critic.load("critic", &get)
     }
@@ -228,14 +222,14 @@ mod tests {
             back.policy().unwrap().layers,
             l.policy.frozen().unwrap().layers
         );
-        let other = Learner::new(5, 2, &LearnConfig::default(), &mut rng).unwrap();
-        back.into_learner(&other).unwrap();
+        let mut other = Learner::new(5, 2, &LearnConfig::default(), &mut rng).unwrap();
+        back.into_learner(&mut other).unwrap();
         assert_eq!(
             other.critic.frozen().unwrap().layers,
             l.critic.frozen().unwrap().layers
         );
-        let wrong = Learner::new(6, 2, &LearnConfig::default(), &mut rng).unwrap();
-        assert!(back.into_learner(&wrong).unwrap_err().contains("shape"));
+        let mut wrong = Learner::new(6, 2, &LearnConfig::default(), &mut rng).unwrap();
+        assert!(back.into_learner(&mut wrong).unwrap_err().contains("shape"));
         std::fs::write(&path, b"garbage").unwrap();
         assert!(load(&path)
             .err()

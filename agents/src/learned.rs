@@ -132,8 +132,10 @@ impl HonestPolicy for LearnedHonest {
         for (k, &ei) in w.rows.iter().enumerate() {
             actions[ei] = w.actions[k] as u8;
             if let Some(buf) = self.record.as_mut() {
+                // The same trajectory id `reward` pays: a replay batch recorded
+                // after the main one must not chain onto its trajectories.
                 buf.push(
-                    ei,
+                    self.traj_offset + ei,
                     &w.obs[k * d..][..d],
                     &w.masks[k..k + 1],
                     &w.actions[k..k + 1],
@@ -285,5 +287,102 @@ impl ByzantinePolicy for ReplayByzantine {
                 actions[e * a..][..a].copy_from_slice(row);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buffer::END;
+    use crate::learner::{LearnConfig, Learner};
+    use crate::rollout::Rollout;
+    use envs::{instances, EnvConfig};
+    use rand::SeedableRng;
+    use std::sync::Arc;
+
+    /// A main batch and then a batch of replayed counterexamples, recorded
+    /// into one buffer as training does: the replays' steps form
+    /// trajectories of their own, and every trajectory is paid its reward.
+    #[test]
+    fn replayed_trajectories_stay_apart_from_the_main_batch_and_are_paid() {
+        let spec = Arc::new(EnvSpec::new(&EnvConfig::default(), 2).unwrap());
+        let (n, d) = (spec.n, obs_size(&spec));
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let learner = Learner::new(d, 1, &LearnConfig::default(), &mut rng).unwrap();
+        let mut h = LearnedHonest::new(learner.actor().unwrap(), false);
+        h.record = Some(Buffer::new(d, 1));
+        // A fixed reward per outcome, so "paid" is checkable: every honest
+        // agent's reward is nonzero whatever happens.
+        let rewards = Rewards {
+            correct_commit: 1.0,
+            ..Rewards::default()
+        };
+        let mut rollout = Rollout::default();
+
+        let mut main = BatchEnv::new(spec.clone(), 8);
+        main.reset(&mut rng);
+        let mut silent = ReplayByzantine {
+            schedules: vec![vec![]; 8],
+        };
+        rollout.play(&mut main, &mut h, &mut silent, &mut rng);
+        h.reward(&main, &rewards);
+        let main_steps = h.record.as_ref().unwrap().len();
+
+        let insts = instances(&spec);
+        let mut replay_env = BatchEnv::new(spec.clone(), 0);
+        replay_env.reset_to(&insts[..3]);
+        let a = spec.byz_action_len();
+        let mut replay = ReplayByzantine {
+            schedules: vec![vec![vec![0u8; a]]; 3],
+        };
+        h.traj_offset = main.len() * n;
+        rollout.play(&mut replay_env, &mut h, &mut replay, &mut rng);
+        h.reward(&replay_env, &rewards);
+
+        let buf = h.record.as_ref().unwrap();
+        assert!(buf.len() > main_steps, "the replays were recorded");
+        // No main-batch step continues into a replay step.
+        for t in 0..main_steps {
+            let s = buf.next[t];
+            assert!(
+                s == END || (s as usize) < main_steps,
+                "step {t} chains to {s}"
+            );
+        }
+        // Trajectories: one per (episode, honest agent) of either batch.
+        let mut has_prev = vec![false; buf.len()];
+        for &s in &buf.next {
+            if s != END {
+                has_prev[s as usize] = true;
+            }
+        }
+        let starts = |r: std::ops::Range<usize>| r.filter(|&t| !has_prev[t]).count();
+        let agents = |env: &BatchEnv| {
+            (0..env.len())
+                .map(|e| n - env.episode(e).byzantine.count_ones() as usize)
+                .sum::<usize>()
+        };
+        assert_eq!(starts(0..main_steps), agents(&main));
+        assert_eq!(starts(main_steps..buf.len()), agents(&replay_env));
+        // Every trajectory's last step carries the reward of its episode.
+        for t in main_steps..buf.len() {
+            if buf.next[t] == END {
+                assert_ne!(buf.rewards[t], 0.0, "replay step {t} was not paid");
+            }
+        }
+        let paid = |env: &BatchEnv| {
+            (0..env.len())
+                .flat_map(|e| {
+                    let (ep, out) = (env.episode(e), env.outcome(e));
+                    bits(ep.followers & envs::rules::all(n))
+                        .map(|i| rewards.honest(&spec, ep, &out, i))
+                        .collect::<Vec<_>>()
+                })
+                .sum::<f32>()
+        };
+        let got: f32 = buf.rewards[main_steps..].iter().sum();
+        assert_eq!(got, paid(&replay_env));
+        let got: f32 = buf.rewards[..main_steps].iter().sum();
+        assert_eq!(got, paid(&main));
     }
 }

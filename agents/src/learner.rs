@@ -3,20 +3,20 @@
 //! entropy bonus, gradient-norm clipping, minibatches, several epochs), as in
 //! CleanRL's ppo.py. They see observations, masks, actions and rewards:
 //! nothing of consensus.
+//!
+//! The losses and their gradients are written out over plain arrays, in a
+//! fixed order, with a pure-Rust `exp` and `ln`: a run's numbers depend on
+//! its config and seed only, never on the CPU (docs/reproducibility.md).
 
 use crate::adam::Adam;
-use crate::buffer::Buffer;
-use crate::mlp::{Frozen, Mlp};
-use candle_core::{DType, Device, Tensor, D};
+use crate::buffer::{Buffer, END};
+use crate::mlp::{BackScratch, Frozen, Mlp};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// Classes per head: `send`/`commit 0`/`commit 1`, or `0`/`1`/`nothing`.
 pub const CLASSES: usize = 3;
-
-/// Added to the logit of a masked class (finite, so masked terms stay 0, never NaN).
-const MASKED: f32 = -1e9;
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -80,8 +80,16 @@ pub struct Stats {
     pub policy_loss: f64,
     pub value_loss: f64,
     pub entropy: f64,
+    /// CleanRL's `approx_kl`: the mean of `(ratio - 1) - log ratio`.
     pub approx_kl: f64,
+    /// CleanRL's `old_approx_kl`: the mean of `-log ratio`.
+    pub old_approx_kl: f64,
     pub clipfrac: f64,
+    /// The value head's explained variance on the batch: `1 - Var(returns -
+    /// values) / Var(returns)`, with the behaviour policy's value estimates.
+    pub explained_variance: f64,
+    /// The mean shaped return of the batch's trajectories (undiscounted).
+    pub mean_return: f64,
     pub samples: u64,
 }
 
@@ -99,7 +107,10 @@ impl StatsSum {
         self.sum.value_loss += s.value_loss;
         self.sum.entropy += s.entropy;
         self.sum.approx_kl += s.approx_kl;
+        self.sum.old_approx_kl += s.old_approx_kl;
         self.sum.clipfrac += s.clipfrac;
+        self.sum.explained_variance += s.explained_variance;
+        self.sum.mean_return += s.mean_return;
         self.sum.samples += s.samples;
         self.count += 1.0;
     }
@@ -111,7 +122,10 @@ impl StatsSum {
             value_loss: self.sum.value_loss / self.count,
             entropy: self.sum.entropy / self.count,
             approx_kl: self.sum.approx_kl / self.count,
+            old_approx_kl: self.sum.old_approx_kl / self.count,
             clipfrac: self.sum.clipfrac / self.count,
+            explained_variance: self.sum.explained_variance / self.count,
+            mean_return: self.sum.mean_return / self.count,
             samples: self.sum.samples,
         })
     }
@@ -171,20 +185,31 @@ impl Actor {
     }
 }
 
-/// One categorical draw over the allowed classes: `(class, log-probability)`.
-/// Greedy ties go to the lowest class, so a greedy policy is deterministic.
-pub fn pick(logits: &[f32], mask: u8, greedy: bool, rng: &mut ChaCha8Rng) -> (u32, f32) {
+/// A head's allowed logits shifted by their maximum and exponentiated:
+/// `(shifted, exps, sum)`, masked classes 0. Acting and training share it,
+/// so a freshly sampled action's log-probability is recomputed bit for bit.
+#[inline]
+fn softmax_parts(logits: &[f32], mask: u8) -> ([f32; CLASSES], [f32; CLASSES], f32) {
     let allowed = |c: usize| mask >> c & 1 == 1;
     let max = (0..CLASSES)
         .filter(|&c| allowed(c))
         .map(|c| logits[c])
         .fold(f32::NEG_INFINITY, f32::max);
-    let mut p = [0.0f32; CLASSES];
+    let (mut shifted, mut e) = ([0.0f32; CLASSES], [0.0f32; CLASSES]);
     let mut sum = 0.0;
     for c in (0..CLASSES).filter(|&c| allowed(c)) {
-        p[c] = (logits[c] - max).exp();
-        sum += p[c];
+        shifted[c] = logits[c] - max;
+        e[c] = libm::expf(shifted[c]);
+        sum += e[c];
     }
+    (shifted, e, sum)
+}
+
+/// One categorical draw over the allowed classes: `(class, log-probability)`.
+/// Greedy ties go to the lowest class, so a greedy policy is deterministic.
+pub fn pick(logits: &[f32], mask: u8, greedy: bool, rng: &mut ChaCha8Rng) -> (u32, f32) {
+    let allowed = |c: usize| mask >> c & 1 == 1;
+    let (shifted, p, sum) = softmax_parts(logits, mask);
     let choice = if greedy {
         (0..CLASSES)
             .filter(|&c| allowed(c))
@@ -207,7 +232,7 @@ pub fn pick(logits: &[f32], mask: u8, greedy: bool, rng: &mut ChaCha8Rng) -> (u3
         chosen.or(last)
     }
     .expect("every head allows some class");
-    (choice as u32, (p[choice] / sum).ln())
+    (choice as u32, shifted[choice] - libm::logf(sum))
 }
 
 /// Fisher-Yates, from our own stream.
@@ -225,16 +250,40 @@ pub struct Learner {
     pub policy: Mlp,
     pub critic: Mlp,
     pub opt: Adam,
+    work: StepWork,
 }
 
-/// A minibatch as tensors.
+/// One minibatch: `rows` steps, flat.
+#[derive(Default)]
 pub struct Minibatch {
-    pub obs: Tensor,
-    pub actions: Tensor,
-    pub mask_bias: Tensor,
-    pub old_logp: Tensor,
-    pub advantages: Tensor,
-    pub returns: Tensor,
+    pub rows: usize,
+    pub obs: Vec<f32>,
+    pub masks: Vec<u8>,
+    pub actions: Vec<u32>,
+    pub old_logp: Vec<f32>,
+    pub advantages: Vec<f32>,
+    pub returns: Vec<f32>,
+}
+
+/// The arrays of a gradient step, kept between steps (no allocation per step).
+#[derive(Default)]
+struct StepWork {
+    policy_acts: Vec<Vec<f32>>,
+    critic_acts: Vec<Vec<f32>>,
+    grad_logits: Vec<f32>,
+    grad_values: Vec<f32>,
+    policy_grads: Vec<(Vec<f32>, Vec<f32>)>,
+    critic_grads: Vec<(Vec<f32>, Vec<f32>)>,
+    back: BackScratch,
+}
+
+/// What a gradient step minimises.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Objective {
+    /// The configured policy-gradient loss, entropy bonus and value loss.
+    PolicyGradient,
+    /// Behaviour cloning: the negative log-likelihood of the actions taken.
+    Imitation,
 }
 
 impl Learner {
@@ -251,15 +300,16 @@ impl Learner {
         sizes.push(1);
         let policy = Mlp::new(&policy_sizes, 0.01, rng)?;
         let critic = Mlp::new(&sizes, 1.0, rng)?;
-        let mut vars = policy.vars();
-        vars.extend(critic.vars());
-        let opt = Adam::new(vars, cfg.lr);
+        let mut lens = policy.param_lens();
+        lens.extend(critic.param_lens());
+        let opt = Adam::new(&lens, cfg.lr);
         Ok(Learner {
             cfg: cfg.clone(),
             heads,
             policy,
             critic,
             opt,
+            work: StepWork::default(),
         })
     }
 
@@ -272,106 +322,175 @@ impl Learner {
         })
     }
 
-    /// Builds the minibatch of steps `idx` from `buf`.
+    /// Fills `mb` with the steps `idx` of `buf`, advantages normalised per
+    /// minibatch when configured.
     pub fn minibatch(
         &self,
         buf: &Buffer,
         idx: &[usize],
         adv: &[f32],
         ret: &[f32],
-    ) -> candle_core::Result<Minibatch> {
+        mb: &mut Minibatch,
+    ) {
         let (d, h, m) = (buf.obs_dim, buf.heads, idx.len());
-        let dev = &Device::Cpu;
-        let mut obs = Vec::with_capacity(m * d);
-        let mut actions = Vec::with_capacity(m * h);
-        let mut bias = Vec::with_capacity(m * h * CLASSES);
+        mb.rows = m;
+        mb.obs.clear();
+        mb.masks.clear();
+        mb.actions.clear();
+        mb.old_logp.clear();
+        mb.advantages.clear();
+        mb.returns.clear();
         for &t in idx {
-            obs.extend_from_slice(&buf.obs[t * d..][..d]);
-            actions.extend_from_slice(&buf.actions[t * h..][..h]);
-            for &mask in &buf.masks[t * h..][..h] {
-                bias.extend((0..CLASSES).map(|c| if mask >> c & 1 == 1 { 0.0 } else { MASKED }));
-            }
+            mb.obs.extend_from_slice(&buf.obs[t * d..][..d]);
+            mb.masks.extend_from_slice(&buf.masks[t * h..][..h]);
+            mb.actions.extend_from_slice(&buf.actions[t * h..][..h]);
+            mb.old_logp.push(buf.logp[t]);
+            mb.advantages.push(adv[t]);
+            mb.returns.push(ret[t]);
         }
-        let mut a: Vec<f32> = idx.iter().map(|&t| adv[t]).collect();
         if self.cfg.normalize_advantages && m > 1 {
+            let a = &mut mb.advantages;
             let mean = a.iter().sum::<f32>() / m as f32;
-            let var = a.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / (m - 1) as f32;
+            let var = a.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / (m - 1) as f32;
             let std = var.sqrt() + 1e-8;
             a.iter_mut().for_each(|x| *x = (*x - mean) / std);
         }
-        Ok(Minibatch {
-            obs: Tensor::from_vec(obs, (m, d), dev)?,
-            actions: Tensor::from_vec(actions, (m, h, 1), dev)?,
-            mask_bias: Tensor::from_vec(bias, (m, h, CLASSES), dev)?,
-            old_logp: Tensor::from_vec(
-                idx.iter().map(|&t| buf.logp[t]).collect::<Vec<_>>(),
-                m,
-                dev,
-            )?,
-            advantages: Tensor::from_vec(a, m, dev)?,
-            returns: Tensor::from_vec(idx.iter().map(|&t| ret[t]).collect::<Vec<_>>(), m, dev)?,
-        })
     }
 
-    /// Masked log-probabilities of every class (`[m, heads, classes]`) and of
-    /// the actions taken, summed over heads (`[m]`).
-    fn log_probs(&self, mb: &Minibatch) -> candle_core::Result<(Tensor, Tensor)> {
-        let m = mb.obs.dim(0)?;
-        let logits = self
-            .policy
-            .forward(&mb.obs)?
-            .reshape((m, self.heads, CLASSES))?;
-        let lp_all = candle_nn::ops::log_softmax(&(logits + &mb.mask_bias)?, D::Minus1)?;
-        let logp = lp_all.gather(&mb.actions, 2)?.squeeze(2)?.sum(1)?;
-        Ok((lp_all, logp))
-    }
-
-    /// The loss of a minibatch and its statistics (policy loss, value loss,
-    /// entropy, approximate KL, clip fraction).
-    pub fn loss(&self, mb: &Minibatch) -> candle_core::Result<(Tensor, Stats)> {
-        let m = mb.obs.dim(0)?;
-        let (lp_all, logp) = self.log_probs(mb)?;
-        let entropy = (lp_all.exp()? * &lp_all)?
-            .sum(2)?
-            .sum(1)?
-            .neg()?
-            .mean_all()?;
-        let log_ratio = (&logp - &mb.old_logp)?;
-        let ratio = log_ratio.exp()?;
-        let (policy_loss, approx_kl, clipfrac) = match self.cfg.algo {
-            Algo::Ppo => {
-                let c = self.cfg.clip as f64;
-                let pg1 = (mb.advantages.neg()? * &ratio)?;
-                let pg2 = (mb.advantages.neg()? * ratio.clamp(1.0 - c, 1.0 + c)?)?;
-                let loss = pg1.maximum(&pg2)?.mean_all()?;
-                let kl = ((&ratio - 1.0)? - &log_ratio)?
-                    .mean_all()?
-                    .to_scalar::<f32>()?;
-                let clipped = ((&ratio - 1.0)?.abs()?.gt(c)?.to_dtype(DType::F32)?).mean_all()?;
-                (loss, kl as f64, clipped.to_scalar::<f32>()? as f64)
+    /// The loss of a minibatch, its statistics, and its gradients (left in
+    /// the step's work arrays for [`Learner::apply`]).
+    ///
+    /// Per step, with `p`, `lp` a head's masked softmax and log-softmax and
+    /// `H` its entropy: the gradient at logit `c` of head `h` is
+    /// `g_logp * (1[c = a_h] - p_c) + coef * p_c * (lp_c + H_h)` over the
+    /// minibatch size, where `g_logp` is the policy loss's derivative with
+    /// respect to the step's log-probability (summed over heads) and
+    /// `coef` the entropy weight.
+    fn gradients(&mut self, mb: &Minibatch, objective: Objective) -> Stats {
+        let (m, h) = (mb.rows, self.heads);
+        let w = &mut self.work;
+        self.policy.forward_train(&mb.obs, m, &mut w.policy_acts);
+        let logits = w.policy_acts.last().expect("an output layer");
+        w.grad_logits.clear();
+        w.grad_logits.resize(m * h * CLASSES, 0.0);
+        let inv_m = 1.0 / m as f32;
+        let ent_coef = match objective {
+            Objective::PolicyGradient => self.cfg.entropy_coef,
+            Objective::Imitation => 0.0,
+        };
+        let c = self.cfg.clip;
+        let (mut policy_loss, mut entropy, mut kl, mut old_kl, mut clipped) =
+            (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        let mut heads = vec![([0.0f32; CLASSES], [0.0f32; CLASSES], 0.0f32); h];
+        for r in 0..m {
+            let (mut logp, mut ent) = (0.0f32, 0.0f32);
+            for (k, head) in heads.iter_mut().enumerate() {
+                let z = &logits[(r * h + k) * CLASSES..][..CLASSES];
+                let mask = mb.masks[r * h + k];
+                let (shifted, e, sum) = softmax_parts(z, mask);
+                let lse = libm::logf(sum);
+                let (mut lp, mut p, mut hh) = ([0.0f32; CLASSES], [0.0f32; CLASSES], 0.0f32);
+                for c in (0..CLASSES).filter(|&c| mask >> c & 1 == 1) {
+                    lp[c] = shifted[c] - lse;
+                    p[c] = e[c] / sum;
+                    hh -= p[c] * lp[c];
+                }
+                logp += lp[mb.actions[r * h + k] as usize];
+                ent += hh;
+                *head = (lp, p, hh);
             }
-            Algo::Reinforce => ((mb.advantages.neg()? * &logp)?.mean_all()?, 0.0, 0.0),
-        };
-        let values = self.critic.forward(&mb.obs)?.squeeze(1)?;
-        let value_loss = ((values - &mb.returns)?.sqr()?.mean_all()? * 0.5)?;
-        let loss = ((&policy_loss - (&entropy * self.cfg.entropy_coef as f64)?)?
-            + (&value_loss * self.cfg.value_coef as f64)?)?;
-        let stats = Stats {
-            policy_loss: policy_loss.to_scalar::<f32>()? as f64,
-            value_loss: value_loss.to_scalar::<f32>()? as f64,
-            entropy: entropy.to_scalar::<f32>()? as f64,
-            approx_kl,
-            clipfrac,
+            entropy += ent as f64;
+            let adv = mb.advantages[r];
+            let log_ratio = logp - mb.old_logp[r];
+            let ratio = libm::expf(log_ratio);
+            kl += ((ratio - 1.0) - log_ratio) as f64;
+            old_kl += -log_ratio as f64;
+            let (loss, g_logp) = match (objective, self.cfg.algo) {
+                (Objective::Imitation, _) => (-logp, -1.0),
+                (Objective::PolicyGradient, Algo::Reinforce) => (-adv * logp, -adv),
+                (Objective::PolicyGradient, Algo::Ppo) => {
+                    clipped += ((ratio - 1.0).abs() > c) as u8 as f64;
+                    let unclipped = -adv * ratio;
+                    let clipped = -adv * ratio.clamp(1.0 - c, 1.0 + c);
+                    // The clipped branch, where it is the larger, is flat in the ratio.
+                    if unclipped >= clipped {
+                        (unclipped, -adv * ratio)
+                    } else {
+                        (clipped, 0.0)
+                    }
+                }
+            };
+            policy_loss += loss as f64;
+            for (k, (lp, p, hh)) in heads.iter().enumerate() {
+                let a = mb.actions[r * h + k] as usize;
+                let mask = mb.masks[r * h + k];
+                let g = &mut w.grad_logits[(r * h + k) * CLASSES..][..CLASSES];
+                for c in (0..CLASSES).filter(|&c| mask >> c & 1 == 1) {
+                    let onehot = (c == a) as u8 as f32;
+                    g[c] =
+                        g_logp * inv_m * (onehot - p[c]) + ent_coef * inv_m * p[c] * (lp[c] + hh);
+                }
+            }
+        }
+        self.policy.backward(
+            &w.policy_acts,
+            m,
+            &mut w.grad_logits,
+            &mut w.back,
+            &mut w.policy_grads,
+        );
+        let mut value_loss = 0.0f64;
+        if objective == Objective::PolicyGradient {
+            self.critic.forward_train(&mb.obs, m, &mut w.critic_acts);
+            let values = w.critic_acts.last().expect("an output layer");
+            w.grad_values.clear();
+            for (v, ret) in values.iter().zip(&mb.returns) {
+                let err = v - ret;
+                value_loss += 0.5 * (err * err) as f64;
+                w.grad_values.push(self.cfg.value_coef * err * inv_m);
+            }
+            self.critic.backward(
+                &w.critic_acts,
+                m,
+                &mut w.grad_values,
+                &mut w.back,
+                &mut w.critic_grads,
+            );
+        }
+        let per = |x: f64| x / m.max(1) as f64;
+        let ppo = self.cfg.algo == Algo::Ppo && objective == Objective::PolicyGradient;
+        Stats {
+            policy_loss: per(policy_loss),
+            value_loss: per(value_loss),
+            entropy: per(entropy),
+            approx_kl: per(kl),
+            old_approx_kl: per(old_kl),
+            clipfrac: if ppo { per(clipped) } else { 0.0 },
+            explained_variance: 0.0,
+            mean_return: 0.0,
             samples: m as u64,
-        };
-        Ok((loss, stats))
+        }
     }
 
-    /// One gradient step with the global gradient norm clipped.
-    fn step(&mut self, loss: &Tensor) -> candle_core::Result<()> {
-        let grads = loss.backward()?;
-        self.opt.step(&grads, self.cfg.max_grad_norm as f64)?;
-        Ok(())
+    /// One Adam step along the gradients [`Learner::gradients`] left, with
+    /// the global gradient norm clipped. Imitation leaves the value network be.
+    fn apply(&mut self, objective: Objective) {
+        let w = &self.work;
+        let mut grads: Vec<Option<&[f32]>> = vec![];
+        for (gw, gb) in &w.policy_grads {
+            grads.extend([Some(&gw[..]), Some(&gb[..])]);
+        }
+        for (gw, gb) in &w.critic_grads {
+            let critic = objective == Objective::PolicyGradient;
+            grads.extend([critic.then_some(&gw[..]), critic.then_some(&gb[..])]);
+        }
+        grads.resize(self.opt.m.len(), None);
+        let params: Vec<&mut Vec<f32>> = self
+            .policy
+            .params_mut()
+            .chain(self.critic.params_mut())
+            .collect();
+        self.opt.step(params, &grads, self.cfg.max_grad_norm as f64);
     }
 
     /// Behaviour cloning: fits the policy to `actions` (one per head) on
@@ -417,16 +536,16 @@ impl Learner {
             Ok(ok as f64 / rows.max(1) as f64)
         };
         let mut order: Vec<usize> = (0..rows).collect();
+        let mut mb = Minibatch::default();
         for _ in 0..epochs {
             if matched(self, rng, &mut scratch)? == 1.0 {
                 break;
             }
             shuffle(&mut order, rng);
             for idx in order.chunks(self.cfg.minibatch.max(1)) {
-                let mb = self.minibatch(&buf, idx, &zeros, &zeros)?;
-                let (_, logp) = self.log_probs(&mb)?;
-                let loss = logp.mean_all()?.neg()?;
-                self.step(&loss)?;
+                self.minibatch(&buf, idx, &zeros, &zeros, &mut mb);
+                self.gradients(&mb, Objective::Imitation);
+                self.apply(Objective::Imitation);
             }
         }
         matched(self, rng, &mut scratch)
@@ -444,17 +563,52 @@ impl Learner {
         let (adv, ret) = buf.advantages(self.cfg.gamma, lambda);
         let mut order: Vec<usize> = (0..buf.len()).collect();
         let mut sum = StatsSum::default();
+        let mut mb = Minibatch::default();
         for _ in 0..epochs {
             shuffle(&mut order, rng);
             for idx in order.chunks(self.cfg.minibatch.max(1)) {
-                let mb = self.minibatch(buf, idx, &adv, &ret)?;
-                let (loss, s) = self.loss(&mb)?;
-                self.step(&loss)?;
+                self.minibatch(buf, idx, &adv, &ret, &mut mb);
+                let s = self.gradients(&mb, Objective::PolicyGradient);
+                self.apply(Objective::PolicyGradient);
                 sum.add(&s);
             }
         }
-        Ok(sum.mean().unwrap_or_default())
+        let mut stats = sum.mean().unwrap_or_default();
+        stats.explained_variance = explained_variance(&buf.values, &ret);
+        stats.mean_return = mean_return(buf);
+        Ok(stats)
     }
+}
+
+/// `1 - Var(y - pred) / Var(y)` (population variances, CleanRL's
+/// `explained_var`); NaN when the targets do not vary.
+fn explained_variance(pred: &[f32], y: &[f32]) -> f64 {
+    let var = |xs: &mut dyn Iterator<Item = f64>| {
+        let v: Vec<f64> = xs.collect();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / v.len() as f64
+    };
+    let var_y = var(&mut y.iter().map(|&x| x as f64));
+    let var_err = var(&mut y.iter().zip(pred).map(|(&y, &p)| y as f64 - p as f64));
+    if var_y == 0.0 {
+        f64::NAN
+    } else {
+        1.0 - var_err / var_y
+    }
+}
+
+/// The undiscounted sum of rewards per trajectory, averaged over the buffer's
+/// trajectories (a step no other step points to starts one).
+fn mean_return(buf: &Buffer) -> f64 {
+    let mut continued = vec![false; buf.len()];
+    for &s in &buf.next {
+        if s != END {
+            continued[s as usize] = true;
+        }
+    }
+    let starts = continued.iter().filter(|&&c| !c).count();
+    let total: f64 = buf.rewards.iter().map(|&r| r as f64).sum();
+    total / starts.max(1) as f64
 }
 
 #[cfg(test)]
@@ -515,44 +669,37 @@ mod tests {
         }
     }
 
-    fn gradient(l: &Learner, b: &Buffer) -> Vec<f32> {
+    fn gradient(l: &mut Learner, b: &Buffer) -> Vec<f32> {
         let (adv, ret) = b.advantages(1.0, 1.0);
-        let mb = l.minibatch(b, &[0, 1], &adv, &ret).unwrap();
-        let (loss, _) = l.loss(&mb).unwrap();
-        let grads = loss.backward().unwrap();
-        let w = &l.policy.layers[0].0;
-        grads
-            .get(w.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap()
+        let mut mb = Minibatch::default();
+        l.minibatch(b, &[0, 1], &adv, &ret, &mut mb);
+        l.gradients(&mb, Objective::PolicyGradient);
+        l.work.policy_grads[0].0.clone()
     }
 
     #[test]
     fn reinforce_follows_the_textbook_gradient() {
-        let (l, b) = tiny(Algo::Reinforce);
+        let (mut l, b) = tiny(Algo::Reinforce);
         let want = textbook_gradient(&l, &b, &[1.0, -2.0]);
-        assert_close(&gradient(&l, &b), &want);
+        assert_close(&gradient(&mut l, &b), &want);
     }
 
     #[test]
     fn ppo_at_ratio_one_is_the_policy_gradient() {
         // On fresh data the ratio is 1, inside the clip range: same gradient.
-        let (l, b) = tiny(Algo::Ppo);
+        let (mut l, b) = tiny(Algo::Ppo);
         let want = textbook_gradient(&l, &b, &[1.0, -2.0]);
-        assert_close(&gradient(&l, &b), &want);
+        assert_close(&gradient(&mut l, &b), &want);
     }
 
     #[test]
     fn ppo_clips_a_ratio_pushed_past_the_range() {
         // Pretend the behaviour policy made sample 0 (advantage +1) much less
         // likely: ratio > 1 + clip, so that sample contributes no gradient.
-        let (l, mut b) = tiny(Algo::Ppo);
+        let (mut l, mut b) = tiny(Algo::Ppo);
         b.logp[0] -= 1.0;
         let want = textbook_gradient(&l, &b, &[0.0, -2.0]);
-        assert_close(&gradient(&l, &b), &want);
+        assert_close(&gradient(&mut l, &b), &want);
     }
 
     #[test]
@@ -607,5 +754,196 @@ mod tests {
             );
             assert_eq!(a[0] as usize, k);
         }
+    }
+
+    /// The whole loss (PPO's clipped objective, the entropy bonus, the value
+    /// loss, masked classes, two heads, a hidden layer) against candle's
+    /// autograd of the same formula.
+    #[test]
+    fn gradients_match_candle_autograd() {
+        use candle_core::{Device, Tensor, Var, D};
+        let cfg = LearnConfig {
+            hidden: vec![8],
+            entropy_coef: 0.05,
+            normalize_advantages: false,
+            ..LearnConfig::default()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let (d, h, m) = (4, 2, 6);
+        let mut l = Learner::new(d, h, &cfg, &mut rng).unwrap();
+        // Away from uniform, so every term matters.
+        l.policy.layers[1].0.iter_mut().for_each(|v| *v *= 100.0);
+        let masks = [0b111u8, 0b110, 0b011, 0b111, 0b101, 0b111];
+        let mut mb = Minibatch {
+            rows: m,
+            obs: (0..m * d)
+                .map(|k| {
+                    if k % 3 == 1 {
+                        0.0
+                    } else {
+                        (k as f32 * 0.9).sin()
+                    }
+                })
+                .collect(),
+            masks: (0..m * h).map(|k| masks[k % masks.len()]).collect(),
+            actions: vec![],
+            old_logp: vec![],
+            advantages: (0..m).map(|r| (r as f32 * 1.3).cos() * 2.0).collect(),
+            returns: (0..m).map(|r| (r as f32 * 0.4).sin()).collect(),
+        };
+        mb.actions = mb
+            .masks
+            .iter()
+            .map(|&mk| (0..3).rev().find(|&c| mk >> c & 1 == 1).unwrap())
+            .collect();
+        // Old log-probabilities off the current ones, some past the clip range.
+        let actor = l.actor().unwrap();
+        let (mut a, mut lp) = (vec![0u32; m * h], vec![0f32; m]);
+        let mut scratch = ActScratch::default();
+        actor.act(
+            &mb.obs,
+            &mb.masks,
+            m,
+            true,
+            &mut rng,
+            &mut scratch,
+            &mut a,
+            &mut lp,
+            None,
+        );
+        let offsets = [0.0f32, 0.5, -0.5, 0.05, -0.05, 1.0];
+        mb.old_logp = (0..m).map(|r| lp[r] + offsets[r]).collect();
+        l.gradients(&mb, Objective::PolicyGradient);
+
+        let dev = &Device::Cpu;
+        let var = |net: &Mlp| -> Vec<(Var, Var)> {
+            net.layers
+                .iter()
+                .enumerate()
+                .map(|(k, (w, b))| {
+                    let w = Tensor::from_vec(w.clone(), (net.sizes[k], net.sizes[k + 1]), dev);
+                    let b = Tensor::from_vec(b.clone(), b.len(), dev);
+                    (
+                        Var::from_tensor(&w.unwrap()).unwrap(),
+                        Var::from_tensor(&b.unwrap()).unwrap(),
+                    )
+                })
+                .collect()
+        };
+        let forward = |vars: &[(Var, Var)], x: &Tensor| {
+            let mut h = x.clone();
+            for (k, (w, b)) in vars.iter().enumerate() {
+                h = h.matmul(w.as_tensor()).unwrap();
+                h = h.broadcast_add(b.as_tensor()).unwrap();
+                if k + 1 < vars.len() {
+                    h = h.relu().unwrap();
+                }
+            }
+            h
+        };
+        let (pv, cv) = (var(&l.policy), var(&l.critic));
+        let x = Tensor::from_vec(mb.obs.clone(), (m, d), dev).unwrap();
+        let bias: Vec<f32> = mb
+            .masks
+            .iter()
+            .flat_map(|&mk| (0..3).map(move |c| if mk >> c & 1 == 1 { 0.0 } else { -1e9 }))
+            .collect();
+        let bias = Tensor::from_vec(bias, (m, h, 3), dev).unwrap();
+        let logits = forward(&pv, &x).reshape((m, h, 3)).unwrap();
+        let lp_all = candle_nn::ops::log_softmax(&(logits + bias).unwrap(), D::Minus1).unwrap();
+        let acts = Tensor::from_vec(mb.actions.clone(), (m, h, 1), dev).unwrap();
+        let logp = lp_all
+            .gather(&acts, 2)
+            .unwrap()
+            .squeeze(2)
+            .unwrap()
+            .sum(1)
+            .unwrap();
+        let entropy = (lp_all.exp().unwrap() * &lp_all)
+            .unwrap()
+            .sum(2)
+            .unwrap()
+            .sum(1)
+            .unwrap()
+            .neg()
+            .unwrap()
+            .mean_all()
+            .unwrap();
+        let old = Tensor::from_vec(mb.old_logp.clone(), m, dev).unwrap();
+        let ratio = (&logp - &old).unwrap().exp().unwrap();
+        let adv = Tensor::from_vec(mb.advantages.clone(), m, dev).unwrap();
+        let pg1 = (adv.neg().unwrap() * &ratio).unwrap();
+        let pg2 = (adv.neg().unwrap() * ratio.clamp(0.8, 1.2).unwrap()).unwrap();
+        let policy_loss = pg1.maximum(&pg2).unwrap().mean_all().unwrap();
+        let ret = Tensor::from_vec(mb.returns.clone(), m, dev).unwrap();
+        let values = forward(&cv, &x).squeeze(1).unwrap();
+        let value_loss =
+            ((values - ret).unwrap().sqr().unwrap().mean_all().unwrap() * 0.5).unwrap();
+        let loss = ((&policy_loss - (entropy * 0.05).unwrap()).unwrap()
+            + (value_loss * 0.5).unwrap())
+        .unwrap();
+        let store = loss.backward().unwrap();
+        let ours = l.work.policy_grads.iter().chain(&l.work.critic_grads);
+        for ((w, b), (gw, gb)) in pv.iter().chain(&cv).zip(ours) {
+            for (v, got) in [(w, gw), (b, gb)] {
+                let want: Vec<f32> = store
+                    .get(v.as_tensor())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                for (a, b) in want.iter().zip(got) {
+                    assert!(
+                        (a - b).abs() < 1e-4 * (1.0 + a.abs()),
+                        "{want:?} vs {got:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_fresh_sample_has_probability_ratio_exactly_one() {
+        // Acting and training share every rounding.
+        let (mut l, b) = tiny(Algo::Ppo);
+        let actor = l.actor().unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let mut scratch = ActScratch::default();
+        let (mut a, mut lp) = ([0u32; 2], [0f32; 2]);
+        actor.act(
+            &b.obs,
+            &b.masks,
+            2,
+            false,
+            &mut rng,
+            &mut scratch,
+            &mut a,
+            &mut lp,
+            None,
+        );
+        let mut fresh = Buffer::new(2, 1);
+        for t in 0..2 {
+            fresh.push(t, &b.obs[t * 2..][..2], &[0b111], &a[t..t + 1], lp[t], 0.0);
+        }
+        let (adv, ret) = fresh.advantages(1.0, 1.0);
+        let mut mb = Minibatch::default();
+        l.minibatch(&fresh, &[0, 1], &adv, &ret, &mut mb);
+        let s = l.gradients(&mb, Objective::PolicyGradient);
+        assert_eq!((s.approx_kl, s.old_approx_kl), (0.0, 0.0));
+    }
+
+    #[test]
+    fn explained_variance_and_mean_return_as_cleanrl_defines_them() {
+        assert_eq!(explained_variance(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), 1.0);
+        assert_eq!(explained_variance(&[0.0, 0.0], &[1.0, -1.0]), 0.0);
+        assert!(explained_variance(&[0.0, 1.0], &[2.0, 2.0]).is_nan());
+        let mut b = Buffer::new(1, 1);
+        b.push(0, &[0.0], &[7], &[0], 0.0, 0.0);
+        b.push(1, &[0.0], &[7], &[0], 0.0, 0.0);
+        b.push(0, &[0.0], &[7], &[0], 0.0, 0.0);
+        b.reward_last(0, 3.0);
+        b.reward_last(1, -1.0);
+        assert_eq!(mean_return(&b), 1.0);
     }
 }

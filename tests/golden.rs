@@ -3,9 +3,8 @@
 //! the seed and the code: the same on any x86-64 CPU (SSE only, AVX2,
 //! AVX-512), with any thread count, in debug or release. CI also runs it
 //! under emulated CPUs (`.ci/cpu-golden`). If a change to the code changes
-//! the bytes on purpose, rerun this test, check the new hashes it prints
-//! against a release build (`scripts/golden-hash`), and pin them here and in
-//! docs/reproducibility.md.
+//! the bytes on purpose, rerun this test, check that a release build writes
+//! the same files, and pin the new hash here and in docs/reproducibility.md.
 
 use sha2::{Digest, Sha256};
 use std::path::Path;

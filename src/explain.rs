@@ -240,7 +240,7 @@ fn by_signed_values(spec: &EnvSpec, seen: &BTreeMap<Key, Action>) -> Option<Stri
 pub fn greedy_from_checkpoint(
     path: &std::path::Path,
 ) -> Result<(agents::checkpoint::Meta, GreedyHonest), String> {
-    let c = agents::checkpoint::load(path)?;
+    let c = crate::config::load_checkpoint(path)?;
     if c.meta.team != "honest" {
         return Err(format!(
             "{}: a {} checkpoint, not honest",

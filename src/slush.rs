@@ -23,6 +23,7 @@ pub struct SlushJob {
 
 impl SlushJob {
     pub fn new(exp: Experiment) -> Result<SlushJob, ConfigError> {
+        crate::config::check_values(&exp)?;
         let spec = SlushSpec::new(&exp.env, &exp.slush)?;
         let env = &exp.env;
         for (key, value, default) in [
@@ -247,7 +248,8 @@ fn row(
 pub fn run(job: &SlushJob, out: &Path, say: &dyn Fn(String)) -> anyhow::Result<Vec<MetricsRow>> {
     let exp = &job.exp;
     let started = std::time::Instant::now();
-    std::fs::create_dir_all(out)?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     write_atomic(&out.join("config.toml"), toml::to_string(exp)?.as_bytes())?;
     say(format!(
         "run {} | {} | seed {}",

@@ -70,7 +70,7 @@ enum Command {
     Explain {
         checkpoint: PathBuf,
         /// Refuse searches bounded above this many protocol evaluations.
-        #[arg(long, default_value_t = Limits::default().max_work)]
+        #[arg(long, default_value_t = Limits::default().max_work, value_parser = parse_max_work)]
         max_work: f64,
     },
     /// Draws RUN_DIR/curves.svg from RUN_DIR/metrics.csv.
@@ -128,8 +128,16 @@ struct VerifyArgs {
     #[arg(long)]
     json: bool,
     /// Refuse searches bounded above this many protocol evaluations.
-    #[arg(long, default_value_t = Limits::default().max_work)]
+    #[arg(long, default_value_t = Limits::default().max_work, value_parser = parse_max_work)]
     max_work: f64,
+}
+
+/// A work limit: a positive number (NaN would switch the verifier's guard off).
+fn parse_max_work(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|&x| x > 0.0 && x.is_finite())
+        .ok_or_else(|| "the limit is a positive number of protocol evaluations".to_string())
 }
 
 /// A seed as TOML holds it: a 64-bit signed integer, never negative.

@@ -91,7 +91,7 @@ pub fn optimal(
         },
     ) {
         Ok(r) => Ok(Some(r)),
-        Err(e @ VerifyError::TooLarge { .. }) => {
+        Err(e @ (VerifyError::TooLarge { .. } | VerifyError::TooMuchMemory { .. })) => {
             say(format!("verifier: {e}; optimal_attack_rate left empty"));
             Ok(None)
         }

@@ -676,3 +676,53 @@ fn concurrent_sweep_jobs_do_not_collide() {
     // (3 rows each: episodes 0, 64, 128).
     assert_eq!(combined.lines().count(), 1 + 4 * 3, "{combined}");
 }
+
+/// The verifier's guard: a NaN limit is refused (it would switch the guard
+/// off), and so is a search whose per-instance tables would not fit in memory.
+#[test]
+fn the_verifier_guard_cannot_be_switched_off() {
+    let verify = [
+        "verify",
+        "--protocol",
+        "signed_relay",
+        "--identity",
+        "pki",
+        "--n",
+        "12",
+        "--f",
+        "1",
+    ];
+    for args in [&verify[..], &["explain", "/nonexistent.safetensors"][..]] {
+        let err = refused(
+            selfplay()
+                .args(args)
+                .args(["--max-work", "NaN"])
+                .output()
+                .unwrap(),
+        );
+        assert!(
+            err.contains("a positive number of protocol evaluations"),
+            "{err}"
+        );
+    }
+    let err = refused(
+        selfplay()
+            .args(["verify", "--protocol", "constant", "--n", "26", "--f", "0"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.contains(
+            "refusing: the exhaustive search keeps a table entry per instance, about 4.3 GB"
+        ),
+        "{err}"
+    );
+    // The library refuses a NaN limit too.
+    let spec = envs::EnvSpec::new(&envs::EnvConfig::default(), 2).unwrap();
+    let p = envs::protocols::scripted("majority").unwrap();
+    let e = envs::verify(&spec, &*p, &envs::Limits { max_work: f64::NAN }).unwrap_err();
+    assert!(
+        e.to_string().contains("must be a positive number, not NaN"),
+        "{e}"
+    );
+}

@@ -726,3 +726,159 @@ fn the_verifier_guard_cannot_be_switched_off() {
         "{e}"
     );
 }
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// The CLI under random misuse: random experiments with random `--set`
+/// (bad values among good ones), resumes and overwrites, then garbled
+/// result files and checkpoints read back by plot, resume, explain and
+/// verify. Whatever it accepts or refuses, it never panics or aborts
+/// (exit 101 or 134: only 0 and 2 are allowed) and never writes outside
+/// the run folders.
+#[test]
+fn the_cli_survives_random_misuse() {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let run = cwd.join("run");
+    let experiments = [
+        "byz_break.toml",
+        "cotrain.toml",
+        "honest_consensus.toml",
+        "majority.toml",
+        "slush.toml",
+    ];
+    let keys: &[(&str, &[&str])] = &[
+        ("env.n", &["0", "2", "4", "64", "\"x\""]),
+        ("env.f", &["0", "2", "5"]),
+        ("env.identity", &["\"pki\"", "\"anonymous\"", "\"bogus\""]),
+        ("env.rounds", &["0", "1", "3"]),
+        ("train.batch", &["0", "1", "100000000"]),
+        ("train.eval_every", &["0", "32"]),
+        (
+            "honest.learn.hidden",
+            &["[]", "[0]", "[8]", "[100000, 100000]"],
+        ),
+        ("byzantine.learn.lr", &["nan", "1e9", "0.01", "-1"]),
+        ("byzantine.learn.update_epochs", &["0", "1000000000", "2"]),
+        ("rewards.correct_commit", &["inf", "1e7", "2"]),
+        ("eval.max_work", &["nan", "0", "1", "1e5"]),
+        ("eval.max_instances", &["0", "1"]),
+        (
+            "name",
+            &["\"\"", "\"../x\"", "\"/abs\"", "\"ok\"", "\"a/b\""],
+        ),
+        ("seed", &["-1", "9223372036854775807", "\"s\""]),
+        ("harden.replay_fraction", &["5", "nan"]),
+        ("game", &["\"slush\"", "\"go\""]),
+        ("honest.kind", &["\"frozen\"", "\"learned\""]),
+        (
+            "honest.checkpoint",
+            &["\"run/honest.safetensors\"", "\"run/metrics.csv\""],
+        ),
+    ];
+    let code = |out: &Output, what: &str| {
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0 | 2)),
+            "{what}: status {:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for round in 0..60 {
+        let file = format!(
+            "{}/experiments/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            experiments[rng.random_range(0..experiments.len())]
+        );
+        let mut args: Vec<String> = vec![file, "--quiet".into()];
+        if rng.random_range(0..4) > 0 {
+            args.extend(["--out".into(), "run".into()]);
+        }
+        for s in [
+            "train.episodes=128",
+            "train.batch=64",
+            "train.eval_every=64",
+            "eval.episodes=64",
+        ] {
+            args.extend(["--set".into(), s.into()]);
+        }
+        for _ in 0..rng.random_range(0..3) {
+            let (key, values) = keys[rng.random_range(0..keys.len())];
+            let value = values[rng.random_range(0..values.len())];
+            args.extend(["--set".into(), format!("{key}={value}")]);
+        }
+        match rng.random_range(0..3) {
+            0 => args.push("--resume".into()),
+            1 => args.push("--overwrite".into()),
+            _ => {}
+        }
+        let out = selfplay().current_dir(&cwd).args(&args).output().unwrap();
+        code(&out, &format!("round {round}: {args:?}"));
+        // Garble one of the run's files, then read the folder back.
+        let mut present = vec![];
+        files(&run, &mut present);
+        present.retain(|p| !p.ends_with(".lock"));
+        if present.is_empty() {
+            continue;
+        }
+        let victim = &present[rng.random_range(0..present.len())];
+        let mut bytes = std::fs::read(victim).unwrap();
+        if rng.random_range(0..2) == 0 || bytes.is_empty() {
+            bytes.truncate(rng.random_range(0..=bytes.len()));
+        } else {
+            for _ in 0..rng.random_range(1..8) {
+                let at = rng.random_range(0..bytes.len());
+                bytes[at] = rng.random();
+            }
+        }
+        std::fs::write(victim, bytes).unwrap();
+        let ckpt = cwd.join("run/honest.safetensors");
+        let reads: [Vec<&str>; 4] = [
+            vec!["plot", "run"],
+            vec!["explain", ckpt.to_str().unwrap()],
+            vec![
+                "verify",
+                "--checkpoint",
+                victim.to_str().unwrap(),
+                "--n",
+                "3",
+                "--f",
+                "0",
+            ],
+            vec![&args[0], "--quiet", "--out", "run", "--resume"],
+        ];
+        let read = &reads[rng.random_range(0..reads.len())];
+        let out = selfplay().current_dir(&cwd).args(read).output().unwrap();
+        code(
+            &out,
+            &format!(
+                "round {round}: {read:?} after garbling {}",
+                victim.display()
+            ),
+        );
+    }
+    // Nothing outside the run folders (--out run, or results/<name>).
+    let mut all = vec![];
+    files(dir.path(), &mut all);
+    for p in all {
+        assert!(
+            p.starts_with(&run) || p.starts_with(cwd.join("results")),
+            "written outside the run folders: {}",
+            p.display()
+        );
+    }
+    assert!(!Path::new("/abs").exists());
+}

@@ -509,6 +509,13 @@ fn checkpoint_for(
 ) -> Result<Arc<Loaded>, ConfigError> {
     let shown = quoted(&path.display().to_string());
     let c = load_checkpoint(path).map_err(|e| ConfigError::new(key, &shown, e))?;
+    if parse(&c.meta.config, "").is_ok_and(|e| e.game == Game::Slush) {
+        return Err(ConfigError::new(
+            key,
+            &shown,
+            "a sampling-game (slush) checkpoint: a consensus run cannot play it",
+        ));
+    }
     if c.meta.team != team {
         return Err(ConfigError::new(
             key,

@@ -882,3 +882,36 @@ fn the_cli_survives_random_misuse() {
     }
     assert!(!Path::new("/abs").exists());
 }
+
+/// A slush training run keeps its network like every training run; the
+/// consensus commands refuse it, naming the game it belongs to.
+#[test]
+fn slush_runs_keep_a_checkpoint_that_consensus_commands_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("slush");
+    let slush = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/slush.toml");
+    ok(selfplay()
+        .args([slush, "--quiet", "--out", out.to_str().unwrap()])
+        .args(TINY)
+        .output()
+        .unwrap());
+    let ckpt = out.join("honest.safetensors");
+    let c = agents::checkpoint::load(&ckpt).unwrap();
+    assert_eq!((c.meta.team.as_str(), c.meta.episodes), ("honest", 128));
+    let err = refused(
+        selfplay()
+            .args(["explain", ckpt.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("a sampling-game (slush) checkpoint"), "{err}");
+    let frozen = format!("honest.checkpoint=\"{}\"", ckpt.display());
+    let err = refused(tiny(
+        &dir.path().join("x"),
+        &["--set", "honest.kind=frozen", "--set", &frozen],
+    ));
+    assert!(
+        err.contains("a sampling-game (slush) checkpoint: a consensus run"),
+        "{err}"
+    );
+}

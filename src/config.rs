@@ -676,11 +676,6 @@ pub fn check_values(exp: &Experiment) -> Result<(), ConfigError> {
             exp.eval.max_instances,
             "instances to enumerate (the exact rates need at least one)",
         ),
-        (
-            "harden.iterations",
-            exp.harden.iterations as u64,
-            "attack-verify-defend iterations",
-        ),
     ];
     for (key, v, what) in at_least_one {
         if v == 0 {
@@ -1268,10 +1263,6 @@ mod tests {
             (
                 "[harden]\nreplay_fraction = 5.0\n",
                 "harden.replay_fraction = 5: a share",
-            ),
-            (
-                "[harden]\niterations = 0\n",
-                "harden.iterations = 0: needs at least 1",
             ),
             (
                 "game = \"slush\"\n[honest.learn]\nlr = 1e9\n",

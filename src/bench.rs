@@ -111,8 +111,8 @@ fn ppo(seconds: f64) -> f64 {
 
 pub fn run(quick: bool) {
     let secs = if quick { 0.2 } else { 2.0 };
-    println!("engine: scripted teams, one thread, batches of 4096");
-    println!("  {:<44} {:>14} {:>10}", "game", "episodes/s", "target");
+    crate::outln!("engine: scripted teams, one thread, batches of 4096");
+    crate::outln!("  {:<44} {:>14} {:>10}", "game", "episodes/s", "target");
     for (p, a, n, id, target) in [
         ("signed_relay", "equivocate", 4, Identity::Pki, ">= 2.0 M"),
         ("signed_relay", "silent", 4, Identity::Pki, ""),
@@ -122,32 +122,35 @@ pub fn run(quick: bool) {
     ] {
         let rate = engine(p, a, n, id, secs);
         let game = format!("{p} vs {a}, n={n} f=1 {}", id.name());
-        println!("  {game:<44} {:>12.2} M {target:>10}", rate / 1e6);
+        crate::outln!("  {game:<44} {:>12.2} M {target:>10}", rate / 1e6);
     }
-    println!("learning: 64-64 ReLU MLP, one thread");
-    println!("  {:<44} {:>14} {:>10}", "what", "per second", "target");
-    println!(
+    crate::outln!("learning: 64-64 ReLU MLP, one thread");
+    crate::outln!("  {:<44} {:>14} {:>10}", "what", "per second", "target");
+    crate::outln!(
         "  {:<44} {:>12.2} M {:>10}",
         "honest decisions, acting (n=4 pki, batch 4096)",
         acting(secs, false) / 1e6,
         ">= 2.0 M"
     );
-    println!(
+    crate::outln!(
         "  {:<44} {:>12.2} M {:>10}",
         "  the same with canonical views",
         acting(secs, true) / 1e6,
         ""
     );
-    println!(
+    crate::outln!(
         "  {:<44} {:>12.0} k {:>10}",
         "PPO samples, minibatch 1024",
         ppo(secs) / 1e3,
         ">= 400 k"
     );
-    println!("verify: exhaustive search, one thread");
-    println!(
+    crate::outln!("verify: exhaustive search, one thread");
+    crate::outln!(
         "  {:<44} {:>14} {:>12} {:>10}",
-        "game", "seconds", "evaluations", "target"
+        "game",
+        "seconds",
+        "evaluations",
+        "target"
     );
     for (p, n, id, target) in [
         ("signed_relay", 4, Identity::Pki, "< 1 s"),
@@ -168,7 +171,7 @@ pub fn run(quick: bool) {
             id.name(),
             r.optimal_attack_rate
         );
-        println!(
+        crate::outln!(
             "  {game:<44} {:>12.3} s {:>12} {target:>10}",
             start.elapsed().as_secs_f64(),
             r.evaluations

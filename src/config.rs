@@ -328,8 +328,7 @@ pub fn load_job(path: &Path, sets: &[String]) -> Result<Job, LoadError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError::new(&file, format!("cannot read: {e}")))?;
-    let text = apply_sets(&text, &file, sets)?;
-    let mut exp = parse(&text, &file)?;
+    let mut exp = parse_with(&text, &file, sets)?;
     if exp.name.is_none() {
         exp.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
     }
@@ -379,6 +378,35 @@ pub fn apply_sets(text: &str, file: &str, sets: &[String]) -> Result<String, Loa
         }
     }
     Ok(toml::to_string(&root).expect("a table serialises"))
+}
+
+/// Parses experiment TOML with `key.path=value` overrides. An error in the
+/// text itself points at its own lines (not at the text the overrides
+/// rewrote); one the overrides bring is said to come from them.
+pub fn parse_with(text: &str, file: &str, sets: &[String]) -> Result<Experiment, LoadError> {
+    if sets.is_empty() {
+        return parse(text, file);
+    }
+    if let Err(e) = toml::from_str::<toml::Table>(text) {
+        return Err(LoadError::new(file, one_line(&e.to_string())));
+    }
+    let combined = apply_sets(text, file, sets)?;
+    parse(&combined, file).map_err(|e| {
+        let key = |m: &str| m.split(':').next().unwrap_or("").to_string();
+        match parse(text, file) {
+            Err(own) if key(&own.message) == key(&e.message) => own,
+            _ => {
+                let gist = match e.message.find(" (TOML parse error at line") {
+                    Some(at) => e.message[..at].to_string(),
+                    None => e.message.clone(),
+                };
+                LoadError::new(
+                    file,
+                    format!("{gist} (with --set {})", sets.join(" --set ")),
+                )
+            }
+        }
+    })
 }
 
 /// Parses experiment TOML; errors name the key path.
@@ -456,6 +484,22 @@ fn quoted(s: &str) -> String {
     format!("\"{s}\"")
 }
 
+/// Reads a checkpoint, refusing one whose weights are not all finite (a
+/// diverged or damaged file would otherwise play as some fixed protocol).
+pub fn load_checkpoint(path: &Path) -> Result<Loaded, String> {
+    let c = checkpoint::load(path)?;
+    for (name, (_, values)) in &c.tensors {
+        if values.iter().any(|x| !x.is_finite()) {
+            return Err(format!(
+                "{}: tensor {name} holds non-finite weights (NaN or infinite): \
+                 a diverged or damaged checkpoint",
+                path.display()
+            ));
+        }
+    }
+    Ok(c)
+}
+
 /// Loads a checkpoint for `team`, checking it fits the game.
 fn checkpoint_for(
     key: &str,
@@ -464,7 +508,14 @@ fn checkpoint_for(
     obs_dim: usize,
 ) -> Result<Arc<Loaded>, ConfigError> {
     let shown = quoted(&path.display().to_string());
-    let c = checkpoint::load(path).map_err(|e| ConfigError::new(key, &shown, e))?;
+    let c = load_checkpoint(path).map_err(|e| ConfigError::new(key, &shown, e))?;
+    if parse(&c.meta.config, "").is_ok_and(|e| e.game == Game::Slush) {
+        return Err(ConfigError::new(
+            key,
+            &shown,
+            "a sampling-game (slush) checkpoint: a consensus run cannot play it",
+        ));
+    }
     if c.meta.team != team {
         return Err(ConfigError::new(
             key,
@@ -485,8 +536,268 @@ fn checkpoint_for(
     Ok(Arc::new(c))
 }
 
+/// Every number a path to it: `a.b.c` and the value, floats only.
+fn floats(value: &toml::Value, path: &str, out: &mut Vec<(String, f64)>) {
+    match value {
+        toml::Value::Float(x) => out.push((path.to_string(), *x)),
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                floats(v, &p, out);
+            }
+        }
+        toml::Value::Array(a) => {
+            for v in a {
+                floats(v, path, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Values no run can use, refused up front with their key: non-finite
+/// numbers, learner settings out of range, counts of zero. Checked for both
+/// games, whether or not the team they belong to learns in this run.
+pub fn check_values(exp: &Experiment) -> Result<(), ConfigError> {
+    if let Some(name) = &exp.name {
+        // The name is a folder under results/ (a sweep's runs: name/label).
+        let plain = !name.is_empty()
+            && Path::new(name)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !plain {
+            return Err(ConfigError::new(
+                "name",
+                quoted(name),
+                "a run name is a folder under results/: not empty, not absolute, \
+                 no `.` or `..` (use --out for another place)",
+            ));
+        }
+    }
+    let mut exp = exp.clone();
+    exp.sweep = None; // grid values are checked in the runs they make
+    let table = toml::Value::try_from(&exp)
+        .map_err(|e| ConfigError::new("(experiment)", "?", e.to_string()))?;
+    let mut all = vec![];
+    floats(&table, "", &mut all);
+    if let Some((key, x)) = all.iter().find(|(_, x)| !x.is_finite()) {
+        return Err(ConfigError::new(key, x, "needs a finite number"));
+    }
+    for (key, x) in all.iter().filter(|(k, _)| k.starts_with("rewards.")) {
+        if x.abs() > 1e6 {
+            return Err(ConfigError::new(
+                key,
+                x,
+                "rewards this large overflow the learners' f32 arithmetic: keep |reward| <= 1e6",
+            ));
+        }
+    }
+    let range = |key: &str, x: f64, lo: f64, hi: f64, why: &str| {
+        if (lo..=hi).contains(&x) {
+            Ok(())
+        } else {
+            Err(ConfigError::new(key, x, why.to_string()))
+        }
+    };
+    for (team, l) in [
+        ("honest", &exp.honest.learn),
+        ("byzantine", &exp.byzantine.learn),
+    ] {
+        let key = |k: &str| format!("{team}.learn.{k}");
+        if l.lr <= 0.0 {
+            return Err(ConfigError::new(
+                &key("lr"),
+                l.lr,
+                "needs a positive learning rate",
+            ));
+        }
+        range(
+            &key("lr"),
+            l.lr,
+            0.0,
+            1.0,
+            "Adam diverges with a learning rate above 1: use one in (0, 1]",
+        )?;
+        range(
+            &key("gamma"),
+            l.gamma.into(),
+            0.0,
+            1.0,
+            "a discount is in [0, 1]",
+        )?;
+        range(
+            &key("gae_lambda"),
+            l.gae_lambda.into(),
+            0.0,
+            1.0,
+            "GAE's lambda is in [0, 1]",
+        )?;
+        if l.clip <= 0.0 {
+            return Err(ConfigError::new(
+                &key("clip"),
+                l.clip,
+                "PPO's clip on the probability ratio must be positive",
+            ));
+        }
+        if l.max_grad_norm <= 0.0 {
+            return Err(ConfigError::new(
+                &key("max_grad_norm"),
+                l.max_grad_norm,
+                "gradients are rescaled to at most this norm: it must be positive",
+            ));
+        }
+        for (k, x) in [
+            ("entropy_coef", l.entropy_coef),
+            ("value_coef", l.value_coef),
+        ] {
+            range(&key(k), x.into(), 0.0, 1e3, "a loss weight is in [0, 1000]")?;
+        }
+        if !(1..=1000).contains(&l.update_epochs) {
+            return Err(ConfigError::new(
+                &key("update_epochs"),
+                l.update_epochs,
+                "passes over each batch: at least 1 (else the team never learns), at most 1000",
+            ));
+        }
+    }
+    let at_least_one = [
+        ("train.block", exp.train.block, "epochs per block"),
+        (
+            "train.replay_batch",
+            exp.train.replay_batch as u64,
+            "replayed episodes per epoch",
+        ),
+        (
+            "eval.max_instances",
+            exp.eval.max_instances,
+            "instances to enumerate (the exact rates need at least one)",
+        ),
+    ];
+    for (key, v, what) in at_least_one {
+        if v == 0 {
+            return Err(ConfigError::new(
+                key,
+                0,
+                format!("needs at least 1: {what}"),
+            ));
+        }
+    }
+    if exp.eval.max_work <= 0.0 {
+        return Err(ConfigError::new(
+            "eval.max_work",
+            exp.eval.max_work,
+            "the verifier's work bound must be positive",
+        ));
+    }
+    range(
+        "harden.replay_fraction",
+        exp.harden.replay_fraction,
+        0.0,
+        1.0,
+        "a share of train.batch, in [0, 1]",
+    )?;
+    Ok(())
+}
+
+/// Bytes of memory available (Linux `MemAvailable`), if known.
+fn memory_available() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0)
+}
+
+/// A rough upper estimate of a run's memory, in bytes, per key responsible:
+/// the batches of episodes and what the learners record of them, and the
+/// networks with their gradients and Adam moments.
+pub fn memory_estimate(res: &Resolved) -> Vec<(String, f64)> {
+    let spec = &res.spec;
+    let exp = &res.exp;
+    let (n, rounds) = (spec.n as f64, spec.rounds as f64);
+    // An episode's inbox and state, and its own copy in play.
+    let episode = (spec.stride + 64) as f64;
+    let mut parts = vec![("eval.batch".to_string(), exp.eval.batch as f64 * episode)];
+    if res.trains() {
+        let mut batch = exp.train.batch as f64 * episode;
+        for (team, l, obs, learns) in [
+            (
+                "honest",
+                &exp.honest.learn,
+                obs_size(spec),
+                matches!(res.honest, HonestTeam::Learned(_)),
+            ),
+            (
+                "byzantine",
+                &exp.byzantine.learn,
+                byz_obs_size(spec),
+                matches!(res.byzantine, ByzantineTeam::Learned(_)),
+            ),
+        ] {
+            if !learns {
+                continue;
+            }
+            let width: f64 = l.hidden.iter().map(|&h| h as f64).sum();
+            // Every decision recorded (observation, mask, action, value...),
+            // and the activations of acting on a batch at once.
+            let decisions = exp.train.batch as f64 * n * rounds;
+            batch += decisions * (obs as f64 + 16.0) * 4.0 + decisions * width * 4.0 * 2.0;
+            let mut sizes = vec![obs];
+            sizes.extend(&l.hidden);
+            let weights: f64 = sizes
+                .windows(2)
+                .map(|w| (w[0] as f64 + 1.0) * w[1] as f64)
+                .sum::<f64>()
+                + l.hidden.last().map_or(obs, |&h| h) as f64
+                    * (3 + spec.byz_action_len() * 3) as f64;
+            // Policy and critic; weights, gradients and two moments, f32;
+            // activations of a minibatch forward and back.
+            let net = 2.0 * weights * 4.0 * 4.0 + l.minibatch as f64 * width * 4.0 * 4.0;
+            parts.push((format!("{team}.learn.hidden"), net));
+        }
+        parts.push(("train.batch".to_string(), batch));
+    }
+    parts
+}
+
+/// Refuses a run whose memory estimate exceeds the memory available,
+/// naming the key that weighs most.
+fn check_memory(res: &Resolved) -> Result<(), ConfigError> {
+    let Some(available) = memory_available() else {
+        return Ok(());
+    };
+    let parts = memory_estimate(res);
+    let total: f64 = parts.iter().map(|p| p.1).sum();
+    if total <= available {
+        return Ok(());
+    }
+    let (key, _) = parts
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("at least eval.batch");
+    let value = match key.as_str() {
+        "eval.batch" => res.exp.eval.batch.to_string(),
+        "train.batch" => res.exp.train.batch.to_string(),
+        "honest.learn.hidden" => format!("{:?}", res.exp.honest.learn.hidden),
+        _ => format!("{:?}", res.exp.byzantine.learn.hidden),
+    };
+    Err(ConfigError::new(
+        key,
+        value,
+        format!(
+            "the run needs about {:.1} GB of memory (estimate), {:.1} GB are available",
+            total / 1e9,
+            available / 1e9
+        ),
+    ))
+}
+
 /// Checks an experiment and builds what it names.
 pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
+    check_values(&exp)?;
     // Rounds: given, or the honest protocol's own (3 for a learned team).
     let mut scripted: Option<Arc<dyn Protocol>> = None;
     let mut frozen: Option<Arc<Loaded>> = None;
@@ -516,7 +827,7 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
                     "a frozen honest team needs a checkpoint",
                 )
             })?;
-            let c = checkpoint::load(&path).map_err(|e| {
+            let c = load_checkpoint(&path).map_err(|e| {
                 ConfigError::new("honest.checkpoint", quoted(&path.display().to_string()), e)
             })?;
             let r = exp.env.rounds.unwrap_or(c.meta.rounds);
@@ -706,15 +1017,9 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
                     "layers need at least 1 unit",
                 ));
             }
-            if !(learn.lr > 0.0 && learn.lr.is_finite()) {
-                return Err(ConfigError::new(
-                    &format!("{key}.lr"),
-                    learn.lr,
-                    "needs a positive learning rate",
-                ));
-            }
         }
     }
+    check_memory(&res)?;
     Ok(res)
 }
 
@@ -869,5 +1174,132 @@ mod tests {
         );
         let e = err("[env\n");
         assert!(e.starts_with("x.toml: "), "{e}");
+    }
+
+    #[test]
+    fn unusable_values_are_refused_up_front_by_key() {
+        for (text, expected) in [
+            (
+                "[honest.learn]\nlr = 1e9\n",
+                "honest.learn.lr = 1000000000: Adam diverges",
+            ),
+            (
+                "[honest.learn]\nlr = nan\n",
+                "honest.learn.lr = NaN: needs a finite number",
+            ),
+            (
+                "[byzantine.learn]\ngamma = nan\n",
+                "byzantine.learn.gamma = NaN: needs a finite",
+            ),
+            (
+                "[byzantine.learn]\ngamma = inf\n",
+                "byzantine.learn.gamma = inf: needs a finite",
+            ),
+            (
+                "[byzantine.learn]\ngamma = 1.5\n",
+                "byzantine.learn.gamma = 1.5: a discount",
+            ),
+            (
+                "[honest.learn]\nentropy_coef = -inf\n",
+                "honest.learn.entropy_coef = -inf: needs a finite",
+            ),
+            (
+                "[rewards]\ncorrect_commit = inf\n",
+                "rewards.correct_commit = inf: needs a finite",
+            ),
+            (
+                "[rewards]\nround_penalty = 2e6\n",
+                "rewards.round_penalty = 2000000: rewards this large",
+            ),
+            (
+                "[rewards.byzantine]\nwin = nan\n",
+                "rewards.byzantine.win = NaN: needs a finite",
+            ),
+            (
+                "[honest.learn]\nclip = nan\n",
+                "honest.learn.clip = NaN: needs a finite",
+            ),
+            (
+                "[honest.learn]\nclip = 0.0\n",
+                "honest.learn.clip = 0: PPO's clip",
+            ),
+            (
+                "[byzantine.learn]\nmax_grad_norm = -1.0\n",
+                "byzantine.learn.max_grad_norm = -1: gradients are rescaled",
+            ),
+            (
+                "[byzantine.learn]\nupdate_epochs = 0\n",
+                "byzantine.learn.update_epochs = 0: passes over each batch",
+            ),
+            (
+                "[byzantine.learn]\nupdate_epochs = 1000000000\n",
+                "byzantine.learn.update_epochs = 1000000000: passes",
+            ),
+            ("[train]\nblock = 0\n", "train.block = 0: needs at least 1"),
+            (
+                "[train]\nreplay_batch = 0\n",
+                "train.replay_batch = 0: needs at least 1",
+            ),
+            (
+                "[eval]\nmax_work = 0.0\n",
+                "eval.max_work = 0: the verifier's work bound",
+            ),
+            (
+                "[eval]\nmax_work = nan\n",
+                "eval.max_work = NaN: needs a finite",
+            ),
+            (
+                "[eval]\nmax_instances = 0\n",
+                "eval.max_instances = 0: needs at least 1",
+            ),
+            (
+                "[harden]\nreplay_fraction = nan\n",
+                "harden.replay_fraction = NaN: needs a finite",
+            ),
+            (
+                "[harden]\nreplay_fraction = -1.0\n",
+                "harden.replay_fraction = -1: a share",
+            ),
+            (
+                "[harden]\nreplay_fraction = 5.0\n",
+                "harden.replay_fraction = 5: a share",
+            ),
+            (
+                "game = \"slush\"\n[honest.learn]\nlr = 1e9\n",
+                "honest.learn.lr = 1000000000",
+            ),
+        ] {
+            let e = match parse(text, "x.toml").map(job) {
+                Ok(Err(e)) => e.to_string(),
+                Ok(Ok(_)) => panic!("accepted: {text}"),
+                Err(e) => panic!("{text}: {e}"),
+            };
+            assert!(e.starts_with(expected), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn runs_that_cannot_fit_in_memory_are_refused_with_the_estimate() {
+        if memory_available().is_none() {
+            return; // no /proc/meminfo: nothing to compare with
+        }
+        let learned = "[byzantine]\nkind = \"learned\"\n[train]\nepisodes = 10\n";
+        let e = err(&format!("{learned}batch = 100000000\n"));
+        assert!(
+            e.starts_with("x.toml: train.batch = 100000000: the run needs about")
+                && e.contains("GB of memory (estimate)"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{learned}[byzantine.learn]\nhidden = [100000, 100000]\n"
+        ));
+        assert!(
+            e.starts_with("x.toml: byzantine.learn.hidden = [100000, 100000]: the run needs about"),
+            "{e}"
+        );
+        // What the repository's experiments need is far from it.
+        let res = resolve(parse(DEFAULT, "default").unwrap()).unwrap();
+        let total: f64 = memory_estimate(&res).iter().map(|p| p.1).sum();
+        assert!(total < 1e9, "{total}");
     }
 }

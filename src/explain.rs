@@ -240,7 +240,14 @@ fn by_signed_values(spec: &EnvSpec, seen: &BTreeMap<Key, Action>) -> Option<Stri
 pub fn greedy_from_checkpoint(
     path: &std::path::Path,
 ) -> Result<(agents::checkpoint::Meta, GreedyHonest), String> {
-    let c = agents::checkpoint::load(path)?;
+    let c = crate::config::load_checkpoint(path)?;
+    if crate::config::parse(&c.meta.config, "").is_ok_and(|e| e.game == crate::config::Game::Slush)
+    {
+        return Err(format!(
+            "{}: a sampling-game (slush) checkpoint; verify and explain read consensus checkpoints",
+            path.display()
+        ));
+    }
     if c.meta.team != "honest" {
         return Err(format!(
             "{}: a {} checkpoint, not honest",

@@ -6,18 +6,27 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically (temp file in the same folder + rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` atomically (temp file in the same folder +
+/// rename); an error names the path. The temp file is this process's own,
+/// so two processes writing one path never take each other's.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+        "{}.{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
+        std::process::id()
     ));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
+    let write = || -> std::io::Result<()> {
+        {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::anyhow!("cannot write {}: {e}", path.display())
+    })
 }
 
 /// Serialises `rows` as CSV with a header row.
@@ -169,7 +178,7 @@ impl MetricsRow {
 }
 
 /// One row of `timing.csv`: wall-clock figures, never in `metrics.csv`.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct TimingRow {
     pub run: String,
     pub stage: String,
@@ -179,6 +188,10 @@ pub struct TimingRow {
 
 /// Reads the rows of a `metrics.csv`.
 pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<MetricsRow>> {
-    let mut r = csv::Reader::from_path(path)?;
-    Ok(r.deserialize().collect::<Result<_, _>>()?)
+    let shown = path.display();
+    let mut r =
+        csv::Reader::from_path(path).map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+    r.deserialize()
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("{shown}: not a metrics file of this version: {e}"))
 }

@@ -95,7 +95,8 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
     if spec.f == 0 {
         bail!("env.f = 0: nothing attacks, nothing to harden");
     }
-    std::fs::create_dir_all(out)?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     write_atomic(&out.join("config.toml"), toml::to_string(exp)?.as_bytes())?;
     let mut init = stream(exp.seed, 0);
     let mut play = stream(exp.seed, 1);

@@ -1,6 +1,7 @@
 use clap::{Args, Parser, Subcommand};
 use envs::{protocols, verify, EnvConfig, EnvSpec, Limits, Protocol, Switch};
 use selfplay::config;
+use selfplay::folder::{self, Mode};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,8 +24,8 @@ struct RunArgs {
     /// Run folder; default results/<name>.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Overrides the experiment's seed.
-    #[arg(long)]
+    /// Overrides the experiment's seed (0 to 2^63 - 1).
+    #[arg(long, value_parser = parse_seed)]
     seed: Option<u64>,
     /// Overrides any config key, e.g. --set env.n=4 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -33,8 +34,11 @@ struct RunArgs {
     #[arg(long)]
     quiet: bool,
     /// Go on with a killed training run in the run folder, to the same result.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
+    /// Delete an earlier run's files in the run folder first (else a used folder is refused).
+    #[arg(long)]
+    overwrite: bool,
 }
 
 #[derive(Subcommand)]
@@ -66,7 +70,7 @@ enum Command {
     Explain {
         checkpoint: PathBuf,
         /// Refuse searches bounded above this many protocol evaluations.
-        #[arg(long, default_value_t = Limits::default().max_work)]
+        #[arg(long, default_value_t = Limits::default().max_work, value_parser = parse_max_work)]
         max_work: f64,
     },
     /// Draws RUN_DIR/curves.svg from RUN_DIR/metrics.csv.
@@ -124,8 +128,24 @@ struct VerifyArgs {
     #[arg(long)]
     json: bool,
     /// Refuse searches bounded above this many protocol evaluations.
-    #[arg(long, default_value_t = Limits::default().max_work)]
+    #[arg(long, default_value_t = Limits::default().max_work, value_parser = parse_max_work)]
     max_work: f64,
+}
+
+/// A work limit: a positive number (NaN would switch the verifier's guard off).
+fn parse_max_work(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|&x| x > 0.0 && x.is_finite())
+        .ok_or_else(|| "the limit is a positive number of protocol evaluations".to_string())
+}
+
+/// A seed as TOML holds it: a 64-bit signed integer, never negative.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    s.parse::<u64>()
+        .ok()
+        .filter(|&x| x <= i64::MAX as u64)
+        .ok_or_else(|| format!("a seed is a whole number from 0 to {}", i64::MAX))
 }
 
 /// The value of `--name`, or an error listing what it accepts.
@@ -134,6 +154,7 @@ fn flag<T: Switch>(name: &str, value: &str) -> Result<T, String> {
 }
 
 fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
+    let mut trained = None;
     let p: Box<dyn Protocol> = match (&a.protocol, &a.checkpoint) {
         (Some(name), _) => protocols::scripted(name).ok_or_else(|| {
             format!(
@@ -141,11 +162,43 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
                 protocols::SCRIPTED.join(", ")
             )
         })?,
-        (None, Some(path)) => Box::new(selfplay::explain::greedy_from_checkpoint(path)?.1),
+        (None, Some(path)) => {
+            let (meta, greedy) = selfplay::explain::greedy_from_checkpoint(path)?;
+            trained = Some((path, meta));
+            Box::new(greedy)
+        }
         (None, None) => unreachable!("clap requires one"),
     };
     let identity = flag("identity", &a.identity)?;
     let comm = flag("comm", &a.comm)?;
+    // A network reads its inbox as the identity and communication mode it
+    // was trained with: under others, the same bytes mean other things.
+    if let Some((path, meta)) = &trained {
+        if let Ok(exp) = config::parse(&meta.config, &path.display().to_string()) {
+            let (was, asked) = (exp.env.identity, identity);
+            if was != asked {
+                return Err(format!(
+                    "--identity {}: {} was trained with identity = \"{}\"; its views mean \
+                     something else under {}: verify it with --identity {}",
+                    asked.name(),
+                    path.display(),
+                    was.name(),
+                    asked.name(),
+                    was.name()
+                ));
+            }
+            let (was, asked) = (exp.env.comm, comm);
+            if was != asked {
+                return Err(format!(
+                    "--comm {}: {} was trained with comm = \"{}\": verify it with --comm {}",
+                    asked.name(),
+                    path.display(),
+                    was.name(),
+                    was.name()
+                ));
+            }
+        }
+    }
     let faults = flag("faults", &a.faults)?;
     let synchrony = flag("synchrony", &a.synchrony)?;
     let cfg = EnvConfig {
@@ -178,25 +231,27 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     if a.json {
-        println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
+        selfplay::outln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
         return Ok(());
     }
-    println!("{} | {}", r.protocol, r.setting);
-    println!(
+    selfplay::outln!("{} | {}", r.protocol, r.setting);
+    selfplay::outln!(
         "optimal attack rate: {} ({} of {} instances broken)",
-        r.optimal_attack_rate, r.broken_instances, r.instances
+        r.optimal_attack_rate,
+        r.broken_instances,
+        r.instances
     );
-    println!(
+    selfplay::outln!(
         "verified: {} (every placement, input vector and adversary choice searched: {} protocol evaluations, {:.3} s)",
         if r.verified { "yes" } else { "no" },
         r.evaluations,
         start.elapsed().as_secs_f64()
     );
     if let Some(why) = spec.impossibility() {
-        println!("note: {why}");
+        selfplay::outln!("note: {why}");
     }
     if let Some(cex) = r.counterexample {
-        print!("{}", cex.render());
+        selfplay::out!("{}", cex.render());
     }
     Ok(())
 }
@@ -207,6 +262,27 @@ impl RunArgs {
         let mut sets = self.sets.clone();
         sets.extend(self.seed.map(|seed| format!("seed={seed}")));
         sets
+    }
+
+    /// What to do with an earlier run's files in the run folder.
+    fn mode(&self) -> Mode {
+        if self.resume {
+            Mode::Resume
+        } else if self.overwrite {
+            Mode::Overwrite
+        } else {
+            Mode::Fresh
+        }
+    }
+
+    /// `--resume` for a kind of run that keeps no state: refused, not ignored.
+    fn no_resume(&self, what: &str) -> Result<(), String> {
+        if self.resume {
+            return Err(format!(
+                "--resume: {what} keep no state to go on from; run again with --overwrite to start over"
+            ));
+        }
+        Ok(())
     }
 
     /// The run folder: `--out`, or `results/<name>`.
@@ -220,9 +296,12 @@ impl RunArgs {
 fn harden_cmd(a: RunArgs) -> Result<(), String> {
     let path = a.file.as_ref().ok_or("harden needs an experiment file")?;
     let res = config::load_with(path, &a.sets()).map_err(|e| e.to_string())?;
+    a.no_resume("harden runs")?;
+    let out = a.out(res.name());
+    let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
     one_thread_inside_runs();
     let say = selfplay::run::sayer(a.quiet);
-    selfplay::harden::harden(&res, &a.out(res.name()), &say).map_err(|e| format!("{e:#}"))?;
+    selfplay::harden::harden(&res, &out, &say).map_err(|e| format!("{e:#}"))?;
     Ok(())
 }
 
@@ -231,25 +310,38 @@ fn run_cmd(a: RunArgs) -> Result<(), String> {
         Some(path) => config::load_job(path, &a.sets()).map_err(|e| e.to_string())?,
         None => {
             let origin = "built-in default";
-            let text = config::apply_sets(config::DEFAULT, origin, &a.sets())
+            let mut exp = config::parse_with(config::DEFAULT, origin, &a.sets())
                 .map_err(|e| e.to_string())?;
-            let mut exp = config::parse(&text, origin).map_err(|e| e.to_string())?;
             exp.name.get_or_insert_with(|| config::DEFAULT_NAME.into());
             config::job(exp).map_err(|e| format!("{origin}: {e}"))?
         }
     };
     match job {
         config::Job::Consensus(res) => {
+            if !res.trains() {
+                a.no_resume("evaluation runs")?;
+            }
+            let out = a.out(res.name());
+            let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
+            if a.resume && !selfplay::train::can_resume(&res, &out).map_err(|e| format!("{e:#}"))? {
+                return Err(format!(
+                    "--resume: {} holds no saved state ({}) to go on from",
+                    out.display(),
+                    selfplay::train::STATE
+                ));
+            }
             if res.trains() {
                 one_thread_inside_runs();
             }
-            selfplay::run::run_with(&res, &a.out(res.name()), a.quiet, a.resume)
-                .map_err(|e| format!("{e:#}"))?;
+            selfplay::run::run_with(&res, &out, a.quiet, a.resume).map_err(|e| format!("{e:#}"))?;
         }
         config::Job::Slush(job) => {
+            a.no_resume("sampling-game (slush) runs")?;
+            let out = a.out(job.name());
+            let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
             one_thread_inside_runs();
             let say = selfplay::run::sayer(a.quiet);
-            selfplay::slush::run(&job, &a.out(job.name()), &say).map_err(|e| format!("{e:#}"))?;
+            selfplay::slush::run(&job, &out, &say).map_err(|e| format!("{e:#}"))?;
         }
     }
     Ok(())
@@ -285,9 +377,9 @@ fn main() -> ExitCode {
             max_work,
         }) => selfplay::explain::from_checkpoint(&checkpoint)
             .and_then(|(spec, p)| selfplay::explain::explain(&spec, &p, &Limits { max_work }))
-            .map(|text| print!("{text}")),
+            .map(|text| selfplay::out!("{text}")),
         Some(Command::Plot { run }) => selfplay::plot::plot(&run)
-            .map(|svg| println!("wrote {}", svg.display()))
+            .map(|svg| selfplay::outln!("wrote {}", svg.display()))
             .map_err(|e| format!("{e:#}")),
         Some(Command::Bench { quick }) => {
             // Every figure is per core: one thread for candle and rayon alike.

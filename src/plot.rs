@@ -19,7 +19,12 @@ impl Table {
     fn read(path: &Path) -> anyhow::Result<Table> {
         let mut r = csv::Reader::from_path(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let headers: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
+        let headers: Vec<String> = r
+            .headers()
+            .with_context(|| format!("{}: not a metrics file", path.display()))?
+            .iter()
+            .map(str::to_string)
+            .collect();
         let mut columns: BTreeMap<String, Vec<Option<f64>>> =
             headers.iter().map(|h| (h.clone(), vec![])).collect();
         let mut rows = 0;

@@ -91,7 +91,7 @@ pub fn optimal(
         },
     ) {
         Ok(r) => Ok(Some(r)),
-        Err(e @ VerifyError::TooLarge { .. }) => {
+        Err(e @ (VerifyError::TooLarge { .. } | VerifyError::TooMuchMemory { .. })) => {
             say(format!("verifier: {e}; optimal_attack_rate left empty"));
             Ok(None)
         }
@@ -191,6 +191,10 @@ pub fn run_with(
     resume: bool,
 ) -> anyhow::Result<Vec<MetricsRow>> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    // A refused resume leaves the folder as it was: checked before any write.
+    if resume && res.trains() {
+        crate::train::can_resume(res, out)?;
+    }
     write_atomic(
         &out.join("config.toml"),
         toml::to_string(&res.exp)?.as_bytes(),

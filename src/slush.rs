@@ -6,6 +6,7 @@
 use crate::config::{Experiment, Kind};
 use crate::export::{csv_bytes, write_atomic, MetricsRow, RowKey};
 use crate::run::stream;
+use agents::checkpoint;
 use agents::learner::{ActScratch, Actor};
 use agents::{Buffer, Learner, Tally};
 use anyhow::bail;
@@ -23,6 +24,7 @@ pub struct SlushJob {
 
 impl SlushJob {
     pub fn new(exp: Experiment) -> Result<SlushJob, ConfigError> {
+        crate::config::check_values(&exp)?;
         let spec = SlushSpec::new(&exp.env, &exp.slush)?;
         let env = &exp.env;
         for (key, value, default) in [
@@ -247,7 +249,8 @@ fn row(
 pub fn run(job: &SlushJob, out: &Path, say: &dyn Fn(String)) -> anyhow::Result<Vec<MetricsRow>> {
     let exp = &job.exp;
     let started = std::time::Instant::now();
-    std::fs::create_dir_all(out)?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     write_atomic(&out.join("config.toml"), toml::to_string(exp)?.as_bytes())?;
     say(format!(
         "run {} | {} | seed {}",
@@ -317,6 +320,18 @@ pub fn run(job: &SlushJob, out: &Path, say: &dyn Fn(String)) -> anyhow::Result<V
                 rows.push(r);
                 evals += 1;
                 write_atomic(&out.join("metrics.csv"), &csv_bytes(&rows)?)?;
+                // The network as of this row, as every training run keeps it.
+                let meta = checkpoint::Meta {
+                    team: "honest".into(),
+                    obs_dim: d,
+                    heads: 1,
+                    hidden: exp.honest.learn.hidden.clone(),
+                    rounds: job.spec.rounds,
+                    episodes,
+                    config: toml::to_string(exp)?,
+                };
+                checkpoint::save(&out.join("honest.safetensors"), &learner, &meta)
+                    .map_err(anyhow::Error::msg)?;
             }
             if episodes >= exp.train.episodes {
                 break;

@@ -6,6 +6,7 @@
 
 use crate::config::{self, Resolved};
 use crate::export::write_atomic;
+use crate::folder::Mode;
 use anyhow::{bail, Context};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,23 @@ pub fn plan(file: &Path, sets: &[String], root: &Path) -> anyhow::Result<(String
     } else {
         sweep.seeds.clone()
     };
+    // A value twice would be one run twice, both writing one folder.
+    if let Some(s) = seeds
+        .iter()
+        .enumerate()
+        .find(|(k, s)| seeds[..*k].contains(s))
+    {
+        bail!("{}: sweep.seeds lists {} twice", file.display(), s.1);
+    }
+    for (key, values) in &sweep.grid {
+        if let Some((_, v)) = values
+            .iter()
+            .enumerate()
+            .find(|(k, v)| values[..*k].contains(v))
+        {
+            bail!("{}: sweep.grid.\"{key}\" lists {v} twice", file.display());
+        }
+    }
     let mut points: Vec<Vec<(String, String)>> = vec![vec![]];
     for (key, values) in &sweep.grid {
         if values.is_empty() {
@@ -74,6 +92,51 @@ pub fn plan(file: &Path, sets: &[String], root: &Path) -> anyhow::Result<(String
 /// Whether a run folder holds a finished run: `timing.csv` is written last.
 pub fn finished(out: &Path) -> bool {
     out.join("timing.csv").exists()
+}
+
+/// Key paths where two TOML values differ, in key order.
+fn differences(a: &toml::Value, b: &toml::Value, path: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (toml::Value::Table(x), toml::Value::Table(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match (x.get(k), y.get(k)) {
+                    (Some(v), Some(w)) => differences(v, w, &p, out),
+                    _ => out.push(p),
+                }
+            }
+        }
+        _ if a != b => out.push(path.to_string()),
+        _ => {}
+    }
+}
+
+/// A finished run counts as this sweep's run only if it was made by the
+/// same resolved config: else an error naming the keys that differ.
+fn same_config(res: &Resolved, out: &Path) -> anyhow::Result<()> {
+    let path = out.join("config.toml");
+    let saved = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let saved: toml::Value = toml::from_str(&saved)
+        .map_err(|e| anyhow::anyhow!("{}: not a run config: {e}", path.display()))?;
+    // Through text both, as config.toml was written: f32 values compare equal.
+    let now: toml::Value = toml::from_str(&toml::to_string(&res.exp)?)?;
+    let mut keys = vec![];
+    differences(&saved, &now, "", &mut keys);
+    if !keys.is_empty() {
+        bail!(
+            "{} finished with another config (differs in {}): delete the folder to rerun it, \
+             or use another --root",
+            out.display(),
+            keys.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Resolves one planned run (its `[sweep]` table dropped).
@@ -143,11 +206,20 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
             .map(|&i| {
                 let run = &runs[i];
                 if finished(&run.out) {
+                    same_config(&resolved[i], &run.out)?;
                     say(format!("[{i}] {}: finished before, skipped", run.label));
                     return Ok(());
                 }
-                // A run killed earlier goes on from its saved state.
-                crate::run::run_with(&resolved[i], &run.out, true, true)?;
+                // A run killed earlier goes on from its saved state; one
+                // killed before it saved any starts over.
+                let resume = resolved[i].trains() && run.out.join(crate::train::STATE).exists();
+                let mode = if resume {
+                    Mode::Resume
+                } else {
+                    Mode::Overwrite
+                };
+                let _folder = crate::folder::open(&run.out, mode)?;
+                crate::run::run_with(&resolved[i], &run.out, true, resume)?;
                 say(format!("[{i}] {}: done", run.label));
                 Ok(())
             })
@@ -156,11 +228,25 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
     for (i, o) in chosen.iter().zip(outcomes) {
         o.with_context(|| format!("sweep run [{i}] {}", runs[*i].label))?;
     }
-    // The combined CSV: every finished run's rows, header once, in plan order.
+    // The combined CSV: every finished run's rows, header once, in plan
+    // order; rebuilt under a lock, as other jobs of the sweep may finish now.
+    let dir = root.join(&name);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let _lock = crate::folder::lock(&dir.join(".lock"), true)?;
+    // Only runs of this config: a stale one (made by another) is left out.
+    let done: Vec<&Planned> = runs
+        .iter()
+        .zip(&resolved)
+        .filter(|(r, res)| finished(&r.out) && same_config(res, &r.out).is_ok())
+        .map(|(r, _)| r)
+        .collect();
     let mut combined: Vec<u8> = vec![];
     let mut header = None;
-    for run in runs.iter().filter(|r| finished(&r.out)) {
-        let text = std::fs::read_to_string(run.out.join("metrics.csv"))?;
+    for run in &done {
+        let path = run.out.join("metrics.csv");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         let mut lines = text.lines();
         let h = lines.next().unwrap_or_default().to_string();
         if header.get_or_insert_with(|| h.clone()) != &h {
@@ -180,7 +266,7 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
         say(format!(
             "wrote {} ({} of {} runs finished)",
             path.display(),
-            runs.iter().filter(|r| finished(&r.out)).count(),
+            done.len(),
             runs.len()
         ));
     }

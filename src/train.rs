@@ -94,9 +94,64 @@ struct RunState {
     replays: Vec<(Instance, Vec<Vec<u8>>)>,
     /// The experiment as run: a resume must be of the same one.
     config: String,
+    /// `timing.csv` so far, over every segment (the run and each resume).
+    #[serde(default)]
+    timing: Vec<TimingRow>,
+    /// Seconds spent training, and the episodes trained in them, over every segment.
+    #[serde(default)]
+    train_secs: f64,
+    #[serde(default)]
+    trained: u64,
 }
 
-const STATE: &str = "state.safetensors";
+/// A segment (one process: the run, or a resume) as a row of `timing.csv`:
+/// its wall-clock seconds, and its training rate if it trained at all.
+fn segment_row(name: &str, k: usize, seconds: f64, trained: u64, train_secs: f64) -> TimingRow {
+    TimingRow {
+        run: name.into(),
+        stage: format!("segment {k}"),
+        seconds,
+        episodes_per_second: (train_secs > 0.0).then(|| trained as f64 / train_secs),
+    }
+}
+
+/// Segments (runs and resumes) recorded in `timing` so far.
+fn segments(timing: &[TimingRow]) -> usize {
+    timing
+        .iter()
+        .filter(|t| t.stage.starts_with("segment "))
+        .count()
+}
+
+pub const STATE: &str = "state.safetensors";
+
+/// The state saved in `out`, if there is one; an error if it cannot be read
+/// or was made by another experiment (checked before anything is written).
+fn saved_state(
+    res: &Resolved,
+    out: &Path,
+) -> anyhow::Result<Option<(RunState, checkpoint::Tensors)>> {
+    let path = out.join(STATE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let (json, tensors) = checkpoint::read_tensors(&path).map_err(anyhow::Error::msg)?;
+    let st: RunState = serde_json::from_str(&json)
+        .with_context(|| format!("{}: not a saved run state", path.display()))?;
+    if st.config != toml::to_string(&res.exp)? {
+        bail!(
+            "cannot resume {}: it was made by a different config (another file, seed or --set)",
+            out.display()
+        );
+    }
+    Ok(Some((st, tensors)))
+}
+
+/// Whether `out` holds a saved state of this experiment to resume from;
+/// an error if it holds one of another experiment.
+pub fn can_resume(res: &Resolved, out: &Path) -> anyhow::Result<bool> {
+    Ok(saved_state(res, out)?.is_some())
+}
 
 pub fn train(
     res: &Resolved,
@@ -166,20 +221,14 @@ pub fn train(
     let mut replay_env = BatchEnv::new(spec.clone(), 0);
     let (mut episodes, mut epoch, mut evals) = (0u64, 0u64, 0u64);
     let started = Instant::now();
-    let mut train_secs = 0.0;
+    // Training seconds and episodes over every segment, and in this one.
+    let (mut train_secs, mut trained) = (0.0, 0u64);
+    let (mut seg_secs, mut seg_trained) = (0.0, 0u64);
     let bar = progress(tc.episodes, quiet);
     let config_text = toml::to_string(exp)?;
     let mut resumed = false;
-    if resume && out.join(STATE).exists() {
-        let (json, tensors) =
-            checkpoint::read_tensors(&out.join(STATE)).map_err(anyhow::Error::msg)?;
-        let st: RunState = serde_json::from_str(&json)?;
-        if st.config != config_text {
-            bail!(
-                "cannot resume {}: it was made by a different config (another file, seed or --set)",
-                out.display()
-            );
-        }
+    let saved = if resume { saved_state(res, out)? } else { None };
+    if let Some((st, tensors)) = saved {
         if let (Some(l), Some(t)) = (honest_learner.as_mut(), st.honest_steps) {
             checkpoint::restore_learner(l, "honest", &tensors, t).map_err(anyhow::Error::msg)?;
         }
@@ -195,12 +244,14 @@ pub fn train(
         rows = read_metrics(&out.join("metrics.csv"))?;
         if rows.len() < st.rows {
             bail!(
-                "cannot resume {}: metrics.csv has fewer rows than the saved state",
-                out.display()
+                "cannot resume {}: {} has fewer rows than the saved state",
+                out.display(),
+                out.join("metrics.csv").display()
             );
         }
         rows.truncate(st.rows);
         replays = st.replays;
+        (timing, train_secs, trained) = (st.timing, st.train_secs, st.trained);
         best_optimal = rows
             .iter()
             .filter_map(|r| r.optimal_attack_rate)
@@ -364,6 +415,14 @@ pub fn train(
                 episodes_per_second: None,
             });
             evals += 1;
+            let mut timing_so_far = timing.clone();
+            timing_so_far.push(segment_row(
+                res.name(),
+                segments(&timing),
+                started.elapsed().as_secs_f64(),
+                seg_trained,
+                seg_secs,
+            ));
             let st = RunState {
                 rows: rows.len(),
                 episodes,
@@ -380,6 +439,9 @@ pub fn train(
                 },
                 replays: replays.clone(),
                 config: config_text.clone(),
+                timing: timing_so_far,
+                train_secs,
+                trained,
             };
             let mut tensors = vec![];
             if let Some(l) = &honest_learner {
@@ -518,25 +580,58 @@ pub fn train(
             bar.set_position(episodes.min(tc.episodes));
         }
         let secs = clock.elapsed().as_secs_f64();
-        train_secs += secs;
+        let done = episodes - rows.last().map_or(0, |r| r.episodes);
+        (train_secs, trained) = (train_secs + secs, trained + done);
+        (seg_secs, seg_trained) = (seg_secs + secs, seg_trained + done);
         timing.push(TimingRow {
             run: res.name().into(),
             stage: format!("train to {episodes}"),
             seconds: secs,
-            episodes_per_second: Some(
-                (episodes - rows.last().map_or(0, |r| r.episodes)) as f64 / secs.max(1e-9),
-            ),
+            episodes_per_second: Some(done as f64 / secs.max(1e-9)),
         });
     }
     bar.finish_and_clear();
+    timing.push(segment_row(
+        res.name(),
+        segments(&timing),
+        started.elapsed().as_secs_f64(),
+        seg_trained,
+        seg_secs,
+    ));
+    // Every segment's seconds; the rate of every episode trained over the
+    // seconds spent training them (none: nothing was trained).
     timing.push(TimingRow {
         run: res.name().into(),
         stage: "total".into(),
-        seconds: started.elapsed().as_secs_f64(),
-        episodes_per_second: Some(episodes as f64 / train_secs.max(1e-9)),
+        seconds: timing
+            .iter()
+            .filter(|t| t.stage.starts_with("segment "))
+            .map(|t| t.seconds)
+            .sum(),
+        episodes_per_second: (train_secs > 0.0).then(|| trained as f64 / train_secs),
     });
-    write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)
-        .with_context(|| format!("cannot write {}", out.display()))?;
+    write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;
     say(format!("wrote {}", out.join("metrics.csv").display()));
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_losses_stop_training_naming_the_team() {
+        let ok = Stats::default();
+        assert!(finite("honest", 3, &ok).is_ok());
+        let bad = Stats {
+            value_loss: f64::NAN,
+            ..Stats::default()
+        };
+        let e = finite("byzantine", 0, &bad).unwrap_err().to_string();
+        assert!(
+            e.starts_with("training diverged: byzantine team, epoch 0")
+                && e.contains("value loss NaN"),
+            "{e}"
+        );
+    }
 }

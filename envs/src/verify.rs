@@ -72,6 +72,10 @@ pub struct Report {
 pub enum VerifyError {
     /// The search could take longer than allowed.
     TooLarge { estimate: f64, limit: f64 },
+    /// The search's per-instance tables would not fit in memory.
+    TooMuchMemory { bytes: f64, limit: f64 },
+    /// The work limit is not a positive number (NaN would switch the guard off).
+    BadLimit(f64),
     /// The protocol cannot run in this game.
     Unsupported(String),
 }
@@ -82,9 +86,22 @@ impl fmt::Display for VerifyError {
             VerifyError::TooLarge { estimate, limit } => write!(
                 f,
                 "refusing: the exhaustive search could take up to {estimate:.3e} protocol \
-                 evaluations (limit {limit:.1e}; roughly {:.0} s at 20 million per second on one core). \
+                 evaluations (limit {limit:.1e}; up to {:.0} s at {:.0} million per second, \
+                 the rate measured on one loaded core). \
                  Use fewer agents or rounds, or raise --max-work",
-                estimate / 2e7
+                estimate / EVALUATIONS_PER_SECOND,
+                EVALUATIONS_PER_SECOND / 1e6
+            ),
+            VerifyError::TooMuchMemory { bytes, limit } => write!(
+                f,
+                "refusing: the exhaustive search keeps a table entry per instance, about \
+                 {:.1} GB here (limit {:.1} GB). Use fewer agents",
+                bytes / 1e9,
+                limit / 1e9
+            ),
+            VerifyError::BadLimit(x) => write!(
+                f,
+                "the verifier's work limit must be a positive number, not {x}"
             ),
             VerifyError::Unsupported(why) => write!(f, "{why}"),
         }
@@ -92,6 +109,17 @@ impl fmt::Display for VerifyError {
 }
 
 impl std::error::Error for VerifyError {}
+
+/// Protocol evaluations per second on one core, as measured under load
+/// (2 to 2.7 million): what the refusal's time figure assumes.
+pub const EVALUATIONS_PER_SECOND: f64 = 2e6;
+
+/// Bytes the search keeps per instance (the instance, its verdict and
+/// evaluation count, the figures), measured: 3.9 GB for 2^26 instances.
+pub const BYTES_PER_INSTANCE: f64 = 64.0;
+
+/// The most memory the search's per-instance tables may take.
+pub const MAX_MEMORY: f64 = 2e9;
 
 /// Upper bound on options per honest recipient in round `r`.
 fn options_bound(spec: &EnvSpec, r: u8) -> f64 {
@@ -142,6 +170,16 @@ pub fn verify(
     limits: &Limits,
 ) -> Result<Report, VerifyError> {
     protocol.check(spec).map_err(VerifyError::Unsupported)?;
+    if limits.max_work.is_nan() || limits.max_work <= 0.0 {
+        return Err(VerifyError::BadLimit(limits.max_work));
+    }
+    let bytes = instance_count(spec) * BYTES_PER_INSTANCE;
+    if bytes > MAX_MEMORY {
+        return Err(VerifyError::TooMuchMemory {
+            bytes,
+            limit: MAX_MEMORY,
+        });
+    }
     let estimate = estimate_work(spec);
     if estimate > limits.max_work {
         return Err(VerifyError::TooLarge {

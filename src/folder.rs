@@ -1,0 +1,140 @@
+//! A run folder: created, locked for the run's life, and checked for what
+//! it already holds. The lock is an OS file lock on `<folder>/.lock` (which
+//! names its holder): a second writer is refused, and a crashed or killed
+//! run releases it with its process.
+
+use anyhow::bail;
+use fs4::FileExt;
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// The files a run writes in its folder; any of them marks it as used.
+pub const OUTPUTS: &[&str] = &[
+    "config.toml",
+    "metrics.csv",
+    "timing.csv",
+    "state.safetensors",
+    "honest.safetensors",
+    "honest_best.safetensors",
+    "byzantine.safetensors",
+    "curves.svg",
+    "evaluation.svg",
+    "verify.json",
+    "counterexample.txt",
+    "protocol.txt",
+];
+
+/// What to do with a folder that holds an earlier run's files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Refuse it: a new run never mixes its files with another's.
+    Fresh,
+    /// Go on with it (the caller checks its saved state).
+    Resume,
+    /// Delete its files first.
+    Overwrite,
+}
+
+/// A locked run folder; the lock lasts as long as this value (or the process).
+pub struct RunFolder {
+    _lock: File,
+    pub path: PathBuf,
+}
+
+/// Who holds a lock: written into the lock file for whoever is refused.
+fn holder() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map_or_else(|| "an unknown host".into(), |h| h.trim().to_string());
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!(
+        "process {} on {host}, since unix time {since}",
+        std::process::id()
+    )
+}
+
+/// Takes `path` (a lock file) exclusively, waiting if `wait`; else refuses
+/// with the holder it names.
+pub fn lock(path: &Path, wait: bool) -> anyhow::Result<File> {
+    let shown = path.display();
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot open the lock file {shown}: {e}"))?;
+    let taken = if wait {
+        FileExt::lock(&file).map_err(fs4::TryLockError::Error)
+    } else {
+        FileExt::try_lock(&file)
+    };
+    match taken {
+        Ok(()) => {}
+        Err(fs4::TryLockError::WouldBlock) => {
+            let mut who = String::new();
+            let _ = file.read_to_string(&mut who);
+            let who = who.trim();
+            bail!(
+                "{} is in use by another run ({}): wait for it to end, or use another folder",
+                path.parent().unwrap_or(path).display(),
+                if who.is_empty() {
+                    "holder unknown"
+                } else {
+                    who
+                }
+            );
+        }
+        Err(fs4::TryLockError::Error(e)) => bail!("cannot lock {shown}: {e}"),
+    }
+    let write = |file: &mut File| -> std::io::Result<()> {
+        file.set_len(0)?;
+        file.rewind()?;
+        writeln!(file, "{}", holder())?;
+        file.sync_all()
+    };
+    write(&mut file).map_err(|e| anyhow::anyhow!("cannot write {shown}: {e}"))?;
+    Ok(file)
+}
+
+/// Creates (unless resuming) and locks the run folder `out`, then applies
+/// `mode` to an earlier run's files.
+pub fn open(out: &Path, mode: Mode) -> anyhow::Result<RunFolder> {
+    let shown = out.display();
+    if mode == Mode::Resume {
+        if !out.is_dir() {
+            bail!("--resume: {shown} is not a run folder");
+        }
+    } else {
+        std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("cannot create {shown}: {e}"))?;
+    }
+    let lock = lock(&out.join(".lock"), false)?;
+    let used: Vec<&str> = OUTPUTS
+        .iter()
+        .copied()
+        .filter(|f| out.join(f).exists())
+        .collect();
+    match mode {
+        Mode::Fresh if !used.is_empty() => bail!(
+            "{shown} holds an earlier run ({}): --resume goes on with a killed training run, \
+             --overwrite deletes its files first, or choose another --out",
+            used.join(", ")
+        ),
+        Mode::Overwrite => {
+            for f in used {
+                let path = out.join(f);
+                std::fs::remove_file(&path)
+                    .map_err(|e| anyhow::anyhow!("cannot delete {}: {e}", path.display()))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(RunFolder {
+        _lock: lock,
+        path: out.to_path_buf(),
+    })
+}

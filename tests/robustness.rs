@@ -332,10 +332,12 @@ fn timing_keeps_every_segment_across_resumes() {
         "{stages:?}"
     );
     assert_eq!(second[first.len() - 1].2, None, "segment 1 trained nothing");
-    assert_eq!(
-        rate(&second),
-        total,
-        "the same episodes over the same training time"
+    // The same episodes over the same training time (to the last bits: the
+    // saved state carries the seconds through JSON).
+    assert!(
+        (rate(&second) - total).abs() <= 1e-9 * total,
+        "{} vs {total}",
+        rate(&second)
     );
     let seconds: f64 = second
         .iter()

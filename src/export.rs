@@ -184,6 +184,9 @@ pub struct TimingRow {
     pub stage: String,
     pub seconds: f64,
     pub episodes_per_second: Option<f64>,
+    /// Episodes trained in this stage (training stages, segments, the total).
+    #[serde(default)]
+    pub episodes: Option<u64>,
 }
 
 /// Reads the rows of a `metrics.csv`.

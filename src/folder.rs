@@ -38,8 +38,18 @@ pub enum Mode {
 
 /// A locked run folder; the lock lasts as long as this value (or the process).
 pub struct RunFolder {
-    _lock: File,
+    lock: File,
     pub path: PathBuf,
+}
+
+impl Drop for RunFolder {
+    /// Clears the holder's name (pid, host, time) before the lock goes, so
+    /// a finished run leaves an empty `.lock`: nothing in the folder but
+    /// `timing.csv` depends on when and where it ran. The file itself stays:
+    /// deleting it would let a waiter lock a file nobody else can see.
+    fn drop(&mut self) {
+        let _ = self.lock.set_len(0);
+    }
 }
 
 /// Who holds a lock: written into the lock file for whoever is refused.
@@ -134,7 +144,7 @@ pub fn open(out: &Path, mode: Mode) -> anyhow::Result<RunFolder> {
         _ => {}
     }
     Ok(RunFolder {
-        _lock: lock,
+        lock,
         path: out.to_path_buf(),
     })
 }

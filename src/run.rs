@@ -226,6 +226,7 @@ pub fn run_with(
         stage: "verify".into(),
         seconds: clock.elapsed().as_secs_f64(),
         episodes_per_second: None,
+        episodes: None,
     });
     if let Some(r) = &report {
         write_report(out, r)?;
@@ -293,6 +294,7 @@ pub fn run_with(
             stage: format!("eval {name}"),
             seconds: secs,
             episodes_per_second: Some(sampled.episodes as f64 / secs.max(1e-9)),
+            episodes: None,
         });
         let r = row(
             res,

@@ -374,6 +374,7 @@ pub fn run(job: &SlushJob, out: &Path, say: &dyn Fn(String)) -> anyhow::Result<V
         stage: "total".into(),
         seconds: started.elapsed().as_secs_f64(),
         episodes_per_second: None,
+        episodes: None,
     }];
     write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;
     say(format!("wrote {}", out.join("metrics.csv").display()));

@@ -89,9 +89,15 @@ pub fn plan(file: &Path, sets: &[String], root: &Path) -> anyhow::Result<(String
     Ok((name, runs))
 }
 
-/// Whether a run folder holds a finished run: `timing.csv` is written last.
+/// Whether a run folder holds a finished run: `timing.csv` ends with its
+/// `total` row, which every kind of run writes last (a training run also
+/// writes the rows so far after each evaluation, without the total).
 pub fn finished(out: &Path) -> bool {
-    out.join("timing.csv").exists()
+    let Ok(mut r) = csv::Reader::from_path(out.join("timing.csv")) else {
+        return false;
+    };
+    let rows: Vec<crate::export::TimingRow> = r.deserialize().filter_map(Result::ok).collect();
+    rows.last().is_some_and(|t| t.stage == "total")
 }
 
 /// Key paths where two TOML values differ, in key order.

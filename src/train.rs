@@ -94,33 +94,100 @@ struct RunState {
     replays: Vec<(Instance, Vec<Vec<u8>>)>,
     /// The experiment as run: a resume must be of the same one.
     config: String,
-    /// `timing.csv` so far, over every segment (the run and each resume).
-    #[serde(default)]
-    timing: Vec<TimingRow>,
-    /// Seconds spent training, and the episodes trained in them, over every segment.
-    #[serde(default)]
-    train_secs: f64,
-    #[serde(default)]
+    // No wall-clock figure: the state's bytes depend on the config and seed
+    // only. A resume reads the earlier segments back from `timing.csv`.
+}
+
+/// Wall-clock rows of `timing.csv` for one segment (one process: the run,
+/// or a resume), kept apart from everything the seed determines.
+struct Timing {
+    /// The rows of earlier segments (from `timing.csv`) and of this one so far.
+    rows: Vec<TimingRow>,
+    started: Instant,
+    /// Seconds spent training in this segment, and the episodes trained in them.
+    secs: f64,
     trained: u64,
 }
 
-/// A segment (one process: the run, or a resume) as a row of `timing.csv`:
-/// its wall-clock seconds, and its training rate if it trained at all.
-fn segment_row(name: &str, k: usize, seconds: f64, trained: u64, train_secs: f64) -> TimingRow {
-    TimingRow {
-        run: name.into(),
-        stage: format!("segment {k}"),
-        seconds,
-        episodes_per_second: (train_secs > 0.0).then(|| trained as f64 / train_secs),
+impl Timing {
+    fn new() -> Timing {
+        Timing {
+            rows: vec![],
+            started: Instant::now(),
+            secs: 0.0,
+            trained: 0,
+        }
     }
-}
 
-/// Segments (runs and resumes) recorded in `timing` so far.
-fn segments(timing: &[TimingRow]) -> usize {
-    timing
-        .iter()
-        .filter(|t| t.stage.starts_with("segment "))
-        .count()
+    /// Picks up the segments a killed or finished run left in `path`: its
+    /// rows without the total. An unreadable file loses only wall-clock
+    /// figures, so it is skipped, not refused.
+    fn resume(path: &Path) -> Timing {
+        let mut t = Timing::new();
+        if let Ok(mut r) = csv::Reader::from_path(path) {
+            t.rows = r.deserialize().filter_map(Result::ok).collect();
+            t.rows.retain(|row: &TimingRow| row.stage != "total");
+        }
+        t
+    }
+
+    fn push(&mut self, row: TimingRow) {
+        self.rows.push(row);
+    }
+
+    fn train(&mut self, name: &str, to: u64, secs: f64, done: u64) {
+        (self.secs, self.trained) = (self.secs + secs, self.trained + done);
+        self.push(TimingRow {
+            run: name.into(),
+            stage: format!("train to {to}"),
+            seconds: secs,
+            episodes_per_second: Some(done as f64 / secs.max(1e-9)),
+            episodes: Some(done),
+        });
+    }
+
+    /// The rows with this segment's row so far (no total: the run goes on).
+    fn so_far(&self, name: &str) -> Vec<TimingRow> {
+        let segments = self
+            .rows
+            .iter()
+            .filter(|t| t.stage.starts_with("segment "))
+            .count();
+        let mut rows = self.rows.clone();
+        rows.push(TimingRow {
+            run: name.into(),
+            stage: format!("segment {segments}"),
+            seconds: self.started.elapsed().as_secs_f64(),
+            episodes_per_second: (self.secs > 0.0).then(|| self.trained as f64 / self.secs),
+            episodes: Some(self.trained),
+        });
+        rows
+    }
+
+    /// The rows with this segment's row and the total: every segment's
+    /// seconds, and every episode trained over the seconds spent training
+    /// them (empty if nothing was trained). Written last: a `timing.csv`
+    /// that ends with its total marks a finished run.
+    fn finished(&self, name: &str) -> Vec<TimingRow> {
+        let mut rows = self.so_far(name);
+        let training = rows.iter().filter(|t| t.stage.starts_with("train to "));
+        let (secs, trained) = training.fold((0.0, 0), |(s, n), t| {
+            (s + t.seconds, n + t.episodes.unwrap_or(0))
+        });
+        let total = rows
+            .iter()
+            .filter(|t| t.stage.starts_with("segment "))
+            .map(|t| t.seconds)
+            .sum();
+        rows.push(TimingRow {
+            run: name.into(),
+            stage: "total".into(),
+            seconds: total,
+            episodes_per_second: (secs > 0.0 && trained > 0).then(|| trained as f64 / secs),
+            episodes: Some(trained),
+        });
+        rows
+    }
 }
 
 pub const STATE: &str = "state.safetensors";
@@ -213,17 +280,13 @@ pub fn train(
     let mut rollout = Rollout::default();
     let (mut hacc, mut bacc) = (Acc::default(), Acc::default());
     let mut rows: Vec<MetricsRow> = vec![];
-    let mut timing: Vec<TimingRow> = vec![];
+    let mut timing = Timing::new();
     let mut fixed_report: Option<Option<Report>> = None;
     let mut best_optimal: Option<f64> = None;
     // Every counterexample found against the learning honest team, for replay.
     let mut replays: Vec<(Instance, Vec<Vec<u8>>)> = vec![];
     let mut replay_env = BatchEnv::new(spec.clone(), 0);
     let (mut episodes, mut epoch, mut evals) = (0u64, 0u64, 0u64);
-    let started = Instant::now();
-    // Training seconds and episodes over every segment, and in this one.
-    let (mut train_secs, mut trained) = (0.0, 0u64);
-    let (mut seg_secs, mut seg_trained) = (0.0, 0u64);
     let bar = progress(tc.episodes, quiet);
     let config_text = toml::to_string(exp)?;
     let mut resumed = false;
@@ -251,7 +314,7 @@ pub fn train(
         }
         rows.truncate(st.rows);
         replays = st.replays;
-        (timing, train_secs, trained) = (st.timing, st.train_secs, st.trained);
+        timing = Timing::resume(&out.join("timing.csv"));
         best_optimal = rows
             .iter()
             .filter_map(|r| r.optimal_attack_rate)
@@ -413,16 +476,14 @@ pub fn train(
                 stage: format!("eval {evals}"),
                 seconds: clock.elapsed().as_secs_f64(),
                 episodes_per_second: None,
+                episodes: None,
             });
             evals += 1;
-            let mut timing_so_far = timing.clone();
-            timing_so_far.push(segment_row(
-                res.name(),
-                segments(&timing),
-                started.elapsed().as_secs_f64(),
-                seg_trained,
-                seg_secs,
-            ));
+            // Written with every row, so a killed run's resume finds it.
+            write_atomic(
+                &out.join("timing.csv"),
+                &csv_bytes(&timing.so_far(res.name()))?,
+            )?;
             let st = RunState {
                 rows: rows.len(),
                 episodes,
@@ -439,9 +500,6 @@ pub fn train(
                 },
                 replays: replays.clone(),
                 config: config_text.clone(),
-                timing: timing_so_far,
-                train_secs,
-                trained,
             };
             let mut tensors = vec![];
             if let Some(l) = &honest_learner {
@@ -581,36 +639,13 @@ pub fn train(
         }
         let secs = clock.elapsed().as_secs_f64();
         let done = episodes - rows.last().map_or(0, |r| r.episodes);
-        (train_secs, trained) = (train_secs + secs, trained + done);
-        (seg_secs, seg_trained) = (seg_secs + secs, seg_trained + done);
-        timing.push(TimingRow {
-            run: res.name().into(),
-            stage: format!("train to {episodes}"),
-            seconds: secs,
-            episodes_per_second: Some(done as f64 / secs.max(1e-9)),
-        });
+        timing.train(res.name(), episodes, secs, done);
     }
     bar.finish_and_clear();
-    timing.push(segment_row(
-        res.name(),
-        segments(&timing),
-        started.elapsed().as_secs_f64(),
-        seg_trained,
-        seg_secs,
-    ));
-    // Every segment's seconds; the rate of every episode trained over the
-    // seconds spent training them (none: nothing was trained).
-    timing.push(TimingRow {
-        run: res.name().into(),
-        stage: "total".into(),
-        seconds: timing
-            .iter()
-            .filter(|t| t.stage.starts_with("segment "))
-            .map(|t| t.seconds)
-            .sum(),
-        episodes_per_second: (train_secs > 0.0).then(|| trained as f64 / train_secs),
-    });
-    write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;
+    write_atomic(
+        &out.join("timing.csv"),
+        &csv_bytes(&timing.finished(res.name()))?,
+    )?;
     say(format!("wrote {}", out.join("metrics.csv").display()));
     Ok(rows)
 }

@@ -283,12 +283,12 @@ fn a_killed_run_resumes_to_the_same_result() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(
-        !killed.join("timing.csv").exists(),
-        "the run finished before it was killed"
-    );
+    // 33 rows and a header when finished: it must have been cut short.
     let partial = lines(&killed.join("metrics.csv"));
-    assert!(partial > 1 && partial < 34, "{partial} lines");
+    assert!(
+        partial > 1 && partial < 34,
+        "{partial} lines: the run finished before it was killed"
+    );
     // What it had written is readable as it stands.
     selfplay::export::read_metrics(&killed.join("metrics.csv")).unwrap();
     let resumed = selfplay()
@@ -315,6 +315,23 @@ fn a_killed_run_resumes_to_the_same_result() {
         read(&whole),
         "resumed run differs from the uninterrupted one"
     );
+    // So does every checkpoint and the saved state: no wall clock in them.
+    for f in [
+        "honest.safetensors",
+        "byzantine.safetensors",
+        "state.safetensors",
+    ] {
+        let read = |d: &std::path::Path| std::fs::read(d.join(f)).unwrap();
+        assert!(
+            read(&killed) == read(&whole),
+            "{f} differs after the resume"
+        );
+    }
+    // timing.csv keeps the killed segment's wall clock beside the resume's.
+    let timing = std::fs::read_to_string(killed.join("timing.csv")).unwrap();
+    for stage in [",segment 0,", ",segment 1,", ",total,"] {
+        assert!(timing.contains(stage), "{stage}: {timing}");
+    }
     // A resume with other settings is refused, not mixed in.
     let out = selfplay()
         .args([

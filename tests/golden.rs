@@ -13,15 +13,16 @@ use std::process::Command;
 /// The config the hash belongs to.
 pub const CONFIG: &str = "tests/golden/cotrain_replays.toml";
 
-/// SHA-256 over every file the run writes but `timing.csv` (wall clock) and
-/// the plot, by name in sorted order: name, length, bytes.
+/// SHA-256 over every file the run writes but `timing.csv` (wall clock), the
+/// plot and the folder's lock file, by name in sorted order: name, length,
+/// bytes.
 const GOLDEN: &str = "97a66f1eddc8cc9feccc476f59fec1d9ba08c2e1b05bee02aee1449ca8f65e7d";
 
 fn digest(dir: &Path) -> (String, Vec<String>) {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != "timing.csv" && !n.ends_with(".svg"))
+        .filter(|n| n != "timing.csv" && n != ".lock" && !n.ends_with(".svg"))
         .collect();
     names.sort();
     let mut all = Sha256::new();
@@ -50,6 +51,8 @@ fn the_golden_run_writes_the_pinned_bytes() {
             .status()
             .unwrap();
         assert!(status.success());
+        // A finished run clears its lock file's holder (pid, host, time).
+        assert_eq!(std::fs::read(dir.join(".lock")).unwrap(), b"");
         let (hash, each) = digest(&dir);
         assert_eq!(
             hash,

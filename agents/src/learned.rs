@@ -67,6 +67,8 @@ pub struct LearnedHonest {
     pub record: Option<Buffer>,
     /// Keeps the trajectories of several batches apart in one buffer.
     pub traj_offset: usize,
+    /// Paid to every recorded step as it is taken ([`Rewards::per_step`]).
+    pub step_reward: f32,
     work: Work,
 }
 
@@ -77,6 +79,7 @@ impl LearnedHonest {
             greedy,
             record: None,
             traj_offset: 0,
+            step_reward: 0.0,
             work: Work::default(),
         }
     }
@@ -94,7 +97,7 @@ impl LearnedHonest {
             for i in bits(ep.followers & envs::rules::all(spec.n)) {
                 buf.reward_last(
                     self.traj_offset + e * spec.n + i,
-                    rewards.honest(spec, ep, &out, i),
+                    rewards.honest_at_end(spec, ep, &out, i),
                 );
             }
         }
@@ -142,6 +145,9 @@ impl HonestPolicy for LearnedHonest {
                     w.logp[k],
                     w.values[k],
                 );
+                if self.step_reward != 0.0 {
+                    buf.reward_last(self.traj_offset + ei, self.step_reward);
+                }
             }
         }
     }

@@ -656,6 +656,14 @@ pub fn check_values(exp: &Experiment) -> Result<(), ConfigError> {
         ] {
             range(&key(k), x.into(), 0.0, 1e3, "a loss weight is in [0, 1000]")?;
         }
+        if l.baseline == agents::Baseline::BatchMean && l.algo != agents::Algo::Reinforce {
+            return Err(ConfigError::new(
+                &key("baseline"),
+                "\"batch_mean\"",
+                "only REINFORCE takes the batch-mean baseline (PPO's advantages need the \
+                 value network): set algo = \"reinforce\" or baseline = \"value\"",
+            ));
+        }
         if !(1..=1000).contains(&l.update_epochs) {
             return Err(ConfigError::new(
                 &key("update_epochs"),
@@ -1218,6 +1226,14 @@ mod tests {
             (
                 "[honest.learn]\nclip = nan\n",
                 "honest.learn.clip = NaN: needs a finite",
+            ),
+            (
+                "[honest.learn]\nbaseline = \"batch_mean\"\n",
+                "honest.learn.baseline = \"batch_mean\": only REINFORCE",
+            ),
+            (
+                "game = \"slush\"\n[env]\nn = 5\n[rewards]\nround_penalty_at = \"every_step\"\n",
+                "rewards.round_penalty_at = \"every_step\": the sampling game",
             ),
             (
                 "[honest.learn]\nclip = 0.0\n",

@@ -252,6 +252,7 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
             while done < hc.defend_episodes {
                 let mut h = LearnedHonest::new(honest.actor()?, false);
                 h.record = Some(Buffer::new(hd, 1));
+                h.step_reward = exp.rewards.per_step();
                 let live_turn = epoch.is_multiple_of(2);
                 let mut b = if live_turn {
                     let mut b = LearnedByzantine::new(live.actor()?, false);

@@ -43,6 +43,13 @@ impl SlushJob {
                 ));
             }
         }
+        if exp.rewards.round_penalty_at != envs::RoundPenaltyAt::End {
+            return Err(ConfigError::new(
+                "rewards.round_penalty_at",
+                "\"every_step\"",
+                "the sampling game pays its rewards at the end: only \"end\" applies",
+            ));
+        }
         let adv = &exp.byzantine.adversary;
         if spec.f > 0 && !slush::ADVERSARIES.contains(&adv.as_str()) {
             return Err(ConfigError::new(

@@ -552,6 +552,7 @@ pub fn train(
                     let mut p = LearnedHonest::new(l.actor()?, false);
                     if learn_h {
                         p.record = Some(Buffer::new(hd, 1));
+                        p.step_reward = exp.rewards.per_step();
                     }
                     Some(p)
                 }

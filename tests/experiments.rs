@@ -145,6 +145,42 @@ fn honest_team_learns_send_then_majority() {
     assert!(dir.path().join("honest.safetensors").exists());
 }
 
+/// Issue 15: REINFORCE at the PyTorch anchor's settings (batch-mean
+/// baseline, entropy 0.2, first-matching terminal rewards, a round penalty
+/// per step) leaves the 87.5% constant commit and learns send-then-majority;
+/// with the terminal penalties summed instead (-3 where the anchor pays -1),
+/// the same run stays in the trap. Seed 1 first reaches 100% at 87,040
+/// episodes (docs/learning.md).
+#[test]
+fn reinforce_learns_at_the_anchors_settings_and_not_with_summed_penalties() {
+    let short = [
+        "train.episodes=102400",
+        "train.stop_when_verified=true",
+        "eval.episodes=256",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let rows = run(
+        &load(&experiment("reinforce_anchor.toml"), &short),
+        dir.path(),
+    );
+    let last = rows.last().unwrap();
+    assert!(rows[0].exact_honest_win_rate < Some(1.0));
+    assert_eq!(last.exact_honest_win_rate, Some(1.0), "{rows:#?}");
+    assert_eq!(last.verified, Some(true));
+    assert!(last.mean_decision_round > 1.5, "it sends before committing");
+    let dir = tempfile::tempdir().unwrap();
+    let mut summed = short.to_vec();
+    summed.push("rewards.terminal=sum");
+    let rows = run(
+        &load(&experiment("reinforce_anchor.toml"), &summed),
+        dir.path(),
+    );
+    assert!(
+        rows.iter().all(|r| r.exact_honest_win_rate < Some(1.0)),
+        "{rows:#?}"
+    );
+}
+
 #[test]
 fn byzantine_agent_learns_to_equivocate_at_n_3_and_4() {
     for (n, optimum) in [(3, 0.5), (4, 0.375)] {

@@ -185,6 +185,11 @@ fn the_config_reference_documents_every_config_key() {
     full.honest.checkpoint = Some("x".into());
     full.byzantine.checkpoint = Some("x".into());
     full.rewards.byzantine = Some(Default::default());
+    // Keys written out only when they differ from their default.
+    full.honest.learn.baseline = agents::Baseline::BatchMean;
+    full.byzantine.learn.baseline = agents::Baseline::BatchMean;
+    full.rewards.terminal = envs::Terminal::FirstMatch;
+    full.rewards.round_penalty_at = envs::RoundPenaltyAt::EveryStep;
     full.sweep = Some(Default::default());
     let mut known = BTreeSet::new();
     keys(

@@ -99,6 +99,20 @@ impl Buffer {
         let returns = adv.iter().zip(&self.values).map(|(a, v)| a + v).collect();
         (adv, returns)
     }
+
+    /// Each step's return: the rewards from it to its trajectory's end,
+    /// discounted by `gamma` (no value estimate enters).
+    pub fn returns(&self, gamma: f32) -> Vec<f32> {
+        let mut ret = vec![0.0f32; self.len()];
+        for t in (0..self.len()).rev() {
+            let next = match self.next[t] {
+                END => 0.0,
+                s => ret[s as usize],
+            };
+            ret[t] = self.rewards[t] + gamma * next;
+        }
+        ret
+    }
 }
 
 #[cfg(test)]
@@ -122,5 +136,8 @@ mod tests {
         let (adv, _) = b.advantages(1.0, 0.5);
         // delta_0 = 0.75 - 0.5 = 0.25, delta_2 = 1 - 0.75 = 0.25: 0.25 + 0.5 * 0.25.
         assert_eq!(adv[0], 0.375);
+        // Returns alone, no value estimate: discounted along each trajectory.
+        assert_eq!(b.returns(1.0), vec![1.0, -1.0, 1.0]);
+        assert_eq!(b.returns(0.5), vec![0.5, -1.0, 1.0]);
     }
 }

@@ -67,6 +67,8 @@ pub struct LearnedHonest {
     pub record: Option<Buffer>,
     /// Keeps the trajectories of several batches apart in one buffer.
     pub traj_offset: usize,
+    /// Paid to every recorded step as it is taken ([`Rewards::per_step`]).
+    pub step_reward: f32,
     work: Work,
 }
 
@@ -77,6 +79,7 @@ impl LearnedHonest {
             greedy,
             record: None,
             traj_offset: 0,
+            step_reward: 0.0,
             work: Work::default(),
         }
     }
@@ -94,7 +97,7 @@ impl LearnedHonest {
             for i in bits(ep.followers & envs::rules::all(spec.n)) {
                 buf.reward_last(
                     self.traj_offset + e * spec.n + i,
-                    rewards.honest(spec, ep, &out, i),
+                    rewards.honest_at_end(spec, ep, &out, i),
                 );
             }
         }
@@ -142,6 +145,9 @@ impl HonestPolicy for LearnedHonest {
                     w.logp[k],
                     w.values[k],
                 );
+                if self.step_reward != 0.0 {
+                    buf.reward_last(self.traj_offset + ei, self.step_reward);
+                }
             }
         }
     }
@@ -299,6 +305,49 @@ mod tests {
     use envs::{instances, EnvConfig};
     use rand::SeedableRng;
     use std::sync::Arc;
+
+    /// With the round penalty paid per step, every recorded step carries it
+    /// as it is taken and the end pays the rest: each trajectory's rewards
+    /// add up to the agent's whole reward.
+    #[test]
+    fn a_per_step_round_penalty_is_paid_at_every_step() {
+        let spec = Arc::new(EnvSpec::new(&EnvConfig::default(), 3).unwrap());
+        let (n, d) = (spec.n, obs_size(&spec));
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let learner = Learner::new(d, 1, &LearnConfig::default(), &mut rng).unwrap();
+        let rewards = Rewards {
+            round_penalty: -0.25,
+            round_penalty_at: envs::RoundPenaltyAt::EveryStep,
+            ..Rewards::default()
+        };
+        let mut h = LearnedHonest::new(learner.actor().unwrap(), false);
+        h.record = Some(Buffer::new(d, 1));
+        h.step_reward = rewards.per_step();
+        let mut env = BatchEnv::new(spec.clone(), 64);
+        env.reset(&mut rng);
+        let mut silent = ReplayByzantine {
+            schedules: vec![vec![]; 64],
+        };
+        Rollout::default().play(&mut env, &mut h, &mut silent, &mut rng);
+        h.reward(&env, &rewards);
+        let buf = h.record.as_ref().unwrap();
+        let steps_before_the_last = (0..buf.len()).filter(|&t| buf.next[t] != END);
+        let mut waited = 0;
+        for t in steps_before_the_last {
+            assert_eq!(buf.rewards[t], -0.25, "step {t}");
+            waited += 1;
+        }
+        assert!(waited > 0, "some agent sent before committing");
+        let mut whole = 0.0f64;
+        for e in 0..env.len() {
+            let (ep, out) = (env.episode(e), env.outcome(e));
+            for i in bits(ep.followers & envs::rules::all(n)) {
+                whole += rewards.honest(&spec, ep, &out, i) as f64;
+            }
+        }
+        let got: f64 = buf.rewards.iter().map(|&r| r as f64).sum();
+        assert!((got - whole).abs() < 1e-3, "{got} vs {whole}");
+    }
 
     /// A main batch and then a batch of replayed counterexamples, recorded
     /// into one buffer as training does: the replays' steps form

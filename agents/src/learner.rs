@@ -53,6 +53,29 @@ pub struct LearnConfig {
     pub minibatch: usize,
     /// Normalise advantages per minibatch.
     pub normalize_advantages: bool,
+    /// REINFORCE's baseline: `value` (a value network trained alongside) or
+    /// `batch_mean` (the mean return over every step of the batch; no value
+    /// network is trained). PPO always uses the value network.
+    #[serde(skip_serializing_if = "Baseline::is_value")]
+    pub baseline: Baseline,
+}
+
+/// What REINFORCE subtracts from a step's return to get its advantage.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Baseline {
+    /// A value network's estimate of the step's return, trained alongside.
+    #[default]
+    Value,
+    /// One scalar: the mean return over every step of the batch (the
+    /// textbook REINFORCE baseline); the value network is not trained.
+    BatchMean,
+}
+
+impl Baseline {
+    fn is_value(&self) -> bool {
+        *self == Baseline::Value
+    }
 }
 
 impl Default for LearnConfig {
@@ -70,6 +93,7 @@ impl Default for LearnConfig {
             update_epochs: 4,
             minibatch: 1024,
             normalize_advantages: true,
+            baseline: Baseline::Value,
         }
     }
 }
@@ -368,6 +392,7 @@ impl Learner {
     /// `coef` the entropy weight.
     fn gradients(&mut self, mb: &Minibatch, objective: Objective) -> Stats {
         let (m, h) = (mb.rows, self.heads);
+        let train_critic = objective == Objective::PolicyGradient && self.trains_critic();
         let w = &mut self.work;
         self.policy.forward_train(&mb.obs, m, &mut w.policy_acts);
         let logits = w.policy_acts.last().expect("an output layer");
@@ -440,7 +465,7 @@ impl Learner {
             &mut w.policy_grads,
         );
         let mut value_loss = 0.0f64;
-        if objective == Objective::PolicyGradient {
+        if train_critic {
             self.critic.forward_train(&mb.obs, m, &mut w.critic_acts);
             let values = w.critic_acts.last().expect("an output layer");
             w.grad_values.clear();
@@ -472,16 +497,23 @@ impl Learner {
         }
     }
 
+    /// Whether policy-gradient steps train the value network: not for
+    /// REINFORCE with the batch-mean baseline, which never reads it.
+    fn trains_critic(&self) -> bool {
+        !(self.cfg.algo == Algo::Reinforce && self.cfg.baseline == Baseline::BatchMean)
+    }
+
     /// One Adam step along the gradients [`Learner::gradients`] left, with
-    /// the global gradient norm clipped. Imitation leaves the value network be.
+    /// the global gradient norm clipped. Imitation leaves the value network
+    /// be, and so does REINFORCE with the batch-mean baseline.
     fn apply(&mut self, objective: Objective) {
         let w = &self.work;
         let mut grads: Vec<Option<&[f32]>> = vec![];
         for (gw, gb) in &w.policy_grads {
             grads.extend([Some(&gw[..]), Some(&gb[..])]);
         }
+        let critic = objective == Objective::PolicyGradient && self.trains_critic();
         for (gw, gb) in &w.critic_grads {
-            let critic = objective == Objective::PolicyGradient;
             grads.extend([critic.then_some(&gw[..]), critic.then_some(&gb[..])]);
         }
         grads.resize(self.opt.m.len(), None);
@@ -560,7 +592,11 @@ impl Learner {
             Algo::Ppo => (self.cfg.update_epochs, self.cfg.gae_lambda),
             Algo::Reinforce => (1, 1.0),
         };
-        let (adv, ret) = buf.advantages(self.cfg.gamma, lambda);
+        let (adv, ret) = if self.trains_critic() {
+            buf.advantages(self.cfg.gamma, lambda)
+        } else {
+            batch_mean_advantages(buf, self.cfg.gamma)
+        };
         let mut order: Vec<usize> = (0..buf.len()).collect();
         let mut sum = StatsSum::default();
         let mut mb = Minibatch::default();
@@ -574,10 +610,25 @@ impl Learner {
             }
         }
         let mut stats = sum.mean().unwrap_or_default();
-        stats.explained_variance = explained_variance(&buf.values, &ret);
+        stats.explained_variance = if self.trains_critic() {
+            explained_variance(&buf.values, &ret)
+        } else {
+            f64::NAN // no value network is trained: nothing explains the returns
+        };
         stats.mean_return = mean_return(buf);
         Ok(stats)
     }
+}
+
+/// REINFORCE with the textbook baseline: each step's Monte Carlo return
+/// (discounted by `gamma`) minus the mean return over every step of the
+/// batch, one scalar; `(advantages, returns)`. The mean is summed in f64, in
+/// step order.
+fn batch_mean_advantages(buf: &Buffer, gamma: f32) -> (Vec<f32>, Vec<f32>) {
+    let ret = buf.returns(gamma);
+    let mean = (ret.iter().map(|&g| g as f64).sum::<f64>() / ret.len().max(1) as f64) as f32;
+    let adv = ret.iter().map(|&g| g - mean).collect();
+    (adv, ret)
 }
 
 /// `1 - Var(y - pred) / Var(y)` (population variances, CleanRL's
@@ -682,6 +733,38 @@ mod tests {
         let (mut l, b) = tiny(Algo::Reinforce);
         let want = textbook_gradient(&l, &b, &[1.0, -2.0]);
         assert_close(&gradient(&mut l, &b), &want);
+    }
+
+    #[test]
+    fn reinforce_with_the_batch_mean_baseline_subtracts_the_mean_return() {
+        // Returns 1 and -2: the batch mean is -0.5, so the advantages are
+        // 1.5 and -1.5. The value estimates would make them -1 and 1.
+        let (mut l, mut b) = tiny(Algo::Reinforce);
+        b.values = vec![2.0, -3.0];
+        l.cfg.baseline = Baseline::BatchMean;
+        l.cfg.value_coef = 0.5;
+        let (adv, ret) = batch_mean_advantages(&b, 1.0);
+        assert_eq!((adv, ret), (vec![1.5, -1.5], vec![1.0, -2.0]));
+        let want = textbook_gradient(&l, &b, &[1.5, -1.5]);
+        let critic = l.critic.layers.clone();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let before = l.policy.layers.clone();
+        let s = l.update(&b, &mut rng).unwrap();
+        // One Adam step from fresh moments moves each weight by about
+        // -lr * sign(gradient): the textbook gradient's signs, on the mean-baselined advantages.
+        for ((w0, w1), g) in before[0].0.iter().zip(&l.policy.layers[0].0).zip(&want) {
+            if g.abs() > 1e-6 {
+                assert_eq!(
+                    (w1 - w0).signum(),
+                    -g.signum(),
+                    "{w0} -> {w1}, gradient {g}"
+                );
+            }
+        }
+        // The value network is neither trained nor counted.
+        assert_eq!(l.critic.layers, critic);
+        assert_eq!(s.value_loss, 0.0);
+        assert!(s.explained_variance.is_nan());
     }
 
     #[test]

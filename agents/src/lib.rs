@@ -13,6 +13,6 @@ pub mod rollout;
 
 pub use buffer::Buffer;
 pub use learned::{GreedyHonest, LearnedByzantine, LearnedHonest, ReplayByzantine};
-pub use learner::{Algo, LearnConfig, Learner, Stats, StatsSum};
+pub use learner::{Algo, Baseline, LearnConfig, Learner, Stats, StatsSum};
 pub use policy::{ByzantinePolicy, HonestPolicy, ScriptedByzantine, ScriptedHonest};
 pub use rollout::{Rollout, Tally};

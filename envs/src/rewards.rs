@@ -36,13 +36,66 @@ pub struct Rewards {
     /// invisible, yet excuses an abort under P4): this breaks the "always
     /// abort" trap.
     pub vote_violation: f32,
-    /// Per round an honest agent spends before it commits (its commit round minus one).
+    /// Per round an honest agent spends before it commits (its commit round
+    /// minus one), or with `round_penalty_at = "every_step"` per round in
+    /// which it acts (its commit round).
     pub round_penalty: f32,
+    /// When `round_penalty` is paid: `end` (with the terminal reward, for
+    /// the commit round minus one rounds) or `every_step` (at each step the
+    /// agent acts, its commit round included, as REINFORCE's reward to go
+    /// charges it: committing in round r costs r penalties, the later steps'
+    /// only to the steps before them).
+    #[serde(skip_serializing_if = "RoundPenaltyAt::is_end")]
+    pub round_penalty_at: RoundPenaltyAt,
+    /// How the terminal terms combine: `sum` (every term that applies is
+    /// added) or `first_match` (only the first that applies, in the order
+    /// consistency, validity, termination, correct commit).
+    #[serde(skip_serializing_if = "Terminal::is_sum")]
+    pub terminal: Terminal,
     /// To an honest agent that commits in round 1, before hearing anyone.
     pub early_commit_penalty: f32,
     /// The Byzantine team's own table; when absent it gets the negated mean honest reward.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub byzantine: Option<ByzantineRewards>,
+}
+
+/// How the terminal terms of [`Rewards`] combine.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Terminal {
+    /// Every term that applies is added: an episode that breaks agreement
+    /// and validity pays both.
+    #[default]
+    Sum,
+    /// The first rule that applies gives the reward: `consistency_violation`
+    /// if agreement fails, else `validity_violation` if validity fails, else
+    /// `termination_violation` if some agent never decides, else
+    /// `correct_commit` (the honest team won). As the Learning Consensus
+    /// code and the PyTorch anchor pay it.
+    FirstMatch,
+}
+
+impl Terminal {
+    fn is_sum(&self) -> bool {
+        *self == Terminal::Sum
+    }
+}
+
+/// When [`Rewards::round_penalty`] is paid.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RoundPenaltyAt {
+    /// With the terminal reward, once per round before the commit.
+    #[default]
+    End,
+    /// At every step the agent acts, its commit round included.
+    EveryStep,
+}
+
+impl RoundPenaltyAt {
+    fn is_end(&self) -> bool {
+        *self == RoundPenaltyAt::End
+    }
 }
 
 /// The Byzantine team's rewards when given explicitly.
@@ -76,6 +129,8 @@ impl Default for Rewards {
             majority_violation_one: 0.0,
             vote_violation: 0.0,
             round_penalty: 0.0,
+            round_penalty_at: RoundPenaltyAt::End,
+            terminal: Terminal::Sum,
             early_commit_penalty: 0.0,
             byzantine: None,
         }
@@ -91,23 +146,53 @@ fn majority(n: usize, ep: &Episode) -> Option<u8> {
 }
 
 impl Rewards {
-    /// Honest agent `i`'s reward for a finished episode.
+    /// Honest agent `i`'s whole reward for a finished episode, what is paid
+    /// per step included.
     pub fn honest(&self, spec: &EnvSpec, ep: &Episode, out: &Outcome, i: usize) -> f32 {
+        self.honest_paid(spec, ep, out, i, true)
+    }
+
+    /// What honest agent `i` is paid at the end of an episode: its whole
+    /// reward less what [`Rewards::per_step`] paid along the way.
+    pub fn honest_at_end(&self, spec: &EnvSpec, ep: &Episode, out: &Outcome, i: usize) -> f32 {
+        self.honest_paid(spec, ep, out, i, false)
+    }
+
+    /// Paid to an honest agent at every step it acts (0 unless
+    /// `round_penalty_at = "every_step"`).
+    pub fn per_step(&self) -> f32 {
+        match self.round_penalty_at {
+            RoundPenaltyAt::End => 0.0,
+            RoundPenaltyAt::EveryStep => self.round_penalty,
+        }
+    }
+
+    fn honest_paid(
+        &self,
+        spec: &EnvSpec,
+        ep: &Episode,
+        out: &Outcome,
+        i: usize,
+        steps: bool,
+    ) -> f32 {
         let target = if spec.broadcasts() {
             // Only the sender has an input: the value to decide is an honest sender's.
             ep.required_value(spec)
         } else {
             majority(spec.n, ep)
         };
-        self.paid(spec.n, spec.rounds, ep, out, i, target)
+        self.paid(spec.n, spec.rounds, ep, out, i, target, steps)
     }
 
-    /// The same for any game of `n` agents and `rounds` rounds whose agents all have inputs.
+    /// The whole reward for any game of `n` agents and `rounds` rounds whose
+    /// agents all have inputs.
     pub fn honest_for(&self, n: usize, rounds: u8, ep: &Episode, out: &Outcome, i: usize) -> f32 {
-        self.paid(n, rounds, ep, out, i, majority(n, ep))
+        self.paid(n, rounds, ep, out, i, majority(n, ep), true)
     }
 
-    /// `target`: the value [`Rewards::majority_violation`] pays against deciding otherwise.
+    /// `target`: the value [`Rewards::majority_violation`] pays against
+    /// deciding otherwise; `steps`: include what is paid per step.
+    #[allow(clippy::too_many_arguments)]
     fn paid(
         &self,
         n: usize,
@@ -116,25 +201,46 @@ impl Rewards {
         out: &Outcome,
         i: usize,
         target: Option<u8>,
+        steps: bool,
     ) -> f32 {
         let mut r = 0.0;
-        if out.honest_wins() {
-            r += self.correct_commit;
-        }
-        if !out.agreement {
-            r += self.consistency_violation;
-        }
-        if !out.validity {
-            r += self.validity_violation;
-        }
-        if !out.termination {
-            r += self.termination_violation;
+        match self.terminal {
+            Terminal::Sum => {
+                if out.honest_wins() {
+                    r += self.correct_commit;
+                }
+                if !out.agreement {
+                    r += self.consistency_violation;
+                }
+                if !out.validity {
+                    r += self.validity_violation;
+                }
+                if !out.termination {
+                    r += self.termination_violation;
+                }
+            }
+            Terminal::FirstMatch => {
+                r += if !out.agreement {
+                    self.consistency_violation
+                } else if !out.validity {
+                    self.validity_violation
+                } else if !out.termination {
+                    self.termination_violation
+                } else {
+                    self.correct_commit
+                };
+            }
         }
         let round = match ep.decided_round[i] {
             0 => rounds,
             d => d,
         };
-        r += self.round_penalty * (round - 1) as f32;
+        match self.round_penalty_at {
+            RoundPenaltyAt::End => r += self.round_penalty * (round - 1) as f32,
+            // One per step it acted: one per round up to its commit (or the last).
+            RoundPenaltyAt::EveryStep if steps => r += self.round_penalty * round as f32,
+            RoundPenaltyAt::EveryStep => {}
+        }
         if let Some(v) = ep.decision(i) {
             if round == 1 {
                 r += self.early_commit_penalty;
@@ -198,6 +304,8 @@ mod tests {
             majority_violation_one: 0.0,
             vote_violation: -16.0,
             round_penalty: -0.1,
+            round_penalty_at: RoundPenaltyAt::End,
+            terminal: Terminal::Sum,
             early_commit_penalty: -0.25,
             byzantine: None,
         };
@@ -249,6 +357,86 @@ mod tests {
         };
         let r = table.honest(&s, &ep, &o, 0);
         assert!((mirror.honest(&s, &ep, &o, 0) - (r - 1.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn first_match_pays_only_the_first_rule_that_applies() {
+        let s = game();
+        let anchor = Rewards {
+            validity_violation: -2.0,
+            terminal: Terminal::FirstMatch,
+            ..Rewards::default()
+        };
+        let summed = Rewards {
+            terminal: Terminal::Sum,
+            ..anchor.clone()
+        };
+        // Inputs all 0; agent 0 decides 0, agents 1 and 2 decide 1:
+        // agreement and validity both fail.
+        let mut ep = Episode::new(Instance {
+            byzantine: 0,
+            inputs: 0,
+            sender: 0,
+        });
+        ep.decided = 0b111;
+        ep.values = 0b110;
+        for r in ep.decided_round.iter_mut().take(3) {
+            *r = 2;
+        }
+        let o = outcome(&s, &ep);
+        assert!(!o.agreement && !o.validity);
+        assert_eq!(summed.honest(&s, &ep, &o, 0), -3.0);
+        assert_eq!(anchor.honest(&s, &ep, &o, 0), -1.0);
+        // All decide 1 against inputs all 0: validity alone.
+        ep.values = 0b111;
+        let o = outcome(&s, &ep);
+        assert!(o.agreement && !o.validity);
+        assert_eq!(anchor.honest(&s, &ep, &o, 0), -2.0);
+        // All decide 0: a win.
+        ep.values = 0;
+        let o = outcome(&s, &ep);
+        assert!(o.honest_wins());
+        assert_eq!(anchor.honest(&s, &ep, &o, 0), 1.0);
+        // Agent 2 never decides: termination, after agreement and validity.
+        ep.decided = 0b011;
+        let o = outcome(&s, &ep);
+        assert!(o.agreement && o.validity && !o.termination);
+        assert_eq!(anchor.honest(&s, &ep, &o, 0), -1.0);
+        assert_eq!(summed.honest(&s, &ep, &o, 0), -1.0);
+    }
+
+    #[test]
+    fn every_step_round_penalty_is_paid_per_step_not_at_the_end() {
+        let s = game();
+        let table = Rewards {
+            round_penalty: -0.25,
+            round_penalty_at: RoundPenaltyAt::EveryStep,
+            ..Rewards::default()
+        };
+        let at_end = Rewards {
+            round_penalty_at: RoundPenaltyAt::End,
+            ..table.clone()
+        };
+        // Everyone decides 0 on inputs 0 in round 2: a win.
+        let mut ep = Episode::new(Instance {
+            byzantine: 0,
+            inputs: 0,
+            sender: 0,
+        });
+        ep.decided = 0b111;
+        ep.values = 0;
+        for r in ep.decided_round.iter_mut().take(3) {
+            *r = 2;
+        }
+        let o = outcome(&s, &ep);
+        // At the end: one round before the commit. Per step: two steps acted,
+        // neither paid at the end.
+        assert_eq!(at_end.per_step(), 0.0);
+        assert_eq!(at_end.honest(&s, &ep, &o, 0), 0.75);
+        assert_eq!(at_end.honest_at_end(&s, &ep, &o, 0), 0.75);
+        assert_eq!(table.per_step(), -0.25);
+        assert_eq!(table.honest_at_end(&s, &ep, &o, 0), 1.0);
+        assert_eq!(table.honest(&s, &ep, &o, 0), 0.5);
     }
 
     #[test]

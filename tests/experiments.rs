@@ -160,7 +160,7 @@ fn reinforce_learns_at_the_anchors_settings_and_not_with_summed_penalties() {
     ];
     let dir = tempfile::tempdir().unwrap();
     let rows = run(
-        &load(&experiment("reinforce_anchor.toml"), &short),
+        &load(&experiment("reinforce_like_anchor.toml"), &short),
         dir.path(),
     );
     let last = rows.last().unwrap();
@@ -172,7 +172,7 @@ fn reinforce_learns_at_the_anchors_settings_and_not_with_summed_penalties() {
     let mut summed = short.to_vec();
     summed.push("rewards.terminal=sum");
     let rows = run(
-        &load(&experiment("reinforce_anchor.toml"), &summed),
+        &load(&experiment("reinforce_like_anchor.toml"), &summed),
         dir.path(),
     );
     assert!(

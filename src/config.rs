@@ -1307,10 +1307,12 @@ mod tests {
             "{e}"
         );
         let e = err(&format!(
-            "{learned}[byzantine.learn]\nhidden = [100000, 100000]\n"
+            "{learned}[byzantine.learn]\nhidden = [1000000, 1000000]\n"
         ));
         assert!(
-            e.starts_with("x.toml: byzantine.learn.hidden = [100000, 100000]: the run needs about"),
+            e.starts_with(
+                "x.toml: byzantine.learn.hidden = [1000000, 1000000]: the run needs about"
+            ),
             "{e}"
         );
         // What the repository's experiments need is far from it.

@@ -36,6 +36,16 @@ pub enum Mode {
     Overwrite,
 }
 
+/// A held lock file: it names its holder while held, and is emptied when
+/// released, so nothing in a finished folder says when or where it ran.
+pub struct Holder(pub File);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.set_len(0);
+    }
+}
+
 /// A locked run folder; the lock lasts as long as this value (or the process).
 pub struct RunFolder {
     lock: File,

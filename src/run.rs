@@ -323,6 +323,15 @@ pub fn run_with(
     }
     write_atomic(&out.join("metrics.csv"), &csv_bytes(&rows)?)?;
     let svg = crate::plot::plot(out)?;
+    // The total comes last, as in every run's timing.csv: it marks the run
+    // as finished (a sweep counts on it).
+    timing.push(TimingRow {
+        run: res.name().into(),
+        stage: "total".into(),
+        seconds: timing.iter().map(|t| t.seconds).sum(),
+        episodes_per_second: None,
+        episodes: None,
+    });
     write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;
     say(format!(
         "wrote {} and {}",

@@ -338,7 +338,7 @@ fn timing_keeps_every_segment_across_resumes() {
     );
     assert_eq!(second[first.len() - 1].2, None, "segment 1 trained nothing");
     // The same episodes over the same training time (to the last bits: the
-    // saved state carries the seconds through JSON).
+    // seconds come back through timing.csv's decimal text).
     assert!(
         (rate(&second) - total).abs() <= 1e-9 * total,
         "{} vs {total}",
@@ -778,11 +778,11 @@ fn the_cli_survives_random_misuse() {
         ("env.f", &["0", "2", "5"]),
         ("env.identity", &["\"pki\"", "\"anonymous\"", "\"bogus\""]),
         ("env.rounds", &["0", "1", "3"]),
-        ("train.batch", &["0", "1", "100000000"]),
+        ("train.batch", &["0", "1", "100000000000"]),
         ("train.eval_every", &["0", "32"]),
         (
             "honest.learn.hidden",
-            &["[]", "[0]", "[8]", "[100000, 100000]"],
+            &["[]", "[0]", "[8]", "[1000000, 1000000]"],
         ),
         ("byzantine.learn.lr", &["nan", "1e9", "0.01", "-1"]),
         ("byzantine.learn.update_epochs", &["0", "1000000000", "2"]),
@@ -928,4 +928,29 @@ fn slush_runs_keep_a_checkpoint_that_consensus_commands_refuse() {
         err.contains("a sampling-game (slush) checkpoint: a consensus run"),
         "{err}"
     );
+}
+
+/// Every kind of run marks its end the same way (timing.csv's last row is
+/// the total), so a sweep counts an evaluation-only run as finished, and a
+/// training run killed mid-way (timing so far, no total) as not.
+#[test]
+fn evaluation_and_training_runs_both_mark_their_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval = dir.path().join("eval");
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/majority.toml");
+    ok(selfplay()
+        .args([file, "--quiet", "--out", eval.to_str().unwrap()])
+        .args(["--set", "eval.episodes=100"])
+        .output()
+        .unwrap());
+    assert!(selfplay::sweep::finished(&eval));
+    let train = dir.path().join("train");
+    ok(tiny(&train, &[]));
+    assert!(selfplay::sweep::finished(&train));
+    // What a killed run leaves: the rows so far, without the total.
+    let timing = train.join("timing.csv");
+    let text = std::fs::read_to_string(&timing).unwrap();
+    let cut = text.trim_end().rfind('\n').unwrap();
+    std::fs::write(&timing, &text[..cut + 1]).unwrap();
+    assert!(!selfplay::sweep::finished(&train));
 }

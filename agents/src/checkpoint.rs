@@ -52,8 +52,16 @@ pub fn write_tensors(path: &Path, named: &[(String, Tensor)], json: &str) -> Res
         .map_err(|e| e.to_string())?;
     let info = HashMap::from([("selfplay".to_string(), json.to_string())]);
     let out = safetensors::serialize(views, Some(info)).map_err(|e| e.to_string())?;
-    let tmp = path.with_extension("safetensors.tmp");
-    std::fs::write(&tmp, out).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    // A temporary name of this process's own, synced before the rename, as
+    // every other file a run writes.
+    let tmp = path.with_extension(format!("safetensors.{}.tmp", std::process::id()));
+    let write = |tmp: &Path| -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(tmp)?;
+        f.write_all(&out)?;
+        f.sync_all()
+    };
+    write(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 

@@ -123,6 +123,8 @@ pub struct Stats {
 pub struct StatsSum {
     sum: Stats,
     count: f64,
+    /// Updates whose explained variance is defined (their returns varied).
+    explained: f64,
 }
 
 impl StatsSum {
@@ -133,7 +135,10 @@ impl StatsSum {
         self.sum.approx_kl += s.approx_kl;
         self.sum.old_approx_kl += s.old_approx_kl;
         self.sum.clipfrac += s.clipfrac;
-        self.sum.explained_variance += s.explained_variance;
+        if s.explained_variance.is_finite() {
+            self.sum.explained_variance += s.explained_variance;
+            self.explained += 1.0;
+        }
         self.sum.mean_return += s.mean_return;
         self.sum.samples += s.samples;
         self.count += 1.0;
@@ -148,7 +153,8 @@ impl StatsSum {
             approx_kl: self.sum.approx_kl / self.count,
             old_approx_kl: self.sum.old_approx_kl / self.count,
             clipfrac: self.sum.clipfrac / self.count,
-            explained_variance: self.sum.explained_variance / self.count,
+            // NaN (an empty cell) only if no update's returns varied.
+            explained_variance: self.sum.explained_variance / self.explained,
             mean_return: self.sum.mean_return / self.count,
             samples: self.sum.samples,
         })
@@ -289,7 +295,7 @@ pub struct Minibatch {
     pub returns: Vec<f32>,
 }
 
-/// The arrays of a gradient step, kept between steps (no allocation per step).
+/// The arrays of a gradient step, kept between steps (no large allocation per step).
 #[derive(Default)]
 struct StepWork {
     policy_acts: Vec<Vec<f32>>,

@@ -1,6 +1,8 @@
 //! `selfplay bench`: the speed figures docs/speed.md reports. Run it on a
-//! release build; each engine figure is one thread.
+//! release build; each figure is one thread.
 
+use crate::config;
+use crate::run::stream;
 use agents::{
     Buffer, LearnConfig, LearnedHonest, Learner, Rollout, ScriptedByzantine, ScriptedHonest,
 };
@@ -109,8 +111,74 @@ fn ppo(seconds: f64) -> f64 {
     done as f64 / start.elapsed().as_secs_f64()
 }
 
-pub fn run(quick: bool) {
+/// The experiment the REINFORCE figure trains, as `selfplay` would run it.
+const ANCHOR: &str = include_str!("../experiments/reinforce_like_anchor.toml");
+
+/// Training episodes per second at the PyTorch anchor's settings
+/// (`experiments/reinforce_like_anchor.toml`: REINFORCE, honest consensus
+/// n=3, 3 rounds, 64-64, batch 512, one gradient step per batch): acting,
+/// rewards and update, as the training loop does them, without evaluations.
+fn reinforce_train(seconds: f64) -> f64 {
+    let exp = config::parse(ANCHOR, "experiments/reinforce_like_anchor.toml")
+        .expect("the anchor experiment parses");
+    let res = config::resolve(exp).expect("the anchor experiment resolves");
+    let (exp, spec) = (&res.exp, &res.spec);
+    let (mut init, mut play, mut upd) = (
+        stream(exp.seed, 0),
+        stream(exp.seed, 1),
+        stream(exp.seed, 2),
+    );
+    let d = obs_size(spec);
+    let mut learner = Learner::new(d, 1, &exp.honest.learn, &mut init).unwrap();
+    // f = 0: the runner's "none", which plays as silent.
+    let mut byz = ScriptedByzantine {
+        adversary: adversaries::scripted("silent", protocols::scripted("majority").unwrap().into())
+            .unwrap(),
+    };
+    let mut env = BatchEnv::new(spec.clone(), exp.train.batch);
+    let mut rollout = Rollout::default();
+    let start = Instant::now();
+    let mut episodes = 0;
+    while start.elapsed().as_secs_f64() < seconds {
+        let mut honest = LearnedHonest::new(learner.actor().unwrap(), false);
+        honest.record = Some(Buffer::new(d, 1));
+        honest.step_reward = exp.rewards.per_step();
+        env.reset(&mut play);
+        rollout.play(&mut env, &mut honest, &mut byz, &mut play);
+        honest.reward(&env, &exp.rewards);
+        let buf = honest.record.as_ref().expect("recorded");
+        learner.update(buf, &mut upd).unwrap();
+        episodes += env.len();
+    }
+    episodes as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The figures issue 15 names, under stable keys (`selfplay bench --json`).
+#[derive(serde::Serialize)]
+struct Figures {
+    /// `signed_relay` vs `equivocate`, n=4 f=1 pki, batches of 4096.
+    engine_episodes_per_s: f64,
+    /// Honest decisions of a 64-64 policy, n=4 pki, batch 4096.
+    acting_decisions_per_s: f64,
+    /// PPO, one epoch over 16384 samples in minibatches of 1024.
+    ppo_samples_per_s: f64,
+    /// REINFORCE at the PyTorch anchor's settings.
+    reinforce_train_episodes_per_s: f64,
+}
+
+/// Prints the figures as text, or (`json`) only the stable ones as one JSON object.
+pub fn run(quick: bool, json: bool) {
     let secs = if quick { 0.2 } else { 2.0 };
+    if json {
+        let f = Figures {
+            engine_episodes_per_s: engine("signed_relay", "equivocate", 4, Identity::Pki, secs),
+            acting_decisions_per_s: acting(secs, false),
+            ppo_samples_per_s: ppo(secs),
+            reinforce_train_episodes_per_s: reinforce_train(secs),
+        };
+        crate::outln!("{}", serde_json::to_string(&f).expect("numbers serialise"));
+        return;
+    }
     crate::outln!("engine: scripted teams, one thread, batches of 4096");
     crate::outln!("  {:<44} {:>14} {:>10}", "game", "episodes/s", "target");
     for (p, a, n, id, target) in [
@@ -143,6 +211,15 @@ pub fn run(quick: bool) {
         "PPO samples, minibatch 1024",
         ppo(secs) / 1e3,
         ">= 400 k"
+    );
+    crate::outln!(
+        "  {:<44} {:>12.1} k {:>10}",
+        "REINFORCE episodes trained, anchor's settings",
+        reinforce_train(secs) / 1e3,
+        "1.5x torch"
+    );
+    crate::outln!(
+        "    (experiments/reinforce_like_anchor.toml: n=3, batch 512, one step per batch)"
     );
     crate::outln!("verify: exhaustive search, one thread");
     crate::outln!(

@@ -83,6 +83,10 @@ enum Command {
         /// A short run (for smoke tests), not for reporting.
         #[arg(long)]
         quick: bool,
+        /// Print only the stable figures, as one JSON object: engine_episodes_per_s,
+        /// acting_decisions_per_s, ppo_samples_per_s, reinforce_train_episodes_per_s.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -381,10 +385,10 @@ fn main() -> ExitCode {
         Some(Command::Plot { run }) => selfplay::plot::plot(&run)
             .map(|svg| selfplay::outln!("wrote {}", svg.display()))
             .map_err(|e| format!("{e:#}")),
-        Some(Command::Bench { quick }) => {
+        Some(Command::Bench { quick, json }) => {
             // Every figure is per core: one thread for candle and rayon alike.
             one_thread_inside_runs();
-            selfplay::bench::run(quick);
+            selfplay::bench::run(quick, json);
             Ok(())
         }
         None => run_cmd(cli.run),

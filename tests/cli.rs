@@ -245,9 +245,29 @@ fn bench_prints_its_figures() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("episodes/s") && text.contains("signed_relay, n=5 f=1 pki (rate 0)"),
+        text.contains("episodes/s")
+            && text.contains("signed_relay, n=5 f=1 pki (rate 0)")
+            && text.contains("REINFORCE episodes trained, anchor's settings"),
         "{text}"
     );
+}
+
+#[test]
+fn bench_json_names_the_stable_keys() {
+    let out = selfplay()
+        .args(["bench", "--quick", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "engine_episodes_per_s",
+        "acting_decisions_per_s",
+        "ppo_samples_per_s",
+        "reinforce_train_episodes_per_s",
+    ] {
+        assert!(v[key].as_f64().is_some_and(|x| x > 0.0), "{key}: {v}");
+    }
 }
 
 fn lines(path: &std::path::Path) -> usize {

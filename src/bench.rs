@@ -214,7 +214,7 @@ pub fn run(quick: bool, json: bool) {
     );
     crate::outln!(
         "  {:<44} {:>12.1} k {:>10}",
-        "REINFORCE episodes trained, anchor's settings",
+        "REINFORCE episodes trained, anchor settings",
         reinforce_train(secs) / 1e3,
         "1.5x torch"
     );

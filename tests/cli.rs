@@ -247,7 +247,7 @@ fn bench_prints_its_figures() {
     assert!(
         text.contains("episodes/s")
             && text.contains("signed_relay, n=5 f=1 pki (rate 0)")
-            && text.contains("REINFORCE episodes trained, anchor's settings"),
+            && text.contains("REINFORCE episodes trained, anchor settings"),
         "{text}"
     );
 }

@@ -3,30 +3,13 @@
 
 use agents::{Stats, Tally};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically (temp file in the same folder +
-/// rename); an error names the path. The temp file is this process's own,
-/// so two processes writing one path never take each other's.
+/// Writes `bytes` to `path` atomically ([`agents::checkpoint::write_atomic`]);
+/// an error names the path.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        anyhow::anyhow!("cannot write {}: {e}", path.display())
-    })
+    agents::checkpoint::write_atomic(path, bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }
 
 /// Serialises `rows` as CSV with a header row.

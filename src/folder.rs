@@ -37,8 +37,10 @@ pub enum Mode {
 }
 
 /// A held lock file: it names its holder while held, and is emptied when
-/// released, so nothing in a finished folder says when or where it ran.
-pub struct Holder(pub File);
+/// released, so a finished run leaves an empty `.lock` and nothing in its
+/// folder but `timing.csv` says when or where it ran. The file itself stays:
+/// deleting it would let a waiter lock a file nobody else can see.
+pub struct Holder(File);
 
 impl Drop for Holder {
     fn drop(&mut self) {
@@ -48,18 +50,8 @@ impl Drop for Holder {
 
 /// A locked run folder; the lock lasts as long as this value (or the process).
 pub struct RunFolder {
-    lock: File,
+    _lock: Holder,
     pub path: PathBuf,
-}
-
-impl Drop for RunFolder {
-    /// Clears the holder's name (pid, host, time) before the lock goes, so
-    /// a finished run leaves an empty `.lock`: nothing in the folder but
-    /// `timing.csv` depends on when and where it ran. The file itself stays:
-    /// deleting it would let a waiter lock a file nobody else can see.
-    fn drop(&mut self) {
-        let _ = self.lock.set_len(0);
-    }
 }
 
 /// Who holds a lock: written into the lock file for whoever is refused.
@@ -79,7 +71,7 @@ fn holder() -> String {
 
 /// Takes `path` (a lock file) exclusively, waiting if `wait`; else refuses
 /// with the holder it names.
-pub fn lock(path: &Path, wait: bool) -> anyhow::Result<File> {
+pub fn lock(path: &Path, wait: bool) -> anyhow::Result<Holder> {
     let shown = path.display();
     let mut file = std::fs::OpenOptions::new()
         .read(true)
@@ -118,7 +110,7 @@ pub fn lock(path: &Path, wait: bool) -> anyhow::Result<File> {
         file.sync_all()
     };
     write(&mut file).map_err(|e| anyhow::anyhow!("cannot write {shown}: {e}"))?;
-    Ok(file)
+    Ok(Holder(file))
 }
 
 /// Creates (unless resuming) and locks the run folder `out`, then applies
@@ -154,7 +146,7 @@ pub fn open(out: &Path, mode: Mode) -> anyhow::Result<RunFolder> {
         _ => {}
     }
     Ok(RunFolder {
-        lock,
+        _lock: lock,
         path: out.to_path_buf(),
     })
 }

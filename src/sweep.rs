@@ -239,7 +239,7 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
     let dir = root.join(&name);
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    let _lock = crate::folder::Holder(crate::folder::lock(&dir.join(".lock"), true)?);
+    let _lock = crate::folder::lock(&dir.join(".lock"), true)?;
     // Only runs of this config: a stale one (made by another) is left out.
     let done: Vec<&Planned> = runs
         .iter()

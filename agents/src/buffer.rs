@@ -81,6 +81,17 @@ impl Buffer {
         }
     }
 
+    /// Per step, whether it starts a trajectory (no other step leads to it).
+    pub fn starts(&self) -> Vec<bool> {
+        let mut starts = vec![true; self.len()];
+        for &s in &self.next {
+            if s != END {
+                starts[s as usize] = false;
+            }
+        }
+        starts
+    }
+
     /// Generalised advantage estimates and the returns they imply
     /// (`advantage + value`). With `lambda = 1` the advantage is the Monte
     /// Carlo return minus the baseline, REINFORCE's.

@@ -2,11 +2,11 @@
 //! with what made them (team, shapes, the experiment's config) as metadata.
 
 use crate::learner::Learner;
-use crate::mlp::Frozen;
-use candle_core::{Device, Tensor};
+use crate::mlp::{Frozen, NamedArray};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::Path;
 
 /// What a checkpoint says about itself.
@@ -33,36 +33,52 @@ pub fn save(path: &Path, learner: &Learner, meta: &Meta) -> Result<(), String> {
     write_tensors(path, &named, &json)
 }
 
-/// Named f32 tensors and one JSON document as metadata, written atomically.
+/// Named f32 arrays and one JSON document as metadata, written atomically.
 /// One metadata key, so no map order reaches the file.
-pub fn write_tensors(path: &Path, named: &[(String, Tensor)], json: &str) -> Result<(), String> {
-    let mut bytes: Vec<(String, Vec<usize>, Vec<u8>)> = vec![];
-    for (name, t) in named {
-        let data: Vec<f32> = t
-            .flatten_all()
-            .and_then(|t| t.to_vec1())
-            .map_err(|e| e.to_string())?;
-        let raw = data.iter().flat_map(|x| x.to_le_bytes()).collect();
-        bytes.push((name.clone(), t.dims().to_vec(), raw));
-    }
-    let views: Vec<(String, TensorView)> = bytes
+pub fn write_tensors(
+    path: &Path,
+    named: &[(String, NamedArray)],
+    json: &str,
+) -> Result<(), String> {
+    let raw: Vec<Vec<u8>> = named
         .iter()
-        .map(|(n, shape, raw)| Ok((n.clone(), TensorView::new(Dtype::F32, shape.clone(), raw)?)))
+        .map(|(_, (_, data))| data.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let views: Vec<(String, TensorView)> = named
+        .iter()
+        .zip(&raw)
+        .map(|((n, (shape, _)), raw)| {
+            Ok((n.clone(), TensorView::new(Dtype::F32, shape.clone(), raw)?))
+        })
         .collect::<Result<_, safetensors::SafeTensorError>>()
         .map_err(|e| e.to_string())?;
     let info = HashMap::from([("selfplay".to_string(), json.to_string())]);
     let out = safetensors::serialize(views, Some(info)).map_err(|e| e.to_string())?;
-    // A temporary name of this process's own, synced before the rename, as
-    // every other file a run writes.
-    let tmp = path.with_extension(format!("safetensors.{}.tmp", std::process::id()));
-    let write = |tmp: &Path| -> std::io::Result<()> {
-        use std::io::Write;
-        let mut f = std::fs::File::create(tmp)?;
-        f.write_all(&out)?;
-        f.sync_all()
+    write_atomic(path, &out).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Writes `bytes` to `path` through a temporary file of this process's own
+/// in the same folder, synced, then renamed into place: a process killed at
+/// any moment leaves the previous complete file, and two processes writing
+/// one path never take each other's temporary file. Every file selfplay
+/// writes goes through here.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)
     };
-    write(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    write().inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 /// Reads what [`write_tensors`] wrote: the JSON metadata and the tensors.
@@ -102,14 +118,15 @@ fn tensor(tensors: &Tensors, name: &str) -> Option<(Vec<usize>, Vec<f32>)> {
 
 /// Everything a learner needs to go on exactly where it stopped: networks
 /// and the optimiser's moments (its step count travels in the metadata).
-pub fn learner_state(learner: &Learner, prefix: &str) -> Vec<(String, Tensor)> {
+pub fn learner_state(learner: &Learner, prefix: &str) -> Vec<(String, NamedArray)> {
     let mut out = learner.policy.named(&format!("{prefix}.policy"));
     out.extend(learner.critic.named(&format!("{prefix}.critic")));
     for (k, (m, v)) in learner.opt.m.iter().zip(&learner.opt.v).enumerate() {
-        let n = m.len();
         for (name, values) in [("m", m), ("v", v)] {
-            let t = Tensor::from_vec(values.clone(), n, &Device::Cpu).expect("a flat tensor");
-            out.push((format!("{prefix}.adam.{name}.{k}"), t));
+            out.push((
+                format!("{prefix}.adam.{name}.{k}"),
+                (vec![values.len()], values.clone()),
+            ));
         }
     }
     out

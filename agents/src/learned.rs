@@ -399,13 +399,8 @@ mod tests {
             );
         }
         // Trajectories: one per (episode, honest agent) of either batch.
-        let mut has_prev = vec![false; buf.len()];
-        for &s in &buf.next {
-            if s != END {
-                has_prev[s as usize] = true;
-            }
-        }
-        let starts = |r: std::ops::Range<usize>| r.filter(|&t| !has_prev[t]).count();
+        let first = buf.starts();
+        let starts = |r: std::ops::Range<usize>| r.filter(|&t| first[t]).count();
         let agents = |env: &BatchEnv| {
             (0..env.len())
                 .map(|e| n - env.episode(e).byzantine.count_ones() as usize)

@@ -9,7 +9,7 @@
 //! its config and seed only, never on the CPU (docs/reproducibility.md).
 
 use crate::adam::Adam;
-use crate::buffer::{Buffer, END};
+use crate::buffer::Buffer;
 use crate::mlp::{BackScratch, Frozen, Mlp};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -295,13 +295,15 @@ pub struct Minibatch {
     pub returns: Vec<f32>,
 }
 
-/// The arrays of a gradient step, kept between steps (no large allocation per step).
+/// The arrays of a gradient step, kept between steps (no allocation per step).
 #[derive(Default)]
 struct StepWork {
     policy_acts: Vec<Vec<f32>>,
     critic_acts: Vec<Vec<f32>>,
     grad_logits: Vec<f32>,
     grad_values: Vec<f32>,
+    /// Per head of the current row: log-softmax, softmax, entropy.
+    heads: Vec<([f32; CLASSES], [f32; CLASSES], f32)>,
     policy_grads: Vec<(Vec<f32>, Vec<f32>)>,
     critic_grads: Vec<(Vec<f32>, Vec<f32>)>,
     back: BackScratch,
@@ -412,10 +414,10 @@ impl Learner {
         let c = self.cfg.clip;
         let (mut policy_loss, mut entropy, mut kl, mut old_kl, mut clipped) =
             (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
-        let mut heads = vec![([0.0f32; CLASSES], [0.0f32; CLASSES], 0.0f32); h];
+        w.heads.resize(h, ([0.0; CLASSES], [0.0; CLASSES], 0.0));
         for r in 0..m {
             let (mut logp, mut ent) = (0.0f32, 0.0f32);
-            for (k, head) in heads.iter_mut().enumerate() {
+            for (k, head) in w.heads.iter_mut().enumerate() {
                 let z = &logits[(r * h + k) * CLASSES..][..CLASSES];
                 let mask = mb.masks[r * h + k];
                 let (shifted, e, sum) = softmax_parts(z, mask);
@@ -452,7 +454,7 @@ impl Learner {
                 }
             };
             policy_loss += loss as f64;
-            for (k, (lp, p, hh)) in heads.iter().enumerate() {
+            for (k, (lp, p, hh)) in w.heads.iter().enumerate() {
                 let a = mb.actions[r * h + k] as usize;
                 let mask = mb.masks[r * h + k];
                 let g = &mut w.grad_logits[(r * h + k) * CLASSES..][..CLASSES];
@@ -657,13 +659,7 @@ fn explained_variance(pred: &[f32], y: &[f32]) -> f64 {
 /// The undiscounted sum of rewards per trajectory, averaged over the buffer's
 /// trajectories (a step no other step points to starts one).
 fn mean_return(buf: &Buffer) -> f64 {
-    let mut continued = vec![false; buf.len()];
-    for &s in &buf.next {
-        if s != END {
-            continued[s as usize] = true;
-        }
-    }
-    let starts = continued.iter().filter(|&&c| !c).count();
+    let starts = buf.starts().iter().filter(|&&s| s).count();
     let total: f64 = buf.rewards.iter().map(|&r| r as f64).sum();
     total / starts.max(1) as f64
 }
@@ -850,7 +846,8 @@ mod tests {
     /// autograd of the same formula.
     #[test]
     fn gradients_match_candle_autograd() {
-        use candle_core::{Device, Tensor, Var, D};
+        use crate::mlp::tests::{candle_forward, candle_vars};
+        use candle_core::{Device, Tensor, D};
         let cfg = LearnConfig {
             hidden: vec![8],
             entropy_coef: 0.05,
@@ -905,32 +902,7 @@ mod tests {
         l.gradients(&mb, Objective::PolicyGradient);
 
         let dev = &Device::Cpu;
-        let var = |net: &Mlp| -> Vec<(Var, Var)> {
-            net.layers
-                .iter()
-                .enumerate()
-                .map(|(k, (w, b))| {
-                    let w = Tensor::from_vec(w.clone(), (net.sizes[k], net.sizes[k + 1]), dev);
-                    let b = Tensor::from_vec(b.clone(), b.len(), dev);
-                    (
-                        Var::from_tensor(&w.unwrap()).unwrap(),
-                        Var::from_tensor(&b.unwrap()).unwrap(),
-                    )
-                })
-                .collect()
-        };
-        let forward = |vars: &[(Var, Var)], x: &Tensor| {
-            let mut h = x.clone();
-            for (k, (w, b)) in vars.iter().enumerate() {
-                h = h.matmul(w.as_tensor()).unwrap();
-                h = h.broadcast_add(b.as_tensor()).unwrap();
-                if k + 1 < vars.len() {
-                    h = h.relu().unwrap();
-                }
-            }
-            h
-        };
-        let (pv, cv) = (var(&l.policy), var(&l.critic));
+        let (pv, cv) = (candle_vars(&l.policy), candle_vars(&l.critic));
         let x = Tensor::from_vec(mb.obs.clone(), (m, d), dev).unwrap();
         let bias: Vec<f32> = mb
             .masks
@@ -938,7 +910,7 @@ mod tests {
             .flat_map(|&mk| (0..3).map(move |c| if mk >> c & 1 == 1 { 0.0 } else { -1e9 }))
             .collect();
         let bias = Tensor::from_vec(bias, (m, h, 3), dev).unwrap();
-        let logits = forward(&pv, &x).reshape((m, h, 3)).unwrap();
+        let logits = candle_forward(&pv, &x).reshape((m, h, 3)).unwrap();
         let lp_all = candle_nn::ops::log_softmax(&(logits + bias).unwrap(), D::Minus1).unwrap();
         let acts = Tensor::from_vec(mb.actions.clone(), (m, h, 1), dev).unwrap();
         let logp = lp_all
@@ -965,7 +937,7 @@ mod tests {
         let pg2 = (adv.neg().unwrap() * ratio.clamp(0.8, 1.2).unwrap()).unwrap();
         let policy_loss = pg1.maximum(&pg2).unwrap().mean_all().unwrap();
         let ret = Tensor::from_vec(mb.returns.clone(), m, dev).unwrap();
-        let values = forward(&cv, &x).squeeze(1).unwrap();
+        let values = candle_forward(&cv, &x).squeeze(1).unwrap();
         let value_loss =
             ((values - ret).unwrap().sqr().unwrap().mean_all().unwrap() * 0.5).unwrap();
         let loss = ((&policy_loss - (entropy * 0.05).unwrap()).unwrap()

@@ -12,7 +12,6 @@
 //!
 //! Weights are drawn from our own seeded stream.
 
-use candle_core::{Device, Tensor};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
@@ -36,16 +35,22 @@ fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// One layer for one input row: `out = b + sum_i x[i] w[i]`, `i` ascending.
-/// Inputs are one-hot and hidden units ReLU, so most are zero: only the
-/// weight rows of nonzero inputs are added.
+/// One layer for one input row: `out = b + sum_i x[i] w[i]`, `i` ascending,
+/// then ReLU for a hidden layer. Inputs are one-hot and hidden units ReLU,
+/// so most are zero: only the weight rows of nonzero inputs are added.
+/// Acting and training both go through here, so they round alike.
 #[inline]
-fn layer(w: &[f32], b: &[f32], x: &[f32], out: &mut [f32]) {
+fn layer(w: &[f32], b: &[f32], x: &[f32], hidden: bool, out: &mut [f32]) {
     let m = b.len();
     out.copy_from_slice(b);
     for (i, &v) in x.iter().enumerate() {
         if v != 0.0 {
             axpy(v, &w[i * m..][..m], out);
+        }
+    }
+    if hidden {
+        for v in out.iter_mut() {
+            *v = v.max(0.0);
         }
     }
 }
@@ -98,12 +103,7 @@ impl Frozen {
             let mut len = input.len();
             for (k, (w, bias)) in self.layers.iter().enumerate() {
                 let m = bias.len();
-                layer(w, bias, &a[..len], &mut b[..m]);
-                if k + 1 < self.layers.len() {
-                    for v in &mut b[..m] {
-                        *v = v.max(0.0);
-                    }
-                }
+                layer(w, bias, &a[..len], k + 1 < self.layers.len(), &mut b[..m]);
                 std::mem::swap(a, b);
                 len = m;
             }
@@ -125,12 +125,13 @@ impl Frozen {
             out.resize(rows * n_out, 0.0);
             for r in 0..rows {
                 let o = &mut out[r * n_out..][..n_out];
-                layer(w, b, &input[r * n_in..][..n_in], o);
-                if k + 1 < self.layers.len() {
-                    for v in o.iter_mut() {
-                        *v = v.max(0.0);
-                    }
-                }
+                layer(
+                    w,
+                    b,
+                    &input[r * n_in..][..n_in],
+                    k + 1 < self.layers.len(),
+                    o,
+                );
             }
         }
     }
@@ -215,15 +216,13 @@ impl Frozen {
             .collect()
     }
 
-    /// Named tensors for a checkpoint: `{prefix}.{k}.w` (`[in, out]`), `{prefix}.{k}.b`.
-    pub fn named(&self, prefix: &str) -> Vec<(String, Tensor)> {
+    /// Named arrays for a checkpoint: `{prefix}.{k}.w` (`[in, out]`), `{prefix}.{k}.b`.
+    pub fn named(&self, prefix: &str) -> Vec<(String, NamedArray)> {
         let mut out = vec![];
         for (k, (w, b)) in self.layers.iter().enumerate() {
-            let dims = (self.sizes[k], self.sizes[k + 1]);
-            let w = Tensor::from_vec(w.clone(), dims, &Device::Cpu).expect("shape matches");
-            let b = Tensor::from_vec(b.clone(), b.len(), &Device::Cpu).expect("shape matches");
-            out.push((format!("{prefix}.{k}.w"), w));
-            out.push((format!("{prefix}.{k}.b"), b));
+            let dims = vec![self.sizes[k], self.sizes[k + 1]];
+            out.push((format!("{prefix}.{k}.w"), (dims, w.clone())));
+            out.push((format!("{prefix}.{k}.b"), (vec![b.len()], b.clone())));
         }
         out
     }
@@ -271,9 +270,39 @@ pub struct BackScratch {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use candle_core::{Device, Tensor, Var};
     use rand::SeedableRng;
+
+    /// A network's weights as candle variables, for checks against autograd.
+    pub(crate) fn candle_vars(net: &Mlp) -> Vec<(Var, Var)> {
+        net.layers
+            .iter()
+            .enumerate()
+            .map(|(k, (w, b))| {
+                let w = Tensor::from_vec(w.clone(), (net.sizes[k], net.sizes[k + 1]), &Device::Cpu);
+                let b = Tensor::from_vec(b.clone(), b.len(), &Device::Cpu);
+                (
+                    Var::from_tensor(&w.unwrap()).unwrap(),
+                    Var::from_tensor(&b.unwrap()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// Candle's forward pass of `vars` (ReLU between layers).
+    pub(crate) fn candle_forward(vars: &[(Var, Var)], x: &Tensor) -> Tensor {
+        let mut h = x.clone();
+        for (k, (w, b)) in vars.iter().enumerate() {
+            h = h.matmul(w.as_tensor()).unwrap();
+            h = h.broadcast_add(b.as_tensor()).unwrap();
+            if k + 1 < vars.len() {
+                h = h.relu().unwrap();
+            }
+        }
+        h
+    }
 
     fn net() -> Mlp {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
@@ -298,26 +327,16 @@ mod tests {
             .collect()
     }
 
-    /// candle's matrix products as the reference (to rounding).
-    fn candle_forward(mlp: &Mlp, x: &[f32], rows: usize) -> Vec<f32> {
-        let mut h = Tensor::from_vec(x.to_vec(), (rows, mlp.inputs()), &Device::Cpu).unwrap();
-        for (k, (w, b)) in mlp.layers.iter().enumerate() {
-            let w = Tensor::from_vec(w.clone(), (mlp.sizes[k], mlp.sizes[k + 1]), &Device::Cpu)
-                .unwrap();
-            let b = Tensor::from_vec(b.clone(), b.len(), &Device::Cpu).unwrap();
-            h = h.matmul(&w).unwrap().broadcast_add(&b).unwrap();
-            if k + 1 < mlp.layers.len() {
-                h = h.relu().unwrap();
-            }
-        }
-        h.flatten_all().unwrap().to_vec1().unwrap()
-    }
-
     #[test]
     fn forward_computes_what_candle_computes_and_training_sees_the_same_bits() {
         let mlp = net();
         let x = input(3);
-        let want = candle_forward(&mlp, &x, 3);
+        let xt = Tensor::from_vec(x.clone(), (3, mlp.inputs()), &Device::Cpu).unwrap();
+        let want: Vec<f32> = candle_forward(&candle_vars(&mlp), &xt)
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         let mut got = vec![];
         mlp.forward(&x, 3, &mut [vec![], vec![]], &mut got);
         for (a, b) in want.iter().zip(&got) {
@@ -339,31 +358,11 @@ mod tests {
         let rows = 4;
         let x = input(rows);
         let c: Vec<f32> = (0..rows * 5).map(|k| (k as f32 * 0.71).cos()).collect();
-        let vars: Vec<(candle_core::Var, candle_core::Var)> = mlp
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(k, (w, b))| {
-                let w = Tensor::from_vec(w.clone(), (mlp.sizes[k], mlp.sizes[k + 1]), &Device::Cpu)
-                    .unwrap();
-                let b = Tensor::from_vec(b.clone(), b.len(), &Device::Cpu).unwrap();
-                (
-                    candle_core::Var::from_tensor(&w).unwrap(),
-                    candle_core::Var::from_tensor(&b).unwrap(),
-                )
-            })
-            .collect();
-        let mut h = Tensor::from_vec(x.clone(), (rows, 7), &Device::Cpu).unwrap();
-        for (k, (w, b)) in vars.iter().enumerate() {
-            h = h
-                .matmul(w.as_tensor())
-                .unwrap()
-                .broadcast_add(b.as_tensor())
-                .unwrap();
-            if k + 1 < vars.len() {
-                h = h.relu().unwrap();
-            }
-        }
+        let vars = candle_vars(&mlp);
+        let h = candle_forward(
+            &vars,
+            &Tensor::from_vec(x.clone(), (rows, 7), &Device::Cpu).unwrap(),
+        );
         let ct = Tensor::from_vec(c.clone(), (rows, 5), &Device::Cpu).unwrap();
         let store = (h * ct).unwrap().sum_all().unwrap().backward().unwrap();
 

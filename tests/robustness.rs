@@ -731,6 +731,18 @@ fn the_verifier_guard_cannot_be_switched_off() {
         ),
         "{err}"
     );
+    // A bound far over the limit is measured on a sample of instances, and
+    // a search that would run for minutes is refused in about a second.
+    let err = refused(
+        selfplay()
+            .args(["verify", "--protocol", "majority", "--n", "20", "--f", "1"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.contains("would take about") && err.contains("measured on 64 instances"),
+        "{err}"
+    );
     // The library refuses a NaN limit too.
     let spec = envs::EnvSpec::new(&envs::EnvConfig::default(), 2).unwrap();
     let p = envs::protocols::scripted("majority").unwrap();

@@ -7,6 +7,7 @@
 //! round by round, stepping the engine's own rules, with states already
 //! seen in a round merged.
 
+use crate::budget::{Budget, Meter};
 use crate::protocols::Protocol;
 use crate::rules::{self, bits, empty_inbox, Action, Episode, Instance, DROP};
 use crate::spec::{EnvSpec, Faults, NONE};
@@ -38,10 +39,12 @@ pub fn schedules_bound(spec: &EnvSpec) -> f64 {
 }
 /// Whether some adversary schedule makes the protocol lose `inst`: the schedule
 /// (the adversary's action per round `1..=R`), and the evaluations spent.
+/// Nothing is found once `budget` runs out (the caller refuses the verification).
 pub fn attack(
     spec: &EnvSpec,
     protocol: &dyn Protocol,
     inst: Instance,
+    budget: &Budget,
 ) -> (Option<Vec<Vec<u8>>>, u64) {
     let ep = Episode::start(spec, inst);
     let mut inbox = vec![0; spec.stride];
@@ -49,17 +52,19 @@ pub fn attack(
     let mut search = Search {
         spec,
         protocol,
-        evaluations: 0,
+        meter: Meter::new(budget),
         schedule: vec![],
     };
     let found = search.explore(1, &ep, &inbox);
-    (found.then_some(search.schedule), search.evaluations)
+    search.meter.finish();
+    let found = found && !search.meter.stopped;
+    (found.then_some(search.schedule), search.meter.evaluations)
 }
 
 struct Search<'a> {
     spec: &'a EnvSpec,
     protocol: &'a dyn Protocol,
-    evaluations: u64,
+    meter: Meter<'a>,
     /// The adversary's actions on the current path.
     schedule: Vec<Vec<u8>>,
 }
@@ -85,7 +90,9 @@ impl Search<'_> {
         let acting = ep.undecided(spec);
         let mut actions = vec![0u8; n];
         for i in bits(acting) {
-            self.evaluations += 1;
+            if !self.meter.spend() {
+                return false;
+            }
             actions[i] = self.protocol.act(&View::of(spec, r, ep, inbox, i)) as u8;
         }
         let choices = self.choices(r, ep, &actions);
@@ -109,7 +116,7 @@ impl Search<'_> {
                 }
                 self.schedule.pop();
             }
-            if !rules::next_combination(&mut digits, &radix) {
+            if self.meter.stopped || !rules::next_combination(&mut digits, &radix) {
                 return false;
             }
         }

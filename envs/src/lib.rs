@@ -3,6 +3,7 @@
 
 pub mod adversaries;
 pub mod batch;
+pub mod budget;
 pub mod exhaust;
 pub mod protocols;
 pub mod rewards;

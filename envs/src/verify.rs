@@ -21,6 +21,7 @@
 //!   are one option.
 
 use crate::batch::{instance_count, instances};
+use crate::budget::{Budget, Meter};
 use crate::protocols::Protocol;
 use crate::rules::{self, all as all_of, bits, empty_inbox, Action, Episode, Instance};
 use crate::spec::{Comm, EnvSpec, Faults, Identity, NONE};
@@ -39,7 +40,8 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_work: 2e9 }
+        // About 100 s at the measured rate.
+        Limits { max_work: 2e8 }
     }
 }
 
@@ -58,7 +60,9 @@ pub struct Report {
     pub verified: bool,
     /// Protocol evaluations the search made.
     pub evaluations: u64,
-    /// The a-priori bound on evaluations the search was allowed under.
+    /// The work the search was allowed under: the a-priori bound, or where
+    /// that passes the limit, the work measured on [`PROBES`] instances and
+    /// scaled to all.
     pub estimated_work: f64,
     /// The first broken instance (in enumeration order), played out.
     pub counterexample: Option<Trace>,
@@ -68,10 +72,24 @@ pub struct Report {
     pub broken: Vec<(Instance, Vec<Vec<u8>>)>,
 }
 
+/// What a refusal's work figure rests on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Basis {
+    /// The work measured on `probes` instances, scaled to all; `stopped`
+    /// when the probes alone spent their share of the limit.
+    Sampled { probes: usize, stopped: bool },
+    /// The search itself, stopped once it spent the limit.
+    Stopped,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum VerifyError {
     /// The search could take longer than allowed.
-    TooLarge { estimate: f64, limit: f64 },
+    TooLarge {
+        estimate: f64,
+        limit: f64,
+        basis: Basis,
+    },
     /// The search's per-instance tables would not fit in memory.
     TooMuchMemory { bytes: f64, limit: f64 },
     /// The work limit is not a positive number (NaN would switch the guard off).
@@ -83,15 +101,32 @@ pub enum VerifyError {
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            VerifyError::TooLarge { estimate, limit } => write!(
-                f,
-                "refusing: the exhaustive search could take up to {estimate:.3e} protocol \
-                 evaluations (limit {limit:.1e}; up to {:.0} s at {:.0} million per second, \
-                 the rate measured on one loaded core). \
-                 Use fewer agents or rounds, or raise --max-work",
-                estimate / EVALUATIONS_PER_SECOND,
-                EVALUATIONS_PER_SECOND / 1e6
-            ),
+            VerifyError::TooLarge {
+                estimate,
+                limit,
+                basis,
+            } => {
+                let (how, note) = match basis {
+                    Basis::Sampled { probes, stopped } => (
+                        if *stopped {
+                            "would take more than"
+                        } else {
+                            "would take about"
+                        },
+                        format!("measured on {probes} instances and scaled to all; "),
+                    ),
+                    Basis::Stopped => ("was stopped after", String::new()),
+                };
+                write!(
+                    f,
+                    "refusing: the exhaustive search {how} {estimate:.3e} protocol \
+                     evaluations ({note}limit {limit:.1e}, about {:.0} s at {:.0} million \
+                     per second, the rate measured on one loaded core). \
+                     Use fewer agents or rounds, or raise --max-work",
+                    limit / EVALUATIONS_PER_SECOND,
+                    EVALUATIONS_PER_SECOND / 1e6
+                )
+            }
             VerifyError::TooMuchMemory { bytes, limit } => write!(
                 f,
                 "refusing: the exhaustive search keeps a table entry per instance, about \
@@ -163,6 +198,54 @@ pub fn estimate_work(spec: &EnvSpec) -> f64 {
     instance_count(spec) * total
 }
 
+/// Instances the work of a search is measured on, where the a-priori bound
+/// is over the limit: evenly spaced through the enumeration.
+pub const PROBES: usize = 64;
+
+/// Searches one instance with whichever search fits the fault model.
+fn search(
+    spec: &EnvSpec,
+    protocol: &dyn Protocol,
+    inst: Instance,
+    budget: &Budget,
+) -> (Option<Vec<Vec<u8>>>, u64) {
+    if spec.faults == Faults::Byzantine && !spec.delays() {
+        attack(spec, protocol, inst, budget)
+    } else {
+        crate::exhaust::attack(spec, protocol, inst, budget)
+    }
+}
+
+/// The work of the full search, measured on [`PROBES`] instances and
+/// scaled to all of them; refused when that passes `limit`. The probes get
+/// their share of the limit, so a refusal costs at most that share.
+fn sampled_work(
+    spec: &EnvSpec,
+    protocol: &dyn Protocol,
+    all: &[Instance],
+    limit: f64,
+) -> Result<f64, VerifyError> {
+    let probes: Vec<Instance> = (0..PROBES).map(|k| all[k * all.len() / PROBES]).collect();
+    let scale = all.len() as f64 / PROBES as f64;
+    let budget = Budget::new(limit / scale);
+    let work: u64 = probes
+        .par_iter()
+        .map(|&inst| search(spec, protocol, inst, &budget).1)
+        .sum();
+    let estimate = work as f64 * scale;
+    if budget.exhausted() || estimate > limit {
+        return Err(VerifyError::TooLarge {
+            estimate: estimate.max(limit),
+            limit,
+            basis: Basis::Sampled {
+                probes: PROBES,
+                stopped: budget.exhausted(),
+            },
+        });
+    }
+    Ok(estimate)
+}
+
 /// Computes the optimal attack rate of `protocol` in `spec`, exactly.
 pub fn verify(
     spec: &EnvSpec,
@@ -180,24 +263,27 @@ pub fn verify(
             limit: MAX_MEMORY,
         });
     }
-    let estimate = estimate_work(spec);
-    if estimate > limits.max_work {
-        return Err(VerifyError::TooLarge {
-            estimate,
-            limit: limits.max_work,
-        });
-    }
     let all = instances(spec);
+    let estimate = estimate_work(spec);
+    let estimate = if estimate > limits.max_work && all.len() > PROBES {
+        // The bound can be loose by orders of magnitude: measure instead.
+        // (Fewer instances are searched whole, under the limit.)
+        sampled_work(spec, protocol, &all, limits.max_work)?
+    } else {
+        estimate
+    };
+    let budget = Budget::new(limits.max_work);
     let results: Vec<(Option<Vec<Vec<u8>>>, u64)> = all
         .par_iter()
-        .map(|&inst| {
-            if spec.faults == Faults::Byzantine && !spec.delays() {
-                attack(spec, protocol, inst)
-            } else {
-                crate::exhaust::attack(spec, protocol, inst)
-            }
-        })
+        .map(|&inst| search(spec, protocol, inst, &budget))
         .collect();
+    if budget.exhausted() {
+        return Err(VerifyError::TooLarge {
+            estimate: budget.spent() as f64,
+            limit: limits.max_work,
+            basis: Basis::Stopped,
+        });
+    }
     // Per instance the figures count, the searched instance that breaks it, if one does.
     let verdicts: Vec<Option<usize>> = if spec.comm == Comm::InteractiveConsistency {
         vectors(spec, &all, &results)
@@ -265,10 +351,12 @@ fn vectors(
 
 /// Whether some Byzantine strategy wins `inst`: the winning schedule (the
 /// team's action per round `1..R`, replayable), and the evaluations spent.
+/// Nothing is found once `budget` runs out (the caller refuses the verification).
 pub fn attack(
     spec: &EnvSpec,
     protocol: &dyn Protocol,
     inst: Instance,
+    budget: &Budget,
 ) -> (Option<Vec<Vec<u8>>>, u64) {
     let mut ep = Episode::new(inst);
     let mut inbox = vec![0; spec.stride];
@@ -277,12 +365,12 @@ pub fn attack(
         spec,
         protocol,
         unanimous: ep.required_value(spec),
-        evaluations: 0,
+        meter: Meter::new(budget),
     };
     let mut senders = 0;
     let mut reach = 0;
     for i in bits(ep.honest(spec)) {
-        search.evaluations += 1;
+        search.meter.spend();
         match protocol.act(&View::of(spec, 1, &ep, &inbox, i)).value() {
             None => senders |= 1 << i,
             Some(v) => {
@@ -294,8 +382,13 @@ pub fn attack(
         }
     }
     let found = search.explore(1, &ep, &inbox, senders, reach);
+    search.meter.finish();
+    if search.meter.stopped {
+        // A stopped search's picks may rest on options it never classified.
+        return (None, search.meter.evaluations);
+    }
     let schedule = found.map(|picks| search.schedule(inst, &picks));
-    (schedule, search.evaluations)
+    (schedule, search.meter.evaluations)
 }
 
 /// What the adversary does to one recipient in one round, on a losing path.
@@ -314,7 +407,7 @@ struct Search<'a> {
     spec: &'a EnvSpec,
     protocol: &'a dyn Protocol,
     unanimous: Option<u8>,
-    evaluations: u64,
+    meter: Meter<'a>,
 }
 
 /// One recipient's options in a round, classified by its next action.
@@ -376,6 +469,9 @@ impl Search<'_> {
         let recipients: Vec<Recipient> = bits(senders)
             .map(|i| self.classify(r, ep, &honest, i))
             .collect();
+        if self.meter.stopped {
+            return None;
+        }
         let reach_all = recipients.iter().fold(reach, |acc, x| acc | x.commits);
         if recipients.iter().all(|x| x.sends.is_empty()) && !self.lost(reach_all) {
             return None;
@@ -420,7 +516,7 @@ impl Search<'_> {
                 }
                 return Some(picks);
             }
-            if !rules::next_combination(&mut digits, &radix) {
+            if self.meter.stopped || !rules::next_combination(&mut digits, &radix) {
                 return None;
             }
         }
@@ -470,7 +566,9 @@ impl Search<'_> {
                 let o = x.blocks.len() / spec.slots;
                 x.options.extend_from_slice(&option);
                 x.blocks.extend_from_slice(produced);
-                self.evaluations += 1;
+                if !self.meter.spend() {
+                    return x;
+                }
                 let view = View::new(
                     spec,
                     r + 1,

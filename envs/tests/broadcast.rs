@@ -228,6 +228,7 @@ fn every_entry_is_the_broadcast_of_its_sender() {
     // the engine's handling of a sender other than agent 0 against the
     // broadcast mode, where the sender is always agent 0.
     let p = protocols::scripted("dolev_strong").unwrap();
+    let budget = envs::budget::Budget::new(f64::INFINITY);
     for (n, f, identity, rounds) in [
         (3, 1, Identity::Authenticated, 3),
         (4, 1, Identity::Authenticated, 3),
@@ -242,8 +243,8 @@ fn every_entry_is_the_broadcast_of_its_sender() {
                 inputs: rot(inst.inputs, k),
                 sender: 0,
             };
-            let entry = envs::verify::attack(&s, &*p, inst).0.is_some();
-            let broadcast = envs::verify::attack(&b, &*p, same).0.is_some();
+            let entry = envs::verify::attack(&s, &*p, inst, &budget).0.is_some();
+            let broadcast = envs::verify::attack(&b, &*p, same, &budget).0.is_some();
             assert_eq!(entry, broadcast, "{inst:?} {}", s.describe());
         }
     }

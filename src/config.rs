@@ -4,8 +4,7 @@
 use agents::checkpoint::{self, Loaded};
 use agents::{GreedyHonest, LearnConfig};
 use envs::view::{byz_obs_size, obs_size};
-use envs::Switch;
-use envs::{adversaries, protocols, ConfigError, EnvConfig, EnvSpec, Faults, Protocol, Rewards};
+use envs::{adversaries, protocols, ConfigError, EnvConfig, EnvSpec, Protocol, Rewards};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -818,7 +817,7 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
                         quoted(&exp.honest.protocol),
                         format!(
                             "unknown protocol; expected one of {}",
-                            protocols::SCRIPTED.join(", ")
+                            protocols::names().join(", ")
                         ),
                     )
                 })?
@@ -890,40 +889,21 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
     // `plays`: the adversary plays in this run (a learned or frozen team
     // leaves `byzantine.adversary` at its default, unused).
     let known = |key: &str, name: &str, plays: bool| {
-        if adversaries::SCRIPTED.contains(&name) {
-            if plays
-                && spec.faults != Faults::Byzantine
-                && adversaries::BYZANTINE_ONLY.contains(&name)
-            {
-                return Err(ConfigError::new(
-                    key,
-                    quoted(name),
-                    format!(
-                        "equivocation needs Byzantine faults; with env.faults = \"{}\" the \
-                         adversary only drops messages: use silent or random, or a learned team",
-                        spec.faults.name()
-                    ),
-                ));
-            }
-            if plays && spec.broadcasts() && adversaries::AGREEMENT_ONLY.contains(&name) {
-                return Err(ConfigError::new(
-                    key,
-                    quoted(name),
-                    "twins runs the honest protocol with an input of its own, and in a \
-                     broadcast only the designated sender has one: use equivocate, random or \
-                     a learned team",
-                ));
-            }
-            Ok(())
-        } else {
-            Err(ConfigError::new(
+        // The honest protocol `twins` would run does not matter to its check.
+        let silent: Arc<dyn Protocol> = Arc::new(protocols::Constant);
+        let Some(adversary) = adversaries::scripted(name, silent) else {
+            return Err(ConfigError::new(
                 key,
                 quoted(name),
                 format!(
                     "unknown adversary; expected one of {}",
-                    adversaries::SCRIPTED.join(", ")
+                    adversaries::names().join(", ")
                 ),
-            ))
+            ));
+        };
+        match adversary.check(&spec) {
+            Err(why) if plays => Err(ConfigError::new(key, quoted(name), why)),
+            _ => Ok(()),
         }
     };
     let scripted = exp.byzantine.kind == Kind::Scripted;

@@ -155,7 +155,7 @@ pub fn explain(spec: &EnvSpec, protocol: &dyn Protocol, limits: &Limits) -> Resu
             " (broken instances stop early: the views the search reached)"
         }
     );
-    for name in protocols::SCRIPTED {
+    for name in protocols::names() {
         let p = protocols::scripted(name).expect("a scripted protocol");
         if p.check(spec).is_err() {
             continue;

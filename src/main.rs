@@ -69,7 +69,7 @@ enum Command {
     /// A learned honest checkpoint as a decision table (view -> action).
     Explain {
         checkpoint: PathBuf,
-        /// Refuse searches bounded above this many protocol evaluations.
+        /// The most protocol evaluations the search may make (docs/verifier.md).
         #[arg(long, default_value_t = Limits::default().max_work, value_parser = parse_max_work)]
         max_work: f64,
     },
@@ -92,10 +92,10 @@ enum Command {
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// Scripted protocol: majority, signed_relay, constant, floodset, vote_commit,
-    /// flood_commit or dolev_strong.
+    /// A scripted protocol, by its name in envs::protocols::REGISTRY.
     #[arg(
         long,
+        value_parser = clap::builder::PossibleValuesParser::new(protocols::names()),
         required_unless_present = "checkpoint",
         conflicts_with = "checkpoint"
     )]
@@ -131,7 +131,7 @@ struct VerifyArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
-    /// Refuse searches bounded above this many protocol evaluations.
+    /// The most protocol evaluations the search may make (docs/verifier.md).
     #[arg(long, default_value_t = Limits::default().max_work, value_parser = parse_max_work)]
     max_work: f64,
 }
@@ -163,7 +163,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
         (Some(name), _) => protocols::scripted(name).ok_or_else(|| {
             format!(
                 "--protocol {name}: unknown protocol; expected one of {}",
-                protocols::SCRIPTED.join(", ")
+                protocols::names().join(", ")
             )
         })?,
         (None, Some(path)) => {

@@ -3,7 +3,7 @@
 
 use crate::protocols::Protocol;
 use crate::rules::{allowed, bits, delay_allowed, Action, Episode, DROP};
-use crate::spec::{offset, EnvSpec, Faults, DIRECT, NONE};
+use crate::spec::{offset, EnvSpec, Faults, Switch, DIRECT, NONE};
 use crate::view::View;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -12,6 +12,11 @@ use std::sync::Arc;
 /// A scripted Byzantine team.
 pub trait Adversary: Send + Sync {
     fn name(&self) -> String;
+
+    /// Why this adversary cannot play in `spec`, if it cannot.
+    fn check(&self, _spec: &EnvSpec) -> Result<(), String> {
+        Ok(())
+    }
 
     /// Whether the same state always gets the same action (exact evaluation applies).
     fn deterministic(&self) -> bool {
@@ -31,26 +36,42 @@ pub trait Adversary: Send + Sync {
     );
 }
 
-/// Names of the scripted adversaries.
-pub const SCRIPTED: &[&str] = &["silent", "random", "equivocate", "twins", "hold"];
+/// How a registered adversary is built, from the honest protocol in play.
+pub type BuildAdversary = fn(Arc<dyn Protocol>) -> Box<dyn Adversary>;
 
-/// The scripted adversaries that only make sense with Byzantine faults.
-pub const BYZANTINE_ONLY: &[&str] = &["equivocate", "twins"];
+/// Every scripted adversary: its name and how to build it (`twins` runs the
+/// honest protocol it is given). The one place an adversary is registered.
+pub const REGISTRY: &[(&str, BuildAdversary)] = &[
+    ("silent", |_| Box::new(Silent)),
+    ("random", |_| Box::new(Random)),
+    ("equivocate", |_| Box::new(Equivocate)),
+    ("twins", |honest| Box::new(Twins { honest })),
+    ("hold", |_| Box::new(Hold)),
+];
 
-/// The scripted adversaries that run the honest protocol with an input of
-/// their own, which only agreement gives every agent.
-pub const AGREEMENT_ONLY: &[&str] = &["twins"];
+/// Names of the scripted adversaries, in registry order.
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|(name, _)| *name).collect()
+}
 
 /// A scripted adversary by name; `twins` runs the given honest protocol.
 pub fn scripted(name: &str, honest: Arc<dyn Protocol>) -> Option<Box<dyn Adversary>> {
-    match name {
-        "silent" => Some(Box::new(Silent)),
-        "random" => Some(Box::new(Random)),
-        "equivocate" => Some(Box::new(Equivocate)),
-        "twins" => Some(Box::new(Twins { honest })),
-        "hold" => Some(Box::new(Hold)),
-        _ => None,
+    REGISTRY
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, build)| build(honest))
+}
+
+/// Why an adversary that equivocates cannot play in `spec`, if it cannot.
+fn needs_byzantine_faults(spec: &EnvSpec) -> Result<(), String> {
+    if spec.faults == Faults::Byzantine {
+        return Ok(());
     }
+    Err(format!(
+        "equivocation needs Byzantine faults; with env.faults = \"{}\" the adversary only \
+         drops messages: use silent or random, or a learned team",
+        spec.faults.name()
+    ))
 }
 
 /// The fixed split both equivocators use: the lower half of the honest ids
@@ -202,6 +223,10 @@ impl Adversary for Equivocate {
         "equivocate".into()
     }
 
+    fn check(&self, spec: &EnvSpec) -> Result<(), String> {
+        needs_byzantine_faults(spec)
+    }
+
     fn act(
         &self,
         spec: &EnvSpec,
@@ -252,6 +277,19 @@ impl Twins {
 impl Adversary for Twins {
     fn name(&self) -> String {
         "twins".into()
+    }
+
+    fn check(&self, spec: &EnvSpec) -> Result<(), String> {
+        needs_byzantine_faults(spec)?;
+        if spec.broadcasts() {
+            return Err(
+                "twins runs the honest protocol with an input of its own, and in a \
+                 broadcast only the designated sender has one: use equivocate, random or a \
+                 learned team"
+                    .into(),
+            );
+        }
+        Ok(())
     }
 
     fn act(

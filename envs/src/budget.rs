@@ -9,7 +9,7 @@
 //! so the total passes the limit exactly when the full search would need
 //! more than the limit.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Evaluations a search counts locally before it reports them: keeps the
 /// shared counter off the hot path.
@@ -18,6 +18,8 @@ const CHUNK: u64 = 1024;
 pub struct Budget {
     limit: u64,
     spent: AtomicU64,
+    /// Some search was cut short (not merely finished past the limit).
+    cut: AtomicBool,
 }
 
 impl Budget {
@@ -26,12 +28,19 @@ impl Budget {
             // Saturates for limits beyond u64: such a limit is never reached.
             limit: limit as u64,
             spent: AtomicU64::new(0),
+            cut: AtomicBool::new(false),
         }
     }
 
     /// Whether more evaluations were spent than allowed.
     pub fn exhausted(&self) -> bool {
         self.spent.load(Ordering::Relaxed) > self.limit
+    }
+
+    /// Whether some search stopped before its end, so that the evaluations
+    /// spent understate the work the full search needs.
+    pub fn cut_short(&self) -> bool {
+        self.cut.load(Ordering::Relaxed)
     }
 
     pub fn spent(&self) -> u64 {
@@ -71,6 +80,7 @@ impl<'a> Meter<'a> {
             self.unreported = 0;
             if !self.budget.add(CHUNK) || self.budget.exhausted() {
                 self.stopped = true;
+                self.budget.cut.store(true, Ordering::Relaxed);
             }
         }
         !self.stopped

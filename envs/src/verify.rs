@@ -239,7 +239,7 @@ fn sampled_work(
             limit,
             basis: Basis::Sampled {
                 probes: PROBES,
-                stopped: budget.exhausted(),
+                stopped: budget.cut_short(),
             },
         });
     }

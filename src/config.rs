@@ -142,7 +142,7 @@ impl Kind {
 pub struct HonestConfig {
     /// `scripted`, `learned` or `frozen`.
     pub kind: Kind,
-    /// The scripted protocol: `majority`, `signed_relay` or `constant`.
+    /// The scripted protocol, by its name in `envs::protocols::REGISTRY`.
     pub protocol: String,
     /// A checkpoint: the frozen network, or a learned team's starting point.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,6 +1,8 @@
 //! The static description of a configured game: its axes, its sizes and the
 //! index tables the hot loop uses. Everything here is fixed for a given
-//! `(n, f, rounds, identity)`; the changing state lives in [`crate::Episode`].
+//! configuration (sizes `n`, `f`, rounds; the communication mode, synchrony,
+//! identity and fault model; a fixed placement or split); the changing state
+//! lives in [`crate::Episode`].
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

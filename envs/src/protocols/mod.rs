@@ -109,8 +109,9 @@ pub(crate) fn flooding_check(name: &str, spec: &EnvSpec) -> Result<(), String> {
     reads_relays(name, spec)?;
     if spec.f > 1 {
         return Err(format!(
-            "{name} floods for 2 rounds, which covers f = 1; f = {} needs relays of relays \
-             (signature chains), which the game does not have yet",
+            "{name} floods for 2 rounds, which covers f = 1; f = {} needs relays of relays, \
+             and agreement's messages carry one hop of relays (chains of any length are \
+             built for broadcasts only: dolev_strong)",
             spec.f
         ));
     }

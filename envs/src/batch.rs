@@ -2,7 +2,7 @@
 //! evaluations step. All episodes advance in lockstep, one round per `step`.
 
 use crate::rules::{self, all, empty_inbox, outcome, Episode, Instance, Outcome};
-use crate::spec::{Comm, EnvSpec, Faults, NONE, SENDER};
+use crate::spec::{EnvSpec, Faults, NONE, SENDER};
 use crate::view::{self, View};
 use rand::{Rng, RngExt};
 use rand_chacha::ChaCha8Rng;
@@ -189,13 +189,7 @@ pub fn sample_instance(spec: &EnvSpec, rng: &mut ChaCha8Rng) -> Instance {
         faulty_inputs,
         rng,
     );
-    if spec.comm == Comm::InteractiveConsistency {
-        inst.sender = rng.random_range(0..spec.n) as u8;
-    }
-    // Interactive consistency keeps every input: they are the vector's entries.
-    if spec.comm == Comm::Broadcast {
-        inst.inputs &= voters(spec, inst.byzantine, inst.sender as usize);
-    }
+    spec.comm.mode().sample(spec, &mut inst, rng);
     inst
 }
 
@@ -256,11 +250,7 @@ pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
             .collect(),
     };
     // Interactive consistency: one broadcast per entry, every sender.
-    let senders = if spec.comm == Comm::InteractiveConsistency {
-        spec.n
-    } else {
-        1
-    };
+    let senders = spec.comm.mode().senders(spec.n);
     let mut out = vec![];
     for (byzantine, sender) in placements
         .into_iter()
@@ -284,7 +274,7 @@ pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
 /// The agents that hold an input under placement `byzantine`: the honest
 /// ones, every agent under crash and omission faults, and in a broadcast
 /// the designated sender if it is honest.
-fn voters(spec: &EnvSpec, byzantine: u32, sender: usize) -> u32 {
+pub(crate) fn voters(spec: &EnvSpec, byzantine: u32, sender: usize) -> u32 {
     let v = if spec.faults == Faults::Byzantine {
         all(spec.n) & !byzantine
     } else {
@@ -306,12 +296,13 @@ pub fn instance_count(spec: &EnvSpec) -> f64 {
     };
     if spec.broadcasts() {
         // One instance per (placement, sender) pair, and one more when that
-        // sender is honest (its input is 0 or 1). A broadcast's only sender
-        // is agent 0; interactive consistency has every agent as one.
-        let (senders, honest_pairs) = match (spec.comm, spec.byzantine_ids) {
-            (Comm::Broadcast, Some(m)) => (1, (m >> SENDER & 1 == 0) as u8 as f64),
-            (Comm::Broadcast, None) => (1, binomial(spec.n - 1, spec.f)),
-            _ => (spec.n, placements * (spec.n - spec.f) as f64),
+        // sender is honest (its input is 0 or 1). Either agent 0 is the only
+        // sender (broadcast) or every agent is one (interactive consistency).
+        let senders = spec.comm.mode().senders(spec.n);
+        let honest_pairs = match spec.byzantine_ids {
+            _ if senders == spec.n => placements * (spec.n - spec.f) as f64,
+            Some(m) => (m >> SENDER & 1 == 0) as u8 as f64,
+            None => binomial(spec.n - 1, spec.f),
         };
         return placements * senders as f64 + honest_pairs;
     }

@@ -4,6 +4,7 @@
 pub mod adversaries;
 pub mod batch;
 pub mod budget;
+pub mod comm;
 pub mod exhaust;
 pub mod protocols;
 pub mod rewards;

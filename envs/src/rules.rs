@@ -2,6 +2,7 @@
 //! The batched environment and the exact verifier both step episodes through
 //! these functions, so what is verified is exactly what is played.
 
+use crate::comm::{Part, Property};
 use crate::spec::{offset, relay_slot, Comm, EnvSpec, Faults, Identity, DIRECT, MAX_N, NONE};
 use serde::Serialize;
 
@@ -629,144 +630,91 @@ fn erase(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], b: usize, i: usi
     }
 }
 
-/// Named properties of a finished episode.
+/// The verdicts on a finished episode: each of its mode's named properties
+/// ([`crate::comm::Property`]) held or not, folded into the three verdicts
+/// every game reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Outcome {
-    /// All honest agents that decided, decided the same value (atomic commit:
-    /// every agent that decided, faulty or not: P1).
+    /// Every agreement property held (agreement; atomic commit's P1).
     pub agreement: bool,
-    /// If all inputs equal `v`, no agent decided otherwise (atomic commit:
-    /// P3 and P4 together).
+    /// Every validity property held (validity; atomic commit's P3 and P4).
     pub validity: bool,
-    /// Every agent still running (honest, or faulty and not crashed) decided
-    /// within the round cap (atomic commit: P5).
+    /// Every termination property held (every agent still running decided
+    /// within the round cap; atomic commit's P5).
     pub termination: bool,
-    /// Atomic commit only: P3 and P4 separately.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub commit: Option<CommitProperties>,
-}
-
-/// The two validity properties of atomic commit (Hui et al.'s P3 and P4).
-/// P2, "a decision is never reversed", holds by construction: a decided agent
-/// never acts again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct CommitProperties {
-    /// P3: commit only if every process voted yes.
-    pub commit_needs_all_yes: bool,
-    /// P4: if every process voted yes and nothing failed, nobody aborts.
-    pub commit_without_failures: bool,
+    /// The mode whose properties these are.
+    #[serde(skip)]
+    pub comm: Comm,
+    /// Bit `k`: the mode's `k`-th property failed.
+    #[serde(skip)]
+    pub failed: u16,
 }
 
 impl Outcome {
+    /// The verdicts of `comm`'s properties, `holds(k, property)` each.
+    pub fn of(comm: Comm, holds: impl FnMut(usize, &Property) -> bool) -> Outcome {
+        Outcome::of_list(comm, comm.mode().properties(), holds)
+    }
+
+    /// [`Outcome::of`] with the property list at hand: a mode's own
+    /// scoring passes its constant list, which the compiler can unroll.
+    #[inline(always)]
+    pub fn of_list(
+        comm: Comm,
+        properties: &'static [Property],
+        mut holds: impl FnMut(usize, &Property) -> bool,
+    ) -> Outcome {
+        let mut o = Outcome {
+            agreement: true,
+            validity: true,
+            termination: true,
+            comm,
+            failed: 0,
+        };
+        for (k, p) in properties.iter().enumerate() {
+            if !holds(k, p) {
+                o.failed |= 1 << k;
+                match p.part {
+                    Part::Agreement => o.agreement = false,
+                    Part::Validity => o.validity = false,
+                    Part::Termination => o.termination = false,
+                }
+            }
+        }
+        o
+    }
+
     /// The reported win: the honest team wins iff every property holds.
     pub fn honest_wins(&self) -> bool {
-        self.agreement && self.validity && self.termination
+        self.failed == 0
     }
 
-    /// Names of the properties that failed.
+    /// Names of the properties that failed, in the mode's order.
     pub fn violated(&self) -> Vec<&'static str> {
-        let mut v = vec![];
-        if let Some(c) = self.commit {
-            let named = [
-                (self.agreement, "P1 agreement"),
-                (c.commit_needs_all_yes, "P3 commit only if all voted yes"),
-                (
-                    c.commit_without_failures,
-                    "P4 commit if all voted yes and nothing failed",
-                ),
-                (self.termination, "P5 termination"),
-            ];
-            return named
-                .iter()
-                .filter(|(ok, _)| !ok)
-                .map(|(_, name)| *name)
-                .collect();
-        }
-        if !self.agreement {
-            v.push("agreement");
-        }
-        if !self.validity {
-            v.push("validity");
-        }
-        if !self.termination {
-            v.push("termination");
-        }
-        v
+        let properties = self.comm.mode().properties().iter();
+        properties
+            .enumerate()
+            .filter(|(k, _)| self.failed >> k & 1 == 1)
+            .map(|(_, p)| p.name)
+            .collect()
     }
 }
 
+/// Scores a finished episode on its mode's named properties.
 pub fn outcome(spec: &EnvSpec, ep: &Episode) -> Outcome {
-    match spec.comm {
-        Comm::AtomicCommit => atomic_commit(spec.n, ep),
-        Comm::Broadcast | Comm::InteractiveConsistency => broadcast(spec, ep),
-        _ => outcome_for(spec.n, ep),
-    }
+    crate::comm::score(spec, ep)
 }
 
-/// Byzantine broadcast: the honest agents agree, and if the designated
-/// sender is honest they all decide its input.
-pub fn broadcast(spec: &EnvSpec, ep: &Episode) -> Outcome {
-    let honest = ep.honest(spec);
-    let decided = ep.decided & honest;
-    let ones = ep.values & decided;
-    Outcome {
-        agreement: ones == 0 || ones == decided,
-        validity: match ep.required_value(spec) {
-            Some(1) => ones == decided,
-            Some(_) => ones == 0,
-            None => true,
-        },
-        termination: ep.undecided(spec) == 0,
-        commit: None,
-    }
-}
-
-/// The properties of a finished episode of `n` agents (any game whose
-/// agents decide a bit from a bit). Agreement binds the agents that never
-/// failed (with crash or omission faults, a faulty agent that failed may
-/// disagree); validity binds every decision; termination every agent still running.
+/// The agreement game's properties for any game of `n` agents that decide
+/// a bit from a bit (the sampling game has no [`EnvSpec`]).
 pub fn outcome_for(n: usize, ep: &Episode) -> Outcome {
-    let followers = all(n) & ep.followers;
-    let correct = followers & !ep.crashed & !ep.omitted;
-    let decided = ep.decided & followers;
-    let ones = ep.values & decided;
-    let agreeing = ones & correct;
-    let agreement = agreeing == 0 || agreeing == decided & correct;
-    let inputs = ep.inputs & followers;
-    let validity = if inputs == followers {
-        ones == decided
-    } else if inputs == 0 {
-        ones == 0
-    } else {
-        true
-    };
-    Outcome {
-        agreement,
-        validity,
-        termination: ep.undecided_of(n) == 0,
-        commit: None,
-    }
-}
-
-/// Atomic commit's properties (Hui et al., after Bernstein, Hadzilacos and
-/// Goodman): P1 every process that decides (faulty or not) decides the same;
-/// P3 commit (1) only if every vote is yes (1); P4 if every vote is yes and
-/// nothing failed, nobody aborts; P5 every process still running decides.
-pub fn atomic_commit(n: usize, ep: &Episode) -> Outcome {
-    let everyone = all(n);
-    let decided = ep.decided & everyone;
-    let commits = ep.values & decided;
-    let all_yes = ep.inputs & everyone == everyone;
-    let c = CommitProperties {
-        commit_needs_all_yes: commits == 0 || all_yes,
-        commit_without_failures: !all_yes || ep.failed() || commits == decided,
-    };
-    Outcome {
-        agreement: commits == 0 || commits == decided,
-        validity: c.commit_needs_all_yes && c.commit_without_failures,
-        termination: ep.undecided_of(n) == 0,
-        commit: Some(c),
-    }
+    use crate::comm::agreement;
+    let verdicts = [
+        agreement::agreement(n, ep),
+        agreement::validity(n, ep),
+        agreement::termination(n, ep),
+    ];
+    Outcome::of(Comm::Agreement, |k, _| verdicts[k])
 }
 
 #[cfg(test)]

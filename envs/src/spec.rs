@@ -4,6 +4,7 @@
 //! identity and fault model; a fixed placement or split); the changing state
 //! lives in [`crate::Episode`].
 
+pub use crate::comm::Comm;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -15,22 +16,6 @@ pub const NONE: u8 = 2;
 
 /// Marks a Byzantine head that is a direct value, not a relay.
 pub const DIRECT: u8 = u8::MAX;
-
-/// What the honest agents must decide.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Comm {
-    /// Byzantine agreement: every honest agent has an input; agree, and keep a unanimous input.
-    #[default]
-    Agreement,
-    /// Byzantine broadcast: one designated sender has the input.
-    Broadcast,
-    /// Interactive consistency: agree on the vector of all inputs.
-    InteractiveConsistency,
-    /// Atomic commit: inputs are votes (1 = yes), decisions commit (1) or
-    /// abort (0); the properties P1-P5 of Hui et al. Needs crash or omission faults.
-    AtomicCommit,
-}
 
 /// What a faulty agent may do.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -103,33 +88,6 @@ pub trait Switch: Copy + 'static {
         let names: Vec<&str> = Self::ALL.iter().map(|x| x.name()).collect();
         let (last, rest) = names.split_last().expect("a switch has variants");
         format!("{} or {last}", rest.join(", "))
-    }
-}
-
-impl Comm {
-    /// Whether each episode is one designated sender's broadcast: in
-    /// `broadcast`, and in `interactive_consistency`, which is one broadcast per entry.
-    #[inline]
-    pub fn broadcasts(self) -> bool {
-        matches!(self, Comm::Broadcast | Comm::InteractiveConsistency)
-    }
-}
-
-impl Switch for Comm {
-    const ALL: &'static [Comm] = &[
-        Comm::Agreement,
-        Comm::Broadcast,
-        Comm::InteractiveConsistency,
-        Comm::AtomicCommit,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Comm::Agreement => "agreement",
-            Comm::Broadcast => "broadcast",
-            Comm::InteractiveConsistency => "interactive_consistency",
-            Comm::AtomicCommit => "atomic_commit",
-        }
     }
 }
 
@@ -271,6 +229,9 @@ pub struct EnvSpec {
     pub f: usize,
     pub rounds: u8,
     pub comm: Comm,
+    /// The mode's [`crate::comm::Mode::designated_sender`], asked once:
+    /// the hot loops read it per message.
+    designated_sender: bool,
     pub synchrony: Synchrony,
     pub identity: Identity,
     pub faults: Faults,
@@ -412,48 +373,8 @@ impl EnvSpec {
                 "at most 16 rounds are supported",
             ));
         }
-        if cfg.comm.broadcasts() {
-            if cfg.identity == Identity::Anonymous {
-                return Err(ConfigError::new(
-                    "env.identity",
-                    "\"anonymous\"",
-                    "a broadcast's recipients must recognise the designated sender, and \
-                     anonymous channels carry counts only: use \"pki\" or \"authenticated\"",
-                ));
-            }
-            if cfg.faults != Faults::Byzantine {
-                return Err(ConfigError::new(
-                    "env.faults",
-                    format!("\"{}\"", cfg.faults.name()),
-                    "broadcasts are built for Byzantine faults; for crash and omission \
-                     faults use comm = \"agreement\" (floodset)",
-                ));
-            }
-            if let Some(ones) = cfg.ones {
-                return Err(ConfigError::new(
-                    "env.ones",
-                    ones,
-                    "each broadcast has a single input, the designated sender's: leave ones unset",
-                ));
-            }
-        }
-        if cfg.comm == Comm::AtomicCommit && cfg.faults == Faults::Byzantine {
-            return Err(ConfigError::new(
-                "env.faults",
-                "\"byzantine\"",
-                "atomic commit counts every process's vote, which means nothing from a \
-                 Byzantine agent: use faults = \"crash\" or \"omission\"",
-            ));
-        }
+        cfg.comm.mode().validate(cfg)?;
         let delays = cfg.synchrony != Synchrony::Synchronous;
-        if delays && cfg.comm.broadcasts() {
-            return Err(ConfigError::new(
-                "env.synchrony",
-                format!("\"{}\"", cfg.synchrony.name()),
-                "broadcasts are built for synchronous rounds (a Dolev-Strong chain \
-                 counts rounds): use comm = \"agreement\" or \"atomic_commit\" with delays",
-            ));
-        }
         if delays && cfg.identity == Identity::Anonymous {
             return Err(ConfigError::new(
                 "env.identity",
@@ -517,14 +438,6 @@ impl EnvSpec {
                     "a canonical view tries all (n - 1)! relabellings of the peers: \
                      built for n <= {MAX_CANONICAL_N}, this game has n = {n}"
                 ),
-            ));
-        }
-        if cfg.canonical_views && cfg.comm.broadcasts() {
-            return Err(ConfigError::new(
-                "env.canonical_views",
-                true,
-                "a broadcast's designated sender is not like the other peers: \
-                 canonical views are built for comm = \"agreement\" and \"atomic_commit\"",
             ));
         }
         let byzantine_ids = match &cfg.byzantine_ids {
@@ -638,6 +551,7 @@ impl EnvSpec {
             f: cfg.f,
             rounds,
             comm: cfg.comm,
+            designated_sender: cfg.comm.mode().designated_sender(),
             synchrony: cfg.synchrony,
             identity: cfg.identity,
             faults: cfg.faults,
@@ -689,10 +603,11 @@ impl EnvSpec {
         }
     }
 
-    /// Whether each episode is one designated sender's broadcast (see [`Comm::broadcasts`]).
+    /// Whether each episode is one designated sender's broadcast (see
+    /// [`crate::comm::Mode::designated_sender`]).
     #[inline]
     pub fn broadcasts(&self) -> bool {
-        self.comm.broadcasts()
+        self.designated_sender
     }
 
     /// Broadcasts: the slot (in `i`'s round block) of value `v` from `j`

@@ -23,8 +23,8 @@
 use crate::batch::{instance_count, instances};
 use crate::budget::{Budget, Meter};
 use crate::protocols::Protocol;
-use crate::rules::{self, all as all_of, bits, empty_inbox, Action, Episode, Instance};
-use crate::spec::{Comm, EnvSpec, Faults, Identity, NONE};
+use crate::rules::{self, bits, empty_inbox, Action, Episode, Instance};
+use crate::spec::{EnvSpec, Faults, Identity, NONE};
 use crate::trace::{replay, Trace};
 use crate::view::View;
 use rayon::prelude::*;
@@ -285,13 +285,8 @@ pub fn verify(
         });
     }
     // Per instance the figures count, the searched instance that breaks it, if one does.
-    let verdicts: Vec<Option<usize>> = if spec.comm == Comm::InteractiveConsistency {
-        vectors(spec, &all, &results)
-    } else {
-        (0..all.len())
-            .map(|i| results[i].0.is_some().then_some(i))
-            .collect()
-    };
+    let broken: Vec<bool> = results.iter().map(|(s, _)| s.is_some()).collect();
+    let verdicts = spec.comm.mode().verdicts(spec, &all, &broken);
     let broken = verdicts.iter().flatten().count() as u64;
     let counterexample = verdicts.iter().flatten().next().map(|&i| {
         let schedule = results[i].0.as_ref().expect("a broken instance");
@@ -313,40 +308,6 @@ pub fn verify(
             .filter_map(|(&inst, (s, _))| s.map(|s| (inst, s)))
             .collect(),
     })
-}
-
-/// Interactive consistency, played as one broadcast per entry: every entry's
-/// broadcast (`entries`, searched as `results`) is searched on its own, and
-/// an instance (a placement and an input vector) is broken when some
-/// entry's broadcast is. That is exact for the protocols this game runs. An
-/// entry's decisions read only that entry's messages, and the adversary's
-/// choices in different entries are independent, so the attacks on the
-/// broken entries combine into one. Per vector, the first broken entry.
-fn vectors(
-    spec: &EnvSpec,
-    entries: &[Instance],
-    results: &[(Option<Vec<Vec<u8>>>, u64)],
-) -> Vec<Option<usize>> {
-    let broken_entry = |byzantine: u32, inputs: u32, k: usize| {
-        let at = entries.iter().position(|e| {
-            e.byzantine == byzantine
-                && e.sender as usize == k
-                && e.inputs == inputs & !byzantine & 1 << k
-        });
-        let at = at.expect("every entry listed");
-        results[at].0.is_some().then_some(at)
-    };
-    let mut placements: Vec<u32> = entries.iter().map(|e| e.byzantine).collect();
-    placements.dedup();
-    let mut out = vec![];
-    for byzantine in placements {
-        let honest = all_of(spec.n) & !byzantine;
-        for x in 0..1u64 << honest.count_ones() {
-            let inputs = rules::spread(x, honest);
-            out.push((0..spec.n).find_map(|k| broken_entry(byzantine, inputs, k)));
-        }
-    }
-    out
 }
 
 /// Whether some Byzantine strategy wins `inst`: the winning schedule (the

@@ -80,7 +80,7 @@ fn atomic_commit_needs_the_votes_flooded() {
 
 #[test]
 fn atomic_commit_properties_are_named() {
-    use envs::rules::{atomic_commit, Episode, Instance};
+    use envs::rules::{outcome, Episode, Instance};
     let s = spec(3, 1, Comm::AtomicCommit, Faults::Crash, 3);
     let mut ep = Episode::start(
         &s,
@@ -93,7 +93,7 @@ fn atomic_commit_properties_are_named() {
     // A commit with a no vote (agent 2's) breaks P3.
     ep.decided = 0b110;
     ep.values = 0b110;
-    let o = atomic_commit(3, &ep);
+    let o = outcome(&s, &ep);
     assert!(o.agreement && !o.validity && !o.termination);
     assert_eq!(
         o.violated(),
@@ -110,12 +110,12 @@ fn atomic_commit_properties_are_named() {
     );
     ep.decided = 0b111;
     assert_eq!(
-        atomic_commit(3, &ep).violated(),
+        outcome(&s, &ep).violated(),
         vec!["P4 commit if all voted yes and nothing failed"]
     );
     ep.crashed = 0b001;
     ep.decided = 0b110;
-    assert!(atomic_commit(3, &ep).honest_wins());
+    assert!(outcome(&s, &ep).honest_wins());
 }
 
 #[test]

@@ -1,6 +1,6 @@
 use super::{flooding_check, Protocol};
 use crate::rules::Action;
-use crate::spec::{Comm, EnvSpec};
+use crate::spec::EnvSpec;
 use crate::view::View;
 
 /// Atomic commit for one crash: rounds 1 and 2 `send` (votes, then relays of
@@ -18,7 +18,7 @@ impl Protocol for FloodCommit {
     }
 
     fn check(&self, spec: &EnvSpec) -> Result<(), String> {
-        if spec.comm != Comm::AtomicCommit {
+        if !spec.comm.mode().decides_commit_or_abort() {
             return Err(
                 "flood_commit decides commit or abort: use comm = \"atomic_commit\"".into(),
             );

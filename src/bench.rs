@@ -3,9 +3,8 @@
 
 use crate::config;
 use crate::run::stream;
-use agents::{
-    Buffer, LearnConfig, LearnedHonest, Learner, Rollout, ScriptedByzantine, ScriptedHonest,
-};
+use crate::teams::{LearnedHonest, Rollout, ScriptedByzantine, ScriptedHonest};
+use agents::{Buffer, LearnConfig, Learner};
 use envs::view::obs_size;
 use envs::Switch;
 use envs::{

@@ -1,8 +1,9 @@
 //! Experiment files: plain serde structs with defaults, unknown keys refused,
 //! and a validation pass whose errors name the file and the key.
 
+use crate::teams::GreedyHonest;
 use agents::checkpoint::{self, Loaded};
-use agents::{GreedyHonest, LearnConfig};
+use agents::LearnConfig;
 use envs::view::{byz_obs_size, obs_size};
 use envs::{adversaries, protocols, ConfigError, EnvConfig, EnvSpec, Protocol, Rewards};
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,7 @@
 //! action taken. When the table agrees with a scripted protocol on every one
 //! of those views, it says so: the learned protocol *is* that protocol here.
 
-use agents::GreedyHonest;
+use crate::teams::GreedyHonest;
 use envs::protocols::{self, Protocol};
 use envs::spec::{EnvSpec, Identity, NONE};
 use envs::{verify, Action, Limits, Report, VerifyError, View};

@@ -12,12 +12,12 @@
 use crate::config::{HonestTeam, Resolved};
 use crate::export::{csv_bytes, write_atomic};
 use crate::run::{exact, stream};
+use crate::teams::{
+    ByzantinePolicy, GreedyHonest, LearnedByzantine, LearnedHonest, ReplayByzantine, Rollout,
+};
 use agents::checkpoint::{self, Meta};
 use agents::learner::Actor;
-use agents::{
-    Buffer, ByzantinePolicy, GreedyHonest, LearnedByzantine, LearnedHonest, Learner,
-    ReplayByzantine, Rollout,
-};
+use agents::{Buffer, Learner};
 use anyhow::bail;
 use envs::view::{byz_obs_size, encode, obs_size};
 use envs::Switch;

@@ -12,4 +12,5 @@ pub mod plot;
 pub mod run;
 pub mod slush;
 pub mod sweep;
+pub mod teams;
 pub mod train;

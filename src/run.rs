@@ -6,11 +6,12 @@
 
 use crate::config::{ByzantineTeam, HonestTeam, Resolved};
 use crate::export::{csv_bytes, write_atomic, MetricsRow, RowKey, TimingRow};
-use agents::learner::Actor;
-use agents::{
+use crate::teams::{
     ByzantinePolicy, HonestPolicy, LearnedByzantine, Rollout, ScriptedByzantine, ScriptedHonest,
-    Stats, Tally,
+    Tally,
 };
+use agents::learner::Actor;
+use agents::Stats;
 use anyhow::Context;
 use envs::Switch;
 use envs::{

@@ -6,9 +6,10 @@
 use crate::config::{Experiment, Kind};
 use crate::export::{csv_bytes, write_atomic, MetricsRow, RowKey};
 use crate::run::stream;
+use crate::teams::Tally;
 use agents::checkpoint;
 use agents::learner::{ActScratch, Actor};
-use agents::{Buffer, Learner, Tally};
+use agents::{Buffer, Learner};
 use anyhow::bail;
 use envs::slush::{self, Slush, SlushEnv, SlushRule, SlushSpec, Snowflake, COMMIT};
 use envs::Switch;

@@ -6,12 +6,13 @@ use crate::config::{ByzantineTeam, HonestTeam, Resolved, Schedule};
 use crate::export::read_metrics;
 use crate::export::{csv_bytes, write_atomic, MetricsRow, TimingRow};
 use crate::run::{exact, frozen_actor, optimal, row, sample, stream, write_report, RowInput};
+use crate::teams::{
+    ByzantinePolicy, GreedyHonest, HonestPolicy, LearnedByzantine, LearnedHonest, ReplayByzantine,
+    Rollout, ScriptedByzantine, ScriptedHonest,
+};
 use agents::checkpoint::{self, Meta};
 use agents::learner::Actor;
-use agents::{
-    Buffer, ByzantinePolicy, GreedyHonest, HonestPolicy, LearnedByzantine, LearnedHonest, Learner,
-    ReplayByzantine, Rollout, ScriptedByzantine, ScriptedHonest, Stats, StatsSum,
-};
+use agents::{Buffer, Learner, Stats, StatsSum};
 use anyhow::{bail, Context};
 use envs::view::{byz_obs_size, obs_size};
 use envs::{adversaries, BatchEnv, Instance, Protocol, Report};

@@ -1,18 +1,14 @@
-//! Policies and learners. A policy acts for a whole batch of episodes at
-//! once; scripted protocols and adversaries from `envs` are policies through
-//! the adapters here, so learned and scripted teams are interchangeable.
+//! Learners, game-agnostic: networks over observations, masks, actions and
+//! rewards (`mlp`, `learner`, `adam`), trajectories (`buffer`) and
+//! checkpoints. Nothing here knows a game; the adapters that turn a game's
+//! views into observations, and scripted teams into policies, live with
+//! the runner (`selfplay::teams`).
 
 pub mod adam;
 pub mod buffer;
 pub mod checkpoint;
-pub mod learned;
 pub mod learner;
 pub mod mlp;
-pub mod policy;
-pub mod rollout;
 
 pub use buffer::Buffer;
-pub use learned::{GreedyHonest, LearnedByzantine, LearnedHonest, ReplayByzantine};
 pub use learner::{Algo, Baseline, LearnConfig, Learner, Stats, StatsSum};
-pub use policy::{ByzantinePolicy, HonestPolicy, ScriptedByzantine, ScriptedHonest};
-pub use rollout::{Rollout, Tally};

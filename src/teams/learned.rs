@@ -3,10 +3,10 @@
 //! learner; and a learned honest policy played greedily as a [`Protocol`],
 //! which is how the verifier checks it.
 
-use crate::buffer::Buffer;
-use crate::learner::{pick, ActScratch, Actor};
-use crate::mlp::Frozen;
-use crate::policy::{ByzantinePolicy, HonestPolicy};
+use crate::teams::policy::{ByzantinePolicy, HonestPolicy};
+use agents::buffer::Buffer;
+use agents::learner::{pick, ActScratch, Actor};
+use agents::mlp::Frozen;
 use envs::rules::bits;
 use envs::view::{byz_obs_size, encode, obs_size};
 use envs::{Action, BatchEnv, EnvSpec, Protocol, Rewards, View};
@@ -299,9 +299,9 @@ impl ByzantinePolicy for ReplayByzantine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buffer::END;
-    use crate::learner::{LearnConfig, Learner};
-    use crate::rollout::Rollout;
+    use crate::teams::rollout::Rollout;
+    use agents::buffer::END;
+    use agents::learner::{LearnConfig, Learner};
     use envs::{instances, EnvConfig};
     use rand::SeedableRng;
     use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Playing whole batches of episodes and counting what happened.
 
-use crate::policy::{ByzantinePolicy, HonestPolicy};
+use crate::teams::policy::{ByzantinePolicy, HonestPolicy};
 use envs::{BatchEnv, Episode, Outcome, NONE};
 use rand_chacha::ChaCha8Rng;
 

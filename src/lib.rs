@@ -11,6 +11,8 @@ pub mod out;
 pub mod plot;
 pub mod run;
 pub mod slush;
+pub mod state;
 pub mod sweep;
 pub mod teams;
+pub mod timing;
 pub mod train;

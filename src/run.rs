@@ -7,16 +7,13 @@
 use crate::config::{ByzantineTeam, HonestTeam, Resolved};
 use crate::export::{csv_bytes, write_atomic, MetricsRow, RowKey, TimingRow};
 use crate::teams::{
-    ByzantinePolicy, HonestPolicy, LearnedByzantine, Rollout, ScriptedByzantine, ScriptedHonest,
-    Tally,
+    ByzantinePolicy, HonestPolicy, LearnedByzantine, Rollout, ScriptedHonest, Tally,
 };
 use agents::learner::Actor;
 use agents::Stats;
 use anyhow::Context;
 use envs::Switch;
-use envs::{
-    adversaries, instance_count, instances, verify, BatchEnv, Limits, Protocol, Report, VerifyError,
-};
+use envs::{instance_count, instances, verify, BatchEnv, Limits, Protocol, Report, VerifyError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
@@ -253,17 +250,8 @@ pub fn run_with(
         ByzantineTeam::Scripted(names) => names
             .iter()
             .map(|name| {
-                let adv = adversaries::scripted(
-                    if name == "none" { "silent" } else { name },
-                    protocol.clone(),
-                )
-                .expect("validated adversary");
-                let det = adv.deterministic();
-                (
-                    name.clone(),
-                    Box::new(ScriptedByzantine { adversary: adv }) as Box<dyn ByzantinePolicy>,
-                    det,
-                )
+                let (policy, deterministic) = crate::teams::team::adversary(name, protocol);
+                (name.clone(), policy, deterministic)
             })
             .collect(),
         ByzantineTeam::Frozen(c) => {

@@ -1,26 +1,456 @@
 //! The training loop: play a batch, pay the teams, update the learning ones,
 //! and every `eval_every` episodes write a row that scores both teams,
-//! sampled and exactly, next to the verifier's optimum.
+//! sampled and exactly, next to the verifier's optimum. [`train`] reads top
+//! to bottom; each step is one method of [`Training`], which owns the run's
+//! state (teams, streams, counters, rows, replays).
 
-use crate::config::{ByzantineTeam, HonestTeam, Resolved, Schedule};
-use crate::export::read_metrics;
-use crate::export::{csv_bytes, write_atomic, MetricsRow, TimingRow};
-use crate::run::{exact, frozen_actor, optimal, row, sample, stream, write_report, RowInput};
-use crate::teams::{
-    ByzantinePolicy, GreedyHonest, HonestPolicy, LearnedByzantine, LearnedHonest, ReplayByzantine,
-    Rollout, ScriptedByzantine, ScriptedHonest,
-};
+use crate::config::{Resolved, Schedule};
+use crate::export::{csv_bytes, read_metrics, write_atomic, MetricsRow, TimingRow};
+use crate::run::{exact, optimal, row, sample, stream, write_report, RowInput};
+use crate::state::{saved_state, RunState};
+use crate::teams::team::{Byzantine, Honest};
+use crate::teams::{ByzantinePolicy, HonestPolicy, LearnedByzantine, LearnedHonest};
+use crate::teams::{ReplayByzantine, Rollout};
+use crate::timing::Timing;
 use agents::checkpoint::{self, Meta};
-use agents::learner::Actor;
 use agents::{Buffer, Learner, Stats, StatsSum};
-use anyhow::{bail, Context};
+use anyhow::bail;
 use envs::view::{byz_obs_size, obs_size};
-use envs::{adversaries, BatchEnv, Instance, Protocol, Report};
+use envs::{BatchEnv, Instance, Protocol, Report};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::{Deserialize, Serialize};
+use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
+
+pub use crate::state::{can_resume, STATE};
+
+/// Trains the learning teams of `res`, writing rows, checkpoints and state
+/// into `out`; with `resume`, goes on from the state saved there.
+pub fn train(
+    res: &Resolved,
+    out: &Path,
+    say: &dyn Fn(String),
+    quiet: bool,
+    resume: bool,
+) -> anyhow::Result<Vec<MetricsRow>> {
+    let mut run = Training::new(res, out, say, quiet)?;
+    // A resumed run already has its last evaluation point.
+    let mut evaluated = resume && run.restore()?;
+    loop {
+        if !std::mem::take(&mut evaluated) {
+            run.evaluate()?;
+            run.save()?;
+        }
+        if run.episodes >= res.exp.train.episodes {
+            break;
+        }
+        // The goal is reached; training on would only let the protocol drift.
+        if res.exp.train.stop_when_verified && run.honest.learner().is_some() && run.verified() {
+            let at = run.episodes;
+            run.say(format!(
+                "verified at {at} episodes: training stops (train.stop_when_verified)"
+            ));
+            break;
+        }
+        let clock = Instant::now();
+        let (from, next) = (run.episodes, run.next_evaluation());
+        // Twins runs the honest protocol as of the evaluation point.
+        let protocol = run.honest.protocol(res)?;
+        while run.episodes < next {
+            run.epoch(&protocol)?;
+        }
+        let trained = run.episodes - from;
+        let to = run.episodes;
+        run.timing
+            .train(res.name(), to, clock.elapsed().as_secs_f64(), trained);
+    }
+    run.finish()
+}
+
+/// A training run in progress.
+struct Training<'a> {
+    res: &'a Resolved,
+    out: &'a Path,
+    say: &'a dyn Fn(String),
+    bar: ProgressBar,
+    honest: Honest,
+    byzantine: Byzantine,
+    /// Rollouts of training batches, and one evaluation stream per row.
+    play: ChaCha8Rng,
+    /// Minibatch order in the learners' updates.
+    update: ChaCha8Rng,
+    env: BatchEnv,
+    /// Replays of the verifier's counterexamples, a batch at a time.
+    replay_env: BatchEnv,
+    rollout: Rollout,
+    /// Learner statistics since the last row.
+    honest_stats: Acc,
+    byzantine_stats: Acc,
+    rows: Vec<MetricsRow>,
+    timing: Timing,
+    /// The verifier's report on a fixed honest protocol, which cannot change.
+    fixed_report: Option<Option<Report>>,
+    /// The lowest optimal attack rate of the learning honest team so far.
+    best_optimal: Option<f64>,
+    /// Every counterexample found against the learning honest team, for replay.
+    replays: Vec<(Instance, Vec<Vec<u8>>)>,
+    episodes: u64,
+    epochs: u64,
+    evals: u64,
+}
+
+impl<'a> Training<'a> {
+    fn new(
+        res: &'a Resolved,
+        out: &'a Path,
+        say: &'a dyn Fn(String),
+        quiet: bool,
+    ) -> anyhow::Result<Training<'a>> {
+        let seed = res.exp.seed;
+        let mut init = stream(seed, 0);
+        Ok(Training {
+            res,
+            out,
+            say,
+            bar: progress(res.exp.train.episodes, quiet),
+            honest: Honest::new(res, &mut init)?,
+            byzantine: Byzantine::new(res, &mut init)?,
+            play: stream(seed, 1),
+            update: stream(seed, 2),
+            env: BatchEnv::new(res.spec.clone(), res.exp.train.batch),
+            replay_env: BatchEnv::new(res.spec.clone(), 0),
+            rollout: Rollout::default(),
+            honest_stats: Acc::default(),
+            byzantine_stats: Acc::default(),
+            rows: vec![],
+            timing: Timing::new(),
+            fixed_report: None,
+            best_optimal: None,
+            replays: vec![],
+            episodes: 0,
+            epochs: 0,
+            evals: 0,
+        })
+    }
+
+    /// Says `line` above the progress bar.
+    fn say(&self, line: String) {
+        self.bar.suspend(|| (self.say)(line));
+    }
+
+    /// Goes on from the state saved in the run folder, if there is one.
+    fn restore(&mut self) -> anyhow::Result<bool> {
+        let out = self.out;
+        let Some((st, tensors)) = saved_state(self.res, out)? else {
+            return Ok(false);
+        };
+        if let (Some(l), Some(t)) = (self.honest.learner_mut(), st.honest_steps) {
+            checkpoint::restore_learner(l, "honest", &tensors, t).map_err(anyhow::Error::msg)?;
+        }
+        if let (Some(l), Some(t)) = (self.byzantine.learner_mut(), st.byzantine_steps) {
+            checkpoint::restore_learner(l, "byzantine", &tensors, t).map_err(anyhow::Error::msg)?;
+        }
+        let metrics = out.join("metrics.csv");
+        self.rows = read_metrics(&metrics)?;
+        if self.rows.len() < st.rows {
+            bail!(
+                "cannot resume {}: {} has fewer rows than the saved state",
+                out.display(),
+                metrics.display()
+            );
+        }
+        self.rows.truncate(st.rows);
+        self.replays = st.replays;
+        self.timing = Timing::resume(&out.join("timing.csv"));
+        self.best_optimal = self
+            .rows
+            .iter()
+            .filter_map(|r| r.optimal_attack_rate)
+            .fold(None, |b: Option<f64>, o| Some(b.map_or(o, |b| b.min(o))));
+        (self.episodes, self.epochs, self.evals) = (st.episodes, st.epoch, st.evals);
+        self.play.set_word_pos(st.play.parse()?);
+        self.update.set_word_pos(st.update.parse()?);
+        self.bar.set_position(self.episodes);
+        let (epoch, episodes) = (self.epochs, self.episodes);
+        self.say(format!("resumed at epoch {epoch}, {episodes} episodes"));
+        Ok(true)
+    }
+
+    /// Whether the last row's honest protocol was verified.
+    fn verified(&self) -> bool {
+        self.rows.last().and_then(|r| r.verified) == Some(true)
+    }
+
+    /// Episodes at the next evaluation point.
+    fn next_evaluation(&self) -> u64 {
+        let tc = &self.res.exp.train;
+        ((self.episodes / tc.eval_every + 1) * tc.eval_every).min(tc.episodes)
+    }
+
+    /// One evaluation point: the verifier's optimum for the honest protocol
+    /// as it stands (greedy if learned), both teams sampled and, where both
+    /// are deterministic, scored exactly over every instance; one row.
+    fn evaluate(&mut self) -> anyhow::Result<()> {
+        let res = self.res;
+        let clock = Instant::now();
+        let protocol = self.honest.protocol(res)?;
+        let report = match &self.fixed_report {
+            Some(r) => r.clone(),
+            None => {
+                let r = optimal(res, &*protocol, self.say)?;
+                if self.honest.learner().is_none() {
+                    self.fixed_report = Some(r.clone());
+                }
+                r
+            }
+        };
+        if let Some(r) = &report {
+            write_report(self.out, r)?;
+            if res.exp.train.replay_counterexamples && self.honest.learner().is_some() {
+                for b in &r.broken {
+                    if !self.replays.contains(b) {
+                        self.replays.push(b.clone());
+                    }
+                }
+            }
+        }
+        let mut h = self.honest.policy(false)?;
+        let (mut b, _) = self.byzantine.policy(&protocol, false)?;
+        let sampled = sample(
+            res,
+            &mut *h,
+            &mut *b,
+            &mut stream(res.exp.seed, 1000 + self.evals),
+        );
+        let mut h = self.honest.policy(true)?;
+        let (mut b, deterministic) = self.byzantine.policy(&protocol, true)?;
+        let exact = deterministic
+            .then(|| exact(res, &mut *h, &mut *b))
+            .flatten();
+        let r = row(
+            res,
+            RowInput {
+                honest: self.honest.name(),
+                byzantine: self.byzantine.name(),
+                epoch: self.epochs,
+                episodes: self.episodes,
+                sampled: &sampled,
+                exact,
+                report: report.as_ref(),
+                honest_stats: self.honest_stats.take(),
+                byzantine_stats: self.byzantine_stats.take(),
+            },
+        );
+        let cell = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
+        let line = format!(
+            "honest win {:.3} (exact {})  attack {} / optimum {}",
+            r.honest_win_rate,
+            cell(r.exact_honest_win_rate),
+            cell(r.exact_attack_rate),
+            cell(r.optimal_attack_rate),
+        );
+        let (epoch, episodes) = (self.epochs, self.episodes);
+        self.say(format!("epoch {epoch:>5} episodes {episodes:>8}  {line}"));
+        self.bar.set_message(line);
+        self.rows.push(r);
+        self.timing.push(TimingRow {
+            run: res.name().into(),
+            stage: format!("eval {}", self.evals),
+            seconds: clock.elapsed().as_secs_f64(),
+            episodes_per_second: None,
+            episodes: None,
+        });
+        self.evals += 1;
+        Ok(())
+    }
+
+    /// Writes the rows, the checkpoints and the state: together, so that a
+    /// killed run keeps all of them as of this evaluation point.
+    fn save(&mut self) -> anyhow::Result<()> {
+        let (res, out) = (self.res, self.out);
+        let (exp, spec) = (&res.exp, &res.spec);
+        let config = toml::to_string(exp)?;
+        let meta = |team: &str, obs_dim, heads, hidden: &[usize]| Meta {
+            team: team.into(),
+            obs_dim,
+            heads,
+            hidden: hidden.to_vec(),
+            rounds: spec.rounds,
+            episodes: self.episodes,
+            config: config.clone(),
+        };
+        if let Some(l) = self.honest.learner() {
+            let m = meta("honest", obs_size(spec), 1, &exp.honest.learn.hidden);
+            checkpoint::save(&out.join("honest.safetensors"), l, &m).map_err(anyhow::Error::msg)?;
+            // Keep the protocol with the lowest optimal attack rate so far:
+            // a verified one found mid-training is not lost.
+            let opt = self.rows.last().and_then(|r| r.optimal_attack_rate);
+            if let Some(o) = opt.filter(|&o| self.best_optimal.is_none_or(|b| o < b)) {
+                self.best_optimal = Some(o);
+                checkpoint::save(&out.join("honest_best.safetensors"), l, &m)
+                    .map_err(anyhow::Error::msg)?;
+                if o == 0.0 {
+                    let at = self.episodes;
+                    self.say(format!(
+                        "verified at {at} episodes: kept in honest_best.safetensors"
+                    ));
+                }
+            }
+        }
+        if let Some(l) = self.byzantine.learner() {
+            let heads = spec.byz_action_len();
+            let m = meta(
+                "byzantine",
+                byz_obs_size(spec),
+                heads,
+                &exp.byzantine.learn.hidden,
+            );
+            checkpoint::save(&out.join("byzantine.safetensors"), l, &m)
+                .map_err(anyhow::Error::msg)?;
+        }
+        write_atomic(&out.join("metrics.csv"), &csv_bytes(&self.rows)?)?;
+        // Written with every row, so a killed run's resume finds it.
+        let timing = self.timing.so_far(res.name());
+        write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;
+        let st = RunState {
+            rows: self.rows.len(),
+            episodes: self.episodes,
+            epoch: self.epochs,
+            evals: self.evals,
+            play: self.play.get_word_pos().to_string(),
+            update: self.update.get_word_pos().to_string(),
+            honest_steps: self.honest.learner().map(|l| l.opt.t),
+            byzantine_steps: self.byzantine.learner().map(|l| l.opt.t),
+            replays: self.replays.clone(),
+            config,
+        };
+        let mut tensors = vec![];
+        if let Some(l) = self.honest.learner() {
+            tensors.extend(checkpoint::learner_state(l, "honest"));
+        }
+        if let Some(l) = self.byzantine.learner() {
+            tensors.extend(checkpoint::learner_state(l, "byzantine"));
+        }
+        checkpoint::write_tensors(&out.join(STATE), &tensors, &serde_json::to_string(&st)?)
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// Which learning teams update this epoch (`train.schedule`).
+    fn turns(&self) -> (bool, bool) {
+        let tc = &self.res.exp.train;
+        match tc.schedule {
+            Schedule::Simultaneous => (true, true),
+            Schedule::Alternating => {
+                let honest_turn = (self.epochs / tc.block.max(1)).is_multiple_of(2);
+                let both = self.honest.learner().is_some() && self.byzantine.learner().is_some();
+                (honest_turn || !both, !honest_turn || !both)
+            }
+        }
+    }
+
+    /// One epoch: a batch played by both teams (and, for a learning honest
+    /// team, a batch of replayed counterexamples), paid, and learned from.
+    fn epoch(&mut self, protocol: &Arc<dyn Protocol>) -> anyhow::Result<()> {
+        let (res, epoch) = (self.res, self.epochs);
+        let (exp, spec) = (&res.exp, &res.spec);
+        let (learn_honest, learn_byzantine) = self.turns();
+        // A learning team records its steps when it is its turn.
+        let mut honest_net = match self.honest.learner() {
+            Some(l) => {
+                let mut p = LearnedHonest::new(l.actor()?, false);
+                if learn_honest {
+                    p.record = Some(Buffer::new(obs_size(spec), 1));
+                    p.step_reward = exp.rewards.per_step();
+                }
+                Some(p)
+            }
+            None => None,
+        };
+        let mut byzantine_net = match self.byzantine.learner() {
+            Some(l) => {
+                let mut p = LearnedByzantine::new(l.actor()?, false);
+                if learn_byzantine {
+                    let heads = spec.byz_action_len();
+                    p.record = Some(Buffer::new(byz_obs_size(spec), heads));
+                }
+                Some(p)
+            }
+            None => None,
+        };
+        let mut honest_fixed = self.honest.policy(false)?;
+        let (mut byzantine_fixed, _) = self.byzantine.policy(protocol, false)?;
+        let hp: &mut dyn HonestPolicy = match &mut honest_net {
+            Some(p) => p,
+            None => &mut *honest_fixed,
+        };
+        let bp: &mut dyn ByzantinePolicy = match &mut byzantine_net {
+            Some(p) => p,
+            None => &mut *byzantine_fixed,
+        };
+        self.env.reset(&mut self.play);
+        self.rollout.play(&mut self.env, hp, bp, &mut self.play);
+
+        if let (Some(p), Some(l)) = (&mut honest_net, self.honest.learner_mut()) {
+            p.reward(&self.env, &exp.rewards);
+            if p.record.is_some() && !self.replays.is_empty() {
+                // Replays of the verifier's counterexamples, cycling through them.
+                let k = exp.train.replay_batch.max(1);
+                let start = (epoch as usize * k) % self.replays.len();
+                let picked: Vec<&(Instance, Vec<Vec<u8>>)> = (0..k)
+                    .map(|j| &self.replays[(start + j) % self.replays.len()])
+                    .collect();
+                let insts: Vec<Instance> = picked.iter().map(|(i, _)| *i).collect();
+                let mut r = ReplayByzantine {
+                    schedules: picked.iter().map(|(_, s)| s.clone()).collect(),
+                };
+                self.replay_env.reset_to(&insts);
+                p.traj_offset = self.env.len() * spec.n;
+                self.rollout
+                    .play(&mut self.replay_env, p, &mut r, &mut self.play);
+                p.reward(&self.replay_env, &exp.rewards);
+            }
+            if let Some(buf) = &p.record {
+                let s = learn(l, buf, &mut self.update, "honest", epoch)?;
+                self.honest_stats.add(s);
+            }
+        }
+        if let (Some(p), Some(l)) = (&mut byzantine_net, self.byzantine.learner_mut()) {
+            p.reward(&self.env, &exp.rewards);
+            if let Some(buf) = &p.record {
+                let s = learn(l, buf, &mut self.update, "byzantine", epoch)?;
+                self.byzantine_stats.add(s);
+            }
+        }
+        self.episodes += self.env.len() as u64;
+        self.epochs += 1;
+        self.bar.set_position(self.episodes.min(exp.train.episodes));
+        Ok(())
+    }
+
+    /// Clears the progress bar and writes the finished `timing.csv`.
+    fn finish(self) -> anyhow::Result<Vec<MetricsRow>> {
+        let (res, out) = (self.res, self.out);
+        self.bar.finish_and_clear();
+        let timing = self.timing.finished(res.name());
+        write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;
+        (self.say)(format!("wrote {}", out.join("metrics.csv").display()));
+        Ok(self.rows)
+    }
+}
+
+/// One update of a learner from a batch, refused if it diverged.
+fn learn(
+    l: &mut Learner,
+    buf: &Buffer,
+    update: &mut ChaCha8Rng,
+    team: &str,
+    epoch: u64,
+) -> anyhow::Result<Stats> {
+    let s = l.update(buf, update)?;
+    finite(team, epoch, &s)?;
+    Ok(s)
+}
 
 /// Learner statistics summed between two rows.
 #[derive(Default)]
@@ -49,15 +479,6 @@ fn finite(team: &str, epoch: u64, s: &Stats) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The Byzantine side as it plays.
-enum Byz {
-    Scripted(String),
-    Net {
-        learner: Option<Box<Learner>>,
-        frozen: Option<Actor>,
-    },
-}
-
 /// A progress bar on stderr: hidden when quiet or when stderr is not a terminal.
 fn progress(total: u64, quiet: bool) -> ProgressBar {
     if quiet {
@@ -75,581 +496,6 @@ fn progress(total: u64, quiet: bool) -> ProgressBar {
             ),
     );
     bar
-}
-
-/// What a run needs to go on after it was killed, beside its learners'
-/// tensors: saved after every row, last, so it never runs ahead of the CSV.
-#[derive(Serialize, Deserialize)]
-struct RunState {
-    rows: usize,
-    episodes: u64,
-    epoch: u64,
-    evals: u64,
-    /// Positions in the play and update streams (u128 as text).
-    play: String,
-    update: String,
-    honest_steps: Option<u64>,
-    byzantine_steps: Option<u64>,
-    /// Counterexamples kept for replay (`train.replay_counterexamples`).
-    #[serde(default)]
-    replays: Vec<(Instance, Vec<Vec<u8>>)>,
-    /// The experiment as run: a resume must be of the same one.
-    config: String,
-    // No wall-clock figure: the state's bytes depend on the config and seed
-    // only. A resume reads the earlier segments back from `timing.csv`.
-}
-
-/// Wall-clock rows of `timing.csv` for one segment (one process: the run,
-/// or a resume), kept apart from everything the seed determines.
-struct Timing {
-    /// The rows of earlier segments (from `timing.csv`) and of this one so far.
-    rows: Vec<TimingRow>,
-    started: Instant,
-    /// Seconds spent training in this segment, and the episodes trained in them.
-    secs: f64,
-    trained: u64,
-}
-
-impl Timing {
-    fn new() -> Timing {
-        Timing {
-            rows: vec![],
-            started: Instant::now(),
-            secs: 0.0,
-            trained: 0,
-        }
-    }
-
-    /// Picks up the segments a killed or finished run left in `path`: its
-    /// rows without the total. An unreadable file loses only wall-clock
-    /// figures, so it is skipped, not refused.
-    fn resume(path: &Path) -> Timing {
-        let mut t = Timing::new();
-        if let Ok(mut r) = csv::Reader::from_path(path) {
-            t.rows = r.deserialize().filter_map(Result::ok).collect();
-            t.rows.retain(|row: &TimingRow| row.stage != "total");
-        }
-        t
-    }
-
-    fn push(&mut self, row: TimingRow) {
-        self.rows.push(row);
-    }
-
-    fn train(&mut self, name: &str, to: u64, secs: f64, done: u64) {
-        (self.secs, self.trained) = (self.secs + secs, self.trained + done);
-        self.push(TimingRow {
-            run: name.into(),
-            stage: format!("train to {to}"),
-            seconds: secs,
-            episodes_per_second: Some(done as f64 / secs.max(1e-9)),
-            episodes: Some(done),
-        });
-    }
-
-    /// The rows with this segment's row so far (no total: the run goes on).
-    fn so_far(&self, name: &str) -> Vec<TimingRow> {
-        let segments = self
-            .rows
-            .iter()
-            .filter(|t| t.stage.starts_with("segment "))
-            .count();
-        let mut rows = self.rows.clone();
-        rows.push(TimingRow {
-            run: name.into(),
-            stage: format!("segment {segments}"),
-            seconds: self.started.elapsed().as_secs_f64(),
-            episodes_per_second: (self.secs > 0.0).then(|| self.trained as f64 / self.secs),
-            episodes: Some(self.trained),
-        });
-        rows
-    }
-
-    /// The rows with this segment's row and the total: every segment's
-    /// seconds, and every episode trained over the seconds spent training
-    /// them (empty if nothing was trained). Written last: a `timing.csv`
-    /// that ends with its total marks a finished run.
-    fn finished(&self, name: &str) -> Vec<TimingRow> {
-        let mut rows = self.so_far(name);
-        let training = rows.iter().filter(|t| t.stage.starts_with("train to "));
-        let (secs, trained) = training.fold((0.0, 0), |(s, n), t| {
-            (s + t.seconds, n + t.episodes.unwrap_or(0))
-        });
-        let total = rows
-            .iter()
-            .filter(|t| t.stage.starts_with("segment "))
-            .map(|t| t.seconds)
-            .sum();
-        rows.push(TimingRow {
-            run: name.into(),
-            stage: "total".into(),
-            seconds: total,
-            episodes_per_second: (secs > 0.0 && trained > 0).then(|| trained as f64 / secs),
-            episodes: Some(trained),
-        });
-        rows
-    }
-}
-
-pub const STATE: &str = "state.safetensors";
-
-/// The state saved in `out`, if there is one; an error if it cannot be read
-/// or was made by another experiment (checked before anything is written).
-fn saved_state(
-    res: &Resolved,
-    out: &Path,
-) -> anyhow::Result<Option<(RunState, checkpoint::Tensors)>> {
-    let path = out.join(STATE);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let (json, tensors) = checkpoint::read_tensors(&path).map_err(anyhow::Error::msg)?;
-    let st: RunState = serde_json::from_str(&json)
-        .with_context(|| format!("{}: not a saved run state", path.display()))?;
-    if st.config != toml::to_string(&res.exp)? {
-        bail!(
-            "cannot resume {}: it was made by a different config (another file, seed or --set)",
-            out.display()
-        );
-    }
-    Ok(Some((st, tensors)))
-}
-
-/// Whether `out` holds a saved state of this experiment to resume from;
-/// an error if it holds one of another experiment.
-pub fn can_resume(res: &Resolved, out: &Path) -> anyhow::Result<bool> {
-    Ok(saved_state(res, out)?.is_some())
-}
-
-pub fn train(
-    res: &Resolved,
-    out: &Path,
-    say: &dyn Fn(String),
-    quiet: bool,
-    resume: bool,
-) -> anyhow::Result<Vec<MetricsRow>> {
-    let exp = &res.exp;
-    let spec = &res.spec;
-    let tc = &exp.train;
-    let mut init = stream(exp.seed, 0);
-    let mut play = stream(exp.seed, 1);
-    let mut upd = stream(exp.seed, 2);
-
-    let (hd, bd, heads) = (obs_size(spec), byz_obs_size(spec), spec.byz_action_len());
-    let mut honest_learner = match &res.honest {
-        HonestTeam::Learned(ckpt) => {
-            let mut l = Learner::new(hd, 1, &exp.honest.learn, &mut init)?;
-            if let Some(c) = ckpt {
-                c.into_learner(&mut l).map_err(anyhow::Error::msg)?;
-            }
-            Some(l)
-        }
-        HonestTeam::Protocol(_) => None,
-    };
-    let fixed_protocol: Option<Arc<dyn Protocol>> = match &res.honest {
-        HonestTeam::Protocol(p) => Some(p.clone()),
-        HonestTeam::Learned(_) => None,
-    };
-    let mut byz = match &res.byzantine {
-        ByzantineTeam::Scripted(names) => Byz::Scripted(names[0].clone()),
-        ByzantineTeam::Learned(ckpt) => {
-            let mut l = Learner::new(bd, heads, &exp.byzantine.learn, &mut init)?;
-            if let Some(c) = ckpt {
-                c.into_learner(&mut l).map_err(anyhow::Error::msg)?;
-            }
-            Byz::Net {
-                learner: Some(Box::new(l)),
-                frozen: None,
-            }
-        }
-        ByzantineTeam::Frozen(c) => Byz::Net {
-            learner: None,
-            frozen: Some(frozen_actor(res, c)?),
-        },
-    };
-    let honest_name = match &fixed_protocol {
-        Some(p) => p.name(),
-        None => "learned".into(),
-    };
-    let byz_name = match &res.byzantine {
-        ByzantineTeam::Scripted(names) => names[0].clone(),
-        ByzantineTeam::Learned(_) => "learned".into(),
-        ByzantineTeam::Frozen(_) => "frozen".into(),
-    };
-
-    let mut env = BatchEnv::new(spec.clone(), tc.batch);
-    let mut rollout = Rollout::default();
-    let (mut hacc, mut bacc) = (Acc::default(), Acc::default());
-    let mut rows: Vec<MetricsRow> = vec![];
-    let mut timing = Timing::new();
-    let mut fixed_report: Option<Option<Report>> = None;
-    let mut best_optimal: Option<f64> = None;
-    // Every counterexample found against the learning honest team, for replay.
-    let mut replays: Vec<(Instance, Vec<Vec<u8>>)> = vec![];
-    let mut replay_env = BatchEnv::new(spec.clone(), 0);
-    let (mut episodes, mut epoch, mut evals) = (0u64, 0u64, 0u64);
-    let bar = progress(tc.episodes, quiet);
-    let config_text = toml::to_string(exp)?;
-    let mut resumed = false;
-    let saved = if resume { saved_state(res, out)? } else { None };
-    if let Some((st, tensors)) = saved {
-        if let (Some(l), Some(t)) = (honest_learner.as_mut(), st.honest_steps) {
-            checkpoint::restore_learner(l, "honest", &tensors, t).map_err(anyhow::Error::msg)?;
-        }
-        if let (
-            Byz::Net {
-                learner: Some(l), ..
-            },
-            Some(t),
-        ) = (&mut byz, st.byzantine_steps)
-        {
-            checkpoint::restore_learner(l, "byzantine", &tensors, t).map_err(anyhow::Error::msg)?;
-        }
-        rows = read_metrics(&out.join("metrics.csv"))?;
-        if rows.len() < st.rows {
-            bail!(
-                "cannot resume {}: {} has fewer rows than the saved state",
-                out.display(),
-                out.join("metrics.csv").display()
-            );
-        }
-        rows.truncate(st.rows);
-        replays = st.replays;
-        timing = Timing::resume(&out.join("timing.csv"));
-        best_optimal = rows
-            .iter()
-            .filter_map(|r| r.optimal_attack_rate)
-            .fold(None, |b: Option<f64>, o| Some(b.map_or(o, |b| b.min(o))));
-        (episodes, epoch, evals) = (st.episodes, st.epoch, st.evals);
-        play.set_word_pos(st.play.parse()?);
-        upd.set_word_pos(st.update.parse()?);
-        bar.set_position(episodes);
-        say(format!("resumed at epoch {epoch}, {episodes} episodes"));
-        resumed = true;
-    }
-
-    loop {
-        // ---- Evaluation point (a resumed run already has this one).
-        // The honest protocol as it stands (greedy if learned): verified, and run by twins.
-        let honest_actor = honest_learner.as_ref().map(|l| l.actor()).transpose()?;
-        let byz_actor: Option<Actor> = match &byz {
-            Byz::Net {
-                learner: Some(l), ..
-            } => Some(l.actor()?),
-            Byz::Net { frozen, .. } => frozen.clone(),
-            Byz::Scripted(_) => None,
-        };
-        let protocol: Arc<dyn Protocol> = match (&fixed_protocol, &honest_actor) {
-            (Some(p), _) => p.clone(),
-            (None, Some(a)) => Arc::new(GreedyHonest {
-                name: "learned".into(),
-                policy: a.policy.clone(),
-                rounds: spec.rounds,
-            }),
-            _ => unreachable!(),
-        };
-        if !std::mem::take(&mut resumed) {
-            let clock = Instant::now();
-            let report = match (&fixed_protocol, &fixed_report) {
-                (Some(_), Some(r)) => r.clone(),
-                _ => {
-                    let r = optimal(res, &*protocol, say)?;
-                    if fixed_protocol.is_some() {
-                        fixed_report = Some(r.clone());
-                    }
-                    r
-                }
-            };
-            if let Some(r) = &report {
-                write_report(out, r)?;
-                if tc.replay_counterexamples && honest_learner.is_some() {
-                    for b in &r.broken {
-                        if !replays.contains(b) {
-                            replays.push(b.clone());
-                        }
-                    }
-                }
-            }
-            let players =
-                |greedy: bool| -> (Box<dyn HonestPolicy>, Box<dyn ByzantinePolicy>, bool) {
-                    let h: Box<dyn HonestPolicy> = match &honest_actor {
-                        Some(a) => Box::new(LearnedHonest::new(a.clone(), greedy)),
-                        None => Box::new(ScriptedHonest {
-                            protocol: protocol.clone(),
-                        }),
-                    };
-                    let (b, deterministic): (Box<dyn ByzantinePolicy>, bool) =
-                        match (&byz, &byz_actor) {
-                            (Byz::Scripted(name), _) => {
-                                let name = if name == "none" { "silent" } else { name };
-                                let adv = adversaries::scripted(name, protocol.clone())
-                                    .expect("validated");
-                                let det = adv.deterministic();
-                                (Box::new(ScriptedByzantine { adversary: adv }), det)
-                            }
-                            // A frozen attacker always plays greedily.
-                            (Byz::Net { learner, .. }, Some(a)) => (
-                                Box::new(LearnedByzantine::new(
-                                    a.clone(),
-                                    greedy || learner.is_none(),
-                                )),
-                                true,
-                            ),
-                            _ => unreachable!(),
-                        };
-                    (h, b, deterministic)
-                };
-            let (mut h, mut b, _) = players(false);
-            let sampled = sample(res, &mut *h, &mut *b, &mut stream(exp.seed, 1000 + evals));
-            let (mut h, mut b, deterministic) = players(true);
-            let exact = if deterministic {
-                exact(res, &mut *h, &mut *b)
-            } else {
-                None
-            };
-            let r = row(
-                res,
-                RowInput {
-                    honest: honest_name.clone(),
-                    byzantine: byz_name.clone(),
-                    epoch,
-                    episodes,
-                    sampled: &sampled,
-                    exact,
-                    report: report.as_ref(),
-                    honest_stats: hacc.take(),
-                    byzantine_stats: bacc.take(),
-                },
-            );
-            let cell = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
-            let line = format!(
-                "honest win {:.3} (exact {})  attack {} / optimum {}",
-                r.honest_win_rate,
-                cell(r.exact_honest_win_rate),
-                cell(r.exact_attack_rate),
-                cell(r.optimal_attack_rate),
-            );
-            bar.suspend(|| say(format!("epoch {epoch:>5} episodes {episodes:>8}  {line}")));
-            bar.set_message(line);
-            rows.push(r);
-            // Rows and checkpoints land together: a killed run keeps both as of this point.
-            let config = toml::to_string(exp)?;
-            let meta = |team: &str, obs_dim, heads, hidden: &[usize]| Meta {
-                team: team.into(),
-                obs_dim,
-                heads,
-                hidden: hidden.to_vec(),
-                rounds: spec.rounds,
-                episodes,
-                config: config.clone(),
-            };
-            if let Some(l) = &honest_learner {
-                let m = meta("honest", hd, 1, &exp.honest.learn.hidden);
-                checkpoint::save(&out.join("honest.safetensors"), l, &m)
-                    .map_err(anyhow::Error::msg)?;
-                // Keep the protocol with the lowest optimal attack rate so
-                // far: a verified one found mid-training is not lost.
-                let opt = report.as_ref().map(|r| r.optimal_attack_rate);
-                if let Some(o) = opt.filter(|&o| best_optimal.is_none_or(|b| o < b)) {
-                    best_optimal = Some(o);
-                    checkpoint::save(&out.join("honest_best.safetensors"), l, &m)
-                        .map_err(anyhow::Error::msg)?;
-                    if o == 0.0 {
-                        bar.suspend(|| {
-                            say(format!(
-                                "verified at {episodes} episodes: kept in honest_best.safetensors"
-                            ))
-                        });
-                    }
-                }
-            }
-            if let Byz::Net {
-                learner: Some(l), ..
-            } = &byz
-            {
-                let m = meta("byzantine", bd, heads, &exp.byzantine.learn.hidden);
-                checkpoint::save(&out.join("byzantine.safetensors"), l, &m)
-                    .map_err(anyhow::Error::msg)?;
-            }
-            write_atomic(&out.join("metrics.csv"), &csv_bytes(&rows)?)?;
-            timing.push(TimingRow {
-                run: res.name().into(),
-                stage: format!("eval {evals}"),
-                seconds: clock.elapsed().as_secs_f64(),
-                episodes_per_second: None,
-                episodes: None,
-            });
-            evals += 1;
-            // Written with every row, so a killed run's resume finds it.
-            write_atomic(
-                &out.join("timing.csv"),
-                &csv_bytes(&timing.so_far(res.name()))?,
-            )?;
-            let st = RunState {
-                rows: rows.len(),
-                episodes,
-                epoch,
-                evals,
-                play: play.get_word_pos().to_string(),
-                update: upd.get_word_pos().to_string(),
-                honest_steps: honest_learner.as_ref().map(|l| l.opt.t),
-                byzantine_steps: match &byz {
-                    Byz::Net {
-                        learner: Some(l), ..
-                    } => Some(l.opt.t),
-                    _ => None,
-                },
-                replays: replays.clone(),
-                config: config_text.clone(),
-            };
-            let mut tensors = vec![];
-            if let Some(l) = &honest_learner {
-                tensors.extend(checkpoint::learner_state(l, "honest"));
-            }
-            if let Byz::Net {
-                learner: Some(l), ..
-            } = &byz
-            {
-                tensors.extend(checkpoint::learner_state(l, "byzantine"));
-            }
-            checkpoint::write_tensors(&out.join(STATE), &tensors, &serde_json::to_string(&st)?)
-                .map_err(anyhow::Error::msg)?;
-        }
-        if episodes >= tc.episodes {
-            break;
-        }
-        // The goal is reached; training on would only let the protocol drift.
-        let verified = rows.last().and_then(|r| r.verified) == Some(true);
-        if tc.stop_when_verified && honest_learner.is_some() && verified {
-            bar.suspend(|| {
-                say(format!(
-                    "verified at {episodes} episodes: training stops (train.stop_when_verified)"
-                ))
-            });
-            break;
-        }
-
-        // ---- Training until the next evaluation point.
-        let clock = Instant::now();
-        let next = (episodes / tc.eval_every + 1) * tc.eval_every;
-        while episodes < next.min(tc.episodes) {
-            let (learn_h, learn_b) = match tc.schedule {
-                Schedule::Simultaneous => (true, true),
-                Schedule::Alternating => {
-                    let honest_turn = (epoch / tc.block.max(1)).is_multiple_of(2);
-                    let both = honest_learner.is_some()
-                        && matches!(
-                            byz,
-                            Byz::Net {
-                                learner: Some(_),
-                                ..
-                            }
-                        );
-                    (honest_turn || !both, !honest_turn || !both)
-                }
-            };
-            let mut h_net = match &honest_learner {
-                Some(l) => {
-                    let mut p = LearnedHonest::new(l.actor()?, false);
-                    if learn_h {
-                        p.record = Some(Buffer::new(hd, 1));
-                        p.step_reward = exp.rewards.per_step();
-                    }
-                    Some(p)
-                }
-                None => None,
-            };
-            let mut h_fixed = fixed_protocol.as_ref().map(|p| ScriptedHonest {
-                protocol: p.clone(),
-            });
-            let mut b_net = match &byz {
-                Byz::Net {
-                    learner: Some(l), ..
-                } => {
-                    let mut p = LearnedByzantine::new(l.actor()?, false);
-                    if learn_b {
-                        p.record = Some(Buffer::new(bd, heads));
-                    }
-                    Some(p)
-                }
-                Byz::Net {
-                    frozen: Some(a), ..
-                } => Some(LearnedByzantine::new(a.clone(), true)),
-                _ => None,
-            };
-            let mut b_fixed = match &byz {
-                Byz::Scripted(name) => {
-                    let name = if name == "none" { "silent" } else { name };
-                    let adv = adversaries::scripted(name, protocol.clone()).expect("validated");
-                    Some(ScriptedByzantine { adversary: adv })
-                }
-                _ => None,
-            };
-            let hp: &mut dyn HonestPolicy = match (&mut h_net, &mut h_fixed) {
-                (Some(p), _) => p,
-                (None, Some(p)) => p,
-                _ => unreachable!(),
-            };
-            let bp: &mut dyn ByzantinePolicy = match (&mut b_net, &mut b_fixed) {
-                (Some(p), _) => p,
-                (None, Some(p)) => p,
-                _ => unreachable!(),
-            };
-            env.reset(&mut play);
-            rollout.play(&mut env, hp, bp, &mut play);
-            if let (Some(p), Some(l)) = (&mut h_net, &mut honest_learner) {
-                p.reward(&env, &exp.rewards);
-                if p.record.is_some() && !replays.is_empty() {
-                    // Replays of the verifier's counterexamples, cycling through them.
-                    let k = tc.replay_batch.max(1);
-                    let start = (epoch as usize * k) % replays.len();
-                    let picked: Vec<&(Instance, Vec<Vec<u8>>)> = (0..k)
-                        .map(|j| &replays[(start + j) % replays.len()])
-                        .collect();
-                    let insts: Vec<Instance> = picked.iter().map(|(i, _)| *i).collect();
-                    let mut r = ReplayByzantine {
-                        schedules: picked.iter().map(|(_, s)| s.clone()).collect(),
-                    };
-                    replay_env.reset_to(&insts);
-                    p.traj_offset = env.len() * spec.n;
-                    rollout.play(&mut replay_env, p, &mut r, &mut play);
-                    p.reward(&replay_env, &exp.rewards);
-                }
-                if let Some(buf) = &p.record {
-                    let s = l.update(buf, &mut upd)?;
-                    finite("honest", epoch, &s)?;
-                    hacc.add(s);
-                }
-            }
-            if let (
-                Some(p),
-                Byz::Net {
-                    learner: Some(l), ..
-                },
-            ) = (&mut b_net, &mut byz)
-            {
-                p.reward(&env, &exp.rewards);
-                if let Some(buf) = &p.record {
-                    let s = l.update(buf, &mut upd)?;
-                    finite("byzantine", epoch, &s)?;
-                    bacc.add(s);
-                }
-            }
-            episodes += env.len() as u64;
-            epoch += 1;
-            bar.set_position(episodes.min(tc.episodes));
-        }
-        let secs = clock.elapsed().as_secs_f64();
-        let done = episodes - rows.last().map_or(0, |r| r.episodes);
-        timing.train(res.name(), episodes, secs, done);
-    }
-    bar.finish_and_clear();
-    write_atomic(
-        &out.join("timing.csv"),
-        &csv_bytes(&timing.finished(res.name()))?,
-    )?;
-    say(format!("wrote {}", out.join("metrics.csv").display()));
-    Ok(rows)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 pub mod learned;
 pub mod policy;
 pub mod rollout;
+pub mod team;
 
 pub use learned::{GreedyHonest, LearnedByzantine, LearnedHonest, ReplayByzantine};
 pub use policy::{ByzantinePolicy, HonestPolicy, ScriptedByzantine, ScriptedHonest};

@@ -11,5 +11,6 @@ pub mod out;
 pub mod plot;
 pub mod run;
 pub mod slush;
+pub mod slush_verify;
 pub mod sweep;
 pub mod train;

@@ -92,8 +92,11 @@ enum Command {
 
 #[derive(Args)]
 struct VerifyArgs {
+    /// consensus (message passing) or slush (the sampling game's exact optimal adversary).
+    #[arg(long, default_value = "consensus")]
+    game: String,
     /// Scripted protocol: majority, signed_relay, constant, floodset, vote_commit,
-    /// flood_commit or dolev_strong.
+    /// flood_commit or dolev_strong; with --game slush, slush or snowflake.
     #[arg(
         long,
         required_unless_present = "checkpoint",
@@ -134,6 +137,8 @@ struct VerifyArgs {
     /// Refuse searches bounded above this many protocol evaluations.
     #[arg(long, default_value_t = Limits::default().max_work, value_parser = parse_max_work)]
     max_work: f64,
+    #[command(flatten)]
+    slush: selfplay::slush_verify::SlushFlags,
 }
 
 /// A work limit: a positive number (NaN would switch the verifier's guard off).
@@ -158,6 +163,29 @@ fn flag<T: Switch>(name: &str, value: &str) -> Result<T, String> {
 }
 
 fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
+    if a.game != "consensus" || a.slush.given().is_some() {
+        // Flags of the message-passing game, given (a default is not given).
+        let consensus_only = [
+            ("checkpoint", a.checkpoint.is_some()),
+            ("identity", a.identity != "authenticated"),
+            ("comm", a.comm != "agreement"),
+            ("synchrony", a.synchrony != "synchronous"),
+            ("faults", a.faults != "byzantine"),
+            ("delta", a.delta.is_some()),
+            ("gst", a.gst.is_some()),
+        ];
+        return selfplay::slush_verify::run(&selfplay::slush_verify::Request {
+            game: &a.game,
+            protocol: a.protocol.as_deref(),
+            n: a.n,
+            f: a.f,
+            rounds: a.rounds,
+            flags: &a.slush,
+            json: a.json,
+            max_work: a.max_work,
+            consensus_only: consensus_only.iter().filter(|x| x.1).map(|x| x.0).collect(),
+        });
+    }
     let mut trained = None;
     let p: Box<dyn Protocol> = match (&a.protocol, &a.checkpoint) {
         (Some(name), _) => protocols::scripted(name).ok_or_else(|| {

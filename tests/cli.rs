@@ -62,6 +62,74 @@ fn verify_json_reports_the_textbook_figures() {
 }
 
 #[test]
+fn verify_game_slush_prints_the_exact_adversary_of_the_sampling_game() {
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "verify",
+            "--game",
+            "slush",
+            "--protocol",
+            "snowflake",
+            "--n",
+            "5",
+            "--f",
+            "1",
+            "--k",
+            "3",
+            "--alpha",
+            "2",
+            "--rounds",
+            "8",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let json = |extra: &[&str]| {
+        let out = selfplay().args(args(extra)).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let one = json(&["--ones", "1"]);
+    assert_eq!(one["ones"], 1);
+    assert_eq!(one["beta"], 3);
+    let (d, m) = (
+        one["optimal_attack_rate"].as_f64().unwrap(),
+        one["optimal_majority_attack_rate"].as_f64().unwrap(),
+    );
+    assert!(0.0 < d && d <= m && m <= 1.0, "{one}");
+    // Without --ones: every split, and the engine's uniform inputs on top.
+    let all = json(&[]);
+    assert!(all["ones"].is_null());
+    assert_eq!(all["splits"].as_array().unwrap().len(), 5);
+    assert_eq!(all["splits"][1]["optimal_attack_rate"].as_f64(), Some(d));
+    let err = refused(selfplay().args(args(&["--ones", "9"])));
+    assert!(
+        err.contains("--ones 9: there are only 4 honest agents"),
+        "{err}"
+    );
+    let err = refused(selfplay().args([
+        "verify",
+        "--protocol",
+        "slush",
+        "--n",
+        "5",
+        "--f",
+        "1",
+        "--alpha",
+        "2",
+    ]));
+    assert!(
+        err.contains("--alpha: only the sampling game reads it"),
+        "{err}"
+    );
+}
+
+#[test]
 fn verify_text_shows_a_readable_counterexample() {
     let out = selfplay()
         .args([

@@ -137,6 +137,11 @@ pub struct Solver {
     memo: BTreeMap<(Goal, u8, Key), f64>,
     /// Configurations valued (memo entries), for the record.
     pub evaluated: u64,
+    /// Joint choices weighed (the search's unit of work), and the most
+    /// allowed: past it the search stops and [`Solver::exceeded`] says so
+    /// (its figures are then meaningless).
+    pub work: u64,
+    pub max_work: u64,
 }
 
 impl Solver {
@@ -178,12 +183,19 @@ impl Solver {
             binom,
             memo: BTreeMap::new(),
             evaluated: 0,
+            work: 0,
+            max_work: u64::MAX,
         })
     }
 
     /// Honest nodes.
     pub fn honest(&self) -> usize {
         self.h
+    }
+
+    /// The search ran past `max_work` and stopped: its figures are void.
+    pub fn exceeded(&self) -> bool {
+        self.work > self.max_work
     }
 
     /// The state of undecided node `node` after a round in which its sample
@@ -349,6 +361,9 @@ impl Solver {
         if let Some(&v) = self.memo.get(&(goal, round, key)) {
             return v;
         }
+        if self.exceeded() {
+            return 0.0;
+        }
         // Colour counts of every honest node: decided ones answer too.
         let mut hc = [0usize; 2];
         for t in 0..self.states() {
@@ -483,6 +498,7 @@ impl Solver {
     /// options, the best configuration reached.
     fn best(&mut self, goal: Goal, round: u8, choice: &[(u64, usize)], i: usize, key: Key) -> f64 {
         if i == choice.len() {
+            self.work += 1;
             return self.value(goal, round, key);
         }
         let (mask, c) = choice[i];

@@ -5,7 +5,7 @@
 
 use clap::Args;
 use envs::slush::{SlushConfig, SlushSpec};
-use envs::slush_exact::{Figures, Rule, Solver};
+use envs::slush_exact::{Figures, Rule, Sight, Solver};
 use envs::EnvConfig;
 use serde::Serialize;
 
@@ -25,6 +25,10 @@ pub struct SlushFlags {
     /// and uniform inputs as the engine draws them].
     #[arg(long)]
     pub ones: Option<usize>,
+    /// Sampling game: an adversary that answers without seeing the round's
+    /// samples (it still sees every colour, counter, who asks and the round).
+    #[arg(long)]
+    pub blind: bool,
 }
 
 impl SlushFlags {
@@ -35,6 +39,7 @@ impl SlushFlags {
             ("alpha", self.alpha.is_some()),
             ("beta", self.beta.is_some()),
             ("ones", self.ones.is_some()),
+            ("blind", self.blind),
         ]
         .into_iter()
         .find(|x| x.1)
@@ -92,6 +97,9 @@ pub struct SlushReport {
     pub rounds: u8,
     /// `--ones`, or null: uniform inputs.
     pub ones: Option<usize>,
+    /// What the adversary sees: `samples` (everything, the round's samples
+    /// included: the engine's strongest) or `querier` (`--blind`: not the samples).
+    pub adversary_sees: &'static str,
     /// Largest probability that two honest nodes decide different colours.
     pub optimal_attack_rate: f64,
     /// Largest probability that not every honest node decides the initial
@@ -156,9 +164,13 @@ pub fn solve(req: &Request) -> Result<SlushReport, String> {
         let flag = e.key.rsplit('.').next().unwrap_or(&e.key);
         format!("--{flag} {}: {}", e.value, e.reason)
     })?;
-    let mut solver = Solver::new(&spec, rule).map_err(|e| format!("--n {}: {e}", req.n))?;
+    // Only Snowflake's counters can outgrow the search's key: beta names it.
+    let mut solver = Solver::new(&spec, rule).map_err(|e| format!("--beta {}: {e}", spec.beta))?;
     // Work is a count of joint choices weighed: a positive f64 from the CLI.
     solver.max_work = req.max_work.min(u64::MAX as f64) as u64;
+    if flags.blind {
+        solver.sight = Sight::Querier;
+    }
     let (top, splits) = match flags.ones {
         Some(ones) => (solver.figures(ones), vec![]),
         None => (
@@ -183,6 +195,7 @@ pub fn solve(req: &Request) -> Result<SlushReport, String> {
         beta: (rule == Rule::Snowflake).then_some(spec.beta),
         rounds: spec.rounds,
         ones: flags.ones,
+        adversary_sees: if flags.blind { "querier" } else { "samples" },
         optimal_attack_rate: top.disagreement,
         optimal_majority_attack_rate: top.majority,
         splits,
@@ -202,7 +215,11 @@ pub fn render(r: &SlushReport, seconds: f64) -> String {
         r.beta.map(|b| format!(" beta={b}")).unwrap_or_default(),
         r.rounds
     );
-    s += "exact optimal adversary: sees every colour, counter and sample of the round, answers each query\n";
+    s += if r.adversary_sees == "samples" {
+        "exact optimal adversary: sees every colour, counter and sample of the round, answers each query\n"
+    } else {
+        "exact optimal adversary blind to the samples: sees every colour and counter, answers each querier\n"
+    };
     s += "ones  optimal attack rate (disagreement)  optimal majority attack rate\n";
     let line = |ones: String, d: f64, m: f64| format!("{ones:>4}  {d:<34.10}  {m:.10}\n");
     for x in &r.splits {
@@ -347,6 +364,19 @@ mod tests {
         ))
         .unwrap();
         assert!(one.splits.is_empty());
+        let blind = solve(&req(
+            &SlushFlags {
+                ones: Some(1),
+                blind: true,
+                ..SlushFlags::default()
+            },
+            "snowflake",
+            5,
+            1,
+        ))
+        .unwrap();
+        assert_eq!(blind.adversary_sees, "querier");
+        assert!(blind.optimal_attack_rate <= one.optimal_attack_rate);
         assert_eq!(one.optimal_attack_rate, r.splits[1].optimal_attack_rate);
         assert_eq!(one.beta, Some(3));
     }

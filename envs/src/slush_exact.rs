@@ -99,6 +99,20 @@ pub enum Goal {
     NotAll(u8),
 }
 
+/// What the adversary sees when it answers a round's queries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sight {
+    /// Everything, the round's samples included: the engine calls its
+    /// answerers after `draw`, so this is the strongest it allows.
+    Samples,
+    /// Every colour, counter, decision, the round and who is asking, but
+    /// not the samples: a policy over (state, querier), as a Byzantine
+    /// network that reads no samples plays. For Slush this is exact for
+    /// such a policy; for Snowflake it is an upper bound, since such a
+    /// policy sees no counters either.
+    Querier,
+}
+
 /// The exact figures for one initial split.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Figures {
@@ -111,6 +125,11 @@ pub struct Figures {
     /// (the runner never counts a tied episode as a majority decision).
     pub majority: f64,
 }
+
+/// Blind adversary, one undecided state: how many nodes hold it, and the
+/// distinct distributions of their next state (state index, probability)
+/// that the adversary's choices give.
+type BlindGroup = (usize, Vec<Vec<(usize, f64)>>);
 
 /// A configuration: how many honest nodes are in each state, `w` bits per
 /// state, state `t` at bits `t * w ..`.
@@ -126,6 +145,8 @@ pub struct Solver {
     pub beta: usize,
     pub rounds: u8,
     pub rule: Rule,
+    /// What the adversary sees: the round's samples by default.
+    pub sight: Sight,
     /// Honest nodes.
     h: usize,
     /// Counter values an undecided node can hold.
@@ -177,6 +198,7 @@ impl Solver {
             beta: spec.beta,
             rounds: spec.rounds,
             rule,
+            sight: Sight::Samples,
             h,
             counters,
             w,
@@ -369,6 +391,12 @@ impl Solver {
         for t in 0..self.states() {
             hc[self.node(t).colour as usize] += self.count(key, t);
         }
+        if self.sight == Sight::Querier {
+            let v = self.blind(goal, round, key, hc);
+            self.memo.insert((goal, round, key), v);
+            self.evaluated += 1;
+            return v;
+        }
         // Per undecided state: how many nodes hold it, and the distribution
         // of their option sets (sorted by set, probabilities summed in the
         // fixed order of `compositions`).
@@ -400,6 +428,210 @@ impl Solver {
         self.memo.insert((goal, round, key), v);
         self.evaluated += 1;
         v
+    }
+
+    /// The value under [`Sight::Querier`]: the adversary fixes, per querier,
+    /// how many Byzantine nodes answer it 0 and how many 1 (the rest stay
+    /// silent) before the samples are drawn; which of them the querier
+    /// samples is then hypergeometric. Nodes in one state may be told
+    /// different things (the adversary sees who asks), so the maximum runs
+    /// over multisets of choices per state, each choice a distribution of
+    /// the node's next state; the value of a choice profile is the
+    /// expectation over the product of those distributions.
+    fn blind(&mut self, goal: Goal, round: u8, key: Key, hc: [usize; 2]) -> f64 {
+        let f = self.f;
+        let choices: Vec<(usize, usize)> = (0..=f)
+            .flat_map(|x0| (0..=f - x0).map(move |x1| (x0, x1)))
+            .collect();
+        // Per undecided state: its count, and the distinct next-state
+        // distributions its choices give (sorted by state; summed in the
+        // fixed order of compositions, then answers).
+        let mut groups: Vec<BlindGroup> = vec![];
+        for t in 2..self.states() {
+            let c = self.count(key, t);
+            if c == 0 {
+                continue;
+            }
+            let node = self.node(t);
+            let mut dists: Vec<Vec<(usize, f64)>> = vec![];
+            for &(x0, x1) in &choices {
+                let xn = f - x0 - x1;
+                let mut dist: Vec<(usize, f64)> = vec![];
+                for s in self.compositions() {
+                    let p = self.sample_prob(node.colour, hc, s);
+                    if p == 0.0 {
+                        continue;
+                    }
+                    let (h0, h1, m) = s;
+                    for b0 in 0..=m.min(x0) {
+                        for b1 in 0..=(m - b0).min(x1) {
+                            let bn = m - b0 - b1;
+                            if bn > xn {
+                                continue;
+                            }
+                            let q = self.binom[x0][b0] * self.binom[x1][b1] * self.binom[xn][bn]
+                                / self.binom[f][m];
+                            let next = self.index(self.next(node, [h0 + b0, h1 + b1], round));
+                            match dist.iter_mut().find(|(u, _)| *u == next) {
+                                Some(e) => e.1 += p * q,
+                                None => dist.push((next, p * q)),
+                            }
+                        }
+                    }
+                }
+                dist.sort_by_key(|&(u, _)| u);
+                // Choices with the same effect are one choice.
+                if !dists.contains(&dist) {
+                    dists.push(dist);
+                }
+            }
+            groups.push((c, dists));
+        }
+        let decided = key & ((1 << (2 * self.w)) - 1);
+        let mut profile = vec![];
+        let mut top = 0.0f64;
+        self.profiles(
+            goal,
+            round,
+            &groups,
+            0,
+            0,
+            &mut vec![],
+            &mut profile,
+            decided,
+            &mut top,
+        );
+        top
+    }
+
+    /// Every multiset of choices per state (group `g`, distribution `j` on,
+    /// `left` nodes of the group still unassigned), keeping the best value.
+    #[allow(clippy::too_many_arguments)]
+    fn profiles(
+        &mut self,
+        goal: Goal,
+        round: u8,
+        groups: &[BlindGroup],
+        g: usize,
+        j: usize,
+        taken: &mut Vec<usize>,
+        profile: &mut Vec<(usize, usize, usize)>,
+        decided: Key,
+        top: &mut f64,
+    ) {
+        if *top >= 1.0 {
+            return;
+        }
+        if g == groups.len() {
+            let v = self.mixed(goal, round, groups, profile, 0, 1.0, decided);
+            *top = top.max(v);
+            return;
+        }
+        let (c, dists) = &groups[g];
+        let used: usize = taken.iter().sum();
+        let left = c - used;
+        if j + 1 == dists.len() {
+            profile.push((g, j, left));
+            self.profiles(
+                goal,
+                round,
+                groups,
+                g + 1,
+                0,
+                &mut vec![],
+                profile,
+                decided,
+                top,
+            );
+            profile.pop();
+            return;
+        }
+        for q in 0..=left {
+            profile.push((g, j, q));
+            taken.push(q);
+            self.profiles(goal, round, groups, g, j + 1, taken, profile, decided, top);
+            taken.pop();
+            profile.pop();
+        }
+    }
+
+    /// The expectation of the next round's value when `profile[i..]` nodes
+    /// (group, distribution, how many) move at random by their distributions.
+    #[allow(clippy::too_many_arguments)]
+    fn mixed(
+        &mut self,
+        goal: Goal,
+        round: u8,
+        groups: &[BlindGroup],
+        profile: &[(usize, usize, usize)],
+        i: usize,
+        prob: f64,
+        key: Key,
+    ) -> f64 {
+        if i == profile.len() {
+            self.work += 1;
+            return prob * self.value(goal, round + 1, key);
+        }
+        let (g, j, q) = profile[i];
+        if q == 0 {
+            return self.mixed(goal, round, groups, profile, i + 1, prob, key);
+        }
+        let dist = &groups[g].1[j];
+        let mut parts = vec![0usize; dist.len()];
+        let mut sum = 0.0;
+        self.fall(
+            goal, round, groups, profile, i, prob, key, dist, q, &mut parts, 0, &mut sum,
+        );
+        sum
+    }
+
+    /// Spreads `left` nodes of one profile entry over the next states of
+    /// `dist` from `j` on, each spread weighted by its multinomial probability.
+    #[allow(clippy::too_many_arguments)]
+    fn fall(
+        &mut self,
+        goal: Goal,
+        round: u8,
+        groups: &[BlindGroup],
+        profile: &[(usize, usize, usize)],
+        i: usize,
+        prob: f64,
+        key: Key,
+        dist: &[(usize, f64)],
+        left: usize,
+        parts: &mut Vec<usize>,
+        j: usize,
+        sum: &mut f64,
+    ) {
+        if j + 1 == dist.len() {
+            parts[j] = left;
+            let total: usize = parts.iter().sum();
+            let mut p = prob * self.multinomial(total, parts);
+            let mut k = key;
+            for (q, &(t, pt)) in parts.iter().zip(dist) {
+                p *= pt.powi(*q as i32);
+                k += *q as Key * self.unit(t);
+            }
+            *sum += self.mixed(goal, round, groups, profile, i + 1, p, k);
+            return;
+        }
+        for q in 0..=left {
+            parts[j] = q;
+            self.fall(
+                goal,
+                round,
+                groups,
+                profile,
+                i,
+                prob,
+                key,
+                dist,
+                left - q,
+                parts,
+                j + 1,
+                sum,
+            );
+        }
     }
 
     /// The expectation over every node's option set (group by group: the
@@ -845,6 +1077,9 @@ mod tests {
         byz: u32,
         inputs: u32,
         majority: bool,
+        /// The adversary fixes its answer to every (querier, Byzantine
+        /// node) pair before the draw ([`Sight::Querier`]).
+        blind: bool,
         memo: BTreeMap<(u8, Vec<Node>), f64>,
     }
 
@@ -889,13 +1124,61 @@ mod tests {
                 })
                 .collect();
             let joint: usize = subsets.iter().map(|v| v.len()).product();
-            let mut sum = 0.0;
-            for mut x in 0..joint {
+            let draw = |mut x: usize| -> Vec<u32> {
                 let mut sample = vec![];
                 for v in &subsets {
                     sample.push(v[x % v.len()]);
                     x /= v.len();
                 }
+                sample
+            };
+            // Every node's next state, as the engine counts the answers.
+            let byz = self.byz;
+            let step = |sample: &[u32], answer: &BTreeMap<(usize, usize), u8>| -> Vec<Node> {
+                let mut next = nodes.clone();
+                for (&i, &m) in acting.iter().zip(sample) {
+                    let mut c = [0usize; 2];
+                    for j in bits(m) {
+                        let v = if byz >> j & 1 == 1 {
+                            answer[&(i, j)]
+                        } else {
+                            nodes[j].colour
+                        };
+                        if v < NONE {
+                            c[v as usize] += 1;
+                        }
+                    }
+                    next[i] = s.next(nodes[i], c, round);
+                }
+                next
+            };
+            if self.blind {
+                // A table of answers per (querier, Byzantine node), then the draw.
+                let slots: Vec<(usize, usize)> = acting
+                    .iter()
+                    .flat_map(|&i| bits(self.byz).map(move |j| (i, j)))
+                    .collect();
+                let mut best = 0.0f64;
+                for mut y in 0..3usize.pow(slots.len() as u32) {
+                    let mut answer = BTreeMap::new();
+                    for &slot in &slots {
+                        answer.insert(slot, [0u8, 1, NONE][y % 3]);
+                        y /= 3;
+                    }
+                    let nexts: Vec<Vec<Node>> =
+                        (0..joint).map(|x| step(&draw(x), &answer)).collect();
+                    let mut sum = 0.0;
+                    for next in nexts {
+                        sum += self.value(round + 1, next);
+                    }
+                    best = best.max(sum / joint as f64);
+                }
+                self.memo.insert((round, nodes), best);
+                return best;
+            }
+            let mut sum = 0.0;
+            for x in 0..joint {
+                let sample = draw(x);
                 // One answer per (querier, Byzantine node it sampled).
                 let slots: Vec<(usize, usize)> = acting
                     .iter()
@@ -909,21 +1192,7 @@ mod tests {
                         answer.insert(slot, [0u8, 1, NONE][y % 3]);
                         y /= 3;
                     }
-                    let mut next = nodes.clone();
-                    for (&i, &m) in acting.iter().zip(&sample) {
-                        let mut c = [0usize; 2];
-                        for j in bits(m) {
-                            let v = if self.byz >> j & 1 == 1 {
-                                answer[&(i, j)]
-                            } else {
-                                nodes[j].colour
-                            };
-                            if v < NONE {
-                                c[v as usize] += 1;
-                            }
-                        }
-                        next[i] = s.next(nodes[i], c, round);
-                    }
+                    let next = step(&sample, &answer);
                     best = best.max(self.value(round + 1, next));
                 }
                 sum += best;
@@ -938,6 +1207,10 @@ mod tests {
     /// `ones` inputs (each must be the same, by symmetry); from n = 5 on,
     /// for the first of each only, to keep the test quick.
     fn brute_all(s: &Solver, ones: usize, majority: bool) -> Vec<f64> {
+        brute_sight(s, ones, majority, false)
+    }
+
+    fn brute_sight(s: &Solver, ones: usize, majority: bool, blind: bool) -> Vec<f64> {
         let mut out = vec![];
         let few = if s.n <= 4 { usize::MAX } else { 1 };
         for byz in (0..1u32 << s.n)
@@ -957,6 +1230,7 @@ mod tests {
                     byz,
                     inputs,
                     majority,
+                    blind,
                     memo: BTreeMap::new(),
                 };
                 out.push(b.value(1, nodes));
@@ -1057,6 +1331,7 @@ mod tests {
                             byz,
                             inputs,
                             majority: false,
+                            blind: false,
                             memo: BTreeMap::new(),
                         };
                         d += 0.25 * brute.loss(&next);
@@ -1065,6 +1340,7 @@ mod tests {
                             byz,
                             inputs,
                             majority: true,
+                            blind: false,
                             memo: BTreeMap::new(),
                         };
                         m += 0.25 * brute.loss(&next);
@@ -1230,5 +1506,52 @@ mod tests {
             assert_eq!(s.figures(0).disagreement, 0.0);
             assert_eq!(s.figures(4).majority, 0.0);
         }
+    }
+
+    #[test]
+    fn an_adversary_blind_to_the_samples_equals_its_brute_force_and_does_less() {
+        // Sight::Querier against a brute force over every answer table per
+        // (querier, Byzantine node), fixed before the draw.
+        let settings = [
+            (4, 1, 2, 1, 1, 3),
+            (4, 1, 2, 2, 2, 3),
+            (4, 2, 2, 1, 1, 3),
+            (5, 2, 3, 2, 1, 3),
+        ];
+        let mut weaker = 0;
+        for (n, f, k, alpha, beta, rounds) in settings {
+            for rule in [Rule::Slush, Rule::Snowflake] {
+                let spec = spec(n, f, k, alpha, beta, rounds);
+                let mut full = Solver::new(&spec, rule).unwrap();
+                let mut s = Solver::new(&spec, rule).unwrap();
+                s.sight = Sight::Querier;
+                for fig in s.every_split() {
+                    let what = format!(
+                        "{rule:?} n={n} f={f} k={k} alpha={alpha} beta={beta} R={rounds} ones={}",
+                        fig.ones
+                    );
+                    for v in brute_sight(&s, fig.ones, false, true) {
+                        assert!(
+                            (v - fig.disagreement).abs() < 1e-12,
+                            "{what}: disagreement {} vs brute {v}",
+                            fig.disagreement
+                        );
+                    }
+                    for v in brute_sight(&s, fig.ones, true, true) {
+                        assert!(
+                            (v - fig.majority).abs() < 1e-12,
+                            "{what}: majority {} vs brute {v}",
+                            fig.majority
+                        );
+                    }
+                    let strong = full.figures(fig.ones);
+                    assert!(fig.disagreement <= strong.disagreement + 1e-12, "{what}");
+                    assert!(fig.majority <= strong.majority + 1e-12, "{what}");
+                    weaker += (fig.disagreement < strong.disagreement - 1e-9) as usize;
+                }
+            }
+        }
+        // Seeing the samples matters somewhere: the two models differ.
+        assert!(weaker > 0);
     }
 }

@@ -103,7 +103,7 @@ struct VerifyArgs {
         conflicts_with = "checkpoint"
     )]
     protocol: Option<String>,
-    /// A learned honest checkpoint, played greedily.
+    /// A learned honest checkpoint, played greedily (either game).
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     #[arg(long)]
@@ -166,7 +166,6 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
     if a.game != "consensus" || a.slush.given().is_some() {
         // Flags of the message-passing game, given (a default is not given).
         let consensus_only = [
-            ("checkpoint", a.checkpoint.is_some()),
             ("identity", a.identity != "authenticated"),
             ("comm", a.comm != "agreement"),
             ("synchrony", a.synchrony != "synchronous"),
@@ -177,6 +176,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
         return selfplay::slush_verify::run(&selfplay::slush_verify::Request {
             game: &a.game,
             protocol: a.protocol.as_deref(),
+            checkpoint: a.checkpoint.as_deref(),
             n: a.n,
             f: a.f,
             rounds: a.rounds,

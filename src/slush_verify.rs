@@ -4,10 +4,11 @@
 //! game the runner samples, and a bad setting is named by its flag.
 
 use clap::Args;
-use envs::slush::{SlushConfig, SlushSpec};
-use envs::slush_exact::{Figures, Rule, Sight, Solver};
+use envs::slush::{SlushConfig, SlushSpec, COMMIT};
+use envs::slush_exact::{Figures, Rule, Sight, Solver, Table};
 use envs::EnvConfig;
 use serde::Serialize;
+use std::path::Path;
 
 /// The sampling game's flags of `selfplay verify` (read with `--game slush`).
 #[derive(Args, Debug, Default, Clone)]
@@ -52,6 +53,8 @@ pub struct Request<'a> {
     /// `--game` as given.
     pub game: &'a str,
     pub protocol: Option<&'a str>,
+    /// A learned sampling-game checkpoint, played greedily (instead of `protocol`).
+    pub checkpoint: Option<&'a Path>,
     pub n: usize,
     pub f: usize,
     pub rounds: Option<u8>,
@@ -87,10 +90,15 @@ impl From<Figures> for Split {
 pub struct SlushReport {
     pub game: &'static str,
     pub protocol: &'static str,
+    /// The checkpoint played greedily, when `protocol` is `learned`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
     pub n: usize,
     pub f: usize,
     pub k: usize,
-    pub alpha: usize,
+    /// Slush and Snowflake only (a learned protocol has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<usize>,
     /// Snowflake only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub beta: Option<usize>,
@@ -130,14 +138,23 @@ pub fn solve(req: &Request) -> Result<SlushReport, String> {
             "--{flag}: the sampling game (--game slush) has no such setting"
         ));
     }
-    let name = req.protocol.ok_or(
-        "--protocol: the sampling game needs a scripted protocol (slush or snowflake); \
-         learned sampling-game checkpoints are not verified yet",
-    )?;
-    let rule = Rule::parse(name).ok_or_else(|| {
-        format!("--protocol {name}: the sampling game's protocols are slush and snowflake")
-    })?;
     let flags = req.flags;
+    let mut k = flags.k;
+    let mut rounds = req.rounds;
+    let rule = match (req.protocol, req.checkpoint) {
+        (_, Some(path)) => {
+            let learned = learned_table(path, flags, &mut k, &mut rounds)?;
+            Rule::Table(learned)
+        }
+        (Some(name), None) => Rule::parse(name).ok_or_else(|| {
+            format!("--protocol {name}: the sampling game's protocols are slush and snowflake")
+        })?,
+        (None, None) => {
+            return Err(
+                "--protocol: the sampling game needs slush, snowflake or --checkpoint".into(),
+            )
+        }
+    };
     if rule == Rule::Slush {
         if let Some(beta) = flags.beta {
             return Err(format!(
@@ -153,10 +170,10 @@ pub fn solve(req: &Request) -> Result<SlushReport, String> {
         ..EnvConfig::default()
     };
     let cfg = SlushConfig {
-        k: flags.k.unwrap_or(d.k),
+        k: k.unwrap_or(d.k),
         alpha: flags.alpha.unwrap_or(d.alpha),
         beta: flags.beta.unwrap_or(d.beta),
-        rounds: req.rounds.unwrap_or(d.rounds),
+        rounds: rounds.unwrap_or(d.rounds),
         ..d
     };
     // The engine's own checks, each error named by the flag that sets it.
@@ -165,6 +182,8 @@ pub fn solve(req: &Request) -> Result<SlushReport, String> {
         format!("--{flag} {}: {}", e.value, e.reason)
     })?;
     // Only Snowflake's counters can outgrow the search's key: beta names it.
+    let protocol = rule.name();
+    let snowflake = rule == Rule::Snowflake;
     let mut solver = Solver::new(&spec, rule).map_err(|e| format!("--beta {}: {e}", spec.beta))?;
     // Work is a count of joint choices weighed: a positive f64 from the CLI.
     solver.max_work = req.max_work.min(u64::MAX as f64) as u64;
@@ -187,12 +206,17 @@ pub fn solve(req: &Request) -> Result<SlushReport, String> {
     }
     Ok(SlushReport {
         game: "slush",
-        protocol: rule.name(),
+        protocol: if req.checkpoint.is_some() {
+            "learned"
+        } else {
+            protocol
+        },
+        checkpoint: req.checkpoint.map(|p| p.display().to_string()),
         n: spec.n,
         f: spec.f,
         k: spec.k,
-        alpha: spec.alpha,
-        beta: (rule == Rule::Snowflake).then_some(spec.beta),
+        alpha: req.checkpoint.is_none().then_some(spec.alpha),
+        beta: snowflake.then_some(spec.beta),
         rounds: spec.rounds,
         ones: flags.ones,
         adversary_sees: if flags.blind { "querier" } else { "samples" },
@@ -203,18 +227,106 @@ pub fn solve(req: &Request) -> Result<SlushReport, String> {
     })
 }
 
+/// The honest observation the runner encodes (`SlushEnv::encode`): own
+/// colour, round, and the counts of 0s and 1s, one-hot.
+pub fn encode(k: usize, rounds: u8, colour: u8, round: u8, [z, o]: [usize; 2]) -> Vec<f32> {
+    let mut out = vec![0.0; 2 + rounds as usize + 2 * (k + 1)];
+    out[colour as usize] = 1.0;
+    out[2 + round as usize - 1] = 1.0;
+    let base = 2 + rounds as usize;
+    out[base + z] = 1.0;
+    out[base + k + 1 + o] = 1.0;
+    out
+}
+
+/// A learned sampling-game checkpoint as the table of its greedy actions,
+/// exactly as the runner plays it: its observation is (colour, round,
+/// counts) and nothing else, so the table is the whole protocol. Sets `k`
+/// and `rounds` to its training's (refusing other values given).
+fn learned_table(
+    path: &Path,
+    flags: &SlushFlags,
+    k: &mut Option<usize>,
+    rounds: &mut Option<u8>,
+) -> Result<Table, String> {
+    let shown = path.display();
+    let c = crate::config::load_checkpoint(path)?;
+    let exp =
+        crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
+    if exp.game != crate::config::Game::Slush {
+        return Err(format!(
+            "--checkpoint {shown}: a consensus checkpoint; verify it without --game slush"
+        ));
+    }
+    if c.meta.team != "honest" {
+        return Err(format!(
+            "--checkpoint {shown}: a {} checkpoint, not honest",
+            c.meta.team
+        ));
+    }
+    for (flag, given) in [
+        ("alpha", flags.alpha.is_some()),
+        ("beta", flags.beta.is_some()),
+    ] {
+        if given {
+            return Err(format!(
+                "--{flag}: a learned protocol has no {flag}; its checkpoint decides"
+            ));
+        }
+    }
+    let (tk, tr) = (exp.slush.k, c.meta.rounds);
+    if k.is_some_and(|x| x != tk) {
+        return Err(format!(
+            "--k {}: {shown} was trained with k = {tk}; its counts mean something else under another k",
+            k.unwrap()
+        ));
+    }
+    if rounds.is_some_and(|x| x != tr) {
+        return Err(format!(
+            "--rounds {}: {shown} was trained with {tr} rounds; its round features mean something else",
+            rounds.unwrap()
+        ));
+    }
+    let policy = c.policy()?;
+    let width = 2 + tr as usize + 2 * (tk + 1);
+    if c.meta.obs_dim != width
+        || policy.inputs() != width
+        || policy.outputs() != agents::learner::CLASSES
+    {
+        return Err(format!(
+            "--checkpoint {shown}: not a sampling-game honest network of k = {tk}, {tr} rounds"
+        ));
+    }
+    *k = Some(tk);
+    *rounds = Some(tr);
+    let mut scratch = [vec![], vec![]];
+    let mut logits = vec![];
+    // Greedy picks draw nothing; `pick` takes a stream all the same.
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+    Ok(Table::new(tk, tr, |round, colour, counts| {
+        let obs = encode(tk, tr, colour, round, counts);
+        policy.forward(&obs, 1, &mut scratch, &mut logits);
+        // The runner's mask (`SlushEnv::honest_mask`): only commit in the last round.
+        let mask = if round < tr { 0b111 } else { 1 << COMMIT };
+        agents::learner::pick(&logits[..agents::learner::CLASSES], mask, true, &mut rng).0 as u8
+    }))
+}
+
 /// The report as text.
 pub fn render(r: &SlushReport, seconds: f64) -> String {
     let mut s = format!(
-        "{} | slush n={} f={} k={} alpha={}{} rounds={}\n",
+        "{} | slush n={} f={} k={}{}{} rounds={}\n",
         r.protocol,
         r.n,
         r.f,
         r.k,
-        r.alpha,
+        r.alpha.map(|a| format!(" alpha={a}")).unwrap_or_default(),
         r.beta.map(|b| format!(" beta={b}")).unwrap_or_default(),
         r.rounds
     );
+    if let Some(path) = &r.checkpoint {
+        s += &format!("(the greedy protocol of {path})\n");
+    }
     s += if r.adversary_sees == "samples" {
         "exact optimal adversary: sees every colour, counter and sample of the round, answers each query\n"
     } else {
@@ -264,6 +376,7 @@ mod tests {
         Request {
             game: "slush",
             protocol: Some(protocol),
+            checkpoint: None,
             n,
             f,
             rounds: None,
@@ -379,5 +492,46 @@ mod tests {
         assert!(blind.optimal_attack_rate <= one.optimal_attack_rate);
         assert_eq!(one.optimal_attack_rate, r.splits[1].optimal_attack_rate);
         assert_eq!(one.beta, Some(3));
+    }
+
+    #[test]
+    fn the_table_reads_observations_as_the_engine_encodes_them() {
+        use rand::SeedableRng;
+        let env_cfg = EnvConfig {
+            n: 5,
+            f: 1,
+            ..EnvConfig::default()
+        };
+        let spec = SlushSpec::new(&env_cfg, &SlushConfig::default()).unwrap();
+        let mut env = envs::slush::SlushEnv::new(spec.clone(), 32);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        env.reset(&mut rng);
+        let mut byz = vec![0u8; 32 * spec.byz_action_len()];
+        let mut seen = 0;
+        while !env.done() {
+            env.draw(&mut rng);
+            for (t, b) in byz.iter_mut().enumerate() {
+                *b = (t % 3) as u8;
+            }
+            env.answer(&byz);
+            let mut got = vec![0.0; spec.obs_size()];
+            for e in 0..32 {
+                for i in envs::rules::bits(env.acting(e)) {
+                    env.encode(e, i, &mut got);
+                    let [z, o] = env.counts(e, i);
+                    let want = encode(
+                        spec.k,
+                        spec.rounds,
+                        env.colour(e, i),
+                        env.round(),
+                        [z as usize, o as usize],
+                    );
+                    assert_eq!(got, want);
+                    seen += 1;
+                }
+            }
+            env.step(&[envs::slush::HOLD1; 32 * 5]);
+        }
+        assert!(seen > 32);
     }
 }

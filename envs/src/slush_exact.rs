@@ -37,11 +37,14 @@
 //! node's sample. The value of a configuration is the expectation, over the
 //! samples, of that maximum.
 
-use crate::slush::SlushSpec;
+use crate::slush::{SlushSpec, COMMIT};
 use std::collections::BTreeMap;
 
-/// The scripted honest rules of `slush.rs`, as next-state functions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The honest rules the search knows, as next-state functions: the
+/// scripted rules of `slush.rs`, and any rule of (round, own colour,
+/// counts) given as a table (a learned policy played greedily has that
+/// shape: its observation is exactly those).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rule {
     /// `slush::Slush`: adopt the other colour on `alpha` answers of it;
     /// commit in the last round.
@@ -49,6 +52,42 @@ pub enum Rule {
     /// `slush::Snowflake`: Slush plus a counter of consecutive successful
     /// queries; commit on reaching `beta` while keeping the colour.
     Snowflake,
+    /// A stateless rule, action by action.
+    Table(Table),
+}
+
+/// An honest action (`slush::HOLD0`, `HOLD1` or `COMMIT`) for every round,
+/// own colour and counts `(0s, 1s)` with `0s + 1s <= k`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub k: usize,
+    pub rounds: u8,
+    actions: Vec<u8>,
+}
+
+impl Table {
+    /// Fills the table from `act(round, colour, [0s, 1s])`, rounds from 1.
+    pub fn new(k: usize, rounds: u8, mut act: impl FnMut(u8, u8, [usize; 2]) -> u8) -> Table {
+        let mut actions = vec![COMMIT; rounds as usize * 2 * (k + 1) * (k + 1)];
+        for round in 1..=rounds {
+            for colour in 0..2u8 {
+                for z in 0..=k {
+                    for o in 0..=k - z {
+                        actions[Table::at(k, round, colour, [z, o])] = act(round, colour, [z, o]);
+                    }
+                }
+            }
+        }
+        Table { k, rounds, actions }
+    }
+
+    fn at(k: usize, round: u8, colour: u8, [z, o]: [usize; 2]) -> usize {
+        ((round as usize - 1) * 2 + colour as usize) * (k + 1) * (k + 1) + z * (k + 1) + o
+    }
+
+    pub fn action(&self, round: u8, colour: u8, c: [usize; 2]) -> u8 {
+        self.actions[Table::at(self.k, round, colour, c)]
+    }
 }
 
 impl Rule {
@@ -60,10 +99,11 @@ impl Rule {
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Rule::Slush => "slush",
             Rule::Snowflake => "snowflake",
+            Rule::Table(_) => "table",
         }
     }
 }
@@ -170,8 +210,16 @@ impl Solver {
     /// the search's key (`(2 + 2 (beta + 1))` states of `n - f` nodes in 128 bits).
     pub fn new(spec: &SlushSpec, rule: Rule) -> Result<Solver, String> {
         let h = spec.n - spec.f;
+        if let Rule::Table(t) = &rule {
+            if (t.k, t.rounds) != (spec.k, spec.rounds) {
+                return Err(format!(
+                    "the rule's table is for k = {} and {} rounds, the game has k = {} and {}",
+                    t.k, t.rounds, spec.k, spec.rounds
+                ));
+            }
+        }
         let counters = match rule {
-            Rule::Slush => 1,
+            Rule::Slush | Rule::Table(_) => 1,
             // 0..=beta: with beta = 1 a fresh adoption holds counter 1 undecided.
             Rule::Snowflake => spec.beta + 1,
         };
@@ -230,13 +278,22 @@ impl Solver {
             decided: true,
             counter: 0,
         };
-        // Both rules commit in the last round, whatever the answers.
+        if let Rule::Table(t) = &self.rule {
+            return match t.action(round, node.colour, c) {
+                COMMIT => commit,
+                a if round < self.rounds => Node::start(a.min(1)),
+                // Holding in the last round is no decision (the engine's step).
+                _ => node,
+            };
+        }
+        // Both scripted rules commit in the last round, whatever the answers.
         if round >= self.rounds {
             return commit;
         }
         let own = node.colour as usize;
         let other = 1 - own;
-        match self.rule {
+        match &self.rule {
+            Rule::Table(_) => unreachable!("handled above"),
             Rule::Slush => Node::start(if c[other] >= self.alpha {
                 other as u8
             } else {
@@ -899,7 +956,7 @@ fn bits64(mut m: u64) -> impl Iterator<Item = usize> {
 mod tests {
     use super::*;
     use crate::rules::{all, bits, outcome_for, Episode, Instance};
-    use crate::slush::{Slush, SlushConfig, SlushEnv, SlushRule, Snowflake, COMMIT};
+    use crate::slush::{Slush, SlushConfig, SlushEnv, SlushRule, Snowflake, HOLD0, HOLD1};
     use crate::spec::{EnvConfig, NONE};
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -933,11 +990,49 @@ mod tests {
         SlushSpec::new(&env, &cfg).unwrap()
     }
 
-    fn engine_rule(rule: Rule) -> Box<dyn SlushRule> {
+    fn engine_rule(rule: &Rule) -> Box<dyn SlushRule> {
         match rule {
             Rule::Slush => Box::new(Slush),
             Rule::Snowflake => Box::<Snowflake>::default(),
+            Rule::Table(t) => Box::new(TableRule(t.clone())),
         }
+    }
+
+    /// A table rule played by the engine, as a learned policy's greedy
+    /// actions are: the action for (round, own colour, counts).
+    struct TableRule(Table);
+
+    impl SlushRule for TableRule {
+        fn name(&self) -> String {
+            "table".into()
+        }
+        fn reset(&mut self, _: usize, _: usize) {}
+        fn act(&mut self, env: &SlushEnv, e: usize, i: usize) -> u8 {
+            let [z, o] = env.counts(e, i);
+            self.0
+                .action(env.round(), env.colour(e, i), [z as usize, o as usize])
+        }
+    }
+
+    /// A table of random actions, holding allowed in the last round too (a
+    /// policy that breaks termination), from a fixed seed.
+    fn random_table(k: usize, rounds: u8, seed: u64) -> Table {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        Table::new(k, rounds, |_, _, _| rng.random_range(0..3u8))
+    }
+
+    /// Slush written out as a table: what a learned policy that found Slush
+    /// would play.
+    fn slush_table(k: usize, alpha: usize, rounds: u8) -> Table {
+        Table::new(k, rounds, |round, colour, c| {
+            if round >= rounds {
+                COMMIT
+            } else if c[1 - colour as usize] >= alpha {
+                [HOLD0, HOLD1][1 - colour as usize]
+            } else {
+                colour
+            }
+        })
     }
 
     /// The node states of episode `e`, as the search names them, after the
@@ -988,7 +1083,7 @@ mod tests {
         let n = spec.n;
         let mut env = SlushEnv::new(spec.clone(), episodes);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut rule = engine_rule(solver.rule);
+        let mut rule = engine_rule(&solver.rule);
         rule.reset(episodes, n);
         env.reset(&mut rng);
         let mut nodes: Vec<Vec<Node>> = (0..episodes)
@@ -1051,7 +1146,7 @@ mod tests {
         for (n, f, k, alpha, beta) in [(5, 1, 3, 2, 2), (7, 2, 4, 2, 1), (6, 1, 2, 1, 3)] {
             for rule in [Rule::Slush, Rule::Snowflake] {
                 let spec = spec(n, f, k, alpha, beta, 6);
-                let solver = Solver::new(&spec, rule).unwrap();
+                let solver = Solver::new(&spec, rule.clone()).unwrap();
                 let a = spec.byz_action_len();
                 play(&solver, &spec, 400, 7, &mut |env, _, rng, byz| {
                     for e in 0..env.len() {
@@ -1253,7 +1348,7 @@ mod tests {
         ];
         for (n, f, k, alpha, beta, rounds) in settings {
             for rule in [Rule::Slush, Rule::Snowflake] {
-                let mut s = Solver::new(&spec(n, f, k, alpha, beta, rounds), rule).unwrap();
+                let mut s = Solver::new(&spec(n, f, k, alpha, beta, rounds), rule.clone()).unwrap();
                 for fig in s.every_split() {
                     let what = format!(
                         "{rule:?} n={n} f={f} k={k} alpha={alpha} beta={beta} R={rounds} ones={}",
@@ -1286,7 +1381,7 @@ mod tests {
         // strategies (round 2 commits whatever is answered). Each is scored
         // by enumerating the samples; the best must be the search's figure.
         for rule in [Rule::Slush, Rule::Snowflake] {
-            let mut s = Solver::new(&spec(3, 1, 1, 1, 1, 2), rule).unwrap();
+            let mut s = Solver::new(&spec(3, 1, 1, 1, 1, 2), rule.clone()).unwrap();
             let byz = 0b100u32;
             for ones in 0..=2usize {
                 let inputs = [0b00u32, 0b01, 0b11][ones];
@@ -1373,7 +1468,7 @@ mod tests {
             // under k = 2, alpha = 1.
             for (k, alpha, ones) in [(3, 2, 2), (2, 1, 1)] {
                 let spec = spec_with(5, 0, k, alpha, 2, 4, Some(ones));
-                let mut s = Solver::new(&spec, rule).unwrap();
+                let mut s = Solver::new(&spec, rule.clone()).unwrap();
                 let fig = s.figures(ones);
                 let d = brute_all(&s, ones, false)[0];
                 let m = brute_all(&s, ones, true)[0];
@@ -1414,7 +1509,7 @@ mod tests {
             for rule in [Rule::Slush, Rule::Snowflake] {
                 for goal_majority in [false, true] {
                     let spec = spec_with(5, f, 3, 2, 2, rounds, Some(ones));
-                    let mut s = Solver::new(&spec, rule).unwrap();
+                    let mut s = Solver::new(&spec, rule.clone()).unwrap();
                     let h = s.honest();
                     let goal = if goal_majority {
                         Goal::NotAll((2 * ones > h) as u8)
@@ -1430,7 +1525,7 @@ mod tests {
                     let n = spec.n;
                     let a = spec.byz_action_len();
                     let episodes = 4000;
-                    let stepper = Solver::new(&spec, rule).unwrap();
+                    let stepper = Solver::new(&spec, rule.clone()).unwrap();
                     let bad = play(&stepper, &spec, episodes, 21, &mut |env, nodes, _, byz| {
                         let round = env.round();
                         for e in 0..env.len() {
@@ -1481,10 +1576,10 @@ mod tests {
     fn the_preprint_settings_give_probabilities_and_two_byzantine_nodes_do_more_harm() {
         // n = 5, k = 3, alpha = 2, 8 rounds (the engine's defaults), 4 + 1 and 3 + 2.
         for rule in [Rule::Slush, Rule::Snowflake] {
-            let one = Solver::new(&spec(5, 1, 3, 2, 3, 8), rule)
+            let one = Solver::new(&spec(5, 1, 3, 2, 3, 8), rule.clone())
                 .unwrap()
                 .uniform();
-            let two = Solver::new(&spec(5, 2, 3, 2, 3, 8), rule)
+            let two = Solver::new(&spec(5, 2, 3, 2, 3, 8), rule.clone())
                 .unwrap()
                 .uniform();
             for x in [
@@ -1502,7 +1597,7 @@ mod tests {
             );
             // With one Byzantine node a unanimous start is safe: a node sees at
             // most one answer against its colour, below alpha.
-            let mut s = Solver::new(&spec(5, 1, 3, 2, 3, 8), rule).unwrap();
+            let mut s = Solver::new(&spec(5, 1, 3, 2, 3, 8), rule.clone()).unwrap();
             assert_eq!(s.figures(0).disagreement, 0.0);
             assert_eq!(s.figures(4).majority, 0.0);
         }
@@ -1522,8 +1617,8 @@ mod tests {
         for (n, f, k, alpha, beta, rounds) in settings {
             for rule in [Rule::Slush, Rule::Snowflake] {
                 let spec = spec(n, f, k, alpha, beta, rounds);
-                let mut full = Solver::new(&spec, rule).unwrap();
-                let mut s = Solver::new(&spec, rule).unwrap();
+                let mut full = Solver::new(&spec, rule.clone()).unwrap();
+                let mut s = Solver::new(&spec, rule.clone()).unwrap();
                 s.sight = Sight::Querier;
                 for fig in s.every_split() {
                     let what = format!(
@@ -1553,5 +1648,53 @@ mod tests {
         }
         // Seeing the samples matters somewhere: the two models differ.
         assert!(weaker > 0);
+    }
+
+    #[test]
+    fn a_table_rule_is_searched_as_the_engine_plays_it() {
+        // Slush written as a table has Slush's figures, under both sights.
+        for f in [1, 2] {
+            let spec = spec(5, f, 3, 2, 3, 8);
+            for sight in [Sight::Samples, Sight::Querier] {
+                let mut a = Solver::new(&spec, Rule::Slush).unwrap();
+                let mut b = Solver::new(&spec, Rule::Table(slush_table(3, 2, 8))).unwrap();
+                a.sight = sight;
+                b.sight = sight;
+                assert_eq!(a.every_split(), b.every_split(), "f={f} {sight:?}");
+            }
+        }
+        // Random tables (holding in the last round leaves a node undecided):
+        // the engine steps as `next` says, and the brute force agrees.
+        for seed in 0..4 {
+            let spec = spec(4, 1, 2, 1, 1, 3);
+            let rule = Rule::Table(random_table(2, 3, seed));
+            let mut s = Solver::new(&spec, rule.clone()).unwrap();
+            let a = spec.byz_action_len();
+            play(&s, &spec, 200, seed, &mut |env, _, rng, byz| {
+                for e in 0..env.len() {
+                    for (bo, _) in env.episode(e).byzantine_ids().enumerate() {
+                        for i in 0..4 {
+                            byz[e * a + bo * 4 + i] = rng.random_range(0..3u8);
+                        }
+                    }
+                }
+            });
+            for fig in s.every_split() {
+                for v in brute_all(&s, fig.ones, false) {
+                    assert!(
+                        (v - fig.disagreement).abs() < 1e-12,
+                        "seed {seed}: {fig:?} vs {v}"
+                    );
+                }
+                for v in brute_all(&s, fig.ones, true) {
+                    assert!(
+                        (v - fig.majority).abs() < 1e-12,
+                        "seed {seed}: {fig:?} vs {v}"
+                    );
+                }
+            }
+        }
+        let other = Solver::new(&spec(5, 1, 3, 2, 3, 8), Rule::Table(slush_table(2, 2, 8)));
+        assert!(other.err().unwrap().contains("k = 2 and 8 rounds"));
     }
 }

@@ -11,6 +11,7 @@ pub mod out;
 pub mod plot;
 pub mod run;
 pub mod slush;
+pub mod slush_verify;
 pub mod state;
 pub mod sweep;
 pub mod teams;

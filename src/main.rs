@@ -92,15 +92,18 @@ enum Command {
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// A scripted protocol, by its name in envs::protocols::REGISTRY.
+    /// consensus (message passing) or slush (the sampling game's exact optimal adversary).
+    #[arg(long, default_value = "consensus")]
+    game: String,
+    /// A scripted protocol by its name in envs::protocols::REGISTRY (an unknown
+    /// name is refused with the list); with --game slush, slush or snowflake.
     #[arg(
         long,
-        value_parser = clap::builder::PossibleValuesParser::new(protocols::names()),
         required_unless_present = "checkpoint",
         conflicts_with = "checkpoint"
     )]
     protocol: Option<String>,
-    /// A learned honest checkpoint, played greedily.
+    /// A learned honest checkpoint, played greedily (either game).
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     #[arg(long)]
@@ -134,6 +137,8 @@ struct VerifyArgs {
     /// The most protocol evaluations the search may make (docs/verifier.md).
     #[arg(long, default_value_t = Limits::default().max_work, value_parser = parse_max_work)]
     max_work: f64,
+    #[command(flatten)]
+    slush: selfplay::slush_verify::SlushFlags,
 }
 
 /// A work limit: a positive number (NaN would switch the verifier's guard off).
@@ -158,6 +163,29 @@ fn flag<T: Switch>(name: &str, value: &str) -> Result<T, String> {
 }
 
 fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
+    if a.game != "consensus" || a.slush.given().is_some() {
+        // Flags of the message-passing game, given (a default is not given).
+        let consensus_only = [
+            ("identity", a.identity != "authenticated"),
+            ("comm", a.comm != "agreement"),
+            ("synchrony", a.synchrony != "synchronous"),
+            ("faults", a.faults != "byzantine"),
+            ("delta", a.delta.is_some()),
+            ("gst", a.gst.is_some()),
+        ];
+        return selfplay::slush_verify::run(&selfplay::slush_verify::Request {
+            game: &a.game,
+            protocol: a.protocol.as_deref(),
+            checkpoint: a.checkpoint.as_deref(),
+            n: a.n,
+            f: a.f,
+            rounds: a.rounds,
+            flags: &a.slush,
+            json: a.json,
+            max_work: a.max_work,
+            consensus_only: consensus_only.iter().filter(|x| x.1).map(|x| x.0).collect(),
+        });
+    }
     let mut trained = None;
     let p: Box<dyn Protocol> = match (&a.protocol, &a.checkpoint) {
         (Some(name), _) => protocols::scripted(name).ok_or_else(|| {

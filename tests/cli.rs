@@ -62,6 +62,175 @@ fn verify_json_reports_the_textbook_figures() {
 }
 
 #[test]
+fn verify_game_slush_prints_the_exact_adversary_of_the_sampling_game() {
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "verify",
+            "--game",
+            "slush",
+            "--protocol",
+            "snowflake",
+            "--n",
+            "5",
+            "--f",
+            "1",
+            "--k",
+            "3",
+            "--alpha",
+            "2",
+            "--rounds",
+            "8",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let json = |extra: &[&str]| {
+        let out = selfplay().args(args(extra)).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let one = json(&["--ones", "1"]);
+    assert_eq!(one["ones"], 1);
+    assert_eq!(one["beta"], 3);
+    let (d, m) = (
+        one["optimal_attack_rate"].as_f64().unwrap(),
+        one["optimal_majority_attack_rate"].as_f64().unwrap(),
+    );
+    assert!(0.0 < d && d <= m && m <= 1.0, "{one}");
+    // Without --ones: every split, and the engine's uniform inputs on top.
+    let all = json(&[]);
+    assert!(all["ones"].is_null());
+    assert_eq!(all["splits"].as_array().unwrap().len(), 5);
+    assert_eq!(all["splits"][1]["optimal_attack_rate"].as_f64(), Some(d));
+    let err = refused(selfplay().args(args(&["--ones", "9"])));
+    assert!(
+        err.contains("--ones 9: there are only 4 honest agents"),
+        "{err}"
+    );
+    let err = refused(selfplay().args([
+        "verify",
+        "--protocol",
+        "slush",
+        "--n",
+        "5",
+        "--f",
+        "1",
+        "--alpha",
+        "2",
+    ]));
+    assert!(
+        err.contains("--alpha: only the sampling game reads it"),
+        "{err}"
+    );
+}
+
+#[test]
+fn verify_game_slush_scores_a_learned_checkpoint_as_the_runner_plays_it() {
+    // A short training run of the sampling game; its last row's sampled
+    // agreement and majority rates (no Byzantine nodes, the 3-2 split) must
+    // match the exact figures of the checkpoint's greedy table within 5
+    // standard errors: the table is the protocol the runner plays.
+    let dir = tempfile::tempdir().unwrap();
+    let out = selfplay()
+        .args([
+            "experiments/slush.toml",
+            "--set",
+            "train.episodes=8192",
+            "--set",
+            "train.eval_every=8192",
+            "--set",
+            "eval.episodes=4000",
+            "--quiet",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let last: Vec<&str> = csv.lines().last().unwrap().split(',').collect();
+    let col = |name: &str| -> f64 {
+        last[head.iter().position(|&h| h == name).unwrap()]
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        last[head.iter().position(|&h| h == "honest").unwrap()],
+        "learned"
+    );
+    let ckpt = dir.path().join("honest.safetensors");
+    let out = selfplay()
+        .args([
+            "verify",
+            "--game",
+            "slush",
+            "--n",
+            "5",
+            "--f",
+            "0",
+            "--ones",
+            "2",
+            "--json",
+            "--checkpoint",
+        ])
+        .arg(&ckpt)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["protocol"], "learned");
+    assert!(v["alpha"].is_null());
+    let n = col("eval_episodes");
+    for (sampled, exact) in [
+        (
+            col("agreement_rate"),
+            1.0 - v["optimal_attack_rate"].as_f64().unwrap(),
+        ),
+        (
+            col("majority_rate"),
+            1.0 - v["optimal_majority_attack_rate"].as_f64().unwrap(),
+        ),
+    ] {
+        let se = (exact * (1.0 - exact) / n).sqrt();
+        assert!(
+            (sampled - exact).abs() <= 5.0 * se + 1e-9,
+            "sampled {sampled}, exact {exact}"
+        );
+    }
+    let err = refused(
+        selfplay()
+            .args([
+                "verify",
+                "--game",
+                "slush",
+                "--n",
+                "5",
+                "--f",
+                "1",
+                "--k",
+                "2",
+                "--checkpoint",
+            ])
+            .arg(&ckpt),
+    );
+    assert!(err.contains("was trained with k = 3"), "{err}");
+}
+
+#[test]
 fn verify_text_shows_a_readable_counterexample() {
     let out = selfplay()
         .args([

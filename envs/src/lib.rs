@@ -10,6 +10,7 @@ pub mod protocols;
 pub mod rewards;
 pub mod rules;
 pub mod slush;
+pub mod slush_exact;
 pub mod spec;
 pub mod trace;
 pub mod verify;

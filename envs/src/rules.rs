@@ -101,6 +101,23 @@ pub struct Episode {
 }
 
 impl Episode {
+    /// Agent `i` decides `v` in round `r`: the one way a decision is written,
+    /// by the engine, the sampling game and the verifier alike.
+    #[inline]
+    pub fn commit(&mut self, i: usize, v: u8, r: u8) {
+        self.decided |= 1 << i;
+        self.values |= (v as u32) << i;
+        self.decided_round[i] = r;
+    }
+
+    /// The end of a round in which `senders` sent: the adversary holds
+    /// their signatures, and the values `sent` are public.
+    #[inline]
+    pub fn close_round(&mut self, senders: u32, sent: u8) {
+        self.signed |= senders;
+        self.public |= sent;
+    }
+
     /// An episode with Byzantine faults: only the honest agents follow the protocol.
     pub fn new(inst: Instance) -> Episode {
         Episode {
@@ -287,11 +304,7 @@ pub fn honest_moves(
     for i in bits(ep.undecided(spec)) {
         match actions[i] {
             0 => senders |= 1 << i,
-            a => {
-                ep.decided |= 1 << i;
-                ep.values |= ((a - 1) as u32) << i;
-                ep.decided_round[i] = r;
-            }
+            a => ep.commit(i, a - 1, r),
         }
     }
     let sent = deliver_honest(spec, r, ep, inbox, senders);
@@ -504,8 +517,7 @@ pub fn step(spec: &EnvSpec, r: u8, ep: &mut Episode, inbox: &mut [u8], honest: &
         hold(spec, r, &start, inbox, byz, senders);
         arrive(spec, r + 1, inbox);
     }
-    ep.signed |= senders;
-    ep.public |= sent;
+    ep.close_round(senders, sent);
 }
 
 /// Bit `v` set: value `v` may go in the scheduling head of the message from

@@ -331,10 +331,7 @@ impl SlushEnv {
             for i in bits(acting) {
                 match honest[e * n + i] {
                     COMMIT => {
-                        let v = self.colours[e * n + i];
-                        ep.decided |= 1 << i;
-                        ep.values |= (v as u32) << i;
-                        ep.decided_round[i] = r;
+                        ep.commit(i, self.colours[e * n + i], r);
                     }
                     c if r < self.spec.rounds => self.colours[e * n + i] = c.min(1),
                     // Holding in the last round is not a decision: no termination.

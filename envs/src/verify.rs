@@ -335,9 +335,7 @@ pub fn attack(
         match protocol.act(&View::of(spec, 1, &ep, &inbox, i)).value() {
             None => senders |= 1 << i,
             Some(v) => {
-                ep.decided |= 1 << i;
-                ep.values |= (v as u32) << i;
-                ep.decided_round[i] = 1;
+                ep.commit(i, v, 1);
                 reach |= 1 << v;
             }
         }
@@ -443,8 +441,7 @@ impl Search<'_> {
         let mut next = honest.clone();
         loop {
             let mut ep2 = *ep;
-            ep2.signed |= senders;
-            ep2.public |= sent;
+            ep2.close_round(senders, sent);
             let mut reach2 = reach;
             let mut senders2 = 0;
             next.copy_from_slice(&honest);

@@ -212,17 +212,99 @@ fn relu(x: &mut [f32]) {
     }
 }
 
-/// Per-thread mask words for the forward passes (whose callers hold no
-/// scratch of this kind), enough for `width` entries.
-fn with_words<T>(width: usize, f: impl FnOnce(&mut [u64]) -> T) -> T {
-    thread_local! {
-        static WORDS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(vec![]) };
+/// Rows (or inputs) taken together by the narrow kernels, one per lane.
+const G: usize = 8;
+
+/// Whether a layer of `m` outputs goes through the narrow kernels.
+fn narrow(m: usize) -> bool {
+    m <= 4
+}
+
+/// A layer with few outputs (a policy's or value network's last) for a
+/// group of `G` rows, one row per lane: `xt[i][l]` is row `l`'s input `i`
+/// and `out[l][j] = b[j] + sum_i xt[i][l] w[i][j]` over the nonzero
+/// inputs, `i` ascending, for the first `lanes` rows. Each lane's running
+/// sum takes the same steps as [`combine`]'s: where a row's input is zero
+/// the sum is computed and thrown away (a blend, not an added zero), so
+/// the bits are the same.
+#[inline(always)]
+fn narrow_forward<const J: usize>(w: &[f32], b: &[f32], xt: &[f32], lanes: usize, out: &mut [f32]) {
+    let mut acc = [[0.0f32; G]; J];
+    for j in 0..J {
+        acc[j] = [b[j]; G];
     }
-    WORDS.with_borrow_mut(|words| {
+    for (x, wr) in xt.chunks_exact(G).zip(w.chunks_exact(J)) {
+        for j in 0..J {
+            for l in 0..G {
+                let s = acc[j][l] + x[l] * wr[j];
+                acc[j][l] = if x[l] != 0.0 { s } else { acc[j][l] };
+            }
+        }
+    }
+    for l in 0..lanes {
+        for j in 0..J {
+            out[l * J + j] = acc[j][l];
+        }
+    }
+}
+
+/// [`narrow_forward`] for `b.len()` outputs (at most 4).
+#[inline(always)]
+fn narrow_forward_any(w: &[f32], b: &[f32], xt: &[f32], lanes: usize, out: &mut [f32]) {
+    match b.len() {
+        1 => narrow_forward::<1>(w, b, xt, lanes, out),
+        2 => narrow_forward::<2>(w, b, xt, lanes, out),
+        3 => narrow_forward::<3>(w, b, xt, lanes, out),
+        4 => narrow_forward::<4>(w, b, xt, lanes, out),
+        m => unreachable!("{m} outputs are not narrow"),
+    }
+}
+
+/// The weight gradients of a layer with few outputs, `G` inputs at a time,
+/// one per lane: `gw[i][j] = 0 + sum_r x[r][i] g[r][j]` over the rows `r`
+/// ascending where `x[r][i]` is nonzero (a blend where it is zero), the
+/// same steps as [`scatter`]'s.
+#[inline(always)]
+fn narrow_weight_grads<const J: usize>(input: &[f32], g: &[f32], rows: usize, gw: &mut [f32]) {
+    let n_in = gw.len() / J;
+    for i0 in (0..n_in).step_by(G) {
+        let lanes = G.min(n_in - i0);
+        let mut acc = [[0.0f32; G]; J];
+        for r in 0..rows {
+            let mut x = [0.0f32; G];
+            x[..lanes].copy_from_slice(&input[r * n_in + i0..][..lanes]);
+            let gr: &[f32; J] = g[r * J..][..J].try_into().expect("J gradients");
+            for j in 0..J {
+                for l in 0..G {
+                    let s = acc[j][l] + x[l] * gr[j];
+                    acc[j][l] = if x[l] != 0.0 { s } else { acc[j][l] };
+                }
+            }
+        }
+        for l in 0..lanes {
+            for j in 0..J {
+                gw[(i0 + l) * J + j] = acc[j][l];
+            }
+        }
+    }
+}
+
+/// Per-thread scratch for the forward passes (whose callers hold none of
+/// this kind): mask words for `width` entries, and a group of `G` rows of
+/// `width` for the narrow kernels.
+fn with_scratch<T>(width: usize, f: impl FnOnce(&mut [u64], &mut [f32]) -> T) -> T {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(Vec<u64>, Vec<f32>)> =
+            const { std::cell::RefCell::new((vec![], vec![])) };
+    }
+    SCRATCH.with_borrow_mut(|(words, group)| {
         if words.len() < width.div_ceil(64) {
             words.resize(width.div_ceil(64), 0);
         }
-        f(words)
+        if group.len() < G * width {
+            group.resize(G * width, 0.0);
+        }
+        f(words, group)
     })
 }
 
@@ -232,13 +314,14 @@ dispatch!(forward_rows => forward_rows_body(
     rows: usize,
     hidden: &mut [f32],
     words: &mut [u64],
+    group: &mut [f32],
     out: &mut [f32],
 ));
 
-/// Every row through every layer before the next row: `out = b + sum_i
-/// x[i] w[i]` over the nonzero inputs, `i` ascending, then ReLU for a
-/// hidden layer. Acting and training go through the same [`combine`], so
-/// they round alike.
+/// Every row through every hidden layer before the next row: `out = b +
+/// sum_i x[i] w[i]` over the nonzero inputs, `i` ascending, then ReLU.
+/// A narrow last layer is done for `G` rows at once. Acting and training
+/// go through the same kernels, so they round alike.
 #[inline(always)]
 fn forward_rows_body<const W: usize>(
     net: &Frozen,
@@ -246,25 +329,43 @@ fn forward_rows_body<const W: usize>(
     rows: usize,
     hidden: &mut [f32],
     words: &mut [u64],
+    group: &mut [f32],
     out: &mut [f32],
 ) {
     let (n_in, n_out, last) = (net.inputs(), net.outputs(), net.layers.len() - 1);
     let width = hidden.len() / 2;
     let (mut a, mut b) = hidden.split_at_mut(width);
-    for r in 0..rows {
-        let mut input = &x[r * n_in..][..n_in];
-        for (k, (w, bias)) in net.layers.iter().enumerate() {
-            let m = bias.len();
-            let nz = nonzero_words(input, words);
-            if k == last {
-                combine::<W>(w, m, bias, input, nz, &mut out[r * n_out..][..n_out]);
-            } else {
-                let h = &mut b[..m];
-                combine::<W>(w, m, bias, input, nz, h);
-                relu(h);
-                std::mem::swap(&mut a, &mut b);
-                input = &a[..m];
+    let is_narrow = narrow(n_out);
+    let (w_last, b_last) = &net.layers[last];
+    let group = &mut group[..G * net.sizes[last]];
+    for r0 in (0..rows).step_by(G) {
+        let lanes = G.min(rows - r0);
+        for r in r0..r0 + lanes {
+            let mut input = &x[r * n_in..][..n_in];
+            for (k, (w, bias)) in net.layers.iter().enumerate() {
+                let m = bias.len();
+                if k == last {
+                    if is_narrow {
+                        for (i, &v) in input.iter().enumerate() {
+                            group[i * G + r - r0] = v;
+                        }
+                    } else {
+                        let nz = nonzero_words(input, words);
+                        combine::<W>(w, m, bias, input, nz, &mut out[r * n_out..][..n_out]);
+                    }
+                } else {
+                    let nz = nonzero_words(input, words);
+                    let h = &mut b[..m];
+                    combine::<W>(w, m, bias, input, nz, h);
+                    relu(h);
+                    std::mem::swap(&mut a, &mut b);
+                    input = &a[..m];
+                }
             }
+        }
+        if is_narrow {
+            let o = &mut out[r0 * n_out..][..lanes * n_out];
+            narrow_forward_any(w_last, b_last, group, lanes, o);
         }
     }
 }
@@ -276,10 +377,12 @@ dispatch!(layer_rows => layer_rows_body(
     rows: usize,
     hidden: bool,
     words: &mut [u64],
+    group: &mut [f32],
     out: &mut [f32],
 ));
 
 /// One layer for every row (the arithmetic of [`forward_rows_body`]).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn layer_rows_body<const W: usize>(
     w: &[f32],
@@ -288,10 +391,24 @@ fn layer_rows_body<const W: usize>(
     rows: usize,
     hidden: bool,
     words: &mut [u64],
+    group: &mut [f32],
     out: &mut [f32],
 ) {
     let m = b.len();
     let n_in = w.len() / m;
+    if !hidden && narrow(m) {
+        let group = &mut group[..G * n_in];
+        for r0 in (0..rows).step_by(G) {
+            let lanes = G.min(rows - r0);
+            for l in 0..lanes {
+                for (i, &v) in input[(r0 + l) * n_in..][..n_in].iter().enumerate() {
+                    group[i * G + l] = v;
+                }
+            }
+            narrow_forward_any(w, b, group, lanes, &mut out[r0 * m..][..lanes * m]);
+        }
+        return;
+    }
     for r in 0..rows {
         let x = &input[r * n_in..][..n_in];
         let nz = nonzero_words(x, words);
@@ -329,6 +446,20 @@ fn weight_grads_body<const W: usize>(
     let n_in = gw.len() / n_out;
     gw.fill(0.0);
     gb.fill(0.0);
+    if narrow(n_out) {
+        for gr in g[..rows * n_out].chunks_exact(n_out) {
+            for (gb, gr) in gb.iter_mut().zip(gr) {
+                *gb += gr;
+            }
+        }
+        match n_out {
+            1 => narrow_weight_grads::<1>(input, g, rows, gw),
+            2 => narrow_weight_grads::<2>(input, g, rows, gw),
+            3 => narrow_weight_grads::<3>(input, g, rows, gw),
+            _ => narrow_weight_grads::<4>(input, g, rows, gw),
+        }
+        return;
+    }
     for r in 0..rows {
         let gr = &g[r * n_out..][..n_out];
         for (gb, gr) in gb.iter_mut().zip(gr) {
@@ -465,8 +596,8 @@ impl Frozen {
         let hidden = &mut scratch[0];
         hidden.resize(2 * width, 0.0);
         out.resize(rows * self.outputs(), 0.0);
-        with_words(width, |words| {
-            forward_rows(Level::detect(), self, x, rows, hidden, words, out)
+        with_scratch(width, |words, group| {
+            forward_rows(Level::detect(), self, x, rows, hidden, words, group, out)
         });
     }
 
@@ -478,13 +609,23 @@ impl Frozen {
         acts[0].clear();
         acts[0].extend_from_slice(&x[..rows * self.inputs()]);
         let width = self.sizes.iter().copied().max().unwrap();
-        with_words(width, |words| {
+        with_scratch(width, |words, group| {
             for (k, (w, b)) in self.layers.iter().enumerate() {
                 let (done, rest) = acts.split_at_mut(k + 1);
                 let out = &mut rest[0];
                 out.resize(rows * self.sizes[k + 1], 0.0);
                 let hidden = k + 1 < self.layers.len();
-                layer_rows(Level::detect(), w, b, &done[k], rows, hidden, words, out);
+                layer_rows(
+                    Level::detect(),
+                    w,
+                    b,
+                    &done[k],
+                    rows,
+                    hidden,
+                    words,
+                    group,
+                    out,
+                );
             }
         });
     }
@@ -747,12 +888,24 @@ pub(crate) mod tests {
             let run = |level: Level, words: &mut Vec<u64>| {
                 let mut out = vec![0.0; rows * net.outputs()];
                 let mut hidden = vec![0.0; 2 * width];
-                forward_rows(level, &net, &x, rows, &mut hidden, words, &mut out);
+                let mut group = vec![0.0; G * width];
+                forward_rows(
+                    level,
+                    &net,
+                    &x,
+                    rows,
+                    &mut hidden,
+                    words,
+                    &mut group,
+                    &mut out,
+                );
                 let mut acts = vec![x.clone()];
                 for (k, (w, b)) in net.layers.iter().enumerate() {
                     let mut o = vec![0.0; rows * b.len()];
                     let hidden = k + 1 < net.layers.len();
-                    layer_rows(level, w, b, &acts[k], rows, hidden, words, &mut o);
+                    layer_rows(
+                        level, w, b, &acts[k], rows, hidden, words, &mut group, &mut o,
+                    );
                     acts.push(o);
                 }
                 assert_eq!(acts.last().unwrap(), &out);
@@ -788,6 +941,28 @@ pub(crate) mod tests {
                 all
             };
             let base = run(Level::Base, &mut words);
+            // The forward pass as it was first written, one element at a
+            // time: out = b, then each nonzero input's row added, ReLU.
+            let mut want = vec![];
+            for r in 0..rows {
+                let mut h = x[r * sizes[0]..][..sizes[0]].to_vec();
+                for (k, (w, b)) in net.layers.iter().enumerate() {
+                    let mut o = b.clone();
+                    for (i, &v) in h.iter().enumerate() {
+                        if v != 0.0 {
+                            for (j, o) in o.iter_mut().enumerate() {
+                                *o += v * w[i * b.len() + j];
+                            }
+                        }
+                    }
+                    if k + 1 < net.layers.len() {
+                        o.iter_mut().for_each(|v| *v = v.max(0.0));
+                    }
+                    h = o;
+                }
+                want.extend(h.iter().map(|f| f.to_bits()));
+            }
+            assert_eq!(base[..want.len()], want[..], "{sizes:?}");
             for level in Level::available() {
                 assert_eq!(run(level, &mut words), base, "{level:?} on {sizes:?}");
             }

@@ -468,7 +468,7 @@ impl Learner {
         self.policy.backward(
             &w.policy_acts,
             m,
-            &mut w.grad_logits,
+            &w.grad_logits,
             &mut w.back,
             &mut w.policy_grads,
         );
@@ -485,7 +485,7 @@ impl Learner {
             self.critic.backward(
                 &w.critic_acts,
                 m,
-                &mut w.grad_values,
+                &w.grad_values,
                 &mut w.back,
                 &mut w.critic_grads,
             );

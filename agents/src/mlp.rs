@@ -632,14 +632,14 @@ impl Frozen {
 
     /// Gradients of the weights, given the activations of
     /// [`Frozen::forward_train`] and `grad_out`, the loss's gradient with
-    /// respect to the outputs (`rows * outputs`; overwritten). `grads` gets
+    /// respect to the outputs (`rows * outputs`). `grads` gets
     /// one `(w, b)` pair per layer, shaped like the weights. Every sum runs
     /// over the rows in ascending order.
     pub fn backward(
         &self,
         acts: &[Vec<f32>],
         rows: usize,
-        grad_out: &mut Vec<f32>,
+        grad_out: &[f32],
         scratch: &mut BackScratch,
         grads: &mut Vec<(Vec<f32>, Vec<f32>)>,
     ) {
@@ -649,13 +649,20 @@ impl Frozen {
         let BackScratch {
             wt,
             g_in,
+            g_next,
             zeros,
             words,
         } = scratch;
         words.resize(width.div_ceil(64), 0);
         zeros.clear();
         zeros.resize(width, 0.0);
-        let g = grad_out;
+        // The gradient arrays only grow: every entry used is written first,
+        // so shrinking and regrowing them would clear memory for nothing.
+        let grow = |v: &mut Vec<f32>, n: usize| {
+            if v.len() < n {
+                v.resize(n, 0.0);
+            }
+        };
         for k in (0..self.layers.len()).rev() {
             let (n_in, n_out) = (self.sizes[k], self.sizes[k + 1]);
             let (w, _) = &self.layers[k];
@@ -663,19 +670,34 @@ impl Frozen {
             gw.resize(n_in * n_out, 0.0);
             gb.resize(n_out, 0.0);
             let input = &acts[k];
+            let g: &[f32] = if k + 1 == self.layers.len() {
+                &grad_out[..rows * n_out]
+            } else {
+                &g_in[..rows * n_out]
+            };
             weight_grads(level, input, g, rows, words, gw, gb);
             if k == 0 {
                 break;
             }
-            wt.resize(n_in * n_out, 0.0);
+            grow(wt, n_in * n_out);
             for i in 0..n_in {
                 for j in 0..n_out {
                     wt[j * n_in + i] = w[i * n_out + j];
                 }
             }
-            g_in.resize(rows * n_in, 0.0);
-            input_grads(level, wt, g, input, rows, &zeros[..n_in], words, g_in);
-            std::mem::swap(g, g_in);
+            grow(g_next, rows * n_in);
+            let zeros = &zeros[..n_in];
+            input_grads(
+                level,
+                &wt[..n_in * n_out],
+                g,
+                input,
+                rows,
+                zeros,
+                words,
+                g_next,
+            );
+            std::mem::swap(g_in, g_next);
         }
     }
 
@@ -743,6 +765,7 @@ pub type NamedArray = (Vec<usize>, Vec<f32>);
 pub struct BackScratch {
     wt: Vec<f32>,
     g_in: Vec<f32>,
+    g_next: Vec<f32>,
     zeros: Vec<f32>,
     words: Vec<u64>,
 }
@@ -846,9 +869,9 @@ pub(crate) mod tests {
 
         let mut acts = vec![];
         mlp.forward_train(&x, rows, &mut acts);
-        let mut g = c.clone();
+        let g = c.clone();
         let mut grads = vec![];
-        mlp.backward(&acts, rows, &mut g, &mut BackScratch::default(), &mut grads);
+        mlp.backward(&acts, rows, &g, &mut BackScratch::default(), &mut grads);
         for ((w, b), (gw, gb)) in vars.iter().zip(&grads) {
             for (var, got) in [(w, gw), (b, gb)] {
                 let want: Vec<f32> = store

@@ -466,6 +466,7 @@ impl Learner {
             }
         }
         self.policy.backward(
+            &mb.obs,
             &w.policy_acts,
             m,
             &w.grad_logits,
@@ -483,6 +484,7 @@ impl Learner {
                 w.grad_values.push(self.cfg.value_coef * err * inv_m);
             }
             self.critic.backward(
+                &mb.obs,
                 &w.critic_acts,
                 m,
                 &w.grad_values,

@@ -602,41 +602,33 @@ impl Frozen {
     }
 
     /// Forward pass keeping every layer's activations for [`Frozen::backward`]:
-    /// `acts[0]` is the input, `acts[k + 1]` layer `k`'s output (after ReLU
-    /// for hidden layers). The same arithmetic as [`Frozen::forward`].
+    /// `acts[k]` is layer `k`'s output (after ReLU for hidden layers), so
+    /// the last is the network's. The same arithmetic as [`Frozen::forward`].
     pub fn forward_train(&self, x: &[f32], rows: usize, acts: &mut Vec<Vec<f32>>) {
-        acts.resize(self.layers.len() + 1, vec![]);
-        acts[0].clear();
-        acts[0].extend_from_slice(&x[..rows * self.inputs()]);
+        acts.resize(self.layers.len(), vec![]);
         let width = self.sizes.iter().copied().max().unwrap();
         with_scratch(width, |words, group| {
             for (k, (w, b)) in self.layers.iter().enumerate() {
-                let (done, rest) = acts.split_at_mut(k + 1);
+                let (done, rest) = acts.split_at_mut(k);
+                let input = if k == 0 { x } else { &done[k - 1][..] };
                 let out = &mut rest[0];
                 out.resize(rows * self.sizes[k + 1], 0.0);
                 let hidden = k + 1 < self.layers.len();
-                layer_rows(
-                    Level::detect(),
-                    w,
-                    b,
-                    &done[k],
-                    rows,
-                    hidden,
-                    words,
-                    group,
-                    out,
-                );
+                let level = Level::detect();
+                layer_rows(level, w, b, input, rows, hidden, words, group, out);
             }
         });
     }
 
-    /// Gradients of the weights, given the activations of
-    /// [`Frozen::forward_train`] and `grad_out`, the loss's gradient with
+    /// Gradients of the weights, given the input `x` and the activations
+    /// of [`Frozen::forward_train`], and `grad_out`, the loss's gradient with
     /// respect to the outputs (`rows * outputs`). `grads` gets
     /// one `(w, b)` pair per layer, shaped like the weights. Every sum runs
     /// over the rows in ascending order.
+    #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
+        x: &[f32],
         acts: &[Vec<f32>],
         rows: usize,
         grad_out: &[f32],
@@ -669,7 +661,7 @@ impl Frozen {
             let (gw, gb) = &mut grads[k];
             gw.resize(n_in * n_out, 0.0);
             gb.resize(n_out, 0.0);
-            let input = &acts[k];
+            let input = if k == 0 { x } else { &acts[k - 1][..] };
             let g: &[f32] = if k + 1 == self.layers.len() {
                 &grad_out[..rows * n_out]
             } else {
@@ -871,7 +863,7 @@ pub(crate) mod tests {
         mlp.forward_train(&x, rows, &mut acts);
         let g = c.clone();
         let mut grads = vec![];
-        mlp.backward(&acts, rows, &g, &mut BackScratch::default(), &mut grads);
+        mlp.backward(&x, &acts, rows, &g, &mut BackScratch::default(), &mut grads);
         for ((w, b), (gw, gb)) in vars.iter().zip(&grads) {
             for (var, got) in [(w, gw), (b, gb)] {
                 let want: Vec<f32> = store

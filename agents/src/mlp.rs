@@ -95,10 +95,12 @@ macro_rules! dispatch {
 /// over the nonzero entries `k0 < k1 < ...` of `x` (the set bits of
 /// `words`, see [`nonzero_words`]), the terms added one at a time in that
 /// order, each a separate multiply and add (`mat` row-major, rows of `m`).
-/// This is every sum of the forward and backward passes. A zero entry adds
-/// nothing, not even a signed zero. Outputs are done in blocks of `W`
-/// (then 32, 16, 8, 4, and one at a time), each block's running sums held
-/// in registers across all of `x`.
+/// This is every sum of the forward and backward passes but those of a
+/// narrow last layer ([`narrow_forward`], [`narrow_weight_grads`], which
+/// take the same steps per element). A zero entry adds nothing, not even a
+/// signed zero. Outputs are done in blocks of `W` (then 32, 16, 8, 4, and
+/// a last block of 1 to 3), each block's running sums held in registers
+/// across all of `x`.
 #[inline(always)]
 fn combine<const W: usize>(
     mat: &[f32],

@@ -466,9 +466,10 @@ impl Learner {
             }
         }
         self.policy.backward(
+            &mb.obs,
             &w.policy_acts,
             m,
-            &mut w.grad_logits,
+            &w.grad_logits,
             &mut w.back,
             &mut w.policy_grads,
         );
@@ -483,9 +484,10 @@ impl Learner {
                 w.grad_values.push(self.cfg.value_coef * err * inv_m);
             }
             self.critic.backward(
+                &mb.obs,
                 &w.critic_acts,
                 m,
-                &mut w.grad_values,
+                &w.grad_values,
                 &mut w.back,
                 &mut w.critic_grads,
             );

@@ -6,9 +6,11 @@
 //! AVX2 branches of candle's own sums and dot products), so the same run
 //! rounded differently on different machines. Every sum here runs in the
 //! order the code states. The inner loops add one product per output
-//! element and iteration, with no fused multiply-add: the compiler may
-//! vectorise them across outputs (at compile time, for the baseline
-//! target), which never changes a result. See docs/reproducibility.md.
+//! element and iteration, with no fused multiply-add, and are vectorised
+//! across outputs only: each output element gets the same chain of IEEE
+//! operations whatever the lane width, so the AVX2 copies of the kernels
+//! (picked at run time, see [`Level`]) and the SSE2 baseline give the same
+//! bits. See docs/reproducibility.md.
 //!
 //! Weights are drawn from our own seeded stream.
 
@@ -27,30 +29,531 @@ pub struct Frozen {
 /// rounding, so a freshly sampled action's probability ratio is exactly 1).
 pub type Mlp = Frozen;
 
-/// `y += a * x`, element by element.
-#[inline]
-fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y += a * x;
+/// The instruction set the kernels run with, picked once per process from
+/// what the CPU reports. Every level computes the same bits: the kernels
+/// only vectorise across independent output elements, each of which gets
+/// the same chain of separate IEEE multiplies and adds in the same order
+/// (no fused multiply-add, no reassociated sum), so the lane width changes
+/// how many elements are done at once, never what any of them is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// SSE2, the x86-64 baseline (and any other architecture).
+    Base,
+    /// AVX2 (256-bit lanes; `fma` is not enabled).
+    Avx2,
+}
+
+impl Level {
+    /// The widest level this CPU runs.
+    pub fn detect() -> Level {
+        static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Level::Avx2;
+            }
+            Level::Base
+        })
+    }
+
+    /// Every level this CPU runs (for tests that compare them).
+    pub fn available() -> Vec<Level> {
+        match Level::detect() {
+            Level::Base => vec![Level::Base],
+            Level::Avx2 => vec![Level::Base, Level::Avx2],
+        }
     }
 }
 
-/// One layer for one input row: `out = b + sum_i x[i] w[i]`, `i` ascending,
-/// then ReLU for a hidden layer. Inputs are one-hot and hidden units ReLU,
-/// so most are zero: only the weight rows of nonzero inputs are added.
-/// Acting and training both go through here, so they round alike.
-#[inline]
-fn layer(w: &[f32], b: &[f32], x: &[f32], hidden: bool, out: &mut [f32]) {
-    let m = b.len();
-    out.copy_from_slice(b);
-    for (i, &v) in x.iter().enumerate() {
-        if v != 0.0 {
-            axpy(v, &w[i * m..][..m], out);
+/// Defines `$name(level, args)`, which runs `$body::<W>(args)` compiled for
+/// `level`: `W` is the widest block of outputs kept in registers (32 floats
+/// fill half of SSE2's 16 registers; AVX2's 16 hold 64 in 8).
+macro_rules! dispatch {
+    ($name:ident => $body:ident ($($arg:ident : $ty:ty),* $(,)?)) => {
+        #[allow(clippy::too_many_arguments)]
+        fn $name(level: Level, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[allow(clippy::too_many_arguments)]
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) {
+                    $body::<64>($($arg),*)
+                }
+                if level == Level::Avx2 {
+                    // SAFETY: `Level::Avx2` is only chosen on a CPU that
+                    // reports AVX2 (`Level::detect`).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            let _ = level;
+            $body::<32>($($arg),*)
+        }
+    };
+}
+
+/// `out[j] = init[j] + x[k0] * mat[k0][j] + x[k1] * mat[k1][j] + ...`
+/// over the nonzero entries `k0 < k1 < ...` of `x` (the set bits of
+/// `words`, see [`nonzero_words`]), the terms added one at a time in that
+/// order, each a separate multiply and add (`mat` row-major, rows of `m`).
+/// This is every sum of the forward and backward passes but those of a
+/// narrow last layer ([`narrow_forward`], [`narrow_weight_grads`], which
+/// take the same steps per element). A zero entry adds nothing, not even a
+/// signed zero. Outputs are done in blocks of `W` (then 32, 16, 8, 4, and
+/// a last block of 1 to 3), each block's running sums held in registers
+/// across all of `x`.
+#[inline(always)]
+fn combine<const W: usize>(
+    mat: &[f32],
+    m: usize,
+    init: &[f32],
+    x: &[f32],
+    words: &[u64],
+    out: &mut [f32],
+) {
+    let mut j = 0;
+    while m - j >= W {
+        block::<W>(mat, m, j, init, x, words, out);
+        j += W;
+    }
+    if W > 32 && m - j >= 32 {
+        block::<32>(mat, m, j, init, x, words, out);
+        j += 32;
+    }
+    if m - j >= 16 {
+        block::<16>(mat, m, j, init, x, words, out);
+        j += 16;
+    }
+    if m - j >= 8 {
+        block::<8>(mat, m, j, init, x, words, out);
+        j += 8;
+    }
+    if m - j >= 4 {
+        block::<4>(mat, m, j, init, x, words, out);
+        j += 4;
+    }
+    match m - j {
+        3 => block::<3>(mat, m, j, init, x, words, out),
+        2 => block::<2>(mat, m, j, init, x, words, out),
+        1 => block::<1>(mat, m, j, init, x, words, out),
+        _ => {}
+    }
+}
+
+/// [`combine`] for the `N` outputs from `j`.
+#[inline(always)]
+fn block<const N: usize>(
+    mat: &[f32],
+    m: usize,
+    j: usize,
+    init: &[f32],
+    x: &[f32],
+    words: &[u64],
+    out: &mut [f32],
+) {
+    let mut acc: [f32; N] = init[j..j + N].try_into().expect("N outputs");
+    for (c, &word) in words.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            let k = c * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let v = x[k];
+            let row: &[f32; N] = mat[k * m + j..][..N].try_into().expect("N weights");
+            for c in 0..N {
+                acc[c] += v * row[c];
+            }
         }
     }
-    if hidden {
-        for v in out.iter_mut() {
-            *v = v.max(0.0);
+    out[j..j + N].copy_from_slice(&acc);
+}
+
+/// Writes to `words` one bit per entry of `x`, set where `x[i] != 0.0`
+/// (NaN included): bit `i % 64` of word `i / 64`. The kernels then visit
+/// only the set bits: hidden units are on or off at random, which a branch
+/// per entry would mispredict.
+#[inline(always)]
+fn nonzero_words<'a>(x: &[f32], words: &'a mut [u64]) -> &'a [u64] {
+    let n = x.len().div_ceil(64);
+    for (word, chunk) in words[..n].iter_mut().zip(x.chunks(64)) {
+        *word = nonzero_mask(chunk);
+    }
+    &words[..n]
+}
+
+/// Bit `i` set where `x[i] != 0.0` (NaN included), for up to 64 entries.
+#[inline(always)]
+fn nonzero_mask(x: &[f32]) -> u64 {
+    let mut bits = 0u64;
+    let mut quads = x.chunks_exact(4);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cmpneq_ps, _mm_loadu_ps, _mm_movemask_ps, _mm_setzero_ps};
+        for (q, quad) in quads.by_ref().enumerate() {
+            // SAFETY: SSE2 is part of x86-64; the load reads the 4 floats of `quad`.
+            let m = unsafe {
+                _mm_movemask_ps(_mm_cmpneq_ps(_mm_loadu_ps(quad.as_ptr()), _mm_setzero_ps()))
+            };
+            bits |= (m as u64) << (4 * q);
+        }
+    }
+    for (q, quad) in quads.by_ref().enumerate() {
+        for (i, &v) in quad.iter().enumerate() {
+            bits |= ((v != 0.0) as u64) << (4 * q + i);
+        }
+    }
+    let done = x.len() / 4 * 4;
+    for (i, &v) in x[done..].iter().enumerate() {
+        bits |= ((v != 0.0) as u64) << (done + i);
+    }
+    bits
+}
+
+#[inline(always)]
+fn relu(x: &mut [f32]) {
+    for v in x.iter_mut() {
+        *v = v.max(0.0);
+    }
+}
+
+/// Rows (or inputs) taken together by the narrow kernels, one per lane.
+const G: usize = 8;
+
+/// Whether a layer of `m` outputs goes through the narrow kernels.
+fn narrow(m: usize) -> bool {
+    m <= 4
+}
+
+/// A layer with few outputs (a policy's or value network's last) for a
+/// group of `G` rows, one row per lane: `xt[i][l]` is row `l`'s input `i`
+/// and `out[l][j] = b[j] + sum_i xt[i][l] w[i][j]` over the nonzero
+/// inputs, `i` ascending, for the first `lanes` rows. Each lane's running
+/// sum takes the same steps as [`combine`]'s: where a row's input is zero
+/// the sum is computed and thrown away (a blend, not an added zero), so
+/// the bits are the same.
+#[inline(always)]
+fn narrow_forward<const J: usize>(w: &[f32], b: &[f32], xt: &[f32], lanes: usize, out: &mut [f32]) {
+    let mut acc = [[0.0f32; G]; J];
+    for j in 0..J {
+        acc[j] = [b[j]; G];
+    }
+    for (x, wr) in xt.chunks_exact(G).zip(w.chunks_exact(J)) {
+        for j in 0..J {
+            for l in 0..G {
+                let s = acc[j][l] + x[l] * wr[j];
+                acc[j][l] = if x[l] != 0.0 { s } else { acc[j][l] };
+            }
+        }
+    }
+    for l in 0..lanes {
+        for j in 0..J {
+            out[l * J + j] = acc[j][l];
+        }
+    }
+}
+
+/// [`narrow_forward`] for `b.len()` outputs (at most 4).
+#[inline(always)]
+fn narrow_forward_any(w: &[f32], b: &[f32], xt: &[f32], lanes: usize, out: &mut [f32]) {
+    match b.len() {
+        1 => narrow_forward::<1>(w, b, xt, lanes, out),
+        2 => narrow_forward::<2>(w, b, xt, lanes, out),
+        3 => narrow_forward::<3>(w, b, xt, lanes, out),
+        4 => narrow_forward::<4>(w, b, xt, lanes, out),
+        m => unreachable!("{m} outputs are not narrow"),
+    }
+}
+
+/// The weight gradients of a layer with few outputs, `G` inputs at a time,
+/// one per lane: `gw[i][j] = 0 + sum_r x[r][i] g[r][j]` over the rows `r`
+/// ascending where `x[r][i]` is nonzero (a blend where it is zero), the
+/// same steps as [`scatter`]'s.
+#[inline(always)]
+fn narrow_weight_grads<const J: usize>(input: &[f32], g: &[f32], rows: usize, gw: &mut [f32]) {
+    let n_in = gw.len() / J;
+    for i0 in (0..n_in).step_by(G) {
+        let lanes = G.min(n_in - i0);
+        let mut acc = [[0.0f32; G]; J];
+        for r in 0..rows {
+            let mut x = [0.0f32; G];
+            x[..lanes].copy_from_slice(&input[r * n_in + i0..][..lanes]);
+            let gr: &[f32; J] = g[r * J..][..J].try_into().expect("J gradients");
+            for j in 0..J {
+                for l in 0..G {
+                    let s = acc[j][l] + x[l] * gr[j];
+                    acc[j][l] = if x[l] != 0.0 { s } else { acc[j][l] };
+                }
+            }
+        }
+        for l in 0..lanes {
+            for j in 0..J {
+                gw[(i0 + l) * J + j] = acc[j][l];
+            }
+        }
+    }
+}
+
+/// Per-thread scratch for the forward passes (whose callers hold none of
+/// this kind): mask words for `width` entries, and a group of `G` rows of
+/// `width` for the narrow kernels.
+fn with_scratch<T>(width: usize, f: impl FnOnce(&mut [u64], &mut [f32]) -> T) -> T {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(Vec<u64>, Vec<f32>)> =
+            const { std::cell::RefCell::new((vec![], vec![])) };
+    }
+    SCRATCH.with_borrow_mut(|(words, group)| {
+        if words.len() < width.div_ceil(64) {
+            words.resize(width.div_ceil(64), 0);
+        }
+        if group.len() < G * width {
+            group.resize(G * width, 0.0);
+        }
+        f(words, group)
+    })
+}
+
+dispatch!(forward_rows => forward_rows_body(
+    net: &Frozen,
+    x: &[f32],
+    rows: usize,
+    hidden: &mut [f32],
+    words: &mut [u64],
+    group: &mut [f32],
+    out: &mut [f32],
+));
+
+/// Every row through every hidden layer before the next row: `out = b +
+/// sum_i x[i] w[i]` over the nonzero inputs, `i` ascending, then ReLU.
+/// A narrow last layer is done for `G` rows at once. Acting and training
+/// go through the same kernels, so they round alike.
+#[inline(always)]
+fn forward_rows_body<const W: usize>(
+    net: &Frozen,
+    x: &[f32],
+    rows: usize,
+    hidden: &mut [f32],
+    words: &mut [u64],
+    group: &mut [f32],
+    out: &mut [f32],
+) {
+    let (n_in, n_out, last) = (net.inputs(), net.outputs(), net.layers.len() - 1);
+    let width = hidden.len() / 2;
+    let (mut a, mut b) = hidden.split_at_mut(width);
+    let is_narrow = narrow(n_out);
+    let (w_last, b_last) = &net.layers[last];
+    let group = &mut group[..G * net.sizes[last]];
+    for r0 in (0..rows).step_by(G) {
+        let lanes = G.min(rows - r0);
+        for r in r0..r0 + lanes {
+            let mut input = &x[r * n_in..][..n_in];
+            for (k, (w, bias)) in net.layers.iter().enumerate() {
+                let m = bias.len();
+                if k == last {
+                    if is_narrow {
+                        for (i, &v) in input.iter().enumerate() {
+                            group[i * G + r - r0] = v;
+                        }
+                    } else {
+                        let nz = nonzero_words(input, words);
+                        combine::<W>(w, m, bias, input, nz, &mut out[r * n_out..][..n_out]);
+                    }
+                } else {
+                    let nz = nonzero_words(input, words);
+                    let h = &mut b[..m];
+                    combine::<W>(w, m, bias, input, nz, h);
+                    relu(h);
+                    std::mem::swap(&mut a, &mut b);
+                    input = &a[..m];
+                }
+            }
+        }
+        if is_narrow {
+            let o = &mut out[r0 * n_out..][..lanes * n_out];
+            narrow_forward_any(w_last, b_last, group, lanes, o);
+        }
+    }
+}
+
+dispatch!(layer_rows => layer_rows_body(
+    w: &[f32],
+    b: &[f32],
+    input: &[f32],
+    rows: usize,
+    hidden: bool,
+    words: &mut [u64],
+    group: &mut [f32],
+    out: &mut [f32],
+));
+
+/// One layer for every row (the arithmetic of [`forward_rows_body`]).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn layer_rows_body<const W: usize>(
+    w: &[f32],
+    b: &[f32],
+    input: &[f32],
+    rows: usize,
+    hidden: bool,
+    words: &mut [u64],
+    group: &mut [f32],
+    out: &mut [f32],
+) {
+    let m = b.len();
+    let n_in = w.len() / m;
+    if !hidden && narrow(m) {
+        let group = &mut group[..G * n_in];
+        for r0 in (0..rows).step_by(G) {
+            let lanes = G.min(rows - r0);
+            for l in 0..lanes {
+                for (i, &v) in input[(r0 + l) * n_in..][..n_in].iter().enumerate() {
+                    group[i * G + l] = v;
+                }
+            }
+            narrow_forward_any(w, b, group, lanes, &mut out[r0 * m..][..lanes * m]);
+        }
+        return;
+    }
+    for r in 0..rows {
+        let x = &input[r * n_in..][..n_in];
+        let nz = nonzero_words(x, words);
+        let o = &mut out[r * m..][..m];
+        combine::<W>(w, m, b, x, nz, o);
+        if hidden {
+            relu(o);
+        }
+    }
+}
+
+dispatch!(weight_grads => weight_grads_body(
+    input: &[f32],
+    g: &[f32],
+    rows: usize,
+    words: &mut [u64],
+    gw: &mut [f32],
+    gb: &mut [f32],
+));
+
+/// `gb[j] = 0 + g[0][j] + g[1][j] + ...` and `gw[i][j] = 0 + x[r][i] g[r][j]`
+/// summed over the rows `r` ascending where `x[r][i]` is nonzero. Row by
+/// row: each nonzero input adds its row's gradient, times itself, to its
+/// weight row (the row's gradient stays in registers).
+#[inline(always)]
+fn weight_grads_body<const W: usize>(
+    input: &[f32],
+    g: &[f32],
+    rows: usize,
+    words: &mut [u64],
+    gw: &mut [f32],
+    gb: &mut [f32],
+) {
+    let n_out = gb.len();
+    let n_in = gw.len() / n_out;
+    gw.fill(0.0);
+    gb.fill(0.0);
+    if narrow(n_out) {
+        for gr in g[..rows * n_out].chunks_exact(n_out) {
+            for (gb, gr) in gb.iter_mut().zip(gr) {
+                *gb += gr;
+            }
+        }
+        match n_out {
+            1 => narrow_weight_grads::<1>(input, g, rows, gw),
+            2 => narrow_weight_grads::<2>(input, g, rows, gw),
+            3 => narrow_weight_grads::<3>(input, g, rows, gw),
+            _ => narrow_weight_grads::<4>(input, g, rows, gw),
+        }
+        return;
+    }
+    for r in 0..rows {
+        let gr = &g[r * n_out..][..n_out];
+        for (gb, gr) in gb.iter_mut().zip(gr) {
+            *gb += gr;
+        }
+        let x = &input[r * n_in..][..n_in];
+        let nz = nonzero_words(x, words);
+        let mut j = 0;
+        while n_out - j >= W {
+            scatter::<W>(gr, j, x, nz, gw);
+            j += W;
+        }
+        if W > 32 && n_out - j >= 32 {
+            scatter::<32>(gr, j, x, nz, gw);
+            j += 32;
+        }
+        if n_out - j >= 16 {
+            scatter::<16>(gr, j, x, nz, gw);
+            j += 16;
+        }
+        if n_out - j >= 8 {
+            scatter::<8>(gr, j, x, nz, gw);
+            j += 8;
+        }
+        if n_out - j >= 4 {
+            scatter::<4>(gr, j, x, nz, gw);
+            j += 4;
+        }
+        match n_out - j {
+            3 => scatter::<3>(gr, j, x, nz, gw),
+            2 => scatter::<2>(gr, j, x, nz, gw),
+            1 => scatter::<1>(gr, j, x, nz, gw),
+            _ => {}
+        }
+    }
+}
+
+/// `gw[k][j..j + N] += x[k] * gr[j..j + N]` for each nonzero `x[k]`.
+#[inline(always)]
+fn scatter<const N: usize>(gr: &[f32], j: usize, x: &[f32], words: &[u64], gw: &mut [f32]) {
+    let n_out = gr.len();
+    let gr: &[f32; N] = gr[j..j + N].try_into().expect("N gradients");
+    for (c, &word) in words.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            let k = c * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let v = x[k];
+            let dst: &mut [f32; N] = (&mut gw[k * n_out + j..][..N])
+                .try_into()
+                .expect("N weights");
+            for c in 0..N {
+                dst[c] += v * gr[c];
+            }
+        }
+    }
+}
+
+dispatch!(input_grads => input_grads_body(
+    wt: &[f32],
+    g: &[f32],
+    input: &[f32],
+    rows: usize,
+    zeros: &[f32],
+    words: &mut [u64],
+    g_in: &mut [f32],
+));
+
+/// The gradient at a layer's input, through the ReLU before it:
+/// `g_in[r] = 0 + sum_j g[r][j] w^T[j]`, over the nonzero `g[r][j]`, `j`
+/// ascending, zeroed where the unit was off (`wt` is `w` transposed).
+#[inline(always)]
+fn input_grads_body<const W: usize>(
+    wt: &[f32],
+    g: &[f32],
+    input: &[f32],
+    rows: usize,
+    zeros: &[f32],
+    words: &mut [u64],
+    g_in: &mut [f32],
+) {
+    let n_in = zeros.len();
+    let n_out = wt.len() / n_in;
+    for r in 0..rows {
+        let gr = &g[r * n_out..][..n_out];
+        let nz = nonzero_words(gr, words);
+        let gi = &mut g_in[r * n_in..][..n_in];
+        combine::<W>(wt, n_in, zeros, gr, nz, gi);
+        for (gi, &h) in gi.iter_mut().zip(&input[r * n_in..][..n_in]) {
+            if h <= 0.0 {
+                *gi = 0.0;
+            }
         }
     }
 }
@@ -92,114 +595,103 @@ impl Frozen {
     /// (`rows * outputs`), one row at a time through two scratch rows.
     pub fn forward(&self, x: &[f32], rows: usize, scratch: &mut [Vec<f32>; 2], out: &mut Vec<f32>) {
         let width = self.sizes.iter().copied().max().unwrap();
-        for s in scratch.iter_mut() {
-            s.resize(width, 0.0);
-        }
+        let hidden = &mut scratch[0];
+        hidden.resize(2 * width, 0.0);
         out.resize(rows * self.outputs(), 0.0);
-        let [a, b] = scratch;
-        for r in 0..rows {
-            let input = &x[r * self.inputs()..][..self.inputs()];
-            a[..input.len()].copy_from_slice(input);
-            let mut len = input.len();
-            for (k, (w, bias)) in self.layers.iter().enumerate() {
-                let m = bias.len();
-                layer(w, bias, &a[..len], k + 1 < self.layers.len(), &mut b[..m]);
-                std::mem::swap(a, b);
-                len = m;
-            }
-            out[r * len..][..len].copy_from_slice(&a[..len]);
-        }
+        with_scratch(width, |words, group| {
+            forward_rows(Level::detect(), self, x, rows, hidden, words, group, out)
+        });
     }
 
     /// Forward pass keeping every layer's activations for [`Frozen::backward`]:
-    /// `acts[0]` is the input, `acts[k + 1]` layer `k`'s output (after ReLU
-    /// for hidden layers). The same arithmetic as [`Frozen::forward`].
+    /// `acts[k]` is layer `k`'s output (after ReLU for hidden layers), so
+    /// the last is the network's. The same arithmetic as [`Frozen::forward`].
     pub fn forward_train(&self, x: &[f32], rows: usize, acts: &mut Vec<Vec<f32>>) {
-        acts.resize(self.layers.len() + 1, vec![]);
-        acts[0].clear();
-        acts[0].extend_from_slice(&x[..rows * self.inputs()]);
-        for (k, (w, b)) in self.layers.iter().enumerate() {
-            let (n_in, n_out) = (self.sizes[k], self.sizes[k + 1]);
-            let (done, rest) = acts.split_at_mut(k + 1);
-            let (input, out) = (&done[k], &mut rest[0]);
-            out.resize(rows * n_out, 0.0);
-            for r in 0..rows {
-                let o = &mut out[r * n_out..][..n_out];
-                layer(
-                    w,
-                    b,
-                    &input[r * n_in..][..n_in],
-                    k + 1 < self.layers.len(),
-                    o,
-                );
+        acts.resize(self.layers.len(), vec![]);
+        let width = self.sizes.iter().copied().max().unwrap();
+        with_scratch(width, |words, group| {
+            for (k, (w, b)) in self.layers.iter().enumerate() {
+                let (done, rest) = acts.split_at_mut(k);
+                let input = if k == 0 { x } else { &done[k - 1][..] };
+                let out = &mut rest[0];
+                out.resize(rows * self.sizes[k + 1], 0.0);
+                let hidden = k + 1 < self.layers.len();
+                let level = Level::detect();
+                layer_rows(level, w, b, input, rows, hidden, words, group, out);
             }
-        }
+        });
     }
 
-    /// Gradients of the weights, given the activations of
-    /// [`Frozen::forward_train`] and `grad_out`, the loss's gradient with
-    /// respect to the outputs (`rows * outputs`; overwritten). `grads` gets
+    /// Gradients of the weights, given the input `x` and the activations
+    /// of [`Frozen::forward_train`], and `grad_out`, the loss's gradient with
+    /// respect to the outputs (`rows * outputs`). `grads` gets
     /// one `(w, b)` pair per layer, shaped like the weights. Every sum runs
     /// over the rows in ascending order.
+    #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
+        x: &[f32],
         acts: &[Vec<f32>],
         rows: usize,
-        grad_out: &mut Vec<f32>,
+        grad_out: &[f32],
         scratch: &mut BackScratch,
         grads: &mut Vec<(Vec<f32>, Vec<f32>)>,
     ) {
+        let level = Level::detect();
         grads.resize(self.layers.len(), (vec![], vec![]));
-        let g = grad_out;
+        let width = self.sizes.iter().copied().max().unwrap();
+        let BackScratch {
+            wt,
+            g_in,
+            g_next,
+            zeros,
+            words,
+        } = scratch;
+        words.resize(width.div_ceil(64), 0);
+        zeros.clear();
+        zeros.resize(width, 0.0);
+        // The gradient arrays only grow: every entry used is written first,
+        // so shrinking and regrowing them would clear memory for nothing.
+        let grow = |v: &mut Vec<f32>, n: usize| {
+            if v.len() < n {
+                v.resize(n, 0.0);
+            }
+        };
         for k in (0..self.layers.len()).rev() {
             let (n_in, n_out) = (self.sizes[k], self.sizes[k + 1]);
             let (w, _) = &self.layers[k];
             let (gw, gb) = &mut grads[k];
-            gw.clear();
             gw.resize(n_in * n_out, 0.0);
-            gb.clear();
             gb.resize(n_out, 0.0);
-            let input = &acts[k];
-            for r in 0..rows {
-                let gr = &g[r * n_out..][..n_out];
-                for (gb, gr) in gb.iter_mut().zip(gr) {
-                    *gb += gr;
-                }
-                for (i, &v) in input[r * n_in..][..n_in].iter().enumerate() {
-                    if v != 0.0 {
-                        axpy(v, gr, &mut gw[i * n_out..][..n_out]);
-                    }
-                }
-            }
+            let input = if k == 0 { x } else { &acts[k - 1][..] };
+            let g: &[f32] = if k + 1 == self.layers.len() {
+                &grad_out[..rows * n_out]
+            } else {
+                &g_in[..rows * n_out]
+            };
+            weight_grads(level, input, g, rows, words, gw, gb);
             if k == 0 {
                 break;
             }
-            // The gradient at the layer's input, through the ReLU before it:
-            // g_in[r] = sum_j g[r][j] w^T[j], j ascending, where the unit was on.
-            let wt = &mut scratch.wt;
-            wt.resize(n_in * n_out, 0.0);
+            grow(wt, n_in * n_out);
             for i in 0..n_in {
                 for j in 0..n_out {
                     wt[j * n_in + i] = w[i * n_out + j];
                 }
             }
-            let g_in = &mut scratch.g_in;
-            g_in.clear();
-            g_in.resize(rows * n_in, 0.0);
-            for r in 0..rows {
-                let gi = &mut g_in[r * n_in..][..n_in];
-                for (j, &v) in g[r * n_out..][..n_out].iter().enumerate() {
-                    if v != 0.0 {
-                        axpy(v, &wt[j * n_in..][..n_in], gi);
-                    }
-                }
-                for (gi, &h) in gi.iter_mut().zip(&input[r * n_in..][..n_in]) {
-                    if h <= 0.0 {
-                        *gi = 0.0;
-                    }
-                }
-            }
-            std::mem::swap(g, g_in);
+            grow(g_next, rows * n_in);
+            let zeros = &zeros[..n_in];
+            input_grads(
+                level,
+                &wt[..n_in * n_out],
+                g,
+                input,
+                rows,
+                zeros,
+                words,
+                g_next,
+            );
+            std::mem::swap(g_in, g_next);
         }
     }
 
@@ -267,6 +759,9 @@ pub type NamedArray = (Vec<usize>, Vec<f32>);
 pub struct BackScratch {
     wt: Vec<f32>,
     g_in: Vec<f32>,
+    g_next: Vec<f32>,
+    zeros: Vec<f32>,
+    words: Vec<u64>,
 }
 
 #[cfg(test)]
@@ -368,9 +863,9 @@ pub(crate) mod tests {
 
         let mut acts = vec![];
         mlp.forward_train(&x, rows, &mut acts);
-        let mut g = c.clone();
+        let g = c.clone();
         let mut grads = vec![];
-        mlp.backward(&acts, rows, &mut g, &mut BackScratch::default(), &mut grads);
+        mlp.backward(&x, &acts, rows, &g, &mut BackScratch::default(), &mut grads);
         for ((w, b), (gw, gb)) in vars.iter().zip(&grads) {
             for (var, got) in [(w, gw), (b, gb)] {
                 let want: Vec<f32> = store
@@ -383,6 +878,110 @@ pub(crate) mod tests {
                 for (a, b) in want.iter().zip(got) {
                     assert!((a - b).abs() < 1e-4, "{want:?} vs {got:?}");
                 }
+            }
+        }
+    }
+
+    /// Every kernel level this CPU runs (the SSE2 baseline with blocks of
+    /// 32, AVX2 with blocks of 64) gives the same bits, at widths that
+    /// exercise every block size, inputs over one 64-bit mask word, signed
+    /// zeros and dead units.
+    #[test]
+    fn every_kernel_level_gives_the_same_bits() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for sizes in [vec![59, 64, 64, 3], vec![130, 71, 1], vec![5, 37, 2]] {
+            let net = Mlp::new(&sizes, 0.5, &mut rng).unwrap();
+            let rows = 9;
+            let x: Vec<f32> = (0..rows * sizes[0])
+                .map(|k| match k % 5 {
+                    0 => 1.0,
+                    1 => -0.0,
+                    2 => (k as f32 * 0.61).sin(),
+                    _ => 0.0,
+                })
+                .collect();
+            let width = sizes.iter().copied().max().unwrap();
+            let mut words = vec![0u64; width.div_ceil(64)];
+            let run = |level: Level, words: &mut Vec<u64>| {
+                let mut out = vec![0.0; rows * net.outputs()];
+                let mut hidden = vec![0.0; 2 * width];
+                let mut group = vec![0.0; G * width];
+                forward_rows(
+                    level,
+                    &net,
+                    &x,
+                    rows,
+                    &mut hidden,
+                    words,
+                    &mut group,
+                    &mut out,
+                );
+                let mut acts = vec![x.clone()];
+                for (k, (w, b)) in net.layers.iter().enumerate() {
+                    let mut o = vec![0.0; rows * b.len()];
+                    let hidden = k + 1 < net.layers.len();
+                    layer_rows(
+                        level, w, b, &acts[k], rows, hidden, words, &mut group, &mut o,
+                    );
+                    acts.push(o);
+                }
+                assert_eq!(acts.last().unwrap(), &out);
+                let mut grads = vec![];
+                for k in 0..net.layers.len() {
+                    let (n_in, n_out) = (sizes[k], sizes[k + 1]);
+                    let g: Vec<f32> = (0..rows * n_out)
+                        .map(|i| {
+                            if i % 4 == 1 {
+                                0.0
+                            } else {
+                                (i as f32 * 0.37).cos()
+                            }
+                        })
+                        .collect();
+                    let (mut gw, mut gb) = (vec![0.0; n_in * n_out], vec![0.0; n_out]);
+                    weight_grads(level, &acts[k], &g, rows, words, &mut gw, &mut gb);
+                    let wt: Vec<f32> = (0..n_in * n_out)
+                        .map(|t| net.layers[k].0[(t % n_in) * n_out + t / n_in])
+                        .collect();
+                    let mut g_in = vec![0.0; rows * n_in];
+                    let zeros = vec![0.0; n_in];
+                    input_grads(level, &wt, &g, &acts[k], rows, &zeros, words, &mut g_in);
+                    grads.push((gw, gb, g_in));
+                }
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                let mut all = bits(&out);
+                for (gw, gb, gi) in &grads {
+                    all.extend(bits(gw));
+                    all.extend(bits(gb));
+                    all.extend(bits(gi));
+                }
+                all
+            };
+            let base = run(Level::Base, &mut words);
+            // The forward pass as it was first written, one element at a
+            // time: out = b, then each nonzero input's row added, ReLU.
+            let mut want = vec![];
+            for r in 0..rows {
+                let mut h = x[r * sizes[0]..][..sizes[0]].to_vec();
+                for (k, (w, b)) in net.layers.iter().enumerate() {
+                    let mut o = b.clone();
+                    for (i, &v) in h.iter().enumerate() {
+                        if v != 0.0 {
+                            for (j, o) in o.iter_mut().enumerate() {
+                                *o += v * w[i * b.len() + j];
+                            }
+                        }
+                    }
+                    if k + 1 < net.layers.len() {
+                        o.iter_mut().for_each(|v| *v = v.max(0.0));
+                    }
+                    h = o;
+                }
+                want.extend(h.iter().map(|f| f.to_bits()));
+            }
+            assert_eq!(base[..want.len()], want[..], "{sizes:?}");
+            for level in Level::available() {
+                assert_eq!(run(level, &mut words), base, "{level:?} on {sizes:?}");
             }
         }
     }

@@ -48,12 +48,20 @@ impl Work {
         );
     }
 
+    /// Room for `rows`. The arrays only grow: the rows acting shrink round
+    /// by round and grow back each batch, every entry used is written
+    /// first, and regrowing would clear megabytes for nothing.
     fn size(&mut self, rows: usize, obs_dim: usize, heads: usize) {
-        self.obs.resize(rows * obs_dim, 0.0);
-        self.masks.resize(rows * heads, 0);
-        self.actions.resize(rows * heads, 0);
-        self.logp.resize(rows, 0.0);
-        self.values.resize(rows, 0.0);
+        fn grow<T: Clone>(v: &mut Vec<T>, n: usize, zero: T) {
+            if v.len() < n {
+                v.resize(n, zero);
+            }
+        }
+        grow(&mut self.obs, rows * obs_dim, 0.0);
+        grow(&mut self.masks, rows * heads, 0);
+        grow(&mut self.actions, rows * heads, 0);
+        grow(&mut self.logp, rows, 0.0);
+        grow(&mut self.values, rows, 0.0);
     }
 }
 

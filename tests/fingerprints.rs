@@ -8,33 +8,14 @@
 //! `SELFPLAY_BLESS=1 cargo test --test fingerprints`, read the diff of the
 //! hash file, and commit it with the change that explains it.
 
-use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+mod common;
+use std::path::PathBuf;
 use std::process::Command;
 
 const RECORD: &str = "tests/golden/experiments.sha256";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// SHA-256 over every file a run writes but `timing.csv` (wall clock), plots
-/// and the lock file: name, length, bytes, by name in sorted order.
-fn digest(dir: &Path) -> String {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != "timing.csv" && n != ".lock" && !n.ends_with(".svg"))
-        .collect();
-    names.sort();
-    let mut all = Sha256::new();
-    for n in &names {
-        let bytes = std::fs::read(dir.join(n)).unwrap();
-        all.update(n.as_bytes());
-        all.update((bytes.len() as u64).to_le_bytes());
-        all.update(&bytes);
-    }
-    format!("{:x}", all.finalize())
 }
 
 /// The reduced run of one experiment file: its command line.
@@ -97,7 +78,7 @@ fn every_experiment_writes_its_recorded_bytes() {
             "{file}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        lines.push(format!("{}  {file}", digest(&dir)));
+        lines.push(format!("{}  {file}", common::digest(&dir).0));
     }
     let now = lines.join("\n") + "\n";
     if std::env::var_os("SELFPLAY_BLESS").is_some() {

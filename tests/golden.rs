@@ -6,36 +6,16 @@
 //! the bytes on purpose, rerun this test, check that a release build writes
 //! the same files, and pin the new hash here and in docs/reproducibility.md.
 
-use sha2::{Digest, Sha256};
-use std::path::Path;
+mod common;
+use common::digest;
 use std::process::Command;
 
 /// The config the hash belongs to.
 pub const CONFIG: &str = "tests/golden/cotrain_replays.toml";
 
 /// SHA-256 over every file the run writes but `timing.csv` (wall clock), the
-/// plot and the folder's lock file, by name in sorted order: name, length,
-/// bytes.
+/// plot and the folder's lock file ([`common::digest`]).
 const GOLDEN: &str = "97a66f1eddc8cc9feccc476f59fec1d9ba08c2e1b05bee02aee1449ca8f65e7d";
-
-fn digest(dir: &Path) -> (String, Vec<String>) {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != "timing.csv" && n != ".lock" && !n.ends_with(".svg"))
-        .collect();
-    names.sort();
-    let mut all = Sha256::new();
-    let mut each = vec![];
-    for n in &names {
-        let bytes = std::fs::read(dir.join(n)).unwrap();
-        all.update(n.as_bytes());
-        all.update((bytes.len() as u64).to_le_bytes());
-        all.update(&bytes);
-        each.push(format!("{:x}  {n}", Sha256::digest(&bytes)));
-    }
-    (format!("{:x}", all.finalize()), each)
-}
 
 #[test]
 fn the_golden_run_writes_the_pinned_bytes() {

@@ -246,8 +246,10 @@ pub fn spread(x: u64, onto: u32) -> u32 {
         .fold(0u32, |acc, (t, i)| acc | ((x >> t & 1) as u32) << i)
 }
 
-/// Iterates the set bits of a mask, lowest first.
-pub fn bits(mut m: u32) -> impl Iterator<Item = usize> {
+/// Iterates the set bits of a mask (of up to 64 bits), lowest first.
+#[inline]
+pub fn bits(m: impl Into<u64>) -> impl Iterator<Item = usize> {
+    let mut m: u64 = m.into();
     std::iter::from_fn(move || {
         if m == 0 {
             None

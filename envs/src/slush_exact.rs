@@ -795,7 +795,7 @@ impl Solver {
             let t = mask.trailing_zeros() as usize;
             return self.best(goal, round, choice, i + 1, key + c as Key * self.unit(t));
         }
-        let opts: Vec<usize> = bits64(mask).collect();
+        let opts: Vec<usize> = crate::rules::bits(mask).collect();
         let mut top = 0.0f64;
         self.spread(goal, round, choice, i, key, &opts, 0, c, &mut top);
         top
@@ -903,7 +903,7 @@ impl Solver {
         let base = self.key_of(decided);
         let opts: Vec<Vec<usize>> = acting
             .iter()
-            .map(|&(node, s)| bits64(self.options(node, s, round)).collect())
+            .map(|&(node, s)| crate::rules::bits(self.options(node, s, round)).collect())
             .collect();
         let mut pick = vec![0usize; acting.len()];
         let mut best = (f64::NEG_INFINITY, pick.clone());
@@ -938,18 +938,6 @@ impl Solver {
             .map(|(&p, o)| self.node(o[p]))
             .collect()
     }
-}
-
-fn bits64(mut m: u64) -> impl Iterator<Item = usize> {
-    std::iter::from_fn(move || {
-        if m == 0 {
-            None
-        } else {
-            let i = m.trailing_zeros() as usize;
-            m &= m - 1;
-            Some(i)
-        }
-    })
 }
 
 #[cfg(test)]

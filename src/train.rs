@@ -378,15 +378,16 @@ impl<'a> Training<'a> {
             }
             None => None,
         };
-        let mut honest_fixed = self.honest.policy(false)?;
-        let (mut byzantine_fixed, _) = self.byzantine.policy(protocol, false)?;
+        // A team that does not learn plays its policy (a frozen network greedily),
+        // built only then.
+        let (mut honest_fixed, mut byzantine_fixed) = (None, None);
         let hp: &mut dyn HonestPolicy = match &mut honest_net {
             Some(p) => p,
-            None => &mut *honest_fixed,
+            None => &mut **honest_fixed.insert(self.honest.policy(false)?),
         };
         let bp: &mut dyn ByzantinePolicy = match &mut byzantine_net {
             Some(p) => p,
-            None => &mut *byzantine_fixed,
+            None => &mut **byzantine_fixed.insert(self.byzantine.policy(protocol, false)?.0),
         };
         self.env.reset(&mut self.play);
         self.rollout.play(&mut self.env, hp, bp, &mut self.play);

@@ -178,12 +178,8 @@ type Key = u128;
 /// The exact search for one setting and rule. Values are memoised per
 /// (goal, round, configuration), so every split and both goals share work.
 pub struct Solver {
-    pub n: usize,
-    pub f: usize,
-    pub k: usize,
-    pub alpha: usize,
-    pub beta: usize,
-    pub rounds: u8,
+    /// The game: sizes, sample size, thresholds and rounds.
+    pub spec: SlushSpec,
     pub rule: Rule,
     /// What the adversary sees: the round's samples by default.
     pub sight: Sight,
@@ -239,12 +235,7 @@ impl Solver {
             }
         }
         Ok(Solver {
-            n: spec.n,
-            f: spec.f,
-            k: spec.k,
-            alpha: spec.alpha,
-            beta: spec.beta,
-            rounds: spec.rounds,
+            spec: spec.clone(),
             rule,
             sight: Sight::Samples,
             h,
@@ -281,20 +272,20 @@ impl Solver {
         if let Rule::Table(t) = &self.rule {
             return match t.action(round, node.colour, c) {
                 COMMIT => commit,
-                a if round < self.rounds => Node::start(a.min(1)),
+                a if round < self.spec.rounds => Node::start(a.min(1)),
                 // Holding in the last round is no decision (the engine's step).
                 _ => node,
             };
         }
         // Both scripted rules commit in the last round, whatever the answers.
-        if round >= self.rounds {
+        if round >= self.spec.rounds {
             return commit;
         }
         let own = node.colour as usize;
         let other = 1 - own;
         match &self.rule {
             Rule::Table(_) => unreachable!("handled above"),
-            Rule::Slush => Node::start(if c[other] >= self.alpha {
+            Rule::Slush => Node::start(if c[other] >= self.spec.alpha {
                 other as u8
             } else {
                 node.colour
@@ -302,14 +293,14 @@ impl Solver {
             Rule::Snowflake => {
                 // The other colour is checked first, as the engine does (it
                 // matters only when k >= 2 alpha).
-                let (colour, counter) = if c[other] >= self.alpha {
+                let (colour, counter) = if c[other] >= self.spec.alpha {
                     (other as u8, 1)
-                } else if c[own] >= self.alpha {
+                } else if c[own] >= self.spec.alpha {
                     (node.colour, node.counter + 1)
                 } else {
                     (node.colour, 0)
                 };
-                if counter as usize >= self.beta && colour == node.colour {
+                if counter as usize >= self.spec.beta && colour == node.colour {
                     commit
                 } else {
                     Node {
@@ -369,16 +360,16 @@ impl Solver {
     fn sample_prob(&self, own: u8, hc: [usize; 2], (h0, h1, m): (usize, usize, usize)) -> f64 {
         let a0 = hc[0] - (own == 0) as usize;
         let a1 = hc[1] - (own == 1) as usize;
-        if h0 > a0 || h1 > a1 || m > self.f {
+        if h0 > a0 || h1 > a1 || m > self.spec.f {
             return 0.0;
         }
-        self.binom[a0][h0] * self.binom[a1][h1] * self.binom[self.f][m]
-            / self.binom[self.n - 1][self.k]
+        self.binom[a0][h0] * self.binom[a1][h1] * self.binom[self.spec.f][m]
+            / self.binom[self.spec.n - 1][self.spec.k]
     }
 
     /// Every sample composition `(h0, h1, m)` of `k` nodes, in a fixed order.
     fn compositions(&self) -> impl Iterator<Item = (usize, usize, usize)> {
-        let k = self.k;
+        let k = self.spec.k;
         (0..=k).flat_map(move |h0| (0..=k - h0).map(move |h1| (h0, h1, k - h0 - h1)))
     }
 
@@ -434,7 +425,7 @@ impl Solver {
             return 1.0;
         }
         let undecided = key >> (2 * self.w);
-        if round > self.rounds || undecided == 0 {
+        if round > self.spec.rounds || undecided == 0 {
             return self.terminal(goal, key);
         }
         if let Some(&v) = self.memo.get(&(goal, round, key)) {
@@ -496,7 +487,7 @@ impl Solver {
     /// the node's next state; the value of a choice profile is the
     /// expectation over the product of those distributions.
     fn blind(&mut self, goal: Goal, round: u8, key: Key, hc: [usize; 2]) -> f64 {
-        let f = self.f;
+        let f = self.spec.f;
         let choices: Vec<(usize, usize)> = (0..=f)
             .flat_map(|x0| (0..=f - x0).map(move |x1| (x0, x1)))
             .collect();
@@ -1173,26 +1164,26 @@ mod tests {
                 inputs: self.inputs,
                 sender: 0,
             });
-            for i in bits(all(self.s.n) & !self.byz) {
+            for i in bits(all(self.s.spec.n) & !self.byz) {
                 if nodes[i].decided {
                     ep.decided |= 1 << i;
                     ep.values |= (nodes[i].colour as u32) << i;
                 }
             }
             let lost = if self.majority {
-                !majority_decided(self.s.n, &ep)
+                !majority_decided(self.s.spec.n, &ep)
             } else {
-                !outcome_for(self.s.n, &ep).agreement
+                !outcome_for(self.s.spec.n, &ep).agreement
             };
             lost as u8 as f64
         }
 
         fn value(&mut self, round: u8, nodes: Vec<Node>) -> f64 {
             let s = self.s;
-            let acting: Vec<usize> = bits(all(s.n) & !self.byz)
+            let acting: Vec<usize> = bits(all(s.spec.n) & !self.byz)
                 .filter(|&i| !nodes[i].decided)
                 .collect();
-            if round > s.rounds || acting.is_empty() {
+            if round > s.spec.rounds || acting.is_empty() {
                 return self.loss(&nodes);
             }
             if let Some(&v) = self.memo.get(&(round, nodes.clone())) {
@@ -1201,8 +1192,8 @@ mod tests {
             let subsets: Vec<Vec<u32>> = acting
                 .iter()
                 .map(|&i| {
-                    (0..1u32 << s.n)
-                        .filter(|m| m.count_ones() as usize == s.k && m >> i & 1 == 0)
+                    (0..1u32 << s.spec.n)
+                        .filter(|m| m.count_ones() as usize == s.spec.k && m >> i & 1 == 0)
                         .collect()
                 })
                 .collect();
@@ -1295,17 +1286,17 @@ mod tests {
 
     fn brute_sight(s: &Solver, ones: usize, majority: bool, blind: bool) -> Vec<f64> {
         let mut out = vec![];
-        let few = if s.n <= 4 { usize::MAX } else { 1 };
-        for byz in (0..1u32 << s.n)
-            .filter(|m| m.count_ones() as usize == s.f)
+        let few = if s.spec.n <= 4 { usize::MAX } else { 1 };
+        for byz in (0..1u32 << s.spec.n)
+            .filter(|m| m.count_ones() as usize == s.spec.f)
             .take(few)
         {
-            let honest = all(s.n) & !byz;
-            for inputs in (0..1u32 << s.n)
+            let honest = all(s.spec.n) & !byz;
+            for inputs in (0..1u32 << s.spec.n)
                 .filter(|m| m & !honest == 0 && m.count_ones() as usize == ones)
                 .take(few)
             {
-                let nodes = (0..s.n)
+                let nodes = (0..s.spec.n)
                     .map(|i| Node::start((inputs >> i & 1) as u8))
                     .collect();
                 let mut b = Brute {

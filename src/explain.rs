@@ -48,14 +48,6 @@ pub fn with_view<T>(spec: &EnvSpec, key: &Key, f: impl FnOnce(&View) -> T) -> T 
     f(&View::new(spec, *round, *input, &inbox))
 }
 
-fn value(v: u8) -> String {
-    if v == NONE {
-        "-".into()
-    } else {
-        v.to_string()
-    }
-}
-
 /// One view in words: per round, what each sender (by offset) said directly
 /// and what each relayer said others had sent.
 fn describe(spec: &EnvSpec, key: &Key) -> String {
@@ -67,51 +59,8 @@ fn describe(spec: &EnvSpec, key: &Key) -> String {
     };
     for r in 1..*round {
         let block = &received[(r as usize - 1) * spec.slots..][..spec.slots];
-        if spec.broadcasts() {
-            // Group 0 is the designated sender for everyone but the sender itself.
-            let got: Vec<String> = (0..spec.n - 1)
-                .filter_map(|g| {
-                    let vs: Vec<String> = (0..2)
-                        .filter(|&v| block[2 * g + v] != NONE)
-                        .map(|v| v.to_string())
-                        .collect();
-                    let who = if *input == NONE && g == 0 {
-                        "sender".to_string()
-                    } else {
-                        format!("peer{g}")
-                    };
-                    (!vs.is_empty()).then(|| format!("{who}:{}", vs.join("+")))
-                })
-                .collect();
-            let shown = if got.is_empty() {
-                "nothing".to_string()
-            } else {
-                got.join(" ")
-            };
-            let _ = write!(s, " | r{r}: {shown}");
-            continue;
-        }
-        if spec.identity == Identity::Anonymous {
-            let _ = write!(s, " | r{r}: {} zeros, {} ones", block[0], block[1]);
-            continue;
-        }
-        let n = spec.n;
-        let direct: Vec<String> = (0..n - 1)
-            .map(|d| format!("+{}:{}", d + 1, value(block[d])))
-            .collect();
-        let _ = write!(s, " | r{r}: {}", direct.join(" "));
-        let mut relays = vec![];
-        for dj in 0..n - 1 {
-            for dk in (0..n - 1).filter(|&dk| dk != dj) {
-                let v = block[envs::spec::relay_slot(n, dj, dk)];
-                if v != NONE {
-                    relays.push(format!("+{} says +{}:{}", dj + 1, dk + 1, value(v)));
-                }
-            }
-        }
-        if !relays.is_empty() {
-            let _ = write!(s, " [{}]", relays.join(", "));
-        }
+        let words = spec.layout().describe(spec.n, block, *input != NONE);
+        let _ = write!(s, " | r{r}: {words}");
     }
     s
 }

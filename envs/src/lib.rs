@@ -6,6 +6,7 @@ pub mod batch;
 pub mod budget;
 pub mod comm;
 pub mod exhaust;
+pub mod inbox;
 pub mod protocols;
 pub mod rewards;
 pub mod rules;

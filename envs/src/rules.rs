@@ -3,7 +3,8 @@
 //! these functions, so what is verified is exactly what is played.
 
 use crate::comm::{Part, Property};
-use crate::spec::{offset, relay_slot, Comm, EnvSpec, Faults, Identity, DIRECT, MAX_N, NONE};
+use crate::inbox;
+use crate::spec::{offset, Comm, EnvSpec, Faults, Identity, DIRECT, MAX_N, NONE};
 use serde::Serialize;
 
 /// An honest agent's move in a round.
@@ -327,8 +328,8 @@ pub fn forwards(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &[u8], i: usize) -> 
     let seen = |s: u8| {
         inbox[spec.block(i, s)..][..spec.slots]
             .iter()
-            .filter(|&&v| v != NONE)
-            .fold(0u8, |m, &v| m | 1 << v)
+            .filter_map(|&v| inbox::heard(v))
+            .fold(0u8, |m, v| m | 1 << v)
     };
     let before = (1..r - 1).fold(own, |m, s| m | seen(s));
     seen(r - 1) & !before
@@ -570,16 +571,9 @@ fn arrive(spec: &EnvSpec, r: u8, inbox: &mut [u8]) {
     }
 }
 
-/// The slots (within `i`'s round block) of the message from `j`: its
-/// direct value and its relays.
+/// The slots (within `i`'s round block) of the message from `j`.
 fn message_slots(spec: &EnvSpec, i: usize, j: usize) -> impl Iterator<Item = usize> {
-    let n = spec.n;
-    let dj = offset(n, i, j);
-    std::iter::once(dj).chain(
-        (0..n - 1)
-            .filter(move |&dk| dk != dj)
-            .map(move |dk| relay_slot(n, dj, dk)),
-    )
+    spec.layout().message_from(spec.n, offset(spec.n, i, j))
 }
 
 /// Under crash and omission faults, the value of a faulty agent's direct head

@@ -5,14 +5,12 @@
 //! lives in [`crate::Episode`].
 
 pub use crate::comm::Comm;
+pub use crate::inbox::{broadcast_group, relay_slot, Layout, NONE};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The largest number of agents: agent sets are `u32` bit masks.
 pub const MAX_N: usize = 32;
-
-/// The value of a message slot that carries nothing. Slots hold `0`, `1` or `NONE`.
-pub const NONE: u8 = 2;
 
 /// Marks a Byzantine head that is a direct value, not a relay.
 pub const DIRECT: u8 = u8::MAX;
@@ -213,16 +211,9 @@ impl std::error::Error for ConfigError {}
 
 /// Everything static about a configured game, plus index tables.
 ///
-/// Inbox layout. Each agent `i` has, for every round `s` in `1..R` in which
-/// messages can be sent and later seen, a block of `slots` bytes. Slots are
-/// ordered *relative to the recipient*, so every agent sees the same shape
-/// and a shared policy generalises across ids: sender offset `d` in `0..n-1`
-/// is agent `(i + 1 + d) mod n`. Non-anonymous blocks hold the `n - 1` direct
-/// values, then the relay slots `(relayer offset dj, origin offset dk != dj)`
-/// in row-major order. Anonymous blocks hold two counts: 0s and 1s received.
-/// Broadcast blocks hold, per sender group (see [`broadcast_group`]), two
-/// slots: value `v` at `2 * group + v` when that sender forwarded `v` (a
-/// signature chain under `pki`), [`NONE`] otherwise.
+/// Inbox: each agent `i` has, for every round `s` in `1..R` in which
+/// messages can be sent and later seen, a block of `slots` bytes, laid out
+/// as [`Layout`] says (see [`crate::inbox`]).
 #[derive(Clone, Debug)]
 pub struct EnvSpec {
     pub n: usize,
@@ -232,6 +223,8 @@ pub struct EnvSpec {
     /// The mode's [`crate::comm::Mode::designated_sender`], asked once:
     /// the hot loops read it per message.
     designated_sender: bool,
+    /// What each slot of a round block means.
+    layout: Layout,
     pub synchrony: Synchrony,
     pub identity: Identity,
     pub faults: Faults,
@@ -280,29 +273,6 @@ pub fn at_offset(n: usize, from: usize, d: usize) -> usize {
 /// so it is Byzantine in `f / n` of them. (In interactive consistency each
 /// episode broadcasts one entry, and its sender is drawn per episode.)
 pub const SENDER: usize = 0;
-
-/// Broadcast blocks are ordered from the designated sender `s`: sender `j`'s
-/// group at recipient `i` is `j`'s place in the cycle `s, s + 1, ...` with
-/// `i` left out. Every other agent reads the sender's group first; the
-/// sender reads the others in id order after it.
-#[inline]
-pub fn broadcast_group(n: usize, s: usize, i: usize, j: usize) -> usize {
-    debug_assert_ne!(i, j);
-    let dj = (j + n - s) % n;
-    let di = (i + n - s) % n;
-    if dj > di {
-        dj - 1
-    } else {
-        dj
-    }
-}
-
-/// Relay slot index (within a round block) for relayer offset `dj` and origin offset `dk`.
-#[inline]
-pub fn relay_slot(n: usize, dj: usize, dk: usize) -> usize {
-    debug_assert_ne!(dj, dk);
-    (n - 1) + dj * (n - 2) + if dk < dj { dk } else { dk - 1 }
-}
 
 /// Canonical views enumerate the `(n - 1)!` relabellings of the peers: 120 at n = 6.
 pub const MAX_CANONICAL_N: usize = 6;
@@ -488,25 +458,18 @@ impl EnvSpec {
         }
         let anonymous = cfg.identity == Identity::Anonymous;
         let broadcast = cfg.comm.broadcasts();
-        let slots = if anonymous {
-            2
-        } else if broadcast {
-            2 * (n - 1)
+        let layout = if anonymous {
+            Layout::Counts
         } else {
-            (n - 1) * (n - 1)
+            cfg.comm.mode().layout()
         };
+        let slots = layout.slots(n);
         let inbox_rounds = rounds as usize - 1;
         // With delays the inbox carries the messages in flight too: what
         // has arrived, then the held values, then the round each arrives.
         let stride = n * inbox_rounds * slots;
         let held = if delays { 3 } else { 1 };
-        let heads = if anonymous {
-            1
-        } else if broadcast {
-            2
-        } else {
-            n - 1
-        };
+        let heads = layout.heads(n);
         let block = |i: usize| (i * inbox_rounds) * slots;
         // The index tables of agreement's direct values and relays. A
         // broadcast's slots depend on the episode's sender instead (see
@@ -552,6 +515,7 @@ impl EnvSpec {
             rounds,
             comm: cfg.comm,
             designated_sender: cfg.comm.mode().designated_sender(),
+            layout,
             synchrony: cfg.synchrony,
             identity: cfg.identity,
             faults: cfg.faults,
@@ -608,6 +572,12 @@ impl EnvSpec {
     #[inline]
     pub fn broadcasts(&self) -> bool {
         self.designated_sender
+    }
+
+    /// What each slot of a round block means.
+    #[inline]
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     /// Broadcasts: the slot (in `i`'s round block) of value `v` from `j`

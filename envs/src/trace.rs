@@ -1,6 +1,7 @@
 //! Counterexample traces: a Byzantine schedule played out through the engine
 //! and written round by round, who sent what to whom and who decided what.
 
+use crate::inbox::{heard, Slot};
 use crate::protocols::Protocol;
 use crate::rules::{
     self, allowed, bits, empty_inbox, outcome, Action, Episode, Instance, Outcome, DROP,
@@ -115,8 +116,11 @@ pub fn replay(
                 && spec.identity != Identity::Anonymous
             {
                 for k in (0..n).filter(|&k| k != i) {
-                    let v = inbox[spec.block(i, r - 1) + offset(n, i, k)];
-                    if v != NONE {
+                    let direct = Slot::Direct {
+                        from: offset(n, i, k),
+                    };
+                    let at = spec.block(i, r - 1) + spec.layout().index(n, direct);
+                    if let Some(v) = heard(inbox[at]) {
                         relays.push((k, v));
                     }
                 }

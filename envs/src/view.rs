@@ -2,8 +2,9 @@
 //! received in earlier rounds. Scripted protocols read it as structured
 //! values; learned policies read the fixed-size one-hot [`encode`]ing.
 
+use crate::inbox::heard;
 use crate::rules::{all, bits, Episode};
-use crate::spec::{relay_slot, EnvSpec, Identity, NONE};
+use crate::spec::{relay_slot, EnvSpec, Identity};
 
 /// An honest agent's view at the start of round `round`.
 ///
@@ -86,15 +87,13 @@ impl<'a> View<'a> {
         let mut seen = vec![0u8; others];
         for (dk, x) in seen.iter_mut().enumerate() {
             if self.round > 1 {
-                let v = self.direct(1, dk);
-                if v != NONE {
+                if let Some(v) = heard(self.direct(1, dk)) {
                     *x |= 1 << v;
                 }
             }
             if self.round > 2 {
                 for dj in (0..others).filter(|&dj| dj != dk) {
-                    let v = self.relay(2, dj, dk);
-                    if v != NONE {
+                    if let Some(v) = heard(self.relay(2, dj, dk)) {
                         *x |= 1 << v;
                     }
                 }
@@ -107,8 +106,8 @@ impl<'a> View<'a> {
     pub fn extracted(&self) -> u8 {
         self.received()
             .iter()
-            .filter(|&&v| v != NONE)
-            .fold(0u8, |m, &v| m | 1 << v)
+            .filter_map(|&v| heard(v))
+            .fold(0u8, |m, v| m | 1 << v)
     }
 
     /// Counts of 0s and 1s received in round `s` (every identity).
@@ -118,10 +117,11 @@ impl<'a> View<'a> {
             [b[0], b[1]]
         } else {
             let mut c = [0u8; 2];
-            for &v in &self.block(s)[..self.spec.n - 1] {
-                if v != NONE {
-                    c[v as usize] += 1;
-                }
+            for v in self.block(s)[..self.spec.n - 1]
+                .iter()
+                .filter_map(|&v| heard(v))
+            {
+                c[v as usize] += 1;
             }
             c
         }
@@ -140,11 +140,7 @@ pub fn obs_size(spec: &EnvSpec) -> usize {
 }
 
 fn block_width(spec: &EnvSpec) -> usize {
-    if spec.identity == Identity::Anonymous {
-        2 * spec.n
-    } else {
-        3 * spec.slots
-    }
+    spec.layout().one_hot_width(spec.n)
 }
 
 /// Writes the one-hot observation of `view` into `out` (length [`obs_size`]).
@@ -244,7 +240,7 @@ pub fn encode_byzantine(spec: &EnvSpec, round: u8, ep: &Episode, inbox: &[u8], o
 mod tests {
     use super::*;
     use crate::rules::{empty_inbox, step, Instance};
-    use crate::spec::{offset, Comm, EnvConfig};
+    use crate::spec::{offset, Comm, EnvConfig, NONE};
 
     #[test]
     fn one_hot_has_one_bit_per_field() {

@@ -20,6 +20,7 @@ pub use atomic_commit::AtomicCommit;
 pub use broadcast::Broadcast;
 pub use interactive_consistency::InteractiveConsistency;
 
+use crate::inbox::Layout;
 use crate::rules::{Episode, Instance, Outcome};
 use crate::spec::{ConfigError, EnvConfig, EnvSpec, Switch};
 use rand_chacha::ChaCha8Rng;
@@ -97,6 +98,16 @@ pub trait Mode: Sync {
     /// sender alone has an input, and messages carry forwarded values.
     fn designated_sender(&self) -> bool {
         false
+    }
+
+    /// How a round block lays out the messages an agent receives (with
+    /// ids; anonymous channels always count): relays by default.
+    fn layout(&self) -> Layout {
+        if self.designated_sender() {
+            Layout::Forwards
+        } else {
+            Layout::Relays
+        }
     }
 
     /// Whether decisions are commit (1) or abort (0) on votes, not values.

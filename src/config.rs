@@ -725,9 +725,9 @@ fn memory_available() -> Option<f64> {
 pub fn memory_estimate(res: &Resolved) -> Vec<(String, f64)> {
     let spec = &res.spec;
     let exp = &res.exp;
-    let (n, rounds) = (spec.n as f64, spec.rounds as f64);
+    let (n, rounds) = (spec.n() as f64, spec.rounds() as f64);
     // An episode's inbox and state, and its own copy in play.
-    let episode = (spec.stride + 64) as f64;
+    let episode = (spec.stride() + 64) as f64;
     let mut parts = vec![("eval.batch".to_string(), exp.eval.batch as f64 * episode)];
     if res.trains() {
         let mut batch = exp.train.batch as f64 * episode;
@@ -880,7 +880,7 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
             HonestTeam::Learned(init)
         }
     };
-    if spec.f == 0 && exp.byzantine.kind != Kind::Scripted {
+    if spec.f() == 0 && exp.byzantine.kind != Kind::Scripted {
         return Err(ConfigError::new(
             "byzantine.kind",
             quoted(exp.byzantine.kind.name()),
@@ -929,7 +929,7 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
         }
     };
     let byzantine = match exp.byzantine.kind {
-        Kind::Scripted if spec.f == 0 => ByzantineTeam::Scripted(vec!["none".into()]),
+        Kind::Scripted if spec.f() == 0 => ByzantineTeam::Scripted(vec!["none".into()]),
         Kind::Scripted
             if exp.eval.adversaries.is_empty() || !matches!(honest, HonestTeam::Protocol(_)) =>
         {

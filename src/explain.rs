@@ -44,7 +44,7 @@ impl Protocol for Recorder<'_> {
 pub fn with_view<T>(spec: &EnvSpec, key: &Key, f: impl FnOnce(&View) -> T) -> T {
     let (round, input, received) = key;
     let mut inbox = received.clone();
-    inbox.resize(spec.inbox_rounds() * spec.slots, NONE);
+    inbox.resize(spec.inbox_rounds() * spec.slots(), NONE);
     f(&View::new(spec, *round, *input, &inbox))
 }
 
@@ -58,8 +58,8 @@ fn describe(spec: &EnvSpec, key: &Key) -> String {
         format!("input {input}")
     };
     for r in 1..*round {
-        let block = &received[(r as usize - 1) * spec.slots..][..spec.slots];
-        let words = spec.layout().describe(spec.n, block, *input != NONE);
+        let block = &received[(r as usize - 1) * spec.slots()..][..spec.slots()];
+        let words = spec.layout().describe(spec.n(), block, *input != NONE);
         let _ = write!(s, " | r{r}: {words}");
     }
     s
@@ -122,7 +122,7 @@ pub fn explain(spec: &EnvSpec, protocol: &dyn Protocol, limits: &Limits) -> Resu
     if let Some(summary) = by_signed_values(spec, &seen) {
         out.push_str(&summary);
     }
-    for round in 1..=spec.rounds {
+    for round in 1..=spec.rounds() {
         let rows: Vec<(&Key, &Action)> = seen.iter().filter(|(k, _)| k.0 == round).collect();
         if rows.is_empty() {
             continue;
@@ -152,11 +152,11 @@ pub fn explain(spec: &EnvSpec, protocol: &dyn Protocol, limits: &Limits) -> Resu
 /// decisions of every view in the group, so a group that is not uniform
 /// shows that the protocol reads more than these sets.
 fn by_signed_values(spec: &EnvSpec, seen: &BTreeMap<Key, Action>) -> Option<String> {
-    if spec.identity != Identity::Pki || spec.broadcasts() || spec.rounds < 3 {
+    if spec.identity() != Identity::Pki || spec.broadcasts() || spec.rounds() < 3 {
         return None;
     }
     let mut groups: BTreeMap<(u8, Vec<u8>), BTreeMap<&str, usize>> = BTreeMap::new();
-    for (key, a) in seen.iter().filter(|(k, _)| k.0 == spec.rounds) {
+    for (key, a) in seen.iter().filter(|(k, _)| k.0 == spec.rounds()) {
         let mut sets = with_view(spec, key, |v| v.round_one_values());
         sets.sort_unstable();
         *groups
@@ -169,7 +169,7 @@ fn by_signed_values(spec: &EnvSpec, seen: &BTreeMap<Key, Action>) -> Option<Stri
     let mut out = format!(
         "\nround {} in short: by input and the round-1 values each peer is seen to sign \
          (directly or relayed); {{0,1}} is an equivocator\n",
-        spec.rounds
+        spec.rounds()
     );
     for ((input, sets), actions) in &groups {
         let peers: Vec<&str> = sets.iter().map(|&m| set(m)).collect();

@@ -73,7 +73,7 @@ fn distill(
     for (key, a) in &seen {
         crate::explain::with_view(spec, key, |v| encode(v, &mut x));
         obs.extend_from_slice(&x);
-        masks.push(if key.0 >= spec.rounds { 0b110 } else { 0b111 });
+        masks.push(if key.0 >= spec.rounds() { 0b110 } else { 0b111 });
         actions.push(*a as u32);
     }
     let mut rng = stream(res.exp.seed, 3);
@@ -92,7 +92,7 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
     let exp = &res.exp;
     let spec = &res.spec;
     let hc = &exp.harden;
-    if spec.f == 0 {
+    if spec.f() == 0 {
         bail!("env.f = 0: nothing attacks, nothing to harden");
     }
     std::fs::create_dir_all(out)
@@ -110,7 +110,7 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
         Ok(GreedyHonest {
             name: "hardened".into(),
             policy: l.actor()?.policy,
-            rounds: spec.rounds,
+            rounds: spec.rounds(),
         })
     };
     let batch = exp.train.batch;
@@ -144,11 +144,11 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
             let mut row = HardenRow {
                 run: res.name().into(),
                 seed: exp.seed,
-                n: spec.n,
-                f: spec.f,
-                rounds: spec.rounds,
-                identity: spec.identity.name().into(),
-                faults: spec.faults.name().into(),
+                n: spec.n(),
+                f: spec.f(),
+                rounds: spec.rounds(),
+                identity: spec.identity().name().into(),
+                faults: spec.faults().name().into(),
                 attempt,
                 iteration: it,
                 honest_episodes,
@@ -173,7 +173,7 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
                     obs_dim: hd,
                     heads: 1,
                     hidden: exp.honest.learn.hidden.clone(),
-                    rounds: spec.rounds,
+                    rounds: spec.rounds(),
                     episodes: honest_episodes,
                     config: toml::to_string(exp)?,
                 };
@@ -278,7 +278,7 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
                     schedules: picked.iter().map(|(_, s)| s.clone()).collect(),
                 };
                 replay_env.reset_to(&insts);
-                h.traj_offset = batch * spec.n;
+                h.traj_offset = batch * spec.n();
                 rollout.play(
                     &mut replay_env,
                     &mut h,
@@ -313,7 +313,7 @@ pub fn harden(res: &Resolved, out: &Path, say: &dyn Fn(String)) -> anyhow::Resul
         &GreedyHonest {
             name: format!("hardened (best seen: optimal attack rate {best_rate})"),
             policy: best_policy,
-            rounds: spec.rounds,
+            rounds: spec.rounds(),
         },
         &limits,
     )

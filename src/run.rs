@@ -115,13 +115,13 @@ pub fn row(res: &Resolved, x: RowInput) -> MetricsRow {
     let key = RowKey {
         run: res.name().into(),
         seed: res.exp.seed,
-        n: spec.n,
-        f: spec.f,
-        rounds: spec.rounds,
-        comm: spec.comm.name().into(),
-        synchrony: spec.synchrony.name().into(),
-        identity: spec.identity.name().into(),
-        faults: spec.faults.name().into(),
+        n: spec.n(),
+        f: spec.f(),
+        rounds: spec.rounds(),
+        comm: spec.comm().name().into(),
+        synchrony: spec.synchrony().name().into(),
+        identity: spec.identity().name().into(),
+        faults: spec.faults().name().into(),
         honest: x.honest,
         byzantine: x.byzantine,
         epoch: x.epoch,
@@ -133,7 +133,7 @@ pub fn row(res: &Resolved, x: RowInput) -> MetricsRow {
         // With no Byzantine agent there is no attack to rate.
         exact_attack_rate: x
             .exact
-            .filter(|_| spec.f > 0)
+            .filter(|_| spec.f() > 0)
             .map(|t| t.rate(t.episodes - t.honest_wins)),
         optimal_attack_rate: report.map(|r| r.optimal_attack_rate),
         verified: report.map(|r| r.verified),

@@ -276,7 +276,7 @@ impl<'a> Training<'a> {
             obs_dim,
             heads,
             hidden: hidden.to_vec(),
-            rounds: spec.rounds,
+            rounds: spec.rounds(),
             episodes: self.episodes,
             config: config.clone(),
         };
@@ -406,7 +406,7 @@ impl<'a> Training<'a> {
                     schedules: picked.iter().map(|(_, s)| s.clone()).collect(),
                 };
                 self.replay_env.reset_to(&insts);
-                p.traj_offset = self.env.len() * spec.n;
+                p.traj_offset = self.env.len() * spec.n();
                 self.rollout
                     .play(&mut self.replay_env, p, &mut r, &mut self.play);
                 p.reward(&self.replay_env, &exp.rewards);

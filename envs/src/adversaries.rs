@@ -64,13 +64,13 @@ pub fn scripted(name: &str, honest: Arc<dyn Protocol>) -> Option<Box<dyn Adversa
 
 /// Why an adversary that equivocates cannot play in `spec`, if it cannot.
 fn needs_byzantine_faults(spec: &EnvSpec) -> Result<(), String> {
-    if spec.faults == Faults::Byzantine {
+    if spec.faults() == Faults::Byzantine {
         return Ok(());
     }
     Err(format!(
         "equivocation needs Byzantine faults; with env.faults = \"{}\" the adversary only \
          drops messages: use silent or random, or a learned team",
-        spec.faults.name()
+        spec.faults().name()
     ))
 }
 
@@ -87,7 +87,7 @@ fn heard(spec: &EnvSpec, r: u8, inbox: &[u8], b: usize, k: usize) -> u8 {
     if r < 2 {
         NONE
     } else {
-        inbox[spec.block(b, r - 1) + offset(spec.n, b, k)]
+        inbox[spec.block(b, r - 1) + offset(spec.n(), b, k)]
     }
 }
 
@@ -102,8 +102,8 @@ fn fill(
 ) {
     for (bo, b) in ep.byzantine_ids().enumerate() {
         for i in bits(ep.undecided(spec) & !(1 << b)) {
-            let base = (bo * spec.n + i) * spec.heads;
-            for h in 0..spec.heads {
+            let base = (bo * spec.n() + i) * spec.heads();
+            for h in 0..spec.heads() {
                 let (_, origin) = spec.head(b, i, h);
                 out[base + h] = pick(b, i, h, origin);
             }
@@ -123,8 +123,8 @@ fn schedule(
     if !spec.may_delay(r) {
         return;
     }
-    for j in 0..spec.n {
-        for i in 0..spec.n {
+    for j in 0..spec.n() {
+        for i in 0..spec.n() {
             out[spec.delay_head(j, i)] = pick(j, i, delay_allowed(spec, r, ep, j, i));
         }
     }
@@ -176,7 +176,7 @@ impl Adversary for Silent {
         _: &mut ChaCha8Rng,
         out: &mut [u8],
     ) {
-        if spec.faults != Faults::Byzantine {
+        if spec.faults() != Faults::Byzantine {
             fill(spec, ep, out, |_, _, _, _| DROP);
         }
     }
@@ -268,7 +268,7 @@ pub struct Twins {
 impl Twins {
     /// Whether the twin of `b` with input `c` still sends in round `r`.
     fn sends(&self, spec: &EnvSpec, r: u8, inbox: &[u8], b: usize, c: u8) -> bool {
-        let len = spec.inbox_rounds() * spec.slots;
+        let len = spec.inbox_rounds() * spec.slots();
         let mine = &inbox[b * len..][..len];
         (1..=r).all(|s| self.honest.act(&View::new(spec, s, c, mine)) == Action::Send)
     }
@@ -301,7 +301,7 @@ impl Adversary for Twins {
         _: &mut ChaCha8Rng,
         out: &mut [u8],
     ) {
-        if r >= spec.rounds {
+        if r >= spec.rounds() {
             return;
         }
         let mut live = [[false; 2]; crate::spec::MAX_N];

@@ -18,7 +18,7 @@ pub struct BatchEnv {
 
 impl BatchEnv {
     pub fn new(spec: Arc<EnvSpec>, len: usize) -> BatchEnv {
-        let stride = spec.stride;
+        let stride = spec.stride();
         BatchEnv {
             spec,
             round: 1,
@@ -67,7 +67,8 @@ impl BatchEnv {
                 .iter()
                 .map(|&inst| Episode::start(&self.spec, inst)),
         );
-        self.inbox.resize(instances.len() * self.spec.stride, NONE);
+        self.inbox
+            .resize(instances.len() * self.spec.stride(), NONE);
         self.clear();
     }
 
@@ -82,12 +83,12 @@ impl BatchEnv {
 
     /// The whole inbox of episode `e` (every agent's blocks).
     pub fn inbox(&self, e: usize) -> &[u8] {
-        &self.inbox[e * self.spec.stride..][..self.spec.stride]
+        &self.inbox[e * self.spec.stride()..][..self.spec.stride()]
     }
 
     /// Agents of episode `e` the honest protocol acts for this round.
     pub fn acting(&self, e: usize) -> u32 {
-        if self.round > self.spec.rounds {
+        if self.round > self.spec.rounds() {
             0
         } else {
             self.eps[e].undecided(&self.spec)
@@ -101,7 +102,7 @@ impl BatchEnv {
 
     /// Which honest actions are legal now: `send` is masked in the last round.
     pub fn honest_mask(&self) -> [bool; 3] {
-        [self.round < self.spec.rounds, true, true]
+        [self.round < self.spec.rounds(), true, true]
     }
 
     /// Per Byzantine head of episode `e`, the allowed values as a bit mask over
@@ -113,15 +114,15 @@ impl BatchEnv {
         let undecided = ep.undecided(spec);
         for (bo, b) in ep.byzantine_ids().enumerate() {
             for i in rules::bits(undecided & !(1 << b)) {
-                let base = (bo * spec.n + i) * spec.heads;
-                for h in 0..spec.heads {
+                let base = (bo * spec.n() + i) * spec.heads();
+                for h in 0..spec.heads() {
                     out[base + h] = rules::allowed(spec, self.round, ep, b, i, h);
                 }
             }
         }
         if spec.delays() {
-            for j in 0..spec.n {
-                for i in 0..spec.n {
+            for j in 0..spec.n() {
+                for i in 0..spec.n() {
                     out[spec.delay_head(j, i)] = rules::delay_allowed(spec, self.round, ep, j, i);
                 }
             }
@@ -143,8 +144,8 @@ impl BatchEnv {
     /// `byz[e * A..]` is the team's action (`A` = [`EnvSpec::byz_action_len`]).
     pub fn step(&mut self, honest: &[u8], byz: &[u8]) {
         let spec = &*self.spec;
-        let (n, a, stride) = (spec.n, spec.byz_action_len(), spec.stride);
-        assert!(self.round <= spec.rounds, "the episodes are over");
+        let (n, a, stride) = (spec.n(), spec.byz_action_len(), spec.stride());
+        assert!(self.round <= spec.rounds(), "the episodes are over");
         assert_eq!(honest.len(), self.eps.len() * n);
         assert_eq!(byz.len(), self.eps.len() * a);
         for (e, ep) in self.eps.iter_mut().enumerate() {
@@ -166,7 +167,7 @@ impl BatchEnv {
 
     /// Whether every episode is over (all honest decided or the round cap reached).
     pub fn done(&self) -> bool {
-        self.round > self.spec.rounds || self.eps.iter().all(|ep| ep.finished(&self.spec))
+        self.round > self.spec.rounds() || self.eps.iter().all(|ep| ep.finished(&self.spec))
     }
 
     pub fn outcome(&self, e: usize) -> Outcome {
@@ -180,16 +181,16 @@ impl BatchEnv {
 /// In interactive consistency every honest agent has an input (its entry),
 /// and the entry this episode broadcasts is drawn uniformly.
 pub fn sample_instance(spec: &EnvSpec, rng: &mut ChaCha8Rng) -> Instance {
-    let faulty_inputs = spec.faults != Faults::Byzantine;
+    let faulty_inputs = spec.faults() != Faults::Byzantine;
     let mut inst = instance_for(
-        spec.n,
-        spec.f,
-        spec.byzantine_ids,
-        spec.ones,
+        spec.n(),
+        spec.f(),
+        spec.byzantine_ids(),
+        spec.ones(),
         faulty_inputs,
         rng,
     );
-    spec.comm.mode().sample(spec, &mut inst, rng);
+    spec.comm().mode().sample(spec, &mut inst, rng);
     inst
 }
 
@@ -242,15 +243,15 @@ fn sample_subset(set: u32, k: usize, rng: &mut ChaCha8Rng) -> u32 {
 /// the fixed number of 1s).
 /// Placements in lexicographic order of their masks, inputs in counting order.
 pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
-    let placements: Vec<u32> = match spec.byzantine_ids {
+    let placements: Vec<u32> = match spec.byzantine_ids() {
         Some(m) => vec![m],
-        None => (0..1u64 << spec.n)
+        None => (0..1u64 << spec.n())
             .map(|m| m as u32)
-            .filter(|m| m.count_ones() as usize == spec.f)
+            .filter(|m| m.count_ones() as usize == spec.f())
             .collect(),
     };
     // Interactive consistency: one broadcast per entry, every sender.
-    let senders = spec.comm.mode().senders(spec.n);
+    let senders = spec.comm().mode().senders(spec.n());
     let mut out = vec![];
     for (byzantine, sender) in placements
         .into_iter()
@@ -258,7 +259,7 @@ pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
     {
         let voters = voters(spec, byzantine, sender);
         for x in 0..1u64 << voters.count_ones() {
-            if spec.ones.is_some_and(|k| x.count_ones() as usize != k) {
+            if spec.ones().is_some_and(|k| x.count_ones() as usize != k) {
                 continue;
             }
             out.push(Instance {
@@ -275,10 +276,10 @@ pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
 /// ones, every agent under crash and omission faults, and in a broadcast
 /// the designated sender if it is honest.
 pub(crate) fn voters(spec: &EnvSpec, byzantine: u32, sender: usize) -> u32 {
-    let v = if spec.faults == Faults::Byzantine {
-        all(spec.n) & !byzantine
+    let v = if spec.faults() == Faults::Byzantine {
+        all(spec.n()) & !byzantine
     } else {
-        all(spec.n)
+        all(spec.n())
     };
     if spec.broadcasts() {
         v & 1 << sender
@@ -289,24 +290,24 @@ pub(crate) fn voters(spec: &EnvSpec, byzantine: u32, sender: usize) -> u32 {
 
 /// Number of instances [`instances`] would list, without listing them.
 pub fn instance_count(spec: &EnvSpec) -> f64 {
-    let placements = if spec.byzantine_ids.is_some() {
+    let placements = if spec.byzantine_ids().is_some() {
         1.0
     } else {
-        binomial(spec.n, spec.f)
+        binomial(spec.n(), spec.f())
     };
     if spec.broadcasts() {
         // One instance per (placement, sender) pair, and one more when that
         // sender is honest (its input is 0 or 1). Either agent 0 is the only
         // sender (broadcast) or every agent is one (interactive consistency).
-        let senders = spec.comm.mode().senders(spec.n);
-        let honest_pairs = match spec.byzantine_ids {
-            _ if senders == spec.n => placements * (spec.n - spec.f) as f64,
+        let senders = spec.comm().mode().senders(spec.n());
+        let honest_pairs = match spec.byzantine_ids() {
+            _ if senders == spec.n() => placements * (spec.n() - spec.f()) as f64,
             Some(m) => (m >> SENDER & 1 == 0) as u8 as f64,
-            None => binomial(spec.n - 1, spec.f),
+            None => binomial(spec.n() - 1, spec.f()),
         };
         return placements * senders as f64 + honest_pairs;
     }
-    let inputs = match spec.ones {
+    let inputs = match spec.ones() {
         Some(k) => binomial(spec.followers(), k),
         None => 2f64.powi(spec.followers() as i32),
     };
@@ -454,8 +455,8 @@ mod mask_tests {
         // Round 1: direct heads free towards honest agents, relays and self masked.
         for i in 0..4 {
             let expect = if i == 3 { 1 << NONE } else { 0b111 };
-            assert_eq!(mask[i * s.heads], expect, "direct to {i}");
-            assert!(mask[i * s.heads + 1..][..s.heads - 1]
+            assert_eq!(mask[i * s.heads()], expect, "direct to {i}");
+            assert!(mask[i * s.heads() + 1..][..s.heads() - 1]
                 .iter()
                 .all(|&m| m == 1 << NONE));
         }
@@ -474,9 +475,9 @@ mod mask_tests {
         // Round 3 (pki): agent 0's input 0 can be forwarded to agent 1, nothing forged.
         let (_, origin) = s.head(3, 1, 1);
         assert_eq!(origin, 0);
-        assert_eq!(mask[s.heads + 1], 1 << NONE | 1 << 0);
+        assert_eq!(mask[s.heads() + 1], 1 << NONE | 1 << 0);
         let mut hobs = vec![0.0; obs_size(&s)];
         env.encode_honest(0, 1, &mut hobs);
-        assert_eq!(hobs.iter().sum::<f32>(), 2.0 + 2.0 * s.slots as f32);
+        assert_eq!(hobs.iter().sum::<f32>(), 2.0 + 2.0 * s.slots() as f32);
     }
 }

@@ -22,20 +22,20 @@ use std::collections::HashSet;
 /// message between agents that follow the protocol may be held up to
 /// `delta` rounds while delays are allowed.
 pub fn schedules_bound(spec: &EnvSpec) -> f64 {
-    let subsets = 2f64.powi(spec.n as i32 - 1);
-    let (f, rounds) = (spec.f as i32, spec.rounds as f64);
-    let faults = match spec.faults {
+    let subsets = 2f64.powi(spec.n() as i32 - 1);
+    let (f, rounds) = (spec.f() as i32, spec.rounds() as f64);
+    let faults = match spec.faults() {
         Faults::Crash => (1.0 + rounds * (subsets - 1.0)).powi(f),
         Faults::Omission => subsets.powf(f as f64 * rounds),
         Faults::Byzantine => {
-            let heads = spec.f * (spec.n - spec.f) * spec.heads;
+            let heads = spec.f() * (spec.n() - spec.f()) * spec.heads();
             3f64.powf(heads as f64 * (rounds - 1.0))
         }
     };
     let followers = spec.followers() as f64;
-    let delay_rounds = (1..spec.rounds).filter(|&r| spec.may_delay(r)).count() as f64;
-    let delays = (spec.delta as f64 + 1.0).powf(followers * (followers - 1.0) * delay_rounds);
-    faults * delays * spec.n as f64 * rounds
+    let delay_rounds = (1..spec.rounds()).filter(|&r| spec.may_delay(r)).count() as f64;
+    let delays = (spec.delta() as f64 + 1.0).powf(followers * (followers - 1.0) * delay_rounds);
+    faults * delays * spec.n() as f64 * rounds
 }
 /// Whether some adversary schedule makes the protocol lose `inst`: the schedule
 /// (the adversary's action per round `1..=R`), and the evaluations spent.
@@ -47,7 +47,7 @@ pub fn attack(
     budget: &Budget,
 ) -> (Option<Vec<Vec<u8>>>, u64) {
     let ep = Episode::start(spec, inst);
-    let mut inbox = vec![0; spec.stride];
+    let mut inbox = vec![0; spec.stride()];
     empty_inbox(spec, &mut inbox);
     let mut search = Search {
         spec,
@@ -83,10 +83,10 @@ impl Search<'_> {
         if ep.finished(spec) {
             return false;
         }
-        if r > spec.rounds {
+        if r > spec.rounds() {
             return true;
         }
-        let n = spec.n;
+        let n = spec.n();
         let acting = ep.undecided(spec);
         let mut actions = vec![0u8; n];
         for i in bits(acting) {
@@ -128,24 +128,24 @@ impl Search<'_> {
     /// act, and the delays of this round's messages.
     fn choices(&self, r: u8, ep: &Episode, actions: &[u8]) -> Vec<(usize, Vec<u8>)> {
         let spec = self.spec;
-        let n = spec.n;
+        let n = spec.n();
         let acting = ep.undecided(spec);
         let values = |mask: u8| bits(mask as u32).map(|v| v as u8).collect::<Vec<u8>>();
         let mut out = vec![];
         for (bo, b) in ep.byzantine_ids().enumerate() {
-            match spec.faults {
-                Faults::Byzantine if r < spec.rounds => {
+            match spec.faults() {
+                Faults::Byzantine if r < spec.rounds() => {
                     for i in bits(acting & !(1 << b)) {
-                        for h in 0..spec.heads {
+                        for h in 0..spec.heads() {
                             let mask = rules::allowed(spec, r, ep, b, i, h);
-                            out.push(((bo * n + i) * spec.heads + h, values(mask)));
+                            out.push(((bo * n + i) * spec.heads() + h, values(mask)));
                         }
                     }
                 }
                 Faults::Byzantine => {}
                 _ if acting >> b & 1 == 1 => {
                     for i in bits(acting & !(1 << b)) {
-                        out.push(((bo * n + i) * spec.heads, vec![NONE, DROP]));
+                        out.push(((bo * n + i) * spec.heads(), vec![NONE, DROP]));
                     }
                 }
                 _ => {}

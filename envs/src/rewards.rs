@@ -179,9 +179,9 @@ impl Rewards {
             // Only the sender has an input: the value to decide is an honest sender's.
             ep.required_value(spec)
         } else {
-            majority(spec.n, ep)
+            majority(spec.n(), ep)
         };
-        self.paid(spec.n, spec.rounds, ep, out, i, target, steps)
+        self.paid(spec.n(), spec.rounds(), ep, out, i, target, steps)
     }
 
     /// The whole reward for any game of `n` agents and `rounds` rounds whose

@@ -139,9 +139,9 @@ impl Episode {
     /// An episode of `spec` under its fault model.
     pub fn start(spec: &EnvSpec, inst: Instance) -> Episode {
         let mut ep = Episode::new(inst);
-        if spec.faults != Faults::Byzantine {
-            ep.followers = all(spec.n);
-            ep.inputs = inst.inputs & all(spec.n);
+        if spec.faults() != Faults::Byzantine {
+            ep.followers = all(spec.n());
+            ep.inputs = inst.inputs & all(spec.n());
         }
         ep
     }
@@ -156,12 +156,12 @@ impl Episode {
 
     #[inline]
     pub fn honest(&self, spec: &EnvSpec) -> u32 {
-        all(spec.n) & !self.byzantine
+        all(spec.n()) & !self.byzantine
     }
 
     #[inline]
     pub fn undecided(&self, spec: &EnvSpec) -> u32 {
-        self.undecided_of(spec.n)
+        self.undecided_of(spec.n())
     }
 
     /// Agents that still act (followers that have neither decided nor crashed), among `n` agents.
@@ -218,7 +218,7 @@ impl Episode {
             let s = self.sender as usize;
             return (!self.is_byzantine(s)).then(|| self.input(s));
         }
-        let h = self.followers & all(spec.n);
+        let h = self.followers & all(spec.n());
         if self.inputs & h == h {
             Some(1)
         } else if self.inputs & h == 0 {
@@ -279,15 +279,15 @@ pub fn next_combination(digits: &mut [usize], radix: &[usize]) -> bool {
 /// Fresh inboxes (one episode's, or a batch's back to back): every slot
 /// empty, nothing in flight.
 pub fn empty_inbox(spec: &EnvSpec, inbox: &mut [u8]) {
-    let fill = if spec.identity == Identity::Anonymous {
+    let fill = if spec.identity() == Identity::Anonymous {
         0
     } else {
         NONE
     };
     inbox.fill(fill);
     if spec.delays() {
-        for episode in inbox.chunks_mut(spec.stride) {
-            episode[2 * spec.visible..].fill(0);
+        for episode in inbox.chunks_mut(spec.stride()) {
+            episode[2 * spec.visible()..].fill(0);
         }
     }
 }
@@ -326,7 +326,7 @@ pub fn forwards(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &[u8], i: usize) -> 
         return own;
     }
     let seen = |s: u8| {
-        inbox[spec.block(i, s)..][..spec.slots]
+        inbox[spec.block(i, s)..][..spec.slots()]
             .iter()
             .filter_map(|&v| inbox::heard(v))
             .fold(0u8, |m, v| m | 1 << v)
@@ -345,16 +345,16 @@ pub fn forwards(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &[u8], i: usize) -> 
 /// received in round `r - 1`. An honest chain thus always has as many
 /// signatures as its round. Returns the values sent (broadcast only).
 pub fn deliver_honest(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], senders: u32) -> u8 {
-    if r >= spec.rounds {
+    if r >= spec.rounds() {
         return 0;
     }
-    let base = (r as usize - 1) * spec.slots;
+    let base = (r as usize - 1) * spec.slots();
     if spec.broadcasts() {
         let mut sent = 0;
         for i in bits(senders) {
             let values = forwards(spec, r, ep, inbox, i);
             sent |= values;
-            for dst in (0..spec.n).filter(|&dst| dst != i) {
+            for dst in (0..spec.n()).filter(|&dst| dst != i) {
                 for v in bits(values as u32) {
                     let slot = spec.forward_slot(ep.sender as usize, dst, i, v);
                     inbox[spec.block(dst, r) + slot] = v as u8;
@@ -363,7 +363,7 @@ pub fn deliver_honest(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], sen
         }
         return sent;
     }
-    let anonymous = spec.identity == Identity::Anonymous;
+    let anonymous = spec.identity() == Identity::Anonymous;
     for i in bits(senders) {
         let x = ep.input(i);
         if anonymous {
@@ -376,7 +376,7 @@ pub fn deliver_honest(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], sen
             inbox[dst as usize + base] = x;
         }
         if r >= 2 {
-            let prev = base - spec.slots;
+            let prev = base - spec.slots();
             for &(dst, src) in spec.relay_pairs(i) {
                 inbox[dst as usize + base] = inbox[src as usize + prev];
             }
@@ -397,7 +397,7 @@ pub fn allowed(spec: &EnvSpec, r: u8, ep: &Episode, b: usize, i: usize, h: usize
         return NOTHING | chains(spec, r, ep, b) & 1 << h;
     }
     let (_, origin) = spec.head(b, i, h);
-    if spec.faults != Faults::Byzantine {
+    if spec.faults() != Faults::Byzantine {
         // The adversary only chooses whether a faulty agent's message arrives.
         let acts = ep.undecided(spec) >> b & 1 == 1;
         return if origin == DIRECT && acts {
@@ -413,7 +413,7 @@ pub fn allowed(spec: &EnvSpec, r: u8, ep: &Episode, b: usize, i: usize, h: usize
         return NOTHING;
     }
     let k = origin as usize;
-    if spec.identity == Identity::Pki && !ep.is_byzantine(k) {
+    if spec.identity() == Identity::Pki && !ep.is_byzantine(k) {
         if ep.signed >> k & 1 == 1 {
             NOTHING | 1 << ep.input(k)
         } else {
@@ -435,7 +435,7 @@ pub fn allowed(spec: &EnvSpec, r: u8, ep: &Episode, b: usize, i: usize, h: usize
 /// signatures still free, so it can only give the adversary more than it
 /// has: a protocol verified here is verified.
 fn chains(spec: &EnvSpec, r: u8, ep: &Episode, b: usize) -> u8 {
-    if spec.identity != Identity::Pki {
+    if spec.identity() != Identity::Pki {
         return 0b11;
     }
     let (r, sender) = (r as usize, ep.sender as usize);
@@ -443,7 +443,7 @@ fn chains(spec: &EnvSpec, r: u8, ep: &Episode, b: usize) -> u8 {
         && if b == sender {
             r == 1
         } else {
-            (2..=spec.f).contains(&r)
+            (2..=spec.f()).contains(&r)
         };
     if own {
         0b11
@@ -468,9 +468,9 @@ pub fn byzantine_to(
     stride: usize,
 ) {
     let block = spec.block(i, r);
-    let anonymous = spec.identity == Identity::Anonymous;
+    let anonymous = spec.identity() == Identity::Anonymous;
     for (bo, b) in ep.byzantine_ids().enumerate() {
-        for h in 0..spec.heads {
+        for h in 0..spec.heads() {
             let v = values[bo * stride + h];
             if v >= NONE || allowed(spec, r, ep, b, i, h) >> v & 1 == 0 {
                 continue;
@@ -493,12 +493,12 @@ pub fn byzantine_to(
 /// `[ordinal][recipient][head]`, see [`EnvSpec::byz_action_len`]) to every
 /// honest recipient still undecided; others never read their inbox again.
 pub fn byzantine_moves(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], action: &[u8]) {
-    if r >= spec.rounds || ep.byzantine == 0 {
+    if r >= spec.rounds() || ep.byzantine == 0 {
         return;
     }
-    let per_b = spec.n * spec.heads;
+    let per_b = spec.n() * spec.heads();
     for i in bits(ep.undecided(spec)) {
-        byzantine_to(spec, r, ep, inbox, i, &action[i * spec.heads..], per_b);
+        byzantine_to(spec, r, ep, inbox, i, &action[i * spec.heads()..], per_b);
     }
 }
 
@@ -511,7 +511,7 @@ pub fn step(spec: &EnvSpec, r: u8, ep: &mut Episode, inbox: &mut [u8], honest: &
     // Delays are judged on the state the masks saw: the start of the round.
     let start = spec.delays().then_some(*ep);
     let (senders, sent) = honest_moves(spec, r, ep, inbox, honest);
-    if spec.faults == Faults::Byzantine {
+    if spec.faults() == Faults::Byzantine {
         byzantine_moves(spec, r, ep, inbox, byz);
     } else {
         drops(spec, r, ep, inbox, byz, acting, senders);
@@ -535,16 +535,16 @@ pub fn delay_allowed(spec: &EnvSpec, r: u8, ep: &Episode, j: usize, i: usize) ->
         return NOTHING;
     }
     // Value d - 1 holds the message d rounds more.
-    NOTHING | ((1u8 << spec.delta) - 1)
+    NOTHING | ((1u8 << spec.delta()) - 1)
 }
 
 /// Moves the round-`r` messages the adversary delays (as [`delay_allowed`]
 /// permits at the round's `start`) out of the recipients' inboxes and into
 /// flight, each with the round it arrives in.
 fn hold(spec: &EnvSpec, r: u8, start: &Episode, inbox: &mut [u8], byz: &[u8], senders: u32) {
-    let v = spec.visible;
+    let v = spec.visible();
     for j in bits(senders) {
-        for i in 0..spec.n {
+        for i in 0..spec.n() {
             let d = byz[spec.delay_head(j, i)];
             if d >= NONE || delay_allowed(spec, r, start, j, i) >> d & 1 == 0 {
                 continue;
@@ -562,7 +562,7 @@ fn hold(spec: &EnvSpec, r: u8, start: &Episode, inbox: &mut [u8], byz: &[u8], se
 
 /// Delivers the messages in flight that arrive at the start of round `r`.
 fn arrive(spec: &EnvSpec, r: u8, inbox: &mut [u8]) {
-    let v = spec.visible;
+    let v = spec.visible();
     for at in 0..v {
         if inbox[2 * v + at] == r {
             inbox[at] = inbox[v + at];
@@ -573,7 +573,7 @@ fn arrive(spec: &EnvSpec, r: u8, inbox: &mut [u8]) {
 
 /// The slots (within `i`'s round block) of the message from `j`.
 fn message_slots(spec: &EnvSpec, i: usize, j: usize) -> impl Iterator<Item = usize> {
-    spec.layout().message_from(spec.n, offset(spec.n, i, j))
+    spec.layout().message_from(spec.n(), offset(spec.n(), i, j))
 }
 
 /// Under crash and omission faults, the value of a faulty agent's direct head
@@ -594,24 +594,24 @@ fn drops(
     acting: u32,
     senders: u32,
 ) {
-    let n = spec.n;
+    let n = spec.n();
     for (bo, b) in ep.byzantine_ids().enumerate() {
         if acting >> b & 1 == 0 {
             continue;
         }
         let dropped = (0..n)
-            .filter(|&i| i != b && byz[(bo * n + i) * spec.heads] == DROP)
+            .filter(|&i| i != b && byz[(bo * n + i) * spec.heads()] == DROP)
             .fold(0u32, |m, i| m | 1 << i);
         if dropped == 0 {
             continue;
         }
         let sent = senders >> b & 1 == 1;
-        if sent && r < spec.rounds {
+        if sent && r < spec.rounds() {
             for i in bits(dropped) {
                 erase(spec, r, ep, inbox, b, i);
             }
         }
-        match spec.faults {
+        match spec.faults() {
             Faults::Crash => {
                 ep.crashed |= 1 << b;
                 if ep.decided_round[b] == r {
@@ -629,7 +629,7 @@ fn drops(
 /// Removes what `b` sent `i` in round `r`: its direct value and its relays.
 fn erase(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], b: usize, i: usize) {
     let block = spec.block(i, r);
-    if spec.identity == Identity::Anonymous {
+    if spec.identity() == Identity::Anonymous {
         inbox[block + ep.input(b) as usize] -= 1;
         return;
     }
@@ -749,7 +749,7 @@ mod tests {
             inputs: 0b0101,
             sender: 0,
         });
-        let mut inbox = vec![0; s.stride];
+        let mut inbox = vec![0; s.stride()];
         empty_inbox(&s, &mut inbox);
         let send = [0u8; 4];
         // Byzantine sends 1 directly to agent 0 in round 1.
@@ -798,7 +798,7 @@ mod tests {
         let a = spec(3, 1, Identity::Authenticated, 3);
         assert_eq!(allowed(&a, 2, &ep, 2, 0, 1), 0b111);
         // A forged value is dropped by the channel.
-        let mut inbox = vec![0; s.stride];
+        let mut inbox = vec![0; s.stride()];
         empty_inbox(&s, &mut inbox);
         byzantine_to(&s, 2, &ep, &mut inbox, 0, &[1, 1], 2);
         let block = s.block(0, 2);
@@ -817,7 +817,7 @@ mod tests {
             inputs: 0b0110,
             sender: 0,
         });
-        let mut inbox = vec![0; s.stride];
+        let mut inbox = vec![0; s.stride()];
         empty_inbox(&s, &mut inbox);
         let mut byz = vec![NONE; s.byz_action_len()];
         byz[3] = 0; // to agent 3: a 0

@@ -216,35 +216,35 @@ impl std::error::Error for ConfigError {}
 /// as [`Layout`] says (see [`crate::inbox`]).
 #[derive(Clone, Debug)]
 pub struct EnvSpec {
-    pub n: usize,
-    pub f: usize,
-    pub rounds: u8,
-    pub comm: Comm,
+    n: usize,
+    f: usize,
+    rounds: u8,
+    comm: Comm,
     /// The mode's [`crate::comm::Mode::designated_sender`], asked once:
     /// the hot loops read it per message.
     designated_sender: bool,
     /// What each slot of a round block means.
     layout: Layout,
-    pub synchrony: Synchrony,
-    pub identity: Identity,
-    pub faults: Faults,
-    pub byzantine_ids: Option<u32>,
-    pub ones: Option<usize>,
+    synchrony: Synchrony,
+    identity: Identity,
+    faults: Faults,
+    byzantine_ids: Option<u32>,
+    ones: Option<usize>,
     /// Partial synchrony and asynchrony: the most rounds a message can be
     /// held beyond the next (0: synchronous).
-    pub delta: u8,
+    delta: u8,
     /// Messages sent before this round may be delayed (partial synchrony:
     /// the stabilisation round; asynchrony: `u8::MAX`).
-    pub gst: u8,
+    gst: u8,
     /// Bytes of inbox per episode that agents read: `n * (R - 1) * slots`.
-    pub visible: usize,
+    visible: usize,
     /// Slots per agent per round.
-    pub slots: usize,
+    slots: usize,
     /// Bytes of inbox per episode: [`EnvSpec::visible`], and with delays
     /// twice that again for the messages in flight.
-    pub stride: usize,
+    stride: usize,
     /// Byzantine heads per (Byzantine sender, recipient): the direct value and each relay.
-    pub heads: usize,
+    heads: usize,
     /// `heads_table[(b * n + i) * heads + h]`: slot in `i`'s round block and origin (or [`DIRECT`]).
     heads_table: Vec<(u16, u8)>,
     /// Per honest sender `i`: inbox offsets (round 1 block) of its direct value at each recipient.
@@ -254,7 +254,7 @@ pub struct EnvSpec {
     relay_pairs: Vec<Vec<(u32, u32)>>,
     /// With [`EnvConfig::canonical_views`]: per relabelling of the peers, the
     /// raw slot each relabelled slot of a round block reads (empty otherwise).
-    pub peer_maps: Vec<Vec<u16>>,
+    peer_maps: Vec<Vec<u16>>,
 }
 
 /// Offset of `to` as seen from `from`: agent `(from + 1 + d) mod n` has offset `d`.
@@ -309,6 +309,106 @@ fn peer_maps(n: usize) -> Vec<Vec<u16>> {
 }
 
 impl EnvSpec {
+    /// Number of agents, ids `0..n`.
+    #[inline]
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Number of faulty agents.
+    #[inline]
+    pub fn f(&self) -> usize {
+        self.f
+    }
+
+    /// Number of rounds `R`.
+    #[inline]
+    pub fn rounds(&self) -> u8 {
+        self.rounds
+    }
+
+    /// The communication mode.
+    #[inline]
+    pub fn comm(&self) -> Comm {
+        self.comm
+    }
+
+    /// When messages arrive.
+    #[inline]
+    pub fn synchrony(&self) -> Synchrony {
+        self.synchrony
+    }
+
+    /// What a recipient knows about who sent a message.
+    #[inline]
+    pub fn identity(&self) -> Identity {
+        self.identity
+    }
+
+    /// What the `f` faulty agents may do.
+    #[inline]
+    pub fn faults(&self) -> Faults {
+        self.faults
+    }
+
+    /// Fixed faulty agents (a bit mask), when the config names them.
+    #[inline]
+    pub fn byzantine_ids(&self) -> Option<u32> {
+        self.byzantine_ids
+    }
+
+    /// Fixed input split: how many agents with an input get 1.
+    #[inline]
+    pub fn ones(&self) -> Option<usize> {
+        self.ones
+    }
+
+    /// Partial synchrony and asynchrony: the most rounds a message can be
+    /// held beyond the next (0: synchronous).
+    #[inline]
+    pub fn delta(&self) -> u8 {
+        self.delta
+    }
+
+    /// Messages sent before this round may be delayed (partial synchrony:
+    /// the stabilisation round; asynchrony: `u8::MAX`).
+    #[inline]
+    pub fn gst(&self) -> u8 {
+        self.gst
+    }
+
+    /// Bytes of inbox per episode that agents read: `n * (R - 1) * slots`.
+    #[inline]
+    pub fn visible(&self) -> usize {
+        self.visible
+    }
+
+    /// Slots per agent per round.
+    #[inline]
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Bytes of inbox per episode: [`EnvSpec::visible`], and with delays
+    /// twice that again for the messages in flight.
+    #[inline]
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// Byzantine heads per (Byzantine sender, recipient): the direct value and each relay.
+    #[inline]
+    pub fn heads(&self) -> usize {
+        self.heads
+    }
+
+    /// With [`EnvConfig::canonical_views`]: per relabelling of the peers, the
+    /// raw slot each relabelled slot of a round block reads (empty otherwise).
+    #[inline]
+    pub fn peer_maps(&self) -> &[Vec<u16>] {
+        &self.peer_maps
+    }
+
     /// Validates `cfg` with the number of rounds already resolved.
     pub fn new(cfg: &EnvConfig, rounds: u8) -> Result<EnvSpec, ConfigError> {
         let n = cfg.n;

@@ -89,14 +89,14 @@ pub fn replay(
     inst: Instance,
     schedule: &[Vec<u8>],
 ) -> Trace {
-    let n = spec.n;
+    let n = spec.n();
     let broadcast = spec.broadcasts();
     let mut ep = Episode::start(spec, inst);
-    let mut inbox = vec![0; spec.stride];
+    let mut inbox = vec![0; spec.stride()];
     empty_inbox(spec, &mut inbox);
     let silent = vec![NONE; spec.byz_action_len()];
     let mut rounds = vec![];
-    for r in 1..=spec.rounds {
+    for r in 1..=spec.rounds() {
         if ep.finished(spec) {
             break;
         }
@@ -107,13 +107,13 @@ pub fn replay(
             actions[i] = action as u8;
             let mut relays = vec![];
             let mut forwards = vec![];
-            if broadcast && action == Action::Send && r < spec.rounds {
+            if broadcast && action == Action::Send && r < spec.rounds() {
                 let f = rules::forwards(spec, r, &ep, &inbox, i);
                 forwards = bits(f as u32).map(|v| v as u8).collect();
             } else if action == Action::Send
                 && r >= 2
-                && r < spec.rounds
-                && spec.identity != Identity::Anonymous
+                && r < spec.rounds()
+                && spec.identity() != Identity::Anonymous
             {
                 for k in (0..n).filter(|&k| k != i) {
                     let direct = Slot::Direct {
@@ -148,16 +148,16 @@ pub fn replay(
         rules::step(spec, r, &mut ep, &mut inbox, &actions, byz);
         let mut byzantine = vec![];
         let mut dropped = vec![];
-        if spec.faults != Faults::Byzantine {
+        if spec.faults() != Faults::Byzantine {
             for (bo, b) in before.byzantine_ids().enumerate() {
                 for i in bits(before.undecided(spec) & !(1 << b)) {
-                    let v = byz[(bo * n + i) * spec.heads];
+                    let v = byz[(bo * n + i) * spec.heads()];
                     if v == DROP && allowed(spec, r, &before, b, i, 0) >> DROP & 1 == 1 {
                         dropped.push((b, i));
                     }
                 }
             }
-        } else if r < spec.rounds {
+        } else if r < spec.rounds() {
             for (bo, b) in before.byzantine_ids().enumerate() {
                 for i in bits(ep.undecided(spec)) {
                     let mut m = Message {
@@ -167,8 +167,8 @@ pub fn replay(
                         relays: vec![],
                         forwards: vec![],
                     };
-                    for h in 0..spec.heads {
-                        let v = byz[(bo * n + i) * spec.heads + h];
+                    for h in 0..spec.heads() {
+                        let v = byz[(bo * n + i) * spec.heads() + h];
                         if v == NONE || allowed(spec, r, &before, b, i, h) >> v & 1 == 0 {
                             continue;
                         }
@@ -199,7 +199,7 @@ pub fn replay(
     Trace {
         setting: spec.describe(),
         protocol: protocol.name(),
-        faults: spec.faults.name(),
+        faults: spec.faults().name(),
         sender: broadcast.then_some(ep.sender as usize),
         byzantine: ep.byzantine_ids().collect(),
         inputs: (0..n)

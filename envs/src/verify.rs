@@ -158,21 +158,21 @@ pub const MAX_MEMORY: f64 = 2e9;
 
 /// Upper bound on options per honest recipient in round `r`.
 fn options_bound(spec: &EnvSpec, r: u8) -> f64 {
-    let f = spec.f as i32;
+    let f = spec.f() as i32;
     if spec.broadcasts() {
         // Each Byzantine agent sends each value or not; with pki only the
         // sender has a chain to send in round 1.
-        return if r == 1 && spec.identity == Identity::Pki {
+        return if r == 1 && spec.identity() == Identity::Pki {
             4.0
         } else {
             4f64.powi(f)
         };
     }
-    match spec.identity {
+    match spec.identity() {
         // Counts of f values in {0, 1, nothing}: multisets of size f.
-        Identity::Anonymous => ((spec.f + 1) * (spec.f + 2) / 2) as f64,
+        Identity::Anonymous => ((spec.f() + 1) * (spec.f() + 2) / 2) as f64,
         _ if r == 1 => 3f64.powi(f),
-        Identity::Authenticated => 3f64.powi(f * (spec.n as i32 - 1)),
+        Identity::Authenticated => 3f64.powi(f * (spec.n() as i32 - 1)),
         Identity::Pki => {
             let honest_origins = spec.honest() as i32 - 1;
             let byz_origins = f - 1;
@@ -184,13 +184,13 @@ fn options_bound(spec: &EnvSpec, r: u8) -> f64 {
 /// An upper bound on the protocol evaluations of a full search, before
 /// pruning: every honest agent acting in every round, every option explored.
 pub fn estimate_work(spec: &EnvSpec) -> f64 {
-    if spec.faults != Faults::Byzantine || spec.delays() {
+    if spec.faults() != Faults::Byzantine || spec.delays() {
         return instance_count(spec) * crate::exhaust::schedules_bound(spec);
     }
     let h = spec.honest() as f64;
     let mut prefix = 1.0;
     let mut total = h;
-    for r in 1..spec.rounds {
+    for r in 1..spec.rounds() {
         let o = options_bound(spec, r);
         total += prefix * h * o;
         prefix *= o.powf(h);
@@ -209,7 +209,7 @@ fn search(
     inst: Instance,
     budget: &Budget,
 ) -> (Option<Vec<Vec<u8>>>, u64) {
-    if spec.faults == Faults::Byzantine && !spec.delays() {
+    if spec.faults() == Faults::Byzantine && !spec.delays() {
         attack(spec, protocol, inst, budget)
     } else {
         crate::exhaust::attack(spec, protocol, inst, budget)
@@ -286,7 +286,7 @@ pub fn verify(
     }
     // Per instance the figures count, the searched instance that breaks it, if one does.
     let broken: Vec<bool> = results.iter().map(|(s, _)| s.is_some()).collect();
-    let verdicts = spec.comm.mode().verdicts(spec, &all, &broken);
+    let verdicts = spec.comm().mode().verdicts(spec, &all, &broken);
     let broken = verdicts.iter().flatten().count() as u64;
     let counterexample = verdicts.iter().flatten().next().map(|&i| {
         let schedule = results[i].0.as_ref().expect("a broken instance");
@@ -320,7 +320,7 @@ pub fn attack(
     budget: &Budget,
 ) -> (Option<Vec<Vec<u8>>>, u64) {
     let mut ep = Episode::new(inst);
-    let mut inbox = vec![0; spec.stride];
+    let mut inbox = vec![0; spec.stride()];
     empty_inbox(spec, &mut inbox);
     let mut search = Search {
         spec,
@@ -419,7 +419,7 @@ impl Search<'_> {
         if senders == 0 {
             return None;
         }
-        if r == spec.rounds {
+        if r == spec.rounds() {
             // A send in the last round is never followed by a decision.
             return Some(vec![]);
         }
@@ -453,13 +453,13 @@ impl Search<'_> {
                 } else {
                     let o = x.sends[d - (x.commits != 0) as usize];
                     let block = spec.block(x.id, r);
-                    next[block..][..spec.slots]
-                        .copy_from_slice(&x.blocks[o * spec.slots..][..spec.slots]);
+                    next[block..][..spec.slots()]
+                        .copy_from_slice(&x.blocks[o * spec.slots()..][..spec.slots()]);
                     senders2 |= 1 << x.id;
                 }
             }
             if let Some(mut picks) = self.explore(r + 1, &ep2, &next, senders2, reach2) {
-                let width = spec.f * spec.heads;
+                let width = spec.f() * spec.heads();
                 for (x, &d) in recipients.iter().zip(&digits) {
                     let pick = if x.commits != 0 && d == 0 {
                         Pick::Commit([0, 1].map(|v| {
@@ -484,19 +484,19 @@ impl Search<'_> {
     /// and what `i` does in round `r + 1` after each.
     fn classify(&mut self, r: u8, ep: &Episode, honest: &[u8], i: usize) -> Recipient {
         let spec = self.spec;
-        let width = spec.f * spec.heads;
+        let width = spec.f() * spec.heads();
         let mut lists: Vec<Vec<u8>> = Vec::with_capacity(width);
         for b in ep.byzantine_ids() {
-            for h in 0..spec.heads {
+            for h in 0..spec.heads() {
                 let mask = rules::allowed(spec, r, ep, b, i, h);
                 lists.push(bits(mask as u32).map(|v| v as u8).collect());
             }
         }
         let radix: Vec<usize> = lists.iter().map(Vec::len).collect();
         let block = spec.block(i, r);
-        let len = spec.inbox_rounds() * spec.slots;
+        let len = spec.inbox_rounds() * spec.slots();
         let mut scratch = honest.to_vec();
-        let base: Vec<u8> = honest[block..][..spec.slots].to_vec();
+        let base: Vec<u8> = honest[block..][..spec.slots()].to_vec();
         let mut x = Recipient {
             id: i,
             commits: 0,
@@ -508,20 +508,20 @@ impl Search<'_> {
         let mut digits = vec![0usize; width];
         let mut option = vec![NONE; width];
         let mut seen: Vec<Vec<u8>> = vec![];
-        let anonymous = spec.identity == Identity::Anonymous;
+        let anonymous = spec.identity() == Identity::Anonymous;
         loop {
             for (t, list) in lists.iter().enumerate() {
                 option[t] = list[digits[t]];
             }
             // Write through the same channel rules the engine uses.
-            scratch[block..][..spec.slots].copy_from_slice(&base);
-            rules::byzantine_to(spec, r, ep, &mut scratch, i, &option, spec.heads);
-            let produced = &scratch[block..][..spec.slots];
+            scratch[block..][..spec.slots()].copy_from_slice(&base);
+            rules::byzantine_to(spec, r, ep, &mut scratch, i, &option, spec.heads());
+            let produced = &scratch[block..][..spec.slots()];
             if !(anonymous && seen.iter().any(|s| s == produced)) {
                 if anonymous {
                     seen.push(produced.to_vec());
                 }
-                let o = x.blocks.len() / spec.slots;
+                let o = x.blocks.len() / spec.slots();
                 x.options.extend_from_slice(&option);
                 x.blocks.extend_from_slice(produced);
                 if !self.meter.spend() {
@@ -577,9 +577,9 @@ impl Search<'_> {
                     }
                 };
                 let row = &mut sched[*r as usize - 1];
-                for bo in 0..spec.f {
-                    for h in 0..spec.heads {
-                        row[(bo * spec.n + i) * spec.heads + h] = option[bo * spec.heads + h];
+                for bo in 0..spec.f() {
+                    for h in 0..spec.heads() {
+                        row[(bo * spec.n() + i) * spec.heads() + h] = option[bo * spec.heads() + h];
                     }
                 }
             }

@@ -34,7 +34,7 @@ impl<'a> View<'a> {
 
     /// The view of agent `i` in an episode at round `round`.
     pub fn of(spec: &'a EnvSpec, round: u8, ep: &Episode, inbox: &'a [u8], i: usize) -> View<'a> {
-        let len = spec.inbox_rounds() * spec.slots;
+        let len = spec.inbox_rounds() * spec.slots();
         View::new(
             spec,
             round,
@@ -45,29 +45,29 @@ impl<'a> View<'a> {
 
     /// Everything received so far, as raw slots: the blocks of rounds `< round`.
     pub fn received(&self) -> &[u8] {
-        &self.inbox[..(self.round.min(self.spec.rounds) as usize - 1) * self.spec.slots]
+        &self.inbox[..(self.round.min(self.spec.rounds()) as usize - 1) * self.spec.slots()]
     }
 
     /// Number of agents.
     pub fn n(&self) -> usize {
-        self.spec.n
+        self.spec.n()
     }
 
     /// Whether `send` is masked: this round every agent must decide.
     pub fn is_last_round(&self) -> bool {
-        self.round >= self.spec.rounds
+        self.round >= self.spec.rounds()
     }
 
     #[inline]
     fn block(&self, s: u8) -> &[u8] {
         debug_assert!(s >= 1 && s < self.round, "round {s} not yet received");
-        &self.inbox[(s as usize - 1) * self.spec.slots..][..self.spec.slots]
+        &self.inbox[(s as usize - 1) * self.spec.slots()..][..self.spec.slots()]
     }
 
     /// Direct value (0, 1 or [`NONE`]) received from the sender at offset `d`, sent in round `s`.
     #[inline]
     pub fn direct(&self, s: u8, d: usize) -> u8 {
-        debug_assert!(self.spec.identity != Identity::Anonymous);
+        debug_assert!(self.spec.identity() != Identity::Anonymous);
         self.block(s)[d]
     }
 
@@ -75,8 +75,8 @@ impl<'a> View<'a> {
     /// the value the relayer says the origin sent it in round `s - 1`.
     #[inline]
     pub fn relay(&self, s: u8, dj: usize, dk: usize) -> u8 {
-        debug_assert!(self.spec.identity != Identity::Anonymous);
-        self.block(s)[relay_slot(self.spec.n, dj, dk)]
+        debug_assert!(self.spec.identity() != Identity::Anonymous);
+        self.block(s)[relay_slot(self.spec.n(), dj, dk)]
     }
 
     /// Per peer (by offset), the set of values (bit `v`) seen as its round-1
@@ -112,12 +112,12 @@ impl<'a> View<'a> {
 
     /// Counts of 0s and 1s received in round `s` (every identity).
     pub fn counts(&self, s: u8) -> [u8; 2] {
-        if self.spec.identity == Identity::Anonymous {
+        if self.spec.identity() == Identity::Anonymous {
             let b = self.block(s);
             [b[0], b[1]]
         } else {
             let mut c = [0u8; 2];
-            for v in self.block(s)[..self.spec.n - 1]
+            for v in self.block(s)[..self.spec.n() - 1]
                 .iter()
                 .filter_map(|&v| heard(v))
             {
@@ -136,11 +136,11 @@ impl<'a> View<'a> {
 /// one-hot `0..n`. Rounds not yet received are all zeros, so "nothing
 /// arrived" and "not yet" differ.
 pub fn obs_size(spec: &EnvSpec) -> usize {
-    spec.input_width() + spec.rounds as usize + spec.inbox_rounds() * block_width(spec)
+    spec.input_width() + spec.rounds() as usize + spec.inbox_rounds() * block_width(spec)
 }
 
 fn block_width(spec: &EnvSpec) -> usize {
-    spec.layout().one_hot_width(spec.n)
+    spec.layout().one_hot_width(spec.n())
 }
 
 /// Writes the one-hot observation of `view` into `out` (length [`obs_size`]).
@@ -153,7 +153,7 @@ pub fn encode(view: &View, out: &mut [f32]) {
     encode_received(
         view,
         canonical_map(view),
-        &mut out[w + spec.rounds as usize..],
+        &mut out[w + spec.rounds() as usize..],
     );
 }
 
@@ -164,10 +164,10 @@ fn canonical_map<'s>(view: &View<'s>) -> Option<&'s [u16]> {
     let spec = view.spec;
     let received = view.received();
     let read = |map: &[u16], k: usize| {
-        received[k / spec.slots * spec.slots + map[k % spec.slots] as usize]
+        received[k / spec.slots() * spec.slots() + map[k % spec.slots()] as usize]
     };
     let mut best: Option<&[u16]> = None;
-    for map in &spec.peer_maps {
+    for map in spec.peer_maps() {
         let less = best.is_none_or(|b| {
             (0..received.len())
                 .map(|k| read(map, k).cmp(&read(b, k)))
@@ -187,14 +187,14 @@ fn canonical_map<'s>(view: &View<'s>) -> Option<&'s [u16]> {
 fn encode_received(view: &View, peers: Option<&[u16]>, out: &mut [f32]) {
     let spec = view.spec;
     let width = block_width(spec);
-    for s in 1..view.round.min(spec.rounds) {
+    for s in 1..view.round.min(spec.rounds()) {
         let block = view.block(s);
         let base = (s as usize - 1) * width;
-        if spec.identity == Identity::Anonymous {
+        if spec.identity() == Identity::Anonymous {
             out[base + block[0] as usize] = 1.0;
-            out[base + spec.n + block[1] as usize] = 1.0;
+            out[base + spec.n() + block[1] as usize] = 1.0;
         } else {
-            for slot in 0..spec.slots {
+            for slot in 0..spec.slots() {
                 let v = peers.map_or(block[slot], |m| block[m[slot] as usize]);
                 out[base + 3 * slot + v as usize] = 1.0;
             }
@@ -206,18 +206,18 @@ fn encode_received(view: &View, peers: Option<&[u16]>, out: &mut [f32]) {
 /// (2), whether it is Byzantine (1) and its status (undecided, decided 0,
 /// decided 1), then every agent's inbox one-hot as in [`obs_size`].
 pub fn byz_obs_size(spec: &EnvSpec) -> usize {
-    spec.rounds as usize + spec.n * 6 + spec.n * spec.inbox_rounds() * block_width(spec)
+    spec.rounds() as usize + spec.n() * 6 + spec.n() * spec.inbox_rounds() * block_width(spec)
 }
 
 /// Writes the omniscient Byzantine observation of an episode at round `round`.
 pub fn encode_byzantine(spec: &EnvSpec, round: u8, ep: &Episode, inbox: &[u8], out: &mut [f32]) {
     out.fill(0.0);
     out[round as usize - 1] = 1.0;
-    let mut base = spec.rounds as usize;
+    let mut base = spec.rounds() as usize;
     // Under crash and omission faults the faulty agents follow the protocol
     // too: the adversary sees their inputs, status and inboxes as well.
-    let honest = all(spec.n) & ep.followers;
-    for i in 0..spec.n {
+    let honest = all(spec.n()) & ep.followers;
+    for i in 0..spec.n() {
         if honest >> i & 1 == 1 {
             out[base + ep.input(i) as usize] = 1.0;
             let status = ep.decision(i).map_or(0, |v| 1 + v as usize);
@@ -231,7 +231,7 @@ pub fn encode_byzantine(spec: &EnvSpec, round: u8, ep: &Episode, inbox: &[u8], o
     let per_agent = spec.inbox_rounds() * block_width(spec);
     for i in bits(honest) {
         // Every block agent i has received so far, as it sees them.
-        let view = View::of(spec, spec.rounds.min(round), ep, inbox, i);
+        let view = View::of(spec, spec.rounds().min(round), ep, inbox, i);
         encode_received(&view, None, &mut out[base + i * per_agent..][..per_agent]);
     }
 }
@@ -257,13 +257,13 @@ mod tests {
                 inputs: 0b1101,
                 sender: 0,
             });
-            let mut inbox = vec![0; s.stride];
+            let mut inbox = vec![0; s.stride()];
             empty_inbox(&s, &mut inbox);
             let mut out = vec![0.0; obs_size(&s)];
             let fields_per_block = if identity == Identity::Anonymous {
                 2
             } else {
-                s.slots
+                s.slots()
             };
             for r in 1..=3u8 {
                 let v = View::of(&s, r, &ep, &inbox, 0);
@@ -297,8 +297,8 @@ mod tests {
     #[test]
     fn canonical_views_are_the_same_under_any_relabelling_of_the_peers() {
         let s = canonical_spec(4, 3);
-        assert_eq!(s.peer_maps.len(), 6);
-        let len = s.inbox_rounds() * s.slots;
+        assert_eq!(s.peer_maps().len(), 6);
+        let len = s.inbox_rounds() * s.slots();
         let (mut a, mut b) = (vec![0.0; obs_size(&s)], vec![0.0; obs_size(&s)]);
         let mut x = 12345u64;
         for _ in 0..200 {
@@ -311,9 +311,9 @@ mod tests {
                 })
                 .collect();
             encode(&View::new(&s, 3, 1, &inbox), &mut a);
-            for map in &s.peer_maps {
+            for map in s.peer_maps() {
                 let relabelled: Vec<u8> = (0..len)
-                    .map(|k| inbox[k / s.slots * s.slots + map[k % s.slots] as usize])
+                    .map(|k| inbox[k / s.slots() * s.slots() + map[k % s.slots()] as usize])
                     .collect();
                 encode(&View::new(&s, 3, 1, &relabelled), &mut b);
                 assert_eq!(a, b);
@@ -370,7 +370,7 @@ mod tests {
             inputs: 0b010,
             sender: 0,
         });
-        let mut inbox = vec![0; s.stride];
+        let mut inbox = vec![0; s.stride()];
         empty_inbox(&s, &mut inbox);
         step(&s, 1, &mut ep, &mut inbox, &[0; 3], &[]);
         for i in 0..3 {

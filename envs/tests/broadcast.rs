@@ -105,7 +105,7 @@ fn an_equivocating_sender_does_not_split_dolev_strong() {
     let mut env = BatchEnv::new(s.clone(), 256);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     env.reset(&mut rng);
-    let (n, a) = (s.n, s.byz_action_len());
+    let (n, a) = (s.n(), s.byz_action_len());
     while !env.done() {
         let r = env.round();
         let mut honest = vec![0u8; env.len() * n];

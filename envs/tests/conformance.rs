@@ -18,13 +18,13 @@ use std::sync::Arc;
 /// Plays one batch of random episodes; returns every episode's final state
 /// and outcome, for the determinism check.
 fn play(spec: Arc<EnvSpec>, seed: u64) -> Vec<String> {
-    let (n, rounds) = (spec.n, spec.rounds);
+    let (n, rounds) = (spec.n(), spec.rounds());
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut env = BatchEnv::new(spec.clone(), 64);
     env.reset(&mut rng);
     let adversary: Box<dyn Adversary> =
         adversaries::scripted("random", protocols::scripted("majority").unwrap().into()).unwrap();
-    let (a, heads) = (spec.byz_action_len(), spec.heads);
+    let (a, heads) = (spec.byz_action_len(), spec.heads());
     let mut obs = vec![0f32; obs_size(&spec)];
     let mut byz_obs = vec![0f32; byz_obs_size(&spec)];
     let mut mask = vec![0u8; a];
@@ -63,7 +63,7 @@ fn play(spec: Arc<EnvSpec>, seed: u64) -> Vec<String> {
                 &mut byz[e * a..][..a],
             );
             let delay_heads = if spec.delays() { n * n } else { 0 };
-            assert_eq!(a, spec.f * n * heads + delay_heads);
+            assert_eq!(a, spec.f() * n * heads + delay_heads);
         }
         env.step(&honest, &byz);
         for (e, p) in prev.iter_mut().enumerate() {

@@ -56,7 +56,7 @@ fn a_held_message_arrives_late() {
         inputs: 0b001,
         sender: 0,
     });
-    let mut inbox = vec![0; s.stride];
+    let mut inbox = vec![0; s.stride()];
     empty_inbox(&s, &mut inbox);
     let on_time = vec![NONE; s.byz_action_len()];
     let mut byz = on_time.clone();

@@ -159,14 +159,14 @@ fn brute_force(s: &EnvSpec, p: &dyn Protocol) -> u64 {
                 if env.done() {
                     break;
                 }
-                let mut honest = vec![0u8; s.n];
+                let mut honest = vec![0u8; s.n()];
                 for i in bits(env.acting(0)) {
                     honest[i] = p.act(&env.view(0, i)) as u8;
                 }
                 match byz {
                     Some(byz) => env.step(&honest, byz),
                     // Last-round messages are never seen: no need to branch.
-                    None if env.round() == s.rounds => env.step(&honest, &vec![NONE; a]),
+                    None if env.round() == s.rounds() => env.step(&honest, &vec![NONE; a]),
                     None => {
                         // Branch on every allowed action for this round.
                         let mut mask = vec![0u8; a];

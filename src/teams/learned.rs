@@ -102,9 +102,9 @@ impl LearnedHonest {
         let spec = env.spec();
         for e in 0..env.len() {
             let (ep, out) = (env.episode(e), env.outcome(e));
-            for i in bits(ep.followers & envs::rules::all(spec.n)) {
+            for i in bits(ep.followers & envs::rules::all(spec.n())) {
                 buf.reward_last(
-                    self.traj_offset + e * spec.n + i,
+                    self.traj_offset + e * spec.n() + i,
                     rewards.honest_at_end(spec, ep, &out, i),
                 );
             }
@@ -119,7 +119,7 @@ impl HonestPolicy for LearnedHonest {
 
     fn act(&mut self, env: &BatchEnv, rng: &mut ChaCha8Rng, actions: &mut [u8]) {
         let spec = env.spec();
-        let (n, d) = (spec.n, obs_size(spec));
+        let (n, d) = (spec.n(), obs_size(spec));
         let w = &mut self.work;
         w.rows.clear();
         for e in 0..env.len() {
@@ -201,8 +201,8 @@ impl ByzantinePolicy for LearnedByzantine {
         let spec = env.spec();
         // Messages of the last round are never seen: nothing to decide; but a
         // crash in the last round still stops a faulty agent's commit.
-        let last = env.round() >= spec.rounds && spec.faults == envs::Faults::Byzantine;
-        if last || env.round() > spec.rounds || spec.f == 0 {
+        let last = env.round() >= spec.rounds() && spec.faults() == envs::Faults::Byzantine;
+        if last || env.round() > spec.rounds() || spec.f() == 0 {
             return;
         }
         let (d, a) = (byz_obs_size(spec), spec.byz_action_len());
@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn a_per_step_round_penalty_is_paid_at_every_step() {
         let spec = Arc::new(EnvSpec::new(&EnvConfig::default(), 3).unwrap());
-        let (n, d) = (spec.n, obs_size(&spec));
+        let (n, d) = (spec.n(), obs_size(&spec));
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let learner = Learner::new(d, 1, &LearnConfig::default(), &mut rng).unwrap();
         let rewards = Rewards {
@@ -363,7 +363,7 @@ mod tests {
     #[test]
     fn replayed_trajectories_stay_apart_from_the_main_batch_and_are_paid() {
         let spec = Arc::new(EnvSpec::new(&EnvConfig::default(), 2).unwrap());
-        let (n, d) = (spec.n, obs_size(&spec));
+        let (n, d) = (spec.n(), obs_size(&spec));
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let learner = Learner::new(d, 1, &LearnConfig::default(), &mut rng).unwrap();
         let mut h = LearnedHonest::new(learner.actor().unwrap(), false);

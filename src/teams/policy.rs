@@ -35,7 +35,7 @@ impl HonestPolicy for ScriptedHonest {
     }
 
     fn act(&mut self, env: &BatchEnv, _rng: &mut ChaCha8Rng, actions: &mut [u8]) {
-        let n = env.spec().n;
+        let n = env.spec().n();
         for e in 0..env.len() {
             for i in bits(env.acting(e)) {
                 actions[e * n + i] = self.protocol.act(&env.view(e, i)) as u8;

@@ -21,7 +21,7 @@ impl Rollout {
         rng: &mut ChaCha8Rng,
     ) {
         let spec = env.spec();
-        let (n, a) = (spec.n, spec.byz_action_len());
+        let (n, a) = (spec.n(), spec.byz_action_len());
         self.honest.resize(env.len() * n, 0);
         self.byz.resize(env.len() * a, NONE);
         while !env.done() {
@@ -50,7 +50,7 @@ impl Tally {
     pub fn add(&mut self, env: &BatchEnv) {
         let spec = env.spec();
         for e in 0..env.len() {
-            self.add_episode(spec.n, spec.rounds, env.episode(e), &env.outcome(e));
+            self.add_episode(spec.n(), spec.rounds(), env.episode(e), &env.outcome(e));
         }
     }
 

@@ -75,7 +75,7 @@ impl Honest {
             Honest::Learning(l) => Arc::new(GreedyHonest {
                 name: "learned".into(),
                 policy: l.actor()?.policy,
-                rounds: res.spec.rounds,
+                rounds: res.spec.rounds(),
             }),
         })
     }

@@ -20,17 +20,17 @@ const PROPERTIES: &[Property] = &[
     Property {
         name: "agreement",
         part: Part::Agreement,
-        holds: |s, ep| agreement(s.n, ep),
+        holds: |s, ep| agreement(s.n(), ep),
     },
     Property {
         name: "validity",
         part: Part::Validity,
-        holds: |s, ep| validity(s.n, ep),
+        holds: |s, ep| validity(s.n(), ep),
     },
     Property {
         name: "termination",
         part: Part::Termination,
-        holds: |s, ep| termination(s.n, ep),
+        holds: |s, ep| termination(s.n(), ep),
     },
 ];
 

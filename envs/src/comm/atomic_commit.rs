@@ -57,13 +57,13 @@ const PROPERTIES: &[Property] = &[
     Property {
         name: "P5 termination",
         part: Part::Termination,
-        holds: |s, ep| ep.undecided_of(s.n) == 0,
+        holds: |s, ep| ep.undecided_of(s.n()) == 0,
     },
 ];
 
 /// Every process that decided, faulty or not (P1 binds them all).
 fn decided(spec: &EnvSpec, ep: &Episode) -> u32 {
-    ep.decided & all(spec.n)
+    ep.decided & all(spec.n())
 }
 
 fn commits(spec: &EnvSpec, ep: &Episode) -> u32 {
@@ -71,6 +71,6 @@ fn commits(spec: &EnvSpec, ep: &Episode) -> u32 {
 }
 
 fn all_yes(spec: &EnvSpec, ep: &Episode) -> bool {
-    let everyone = all(spec.n);
+    let everyone = all(spec.n());
     ep.inputs & everyone == everyone
 }

@@ -32,7 +32,7 @@ impl Mode for InteractiveConsistency {
     /// The entry this episode broadcasts is drawn uniformly; every input is
     /// kept, since they are the vector's entries.
     fn sample(&self, spec: &EnvSpec, inst: &mut Instance, rng: &mut ChaCha8Rng) {
-        inst.sender = rng.random_range(0..spec.n) as u8;
+        inst.sender = rng.random_range(0..spec.n()) as u8;
     }
 
     fn properties(&self) -> &'static [Property] {
@@ -65,10 +65,10 @@ impl Mode for InteractiveConsistency {
         placements.dedup();
         let mut out = vec![];
         for byzantine in placements {
-            let honest = all_of(spec.n) & !byzantine;
+            let honest = all_of(spec.n()) & !byzantine;
             for x in 0..1u64 << honest.count_ones() {
                 let inputs = rules::spread(x, honest);
-                out.push((0..spec.n).find_map(|k| broken_entry(byzantine, inputs, k)));
+                out.push((0..spec.n()).find_map(|k| broken_entry(byzantine, inputs, k)));
             }
         }
         out

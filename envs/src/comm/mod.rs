@@ -134,7 +134,7 @@ pub trait Mode: Sync {
 
     /// Scores a finished episode on [`Mode::properties`].
     fn score(&self, spec: &EnvSpec, ep: &Episode) -> Outcome {
-        Outcome::of_list(spec.comm, self.properties(), |_, p| (p.holds)(spec, ep))
+        Outcome::of_list(spec.comm(), self.properties(), |_, p| (p.holds)(spec, ep))
     }
 
     /// The verifier's verdict per counted instance: the index of a broken
@@ -154,5 +154,5 @@ pub trait Mode: Sync {
 
 /// Scores a finished episode on its mode's properties.
 pub fn score(spec: &EnvSpec, ep: &Episode) -> Outcome {
-    spec.comm.mode().score(spec, ep)
+    spec.comm().mode().score(spec, ep)
 }

@@ -18,7 +18,7 @@ impl Protocol for FloodCommit {
     }
 
     fn check(&self, spec: &EnvSpec) -> Result<(), String> {
-        if !spec.comm.mode().decides_commit_or_abort() {
+        if !spec.comm().mode().decides_commit_or_abort() {
             return Err(
                 "flood_commit decides commit or abort: use comm = \"atomic_commit\"".into(),
             );

@@ -94,7 +94,7 @@ pub(crate) fn reads_inputs(name: &str, spec: &EnvSpec) -> Result<(), String> {
 /// Why a protocol that reads relays cannot run in `spec`.
 pub(crate) fn reads_relays(name: &str, spec: &EnvSpec) -> Result<(), String> {
     reads_inputs(name, spec)?;
-    if spec.identity == Identity::Anonymous {
+    if spec.identity() == Identity::Anonymous {
         Err(format!(
             "{name} reads relays, and anonymous channels carry none"
         ))
@@ -107,12 +107,12 @@ pub(crate) fn reads_relays(name: &str, spec: &EnvSpec) -> Result<(), String> {
 /// one-hop relays only cover a single crash.
 pub(crate) fn flooding_check(name: &str, spec: &EnvSpec) -> Result<(), String> {
     reads_relays(name, spec)?;
-    if spec.f > 1 {
+    if spec.f() > 1 {
         return Err(format!(
             "{name} floods for 2 rounds, which covers f = 1; f = {} needs relays of relays, \
              and agreement's messages carry one hop of relays (chains of any length are \
              built for broadcasts only: dolev_strong)",
-            spec.f
+            spec.f()
         ));
     }
     Ok(())

@@ -19,7 +19,7 @@ impl Protocol for VoteCommit {
 
     fn check(&self, spec: &EnvSpec) -> Result<(), String> {
         reads_inputs("vote_commit", spec)?;
-        if spec.identity == Identity::Anonymous {
+        if spec.identity() == Identity::Anonymous {
             Err("vote_commit needs to know who voted; anonymous channels only count".into())
         } else {
             Ok(())

@@ -14,12 +14,12 @@ use std::sync::Arc;
 /// short), so values are enumerated blindly: this shares nothing with the
 /// verifier's search but the engine.
 fn brute_force(s: &EnvSpec, p: &dyn Protocol) -> u64 {
-    let n = s.n;
+    let n = s.n();
     let a = s.byz_action_len();
     let mut broken = 0;
     for inst in instances(s) {
         let faulty = inst.byzantine;
-        let followers = if s.faults == Faults::Byzantine {
+        let followers = if s.faults() == Faults::Byzantine {
             !faulty & ((1 << n) - 1)
         } else {
             (1 << n) - 1
@@ -29,34 +29,34 @@ fn brute_force(s: &EnvSpec, p: &dyn Protocol) -> u64 {
             let mut out = vec![];
             for (bo, b) in bits(faulty).enumerate() {
                 for i in bits(followers & !(1 << b)) {
-                    match s.faults {
-                        Faults::Byzantine if r < s.rounds => {
-                            for h in 0..s.heads {
+                    match s.faults() {
+                        Faults::Byzantine if r < s.rounds() => {
+                            for h in 0..s.heads() {
                                 // A broadcast's head h carries value h or nothing.
                                 let values = if s.broadcasts() {
                                     vec![NONE, h as u8]
                                 } else {
                                     vec![NONE, 0, 1]
                                 };
-                                out.push(((bo * n + i) * s.heads + h, values));
+                                out.push(((bo * n + i) * s.heads() + h, values));
                             }
                         }
                         Faults::Byzantine => {}
-                        _ => out.push(((bo * n + i) * s.heads, vec![NONE, envs::rules::DROP])),
+                        _ => out.push(((bo * n + i) * s.heads(), vec![NONE, envs::rules::DROP])),
                     }
                 }
             }
             if s.may_delay(r) {
                 for j in bits(followers) {
                     for i in bits(followers & !(1 << j)) {
-                        let holds = (0..s.delta).chain([NONE]).collect();
+                        let holds = (0..s.delta()).chain([NONE]).collect();
                         out.push((s.delay_head(j, i), holds));
                     }
                 }
             }
             out
         };
-        let rounds: Vec<Vec<(usize, Vec<u8>)>> = (1..=s.rounds).map(heads_of).collect();
+        let rounds: Vec<Vec<(usize, Vec<u8>)>> = (1..=s.rounds()).map(heads_of).collect();
         let per_round: Vec<usize> = rounds
             .iter()
             .map(|hs| hs.iter().map(|(_, v)| v.len()).product())

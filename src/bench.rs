@@ -209,20 +209,21 @@ struct Figures {
 /// One stable figure alone, printed as `key value` (for profiling one path).
 pub fn only(which: &str, quick: bool) -> Result<(), String> {
     let secs = if quick { 0.2 } else { 2.0 };
-    let (key, rate) =
-        match which {
-            "acting" => ("acting_decisions_per_s", acting(secs, false)),
-            "acting_distinct" => ("acting_distinct_obs_decisions_per_s", acting_distinct(secs)),
-            "engine" => (
-                "engine_episodes_per_s",
-                engine("signed_relay", "equivocate", 4, Identity::Pki, secs),
-            ),
-            "ppo" => ("ppo_samples_per_s", ppo(secs)),
-            "reinforce" => ("reinforce_train_episodes_per_s", reinforce_train(secs)),
-            _ => return Err(format!(
+    let (key, rate) = match which {
+        "acting" => ("acting_decisions_per_s", acting(secs, false)),
+        "acting_distinct" => ("acting_distinct_obs_decisions_per_s", acting_distinct(secs)),
+        "engine" => (
+            "engine_episodes_per_s",
+            engine("signed_relay", "equivocate", 4, Identity::Pki, secs),
+        ),
+        "ppo" => ("ppo_samples_per_s", ppo(secs)),
+        "reinforce" => ("reinforce_train_episodes_per_s", reinforce_train(secs)),
+        _ => {
+            return Err(format!(
                 "bench --only takes acting, acting_distinct, engine, ppo or reinforce, not {which}"
-            )),
-        };
+            ))
+        }
+    };
     crate::outln!("{key} {rate:.0}");
     Ok(())
 }

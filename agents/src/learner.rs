@@ -184,6 +184,10 @@ pub struct ActScratch {
     table: Vec<u32>,
     /// Per distinct row and head: its softmax, ready to sample from.
     heads: Vec<Head>,
+    /// Calls left to run without looking for repeated rows: set when a call
+    /// found most of its rows distinct, where the search costs more than it
+    /// saves (the results are the same bits either way).
+    skip: u32,
 }
 
 /// One head's categorical distribution over the allowed classes, as
@@ -262,7 +266,9 @@ impl Actor {
     /// The networks run once per distinct row (observation and masks): a
     /// row's outputs depend on that row alone (every kernel keeps rows
     /// apart), and so do its softmax and `ln`. Only the draws are per row,
-    /// in row order, as if every row were computed on its own.
+    /// in row order, as if every row were computed on its own. When a call
+    /// finds most of its rows distinct, the next 15 calls run every row
+    /// without looking (the same bits, without the search's cost).
     #[allow(clippy::too_many_arguments)]
     pub fn act(
         &self,
@@ -278,14 +284,25 @@ impl Actor {
     ) {
         let (d, heads) = (self.policy.inputs(), self.heads);
         let s = scratch;
-        let distinct = s.dedup(obs, masks, rows, d, heads);
+        let (x, m, distinct) = if s.skip == 0 {
+            let distinct = s.dedup(obs, masks, rows, d, heads);
+            if distinct * 4 > rows * 3 {
+                s.skip = 15;
+            }
+            (&s.distinct_obs[..], &s.distinct_masks[..], distinct)
+        } else {
+            s.skip -= 1;
+            s.distinct_of.clear();
+            s.distinct_of.extend(0..rows as u32);
+            (obs, masks, rows)
+        };
         self.policy
-            .forward(&s.distinct_obs, distinct, &mut s.hidden, &mut s.logits);
+            .forward(x, distinct, &mut s.hidden, &mut s.logits);
         s.heads.clear();
         for u in 0..distinct {
             for h in 0..heads {
                 let z = &s.logits[(u * heads + h) * CLASSES..][..CLASSES];
-                s.heads.push(Head::new(z, s.distinct_masks[u * heads + h]));
+                s.heads.push(Head::new(z, m[u * heads + h]));
             }
         }
         for r in 0..rows {
@@ -300,7 +317,7 @@ impl Actor {
         }
         if let Some(values) = values {
             self.critic
-                .forward(&s.distinct_obs, distinct, &mut s.hidden, &mut s.values);
+                .forward(x, distinct, &mut s.hidden, &mut s.values);
             for (r, v) in values[..rows].iter_mut().enumerate() {
                 *v = s.values[s.distinct_of[r] as usize];
             }
@@ -1133,6 +1150,69 @@ mod tests {
         l.minibatch(&fresh, &[0, 1], &adv, &ret, &mut mb);
         let s = l.gradients(&mb, Objective::PolicyGradient);
         assert_eq!((s.approx_kl, s.old_approx_kl), (0.0, 0.0));
+    }
+
+    /// Running each distinct row once, or every row (the search skipped),
+    /// or each row alone gives the same actions, log-probabilities and
+    /// values, bit for bit, from the same stream.
+    #[test]
+    fn distinct_rows_act_as_every_row_would_alone() {
+        let (d, heads, rows) = (6, 2, 40);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let l = Learner::new(d, heads, &LearnConfig::default(), &mut rng).unwrap();
+        let actor = l.actor().unwrap();
+        // Rows from a few patterns, one-hot and not, with varied masks.
+        let obs: Vec<f32> = (0..rows * d)
+            .map(|k| match (k / d % 5, k % d) {
+                (0, i) => (i == 1) as u8 as f32,
+                (1, i) => (i == 2 || i == 4) as u8 as f32,
+                (2, i) => i as f32 * 0.3 - 0.7,
+                (p, i) => ((p * 7 + i) % 3) as f32 * 0.5,
+            })
+            .collect();
+        let masks: Vec<u8> = (0..rows * heads)
+            .map(|k| [0b111, 0b110, 0b011][k / heads % 3])
+            .collect();
+        let run = |mode: u8| {
+            let mut rng = ChaCha8Rng::seed_from_u64(9);
+            let (mut a, mut lp, mut v) =
+                (vec![0u32; rows * heads], vec![0f32; rows], vec![0f32; rows]);
+            let mut scratch = ActScratch::default();
+            for r in 0..rows {
+                if mode == 2 {
+                    actor.act(
+                        &obs[r * d..][..d],
+                        &masks[r * heads..][..heads],
+                        1,
+                        false,
+                        &mut rng,
+                        &mut scratch,
+                        &mut a[r * heads..][..heads],
+                        &mut lp[r..r + 1],
+                        Some(&mut v[r..r + 1]),
+                    );
+                }
+            }
+            if mode < 2 {
+                scratch.skip = mode as u32;
+                actor.act(
+                    &obs,
+                    &masks,
+                    rows,
+                    false,
+                    &mut rng,
+                    &mut scratch,
+                    &mut a,
+                    &mut lp,
+                    Some(&mut v),
+                );
+            }
+            let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            (a, bits(&lp), bits(&v))
+        };
+        let distinct = run(0);
+        assert_eq!(distinct, run(1));
+        assert_eq!(distinct, run(2));
     }
 
     #[test]

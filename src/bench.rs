@@ -10,7 +10,7 @@ use envs::Switch;
 use envs::{
     adversaries, protocols, verify, BatchEnv, EnvConfig, EnvSpec, Identity, Limits, Protocol,
 };
-use rand::SeedableRng;
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 use std::time::Instant;
@@ -87,6 +87,44 @@ fn acting(seconds: f64, canonical_views: bool) -> f64 {
     decisions as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Decisions per second of a 64-64 policy's forward pass and sampling
+/// alone, on 4096 fixed observations of 59 inputs that are all distinct
+/// (each 20 draws of a one, with replacement): what `torch_throughput.py`'s
+/// acting figure measures. Each call samples every row and its
+/// log-probability.
+fn acting_distinct(seconds: f64) -> f64 {
+    let (d, batch) = (59, 4096);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let learner = Learner::new(d, 1, &LearnConfig::default(), &mut rng).unwrap();
+    let actor = learner.actor().unwrap();
+    let mut obs = vec![0.0f32; batch * d];
+    for row in obs.chunks_exact_mut(d) {
+        for _ in 0..20 {
+            row[rng.random_range(0..d)] = 1.0;
+        }
+    }
+    let masks = vec![0b111u8; batch];
+    let (mut actions, mut logp) = (vec![0u32; batch], vec![0.0f32; batch]);
+    let mut scratch = agents::learner::ActScratch::default();
+    let start = Instant::now();
+    let mut decisions = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        actor.act(
+            &obs,
+            &masks,
+            batch,
+            false,
+            &mut rng,
+            &mut scratch,
+            &mut actions,
+            &mut logp,
+            None,
+        );
+        decisions += batch as u64;
+    }
+    decisions as f64 / start.elapsed().as_secs_f64()
+}
+
 /// PPO samples per second: one epoch over a buffer, minibatches of 1024.
 fn ppo(seconds: f64) -> f64 {
     let (obs, samples) = (59, 16384);
@@ -159,10 +197,35 @@ struct Figures {
     engine_episodes_per_s: f64,
     /// Honest decisions of a 64-64 policy, n=4 pki, batch 4096.
     acting_decisions_per_s: f64,
+    /// A 64-64 policy's forward pass and sampling alone, on 4096 fixed,
+    /// distinct observations of 59 inputs (torch_throughput.py's acting).
+    acting_distinct_obs_decisions_per_s: f64,
     /// PPO, one epoch over 16384 samples in minibatches of 1024.
     ppo_samples_per_s: f64,
     /// REINFORCE at the PyTorch anchor's settings.
     reinforce_train_episodes_per_s: f64,
+}
+
+/// One stable figure alone, printed as `key value` (for profiling one path).
+pub fn only(which: &str, quick: bool) -> Result<(), String> {
+    let secs = if quick { 0.2 } else { 2.0 };
+    let (key, rate) = match which {
+        "acting" => ("acting_decisions_per_s", acting(secs, false)),
+        "acting_distinct" => ("acting_distinct_obs_decisions_per_s", acting_distinct(secs)),
+        "engine" => (
+            "engine_episodes_per_s",
+            engine("signed_relay", "equivocate", 4, Identity::Pki, secs),
+        ),
+        "ppo" => ("ppo_samples_per_s", ppo(secs)),
+        "reinforce" => ("reinforce_train_episodes_per_s", reinforce_train(secs)),
+        _ => {
+            return Err(format!(
+                "bench --only takes acting, acting_distinct, engine, ppo or reinforce, not {which}"
+            ))
+        }
+    };
+    crate::outln!("{key} {rate:.0}");
+    Ok(())
 }
 
 /// Prints the figures as text, or (`json`) only the stable ones as one JSON object.
@@ -172,6 +235,7 @@ pub fn run(quick: bool, json: bool) {
         let f = Figures {
             engine_episodes_per_s: engine("signed_relay", "equivocate", 4, Identity::Pki, secs),
             acting_decisions_per_s: acting(secs, false),
+            acting_distinct_obs_decisions_per_s: acting_distinct(secs),
             ppo_samples_per_s: ppo(secs),
             reinforce_train_episodes_per_s: reinforce_train(secs),
         };
@@ -204,6 +268,12 @@ pub fn run(quick: bool, json: bool) {
         "  the same with canonical views",
         acting(secs, true) / 1e6,
         ""
+    );
+    crate::outln!(
+        "  {:<44} {:>12.2} M {:>10}",
+        "forward + sampling, 4096 distinct observations",
+        acting_distinct(secs) / 1e6,
+        "2x torch"
     );
     crate::outln!(
         "  {:<44} {:>12.0} k {:>10}",

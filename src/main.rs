@@ -84,9 +84,13 @@ enum Command {
         #[arg(long)]
         quick: bool,
         /// Print only the stable figures, as one JSON object: engine_episodes_per_s,
-        /// acting_decisions_per_s, ppo_samples_per_s, reinforce_train_episodes_per_s.
+        /// acting_decisions_per_s, acting_distinct_obs_decisions_per_s, ppo_samples_per_s,
+        /// reinforce_train_episodes_per_s.
         #[arg(long)]
         json: bool,
+        /// Only this figure (for profiling): acting, acting_distinct, engine, ppo or reinforce.
+        #[arg(long)]
+        only: Option<String>,
     },
 }
 
@@ -413,11 +417,16 @@ fn main() -> ExitCode {
         Some(Command::Plot { run }) => selfplay::plot::plot(&run)
             .map(|svg| selfplay::outln!("wrote {}", svg.display()))
             .map_err(|e| format!("{e:#}")),
-        Some(Command::Bench { quick, json }) => {
+        Some(Command::Bench { quick, json, only }) => {
             // Every figure is per core: one thread for candle and rayon alike.
             one_thread_inside_runs();
-            selfplay::bench::run(quick, json);
-            Ok(())
+            match only {
+                Some(which) => selfplay::bench::only(&which, quick),
+                None => {
+                    selfplay::bench::run(quick, json);
+                    Ok(())
+                }
+            }
         }
         None => run_cmd(cli.run),
     };

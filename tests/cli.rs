@@ -432,6 +432,7 @@ fn bench_json_names_the_stable_keys() {
     for key in [
         "engine_episodes_per_s",
         "acting_decisions_per_s",
+        "acting_distinct_obs_decisions_per_s",
         "ppo_samples_per_s",
         "reinforce_train_episodes_per_s",
     ] {

@@ -175,12 +175,100 @@ pub struct ActScratch {
     hidden: [Vec<f32>; 2],
     logits: Vec<f32>,
     values: Vec<f32>,
+    /// The distinct rows (observation and masks) of a call, in order of
+    /// first appearance, and each row's index among them.
+    distinct_obs: Vec<f32>,
+    distinct_masks: Vec<u8>,
+    distinct_of: Vec<u32>,
+    /// Open-addressing table of distinct rows by hash (`u32::MAX`: empty).
+    table: Vec<u32>,
+    /// Per distinct row and head: its softmax, ready to sample from.
+    heads: Vec<Head>,
+    /// Calls left to run without looking for repeated rows: set when a call
+    /// found most of its rows distinct, where the search costs more than it
+    /// saves (the results are the same bits either way).
+    skip: u32,
+}
+
+/// One head's categorical distribution over the allowed classes, as
+/// [`pick`] computes it: the shifted logits, their exponentials (masked
+/// classes 0) and sum, `ln` of the sum, and the greedy choice.
+#[derive(Clone, Copy, Default)]
+struct Head {
+    shifted: [f32; CLASSES],
+    p: [f32; CLASSES],
+    sum: f32,
+    ln_sum: f32,
+    mask: u8,
+    greedy: u32,
+}
+
+impl Head {
+    fn new(logits: &[f32], mask: u8) -> Head {
+        let (shifted, p, sum) = softmax_parts(logits, mask);
+        Head {
+            shifted,
+            p,
+            sum,
+            ln_sum: libm::logf(sum),
+            mask,
+            greedy: greedy_choice(logits, mask),
+        }
+    }
+
+    /// `(class, log-probability)`, drawing from `rng` unless `greedy`.
+    #[inline]
+    fn pick(&self, greedy: bool, rng: &mut ChaCha8Rng) -> (u32, f32) {
+        let c = if greedy {
+            self.greedy
+        } else {
+            draw(&self.p, self.sum, self.mask, rng)
+        };
+        (c, self.shifted[c as usize] - self.ln_sum)
+    }
+}
+
+/// A cheap hash of a row's bits (four independent lanes).
+#[inline]
+fn row_hash(x: &[f32], masks: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = [1u64, 2, 3, 4];
+    let mut chunks = x.chunks_exact(8);
+    for c in chunks.by_ref() {
+        for l in 0..4 {
+            let v = (c[2 * l].to_bits() as u64) << 32 | c[2 * l + 1].to_bits() as u64;
+            h[l] = (h[l] ^ v).wrapping_mul(K).rotate_left(29);
+        }
+    }
+    for (i, v) in chunks.remainder().iter().enumerate() {
+        h[i % 4] = (h[i % 4] ^ v.to_bits() as u64)
+            .wrapping_mul(K)
+            .rotate_left(29);
+    }
+    for (i, &m) in masks.iter().enumerate() {
+        h[i % 4] = (h[i % 4] ^ m as u64).wrapping_mul(K).rotate_left(29);
+    }
+    let h = h[0] ^ h[1].rotate_left(16) ^ h[2].rotate_left(32) ^ h[3].rotate_left(48);
+    (h ^ h >> 31).wrapping_mul(K)
+}
+
+/// The same bits (NaNs and signed zeros told apart as bits).
+#[inline]
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 impl Actor {
     /// For `rows` observations with their per-head masks, picks an action per
     /// head (sampled from our stream, or the most likely allowed class when
     /// `greedy`) and returns each row's log-probability and value estimate.
+    ///
+    /// The networks run once per distinct row (observation and masks): a
+    /// row's outputs depend on that row alone (every kernel keeps rows
+    /// apart), and so do its softmax and `ln`. Only the draws are per row,
+    /// in row order, as if every row were computed on its own. When a call
+    /// finds most of its rows distinct, the next 15 calls run every row
+    /// without looking (the same bits, without the search's cost).
     #[allow(clippy::too_many_arguments)]
     pub fn act(
         &self,
@@ -194,24 +282,85 @@ impl Actor {
         logp: &mut [f32],
         values: Option<&mut [f32]>,
     ) {
+        let (d, heads) = (self.policy.inputs(), self.heads);
+        let s = scratch;
+        let (x, m, distinct) = if s.skip == 0 {
+            let distinct = s.dedup(obs, masks, rows, d, heads);
+            if distinct * 4 > rows * 3 {
+                s.skip = 15;
+            }
+            (&s.distinct_obs[..], &s.distinct_masks[..], distinct)
+        } else {
+            s.skip -= 1;
+            s.distinct_of.clear();
+            s.distinct_of.extend(0..rows as u32);
+            (obs, masks, rows)
+        };
         self.policy
-            .forward(obs, rows, &mut scratch.hidden, &mut scratch.logits);
+            .forward(x, distinct, &mut s.hidden, &mut s.logits);
+        s.heads.clear();
+        for u in 0..distinct {
+            for h in 0..heads {
+                let z = &s.logits[(u * heads + h) * CLASSES..][..CLASSES];
+                s.heads.push(Head::new(z, m[u * heads + h]));
+            }
+        }
         for r in 0..rows {
+            let u = s.distinct_of[r] as usize;
             let mut total = 0.0;
-            for h in 0..self.heads {
-                let z = &scratch.logits[(r * self.heads + h) * CLASSES..][..CLASSES];
-                let m = masks[r * self.heads + h];
-                let (a, lp) = pick(z, m, greedy, rng);
-                actions[r * self.heads + h] = a;
+            for h in 0..heads {
+                let (a, lp) = s.heads[u * heads + h].pick(greedy, rng);
+                actions[r * heads + h] = a;
                 total += lp;
             }
             logp[r] = total;
         }
         if let Some(values) = values {
             self.critic
-                .forward(obs, rows, &mut scratch.hidden, &mut scratch.values);
-            values[..rows].copy_from_slice(&scratch.values[..rows]);
+                .forward(x, distinct, &mut s.hidden, &mut s.values);
+            for (r, v) in values[..rows].iter_mut().enumerate() {
+                *v = s.values[s.distinct_of[r] as usize];
+            }
         }
+    }
+}
+
+impl ActScratch {
+    /// Gathers the distinct rows of `obs` and `masks` (rows of `d` and
+    /// `heads`) into `distinct_obs` and `distinct_masks`, in order of first
+    /// appearance, and each row's index among them into `distinct_of`.
+    /// Returns how many there are.
+    fn dedup(&mut self, obs: &[f32], masks: &[u8], rows: usize, d: usize, heads: usize) -> usize {
+        let cap = (2 * rows).next_power_of_two().max(16);
+        self.table.clear();
+        self.table.resize(cap, u32::MAX);
+        self.distinct_obs.clear();
+        self.distinct_masks.clear();
+        self.distinct_of.clear();
+        let mut distinct = 0usize;
+        for r in 0..rows {
+            let (x, m) = (&obs[r * d..][..d], &masks[r * heads..][..heads]);
+            let mut slot = row_hash(x, m) as usize & (cap - 1);
+            let u = loop {
+                let u = self.table[slot];
+                if u == u32::MAX {
+                    self.table[slot] = distinct as u32;
+                    self.distinct_obs.extend_from_slice(x);
+                    self.distinct_masks.extend_from_slice(m);
+                    distinct += 1;
+                    break distinct - 1;
+                }
+                let u = u as usize;
+                if same_bits(&self.distinct_obs[u * d..][..d], x)
+                    && self.distinct_masks[u * heads..][..heads] == *m
+                {
+                    break u;
+                }
+                slot = (slot + 1) & (cap - 1);
+            };
+            self.distinct_of.push(u as u32);
+        }
+        distinct
     }
 }
 
@@ -235,34 +384,41 @@ fn softmax_parts(logits: &[f32], mask: u8) -> ([f32; CLASSES], [f32; CLASSES], f
     (shifted, e, sum)
 }
 
+/// The most likely allowed class; ties go to the lowest, so a greedy
+/// policy is deterministic.
+#[inline]
+fn greedy_choice(logits: &[f32], mask: u8) -> u32 {
+    let allowed = |c: usize| mask >> c & 1 == 1;
+    (0..CLASSES)
+        .filter(|&c| allowed(c))
+        .fold(None, |best: Option<usize>, c| match best {
+            Some(b) if logits[b] >= logits[c] => Some(b),
+            _ => Some(c),
+        })
+        .expect("every head allows some class") as u32
+}
+
+/// One categorical draw from the allowed classes' exponentials `p` (sum
+/// `sum`): a uniform times the sum, walked down the classes in order.
+#[inline]
+fn draw(p: &[f32; CLASSES], sum: f32, mask: u8, rng: &mut ChaCha8Rng) -> u32 {
+    let allowed = |c: usize| mask >> c & 1 == 1;
+    let mut u = rng.random::<f32>() * sum;
+    let mut last = None;
+    for c in (0..CLASSES).filter(|&c| allowed(c)) {
+        last = Some(c);
+        if u < p[c] {
+            return c as u32;
+        }
+        u -= p[c];
+    }
+    last.expect("every head allows some class") as u32
+}
+
 /// One categorical draw over the allowed classes: `(class, log-probability)`.
 /// Greedy ties go to the lowest class, so a greedy policy is deterministic.
 pub fn pick(logits: &[f32], mask: u8, greedy: bool, rng: &mut ChaCha8Rng) -> (u32, f32) {
-    let allowed = |c: usize| mask >> c & 1 == 1;
-    let (shifted, p, sum) = softmax_parts(logits, mask);
-    let choice = if greedy {
-        (0..CLASSES)
-            .filter(|&c| allowed(c))
-            .fold(None, |best: Option<usize>, c| match best {
-                Some(b) if logits[b] >= logits[c] => Some(b),
-                _ => Some(c),
-            })
-    } else {
-        let mut u = rng.random::<f32>() * sum;
-        let mut last = None;
-        let mut chosen = None;
-        for c in (0..CLASSES).filter(|&c| allowed(c)) {
-            last = Some(c);
-            if u < p[c] {
-                chosen = Some(c);
-                break;
-            }
-            u -= p[c];
-        }
-        chosen.or(last)
-    }
-    .expect("every head allows some class");
-    (choice as u32, shifted[choice] - libm::logf(sum))
+    Head::new(logits, mask).pick(greedy, rng)
 }
 
 /// Fisher-Yates, from our own stream.
@@ -994,6 +1150,69 @@ mod tests {
         l.minibatch(&fresh, &[0, 1], &adv, &ret, &mut mb);
         let s = l.gradients(&mb, Objective::PolicyGradient);
         assert_eq!((s.approx_kl, s.old_approx_kl), (0.0, 0.0));
+    }
+
+    /// Running each distinct row once, or every row (the search skipped),
+    /// or each row alone gives the same actions, log-probabilities and
+    /// values, bit for bit, from the same stream.
+    #[test]
+    fn distinct_rows_act_as_every_row_would_alone() {
+        let (d, heads, rows) = (6, 2, 40);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let l = Learner::new(d, heads, &LearnConfig::default(), &mut rng).unwrap();
+        let actor = l.actor().unwrap();
+        // Rows from a few patterns, one-hot and not, with varied masks.
+        let obs: Vec<f32> = (0..rows * d)
+            .map(|k| match (k / d % 5, k % d) {
+                (0, i) => (i == 1) as u8 as f32,
+                (1, i) => (i == 2 || i == 4) as u8 as f32,
+                (2, i) => i as f32 * 0.3 - 0.7,
+                (p, i) => ((p * 7 + i) % 3) as f32 * 0.5,
+            })
+            .collect();
+        let masks: Vec<u8> = (0..rows * heads)
+            .map(|k| [0b111, 0b110, 0b011][k / heads % 3])
+            .collect();
+        let run = |mode: u8| {
+            let mut rng = ChaCha8Rng::seed_from_u64(9);
+            let (mut a, mut lp, mut v) =
+                (vec![0u32; rows * heads], vec![0f32; rows], vec![0f32; rows]);
+            let mut scratch = ActScratch::default();
+            for r in 0..rows {
+                if mode == 2 {
+                    actor.act(
+                        &obs[r * d..][..d],
+                        &masks[r * heads..][..heads],
+                        1,
+                        false,
+                        &mut rng,
+                        &mut scratch,
+                        &mut a[r * heads..][..heads],
+                        &mut lp[r..r + 1],
+                        Some(&mut v[r..r + 1]),
+                    );
+                }
+            }
+            if mode < 2 {
+                scratch.skip = mode as u32;
+                actor.act(
+                    &obs,
+                    &masks,
+                    rows,
+                    false,
+                    &mut rng,
+                    &mut scratch,
+                    &mut a,
+                    &mut lp,
+                    Some(&mut v),
+                );
+            }
+            let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            (a, bits(&lp), bits(&v))
+        };
+        let distinct = run(0);
+        assert_eq!(distinct, run(1));
+        assert_eq!(distinct, run(2));
     }
 
     #[test]

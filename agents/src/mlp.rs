@@ -101,8 +101,13 @@ macro_rules! dispatch {
 /// signed zero. Outputs are done in blocks of `W` (then 32, 16, 8, 4, and
 /// a last block of 1 to 3), each block's running sums held in registers
 /// across all of `x`.
+///
+/// With `ONES`, the caller has checked that every nonzero entry of `x` is
+/// exactly 1.0 ([`zero_or_one`]: a one-hot observation): `1.0 * w` is `w`
+/// bit for bit (IEEE multiplication by one is exact, NaNs aside, which no
+/// weight is), so the terms are added without their multiplies.
 #[inline(always)]
-fn combine<const W: usize>(
+fn combine<const W: usize, const ONES: bool>(
     mat: &[f32],
     m: usize,
     init: &[f32],
@@ -112,36 +117,37 @@ fn combine<const W: usize>(
 ) {
     let mut j = 0;
     while m - j >= W {
-        block::<W>(mat, m, j, init, x, words, out);
+        block::<W, ONES>(mat, m, j, init, x, words, out);
         j += W;
     }
     if W > 32 && m - j >= 32 {
-        block::<32>(mat, m, j, init, x, words, out);
+        block::<32, ONES>(mat, m, j, init, x, words, out);
         j += 32;
     }
     if m - j >= 16 {
-        block::<16>(mat, m, j, init, x, words, out);
+        block::<16, ONES>(mat, m, j, init, x, words, out);
         j += 16;
     }
     if m - j >= 8 {
-        block::<8>(mat, m, j, init, x, words, out);
+        block::<8, ONES>(mat, m, j, init, x, words, out);
         j += 8;
     }
     if m - j >= 4 {
-        block::<4>(mat, m, j, init, x, words, out);
+        block::<4, ONES>(mat, m, j, init, x, words, out);
         j += 4;
     }
     match m - j {
-        3 => block::<3>(mat, m, j, init, x, words, out),
-        2 => block::<2>(mat, m, j, init, x, words, out),
-        1 => block::<1>(mat, m, j, init, x, words, out),
+        3 => block::<3, ONES>(mat, m, j, init, x, words, out),
+        2 => block::<2, ONES>(mat, m, j, init, x, words, out),
+        1 => block::<1, ONES>(mat, m, j, init, x, words, out),
         _ => {}
     }
 }
 
-/// [`combine`] for the `N` outputs from `j`.
+/// [`combine`] for the `N` outputs from `j`; with `ONES`, every nonzero
+/// entry of `x` is 1.0 (see [`combine`]).
 #[inline(always)]
-fn block<const N: usize>(
+fn block<const N: usize, const ONES: bool>(
     mat: &[f32],
     m: usize,
     j: usize,
@@ -158,8 +164,16 @@ fn block<const N: usize>(
             bits &= bits - 1;
             let v = x[k];
             let row: &[f32; N] = mat[k * m + j..][..N].try_into().expect("N weights");
-            for c in 0..N {
-                acc[c] += v * row[c];
+            if ONES {
+                // `v` is 1.0 and `1.0 * w` is `w` exactly: the same sum
+                // without the multiplies.
+                for c in 0..N {
+                    acc[c] += row[c];
+                }
+            } else {
+                for c in 0..N {
+                    acc[c] += v * row[c];
+                }
             }
         }
     }
@@ -205,6 +219,36 @@ fn nonzero_mask(x: &[f32]) -> u64 {
         bits |= ((v != 0.0) as u64) << (done + i);
     }
     bits
+}
+
+/// Whether every entry of `x` is exactly 0.0 or 1.0 (signed zeros
+/// included, NaN excluded): a one-hot observation, whose sums
+/// [`combine`] can take without multiplies.
+#[inline(always)]
+fn zero_or_one(x: &[f32]) -> bool {
+    let mut quads = x.chunks_exact(4);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of x86-64; each load reads the 4 floats of a quad.
+    let other = unsafe {
+        use std::arch::x86_64::{
+            _mm_and_ps, _mm_cmpneq_ps, _mm_loadu_ps, _mm_movemask_ps, _mm_or_ps, _mm_set1_ps,
+            _mm_setzero_ps,
+        };
+        let (zero, one) = (_mm_setzero_ps(), _mm_set1_ps(1.0));
+        let mut any = _mm_setzero_ps();
+        for quad in quads.by_ref() {
+            let v = _mm_loadu_ps(quad.as_ptr());
+            any = _mm_or_ps(
+                any,
+                _mm_and_ps(_mm_cmpneq_ps(v, zero), _mm_cmpneq_ps(v, one)),
+            );
+        }
+        _mm_movemask_ps(any) != 0
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let other = false;
+    let other = other || quads.by_ref().flatten().any(|&v| v != 0.0 && v != 1.0);
+    !other && quads.remainder().iter().all(|&v| v == 0.0 || v == 1.0)
 }
 
 #[inline(always)]
@@ -353,12 +397,21 @@ fn forward_rows_body<const W: usize>(
                         }
                     } else {
                         let nz = nonzero_words(input, words);
-                        combine::<W>(w, m, bias, input, nz, &mut out[r * n_out..][..n_out]);
+                        let o = &mut out[r * n_out..][..n_out];
+                        if k == 0 && zero_or_one(input) {
+                            combine::<W, true>(w, m, bias, input, nz, o);
+                        } else {
+                            combine::<W, false>(w, m, bias, input, nz, o);
+                        }
                     }
                 } else {
                     let nz = nonzero_words(input, words);
                     let h = &mut b[..m];
-                    combine::<W>(w, m, bias, input, nz, h);
+                    if k == 0 && zero_or_one(input) {
+                        combine::<W, true>(w, m, bias, input, nz, h);
+                    } else {
+                        combine::<W, false>(w, m, bias, input, nz, h);
+                    }
                     relu(h);
                     std::mem::swap(&mut a, &mut b);
                     input = &a[..m];
@@ -415,7 +468,11 @@ fn layer_rows_body<const W: usize>(
         let x = &input[r * n_in..][..n_in];
         let nz = nonzero_words(x, words);
         let o = &mut out[r * m..][..m];
-        combine::<W>(w, m, b, x, nz, o);
+        if zero_or_one(x) {
+            combine::<W, true>(w, m, b, x, nz, o);
+        } else {
+            combine::<W, false>(w, m, b, x, nz, o);
+        }
         if hidden {
             relu(o);
         }
@@ -469,39 +526,64 @@ fn weight_grads_body<const W: usize>(
         }
         let x = &input[r * n_in..][..n_in];
         let nz = nonzero_words(x, words);
-        let mut j = 0;
-        while n_out - j >= W {
-            scatter::<W>(gr, j, x, nz, gw);
-            j += W;
-        }
-        if W > 32 && n_out - j >= 32 {
-            scatter::<32>(gr, j, x, nz, gw);
-            j += 32;
-        }
-        if n_out - j >= 16 {
-            scatter::<16>(gr, j, x, nz, gw);
-            j += 16;
-        }
-        if n_out - j >= 8 {
-            scatter::<8>(gr, j, x, nz, gw);
-            j += 8;
-        }
-        if n_out - j >= 4 {
-            scatter::<4>(gr, j, x, nz, gw);
-            j += 4;
-        }
-        match n_out - j {
-            3 => scatter::<3>(gr, j, x, nz, gw),
-            2 => scatter::<2>(gr, j, x, nz, gw),
-            1 => scatter::<1>(gr, j, x, nz, gw),
-            _ => {}
+        if zero_or_one(x) {
+            scatter_all::<W, true>(gr, x, nz, gw);
+        } else {
+            scatter_all::<W, false>(gr, x, nz, gw);
         }
     }
 }
 
-/// `gw[k][j..j + N] += x[k] * gr[j..j + N]` for each nonzero `x[k]`.
+/// [`scatter`] over all of a row's outputs, in blocks of `W`, then 32,
+/// 16, 8, 4 and the last 1 to 3.
 #[inline(always)]
-fn scatter<const N: usize>(gr: &[f32], j: usize, x: &[f32], words: &[u64], gw: &mut [f32]) {
+fn scatter_all<const W: usize, const ONES: bool>(
+    gr: &[f32],
+    x: &[f32],
+    nz: &[u64],
+    gw: &mut [f32],
+) {
+    let n_out = gr.len();
+    let mut j = 0;
+    while n_out - j >= W {
+        scatter::<W, ONES>(gr, j, x, nz, gw);
+        j += W;
+    }
+    if W > 32 && n_out - j >= 32 {
+        scatter::<32, ONES>(gr, j, x, nz, gw);
+        j += 32;
+    }
+    if n_out - j >= 16 {
+        scatter::<16, ONES>(gr, j, x, nz, gw);
+        j += 16;
+    }
+    if n_out - j >= 8 {
+        scatter::<8, ONES>(gr, j, x, nz, gw);
+        j += 8;
+    }
+    if n_out - j >= 4 {
+        scatter::<4, ONES>(gr, j, x, nz, gw);
+        j += 4;
+    }
+    match n_out - j {
+        3 => scatter::<3, ONES>(gr, j, x, nz, gw),
+        2 => scatter::<2, ONES>(gr, j, x, nz, gw),
+        1 => scatter::<1, ONES>(gr, j, x, nz, gw),
+        _ => {}
+    }
+}
+
+/// `gw[k][j..j + N] += x[k] * gr[j..j + N]` for each nonzero `x[k]`;
+/// with `ONES`, every nonzero `x[k]` is 1.0 and the multiply, exact, is
+/// left out (see [`combine`]).
+#[inline(always)]
+fn scatter<const N: usize, const ONES: bool>(
+    gr: &[f32],
+    j: usize,
+    x: &[f32],
+    words: &[u64],
+    gw: &mut [f32],
+) {
     let n_out = gr.len();
     let gr: &[f32; N] = gr[j..j + N].try_into().expect("N gradients");
     for (c, &word) in words.iter().enumerate() {
@@ -513,8 +595,14 @@ fn scatter<const N: usize>(gr: &[f32], j: usize, x: &[f32], words: &[u64], gw: &
             let dst: &mut [f32; N] = (&mut gw[k * n_out + j..][..N])
                 .try_into()
                 .expect("N weights");
-            for c in 0..N {
-                dst[c] += v * gr[c];
+            if ONES {
+                for c in 0..N {
+                    dst[c] += gr[c];
+                }
+            } else {
+                for c in 0..N {
+                    dst[c] += v * gr[c];
+                }
             }
         }
     }
@@ -549,7 +637,7 @@ fn input_grads_body<const W: usize>(
         let gr = &g[r * n_out..][..n_out];
         let nz = nonzero_words(gr, words);
         let gi = &mut g_in[r * n_in..][..n_in];
-        combine::<W>(wt, n_in, zeros, gr, nz, gi);
+        combine::<W, false>(wt, n_in, zeros, gr, nz, gi);
         for (gi, &h) in gi.iter_mut().zip(&input[r * n_in..][..n_in]) {
             if h <= 0.0 {
                 *gi = 0.0;
@@ -896,6 +984,8 @@ pub(crate) mod tests {
                 .map(|k| match k % 5 {
                     0 => 1.0,
                     1 => -0.0,
+                    // Even rows one-hot (the multiply-free sums), odd rows not.
+                    2 if k / sizes[0] % 2 == 0 => 1.0,
                     2 => (k as f32 * 0.61).sin(),
                     _ => 0.0,
                 })

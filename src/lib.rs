@@ -11,6 +11,8 @@ pub mod out;
 pub mod plot;
 pub mod run;
 pub mod slush;
+pub mod slush_play;
+pub mod slush_score;
 pub mod slush_verify;
 pub mod state;
 pub mod sweep;

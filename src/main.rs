@@ -368,12 +368,21 @@ fn run_cmd(a: RunArgs) -> Result<(), String> {
             selfplay::run::run_with(&res, &out, a.quiet, a.resume).map_err(|e| format!("{e:#}"))?;
         }
         config::Job::Slush(job) => {
-            a.no_resume("sampling-game (slush) runs")?;
+            if !job.trains() {
+                a.no_resume("evaluation runs")?;
+            }
             let out = a.out(job.name());
             let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
+            if a.resume && !selfplay::slush::can_resume(&job, &out).map_err(|e| format!("{e:#}"))? {
+                return Err(format!(
+                    "--resume: {} holds no saved state ({}) to go on from",
+                    out.display(),
+                    selfplay::slush::STATE
+                ));
+            }
             one_thread_inside_runs();
             let say = selfplay::run::sayer(a.quiet);
-            selfplay::slush::run(&job, &out, &say).map_err(|e| format!("{e:#}"))?;
+            selfplay::slush::run_with(&job, &out, &say, a.resume).map_err(|e| format!("{e:#}"))?;
         }
     }
     Ok(())

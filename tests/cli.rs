@@ -443,6 +443,71 @@ fn lines(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
 }
 
+/// The sampling game's co-training (learned honest team and learned
+/// answerers) killed mid-run and resumed writes what an uninterrupted run
+/// writes.
+#[test]
+fn a_killed_slush_run_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/slush_attack.toml");
+    let sets = [
+        "--set",
+        "train.episodes=16384",
+        "--set",
+        "train.eval_every=512",
+        "--set",
+        "train.batch=512",
+        "--set",
+        "eval.episodes=500",
+        "--set",
+        "honest.kind=learned",
+    ];
+    let (killed, whole) = (dir.path().join("killed"), dir.path().join("whole"));
+    let mut child = selfplay()
+        .args([file, "--quiet", "--out", killed.to_str().unwrap()])
+        .args(sets)
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while lines(&killed.join("metrics.csv")) < 6 {
+        assert!(start.elapsed().as_secs() < 600, "no rows appeared");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = lines(&killed.join("metrics.csv"));
+    assert!(
+        partial > 1 && partial < 34,
+        "{partial} lines: the run finished before it was killed"
+    );
+    let resumed = selfplay()
+        .args([file, "--quiet", "--resume", "--out"])
+        .arg(&killed)
+        .args(sets)
+        .status()
+        .unwrap();
+    assert!(resumed.success());
+    let status = selfplay()
+        .args([file, "--quiet", "--out"])
+        .arg(&whole)
+        .args(sets)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for f in [
+        "metrics.csv",
+        "honest.safetensors",
+        "byzantine.safetensors",
+        "state.safetensors",
+    ] {
+        let read = |d: &std::path::Path| std::fs::read(d.join(f)).unwrap();
+        assert!(
+            read(&killed) == read(&whole),
+            "{f} differs after the resume"
+        );
+    }
+}
+
 #[test]
 fn a_killed_run_resumes_to_the_same_result() {
     let dir = tempfile::tempdir().unwrap();

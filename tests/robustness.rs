@@ -550,19 +550,37 @@ fn used_folders_and_resumes_are_explicit() {
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(config.contains("seed = 2"), "{config}");
     // Runs that keep no state refuse --resume instead of starting over.
-    for (file, what) in [
-        ("slush.toml", "sampling-game (slush) runs keep no state"),
-        ("majority.toml", "evaluation runs keep no state"),
+    for (file, extra, what) in [
+        (
+            "slush.toml",
+            ["--set", "honest.kind=scripted"],
+            "evaluation runs keep no state",
+        ),
+        (
+            "majority.toml",
+            ["--set", "seed=1"],
+            "evaluation runs keep no state",
+        ),
     ] {
         let file = format!("{}/experiments/{file}", env!("CARGO_MANIFEST_DIR"));
         let err = refused(
             selfplay()
                 .args([&file, "--resume", "--out", out.to_str().unwrap()])
+                .args(extra)
                 .output()
                 .unwrap(),
         );
         assert!(err.contains(what), "{err}");
     }
+    // A sampling-game training run resumes only its own state.
+    let slush = format!("{}/experiments/slush.toml", env!("CARGO_MANIFEST_DIR"));
+    let err = refused(
+        selfplay()
+            .args([&slush, "--resume", "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("made by a different config"), "{err}");
     let harden = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/harden.toml");
     let err = refused(
         selfplay()

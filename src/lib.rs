@@ -11,6 +11,7 @@ pub mod out;
 pub mod plot;
 pub mod run;
 pub mod slush;
+pub mod slush_explain;
 pub mod slush_play;
 pub mod slush_score;
 pub mod slush_verify;

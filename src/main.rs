@@ -66,7 +66,8 @@ enum Command {
     },
     /// Attack, verify, defend: from a fixed honest protocol to a verified one.
     Harden(RunArgs),
-    /// A learned honest checkpoint as a decision table (view -> action).
+    /// A learned honest checkpoint as a decision table (view -> action); a
+    /// sampling-game one as a rule over (round, colour, counts).
     Explain {
         checkpoint: PathBuf,
         /// The most protocol evaluations the search may make (docs/verifier.md).
@@ -413,6 +414,12 @@ fn main() -> ExitCode {
             selfplay::sweep::sweep(&file, &sets, &root, &opt).map_err(|e| format!("{e:#}"))
         }
         Some(Command::Harden(a)) => harden_cmd(a),
+        Some(Command::Explain {
+            checkpoint,
+            max_work: _,
+        }) if selfplay::slush_explain::is_slush(&checkpoint) => {
+            selfplay::slush_explain::explain(&checkpoint).map(|text| selfplay::out!("{text}"))
+        }
         Some(Command::Explain {
             checkpoint,
             max_work,

@@ -211,6 +211,24 @@ fn verify_game_slush_scores_a_learned_checkpoint_as_the_runner_plays_it() {
             "sampled {sampled}, exact {exact}"
         );
     }
+    // The run's own row carries the same exact figure (f = 0: both sights agree).
+    let exact = v["optimal_attack_rate"].as_f64().unwrap();
+    assert_eq!(col("optimal_attack_rate_seeing_samples"), exact);
+    assert_eq!(col("optimal_attack_rate"), exact);
+    // explain reads it as a rule over (round, colour, counts), named or new.
+    let out = selfplay().arg("explain").arg(&ckpt).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        (text.contains("it is ") || text.contains("something new"))
+            && text.contains("round 8, either colour: commit on")
+            && text.contains("exact optimal attack rate (disagreement"),
+        "{text}"
+    );
     let err = refused(
         selfplay()
             .args([

@@ -648,6 +648,49 @@ mod tests {
     }
 
     #[test]
+    fn byzantine_nodes_answer_the_queries_they_received_seeing_all_but_samples() {
+        let mut e = env(2, None, 32);
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        e.reset(&mut rng);
+        e.draw(&mut rng);
+        let mut qs = vec![];
+        e.queries(&mut qs);
+        let mut want = 0;
+        for ep in 0..32 {
+            for i in bits(e.acting(ep)) {
+                want += e
+                    .sample(ep, i)
+                    .iter()
+                    .filter(|&&j| e.episode(ep).is_byzantine(j as usize))
+                    .count();
+            }
+        }
+        assert_eq!(qs.len(), want);
+        let d = e.spec.byz_obs_size();
+        let mut obs = vec![0.0; d];
+        for q in &qs {
+            let ep = e.episode(q.episode);
+            assert!(ep.is_byzantine(q.byzantine) && !ep.is_byzantine(q.querier));
+            assert!(e
+                .sample(q.episode, q.querier)
+                .contains(&(q.byzantine as u8)));
+            let ids: Vec<usize> = ep.byzantine_ids().collect();
+            assert_eq!(ids[q.ordinal], q.byzantine);
+            e.encode_query(*q, &|_, _| 1, &mut obs);
+            // Round, 5 nodes' states, 3 honest counters, querier, answerer.
+            assert_eq!(obs.iter().sum::<f32>(), 1.0 + 5.0 + 3.0 + 2.0);
+            let per = 5 + e.spec.beta + 1;
+            let node = |j: usize| &obs[e.spec.rounds as usize + j * per..][..per];
+            assert_eq!(node(q.byzantine)[0], 1.0);
+            assert_eq!(
+                node(q.querier)[1 + e.colour(q.episode, q.querier) as usize],
+                1.0
+            );
+            assert_eq!(node(q.querier)[5 + 1], 1.0);
+        }
+    }
+
+    #[test]
     fn slush_keeps_a_unanimous_colour_and_commits_in_the_last_round() {
         let mut e = env(0, Some(5), 16);
         let mut rng = ChaCha8Rng::seed_from_u64(3);

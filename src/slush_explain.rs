@@ -44,11 +44,12 @@ fn views(spec: &SlushSpec) -> Vec<View> {
     out
 }
 
-/// A stateless candidate rule: Slush (`beta = None`) or Snowflake with beta
-/// = 1, at threshold `alpha`.
+/// A stateless candidate rule: Slush (`snowflake` false) or Snowflake with
+/// beta = 1, at threshold `alpha`; `alpha = 0` stands for committing one's
+/// own colour at once, whatever the sample says (no sampling at all).
 fn candidate(spec: &SlushSpec, alpha: usize, snowflake: bool, v: View) -> u8 {
     let (round, own, c) = v;
-    if round >= spec.rounds {
+    if round >= spec.rounds || alpha == 0 {
         return COMMIT;
     }
     let other = 1 - own;
@@ -135,13 +136,15 @@ pub fn rule_text(spec: &SlushSpec, table: &Table) -> String {
     // The nearest stateless scripted rule, by views on which it differs.
     let mut best: Option<(usize, String, Vec<View>, usize, bool)> = None;
     for snowflake in [false, true] {
-        for alpha in 1..=spec.k {
+        for alpha in (snowflake as usize)..=spec.k {
             let diff: Vec<View> = all
                 .iter()
                 .copied()
                 .filter(|&v| act(v) != candidate(spec, alpha, snowflake, v))
                 .collect();
-            let name = if snowflake {
+            let name = if alpha == 0 {
+                "its own initial colour, committed in round 1 (no sampling)".to_string()
+            } else if snowflake {
                 format!("Snowflake with alpha = {alpha}, beta = 1")
             } else {
                 format!("Slush with alpha = {alpha}")
@@ -266,6 +269,13 @@ mod tests {
                 "{text}"
             );
         }
+        let sp = spec(1);
+        let at_once = Table::new(3, 8, |_, _, _| COMMIT);
+        let text = rule_text(&sp, &at_once);
+        assert!(
+            text.contains("it is its own initial colour, committed in round 1"),
+            "{text}"
+        );
         // Never committing early and never switching is neither.
         let sp = spec(1);
         let stubborn = Table::new(3, 8, |r, c, _| if r == 8 { COMMIT } else { c });

@@ -100,6 +100,14 @@ impl SlushJob {
                 ),
             ));
         }
+        if exp.train.schedule != crate::config::Schedule::Simultaneous {
+            return Err(ConfigError::new(
+                "train.schedule",
+                "\"alternating\"",
+                "the sampling game updates every learning team after every epoch: \
+                 only \"simultaneous\" applies",
+            ));
+        }
         let learns = exp.honest.kind == Kind::Learned || byz == Kind::Learned;
         if learns && exp.train.episodes == 0 {
             return Err(ConfigError::new(

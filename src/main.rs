@@ -66,7 +66,8 @@ enum Command {
     },
     /// Attack, verify, defend: from a fixed honest protocol to a verified one.
     Harden(RunArgs),
-    /// A learned honest checkpoint as a decision table (view -> action).
+    /// A learned honest checkpoint as a decision table (view -> action); a
+    /// sampling-game one as a rule over (round, colour, counts).
     Explain {
         checkpoint: PathBuf,
         /// The most protocol evaluations the search may make (docs/verifier.md).
@@ -372,12 +373,21 @@ fn run_cmd(a: RunArgs) -> Result<(), String> {
             selfplay::run::run_with(&res, &out, a.quiet, a.resume).map_err(|e| format!("{e:#}"))?;
         }
         config::Job::Slush(job) => {
-            a.no_resume("sampling-game (slush) runs")?;
+            if !job.trains() {
+                a.no_resume("evaluation runs")?;
+            }
             let out = a.out(job.name());
             let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
+            if a.resume && !selfplay::slush::can_resume(&job, &out).map_err(|e| format!("{e:#}"))? {
+                return Err(format!(
+                    "--resume: {} holds no saved state ({}) to go on from",
+                    out.display(),
+                    selfplay::slush::STATE
+                ));
+            }
             one_thread_inside_runs();
             let say = selfplay::run::sayer(a.quiet);
-            selfplay::slush::run(&job, &out, &say).map_err(|e| format!("{e:#}"))?;
+            selfplay::slush::run_with(&job, &out, &say, a.resume).map_err(|e| format!("{e:#}"))?;
         }
     }
     Ok(())
@@ -408,6 +418,12 @@ fn main() -> ExitCode {
             selfplay::sweep::sweep(&file, &sets, &root, &opt).map_err(|e| format!("{e:#}"))
         }
         Some(Command::Harden(a)) => harden_cmd(a),
+        Some(Command::Explain {
+            checkpoint,
+            max_work: _,
+        }) if selfplay::slush_explain::is_slush(&checkpoint) => {
+            selfplay::slush_explain::explain(&checkpoint).map(|text| selfplay::out!("{text}"))
+        }
         Some(Command::Explain {
             checkpoint,
             max_work,

@@ -99,6 +99,12 @@ const PANELS: [(&str, &[Line]); 3] = [
                 false,
             ),
             (
+                "attack_rate",
+                "attack rate (sampled; sampling game)",
+                RGBColor(255, 127, 14),
+                false,
+            ),
+            (
                 "optimal_attack_rate",
                 "optimal attack rate (verifier)",
                 RGBColor(0, 0, 0),

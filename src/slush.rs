@@ -1,26 +1,42 @@
-//! Running the sampling game (`game = "slush"`): scripted Slush and Snowflake
-//! side by side, and a learned honest team trained in the same rounds, every
-//! row sampled with its sample size (the game's randomness is the sampling
-//! itself, so its figures are sampled, never exact).
+//! Running the sampling game (`game = "slush"`). With scripted answerers:
+//! scripted Slush and Snowflake side by side, then a learned honest team
+//! trained in the same rounds. With a learned (or frozen) Byzantine team:
+//! that team against the honest one (scripted Slush or Snowflake, learned,
+//! or frozen), both learning when both are learned. Every row is sampled,
+//! with its sample size, and carries the attack's rate with its Wilson
+//! interval next to the exact optimal adversary's rate against the honest
+//! protocol that played (`slush_score`).
 
 use crate::config::{Experiment, Kind};
-use crate::export::{csv_bytes, write_atomic, MetricsRow, RowKey};
+use crate::export::{write_atomic, MetricsRow, RowKey};
 use crate::run::stream;
+use crate::slush_play::{pay_byzantine, play, Answerers, Honest};
+use crate::slush_score::{self as score, HonestRule, Optimum, SlushRow};
+use crate::state::RunState;
 use crate::teams::Tally;
-use agents::checkpoint;
-use agents::learner::{ActScratch, Actor};
-use agents::{Buffer, Learner};
+use agents::checkpoint::{self, Loaded};
+use agents::learner::Actor;
+use agents::{Buffer, Learner, Stats};
 use anyhow::bail;
-use envs::slush::{self, Slush, SlushEnv, SlushRule, SlushSpec, Snowflake, COMMIT};
+use envs::slush::{self, Slush, SlushEnv, SlushRule, SlushSpec, Snowflake};
+use envs::ConfigError;
 use envs::Switch;
-use envs::{ConfigError, NONE};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
-/// A sampling-game experiment, checked.
+pub use crate::state::STATE;
+
+/// The scripted honest protocols of the sampling game.
+pub const PROTOCOLS: &[&str] = &["slush", "snowflake"];
+
+/// A sampling-game experiment, checked, with its checkpoints loaded.
 pub struct SlushJob {
     pub exp: Experiment,
     pub spec: SlushSpec,
+    /// `honest.checkpoint`: the frozen network, or a learned team's start.
+    honest_ckpt: Option<Box<Loaded>>,
+    /// `byzantine.checkpoint`, likewise.
+    byzantine_ckpt: Option<Box<Loaded>>,
 }
 
 impl SlushJob {
@@ -51,8 +67,9 @@ impl SlushJob {
                 "the sampling game pays its rewards at the end: only \"end\" applies",
             ));
         }
+        let byz = exp.byzantine.kind;
         let adv = &exp.byzantine.adversary;
-        if spec.f > 0 && !slush::ADVERSARIES.contains(&adv.as_str()) {
+        if byz == Kind::Scripted && spec.f > 0 && !slush::ADVERSARIES.contains(&adv.as_str()) {
             return Err(ConfigError::new(
                 "byzantine.adversary",
                 format!("\"{adv}\""),
@@ -62,136 +79,125 @@ impl SlushJob {
                 ),
             ));
         }
-        if exp.byzantine.kind != Kind::Scripted {
+        if byz != Kind::Scripted && spec.f == 0 {
             return Err(ConfigError::new(
                 "byzantine.kind",
-                format!("\"{}\"", exp.byzantine.kind.name()),
-                "the sampling game has scripted Byzantine answerers only, for now",
+                format!("\"{}\"", byz.name()),
+                "there are no Byzantine agents (env.f = 0)",
             ));
         }
-        if exp.honest.kind == Kind::Frozen {
+        let proto = &exp.honest.protocol;
+        if exp.honest.kind == Kind::Scripted
+            && byz != Kind::Scripted
+            && !PROTOCOLS.contains(&proto.as_str())
+        {
             return Err(ConfigError::new(
-                "honest.kind",
-                "\"frozen\"",
-                "not supported in the sampling game yet",
+                "honest.protocol",
+                format!("\"{proto}\""),
+                format!(
+                    "the sampling game's scripted protocols are {}",
+                    PROTOCOLS.join(", ")
+                ),
             ));
         }
-        if exp.honest.kind == Kind::Learned && exp.train.episodes == 0 {
+        if exp.train.schedule != crate::config::Schedule::Simultaneous {
+            return Err(ConfigError::new(
+                "train.schedule",
+                "\"alternating\"",
+                "the sampling game updates every learning team after every epoch: \
+                 only \"simultaneous\" applies",
+            ));
+        }
+        let learns = exp.honest.kind == Kind::Learned || byz == Kind::Learned;
+        if learns && exp.train.episodes == 0 {
             return Err(ConfigError::new(
                 "train.episodes",
                 0,
                 "a learning team needs training episodes",
             ));
         }
-        Ok(SlushJob { exp, spec })
+        let honest_ckpt = checkpoint_for(
+            "honest.checkpoint",
+            exp.honest.kind,
+            exp.honest.checkpoint.as_deref(),
+            "honest",
+            spec.obs_size(),
+        )?;
+        let byzantine_ckpt = checkpoint_for(
+            "byzantine.checkpoint",
+            byz,
+            exp.byzantine.checkpoint.as_deref(),
+            "byzantine",
+            spec.byz_obs_size(),
+        )?;
+        Ok(SlushJob {
+            exp,
+            spec,
+            honest_ckpt,
+            byzantine_ckpt,
+        })
     }
 
     pub fn name(&self) -> &str {
         self.exp.name.as_deref().unwrap_or("slush")
     }
-}
 
-/// The honest team of the sampling game as it plays.
-enum Honest<'a> {
-    Rule(&'a mut dyn SlushRule),
-    Net {
-        actor: &'a Actor,
-        greedy: bool,
-        record: Option<&'a mut Buffer>,
-    },
-}
-
-/// Plays one batch to its end; returns nothing, the env holds the outcome.
-fn play(env: &mut SlushEnv, honest: &mut Honest, adversary: &str, rng: &mut ChaCha8Rng) {
-    let n = env.spec.n;
-    let d = env.spec.obs_size();
-    let a = env.spec.byz_action_len();
-    let mut byz = vec![NONE; env.len() * a];
-    let mut actions = vec![COMMIT; env.len() * n];
-    let mut obs = vec![];
-    let mut who = vec![];
-    let mut scratch = ActScratch::default();
-    if let Honest::Rule(r) = honest {
-        r.reset(env.len(), n);
-    }
-    while !env.done() {
-        env.draw(rng);
-        if a > 0 {
-            byz.fill(NONE);
-            slush::adversary_answers(adversary, env, rng, &mut byz);
-        }
-        env.answer(&byz);
-        match honest {
-            Honest::Rule(r) => {
-                for e in 0..env.len() {
-                    for i in envs::rules::bits(env.acting(e)) {
-                        actions[e * n + i] = r.act(env, e, i);
-                    }
-                }
-            }
-            Honest::Net {
-                actor,
-                greedy,
-                record,
-            } => {
-                who.clear();
-                for e in 0..env.len() {
-                    who.extend(envs::rules::bits(env.acting(e)).map(|i| e * n + i));
-                }
-                obs.resize(who.len() * d, 0.0);
-                for (k, &ei) in who.iter().enumerate() {
-                    env.encode(ei / n, ei % n, &mut obs[k * d..][..d]);
-                }
-                let masks = vec![env.honest_mask(); who.len()];
-                let (mut acts, mut logp, mut values) = (
-                    vec![0u32; who.len()],
-                    vec![0.0; who.len()],
-                    vec![0.0; who.len()],
-                );
-                let want_values = record.is_some();
-                actor.act(
-                    &obs,
-                    &masks,
-                    who.len(),
-                    *greedy,
-                    rng,
-                    &mut scratch,
-                    &mut acts,
-                    &mut logp,
-                    want_values.then_some(&mut values[..]),
-                );
-                for (k, &ei) in who.iter().enumerate() {
-                    actions[ei] = acts[k] as u8;
-                    if let Some(buf) = record.as_deref_mut() {
-                        buf.push(
-                            ei,
-                            &obs[k * d..][..d],
-                            &masks[k..k + 1],
-                            &acts[k..k + 1],
-                            logp[k],
-                            values[k],
-                        );
-                    }
-                }
-            }
-        }
-        env.step(&actions);
+    /// Whether a team learns: a training run, which keeps a state to resume.
+    pub fn trains(&self) -> bool {
+        self.exp.honest.kind == Kind::Learned || self.exp.byzantine.kind == Kind::Learned
     }
 }
 
-/// Episodes where every honest agent decided the initial honest majority.
-fn majority(env: &SlushEnv) -> u64 {
-    let n = env.spec.n;
-    (0..env.len())
-        .filter(|&e| {
-            let ep = env.episode(e);
-            let honest = envs::rules::all(n) & !ep.byzantine;
-            let ones = (ep.inputs & honest).count_ones();
-            let zeros = honest.count_ones() - ones;
-            let want = if ones > zeros { honest } else { 0 };
-            ones != zeros && ep.decided & honest == honest && ep.values & honest == want
-        })
-        .count() as u64
+/// A team's checkpoint, checked against the sampling game: needed for a
+/// frozen team, a starting point for a learned one, unused by a scripted one.
+fn checkpoint_for(
+    key: &str,
+    kind: Kind,
+    path: Option<&Path>,
+    team: &str,
+    obs_dim: usize,
+) -> Result<Option<Box<Loaded>>, ConfigError> {
+    let path = match (kind, path) {
+        (Kind::Scripted, _) | (Kind::Learned, None) => return Ok(None),
+        (Kind::Frozen, None) => {
+            return Err(ConfigError::new(
+                key,
+                "(none)",
+                format!("a frozen {team} team needs a checkpoint"),
+            ))
+        }
+        (_, Some(p)) => p,
+    };
+    let shown = format!("\"{}\"", path.display());
+    let c = crate::config::load_checkpoint(path).map_err(|e| ConfigError::new(key, &shown, e))?;
+    let slush_game = crate::config::parse(&c.meta.config, "")
+        .is_ok_and(|e| e.game == crate::config::Game::Slush);
+    let why = if !slush_game {
+        Some("a consensus checkpoint: the sampling game cannot play it".to_string())
+    } else if c.meta.team != team {
+        Some(format!("is a {} checkpoint, not {team}", c.meta.team))
+    } else if c.meta.obs_dim != obs_dim {
+        Some(format!(
+            "takes observations of size {}, this game has {obs_dim}: n, k, beta and rounds \
+             must match its training",
+            c.meta.obs_dim
+        ))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(ConfigError::new(key, &shown, why)),
+        None => Ok(Some(Box::new(c))),
+    }
+}
+
+/// A saved network as an actor.
+fn frozen_actor(c: &Loaded) -> anyhow::Result<Actor> {
+    Ok(Actor {
+        policy: c.policy().map_err(anyhow::Error::msg)?,
+        critic: c.critic().map_err(anyhow::Error::msg)?,
+        heads: 1,
+    })
 }
 
 fn tally(env: &SlushEnv) -> Tally {
@@ -202,61 +208,151 @@ fn tally(env: &SlushEnv) -> Tally {
     t
 }
 
-/// `eval.episodes` sampled episodes of `honest` against the configured
-/// adversary, and how many of them decided the initial majority.
-fn evaluate(job: &SlushJob, honest: &mut Honest, rng: &mut ChaCha8Rng) -> (Tally, u64) {
+/// Sampled figures of one evaluation.
+struct Sampled {
+    tally: Tally,
+    /// Episodes where every honest agent decided the initial majority.
+    majority: u64,
+    /// Episodes where the Byzantine team reached `slush.attack_goal`.
+    attacks: u64,
+}
+
+/// `eval.episodes` sampled episodes of `honest` against `byz`.
+fn evaluate(
+    job: &SlushJob,
+    honest: &mut Honest,
+    byz: &mut Answerers,
+    rng: &mut ChaCha8Rng,
+) -> Sampled {
     let (episodes, batch) = (job.exp.eval.episodes, job.exp.eval.batch);
-    let mut total = Tally::default();
-    let mut maj = 0;
-    while total.episodes < episodes {
-        let len = batch.min((episodes - total.episodes) as usize);
+    let mut s = Sampled {
+        tally: Tally::default(),
+        majority: 0,
+        attacks: 0,
+    };
+    while s.tally.episodes < episodes {
+        let len = batch.min((episodes - s.tally.episodes) as usize);
         let mut env = SlushEnv::new(job.spec.clone(), len);
         env.reset(rng);
-        play(&mut env, honest, &job.exp.byzantine.adversary, rng);
-        maj += majority(&env);
-        total.merge(&tally(&env));
+        play(&mut env, honest, byz, rng);
+        for e in 0..len {
+            s.majority += env.decided_majority(e) as u64;
+            s.attacks += env.attack_succeeded(e, job.spec.attack_goal) as u64;
+        }
+        s.tally.merge(&tally(&env));
     }
-    (total, maj)
+    s
+}
+
+/// Who played a row, and when.
+struct RowAt<'a> {
+    honest: &'a str,
+    byzantine: &'a str,
+    epoch: u64,
+    episodes: u64,
 }
 
 fn row(
     job: &SlushJob,
-    honest: &str,
-    epoch: u64,
-    episodes: u64,
-    (t, maj): &(Tally, u64),
-    stats: Option<agents::Stats>,
-) -> MetricsRow {
-    let s = &job.spec;
+    at: RowAt,
+    s: &Sampled,
+    stats: (Option<Stats>, Option<Stats>),
+    optimum: Option<Optimum>,
+) -> SlushRow {
+    let sp = &job.spec;
     let key = RowKey {
         run: job.name().into(),
         seed: job.exp.seed,
-        n: s.n,
-        f: s.f,
-        rounds: s.rounds,
+        n: sp.n,
+        f: sp.f,
+        rounds: sp.rounds,
         comm: "slush".into(),
         synchrony: "synchronous".into(),
         identity: "anonymous".into(),
         faults: "byzantine".into(),
-        honest: honest.into(),
-        byzantine: if s.f == 0 {
-            "none".into()
-        } else {
-            job.exp.byzantine.adversary.clone()
-        },
-        epoch,
-        episodes,
+        honest: at.honest.into(),
+        byzantine: at.byzantine.into(),
+        epoch: at.epoch,
+        episodes: at.episodes,
     };
-    MetricsRow {
-        majority_rate: Some(t.rate(*maj)),
-        ..MetricsRow::new(key, t, stats, None)
+    let t = &s.tally;
+    let (attack, optimal) = score::attack_cols(sp.attack_goal, s.attacks, t.episodes, optimum);
+    SlushRow {
+        metrics: MetricsRow {
+            majority_rate: Some(t.rate(s.majority)),
+            optimal_attack_rate: optimal,
+            ..MetricsRow::new(key, t, stats.0, stats.1)
+        },
+        attack,
     }
 }
 
-/// Runs a sampling-game experiment: baselines first, then the learned team.
+/// The Byzantine team as the rows name it.
+fn byzantine_name(job: &SlushJob) -> String {
+    match job.exp.byzantine.kind {
+        _ if job.spec.f == 0 => "none".into(),
+        Kind::Scripted => job.exp.byzantine.adversary.clone(),
+        k => k.name().into(),
+    }
+}
+
+/// Whether `out` holds a saved state of this experiment; an error if it
+/// holds one of another experiment or cannot be read.
+pub fn can_resume(job: &SlushJob, out: &Path) -> anyhow::Result<bool> {
+    Ok(saved_state(job, out)?.is_some())
+}
+
+fn saved_state(
+    job: &SlushJob,
+    out: &Path,
+) -> anyhow::Result<Option<(RunState, checkpoint::Tensors)>> {
+    let path = out.join(STATE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let (json, tensors) = checkpoint::read_tensors(&path).map_err(anyhow::Error::msg)?;
+    let st: RunState = serde_json::from_str(&json)
+        .map_err(|e| anyhow::anyhow!("{}: not a saved run state: {e}", path.display()))?;
+    if st.config != toml::to_string(&job.exp)? {
+        bail!(
+            "cannot resume {}: it was made by a different config (another file, seed or --set)",
+            out.display()
+        );
+    }
+    Ok(Some((st, tensors)))
+}
+
+/// Runs a sampling-game experiment from the start.
 pub fn run(job: &SlushJob, out: &Path, say: &dyn Fn(String)) -> anyhow::Result<Vec<MetricsRow>> {
+    run_with(job, out, say, false)
+}
+
+/// A scripted honest rule by name.
+fn rule(name: &str) -> Box<dyn SlushRule> {
+    match name {
+        "snowflake" => Box::new(Snowflake::default()),
+        _ => Box::new(Slush),
+    }
+}
+
+fn rule_of(name: &str) -> HonestRule<'static> {
+    match name {
+        "snowflake" => HonestRule::Snowflake,
+        _ => HonestRule::Slush,
+    }
+}
+
+/// Runs a sampling-game experiment; with `resume`, goes on from the state
+/// saved in `out` (the same bytes as a run never stopped).
+pub fn run_with(
+    job: &SlushJob,
+    out: &Path,
+    say: &dyn Fn(String),
+    resume: bool,
+) -> anyhow::Result<Vec<MetricsRow>> {
     let exp = &job.exp;
     let started = std::time::Instant::now();
+    let saved = if resume { saved_state(job, out)? } else { None };
     std::fs::create_dir_all(out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     write_atomic(&out.join("config.toml"), toml::to_string(exp)?.as_bytes())?;
@@ -266,40 +362,119 @@ pub fn run(job: &SlushJob, out: &Path, say: &dyn Fn(String)) -> anyhow::Result<V
         job.spec.describe(),
         exp.seed
     ));
-    let mut rows = vec![];
-    let report = |r: &MetricsRow| {
+    let report = |r: &SlushRow| {
+        let (m, a) = (&r.metrics, &r.attack);
+        let opt = m
+            .optimal_attack_rate
+            .map_or("-".into(), |o| format!("{o:.4}"));
         say(format!(
-            "{:<10} episodes {:>7}  agreement {:.4}  majority {:.4}  win {:.4}  mean decision round {:.2}  ({} episodes sampled)",
-            r.honest,
-            r.episodes,
-            r.agreement_rate,
-            r.majority_rate.unwrap_or(0.0),
-            r.honest_win_rate,
-            r.mean_decision_round,
-            r.eval_episodes
+            "{:<10} episodes {:>7}  agreement {:.4}  majority {:.4}  mean decision round {:.2}  \
+             attack ({}) {:.4} [{:.4}, {:.4}] / optimum {opt}  ({} episodes sampled)",
+            m.honest,
+            m.episodes,
+            m.agreement_rate,
+            m.majority_rate.unwrap_or(0.0),
+            m.mean_decision_round,
+            a.attack_goal,
+            a.attack_rate,
+            a.attack_rate_low,
+            a.attack_rate_high,
+            m.eval_episodes
         ))
     };
-    let mut slush_rule = Slush;
-    let mut snowflake = Snowflake::default();
-    let baselines: [(&str, &mut dyn SlushRule); 2] =
-        [("slush", &mut slush_rule), ("snowflake", &mut snowflake)];
-    for (k, (name, rule)) in baselines.into_iter().enumerate() {
-        let t = evaluate(
-            job,
-            &mut Honest::Rule(rule),
-            &mut stream(exp.seed, 10 + k as u64),
-        );
-        let r = row(job, name, 0, 0, &t, None);
-        report(&r);
-        rows.push(r);
+    let max_work = exp.eval.max_work;
+    let byz_name = byzantine_name(job);
+    let mut rows: Vec<SlushRow> = vec![];
+    // Scripted answerers: Slush and Snowflake against them first.
+    if exp.byzantine.kind == Kind::Scripted && saved.is_none() {
+        for (k, name) in PROTOCOLS.iter().enumerate() {
+            let mut r = rule(name);
+            let s = evaluate(
+                job,
+                &mut Honest::Rule(&mut *r),
+                &mut Answerers::Scripted(&exp.byzantine.adversary),
+                &mut stream(exp.seed, 10 + k as u64),
+            );
+            let optimum = score::optimum(&job.spec, rule_of(name), max_work);
+            let at = RowAt {
+                honest: name,
+                byzantine: &byz_name,
+                epoch: 0,
+                episodes: 0,
+            };
+            let r = row(job, at, &s, (None, None), optimum);
+            report(&r);
+            rows.push(r);
+        }
     }
-    if exp.honest.kind == Kind::Learned {
-        let d = job.spec.obs_size();
+    let honest_learns = exp.honest.kind == Kind::Learned;
+    let byz_learns = exp.byzantine.kind == Kind::Learned;
+    // Evaluation only: the honest team (unless only the baselines were
+    // asked for) against a frozen Byzantine team.
+    let evaluates_alone =
+        !job.trains() && (exp.byzantine.kind == Kind::Frozen || exp.honest.kind == Kind::Frozen);
+    if job.trains() || evaluates_alone {
+        let (d, bd) = (job.spec.obs_size(), job.spec.byz_obs_size());
         let mut init = stream(exp.seed, 0);
         let mut rng = stream(exp.seed, 1);
         let mut upd = stream(exp.seed, 2);
-        let mut learner = Learner::new(d, 1, &exp.honest.learn, &mut init)?;
+        let mut honest_learner = match honest_learns {
+            true => Some(Learner::new(d, 1, &exp.honest.learn, &mut init)?),
+            false => None,
+        };
+        let mut byz_learner = match byz_learns {
+            true => Some(Learner::new(bd, 1, &exp.byzantine.learn, &mut init)?),
+            false => None,
+        };
+        // A learned team starts from its checkpoint, when it names one.
+        for (l, c) in [
+            (&mut honest_learner, &job.honest_ckpt),
+            (&mut byz_learner, &job.byzantine_ckpt),
+        ] {
+            if let (Some(l), Some(c)) = (l.as_mut(), c) {
+                c.into_learner(l).map_err(anyhow::Error::msg)?;
+            }
+        }
+        let honest_frozen = match (&exp.honest.kind, &job.honest_ckpt) {
+            (Kind::Frozen, Some(c)) => Some(frozen_actor(c)?),
+            _ => None,
+        };
+        let byz_frozen = match (&exp.byzantine.kind, &job.byzantine_ckpt) {
+            (Kind::Frozen, Some(c)) => Some(frozen_actor(c)?),
+            _ => None,
+        };
+        let honest_name = match exp.honest.kind {
+            Kind::Scripted => exp.honest.protocol.as_str(),
+            k => k.name(),
+        };
         let (mut episodes, mut epoch, mut evals) = (0u64, 0u64, 0u64);
+        // A resumed run already has its row at this point.
+        let mut evaluated = false;
+        if let Some((st, tensors)) = &saved {
+            for (l, team, steps) in [
+                (&mut honest_learner, "honest", st.honest_steps),
+                (&mut byz_learner, "byzantine", st.byzantine_steps),
+            ] {
+                if let (Some(l), Some(t)) = (l.as_mut(), steps) {
+                    checkpoint::restore_learner(l, team, tensors, t).map_err(anyhow::Error::msg)?;
+                }
+            }
+            let metrics = out.join("metrics.csv");
+            rows = score::read(&metrics)?;
+            if rows.len() < st.rows {
+                bail!(
+                    "cannot resume {}: {} has fewer rows than the saved state",
+                    out.display(),
+                    metrics.display()
+                );
+            }
+            rows.truncate(st.rows);
+            (episodes, epoch, evals) = (st.episodes, st.epoch, st.evals);
+            rng.set_word_pos(st.play.parse()?);
+            upd.set_word_pos(st.update.parse()?);
+            evaluated = true;
+            say(format!("resumed at epoch {epoch}, {episodes} episodes"));
+        }
         // Training draws every input split (unless the experiment fixes
         // `slush.train_split`), so that validity binds: on a fixed split a
         // constant colour would "agree" every time.
@@ -308,75 +483,170 @@ pub fn run(job: &SlushJob, out: &Path, say: &dyn Fn(String)) -> anyhow::Result<V
             train_spec.ones = None;
         }
         let mut env = SlushEnv::new(train_spec, exp.train.batch);
-        let mut last = None;
+        let (mut last, mut last_byz) = (None, None);
         let mut next_eval = 0;
+        // The optimum against a fixed honest protocol cannot change: once.
+        let fixed_optimum = match exp.honest.kind {
+            Kind::Scripted => Some(score::optimum(
+                &job.spec,
+                rule_of(&exp.honest.protocol),
+                max_work,
+            )),
+            Kind::Frozen => honest_frozen
+                .as_ref()
+                .map(|a| score::optimum(&job.spec, HonestRule::Network(&a.policy), max_work)),
+            Kind::Learned => None,
+        };
         loop {
             if episodes >= next_eval || episodes >= exp.train.episodes {
                 while next_eval <= episodes {
                     next_eval += exp.train.eval_every;
                 }
-                // The learned protocol as it stands, played greedily.
-                let actor = learner.actor()?;
-                let mut h = Honest::Net {
-                    actor: &actor,
-                    greedy: true,
-                    record: None,
-                };
-                let t = evaluate(job, &mut h, &mut stream(exp.seed, 1000 + evals));
-                let r = row(job, "learned", epoch, episodes, &t, last.take());
-                report(&r);
-                rows.push(r);
-                evals += 1;
-                write_atomic(&out.join("metrics.csv"), &csv_bytes(&rows)?)?;
-                // The network as of this row, as every training run keeps it.
-                let meta = checkpoint::Meta {
-                    team: "honest".into(),
-                    obs_dim: d,
-                    heads: 1,
-                    hidden: exp.honest.learn.hidden.clone(),
-                    rounds: job.spec.rounds,
-                    episodes,
-                    config: toml::to_string(exp)?,
-                };
-                checkpoint::save(&out.join("honest.safetensors"), &learner, &meta)
-                    .map_err(anyhow::Error::msg)?;
-            }
-            if episodes >= exp.train.episodes {
-                break;
-            }
-            let actor = learner.actor()?;
-            let mut buf = Buffer::new(d, 1);
-            env.reset(&mut rng);
-            play(
-                &mut env,
-                &mut Honest::Net {
-                    actor: &actor,
-                    greedy: false,
-                    record: Some(&mut buf),
-                },
-                &exp.byzantine.adversary,
-                &mut rng,
-            );
-            let n = job.spec.n;
-            for e in 0..env.len() {
-                let (ep, o) = (env.episode(e), env.outcome(e));
-                for i in envs::rules::bits(envs::rules::all(n) & !ep.byzantine) {
-                    buf.reward_last(
-                        e * n + i,
-                        exp.rewards.honest_for(n, job.spec.rounds, ep, &o, i),
-                    );
+                if !std::mem::take(&mut evaluated) {
+                    // Both teams as they stand, networks played greedily.
+                    let h_actor = honest_learner.as_ref().map(|l| l.actor()).transpose()?;
+                    let b_actor = byz_learner.as_ref().map(|l| l.actor()).transpose()?;
+                    let h_actor = h_actor.as_ref().or(honest_frozen.as_ref());
+                    let b_actor = b_actor.as_ref().or(byz_frozen.as_ref());
+                    let optimum = match (&fixed_optimum, h_actor) {
+                        (Some(o), _) => *o,
+                        (None, Some(a)) => {
+                            score::optimum(&job.spec, HonestRule::Network(&a.policy), max_work)
+                        }
+                        (None, None) => None,
+                    };
+                    let mut scripted = rule(&exp.honest.protocol);
+                    let mut h = match h_actor {
+                        Some(actor) => Honest::Net {
+                            actor,
+                            greedy: true,
+                            record: None,
+                        },
+                        None => Honest::Rule(&mut *scripted),
+                    };
+                    let mut b = match b_actor {
+                        Some(actor) => Answerers::Net {
+                            actor,
+                            greedy: true,
+                            record: None,
+                        },
+                        None => Answerers::Scripted(&exp.byzantine.adversary),
+                    };
+                    let s = evaluate(job, &mut h, &mut b, &mut stream(exp.seed, 1000 + evals));
+                    let at = RowAt {
+                        honest: honest_name,
+                        byzantine: &byz_name,
+                        epoch,
+                        episodes,
+                    };
+                    let r = row(job, at, &s, (last.take(), last_byz.take()), optimum);
+                    report(&r);
+                    rows.push(r);
+                    evals += 1;
+                    save(job, out, &rows, &honest_learner, &byz_learner, episodes)?;
+                    if job.trains() {
+                        let st = RunState {
+                            rows: rows.len(),
+                            episodes,
+                            epoch,
+                            evals,
+                            play: rng.get_word_pos().to_string(),
+                            update: upd.get_word_pos().to_string(),
+                            honest_steps: honest_learner.as_ref().map(|l| l.opt.t),
+                            byzantine_steps: byz_learner.as_ref().map(|l| l.opt.t),
+                            replays: vec![],
+                            config: toml::to_string(exp)?,
+                        };
+                        let mut tensors = vec![];
+                        if let Some(l) = &honest_learner {
+                            tensors.extend(checkpoint::learner_state(l, "honest"));
+                        }
+                        if let Some(l) = &byz_learner {
+                            tensors.extend(checkpoint::learner_state(l, "byzantine"));
+                        }
+                        // Written last: a killed run resumes from its last complete row.
+                        checkpoint::write_tensors(
+                            &out.join(STATE),
+                            &tensors,
+                            &serde_json::to_string(&st)?,
+                        )
+                        .map_err(anyhow::Error::msg)?;
+                    }
                 }
             }
-            let s = learner.update(&buf, &mut upd)?;
-            if !s.policy_loss.is_finite() {
-                bail!("training diverged: honest team, epoch {epoch}");
+            if episodes >= exp.train.episodes || !job.trains() {
+                break;
             }
-            last = Some(s);
+            let h_actor = match &honest_learner {
+                Some(l) => Some(l.actor()?),
+                None => None,
+            };
+            let b_actor = match &byz_learner {
+                Some(l) => Some(l.actor()?),
+                None => None,
+            };
+            let mut hbuf = honest_learns.then(|| Buffer::new(d, 1));
+            let mut bbuf = byz_learns.then(|| Buffer::new(bd, 1));
+            let mut scripted = rule(&exp.honest.protocol);
+            let mut h = match (&h_actor, &honest_frozen) {
+                (Some(actor), _) => Honest::Net {
+                    actor,
+                    greedy: false,
+                    record: hbuf.as_mut(),
+                },
+                // A frozen network plays greedily, as it is evaluated.
+                (None, Some(actor)) => Honest::Net {
+                    actor,
+                    greedy: true,
+                    record: None,
+                },
+                (None, None) => Honest::Rule(&mut *scripted),
+            };
+            let mut b = match (&b_actor, &byz_frozen) {
+                (Some(actor), _) => Answerers::Net {
+                    actor,
+                    greedy: false,
+                    record: bbuf.as_mut(),
+                },
+                (None, Some(actor)) => Answerers::Net {
+                    actor,
+                    greedy: true,
+                    record: None,
+                },
+                (None, None) => Answerers::Scripted(&exp.byzantine.adversary),
+            };
+            env.reset(&mut rng);
+            play(&mut env, &mut h, &mut b, &mut rng);
+            if let (Some(buf), Some(l)) = (hbuf.as_mut(), honest_learner.as_mut()) {
+                let n = job.spec.n;
+                for e in 0..env.len() {
+                    let (ep, o) = (env.episode(e), env.outcome(e));
+                    for i in envs::rules::bits(envs::rules::all(n) & !ep.byzantine) {
+                        buf.reward_last(
+                            e * n + i,
+                            exp.rewards.honest_for(n, job.spec.rounds, ep, &o, i),
+                        );
+                    }
+                }
+                let s = l.update(buf, &mut upd)?;
+                if !s.policy_loss.is_finite() {
+                    bail!("training diverged: honest team, epoch {epoch}");
+                }
+                last = Some(s);
+            }
+            if let (Some(buf), Some(l)) = (bbuf.as_mut(), byz_learner.as_mut()) {
+                pay_byzantine(&env, buf);
+                let s = l.update(buf, &mut upd)?;
+                if !s.policy_loss.is_finite() {
+                    bail!("training diverged: byzantine team, epoch {epoch}");
+                }
+                last_byz = Some(s);
+            }
             episodes += env.len() as u64;
             epoch += 1;
         }
     }
-    write_atomic(&out.join("metrics.csv"), &csv_bytes(&rows)?)?;
+    write_atomic(&out.join("metrics.csv"), &score::csv(&rows)?)?;
     let timing = [crate::export::TimingRow {
         run: job.name().into(),
         stage: "total".into(),
@@ -384,7 +654,49 @@ pub fn run(job: &SlushJob, out: &Path, say: &dyn Fn(String)) -> anyhow::Result<V
         episodes_per_second: None,
         episodes: None,
     }];
-    write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;
+    write_atomic(&out.join("timing.csv"), &crate::export::csv_bytes(&timing)?)?;
     say(format!("wrote {}", out.join("metrics.csv").display()));
-    Ok(rows)
+    Ok(rows.into_iter().map(|r| r.metrics).collect())
+}
+
+/// Writes the rows and the learning teams' networks as of the last row.
+fn save(
+    job: &SlushJob,
+    out: &Path,
+    rows: &[SlushRow],
+    honest: &Option<Learner>,
+    byzantine: &Option<Learner>,
+    episodes: u64,
+) -> anyhow::Result<()> {
+    let exp = &job.exp;
+    write_atomic(&out.join("metrics.csv"), &score::csv(rows)?)?;
+    for (l, team, obs_dim, hidden) in [
+        (
+            honest,
+            "honest",
+            job.spec.obs_size(),
+            &exp.honest.learn.hidden,
+        ),
+        (
+            byzantine,
+            "byzantine",
+            job.spec.byz_obs_size(),
+            &exp.byzantine.learn.hidden,
+        ),
+    ] {
+        if let Some(l) = l {
+            let meta = checkpoint::Meta {
+                team: team.into(),
+                obs_dim,
+                heads: 1,
+                hidden: hidden.clone(),
+                rounds: job.spec.rounds,
+                episodes,
+                config: toml::to_string(exp)?,
+            };
+            checkpoint::save(&out.join(format!("{team}.safetensors")), l, &meta)
+                .map_err(anyhow::Error::msg)?;
+        }
+    }
+    Ok(())
 }

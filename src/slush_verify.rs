@@ -299,17 +299,24 @@ fn learned_table(
     }
     *k = Some(tk);
     *rounds = Some(tr);
+    Ok(greedy_table(&policy, tk, tr))
+}
+
+/// A sampling-game honest network's greedy play as a table over (round,
+/// colour, counts): its observation is exactly those, so the table is the
+/// whole protocol, the shape the exact search needs. Read through the
+/// runner's forward pass, greedy pick and mask (only commit in the last round).
+pub fn greedy_table(policy: &agents::mlp::Frozen, k: usize, rounds: u8) -> Table {
     let mut scratch = [vec![], vec![]];
     let mut logits = vec![];
     // Greedy picks draw nothing; `pick` takes a stream all the same.
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
-    Ok(Table::new(tk, tr, |round, colour, counts| {
-        let obs = encode(tk, tr, colour, round, counts);
+    Table::new(k, rounds, |round, colour, counts| {
+        let obs = encode(k, rounds, colour, round, counts);
         policy.forward(&obs, 1, &mut scratch, &mut logits);
-        // The runner's mask (`SlushEnv::honest_mask`): only commit in the last round.
-        let mask = if round < tr { 0b111 } else { 1 << COMMIT };
+        let mask = if round < rounds { 0b111 } else { 1 << COMMIT };
         agents::learner::pick(&logits[..agents::learner::CLASSES], mask, true, &mut rng).0 as u8
-    }))
+    })
 }
 
 /// The report as text.

@@ -211,6 +211,24 @@ fn verify_game_slush_scores_a_learned_checkpoint_as_the_runner_plays_it() {
             "sampled {sampled}, exact {exact}"
         );
     }
+    // The run's own row carries the same exact figure (f = 0: both sights agree).
+    let exact = v["optimal_attack_rate"].as_f64().unwrap();
+    assert_eq!(col("optimal_attack_rate_seeing_samples"), exact);
+    assert_eq!(col("optimal_attack_rate"), exact);
+    // explain reads it as a rule over (round, colour, counts), named or new.
+    let out = selfplay().arg("explain").arg(&ckpt).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        (text.contains("it is ") || text.contains("something new"))
+            && text.contains("round 8, either colour: commit on")
+            && text.contains("exact optimal attack rate (disagreement"),
+        "{text}"
+    );
     let err = refused(
         selfplay()
             .args([
@@ -442,6 +460,71 @@ fn bench_json_names_the_stable_keys() {
 
 fn lines(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+}
+
+/// The sampling game's co-training (learned honest team and learned
+/// answerers) killed mid-run and resumed writes what an uninterrupted run
+/// writes.
+#[test]
+fn a_killed_slush_run_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/slush_attack.toml");
+    let sets = [
+        "--set",
+        "train.episodes=16384",
+        "--set",
+        "train.eval_every=512",
+        "--set",
+        "train.batch=512",
+        "--set",
+        "eval.episodes=500",
+        "--set",
+        "honest.kind=learned",
+    ];
+    let (killed, whole) = (dir.path().join("killed"), dir.path().join("whole"));
+    let mut child = selfplay()
+        .args([file, "--quiet", "--out", killed.to_str().unwrap()])
+        .args(sets)
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while lines(&killed.join("metrics.csv")) < 6 {
+        assert!(start.elapsed().as_secs() < 600, "no rows appeared");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = lines(&killed.join("metrics.csv"));
+    assert!(
+        partial > 1 && partial < 34,
+        "{partial} lines: the run finished before it was killed"
+    );
+    let resumed = selfplay()
+        .args([file, "--quiet", "--resume", "--out"])
+        .arg(&killed)
+        .args(sets)
+        .status()
+        .unwrap();
+    assert!(resumed.success());
+    let status = selfplay()
+        .args([file, "--quiet", "--out"])
+        .arg(&whole)
+        .args(sets)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for f in [
+        "metrics.csv",
+        "honest.safetensors",
+        "byzantine.safetensors",
+        "state.safetensors",
+    ] {
+        let read = |d: &std::path::Path| std::fs::read(d.join(f)).unwrap();
+        assert!(
+            read(&killed) == read(&whole),
+            "{f} differs after the resume"
+        );
+    }
 }
 
 #[test]

@@ -50,15 +50,30 @@ fn every_experiment_runs_and_respects_the_optimum() {
         {
             let rows = selfplay::slush::run(&job, dir.path(), &|_| {}).unwrap();
             let names: Vec<&str> = rows.iter().map(|r| r.honest.as_str()).collect();
-            assert_eq!(
-                &names[..3],
-                ["slush", "snowflake", "learned"],
-                "{}",
-                path.display()
-            );
+            if job.exp.byzantine.kind == config::Kind::Scripted {
+                assert_eq!(
+                    &names[..3],
+                    ["slush", "snowflake", "learned"],
+                    "{}",
+                    path.display()
+                );
+            }
             assert!(rows
                 .iter()
                 .all(|r| r.eval_episodes == 2000 && r.majority_rate.is_some()));
+            // Every attack, scripted or learned, within its interval of the optimum.
+            let attacks = selfplay::slush_score::read(&dir.path().join("metrics.csv")).unwrap();
+            for r in &attacks {
+                let opt = r
+                    .metrics
+                    .optimal_attack_rate
+                    .expect("an optimum on every row");
+                assert!(
+                    r.attack.attack_rate_low <= opt,
+                    "{}: {r:#?}",
+                    path.display()
+                );
+            }
             continue;
         }
         let res = load(
@@ -494,6 +509,83 @@ fn learned_slush_agrees_on_three_versus_two_and_beats_slush_at_the_majority() {
     );
     assert!(learned.majority_rate > slush.majority_rate, "{rows:#?}");
     assert!(learned.mean_decision_round <= job.spec.rounds as f64);
+}
+
+/// A learned Byzantine team in the sampling game, against scripted Slush
+/// (4 honest + 1 Byzantine) and Snowflake (3 + 2): at reduced size it gets
+/// most of the exact optimum of an answerer that sees what it sees, and no
+/// row's attack rate is above that optimum beyond its Wilson interval.
+#[test]
+fn a_learned_slush_attacker_nears_the_exact_optimum_and_never_passes_it() {
+    for (protocol, f, share) in [("slush", 1, 0.8), ("snowflake", 2, 0.8)] {
+        let dir = tempfile::tempdir().unwrap();
+        let sets: Vec<String> = [
+            "train.episodes=24576".to_string(),
+            "eval.episodes=4000".into(),
+            format!("honest.protocol={protocol}"),
+            format!("env.f={f}"),
+        ]
+        .to_vec();
+        let config::Job::Slush(job) =
+            config::load_job(&experiment("slush_attack.toml"), &sets).unwrap()
+        else {
+            panic!("a slush experiment")
+        };
+        selfplay::slush::run(&job, dir.path(), &|_| {}).unwrap();
+        let rows = selfplay::slush_score::read(&dir.path().join("metrics.csv")).unwrap();
+        for r in &rows {
+            let opt = r.metrics.optimal_attack_rate.unwrap();
+            assert!(r.attack.attack_rate_low <= opt, "{protocol}: {r:#?}");
+            assert_eq!(
+                (r.metrics.honest.as_str(), r.metrics.byzantine.as_str()),
+                (protocol, "learned")
+            );
+        }
+        let (first, last) = (&rows[0], rows.last().unwrap());
+        let opt = last.metrics.optimal_attack_rate.unwrap();
+        assert!(
+            last.attack.attack_rate >= share * opt,
+            "{protocol}, f = {f}: {} of optimum {opt}",
+            last.attack.attack_rate
+        );
+        // It learned that: the untrained network is far below.
+        assert!(first.attack.attack_rate < 0.5 * opt, "{first:#?}");
+        assert!(dir.path().join("byzantine.safetensors").exists());
+    }
+}
+
+/// Both teams learn (co-training): each row scores the honest team's greedy
+/// protocol as it stands against the exact optimum, recomputed per row.
+#[test]
+fn slush_cotraining_scores_every_row_against_the_optimum_of_its_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets: Vec<String> = [
+        "train.episodes=4096",
+        "train.eval_every=2048",
+        "eval.episodes=1000",
+        "honest.kind=learned",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let config::Job::Slush(job) =
+        config::load_job(&experiment("slush_attack.toml"), &sets).unwrap()
+    else {
+        panic!("a slush experiment")
+    };
+    let rows = selfplay::slush::run(&job, dir.path(), &|_| {}).unwrap();
+    assert_eq!(rows.len(), 3);
+    for r in &rows[1..] {
+        assert!(r.honest_entropy.is_some() && r.byzantine_entropy.is_some());
+        assert!(r.optimal_attack_rate.is_some());
+        assert_eq!(
+            (r.honest.as_str(), r.byzantine.as_str()),
+            ("learned", "learned")
+        );
+    }
+    for team in ["honest", "byzantine"] {
+        assert!(dir.path().join(format!("{team}.safetensors")).exists());
+    }
 }
 
 #[test]

@@ -190,6 +190,7 @@ fn the_config_reference_documents_every_config_key() {
     full.byzantine.learn.baseline = agents::Baseline::BatchMean;
     full.rewards.terminal = envs::Terminal::FirstMatch;
     full.rewards.round_penalty_at = envs::RoundPenaltyAt::EveryStep;
+    full.slush.attack_goal = envs::slush::AttackGoal::Majority;
     full.sweep = Some(Default::default());
     let mut known = BTreeSet::new();
     keys(
@@ -550,19 +551,37 @@ fn used_folders_and_resumes_are_explicit() {
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(config.contains("seed = 2"), "{config}");
     // Runs that keep no state refuse --resume instead of starting over.
-    for (file, what) in [
-        ("slush.toml", "sampling-game (slush) runs keep no state"),
-        ("majority.toml", "evaluation runs keep no state"),
+    for (file, extra, what) in [
+        (
+            "slush.toml",
+            ["--set", "honest.kind=scripted"],
+            "evaluation runs keep no state",
+        ),
+        (
+            "majority.toml",
+            ["--set", "seed=1"],
+            "evaluation runs keep no state",
+        ),
     ] {
         let file = format!("{}/experiments/{file}", env!("CARGO_MANIFEST_DIR"));
         let err = refused(
             selfplay()
                 .args([&file, "--resume", "--out", out.to_str().unwrap()])
+                .args(extra)
                 .output()
                 .unwrap(),
         );
         assert!(err.contains(what), "{err}");
     }
+    // A sampling-game training run resumes only its own state.
+    let slush = format!("{}/experiments/slush.toml", env!("CARGO_MANIFEST_DIR"));
+    let err = refused(
+        selfplay()
+            .args([&slush, "--resume", "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("made by a different config"), "{err}");
     let harden = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/harden.toml");
     let err = refused(
         selfplay()
@@ -924,13 +943,12 @@ fn slush_runs_keep_a_checkpoint_that_consensus_commands_refuse() {
     let ckpt = out.join("honest.safetensors");
     let c = agents::checkpoint::load(&ckpt).unwrap();
     assert_eq!((c.meta.team.as_str(), c.meta.episodes), ("honest", 128));
-    let err = refused(
-        selfplay()
-            .args(["explain", ckpt.to_str().unwrap()])
-            .output()
-            .unwrap(),
-    );
-    assert!(err.contains("a sampling-game (slush) checkpoint"), "{err}");
+    // explain reads it as the sampling game's rule, not as a consensus table.
+    let text = ok(selfplay()
+        .args(["explain", ckpt.to_str().unwrap()])
+        .output()
+        .unwrap());
+    assert!(text.contains("a sampling-game protocol"), "{text}");
     let frozen = format!("honest.checkpoint=\"{}\"", ckpt.display());
     let err = refused(tiny(
         &dir.path().join("x"),

@@ -29,6 +29,37 @@ pub struct SlushConfig {
     /// Train on the evaluated split only (`env.ones`); by default training
     /// draws every split, so that a constant colour cannot pass for consensus.
     pub train_split: bool,
+    /// What a learned Byzantine team is paid for, and what its attack rate
+    /// counts. Left out of a written config at its default, so that configs
+    /// written before it existed keep their bytes.
+    #[serde(skip_serializing_if = "AttackGoal::is_default")]
+    pub attack_goal: AttackGoal,
+}
+
+/// What the Byzantine answerers of the sampling game try to cause: the two
+/// figures of the exact optimal adversary (`slush_exact::Goal`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AttackGoal {
+    /// Two honest nodes decide different colours (agreement fails).
+    #[default]
+    Disagreement,
+    /// Not every honest node decides the initial honest majority (the
+    /// complement of the runner's majority count).
+    Majority,
+}
+
+impl AttackGoal {
+    fn is_default(&self) -> bool {
+        *self == AttackGoal::default()
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            AttackGoal::Disagreement => "disagreement",
+            AttackGoal::Majority => "majority",
+        }
+    }
 }
 
 impl Default for SlushConfig {
@@ -39,6 +70,7 @@ impl Default for SlushConfig {
             beta: 3,
             rounds: 8,
             train_split: false,
+            attack_goal: AttackGoal::Disagreement,
         }
     }
 }
@@ -59,6 +91,7 @@ pub struct SlushSpec {
     pub rounds: u8,
     pub byzantine_ids: Option<u32>,
     pub ones: Option<usize>,
+    pub attack_goal: AttackGoal,
 }
 
 impl SlushSpec {
@@ -144,6 +177,7 @@ impl SlushSpec {
             rounds: cfg.rounds,
             byzantine_ids,
             ones: env.ones,
+            attack_goal: cfg.attack_goal,
         })
     }
 
@@ -165,6 +199,29 @@ impl SlushSpec {
     pub fn byz_action_len(&self) -> usize {
         self.f * self.n
     }
+
+    /// Width of what a Byzantine node sees when it answers one query: the
+    /// round (R), every node's state by id (Byzantine, undecided on 0 or 1,
+    /// decided 0 or 1: 5; and its Snowflake counter `0..=beta`, one-hot,
+    /// zero for a rule that keeps none), who is asking (n), who answers (n).
+    /// Not the samples: see [`SlushEnv::encode_query`].
+    pub fn byz_obs_size(&self) -> usize {
+        self.rounds as usize + self.n * (NODE_STATES + self.beta + 1) + 2 * self.n
+    }
+}
+
+/// Per node in a Byzantine observation: Byzantine, undecided 0, undecided 1,
+/// decided 0, decided 1.
+const NODE_STATES: usize = 5;
+
+/// A query a Byzantine node received this round: who answers, who asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Query {
+    pub episode: usize,
+    /// The Byzantine node's ordinal among the episode's Byzantine nodes.
+    pub ordinal: usize,
+    pub byzantine: usize,
+    pub querier: usize,
 }
 
 /// Many episodes of the sampling game, in lockstep.
@@ -301,6 +358,83 @@ impl SlushEnv {
         }
     }
 
+    /// Every query a Byzantine node received this round, in a fixed order
+    /// (episode, querier, position in its sample): a node that did not sample
+    /// a Byzantine node asked it nothing, and its answer would not count.
+    pub fn queries(&self, out: &mut Vec<Query>) {
+        out.clear();
+        let (n, k) = (self.spec.n, self.spec.k);
+        for e in 0..self.eps.len() {
+            let ep = &self.eps[e];
+            for i in bits(self.acting(e)) {
+                for &j in &self.samples[(e * n + i) * k..][..k] {
+                    let j = j as usize;
+                    if ep.is_byzantine(j) {
+                        let ordinal = (ep.byzantine & ((1u32 << j) - 1)).count_ones() as usize;
+                        out.push(Query {
+                            episode: e,
+                            ordinal,
+                            byzantine: j,
+                            querier: i,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// What the Byzantine node of `q` sees when it answers (see
+    /// [`SlushSpec::byz_obs_size`]): the whole state but the samples, so the
+    /// exact optimum of an answerer with this sight is `slush_exact`'s
+    /// `Sight::Querier`. `counter(e, i)` is honest node `i`'s Snowflake
+    /// counter (0 for a rule without one).
+    pub fn encode_query(&self, q: Query, counter: &dyn Fn(usize, usize) -> u8, out: &mut [f32]) {
+        let s = &self.spec;
+        let (n, e) = (s.n, q.episode);
+        out.fill(0.0);
+        out[self.round.min(s.rounds) as usize - 1] = 1.0;
+        let per = NODE_STATES + s.beta + 1;
+        let ep = &self.eps[e];
+        for j in 0..n {
+            let base = s.rounds as usize + j * per;
+            let state = if ep.is_byzantine(j) {
+                0
+            } else if ep.decided >> j & 1 == 1 {
+                3 + (ep.values >> j & 1) as usize
+            } else {
+                1 + self.colour(e, j) as usize
+            };
+            out[base + state] = 1.0;
+            if !ep.is_byzantine(j) {
+                let c = (counter(e, j) as usize).min(s.beta);
+                out[base + NODE_STATES + c] = 1.0;
+            }
+        }
+        let base = s.rounds as usize + n * per;
+        out[base + q.querier] = 1.0;
+        out[base + n + q.byzantine] = 1.0;
+    }
+
+    /// Whether every honest node of episode `e` decided the initial honest
+    /// majority (never on a tied split, which has none).
+    pub fn decided_majority(&self, e: usize) -> bool {
+        let n = self.spec.n;
+        let ep = &self.eps[e];
+        let honest = crate::rules::all(n) & !ep.byzantine;
+        let ones = (ep.inputs & honest).count_ones();
+        let zeros = honest.count_ones() - ones;
+        let want = if ones > zeros { honest } else { 0 };
+        ones != zeros && ep.decided & honest == honest && ep.values & honest == want
+    }
+
+    /// Whether the Byzantine team reached `goal` in episode `e`.
+    pub fn attack_succeeded(&self, e: usize, goal: AttackGoal) -> bool {
+        match goal {
+            AttackGoal::Disagreement => !self.outcome(e).agreement,
+            AttackGoal::Majority => !self.decided_majority(e),
+        }
+    }
+
     /// Which honest actions are legal now: holding is masked in the last round.
     pub fn honest_mask(&self) -> u8 {
         if self.round < self.spec.rounds {
@@ -358,6 +492,11 @@ pub trait SlushRule: Send {
     fn reset(&mut self, len: usize, n: usize);
     /// The action of agent `i` of episode `e` this round.
     fn act(&mut self, env: &SlushEnv, e: usize, i: usize) -> u8;
+    /// Agent `i`'s counter of consecutive successful queries, as a Byzantine
+    /// answerer that sees the whole state reads it; 0 for a rule with none.
+    fn counter(&self, _e: usize, _i: usize) -> u8 {
+        0
+    }
 }
 
 /// Slush: adopt a colour that at least `alpha` of the `k` sampled answered;
@@ -399,6 +538,9 @@ impl SlushRule for Snowflake {
     fn reset(&mut self, len: usize, n: usize) {
         self.counter = vec![0; len * n];
         self.n = n;
+    }
+    fn counter(&self, e: usize, i: usize) -> u8 {
+        self.counter[e * self.n + i]
     }
     fn act(&mut self, env: &SlushEnv, e: usize, i: usize) -> u8 {
         if env.round() >= env.spec.rounds {
@@ -502,6 +644,49 @@ mod tests {
                 want[c as usize] += 1;
             }
             assert_eq!(e.counts(0, i), want);
+        }
+    }
+
+    #[test]
+    fn byzantine_nodes_answer_the_queries_they_received_seeing_all_but_samples() {
+        let mut e = env(2, None, 32);
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        e.reset(&mut rng);
+        e.draw(&mut rng);
+        let mut qs = vec![];
+        e.queries(&mut qs);
+        let mut want = 0;
+        for ep in 0..32 {
+            for i in bits(e.acting(ep)) {
+                want += e
+                    .sample(ep, i)
+                    .iter()
+                    .filter(|&&j| e.episode(ep).is_byzantine(j as usize))
+                    .count();
+            }
+        }
+        assert_eq!(qs.len(), want);
+        let d = e.spec.byz_obs_size();
+        let mut obs = vec![0.0; d];
+        for q in &qs {
+            let ep = e.episode(q.episode);
+            assert!(ep.is_byzantine(q.byzantine) && !ep.is_byzantine(q.querier));
+            assert!(e
+                .sample(q.episode, q.querier)
+                .contains(&(q.byzantine as u8)));
+            let ids: Vec<usize> = ep.byzantine_ids().collect();
+            assert_eq!(ids[q.ordinal], q.byzantine);
+            e.encode_query(*q, &|_, _| 1, &mut obs);
+            // Round, 5 nodes' states, 3 honest counters, querier, answerer.
+            assert_eq!(obs.iter().sum::<f32>(), 1.0 + 5.0 + 3.0 + 2.0);
+            let per = 5 + e.spec.beta + 1;
+            let node = |j: usize| &obs[e.spec.rounds as usize + j * per..][..per];
+            assert_eq!(node(q.byzantine)[0], 1.0);
+            assert_eq!(
+                node(q.querier)[1 + e.colour(q.episode, q.querier) as usize],
+                1.0
+            );
+            assert_eq!(node(q.querier)[5 + 1], 1.0);
         }
     }
 

@@ -7,6 +7,7 @@ pub mod budget;
 pub mod comm;
 pub mod exhaust;
 pub mod protocols;
+pub mod rb;
 pub mod rewards;
 pub mod rules;
 pub mod slush;

@@ -61,8 +61,8 @@ impl std::fmt::Display for TooBig {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         write!(
             f,
-            "the search passed {} states in instance {} (--max-states); \
-             larger sizes are out of its reach",
+            "the search passed the limit of {} states (--max-states) in instance {}: \
+             raise the limit (memory grows about 100 bytes a state) or verify a smaller n",
             self.limit, self.instance
         )
     }

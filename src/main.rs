@@ -97,7 +97,8 @@ enum Command {
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// consensus (message passing) or slush (the sampling game's exact optimal adversary).
+    /// consensus (message passing), slush (the sampling game's exact optimal
+    /// adversary) or reliable_broadcast (asynchronous, event-driven; docs/reliable_broadcast.md).
     #[arg(long, default_value = "consensus")]
     game: String,
     /// A scripted protocol by its name in envs::protocols::REGISTRY (an unknown
@@ -144,6 +145,8 @@ struct VerifyArgs {
     max_work: f64,
     #[command(flatten)]
     slush: selfplay::slush_verify::SlushFlags,
+    #[command(flatten)]
+    rb: selfplay::rb_verify::RbFlags,
 }
 
 /// A work limit: a positive number (NaN would switch the verifier's guard off).
@@ -168,6 +171,42 @@ fn flag<T: Switch>(name: &str, value: &str) -> Result<T, String> {
 }
 
 fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
+    if a.game == "reliable_broadcast" {
+        return selfplay::rb_verify::run(&selfplay::rb_verify::Request {
+            protocol: a.protocol.as_deref(),
+            n: a.n,
+            f: a.f,
+            faults: &a.faults,
+            json: a.json,
+            flags: &a.rb,
+            foreign: [
+                ("checkpoint", a.checkpoint.is_some()),
+                ("identity", a.identity != "authenticated"),
+                ("comm", a.comm != "agreement"),
+                ("synchrony", a.synchrony != "synchronous"),
+                ("delta", a.delta.is_some()),
+                ("gst", a.gst.is_some()),
+                ("rounds", a.rounds.is_some()),
+                ("max-work", a.max_work != Limits::default().max_work),
+                (a.slush.given().unwrap_or(""), a.slush.given().is_some()),
+            ]
+            .into_iter()
+            .filter(|x| x.1)
+            .map(|x| x.0)
+            .collect(),
+        });
+    }
+    if !["consensus", "slush"].contains(&a.game.as_str()) {
+        return Err(format!(
+            "--game {}: expected consensus, slush or reliable_broadcast",
+            a.game
+        ));
+    }
+    if let Some(max) = a.rb.max_states {
+        return Err(format!(
+            "--max-states {max}: only reliable broadcast reads it; add --game reliable_broadcast"
+        ));
+    }
     if a.game != "consensus" || a.slush.given().is_some() {
         // Flags of the message-passing game, given (a default is not given).
         let consensus_only = [

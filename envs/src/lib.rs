@@ -8,6 +8,7 @@ pub mod comm;
 pub mod exhaust;
 pub mod inbox;
 pub mod protocols;
+pub mod rb;
 pub mod rewards;
 pub mod rules;
 pub mod slush;

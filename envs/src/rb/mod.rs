@@ -1,0 +1,15 @@
+//! Reliable broadcast (issue 16): an asynchronous, event-driven game with
+//! no clock, where the designated sender's value must reach every correct
+//! agent or none, whatever the Byzantine agents and the scheduler do.
+//! `game` holds the rules and the named properties, `protocols` the
+//! scripted protocols and their registry, `search` the exact verifier and
+//! `trace` its readable counterexamples. See `docs/reliable_broadcast.md`.
+
+pub mod game;
+pub mod protocols;
+pub mod search;
+pub mod trace;
+
+pub use game::{instances, Decision, Instance, Kind, Msg, RbFaults, RbSpec, View, PROPERTIES};
+pub use protocols::{RbProtocol, Scripted, REGISTRY};
+pub use search::{verify, Limits, Report, TooBig};

@@ -1,0 +1,71 @@
+//! Reliable-broadcast protocols: deterministic maps from an agent's view to
+//! its decision (what to send, whether to deliver). The scripted ones live
+//! here, one family per file, registered once in [`REGISTRY`]; a learned
+//! policy played greedily implements the same trait, and the verifier
+//! checks either.
+//!
+//! Thresholds are written as in their papers and rounded as each file
+//! says; counts include the agent's own message (see `game`), and a
+//! protocol that sends "to the neighbours only" counts the others only.
+
+mod bracha;
+mod crash;
+mod echo;
+mod imbs_raynal;
+mod rbl;
+
+use super::game::{Decision, RbSpec, View};
+
+/// A deterministic honest protocol, run by every honest agent.
+pub trait RbProtocol: Send + Sync {
+    /// The name used in outputs.
+    fn name(&self) -> String;
+
+    /// The decision on `view`. Called on every change of the view; sends
+    /// already made and a second delivery are ignored by the rules, so a
+    /// protocol may repeat itself.
+    fn act(&self, spec: &RbSpec, view: &View) -> Decision;
+}
+
+/// A scripted protocol: a name and a pure rule.
+pub struct Scripted {
+    pub name: &'static str,
+    pub rule: fn(&RbSpec, &View) -> Decision,
+}
+
+impl RbProtocol for Scripted {
+    fn name(&self) -> String {
+        self.name.to_string()
+    }
+    fn act(&self, spec: &RbSpec, view: &View) -> Decision {
+        (self.rule)(spec, view)
+    }
+}
+
+/// Every scripted protocol, with a line on what it is. The one place a
+/// protocol is registered; every list of names is read from here.
+pub const REGISTRY: &[(Scripted, &str)] = &[
+    (bracha::BRACHA, "Bracha's double echo: ECHO on INIT, READY on > (n+f)/2 ECHO or f+1 READY, deliver on 2f+1 READY"),
+    (bracha::NO_AMPLIFICATION, "Bracha without the f+1 READY amplification"),
+    (echo::ECHO, "echo (consistent) broadcast: ECHO on INIT, deliver on > (n+f)/2 ECHO; no READY"),
+    (imbs_raynal::IMBS_RAYNAL, "Imbs-Raynal (n > 5f): WITNESS (as ECHO) on INIT or n-2f WITNESS, deliver on n-f"),
+    (rbl::ALG3, "RB-Learner's Byzantine algorithm 3: ECHO on INIT or f+1 ECHO, deliver on ceil((n+f)/2) ECHO"),
+    (rbl::ALG4, "RB-Learner's new Byzantine algorithm 4: algorithm 3 to the neighbours only, deliver on f+1 ECHO"),
+    (crash::DELIVER_ON_RECEIPT, "crash faults: deliver the sender's INIT on receipt"),
+    (crash::RELAY_THEN_DELIVER, "crash faults: relay the value (as ECHO) to all, then deliver"),
+];
+
+/// Names of the scripted protocols, in registry order.
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|(p, _)| p.name).collect()
+}
+
+/// A scripted protocol by name.
+pub fn scripted(name: &str) -> Option<&'static Scripted> {
+    REGISTRY.iter().map(|(p, _)| p).find(|p| p.name == name)
+}
+
+/// The smallest count strictly above `x / 2`: `floor(x / 2) + 1`.
+pub(crate) fn more_than_half(x: usize) -> usize {
+    x / 2 + 1
+}

@@ -1,0 +1,144 @@
+//! Counterexamples a person can read: the search's shortest path, replayed
+//! in the instance's own agent ids with a concrete sender for every message.
+//!
+//! The search keeps what is in flight as counts per kind of sender and
+//! visits one state per symmetry class; the replay undoes both. It follows
+//! each representative's move on the real state (through the permutation
+//! that maps one to the other), and names the sender of a delivered
+//! message: the earliest sender of that message still in flight to that
+//! recipient, or for a Byzantine injection the lowest Byzantine id that has
+//! not yet sent it there. Any choice is a run of the game with the same
+//! views, since views hold counts of distinct senders.
+
+use super::game::{self, Instance, Msg, RbSpec, Reaction, Source, State, Step, PROPERTIES};
+use super::protocols::RbProtocol;
+use super::search::{canonical, describe};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// A run that breaks `property`, one line per move.
+#[derive(Clone, Debug, Serialize)]
+pub struct Trace {
+    pub property: &'static str,
+    pub instance: String,
+    pub lines: Vec<String>,
+}
+
+impl Trace {
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "counterexample ({}): {} broken\n",
+            self.instance, self.property
+        );
+        for l in &self.lines {
+            out.push_str("  ");
+            out.push_str(l);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// What a reaction did, in words ("sends ECHO 1, delivers 1").
+fn did(r: &Reaction) -> Option<String> {
+    let mut parts: Vec<String> = Msg::all()
+        .filter(|m| r.sent & m.bit() != 0)
+        .map(|m| format!("sends {}", m.name()))
+        .collect();
+    parts.extend(r.delivered.map(|v| format!("delivers {v}")));
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// Replays `path` (moves in representatives' labels) from the start of
+/// `inst`, ending in a state that breaks `PROPERTIES[property]`.
+pub fn replay(
+    spec: &RbSpec,
+    inst: &Instance,
+    p: &dyn RbProtocol,
+    path: &[Step],
+    property: usize,
+) -> Trace {
+    let mut lines = vec![];
+    // Per (recipient, message): senders in flight, oldest first.
+    let mut flight: BTreeMap<(usize, usize), VecDeque<usize>> = BTreeMap::new();
+    // (recipient, message, Byzantine agent) already sent.
+    let mut injected: BTreeSet<(usize, usize, usize)> = BTreeSet::new();
+    let post = |a: usize, r: &Reaction, flight: &mut BTreeMap<_, VecDeque<usize>>| {
+        for m in Msg::all().filter(|m| r.sent & m.bit() != 0) {
+            for to in (0..spec.n).filter(|&to| to != a && !inst.is_byzantine(spec, to)) {
+                flight.entry((to, m.index())).or_default().push_back(a);
+            }
+        }
+    };
+    let (mut state, reactions) = game::start(spec, inst, p);
+    for (a, r) in reactions.iter().enumerate() {
+        post(a, r, &mut flight);
+        if let Some(what) = did(r) {
+            lines.push(format!("start: agent {a} {what}"));
+        }
+    }
+    for (k, step) in path.iter().enumerate() {
+        let (_, perm) = canonical(spec, inst, state);
+        let to = perm[step.to as usize];
+        let real = Step {
+            to: to as u8,
+            ..*step
+        };
+        let i = step.msg.index();
+        let from = match step.from {
+            Source::Byzantine => {
+                let b = (0..spec.n)
+                    .filter(|&b| inst.is_byzantine(spec, b))
+                    .filter(|&b| step.msg.kind != game::Kind::Init || b == game::SENDER)
+                    .find(|&b| !injected.contains(&(to, i, b)))
+                    .expect("the search only injects what some Byzantine agent may send");
+                injected.insert((to, i, b));
+                format!("agent {b} (Byzantine)")
+            }
+            source => {
+                let queue = flight.entry((to, i)).or_default();
+                let faulty = source == Source::Faulty;
+                let at = queue
+                    .iter()
+                    .position(|&a| inst.is_faulty(a) == faulty)
+                    .expect("the search only delivers what is in flight");
+                let a = queue.remove(at).expect("found above");
+                if faulty {
+                    format!("agent {a} (crash-prone)")
+                } else {
+                    format!("agent {a}")
+                }
+            }
+        };
+        let r = game::apply(spec, inst, p, &mut state, real);
+        post(to, &r, &mut flight);
+        let mut line = format!("{:>2}. {from} -> agent {to}: {}", k + 1, step.msg.name());
+        if let Some(what) = did(&r) {
+            line.push_str(&format!("; agent {to} {what}"));
+        }
+        lines.push(line);
+    }
+    let quiet = game::quiescent(spec, inst, &state);
+    lines.push(if quiet {
+        "end: nothing owed is in flight, so a fair run may stop here".into()
+    } else {
+        "end: the property is already broken; no later move mends it".into()
+    });
+    lines.push(format!("delivered: {}", delivered(spec, inst, &state)));
+    Trace {
+        property: PROPERTIES[property].name,
+        instance: describe(spec, inst),
+        lines,
+    }
+}
+
+/// Each correct agent's delivery, "agent 1: 0, agent 2: nothing".
+fn delivered(spec: &RbSpec, inst: &Instance, state: &State) -> String {
+    inst.correct(spec)
+        .map(|a| match state[a].delivered() {
+            Some(v) => format!("agent {a}: {v}"),
+            None => format!("agent {a}: nothing"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

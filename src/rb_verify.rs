@@ -1,0 +1,120 @@
+//! `selfplay verify --game reliable_broadcast`: the exact search of
+//! [`envs::rb`] from the command line. The sizes are checked by the game's
+//! own `RbSpec`, so a bad setting is named by its flag.
+
+use clap::Args;
+use envs::rb::search::{self, Limits};
+use envs::rb::{protocols, RbFaults, RbSpec};
+
+/// Reliable broadcast's flags of `selfplay verify` (read with
+/// `--game reliable_broadcast`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct RbFlags {
+    /// Reliable broadcast: the most distinct states searched per instance
+    /// [default: 20000000].
+    #[arg(long)]
+    pub max_states: Option<u64>,
+}
+
+/// A `verify --game reliable_broadcast` command, as parsed.
+pub struct Request<'a> {
+    pub protocol: Option<&'a str>,
+    pub n: usize,
+    pub f: usize,
+    /// `--faults` as given: byzantine or crash.
+    pub faults: &'a str,
+    pub json: bool,
+    pub flags: &'a RbFlags,
+    /// Flags of the other games that were given (refused here).
+    pub foreign: Vec<&'static str>,
+}
+
+/// Checks a request and runs the search.
+pub fn solve(req: &Request) -> Result<search::Report, String> {
+    if let Some(flag) = req.foreign.first() {
+        return Err(format!(
+            "--{flag}: reliable broadcast (--game reliable_broadcast) has no such setting"
+        ));
+    }
+    let name = req.protocol.ok_or(
+        "--protocol: reliable broadcast needs a scripted protocol (learned ones are not built yet)",
+    )?;
+    let p = protocols::scripted(name).ok_or_else(|| {
+        format!(
+            "--protocol {name}: unknown reliable-broadcast protocol; expected one of {}",
+            protocols::names().join(", ")
+        )
+    })?;
+    let faults = RbFaults::parse(req.faults).ok_or_else(|| {
+        format!(
+            "--faults {}: reliable broadcast is built for byzantine or crash faults",
+            req.faults
+        )
+    })?;
+    let spec = RbSpec::new(req.n, req.f, faults).map_err(|(flag, why)| {
+        let value = if flag == "n" { req.n } else { req.f };
+        format!("--{flag} {value}: {why}")
+    })?;
+    let limits = Limits {
+        max_states: req.flags.max_states.unwrap_or(Limits::default().max_states),
+    };
+    search::verify(&spec, p, &limits).map_err(|e| e.to_string())
+}
+
+/// Runs a request and prints its answer.
+pub fn run(req: &Request) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    let r = solve(req)?;
+    if req.json {
+        crate::outln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
+        return Ok(());
+    }
+    crate::outln!(
+        "{} | reliable_broadcast, n = {}, f = {}, {} faults",
+        r.protocol,
+        r.n,
+        r.f,
+        r.faults
+    );
+    crate::outln!(
+        "optimal attack rate: {} ({} of {} instances broken{})",
+        r.optimal_attack_rate,
+        r.broken_instances,
+        r.instances,
+        if r.broken.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", r.broken.join(", "))
+        }
+    );
+    crate::outln!(
+        "verified: {} (every delivery order and Byzantine injection searched: {} states, {:.3} s)",
+        if r.verified { "yes" } else { "no" },
+        r.states,
+        start.elapsed().as_secs_f64()
+    );
+    for (k, v) in r.per_instance.iter().enumerate() {
+        let spec = RbSpec {
+            n: r.n,
+            f: r.f,
+            faults: RbFaults::parse(r.faults).expect("a name it printed"),
+        };
+        let inst = envs::rb::Instance {
+            faulty: v.faulty.iter().fold(0, |m, &i| m | 1 << i),
+            input: v.input,
+        };
+        let broken = if v.broken.is_empty() {
+            "holds".to_string()
+        } else {
+            format!("broken: {}", v.broken.join(", "))
+        };
+        crate::outln!(
+            "  instance {k}: {}: {broken}",
+            search::describe(&spec, &inst)
+        );
+    }
+    if let Some(cex) = &r.counterexample {
+        crate::out!("{}", cex.render());
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! `selfplay verify --game reliable_broadcast` as a user meets it.
+
+use std::process::Command;
+
+fn verify(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_selfplay"))
+        .args(["verify", "--game", "reliable_broadcast"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A command that must fail with exit code 2; what it said.
+fn refused(args: &[&str]) -> String {
+    let out = verify(args);
+    assert_eq!(out.status.code(), Some(2));
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn json_reports_rate_verdict_instances_and_trace() {
+    let out = verify(&["--protocol", "deliver_on_receipt", "--n", "3", "--f", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("optimal attack rate: 0.2"), "{text}");
+    assert!(text.contains("counterexample"), "{text}");
+    let out = verify(&[
+        "--protocol",
+        "relay_then_deliver",
+        "--n",
+        "3",
+        "--f",
+        "1",
+        "--faults",
+        "crash",
+        "--json",
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["optimal_attack_rate"], 0.0);
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["instances"], 6);
+    assert!(v["counterexample"].is_null());
+}
+
+#[test]
+fn bad_input_is_refused_naming_the_flag() {
+    let e = refused(&["--protocol", "nope", "--n", "4", "--f", "1"]);
+    assert!(
+        e.contains("--protocol nope") && e.contains("bracha, "),
+        "{e}"
+    );
+    let e = refused(&["--protocol", "echo", "--n", "9", "--f", "1"]);
+    assert!(e.contains("--n 9"), "{e}");
+    let e = refused(&["--protocol", "echo", "--n", "4", "--f", "4"]);
+    assert!(e.contains("--f 4"), "{e}");
+    let e = refused(&[
+        "--protocol",
+        "echo",
+        "--n",
+        "4",
+        "--f",
+        "1",
+        "--faults",
+        "omission",
+    ]);
+    assert!(e.contains("--faults omission"), "{e}");
+    let e = refused(&[
+        "--protocol",
+        "echo",
+        "--n",
+        "4",
+        "--f",
+        "1",
+        "--identity",
+        "pki",
+    ]);
+    assert!(e.contains("--identity"), "{e}");
+    let e = refused(&[
+        "--protocol",
+        "bracha",
+        "--n",
+        "4",
+        "--f",
+        "1",
+        "--max-states",
+        "100",
+    ]);
+    assert!(e.contains("--max-states"), "{e}");
+}

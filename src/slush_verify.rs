@@ -131,7 +131,11 @@ pub fn solve(req: &Request) -> Result<SlushReport, String> {
                 None => "--game consensus: not a sampling-game request".into(),
             })
         }
-        other => return Err(format!("--game {other}: expected consensus or slush")),
+        other => {
+            return Err(format!(
+                "--game {other}: expected consensus, slush or reliable_broadcast"
+            ))
+        }
     }
     if let Some(flag) = req.consensus_only.first() {
         return Err(format!(

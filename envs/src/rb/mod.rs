@@ -6,6 +6,7 @@
 //! `trace` its readable counterexamples. See `docs/reliable_broadcast.md`.
 
 pub mod game;
+pub mod mirror;
 pub mod protocols;
 pub mod search;
 pub mod trace;

@@ -24,14 +24,28 @@
 //! tests check it against a search without it and against an independent
 //! brute force over concrete messages (`envs/tests/reliable_broadcast.rs`).
 //!
-//! Not done (issue 16 asks for it): partial-order reduction over
-//! deliveries to different recipients. Merging and symmetry keep n = 4,
-//! f = 1 well under a second per protocol, so it waits for larger n.
+//! Three more reductions, each exact and each argued where it is built:
+//! - sleep sets over moves to different recipients, which commute (they
+//!   prune moves, never states: [`search_with`]);
+//! - swapping the values 0 and 1, when the protocol is checked to treat
+//!   them alike on every view the search asks about (`mirror`);
+//! - retiring agents that can never act again ([`Retired`]): their reads
+//!   change nothing, so they read everything owed to them at once.
+//!
+//! `envs/tests/rb_reductions.rs` checks that every combination gives every
+//! instance the same answer.
+//!
+//! Not done: a persistent-set reduction. Moves to one recipient are not a
+//! persistent set, since another agent's send can give that recipient a
+//! new message to read, and read first; the retiring above takes the part
+//! of that saving that is sound without looking ahead.
 
-use super::game::{self, Instance, Key, RbSpec, State, Step, MAX_N, PROPERTIES};
+use super::game::{self, Instance, RbSpec, Source, State, Step, MAX_N, PROPERTIES};
+use super::mirror;
 use super::protocols::RbProtocol;
 use super::trace::{self, Trace};
 use serde::Serialize;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -77,7 +91,8 @@ pub struct InstanceVerdict {
     pub broken: Vec<&'static str>,
     /// Distinct states searched (0 when answered by `same_as`).
     pub states: u64,
-    /// The instance, alike up to renaming non-sender agents, whose search
+    /// The instance, alike up to renaming non-sender agents (and swapping
+    /// the values, when the protocol treats them alike), whose search
     /// answered this one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub same_as: Option<usize>,
@@ -116,7 +131,42 @@ pub struct Found {
     pub paths: Vec<Option<Vec<Step>>>,
 }
 
-/// Searches one instance; `symmetry` off gives the plain search.
+/// Which reductions a search applies, and when it stops. Every reduction
+/// is exact (the module's notes argue why); turning one off is for the
+/// tests that check it, and for measuring what it saves.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Visit one state per class of states alike up to renaming the
+    /// non-sender agents of one kind.
+    pub symmetry: bool,
+    /// Sleep sets: of two moves to different recipients, which commute,
+    /// follow one order only.
+    pub sleep_sets: bool,
+    /// Answer an honest sender's input 1 from the search of input 0 when
+    /// the protocol treats the values alike (checked on every view; see
+    /// `mirror`).
+    pub values: bool,
+    /// Retire agents that can never act again (see [`Retired`]).
+    pub retire: bool,
+    /// Stop at the first broken property: enough to refute a protocol (the
+    /// synthesiser's question), but then `broken` may miss properties.
+    pub first_violation: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            symmetry: true,
+            sleep_sets: true,
+            values: true,
+            retire: true,
+            first_violation: false,
+        }
+    }
+}
+
+/// Searches one instance; `symmetry` off gives the plain search (sleep
+/// sets stay on: they never change which states are visited).
 pub fn search(
     spec: &RbSpec,
     inst: &Instance,
@@ -124,23 +174,84 @@ pub fn search(
     limits: &Limits,
     symmetry: bool,
 ) -> Result<Found, TooBig> {
+    let options = Options {
+        symmetry,
+        ..Options::default()
+    };
+    search_with(spec, inst, p, limits, &options)
+}
+
+/// Searches one instance with the reductions `options` names.
+///
+/// Sleep sets (Godefroid): a move is named by its recipient, message and
+/// kind of sender. Two moves to different recipients commute and neither
+/// enables nor disables the other: a move changes its recipient's record
+/// and only adds to what is in flight to others, and whether a move to
+/// `r` is possible, and what it does, depends on `r`'s record alone. So
+/// when a state's moves are followed in order, the successor by move `t`
+/// need not follow any earlier move (or any move its parent slept on) to
+/// another recipient: that order is the other side of a commuting square
+/// whose far corner the earlier branch reaches. Sleep sets prune moves,
+/// never states: every reachable state is still visited, which the tests
+/// check by counting states with and without them.
+///
+/// A state reached from several parents sleeps only on what every one of
+/// them lets it sleep on (the intersection). The search is breadth first
+/// and every path to a state has the same length (each move is one more
+/// read, and a state's reads are counted in its views), so every parent
+/// of a state is expanded before it; should one not be, the state is
+/// expanded again with the moves it had slept on.
+pub fn search_with(
+    spec: &RbSpec,
+    inst: &Instance,
+    p: &dyn RbProtocol,
+    limits: &Limits,
+    options: &Options,
+) -> Result<Found, TooBig> {
+    run(spec, inst, p, None, limits, options)
+}
+
+/// The search; with `watch`, the protocol is `watch`'s, and every answer it
+/// gives and every agent retired is checked against the mirrored view.
+fn run(
+    spec: &RbSpec,
+    inst: &Instance,
+    p: &dyn RbProtocol,
+    watch: Option<&mirror::Watch>,
+    limits: &Limits,
+    options: &Options,
+) -> Result<Found, TooBig> {
+    let p: &dyn RbProtocol = match watch {
+        Some(w) => w,
+        None => p,
+    };
     let all = (1u8 << PROPERTIES.len()) - 1;
-    let canon = |s: State| {
-        if symmetry {
-            canonical(spec, inst, s).0
+    let stop = |broken: u8| broken == all || (options.first_violation && broken != 0);
+    let classes = Classes::new(spec, inst);
+    let canon = |s: &State| {
+        if options.symmetry {
+            classes.canonical_key(spec, s)
         } else {
-            s
+            (Packed::of(spec, s), IDENTITY)
         }
     };
-    let (first, _) = game::start(spec, inst, p);
-    let first = canon(first);
+    let (mut first, _) = game::start(spec, inst, p);
+    let mut retired = Retired::new(watch.map_or(p, |w| w.inner), watch);
+    if options.retire {
+        retired.retire(spec, inst, &mut first);
+    }
     // The map is only looked up, never iterated: its order cannot leak.
-    let mut seen: HashMap<Key, u32, BuildHasherDefault<Fx>> = HashMap::default();
-    // Per state: its parent and the move that reached it.
+    let mut seen: HashMap<Packed, u32, BuildHasherDefault<Fx>> = HashMap::default();
+    // Per state: its parent and the move that reached it; the moves it
+    // sleeps on (in its own labels); whether it has been expanded.
     let mut parent: Vec<(u32, Option<Step>)> = vec![(0, None)];
+    let mut sleep: Vec<u128> = vec![0];
+    let mut expanded: Vec<bool> = vec![false];
     let mut witness = vec![None; PROPERTIES.len()];
     let mut broken = 0u8;
     let mut note = |state: &State, id: u32, broken: &mut u8| {
+        // The properties name no agent: a state and its representative
+        // break the same ones.
         let b = game::broken(spec, inst, state) & !*broken;
         for (i, w) in witness.iter_mut().enumerate() {
             if b >> i & 1 == 1 {
@@ -150,23 +261,53 @@ pub fn search(
         *broken |= b;
     };
     note(&first, 0, &mut broken);
-    let key = game::pack(&first);
+    let (key, perm) = canon(&first);
     seen.insert(key, 0);
-    let mut queue = VecDeque::from([(key, 0u32)]);
-    while let Some((key, id)) = queue.pop_front() {
-        if broken == all {
+    // The queue holds representatives whole: unpacking would cost more.
+    let mut queue = VecDeque::from([(perm.map(|i| first[i]), 0u32)]);
+    while let Some((state, id)) = queue.pop_front() {
+        if stop(broken) {
             break;
         }
-        let state = game::unpack(spec, &key);
+        let asleep = if options.sleep_sets {
+            sleep[id as usize]
+        } else {
+            0
+        };
+        expanded[id as usize] = true;
+        // The moves followed from here so far, in this state's labels.
+        let mut followed = 0u128;
         for step in game::steps(spec, inst, &state) {
-            let mut next = state;
-            game::apply(spec, inst, p, &mut next, step);
-            let next = canon(next);
-            let key = game::pack(&next);
-            if seen.contains_key(&key) {
+            let label = label(&step);
+            if asleep & label != 0 {
                 continue;
             }
+            let mut next = state;
+            game::apply(spec, inst, p, &mut next, step);
+            if options.retire {
+                retired.retire(spec, inst, &mut next);
+            }
+            let (key, perm) = canon(&next);
+            // What the successor may sleep on, in its own labels.
+            let inherited = relabel((asleep | followed) & !recipient_mask(step.to), &perm);
+            followed |= label;
             let child = parent.len() as u32;
+            match seen.entry(key) {
+                Entry::Occupied(e) => {
+                    let old = *e.get() as usize;
+                    let narrower = sleep[old] & inherited;
+                    if narrower != sleep[old] {
+                        sleep[old] = narrower;
+                        if expanded[old] {
+                            queue.push_back((perm.map(|i| next[i]), old as u32));
+                        }
+                    }
+                    continue;
+                }
+                Entry::Vacant(e) => {
+                    e.insert(child);
+                }
+            }
             if parent.len() as u64 >= limits.max_states {
                 return Err(TooBig {
                     limit: limits.max_states,
@@ -174,9 +315,10 @@ pub fn search(
                 });
             }
             parent.push((id, Some(step)));
+            sleep.push(inherited);
+            expanded.push(false);
             note(&next, child, &mut broken);
-            seen.insert(key, child);
-            queue.push_back((key, child));
+            queue.push_back((perm.map(|i| next[i]), child));
         }
     }
     let path = |mut id: u32| {
@@ -193,6 +335,227 @@ pub fn search(
         states: parent.len() as u64,
         paths: witness.into_iter().map(|w| w.map(path)).collect(),
     })
+}
+
+/// Agents that will never act again, found from the protocol alone and
+/// then retired: nothing is in flight to them and nothing more may reach
+/// them.
+///
+/// An agent is *quiet* in a view when its protocol adds nothing (no new
+/// send, no delivery) in that view or in any view its reads alone could
+/// lead to: any first INIT if it has none, any count up to `n`. A quiet
+/// agent never reacts again, so what it reads changes its own record only:
+/// no other agent's record and no property (its deliveries are final)
+/// depends on it. Its record is replaced by a retired one (the INIT field
+/// set to 3, a value no view has, counts and everything in flight cleared,
+/// every Byzantine copy used), which keeps what it sent and delivered. A
+/// run of the retired game is a run of the game in which the retired agent
+/// reads everything owed to it at once, which the scheduler may always do,
+/// and conversely the reads it skips could never change an answer; so a
+/// state is quiescent, and breaks a property, in one exactly when it does
+/// in the other.
+struct Retired<'a> {
+    p: &'a dyn RbProtocol,
+    /// When set, each agent's quiet verdict must match its mirrored view's.
+    watch: Option<&'a mirror::Watch<'a>>,
+    /// Per packed view: quiet or not. Looked up only, never iterated.
+    quiet: HashMap<u32, bool, BuildHasherDefault<Fx>>,
+}
+
+impl<'a> Retired<'a> {
+    fn new(p: &'a dyn RbProtocol, watch: Option<&'a mirror::Watch<'a>>) -> Retired<'a> {
+        Retired {
+            p,
+            watch,
+            quiet: HashMap::default(),
+        }
+    }
+
+    fn retire(&mut self, spec: &RbSpec, inst: &Instance, state: &mut State) {
+        for a in (0..spec.n).filter(|&a| !inst.is_byzantine(spec, a)) {
+            let me = &mut state[a];
+            if me.init == RETIRED {
+                // What others sent it since: read at once, to no effect.
+                me.from_correct = [0; game::MSGS];
+                me.from_faulty = [0; game::MSGS];
+                continue;
+            }
+            let input = if a == game::SENDER { inst.input } else { None };
+            let view = me.view(input);
+            let quiet = self.is_quiet(spec, view);
+            if let Some(w) = self.watch {
+                if w.alike() && self.is_quiet(spec, mirror::view(&view)) != quiet {
+                    w.differs();
+                }
+            }
+            if quiet {
+                me.init = RETIRED;
+                me.count = [0; 4];
+                me.from_correct = [0; game::MSGS];
+                me.from_faulty = [0; game::MSGS];
+                me.byzantine_used = [spec.f as u8; game::MSGS];
+            }
+        }
+    }
+
+    fn is_quiet(&mut self, spec: &RbSpec, v: game::View) -> bool {
+        let key = view_key(&v);
+        if let Some(&q) = self.quiet.get(&key) {
+            return q;
+        }
+        let d = self.p.act(spec, &v);
+        // What the rules would let it do (see `game::react`).
+        let allowed = if v.input.is_some() { 0x3f } else { 0x3c };
+        let acts =
+            d.sends & allowed & !v.sent != 0 || (d.deliver.is_some() && v.delivered.is_none());
+        let q = !acts
+            && (0..4).all(|i| {
+                v.count[i] as usize >= spec.n || {
+                    let mut w = v;
+                    w.count[i] += 1;
+                    self.is_quiet(spec, w)
+                }
+            })
+            && (v.init.is_some()
+                || (0..2).all(|x| {
+                    let mut w = v;
+                    w.init = Some(x);
+                    self.is_quiet(spec, w)
+                }));
+        self.quiet.insert(key, q);
+        q
+    }
+}
+
+/// The INIT field of a retired record.
+const RETIRED: u8 = 3;
+
+/// A view in 24 bits, for the quiet table.
+fn view_key(v: &game::View) -> u32 {
+    let opt = |x: Option<u8>| x.map_or(0, |x| x as u32 + 1);
+    let mut k = opt(v.input) << 2 | opt(v.init);
+    for c in v.count {
+        k = k << 3 | c as u32;
+    }
+    (k << 6 | v.sent as u32) << 2 | opt(v.delivered)
+}
+
+/// The permutation that renames nobody.
+const IDENTITY: [usize; MAX_N] = [0, 1, 2, 3, 4, 5];
+
+/// Bits a recipient's moves take in a label set: 6 messages times 3 kinds
+/// of sender.
+const PER_RECIPIENT: u32 = (game::MSGS * 3) as u32;
+
+/// A move as one bit of a set: recipient, message, kind of sender.
+fn label(step: &Step) -> u128 {
+    let source = match step.from {
+        Source::Correct => 0,
+        Source::Faulty => 1,
+        Source::Byzantine => 2,
+    };
+    1u128 << (step.to as u32 * PER_RECIPIENT + step.msg.index() as u32 * 3 + source)
+}
+
+/// Every move to `to`.
+fn recipient_mask(to: u8) -> u128 {
+    ((1u128 << PER_RECIPIENT) - 1) << (to as u32 * PER_RECIPIENT)
+}
+
+/// A label set moved to the frame of a state renamed by `perm` (its
+/// record `i` is the old agent `perm[i]`'s).
+fn relabel(labels: u128, perm: &[usize; MAX_N]) -> u128 {
+    if labels == 0 {
+        return 0;
+    }
+    let block = (1u128 << PER_RECIPIENT) - 1;
+    let mut out = 0;
+    for (i, &old) in perm.iter().enumerate() {
+        out |= (labels >> (old as u32 * PER_RECIPIENT) & block) << (i as u32 * PER_RECIPIENT);
+    }
+    out
+}
+
+/// The agents that may be renamed into one another in an instance: the
+/// non-sender agents, by kind (correct, faulty), in increasing id.
+struct Classes {
+    slots: [[usize; MAX_N]; 2],
+    len: [usize; 2],
+}
+
+impl Classes {
+    fn new(spec: &RbSpec, inst: &Instance) -> Classes {
+        let mut out = Classes {
+            slots: [[0; MAX_N]; 2],
+            len: [0; 2],
+        };
+        for i in 1..spec.n {
+            let c = inst.is_faulty(i) as usize;
+            out.slots[c][out.len[c]] = i;
+            out.len[c] += 1;
+        }
+        out
+    }
+
+    /// The packed representative of `state`'s class, and where each of its
+    /// records came from (`perm[i]`: the agent whose record is `i`-th). The
+    /// records of each kind are sorted by their packed form, a total order
+    /// on records (packing is one to one within a game).
+    fn canonical_key(&self, spec: &RbSpec, state: &State) -> (Packed, [usize; MAX_N]) {
+        let packed = Packed::of(spec, state).0;
+        let mut perm = IDENTITY;
+        for (slots, &k) in self.slots.iter().zip(&self.len) {
+            let mut order = *slots;
+            // Insertion sort, stable: at most five records.
+            for j in 1..k {
+                let mut i = j;
+                while i > 0 && packed[order[i - 1]] > packed[order[i]] {
+                    order.swap(i - 1, i);
+                    i -= 1;
+                }
+            }
+            for j in 0..k {
+                perm[slots[j]] = order[j];
+            }
+        }
+        (Packed(perm.map(|i| packed[i])), perm)
+    }
+}
+
+/// A state packed for the seen set: a record in 64 bits per agent (the
+/// records past `n` stay 0). Compared and hashed word by word, which is
+/// where the search spends its time.
+#[derive(Clone, Copy, Debug)]
+struct Packed([u64; MAX_N]);
+
+impl Packed {
+    fn of(spec: &RbSpec, state: &State) -> Packed {
+        let mut out = [0; MAX_N];
+        for (o, l) in out.iter_mut().zip(&state[..spec.n]) {
+            *o = l.pack();
+        }
+        Packed(out)
+    }
+}
+
+impl PartialEq for Packed {
+    fn eq(&self, other: &Packed) -> bool {
+        // Not `==` on the arrays: that is a call to memcmp.
+        self.0
+            .iter()
+            .zip(&other.0)
+            .fold(true, |same, (a, b)| same & (a == b))
+    }
+}
+
+impl Eq for Packed {}
+
+impl std::hash::Hash for Packed {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        for &w in &self.0 {
+            h.write_u64(w);
+        }
+    }
 }
 
 /// A fast hash for the seen set (Fx's multiply-rotate): the set is never
@@ -216,14 +579,27 @@ impl Hasher for Fx {
     }
 }
 
-/// Verifies `p` over every instance of `spec`.
+/// Verifies `p` over every instance of `spec`, with every reduction.
 pub fn verify(spec: &RbSpec, p: &dyn RbProtocol, limits: &Limits) -> Result<Report, TooBig> {
+    verify_with(spec, p, limits, &Options::default())
+}
+
+/// Verifies `p` over every instance of `spec` with the reductions and the
+/// stopping rule `options` names.
+pub fn verify_with(
+    spec: &RbSpec,
+    p: &dyn RbProtocol,
+    limits: &Limits,
+    options: &Options,
+) -> Result<Report, TooBig> {
     let instances = game::instances(spec);
     let mut per_instance = vec![];
     let mut counterexample = None;
     let mut union = 0u8;
     // Instances alike up to renaming the non-sender agents (the same
     // sender's fault and input) have the same answer: searched once each.
+    // With the values swapped too, when the protocol treats them alike:
+    // the input-1 class is answered by the input-0 one.
     let mut searched: BTreeMap<(bool, Option<u8>), (usize, u8)> = BTreeMap::new();
     for (k, inst) in instances.iter().enumerate() {
         let class = (inst.is_faulty(game::SENDER), inst.input);
@@ -237,12 +613,20 @@ pub fn verify(spec: &RbSpec, p: &dyn RbProtocol, limits: &Limits) -> Result<Repo
             });
             continue;
         }
-        let found = search(spec, inst, p, limits, true)?;
+        let watch = mirror::Watch::new(p);
+        let found = if options.values && inst.input == Some(0) {
+            run(spec, inst, p, Some(&watch), limits, options)?
+        } else {
+            search_with(spec, inst, p, limits, options)?
+        };
         searched.insert(class, (k, found.broken));
+        if options.values && inst.input == Some(0) && watch.alike() {
+            searched.insert((class.0, Some(1)), (k, found.broken));
+        }
         union |= found.broken;
         if counterexample.is_none() {
             if let Some((i, Some(path))) = found.paths.iter().enumerate().find(|x| x.1.is_some()) {
-                counterexample = Some(trace::replay(spec, inst, p, path, i));
+                counterexample = Some(trace::replay(spec, inst, p, options, path, i));
             }
         }
         per_instance.push(InstanceVerdict {
@@ -296,24 +680,39 @@ pub fn describe(spec: &RbSpec, inst: &Instance) -> String {
     }
 }
 
-/// The representative of `state`'s symmetry class, and where each of its
-/// records came from (`perm[i]`: the agent whose record is `i`-th).
-/// Sorted within each class of non-sender agents: correct, and faulty.
-pub fn canonical(spec: &RbSpec, inst: &Instance, state: State) -> (State, [usize; MAX_N]) {
-    let mut perm: [usize; MAX_N] = std::array::from_fn(|i| i);
-    for faulty in [false, true] {
-        let mut slots = [0usize; MAX_N];
-        let mut k = 0;
-        for i in (1..spec.n).filter(|&i| inst.is_faulty(i) == faulty) {
-            slots[k] = i;
-            k += 1;
-        }
-        let mut order = slots;
-        // Stable: equal records keep their order, so the map is a function.
-        order[..k].sort_by(|&a, &b| state[a].cmp(&state[b]));
-        for j in 0..k {
-            perm[slots[j]] = order[j];
-        }
+/// The representative of `state`'s class as the search with `options`
+/// sees it (agents that can never act again retired, then sorted within
+/// each class of non-sender agents by packed record), and where each of
+/// its records came from (`perm[i]`: the agent whose record is `i`-th).
+/// A replay follows the search's moves through it.
+pub fn canonical(
+    spec: &RbSpec,
+    inst: &Instance,
+    p: &dyn RbProtocol,
+    options: &Options,
+    state: State,
+) -> (State, [usize; MAX_N]) {
+    let mut seen = state;
+    if options.retire {
+        Retired::new(p, None).retire(spec, inst, &mut seen);
     }
-    (perm.map(|i| state[i]), perm)
+    let perm = if options.symmetry {
+        Classes::new(spec, inst).canonical_key(spec, &seen).1
+    } else {
+        IDENTITY
+    };
+    (perm.map(|i| seen[i]), perm)
+}
+
+/// Whether `state` is quiescent once its agents that can never act again
+/// have read what is owed to them (see [`Retired`]).
+pub fn quiescent_once_retired(
+    spec: &RbSpec,
+    inst: &Instance,
+    p: &dyn RbProtocol,
+    state: &State,
+) -> bool {
+    let mut seen = *state;
+    Retired::new(p, None).retire(spec, inst, &mut seen);
+    game::quiescent(spec, inst, &seen)
 }

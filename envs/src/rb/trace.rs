@@ -12,7 +12,7 @@
 
 use super::game::{self, Instance, Msg, RbSpec, Reaction, Source, State, Step, PROPERTIES};
 use super::protocols::RbProtocol;
-use super::search::{canonical, describe};
+use super::search::{canonical, describe, quiescent_once_retired, Options};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -49,12 +49,14 @@ fn did(r: &Reaction) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
-/// Replays `path` (moves in representatives' labels) from the start of
-/// `inst`, ending in a state that breaks `PROPERTIES[property]`.
+/// Replays `path` (moves in representatives' labels, as the search with
+/// `options` labels them) from the start of `inst`, ending in a state that
+/// breaks `PROPERTIES[property]`.
 pub fn replay(
     spec: &RbSpec,
     inst: &Instance,
     p: &dyn RbProtocol,
+    options: &Options,
     path: &[Step],
     property: usize,
 ) -> Trace {
@@ -78,7 +80,7 @@ pub fn replay(
         }
     }
     for (k, step) in path.iter().enumerate() {
-        let (_, perm) = canonical(spec, inst, state);
+        let (_, perm) = canonical(spec, inst, p, options, state);
         let to = perm[step.to as usize];
         let real = Step {
             to: to as u8,
@@ -117,6 +119,35 @@ pub fn replay(
             line.push_str(&format!("; agent {to} {what}"));
         }
         lines.push(line);
+    }
+    // The search retires agents that can never act again: what is owed to
+    // them is delivered here, to no effect, so the run ends quiescent.
+    if !game::quiescent(spec, inst, &state) && quiescent_once_retired(spec, inst, p, &state) {
+        let owed: Vec<((usize, usize), usize)> = flight
+            .iter()
+            .flat_map(|(&key, senders)| senders.iter().map(move |&a| (key, a)))
+            .filter(|&((to, _), a)| !inst.is_faulty(to) && !inst.is_faulty(a))
+            .collect();
+        for (k, ((to, i), a)) in owed.into_iter().enumerate() {
+            let m = Msg::from_index(i);
+            let r = game::apply(
+                spec,
+                inst,
+                p,
+                &mut state,
+                Step {
+                    to: to as u8,
+                    msg: m,
+                    from: Source::Correct,
+                },
+            );
+            debug_assert!(did(&r).is_none(), "a retired agent never acts");
+            let k = path.len() + k + 1;
+            lines.push(format!(
+                "{k:>2}. agent {a} -> agent {to}: {} (no effect)",
+                m.name()
+            ));
+        }
     }
     let quiet = game::quiescent(spec, inst, &state);
     lines.push(if quiet {

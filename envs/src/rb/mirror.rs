@@ -10,7 +10,7 @@
 //! every answer matched (the views of the input-1 search are exactly those
 //! mirrors, by induction over its moves).
 
-use super::game::{Decision, View};
+use super::game::{Decision, Local, State, View, MAX_N};
 use super::protocols::RbProtocol;
 use super::RbSpec;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +34,44 @@ pub fn view(v: &View) -> View {
         sent: flip_set(v.sent),
         delivered: v.delivered.map(flip),
     }
+}
+
+/// A 0-none, 1-plus-value field with the value swapped (other codes, such
+/// as a retired record's INIT, kept).
+fn flip_code(c: u8) -> u8 {
+    match c {
+        1 => 2,
+        2 => 1,
+        c => c,
+    }
+}
+
+/// Per-message counts (index `2 * kind + value`) with the values swapped.
+fn flip_counts<const K: usize>(c: [u8; K]) -> [u8; K] {
+    std::array::from_fn(|i| c[i ^ 1])
+}
+
+/// An agent's record with every value swapped: its view's mirror, and the
+/// mirror of what is in flight to it.
+pub fn record(l: &Local) -> Local {
+    Local {
+        init: flip_code(l.init),
+        count: flip_counts(l.count),
+        sent: flip_set(l.sent),
+        delivered: flip_code(l.delivered),
+        from_correct: flip_counts(l.from_correct),
+        from_faulty: flip_counts(l.from_faulty),
+        byzantine_used: flip_counts(l.byzantine_used),
+    }
+}
+
+/// A state with every value swapped.
+pub fn state(s: &State) -> State {
+    let mut out = *s;
+    for (o, l) in out.iter_mut().zip(s).take(MAX_N) {
+        *o = record(l);
+    }
+    out
 }
 
 /// A decision with every value swapped.

@@ -208,7 +208,32 @@ pub fn search_with(
     limits: &Limits,
     options: &Options,
 ) -> Result<Found, TooBig> {
-    run(spec, inst, p, None, limits, options)
+    Ok(search_instance(spec, inst, p, limits, options)?.0)
+}
+
+/// Searches one instance; also whether the protocol treated the values
+/// alike on every view asked (with `options.values`), and whether the
+/// search merged each state with its mirror (a Byzantine sender's
+/// instance, when it did).
+fn search_instance(
+    spec: &RbSpec,
+    inst: &Instance,
+    p: &dyn RbProtocol,
+    limits: &Limits,
+    options: &Options,
+) -> Result<(Found, bool, bool), TooBig> {
+    if !options.values {
+        return Ok((run(spec, inst, p, None, limits, options)?, false, false));
+    }
+    let watch = mirror::Watch::new(p);
+    let found = run(spec, inst, p, Some(&watch), limits, options)?;
+    let merged = inst.input.is_none();
+    match (watch.alike(), merged) {
+        (true, _) => Ok((found, true, merged)),
+        // Merged on a symmetry the protocol lacks: searched again without.
+        (false, true) => Ok((run(spec, inst, p, None, limits, options)?, false, false)),
+        (false, false) => Ok((found, false, false)),
+    }
 }
 
 /// The search; with `watch`, the protocol is `watch`'s, and every answer it
@@ -221,6 +246,9 @@ fn run(
     limits: &Limits,
     options: &Options,
 ) -> Result<Found, TooBig> {
+    // With a Byzantine sender the instance itself treats the values alike:
+    // a state and its mirror are searched once, if the protocol does too.
+    let quotient = watch.is_some() && inst.input.is_none();
     let p: &dyn RbProtocol = match watch {
         Some(w) => w,
         None => p,
@@ -228,17 +256,11 @@ fn run(
     let all = (1u8 << PROPERTIES.len()) - 1;
     let stop = |broken: u8| broken == all || (options.first_violation && broken != 0);
     let classes = Classes::new(spec, inst);
-    let canon = |s: &State| {
-        if options.symmetry {
-            classes.canonical_key(spec, s)
-        } else {
-            (Packed::of(spec, s), IDENTITY)
-        }
-    };
+    let canon = |s: &State| classes.represent(spec, s, options.symmetry, quotient);
     let (mut first, _) = game::start(spec, inst, p);
     let mut retired = Retired::new(watch.map_or(p, |w| w.inner), watch);
     if options.retire {
-        retired.retire(spec, inst, &mut first);
+        retired.retire(spec, inst, &mut first, None);
     }
     // The map is only looked up, never iterated: its order cannot leak.
     let mut seen: HashMap<Packed, u32, BuildHasherDefault<Fx>> = HashMap::default();
@@ -261,12 +283,12 @@ fn run(
         *broken |= b;
     };
     note(&first, 0, &mut broken);
-    let (key, perm) = canon(&first);
+    let (key, frame) = canon(&first);
     seen.insert(key, 0);
     // The queue holds representatives whole: unpacking would cost more.
-    let mut queue = VecDeque::from([(perm.map(|i| first[i]), 0u32)]);
+    let mut queue = VecDeque::from([(frame.apply(&first), 0u32)]);
     while let Some((state, id)) = queue.pop_front() {
-        if stop(broken) {
+        if stop(broken) || (quotient && watch.is_some_and(|w| !w.alike())) {
             break;
         }
         let asleep = if options.sleep_sets {
@@ -285,11 +307,11 @@ fn run(
             let mut next = state;
             game::apply(spec, inst, p, &mut next, step);
             if options.retire {
-                retired.retire(spec, inst, &mut next);
+                retired.retire(spec, inst, &mut next, Some(step.to as usize));
             }
-            let (key, perm) = canon(&next);
+            let (key, frame) = canon(&next);
             // What the successor may sleep on, in its own labels.
-            let inherited = relabel((asleep | followed) & !recipient_mask(step.to), &perm);
+            let inherited = relabel((asleep | followed) & !recipient_mask(step.to), &frame);
             followed |= label;
             let child = parent.len() as u32;
             match seen.entry(key) {
@@ -299,7 +321,7 @@ fn run(
                     if narrower != sleep[old] {
                         sleep[old] = narrower;
                         if expanded[old] {
-                            queue.push_back((perm.map(|i| next[i]), old as u32));
+                            queue.push_back((frame.apply(&next), old as u32));
                         }
                     }
                     continue;
@@ -318,7 +340,7 @@ fn run(
             sleep.push(inherited);
             expanded.push(false);
             note(&next, child, &mut broken);
-            queue.push_back((perm.map(|i| next[i]), child));
+            queue.push_back((frame.apply(&next), child));
         }
     }
     let path = |mut id: u32| {
@@ -358,8 +380,9 @@ struct Retired<'a> {
     p: &'a dyn RbProtocol,
     /// When set, each agent's quiet verdict must match its mirrored view's.
     watch: Option<&'a mirror::Watch<'a>>,
-    /// Per packed view: quiet or not. Looked up only, never iterated.
-    quiet: HashMap<u32, bool, BuildHasherDefault<Fx>>,
+    /// Per packed view (24 bits): 0 not known yet, 1 quiet, 2 not. A
+    /// table, not a map: it is read on every move.
+    quiet: Vec<u8>,
 }
 
 impl<'a> Retired<'a> {
@@ -367,17 +390,29 @@ impl<'a> Retired<'a> {
         Retired {
             p,
             watch,
-            quiet: HashMap::default(),
+            quiet: vec![0; 1 << 24],
         }
     }
 
-    fn retire(&mut self, spec: &RbSpec, inst: &Instance, state: &mut State) {
+    /// Retires every agent that is quiet, or with `changed`, that agent only
+    /// if quiet: a move changes its recipient's view alone (the others only
+    /// get messages in flight), and quiet depends on the view alone.
+    fn retire(
+        &mut self,
+        spec: &RbSpec,
+        inst: &Instance,
+        state: &mut State,
+        changed: Option<usize>,
+    ) {
         for a in (0..spec.n).filter(|&a| !inst.is_byzantine(spec, a)) {
             let me = &mut state[a];
             if me.init == RETIRED {
                 // What others sent it since: read at once, to no effect.
                 me.from_correct = [0; game::MSGS];
                 me.from_faulty = [0; game::MSGS];
+                continue;
+            }
+            if changed.is_some_and(|c| c != a) {
                 continue;
             }
             let input = if a == game::SENDER { inst.input } else { None };
@@ -399,9 +434,11 @@ impl<'a> Retired<'a> {
     }
 
     fn is_quiet(&mut self, spec: &RbSpec, v: game::View) -> bool {
-        let key = view_key(&v);
-        if let Some(&q) = self.quiet.get(&key) {
-            return q;
+        let key = view_key(&v) as usize;
+        match self.quiet[key] {
+            1 => return true,
+            2 => return false,
+            _ => {}
         }
         let d = self.p.act(spec, &v);
         // What the rules would let it do (see `game::react`).
@@ -422,7 +459,7 @@ impl<'a> Retired<'a> {
                     w.init = Some(x);
                     self.is_quiet(spec, w)
                 }));
-        self.quiet.insert(key, q);
+        self.quiet[key] = if q { 1 } else { 2 };
         q
     }
 }
@@ -438,6 +475,38 @@ fn view_key(v: &game::View) -> u32 {
         k = k << 3 | c as u32;
     }
     (k << 6 | v.sent as u32) << 2 | opt(v.delivered)
+}
+
+/// How a state maps to its representative: its records reordered
+/// (`perm[i]`: the agent whose record is `i`-th), then, when `flipped`,
+/// every value swapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub perm: [usize; MAX_N],
+    pub flipped: bool,
+}
+
+impl Frame {
+    /// The representative of `state`.
+    pub fn apply(&self, state: &State) -> State {
+        let out = self.perm.map(|i| state[i]);
+        if self.flipped {
+            mirror::state(&out)
+        } else {
+            out
+        }
+    }
+
+    /// A move of the representative, as the move of the state it stands
+    /// for.
+    pub fn step_back(&self, step: &Step) -> Step {
+        let mut out = *step;
+        out.to = self.perm[step.to as usize] as u8;
+        if self.flipped {
+            out.msg.value = 1 - out.msg.value;
+        }
+        out
+    }
 }
 
 /// The permutation that renames nobody.
@@ -462,16 +531,22 @@ fn recipient_mask(to: u8) -> u128 {
     ((1u128 << PER_RECIPIENT) - 1) << (to as u32 * PER_RECIPIENT)
 }
 
-/// A label set moved to the frame of a state renamed by `perm` (its
-/// record `i` is the old agent `perm[i]`'s).
-fn relabel(labels: u128, perm: &[usize; MAX_N]) -> u128 {
+/// A label set moved to a representative's frame.
+fn relabel(labels: u128, frame: &Frame) -> u128 {
     if labels == 0 {
         return 0;
     }
     let block = (1u128 << PER_RECIPIENT) - 1;
     let mut out = 0;
-    for (i, &old) in perm.iter().enumerate() {
+    for (i, &old) in frame.perm.iter().enumerate() {
         out |= (labels >> (old as u32 * PER_RECIPIENT) & block) << (i as u32 * PER_RECIPIENT);
+    }
+    if frame.flipped {
+        // Swap each message's three sender bits with its other value's.
+        let even: u128 = (0..(MAX_N * game::MSGS) as u32 / 2)
+            .map(|m| 0b111u128 << (m * 6))
+            .fold(0, |a, b| a | b);
+        out = (out & even) << 3 | (out >> 3) & even;
     }
     out
 }
@@ -519,6 +594,52 @@ impl Classes {
             }
         }
         (Packed(perm.map(|i| packed[i])), perm)
+    }
+
+    /// The packed representative of `state` and its frame: sorted (with
+    /// `symmetry`), and with `values` the smaller of that and its mirror's.
+    fn represent(
+        &self,
+        spec: &RbSpec,
+        state: &State,
+        symmetry: bool,
+        values: bool,
+    ) -> (Packed, Frame) {
+        let sort = |s: &State| {
+            if symmetry {
+                self.canonical_key(spec, s)
+            } else {
+                (Packed::of(spec, s), IDENTITY)
+            }
+        };
+        let (key, perm) = sort(state);
+        if !values {
+            return (
+                key,
+                Frame {
+                    perm,
+                    flipped: false,
+                },
+            );
+        }
+        let (other, other_perm) = sort(&mirror::state(state));
+        if other.0 < key.0 {
+            (
+                other,
+                Frame {
+                    perm: other_perm,
+                    flipped: true,
+                },
+            )
+        } else {
+            (
+                key,
+                Frame {
+                    perm,
+                    flipped: false,
+                },
+            )
+        }
     }
 }
 
@@ -613,20 +734,20 @@ pub fn verify_with(
             });
             continue;
         }
-        let watch = mirror::Watch::new(p);
-        let found = if options.values && inst.input == Some(0) {
-            run(spec, inst, p, Some(&watch), limits, options)?
-        } else {
-            search_with(spec, inst, p, limits, options)?
-        };
+        let (found, alike, merged) = search_instance(spec, inst, p, limits, options)?;
         searched.insert(class, (k, found.broken));
-        if options.values && inst.input == Some(0) && watch.alike() {
+        if inst.input == Some(0) && alike {
             searched.insert((class.0, Some(1)), (k, found.broken));
         }
         union |= found.broken;
         if counterexample.is_none() {
             if let Some((i, Some(path))) = found.paths.iter().enumerate().find(|x| x.1.is_some()) {
-                counterexample = Some(trace::replay(spec, inst, p, options, path, i));
+                // The replay follows the search's frames: mirrored or not.
+                let used = Options {
+                    values: merged,
+                    ..*options
+                };
+                counterexample = Some(trace::replay(spec, inst, p, &used, path, i));
             }
         }
         per_instance.push(InstanceVerdict {
@@ -683,25 +804,23 @@ pub fn describe(spec: &RbSpec, inst: &Instance) -> String {
 /// The representative of `state`'s class as the search with `options`
 /// sees it (agents that can never act again retired, then sorted within
 /// each class of non-sender agents by packed record), and where each of
-/// its records came from (`perm[i]`: the agent whose record is `i`-th).
-/// A replay follows the search's moves through it.
+/// its frame. With `options.values`, a Byzantine sender's states are
+/// merged with their mirrors, as the search does when the protocol treats
+/// the values alike. A replay follows the search's moves through it.
 pub fn canonical(
     spec: &RbSpec,
     inst: &Instance,
     p: &dyn RbProtocol,
     options: &Options,
     state: State,
-) -> (State, [usize; MAX_N]) {
+) -> (State, Frame) {
     let mut seen = state;
     if options.retire {
-        Retired::new(p, None).retire(spec, inst, &mut seen);
+        Retired::new(p, None).retire(spec, inst, &mut seen, None);
     }
-    let perm = if options.symmetry {
-        Classes::new(spec, inst).canonical_key(spec, &seen).1
-    } else {
-        IDENTITY
-    };
-    (perm.map(|i| seen[i]), perm)
+    let merged = options.values && inst.input.is_none();
+    let (_, frame) = Classes::new(spec, inst).represent(spec, &seen, options.symmetry, merged);
+    (frame.apply(&seen), frame)
 }
 
 /// Whether `state` is quiescent once its agents that can never act again
@@ -713,6 +832,6 @@ pub fn quiescent_once_retired(
     state: &State,
 ) -> bool {
     let mut seen = *state;
-    Retired::new(p, None).retire(spec, inst, &mut seen);
+    Retired::new(p, None).retire(spec, inst, &mut seen, None);
     game::quiescent(spec, inst, &seen)
 }

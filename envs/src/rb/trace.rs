@@ -80,18 +80,15 @@ pub fn replay(
         }
     }
     for (k, step) in path.iter().enumerate() {
-        let (_, perm) = canonical(spec, inst, p, options, state);
-        let to = perm[step.to as usize];
-        let real = Step {
-            to: to as u8,
-            ..*step
-        };
-        let i = step.msg.index();
-        let from = match step.from {
+        let (_, frame) = canonical(spec, inst, p, options, state);
+        let real = frame.step_back(step);
+        let to = real.to as usize;
+        let i = real.msg.index();
+        let from = match real.from {
             Source::Byzantine => {
                 let b = (0..spec.n)
                     .filter(|&b| inst.is_byzantine(spec, b))
-                    .filter(|&b| step.msg.kind != game::Kind::Init || b == game::SENDER)
+                    .filter(|&b| real.msg.kind != game::Kind::Init || b == game::SENDER)
                     .find(|&b| !injected.contains(&(to, i, b)))
                     .expect("the search only injects what some Byzantine agent may send");
                 injected.insert((to, i, b));
@@ -114,7 +111,7 @@ pub fn replay(
         };
         let r = game::apply(spec, inst, p, &mut state, real);
         post(to, &r, &mut flight);
-        let mut line = format!("{:>2}. {from} -> agent {to}: {}", k + 1, step.msg.name());
+        let mut line = format!("{:>2}. {from} -> agent {to}: {}", k + 1, real.msg.name());
         if let Some(what) = did(&r) {
             line.push_str(&format!("; agent {to} {what}"));
         }

@@ -52,7 +52,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// How far the search may go before it gives up, with an error.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// The most distinct states per instance.
+    /// The most distinct states per instance (about 200 bytes each).
     pub max_states: u64,
 }
 
@@ -76,7 +76,7 @@ impl std::fmt::Display for TooBig {
         write!(
             f,
             "the search passed the limit of {} states (--max-states) in instance {}: \
-             raise the limit (memory grows about 100 bytes a state) or verify a smaller n",
+             raise the limit (memory grows about 200 bytes a state) or verify a smaller n",
             self.limit, self.instance
         )
     }

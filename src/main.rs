@@ -202,9 +202,9 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
             a.game
         ));
     }
-    if let Some(max) = a.rb.max_states {
+    if let Some(flag) = a.rb.given() {
         return Err(format!(
-            "--max-states {max}: only reliable broadcast reads it; add --game reliable_broadcast"
+            "--{flag}: only reliable broadcast reads it; add --game reliable_broadcast"
         ));
     }
     if a.game != "consensus" || a.slush.given().is_some() {

@@ -4,7 +4,7 @@
 
 use clap::Args;
 use envs::rb::search::{self, Limits};
-use envs::rb::{protocols, RbFaults, RbSpec};
+use envs::rb::{protocols, RbFaults, RbSpec, Semantics};
 
 /// Reliable broadcast's flags of `selfplay verify` (read with
 /// `--game reliable_broadcast`).
@@ -14,6 +14,29 @@ pub struct RbFlags {
     /// [default: 20000000].
     #[arg(long)]
     pub max_states: Option<u64>,
+    /// Reliable broadcast: single (one broadcast instance, the textbook's)
+    /// or per_message (RB-Learner's: each value a broadcast of its own)
+    /// [default: single].
+    #[arg(long, value_parser = parse_semantics)]
+    pub semantics: Option<Semantics>,
+}
+
+impl RbFlags {
+    /// The first of these flags given, for games that do not read them.
+    pub fn given(&self) -> Option<&'static str> {
+        if self.max_states.is_some() {
+            Some("max-states")
+        } else if self.semantics.is_some() {
+            Some("semantics")
+        } else {
+            None
+        }
+    }
+}
+
+/// `--semantics`: clap's error names the flag and the value, this the choices.
+pub fn parse_semantics(s: &str) -> Result<Semantics, String> {
+    Semantics::parse(s).ok_or_else(|| "reliable broadcast has single or per_message".to_string())
 }
 
 /// A `verify --game reliable_broadcast` command, as parsed.
@@ -30,7 +53,7 @@ pub struct Request<'a> {
 }
 
 /// Checks a request and runs the search.
-pub fn solve(req: &Request) -> Result<search::Report, String> {
+pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
     if let Some(flag) = req.foreign.first() {
         return Err(format!(
             "--{flag}: reliable broadcast (--game reliable_broadcast) has no such setting"
@@ -51,30 +74,36 @@ pub fn solve(req: &Request) -> Result<search::Report, String> {
             req.faults
         )
     })?;
-    let spec = RbSpec::new(req.n, req.f, faults).map_err(|(flag, why)| {
-        let value = if flag == "n" { req.n } else { req.f };
-        format!("--{flag} {value}: {why}")
-    })?;
+    let spec = RbSpec::new(req.n, req.f, faults)
+        .map_err(|(flag, why)| {
+            let value = if flag == "n" { req.n } else { req.f };
+            format!("--{flag} {value}: {why}")
+        })?
+        .with_semantics(req.flags.semantics.unwrap_or_default());
     let limits = Limits {
         max_states: req.flags.max_states.unwrap_or(Limits::default().max_states),
     };
-    search::verify(&spec, p, &limits).map_err(|e| e.to_string())
+    let report = search::verify(&spec, p, &limits).map_err(|e| e.to_string())?;
+    Ok((spec, report))
 }
 
 /// Runs a request and prints its answer.
 pub fn run(req: &Request) -> Result<(), String> {
     let start = std::time::Instant::now();
-    let r = solve(req)?;
+    let (spec, r) = solve(req)?;
     if req.json {
-        crate::outln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
+        let mut v = serde_json::to_value(&r).map_err(|e| e.to_string())?;
+        v["semantics"] = spec.semantics.name().into();
+        crate::outln!("{v}");
         return Ok(());
     }
     crate::outln!(
-        "{} | reliable_broadcast, n = {}, f = {}, {} faults",
+        "{} | reliable_broadcast, n = {}, f = {}, {} faults, {} semantics",
         r.protocol,
         r.n,
         r.f,
-        r.faults
+        r.faults,
+        spec.semantics.name()
     );
     crate::outln!(
         "optimal attack rate: {} ({} of {} instances broken{})",
@@ -94,11 +123,6 @@ pub fn run(req: &Request) -> Result<(), String> {
         start.elapsed().as_secs_f64()
     );
     for (k, v) in r.per_instance.iter().enumerate() {
-        let spec = RbSpec {
-            n: r.n,
-            f: r.f,
-            faults: RbFaults::parse(r.faults).expect("a name it printed"),
-        };
         let inst = envs::rb::Instance {
             faulty: v.faulty.iter().fold(0, |m, &i| m | 1 << i),
             input: v.input,

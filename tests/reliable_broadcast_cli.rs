@@ -92,3 +92,36 @@ fn bad_input_is_refused_naming_the_flag() {
     ]);
     assert!(e.contains("--max-states"), "{e}");
 }
+
+#[test]
+fn semantics_switch_reaches_rb_learners_properties() {
+    let out = verify(&[
+        "--protocol",
+        "rbl_alg3",
+        "--n",
+        "3",
+        "--f",
+        "1",
+        "--semantics",
+        "per_message",
+        "--json",
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["semantics"], "per_message");
+    assert_eq!(v["broken"], serde_json::json!(["message_totality"]));
+    let e = refused(&[
+        "--protocol",
+        "echo",
+        "--n",
+        "4",
+        "--f",
+        "1",
+        "--semantics",
+        "many",
+    ]);
+    assert!(
+        e.contains("--semantics") && e.contains("per_message"),
+        "{e}"
+    );
+}

@@ -6,7 +6,7 @@
 //! when its property is an eventual one. (The plain search meets a brute
 //! force over concrete messages in `reliable_broadcast.rs`.)
 
-use envs::rb::game::RbSpec;
+use envs::rb::game::{RbSpec, Semantics};
 use envs::rb::protocols::{self, RbProtocol};
 use envs::rb::search::{self, Limits, Options, Report};
 use envs::rb::{RbFaults, PROPERTIES};
@@ -49,9 +49,11 @@ fn check(spec: &RbSpec, p: &dyn RbProtocol, combos: &[u8]) {
 #[test]
 fn every_reduction_keeps_every_answer_at_3_1() {
     for faults in [RbFaults::Byzantine, RbFaults::Crash] {
-        let spec = RbSpec::new(3, 1, faults).unwrap();
-        for (p, _) in protocols::REGISTRY {
-            check(&spec, p, &(0..16).collect::<Vec<_>>());
+        for semantics in [Semantics::Single, Semantics::PerMessage] {
+            let spec = RbSpec::new(3, 1, faults).unwrap().with_semantics(semantics);
+            for (p, _) in protocols::REGISTRY {
+                check(&spec, p, &(0..16).collect::<Vec<_>>());
+            }
         }
     }
 }

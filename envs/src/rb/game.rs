@@ -2,15 +2,18 @@
 //! (issue 16; the decisions are written down in `docs/reliable_broadcast.md`).
 //!
 //! Agent 0 is the designated sender and holds the input. Messages are INIT
-//! (the sender's only), ECHO and READY, each with a value in {0, 1}, sent to
-//! every agent over authenticated channels. There is no clock: an honest
-//! agent acts on every change of its view, choosing which messages to send
-//! (each at most once) and whether to deliver (at most once).
+//! (the sender's only), ECHO and READY, each with a value in {0, 1}, sent
+//! over authenticated channels to every agent, to the others only or to
+//! itself only. There is no clock: an honest agent acts on every change of
+//! its view, choosing which messages to send (each at most once each way)
+//! and whether to deliver (at most once; once per value under
+//! [`Semantics::PerMessage`]).
 //!
-//! **An agent counts its own messages**, at the moment it sends them: its
-//! copy to itself is local and never in flight. So a count is "distinct
-//! agents, myself included", as in the textbook algorithms that send "to
-//! all"; a protocol that wants the others only subtracts its own `sent` bit.
+//! **An agent counts its own message iff it sent it to itself** (to all,
+//! or to itself only), at the moment it sends it: that copy is local and
+//! never in flight. So after a send "to all" a count is "distinct agents,
+//! myself included", as in the textbook algorithms; after a send to the
+//! others only, it is the others'.
 //!
 //! The state holds, per non-Byzantine agent, its view and what is in flight
 //! *to* it, counted by kind of sender rather than by sender id. That is
@@ -123,12 +126,47 @@ pub const MAX_N: usize = 6;
 /// The designated sender.
 pub const SENDER: usize = 0;
 
-/// The static game: how many agents, how many faulty, which faults.
+/// How an honest agent's rules meet the two values (docs/reliable_broadcast.md).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Semantics {
+    /// One broadcast instance: an agent reads the sender's first INIT only,
+    /// sees both values at once and delivers one value at most once. The
+    /// textbook's reliable broadcast.
+    #[default]
+    Single,
+    /// RB-Learner's: every value is a broadcast of its own. An agent keeps
+    /// apart, per value, the INIT read, the counts, what it sent and whether
+    /// it delivered it, and its protocol acts on each value's part alone (it
+    /// sees nothing of the other value); it may deliver both values, each
+    /// once, and the properties are those their Promela checker asserts.
+    PerMessage,
+}
+
+impl Semantics {
+    pub fn name(self) -> &'static str {
+        match self {
+            Semantics::Single => "single",
+            Semantics::PerMessage => "per_message",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Semantics> {
+        match s {
+            "single" => Some(Semantics::Single),
+            "per_message" => Some(Semantics::PerMessage),
+            _ => None,
+        }
+    }
+}
+
+/// The static game: how many agents, how many faulty, which faults, which
+/// semantics.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 pub struct RbSpec {
     pub n: usize,
     pub f: usize,
     pub faults: RbFaults,
+    pub semantics: Semantics,
 }
 
 impl RbSpec {
@@ -140,7 +178,17 @@ impl RbSpec {
         if f >= n {
             return Err(("f", format!("at most n - 1 = {} faulty agents", n - 1)));
         }
-        Ok(RbSpec { n, f, faults })
+        Ok(RbSpec {
+            n,
+            f,
+            faults,
+            semantics: Semantics::Single,
+        })
+    }
+
+    /// The same game under `semantics` ([`Semantics::Single`] by default).
+    pub fn with_semantics(self, semantics: Semantics) -> RbSpec {
+        RbSpec { semantics, ..self }
     }
 }
 
@@ -198,18 +246,24 @@ pub fn instances(spec: &RbSpec) -> Vec<Instance> {
     out
 }
 
-/// What an honest agent acts on: no round, no ids but the sender's.
+/// What an honest agent acts on: no round, no ids but the sender's. Under
+/// [`Semantics::PerMessage`] the game shows one value's part at a time:
+/// every field about the other value is empty.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct View {
     /// The input: the sender's only.
     pub input: Option<u8>,
-    /// The sender's INIT as first read (the sender reads its own).
+    /// The sender's INIT as first read (the sender reads its own when it
+    /// sends it to itself).
     pub init: Option<u8>,
-    /// Distinct agents, itself included, whose ECHO 0, ECHO 1, READY 0,
-    /// READY 1 reached it (index `msg.index() - 2`).
+    /// Distinct agents whose ECHO 0, ECHO 1, READY 0, READY 1 reached it
+    /// (index `msg.index() - 2`), itself included iff it sent the message
+    /// to itself.
     pub count: [u8; 4],
-    /// The messages it has sent (a set over message indices).
+    /// The messages it has sent to the others (a set over message indices).
     pub sent: u8,
+    /// The messages it has sent to itself (read at once: never in flight).
+    pub to_self: u8,
     pub delivered: Option<u8>,
 }
 
@@ -222,11 +276,12 @@ impl View {
 
     /// The same, not counting itself: "received from others".
     pub fn from_others(&self, msg: Msg) -> usize {
-        self.count(msg) - self.has_sent(msg) as usize
+        self.count(msg) - (self.to_self & msg.bit() != 0) as usize
     }
 
+    /// Whether it has sent `msg` to anyone (the others or itself).
     pub fn has_sent(&self, msg: Msg) -> bool {
-        self.sent & msg.bit() != 0
+        (self.sent | self.to_self) & msg.bit() != 0
     }
 
     /// Whether it has sent any message of `kind`.
@@ -235,34 +290,66 @@ impl View {
     }
 }
 
-/// What an honest agent does on a view: messages to send (a set; already
+/// What an honest agent does on a view: messages to send (sets; already
 /// sent ones and INITs of a non-sender are ignored) and a value to deliver
-/// (ignored once it has delivered).
+/// (ignored once it has delivered). A message goes to every agent
+/// (`sends`), to the others only (`neighbours`) or to itself only
+/// (`myself`): RB-Learner's SendAll, SendNeighbors and SendMyself.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Decision {
     pub sends: u8,
+    pub neighbours: u8,
+    pub myself: u8,
     pub deliver: Option<u8>,
 }
 
 impl Decision {
+    /// To every agent, itself included.
     pub fn send(mut self, msg: Msg) -> Decision {
         self.sends |= msg.bit();
+        self
+    }
+    /// To every other agent.
+    pub fn send_neighbours(mut self, msg: Msg) -> Decision {
+        self.neighbours |= msg.bit();
+        self
+    }
+    /// To itself only.
+    pub fn send_myself(mut self, msg: Msg) -> Decision {
+        self.myself |= msg.bit();
         self
     }
     pub fn deliver(mut self, v: u8) -> Decision {
         self.deliver = Some(v);
         self
     }
+    /// The messages going to the others.
+    pub fn wire(&self) -> u8 {
+        self.sends | self.neighbours
+    }
+    /// The messages going to itself.
+    pub fn own(&self) -> u8 {
+        self.sends | self.myself
+    }
+}
+
+/// The messages carrying value `v` (INIT v, ECHO v, READY v).
+pub const fn value_mask(v: u8) -> u8 {
+    0b01_0101 << v
 }
 
 /// One agent's record: its view, and what is in flight to it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 pub struct Local {
-    /// The sender's INIT as first read: 0 none, 1 + value.
+    /// The values of the sender's INITs read, a bit per value: the first
+    /// one only under [`Semantics::Single`], each under PerMessage.
     pub init: u8,
     pub count: [u8; 4],
+    /// The messages it sent to the others.
     pub sent: u8,
-    /// 0 none, 1 + value.
+    /// The messages it sent to itself.
+    pub to_self: u8,
+    /// The values delivered, a bit per value (one at most under Single).
     pub delivered: u8,
     /// Per message: copies in flight to it from correct agents.
     pub from_correct: [u8; MSGS],
@@ -273,29 +360,62 @@ pub struct Local {
     pub byzantine_used: [u8; MSGS],
 }
 
+/// The lowest value in a set of values (bit `v` for value `v`).
+fn first(set: u8) -> Option<u8> {
+    (set != 0).then(|| set.trailing_zeros() as u8)
+}
+
 impl Local {
+    /// The value delivered (the lower one if both, under PerMessage).
     pub fn delivered(&self) -> Option<u8> {
-        self.delivered.checked_sub(1)
+        first(self.delivered)
     }
 
+    /// The whole record as one view (the Single semantics' view).
     pub fn view(&self, input: Option<u8>) -> View {
         View {
             input,
-            init: self.init.checked_sub(1),
+            init: first(self.init),
             count: self.count,
             sent: self.sent,
+            to_self: self.to_self,
             delivered: self.delivered(),
         }
     }
 
+    /// Value `v`'s part of the record (the PerMessage semantics' view):
+    /// nothing about the other value shows.
+    pub fn view_of(&self, v: u8, input: Option<u8>) -> View {
+        let mask = value_mask(v);
+        let mut count = self.count;
+        count[1 - v as usize] = 0;
+        count[3 - v as usize] = 0;
+        View {
+            input: input.filter(|&x| x == v),
+            init: (self.init >> v & 1 == 1).then_some(v),
+            count,
+            sent: self.sent & mask,
+            to_self: self.to_self & mask,
+            delivered: (self.delivered >> v & 1 == 1).then_some(v),
+        }
+    }
+
     /// Reads `msg` (one more distinct sender); whether its view changed.
-    fn read(&mut self, msg: Msg) -> bool {
+    /// Under Single only the first INIT is read (a Byzantine sender's
+    /// second one is ignored, as in Bracha's "the first time"); under
+    /// PerMessage each value's INIT is read once.
+    pub fn read(&mut self, semantics: Semantics, msg: Msg) -> bool {
         match msg.kind {
-            Kind::Init if self.init == 0 => {
-                self.init = 1 + msg.value;
-                true
+            Kind::Init => {
+                let fresh = match semantics {
+                    Semantics::Single => self.init == 0,
+                    Semantics::PerMessage => self.init >> msg.value & 1 == 0,
+                };
+                if fresh {
+                    self.init |= 1 << msg.value;
+                }
+                fresh
             }
-            Kind::Init => false,
             _ => {
                 self.count[msg.index() - 2] += 1;
                 true
@@ -312,21 +432,24 @@ pub type State = [Local; MAX_N];
 /// A state packed for the search's seen set.
 pub type Key = [u64; MAX_N];
 
-/// The bit widths of a packed record: init, delivered, sent, the four
-/// counts, then per message the copies from correct agents and the copies
-/// from faulty ones (from crash-prone agents under crashes, Byzantine
-/// injections made under Byzantine faults: never both in one game).
-const WIDTHS: [u32; 19] = [2, 2, 6, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3];
+/// The bit widths of a packed record: init, delivered, sent, to itself,
+/// the four counts, then per message the copies from correct agents and
+/// the copies from faulty ones (from crash-prone agents under crashes,
+/// Byzantine injections made under Byzantine faults: never both in one
+/// game). 2 + 2 + 6 + 6 + 4 * 3 + 6 * 3 + 6 * 3 = 64 bits.
+const WIDTHS: [u32; FIELDS] = [2, 2, 6, 6, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3];
+const FIELDS: usize = 20;
 
 impl Local {
-    fn fields(&self) -> [u8; 19] {
-        let mut out = [0; 19];
+    fn fields(&self) -> [u8; FIELDS] {
+        let mut out = [0; FIELDS];
         out[0] = self.init;
         out[1] = self.delivered;
         out[2] = self.sent;
-        out[3..7].copy_from_slice(&self.count);
-        out[7..13].copy_from_slice(&self.from_correct);
-        for (i, o) in out[13..19].iter_mut().enumerate() {
+        out[3] = self.to_self;
+        out[4..8].copy_from_slice(&self.count);
+        out[8..14].copy_from_slice(&self.from_correct);
+        for (i, o) in out[14..20].iter_mut().enumerate() {
             *o = self.from_faulty[i] | self.byzantine_used[i];
         }
         out
@@ -345,7 +468,7 @@ impl Local {
     /// The inverse of [`Local::pack`]; `byzantine` says which faults fill
     /// the last six fields.
     pub fn unpack(mut key: u64, byzantine: bool) -> Local {
-        let mut f = [0u8; 19];
+        let mut f = [0u8; FIELDS];
         for (x, w) in f.iter_mut().zip(WIDTHS).rev() {
             *x = (key & ((1 << w) - 1)) as u8;
             key >>= w;
@@ -354,14 +477,15 @@ impl Local {
             init: f[0],
             delivered: f[1],
             sent: f[2],
+            to_self: f[3],
             ..Local::default()
         };
-        out.count.copy_from_slice(&f[3..7]);
-        out.from_correct.copy_from_slice(&f[7..13]);
+        out.count.copy_from_slice(&f[4..8]);
+        out.from_correct.copy_from_slice(&f[8..14]);
         if byzantine {
-            out.byzantine_used.copy_from_slice(&f[13..19]);
+            out.byzantine_used.copy_from_slice(&f[14..20]);
         } else {
-            out.from_faulty.copy_from_slice(&f[13..19]);
+            out.from_faulty.copy_from_slice(&f[14..20]);
         }
         out
     }
@@ -375,17 +499,59 @@ pub fn unpack(spec: &RbSpec, key: &Key) -> State {
     key.map(|k| Local::unpack(k, spec.faults == RbFaults::Byzantine))
 }
 
-/// What an agent did on one change of its view: sent these, delivered that.
+/// What an agent did on one change of its view: sent these to the others
+/// and these to itself, delivered these values (a bit per value).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Reaction {
     pub sent: u8,
-    pub delivered: Option<u8>,
+    pub to_self: u8,
+    pub delivered: u8,
 }
 
-/// Agent `a` acts on its view until it stops changing: each send and the
-/// delivery change the view (its own messages count at once), and the
-/// protocol acts on every change. It ends: each message is sent once and
-/// one value delivered once.
+/// What agent `a`'s protocol asks for on its record, minus what it has
+/// already done: (to the others, to itself, values to deliver). Under
+/// PerMessage the protocol is asked once per value, on that value's part,
+/// and only that value's messages and delivery are taken from its answer.
+pub fn wanted(
+    spec: &RbSpec,
+    p: &dyn RbProtocol,
+    me: &Local,
+    a: usize,
+    input: Option<u8>,
+) -> Reaction {
+    let mut out = Reaction::default();
+    match spec.semantics {
+        Semantics::Single => {
+            let d = p.act(spec, &me.view(input));
+            out.sent = d.wire();
+            out.to_self = d.own();
+            if me.delivered == 0 {
+                out.delivered = d.deliver.map_or(0, |v| 1 << v);
+            }
+        }
+        Semantics::PerMessage => {
+            for v in 0..2 {
+                let d = p.act(spec, &me.view_of(v, input));
+                out.sent |= d.wire() & value_mask(v);
+                out.to_self |= d.own() & value_mask(v);
+                if d.deliver == Some(v) {
+                    out.delivered |= 1 << v & !me.delivered;
+                }
+            }
+        }
+    }
+    // Only the sender may send INIT (channels are authenticated: an INIT
+    // from anyone else would be read as not the sender's).
+    let allowed = if a == SENDER { 0x3f } else { 0x3c };
+    out.sent &= allowed & !me.sent;
+    out.to_self &= allowed & !me.to_self;
+    out
+}
+
+/// Agent `a` acts on its view until it stops changing: each send to
+/// itself and each delivery change the view (its own messages count at
+/// once), and the protocol acts on every change. It ends: each message is
+/// sent once each way and each value delivered once.
 pub fn react(
     spec: &RbSpec,
     inst: &Instance,
@@ -396,32 +562,28 @@ pub fn react(
     let input = if a == SENDER { inst.input } else { None };
     let mut done = Reaction::default();
     loop {
-        let me = state[a];
-        let d = p.act(spec, &me.view(input));
-        // Only the sender may send INIT (channels are authenticated: an INIT
-        // from anyone else would be read as not the sender's).
-        let allowed = if a == SENDER { 0x3f } else { 0x3c };
-        let new = d.sends & allowed & !me.sent;
-        let deliver = d.deliver.filter(|_| me.delivered == 0);
-        if new == 0 && deliver.is_none() {
+        let new = wanted(spec, p, &state[a], a, input);
+        if new == Reaction::default() {
             return done;
         }
-        if let Some(v) = deliver {
-            state[a].delivered = 1 + v;
-            done.delivered = Some(v);
-        }
-        done.sent |= new;
-        for m in Msg::all().filter(|m| new & m.bit() != 0) {
+        state[a].delivered |= new.delivered;
+        done.delivered |= new.delivered;
+        done.sent |= new.sent;
+        done.to_self |= new.to_self;
+        for m in Msg::all().filter(|m| new.sent & m.bit() != 0) {
             send(spec, inst, state, a, m);
+        }
+        for m in Msg::all().filter(|m| new.to_self & m.bit() != 0) {
+            state[a].to_self |= m.bit();
+            state[a].read(spec.semantics, m);
         }
     }
 }
 
-/// Agent `a` sends `msg` to every agent: read at once by itself, in flight
-/// to every other non-Byzantine agent (Byzantine ones need no copy).
+/// Agent `a` sends `msg` to every other agent: in flight to every other
+/// non-Byzantine agent (Byzantine ones need no copy).
 fn send(spec: &RbSpec, inst: &Instance, state: &mut State, a: usize, msg: Msg) {
     state[a].sent |= msg.bit();
-    state[a].read(msg);
     for r in (0..spec.n).filter(|&r| r != a && !inst.is_byzantine(spec, r)) {
         let slot = if inst.is_faulty(a) {
             &mut state[r].from_faulty
@@ -467,7 +629,8 @@ pub struct Step {
 /// messages in flight (per recipient, then message), then Byzantine
 /// injections. A Byzantine agent may send each message to each honest
 /// agent once (see the module's note); only a Byzantine sender sends INIT,
-/// and only while its recipient has read none.
+/// and only while its recipient would read it (none read yet under Single,
+/// none of that value under PerMessage).
 pub fn steps(spec: &RbSpec, inst: &Instance, state: &State) -> Vec<Step> {
     let mut out = vec![];
     let byzantine_sender = inst.is_byzantine(spec, SENDER);
@@ -488,7 +651,13 @@ pub fn steps(spec: &RbSpec, inst: &Instance, state: &State) -> Vec<Step> {
             }
             if spec.faults == RbFaults::Byzantine {
                 let may = match m.kind {
-                    Kind::Init => byzantine_sender && me.init == 0,
+                    Kind::Init => {
+                        byzantine_sender
+                            && match spec.semantics {
+                                Semantics::Single => me.init == 0,
+                                Semantics::PerMessage => me.init >> m.value & 1 == 0,
+                            }
+                    }
                     _ => (me.byzantine_used[i] as usize) < spec.f,
                 };
                 if may {
@@ -516,7 +685,7 @@ pub fn apply(
         Source::Faulty => me.from_faulty[i] -= 1,
         Source::Byzantine => me.byzantine_used[i] += 1,
     }
-    if me.read(step.msg) {
+    if me.read(spec.semantics, step.msg) {
         react(spec, inst, p, state, r)
     } else {
         Reaction::default()
@@ -531,69 +700,98 @@ pub fn quiescent(spec: &RbSpec, inst: &Instance, state: &State) -> bool {
         .all(|r| state[r].from_correct.iter().all(|&c| c == 0))
 }
 
-/// A named property of the game: a predicate on a state. A safety property
-/// must hold in every reachable state; an eventual one in every quiescent
-/// state (the end of a fair run).
+/// A named property of the game: a predicate on a state, under the
+/// semantics it belongs to. A safety property must hold in every reachable
+/// state; an eventual one in every quiescent state (the end of a fair run).
 pub struct Property {
     pub name: &'static str,
     pub eventual: bool,
+    /// The semantics that assert it.
+    pub semantics: &'static [Semantics],
     pub holds: fn(&RbSpec, &Instance, &State) -> bool,
 }
 
-/// The properties, about the correct agents (all but the faulty ones).
+const SINGLE: &[Semantics] = &[Semantics::Single];
+const PER_MESSAGE: &[Semantics] = &[Semantics::PerMessage];
+const BOTH: &[Semantics] = &[Semantics::Single, Semantics::PerMessage];
+
+/// Every property of either semantics, about the correct agents (all but
+/// the faulty ones); a report names broken ones in this order. A new
+/// property is one more entry.
 pub const PROPERTIES: &[Property] = &[
     Property {
         name: "validity",
         eventual: true,
+        semantics: SINGLE,
         holds: validity,
     },
     Property {
         name: "agreement",
         eventual: false,
+        semantics: SINGLE,
         holds: agreement,
     },
     Property {
         name: "integrity",
         eventual: false,
+        semantics: BOTH,
         holds: integrity,
     },
     Property {
         name: "totality",
         eventual: true,
+        semantics: SINGLE,
         holds: totality,
     },
+    Property {
+        name: "sender_validity",
+        eventual: true,
+        semantics: PER_MESSAGE,
+        holds: sender_validity,
+    },
+    Property {
+        name: "message_totality",
+        eventual: true,
+        semantics: PER_MESSAGE,
+        holds: message_totality,
+    },
 ];
+
+/// The names of the properties `semantics` asserts, in [`PROPERTIES`] order.
+pub fn property_names(semantics: Semantics) -> Vec<&'static str> {
+    PROPERTIES
+        .iter()
+        .filter(|p| p.semantics.contains(&semantics))
+        .map(|p| p.name)
+        .collect()
+}
 
 /// With a correct sender, every correct agent delivers its input (by the
 /// end of every fair run).
 fn validity(spec: &RbSpec, inst: &Instance, state: &State) -> bool {
-    if inst.is_faulty(SENDER) {
+    let Some(input) = inst.input.filter(|_| !inst.is_faulty(SENDER)) else {
         return true;
-    }
-    inst.correct(spec)
-        .all(|r| state[r].delivered() == inst.input)
+    };
+    inst.correct(spec).all(|r| state[r].delivered == 1 << input)
 }
 
 /// No two correct agents deliver different values.
 fn agreement(spec: &RbSpec, inst: &Instance, state: &State) -> bool {
-    let mut seen = 0u8;
-    for r in inst.correct(spec) {
-        if let Some(v) = state[r].delivered() {
-            seen |= 1 << v;
-        }
-    }
+    let seen = inst.correct(spec).fold(0, |s, r| s | state[r].delivered);
     seen != 3
 }
 
-/// At most once (the rules make a second delivery impossible), and only
+/// At most once (the rules keep one flag per value, so a second delivery
+/// of a value is impossible, and under Single one value at most), and only
 /// the sender's input when the sender is not Byzantine (a crash-prone
-/// sender's input is still its own).
+/// sender's input is still its own). RB-Learner's INTEGRITY: no
+/// duplication, no creation.
 fn integrity(spec: &RbSpec, inst: &Instance, state: &State) -> bool {
     let Some(input) = inst.input else {
         return true;
     };
     inst.correct(spec)
-        .all(|r| state[r].delivered().is_none_or(|v| v == input))
+        .all(|r| state[r].delivered & !(1 << input) == 0)
 }
 
 /// If one correct agent delivers, every correct agent does (by the end of
@@ -604,12 +802,35 @@ fn totality(spec: &RbSpec, inst: &Instance, state: &State) -> bool {
     delivered.all(|d| Some(d) == first)
 }
 
-/// The properties `state` breaks: safety ones always, eventual ones when
-/// the state is quiescent. A bit per entry of [`PROPERTIES`].
+/// RB-Learner's VALIDITY: a correct sender delivers its own input (by the
+/// end of every fair run). Only the sender: the others are held to it by
+/// [`message_totality`].
+fn sender_validity(_: &RbSpec, inst: &Instance, state: &State) -> bool {
+    match inst.input {
+        Some(input) if !inst.is_faulty(SENDER) => state[SENDER].delivered >> input & 1 == 1,
+        _ => true,
+    }
+}
+
+/// RB-Learner's AGREEMENT, which is totality per value: every value one
+/// correct agent delivers, every correct agent delivers (by the end of
+/// every fair run). Two values may both be delivered.
+fn message_totality(spec: &RbSpec, inst: &Instance, state: &State) -> bool {
+    let some = inst.correct(spec).fold(0, |s, r| s | state[r].delivered);
+    let all = inst.correct(spec).fold(3, |s, r| s & state[r].delivered);
+    some == all
+}
+
+/// The properties `state` breaks among those of the spec's semantics:
+/// safety ones always, eventual ones when the state is quiescent. A bit
+/// per entry of [`PROPERTIES`].
 pub fn broken(spec: &RbSpec, inst: &Instance, state: &State) -> u8 {
     let quiet = quiescent(spec, inst, state);
     let mut out = 0;
     for (i, p) in PROPERTIES.iter().enumerate() {
+        if !p.semantics.contains(&spec.semantics) {
+            continue;
+        }
         if (quiet || !p.eventual) && !(p.holds)(spec, inst, state) {
             out |= 1 << i;
         }

@@ -32,12 +32,12 @@ pub fn view(v: &View) -> View {
         init: v.init.map(flip),
         count: [v.count[1], v.count[0], v.count[3], v.count[2]],
         sent: flip_set(v.sent),
+        to_self: flip_set(v.to_self),
         delivered: v.delivered.map(flip),
     }
 }
 
-/// A 0-none, 1-plus-value field with the value swapped (other codes, such
-/// as a retired record's INIT, kept).
+/// A set of values (bit `v` for value `v`) with the values swapped.
 fn flip_code(c: u8) -> u8 {
     match c {
         1 => 2,
@@ -54,10 +54,12 @@ fn flip_counts<const K: usize>(c: [u8; K]) -> [u8; K] {
 /// An agent's record with every value swapped: its view's mirror, and the
 /// mirror of what is in flight to it.
 pub fn record(l: &Local) -> Local {
+    // A retired record's mark (every count 7) is its own mirror.
     Local {
         init: flip_code(l.init),
         count: flip_counts(l.count),
         sent: flip_set(l.sent),
+        to_self: flip_set(l.to_self),
         delivered: flip_code(l.delivered),
         from_correct: flip_counts(l.from_correct),
         from_faulty: flip_counts(l.from_faulty),
@@ -78,6 +80,8 @@ pub fn state(s: &State) -> State {
 pub fn decision(d: &Decision) -> Decision {
     Decision {
         sends: flip_set(d.sends),
+        neighbours: flip_set(d.neighbours),
+        myself: flip_set(d.myself),
         deliver: d.deliver.map(flip),
     }
 }

@@ -11,6 +11,8 @@ pub mod protocols;
 pub mod search;
 pub mod trace;
 
-pub use game::{instances, Decision, Instance, Kind, Msg, RbFaults, RbSpec, View, PROPERTIES};
+pub use game::{
+    instances, Decision, Instance, Kind, Msg, RbFaults, RbSpec, Semantics, View, PROPERTIES,
+};
 pub use protocols::{RbProtocol, Scripted, REGISTRY};
 pub use search::{verify, Limits, Report, TooBig};

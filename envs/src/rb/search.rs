@@ -40,7 +40,9 @@
 //! new message to read, and read first; the retiring above takes the part
 //! of that saving that is sound without looking ahead.
 
-use super::game::{self, Instance, RbSpec, Source, State, Step, MAX_N, PROPERTIES};
+use super::game::{
+    self, Instance, Kind, Local, Msg, RbSpec, Reaction, Source, State, Step, MAX_N, PROPERTIES,
+};
 use super::mirror;
 use super::protocols::RbProtocol;
 use super::trace::{self, Trace};
@@ -363,40 +365,44 @@ fn run(
 /// then retired: nothing is in flight to them and nothing more may reach
 /// them.
 ///
-/// An agent is *quiet* in a view when its protocol adds nothing (no new
-/// send, no delivery) in that view or in any view its reads alone could
-/// lead to: any first INIT if it has none, any count up to `n`. A quiet
-/// agent never reacts again, so what it reads changes its own record only:
-/// no other agent's record and no property (its deliveries are final)
-/// depends on it. Its record is replaced by a retired one (the INIT field
-/// set to 3, a value no view has, counts and everything in flight cleared,
-/// every Byzantine copy used), which keeps what it sent and delivered. A
-/// run of the retired game is a run of the game in which the retired agent
-/// reads everything owed to it at once, which the scheduler may always do,
-/// and conversely the reads it skips could never change an answer; so a
-/// state is quiescent, and breaks a property, in one exactly when it does
-/// in the other.
+/// An agent is *quiet* when the rules give it nothing to do (no new send,
+/// no delivery: `game::wanted`) in its record or in any record its reads
+/// alone could lead to: any INIT it may still read, any count up to `n`.
+/// A quiet agent never reacts again, so what it reads changes its own
+/// record only: no other agent's record and no property (its deliveries
+/// are final) depends on it. Its record is replaced by a retired one:
+/// every count set to 7, which no count can reach (n <= 6), to mark it,
+/// every INIT read and every Byzantine copy used (so no move reaches it),
+/// nothing in flight, what it sent and delivered kept. A run of the
+/// retired game is a run of the game in which the retired agent reads
+/// everything owed to it at once, which the scheduler may always do, and
+/// conversely the reads it skips could never change an answer; so a state
+/// is quiescent, and breaks a property, in one exactly when it does in the
+/// other.
 struct Retired<'a> {
     p: &'a dyn RbProtocol,
-    /// When set, each agent's quiet verdict must match its mirrored view's.
+    /// When set, each agent's quiet verdict must match its mirror's.
     watch: Option<&'a mirror::Watch<'a>>,
-    /// Per packed view (24 bits): 0 not known yet, 1 quiet, 2 not. A
-    /// table, not a map: it is read on every move.
-    quiet: Vec<u8>,
+    /// Per packed record (what it knows and did, and whose it is): quiet
+    /// or not. Looked up only, never iterated.
+    quiet: HashMap<u32, bool, BuildHasherDefault<Fx>>,
 }
+
+/// The mark of a retired record, in every count (so a mirror keeps it).
+const RETIRED: u8 = 7;
 
 impl<'a> Retired<'a> {
     fn new(p: &'a dyn RbProtocol, watch: Option<&'a mirror::Watch<'a>>) -> Retired<'a> {
         Retired {
             p,
             watch,
-            quiet: vec![0; 1 << 24],
+            quiet: HashMap::default(),
         }
     }
 
     /// Retires every agent that is quiet, or with `changed`, that agent only
-    /// if quiet: a move changes its recipient's view alone (the others only
-    /// get messages in flight), and quiet depends on the view alone.
+    /// if quiet: a move changes its recipient's record alone (the others
+    /// only get messages in flight), and quiet depends on that alone.
     fn retire(
         &mut self,
         spec: &RbSpec,
@@ -406,7 +412,7 @@ impl<'a> Retired<'a> {
     ) {
         for a in (0..spec.n).filter(|&a| !inst.is_byzantine(spec, a)) {
             let me = &mut state[a];
-            if me.init == RETIRED {
+            if me.count[0] == RETIRED {
                 // What others sent it since: read at once, to no effect.
                 me.from_correct = [0; game::MSGS];
                 me.from_faulty = [0; game::MSGS];
@@ -416,16 +422,16 @@ impl<'a> Retired<'a> {
                 continue;
             }
             let input = if a == game::SENDER { inst.input } else { None };
-            let view = me.view(input);
-            let quiet = self.is_quiet(spec, view);
+            let quiet = self.is_quiet(spec, me, a, input);
             if let Some(w) = self.watch {
-                if w.alike() && self.is_quiet(spec, mirror::view(&view)) != quiet {
+                let other = mirror::record(me);
+                if w.alike() && self.is_quiet(spec, &other, a, input.map(|v| 1 - v)) != quiet {
                     w.differs();
                 }
             }
             if quiet {
-                me.init = RETIRED;
-                me.count = [0; 4];
+                me.init = 3;
+                me.count = [RETIRED; 4];
                 me.from_correct = [0; game::MSGS];
                 me.from_faulty = [0; game::MSGS];
                 me.byzantine_used = [spec.f as u8; game::MSGS];
@@ -433,48 +439,42 @@ impl<'a> Retired<'a> {
         }
     }
 
-    fn is_quiet(&mut self, spec: &RbSpec, v: game::View) -> bool {
-        let key = view_key(&v) as usize;
-        match self.quiet[key] {
-            1 => return true,
-            2 => return false,
-            _ => {}
+    /// Whether agent `a` (only whether it is the sender matters) with
+    /// `me`'s knowledge will never act again, whatever it reads.
+    fn is_quiet(&mut self, spec: &RbSpec, me: &Local, a: usize, input: Option<u8>) -> bool {
+        let key = record_key(me, a == game::SENDER, input);
+        if let Some(&q) = self.quiet.get(&key) {
+            return q;
         }
-        let d = self.p.act(spec, &v);
-        // What the rules would let it do (see `game::react`).
-        let allowed = if v.input.is_some() { 0x3f } else { 0x3c };
-        let acts =
-            d.sends & allowed & !v.sent != 0 || (d.deliver.is_some() && v.delivered.is_none());
+        let acts = game::wanted(spec, self.p, me, a, input) != Reaction::default();
         let q = !acts
-            && (0..4).all(|i| {
-                v.count[i] as usize >= spec.n || {
-                    let mut w = v;
-                    w.count[i] += 1;
-                    self.is_quiet(spec, w)
-                }
-            })
-            && (v.init.is_some()
-                || (0..2).all(|x| {
-                    let mut w = v;
-                    w.init = Some(x);
-                    self.is_quiet(spec, w)
-                }));
-        self.quiet[key] = if q { 1 } else { 2 };
+            && Msg::all().all(|m| {
+                let mut next = *me;
+                let more = match m.kind {
+                    Kind::Init => next.read(spec.semantics, m),
+                    _ => {
+                        (me.count[m.index() - 2] as usize) < spec.n && next.read(spec.semantics, m)
+                    }
+                };
+                !more || self.is_quiet(spec, &next, a, input)
+            });
+        self.quiet.insert(key, q);
         q
     }
 }
 
-/// The INIT field of a retired record.
-const RETIRED: u8 = 3;
-
-/// A view in 24 bits, for the quiet table.
-fn view_key(v: &game::View) -> u32 {
-    let opt = |x: Option<u8>| x.map_or(0, |x| x as u32 + 1);
-    let mut k = opt(v.input) << 2 | opt(v.init);
-    for c in v.count {
+/// What a record knows and did, and whose it is, in 30 bits.
+fn record_key(me: &Local, sender: bool, input: Option<u8>) -> u32 {
+    let who = match (sender, input) {
+        (false, _) => 0,
+        (true, None) => 1,
+        (true, Some(v)) => 2 + v as u32,
+    };
+    let mut k = who << 2 | me.init as u32;
+    for c in me.count {
         k = k << 3 | c as u32;
     }
-    (k << 6 | v.sent as u32) << 2 | opt(v.delivered)
+    ((k << 6 | me.sent as u32) << 6 | me.to_self as u32) << 2 | me.delivered as u32
 }
 
 /// How a state maps to its representative: its records reordered

@@ -39,13 +39,24 @@ impl Trace {
     }
 }
 
-/// What a reaction did, in words ("sends ECHO 1, delivers 1").
+/// What a reaction did, in words ("sends ECHO 1, sends READY 0 to the
+/// others, delivers 1"): a message sent both ways is sent "to all".
 fn did(r: &Reaction) -> Option<String> {
-    let mut parts: Vec<String> = Msg::all()
-        .filter(|m| r.sent & m.bit() != 0)
-        .map(|m| format!("sends {}", m.name()))
-        .collect();
-    parts.extend(r.delivered.map(|v| format!("delivers {v}")));
+    let mut parts: Vec<String> = vec![];
+    for m in Msg::all() {
+        let where_ = match (r.sent & m.bit() != 0, r.to_self & m.bit() != 0) {
+            (true, true) => "",
+            (true, false) => " to the others",
+            (false, true) => " to itself",
+            (false, false) => continue,
+        };
+        parts.push(format!("sends {}{where_}", m.name()));
+    }
+    parts.extend(
+        (0..2)
+            .filter(|v| r.delivered >> v & 1 == 1)
+            .map(|v| format!("delivers {v}")),
+    );
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
@@ -160,12 +171,14 @@ pub fn replay(
     }
 }
 
-/// Each correct agent's delivery, "agent 1: 0, agent 2: nothing".
+/// Each correct agent's delivery, "agent 1: 0, agent 2: nothing, agent
+/// 3: 0 and 1" (both values only under the per-message semantics).
 fn delivered(spec: &RbSpec, inst: &Instance, state: &State) -> String {
     inst.correct(spec)
-        .map(|a| match state[a].delivered() {
-            Some(v) => format!("agent {a}: {v}"),
-            None => format!("agent {a}: nothing"),
+        .map(|a| match state[a].delivered {
+            0 => format!("agent {a}: nothing"),
+            3 => format!("agent {a}: 0 and 1"),
+            d => format!("agent {a}: {}", d.trailing_zeros()),
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -34,10 +34,10 @@ pub const ALG3: Scripted = Scripted {
     },
 };
 
-/// Algorithm 4 (their "new" one): algorithm 3 sent to the neighbours only,
-/// delivering on f+1 type1. Nobody reads its own messages, so the counts
-/// are the others' and the sender, which never reads its own type0, sends
-/// type1 only on f+1 type1.
+/// Algorithm 4 (their "new" one): algorithm 3 sent to the neighbours only
+/// (their SendNeighbors), delivering on f+1 type1. Nothing is sent to
+/// itself, so every count is the others' and the sender, which never reads
+/// its own type0, sends type1 only on f+1 type1.
 pub const ALG4: Scripted = Scripted {
     name: "rbl_alg4",
     rule: alg4,
@@ -45,18 +45,19 @@ pub const ALG4: Scripted = Scripted {
 
 fn alg4(spec: &RbSpec, view: &View) -> Decision {
     let mut d = Decision::default();
-    match (view.input, view.init) {
-        (Some(v), _) => d = d.send(Msg::init(v)),
-        (None, Some(v)) => d = d.send(Msg::echo(v)),
-        (None, None) => {}
+    if let Some(v) = view.input {
+        d = d.send_neighbours(Msg::init(v));
+    }
+    if let Some(v) = view.init {
+        d = d.send_neighbours(Msg::echo(v));
     }
     for v in 0..2 {
-        if view.from_others(Msg::echo(v)) > spec.f {
-            d = d.send(Msg::echo(v));
+        if view.count(Msg::echo(v)) > spec.f {
+            d = d.send_neighbours(Msg::echo(v));
         }
     }
     for v in 0..2 {
-        if view.from_others(Msg::echo(v)) > spec.f {
+        if view.count(Msg::echo(v)) > spec.f {
             d = d.deliver(v);
             break;
         }

@@ -248,6 +248,24 @@ fn run(
     limits: &Limits,
     options: &Options,
 ) -> Result<Found, TooBig> {
+    // The seen set holds a word per agent: four words up to n = 4 make its
+    // entries a third smaller, and the search is bound by their memory.
+    if spec.n <= 4 {
+        run_keyed::<4>(spec, inst, p, watch, limits, options)
+    } else {
+        run_keyed::<MAX_N>(spec, inst, p, watch, limits, options)
+    }
+}
+
+/// The search, with states kept in `W` words in the seen set.
+fn run_keyed<const W: usize>(
+    spec: &RbSpec,
+    inst: &Instance,
+    p: &dyn RbProtocol,
+    watch: Option<&mirror::Watch>,
+    limits: &Limits,
+    options: &Options,
+) -> Result<Found, TooBig> {
     // With a Byzantine sender the instance itself treats the values alike:
     // a state and its mirror are searched once, if the protocol does too.
     let quotient = watch.is_some() && inst.input.is_none();
@@ -265,7 +283,7 @@ fn run(
         retired.retire(spec, inst, &mut first, None);
     }
     // The map is only looked up, never iterated: its order cannot leak.
-    let mut seen: HashMap<Packed, u32, BuildHasherDefault<Fx>> = HashMap::default();
+    let mut seen: HashMap<Words<W>, u32, BuildHasherDefault<Fx>> = HashMap::default();
     // Per state: its parent and the move that reached it; the moves it
     // sleeps on (in its own labels); whether it has been expanded.
     let mut parent: Vec<(u32, Option<Step>)> = vec![(0, None)];
@@ -286,7 +304,7 @@ fn run(
     };
     note(&first, 0, &mut broken);
     let (key, frame) = canon(&first);
-    seen.insert(key, 0);
+    seen.insert(Words::of(&key), 0);
     // The queue holds representatives whole: unpacking would cost more.
     let mut queue = VecDeque::from([(frame.apply(&first), 0u32)]);
     while let Some((state, id)) = queue.pop_front() {
@@ -316,7 +334,7 @@ fn run(
             let inherited = relabel((asleep | followed) & !recipient_mask(step.to), &frame);
             followed |= label;
             let child = parent.len() as u32;
-            match seen.entry(key) {
+            match seen.entry(Words::of(&key)) {
                 Entry::Occupied(e) => {
                     let old = *e.get() as usize;
                     let narrower = sleep[old] & inherited;
@@ -643,9 +661,8 @@ impl Classes {
     }
 }
 
-/// A state packed for the seen set: a record in 64 bits per agent (the
-/// records past `n` stay 0). Compared and hashed word by word, which is
-/// where the search spends its time.
+/// A state packed: a record in 64 bits per agent (the records past `n`
+/// stay 0).
 #[derive(Clone, Copy, Debug)]
 struct Packed([u64; MAX_N]);
 
@@ -659,8 +676,19 @@ impl Packed {
     }
 }
 
-impl PartialEq for Packed {
-    fn eq(&self, other: &Packed) -> bool {
+/// The first `W` words of a packed state (the rest are 0: `W >= n`).
+#[derive(Clone, Copy, Debug)]
+struct Words<const W: usize>([u64; W]);
+
+impl<const W: usize> Words<W> {
+    fn of(key: &Packed) -> Words<W> {
+        debug_assert!(key.0[W..].iter().all(|&w| w == 0));
+        Words(std::array::from_fn(|i| key.0[i]))
+    }
+}
+
+impl<const W: usize> PartialEq for Words<W> {
+    fn eq(&self, other: &Words<W>) -> bool {
         // Not `==` on the arrays: that is a call to memcmp.
         self.0
             .iter()
@@ -669,9 +697,9 @@ impl PartialEq for Packed {
     }
 }
 
-impl Eq for Packed {}
+impl<const W: usize> Eq for Words<W> {}
 
-impl std::hash::Hash for Packed {
+impl<const W: usize> std::hash::Hash for Words<W> {
     fn hash<H: Hasher>(&self, h: &mut H) {
         for &w in &self.0 {
             h.write_u64(w);

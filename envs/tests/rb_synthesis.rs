@@ -159,16 +159,22 @@ fn rb_learners_algorithms_in_the_grammar_answer_as_the_scripted_ones() {
     for (p, name) in [(alg3(), "rbl_alg3"), (alg4(), "rbl_alg4")] {
         assert!(programs.contains(&p), "{p} is not in the grammar");
         let scripted = protocols::scripted(name).unwrap();
-        // Single: the whole report, broken properties and all.
-        let spec = spec(4, 1, RbFaults::Byzantine, Semantics::Single);
-        let a = search::verify(&spec, &p, &Limits::default()).unwrap();
-        let b = search::verify(&spec, scripted, &Limits::default()).unwrap();
-        assert_eq!(
-            (a.broken, a.broken_instances),
-            (b.broken, b.broken_instances)
-        );
-        // Per message (the values apart): both verified.
-        let spec = spec.with_semantics(Semantics::PerMessage);
+        // At n = 3 the whole report, broken properties and all, under both
+        // semantics and both faults.
+        for faults in [RbFaults::Byzantine, RbFaults::Crash] {
+            for semantics in SEMANTICS {
+                let spec = spec(3, 1, faults, semantics);
+                let a = search::verify(&spec, &p, &Limits::default()).unwrap();
+                let b = search::verify(&spec, scripted, &Limits::default()).unwrap();
+                let at = format!("{name} ({faults:?}, {semantics:?})");
+                assert_eq!(a.broken, b.broken, "{at}");
+                assert_eq!(a.broken_instances, b.broken_instances, "{at}");
+            }
+        }
+        // At n = 4, f = 1 per message (the values apart): both verified.
+        // (Single at n = 4: the scripted verdicts are pinned in
+        // reliable_broadcast.rs; the grammar's are in the docs' synthesis.)
+        let spec = spec(4, 1, RbFaults::Byzantine, Semantics::PerMessage);
         assert!(
             synth::check(&spec, &p, &Limits::default())
                 .unwrap()

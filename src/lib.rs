@@ -9,6 +9,7 @@ pub mod folder;
 pub mod harden;
 pub mod out;
 pub mod plot;
+pub mod rb_synth;
 pub mod rb_verify;
 pub mod run;
 pub mod slush;

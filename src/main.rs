@@ -45,6 +45,9 @@ struct RunArgs {
 enum Command {
     /// Exact optimal attack rate of an honest protocol, with a counterexample.
     Verify(VerifyArgs),
+    /// Every program of RB-Learner's reliable-broadcast grammar, verified
+    /// exactly; the verified ones ranked by messages sent.
+    Synthesize(selfplay::rb_synth::SynthArgs),
     /// Runs an experiment's [sweep]: every seed and grid point, on all cores.
     Sweep {
         file: PathBuf,
@@ -444,6 +447,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Verify(a)) => verify_cmd(a),
+        Some(Command::Synthesize(a)) => selfplay::rb_synth::run(&a),
         Some(Command::Sweep {
             file,
             list,

@@ -125,3 +125,41 @@ fn semantics_switch_reaches_rb_learners_properties() {
         "{e}"
     );
 }
+
+fn synthesize(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_selfplay"))
+        .arg("synthesize")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn synthesize_lists_the_verified_programs_the_same_on_any_thread_count() {
+    let run = |jobs: &str| {
+        let out = synthesize(&[
+            "--n", "3", "--f", "1", "--faults", "crash", "--jobs", jobs, "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let one = run("1");
+    assert_eq!(one, run("2"));
+    let v: serde_json::Value = serde_json::from_slice(&one).unwrap();
+    assert_eq!(v["programs"], 31665);
+    assert_eq!(v["first_verified_rank"], 1);
+    assert!(v["verified"][0]["program"]
+        .as_str()
+        .unwrap()
+        .contains("Deliver"));
+    let out = synthesize(&["--n", "3", "--f", "1", "--semantics", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--semantics"));
+    let out = synthesize(&["--n", "9", "--f", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--n 9"));
+}

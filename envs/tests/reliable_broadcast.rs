@@ -5,7 +5,7 @@
 use envs::rb::game::{self, Instance, Msg, RbSpec, SENDER};
 use envs::rb::protocols::{self, RbProtocol};
 use envs::rb::search::{self, Limits};
-use envs::rb::{RbFaults, Semantics, PROPERTIES};
+use envs::rb::{synth, RbFaults, Semantics, PROPERTIES};
 use std::collections::{BTreeSet, HashSet};
 
 fn spec(n: usize, f: usize, faults: RbFaults) -> RbSpec {
@@ -90,10 +90,12 @@ fn rb_learner_algorithm_4_breaks_agreement_at_4_1() {
 /// checker's properties) both are verified at n = 4, f = 1.
 #[test]
 fn rb_learner_algorithms_are_verified_under_their_own_semantics_at_4_1() {
+    // The values searched apart (exact, and far smaller: see
+    // synth::verify_apart; checked against the joint search below).
     let spec = spec(4, 1, RbFaults::Byzantine).with_semantics(Semantics::PerMessage);
     for name in ["rbl_alg3", "rbl_alg4"] {
         let p = protocols::scripted(name).unwrap();
-        let r = search::verify(&spec, p, &Limits::default()).unwrap();
+        let r = synth::verify_apart(&spec, p, &Limits::default()).unwrap();
         assert!(
             r.verified,
             "{name}: {:?}",
@@ -101,13 +103,25 @@ fn rb_learner_algorithms_are_verified_under_their_own_semantics_at_4_1() {
         );
     }
     // Echo broadcast still loses totality (per value) to a Byzantine sender.
-    let r = search::verify(
-        &spec,
-        protocols::scripted("echo").unwrap(),
-        &Limits::default(),
-    )
-    .unwrap();
+    let echo = protocols::scripted("echo").unwrap();
+    let r = synth::verify_apart(&spec, echo, &Limits::default()).unwrap();
     assert_eq!(r.broken, ["message_totality"]);
+    assert_eq!(r.per_instance[0].faulty, [0]);
+}
+
+#[test]
+fn values_searched_apart_answer_as_together_at_3_1() {
+    for faults in [RbFaults::Byzantine, RbFaults::Crash] {
+        let spec = spec(3, 1, faults).with_semantics(Semantics::PerMessage);
+        for (p, _) in protocols::REGISTRY {
+            let apart = synth::verify_apart(&spec, p, &Limits::default()).unwrap();
+            let together = search::verify(&spec, p, &Limits::default()).unwrap();
+            let per = |r: &search::Report| -> Vec<Vec<&str>> {
+                r.per_instance.iter().map(|v| v.broken.clone()).collect()
+            };
+            assert_eq!(per(&apart), per(&together), "{} ({faults:?})", p.name);
+        }
+    }
 }
 
 #[test]

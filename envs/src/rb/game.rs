@@ -167,6 +167,12 @@ pub struct RbSpec {
     pub f: usize,
     pub faults: RbFaults,
     pub semantics: Semantics,
+    /// The values in play, a bit each (both by default). Under PerMessage
+    /// the two values are games that never touch (a step moves one
+    /// value's messages and changes only that value's part of a record),
+    /// so searching one value alone ([`RbSpec::one_value`]) answers that
+    /// value's properties exactly, and the whole answer is the union.
+    pub values: u8,
 }
 
 impl RbSpec {
@@ -183,7 +189,30 @@ impl RbSpec {
             f,
             faults,
             semantics: Semantics::Single,
+            values: 3,
         })
+    }
+
+    /// The per-message game of value `v` alone: no agent, honest or
+    /// Byzantine, sends anything carrying the other value. Only under
+    /// PerMessage: under Single the values meet in one record.
+    pub fn one_value(self, v: u8) -> RbSpec {
+        assert_eq!(
+            self.semantics,
+            Semantics::PerMessage,
+            "values split only per message"
+        );
+        RbSpec {
+            values: 1 << v,
+            ..self
+        }
+    }
+
+    /// The messages carrying a value in play.
+    pub fn messages(&self) -> u8 {
+        (0..2)
+            .filter(|v| self.values >> v & 1 == 1)
+            .fold(0, |m, v| m | value_mask(v))
     }
 
     /// The same game under `semantics` ([`Semantics::Single`] by default).
@@ -530,7 +559,7 @@ pub fn wanted(
             }
         }
         Semantics::PerMessage => {
-            for v in 0..2 {
+            for v in (0..2).filter(|v| spec.values >> v & 1 == 1) {
                 let d = p.act(spec, &me.view_of(v, input));
                 out.sent |= d.wire() & value_mask(v);
                 out.to_self |= d.own() & value_mask(v);
@@ -542,7 +571,7 @@ pub fn wanted(
     }
     // Only the sender may send INIT (channels are authenticated: an INIT
     // from anyone else would be read as not the sender's).
-    let allowed = if a == SENDER { 0x3f } else { 0x3c };
+    let allowed = (if a == SENDER { 0x3f } else { 0x3c }) & spec.messages();
     out.sent &= allowed & !me.sent;
     out.to_self &= allowed & !me.to_self;
     out
@@ -649,7 +678,7 @@ pub fn steps(spec: &RbSpec, inst: &Instance, state: &State) -> Vec<Step> {
             if me.from_faulty[i] > 0 {
                 out.push(step(Source::Faulty));
             }
-            if spec.faults == RbFaults::Byzantine {
+            if spec.faults == RbFaults::Byzantine && spec.messages() & m.bit() != 0 {
                 let may = match m.kind {
                     Kind::Init => {
                         byzantine_sender
@@ -805,9 +834,11 @@ fn totality(spec: &RbSpec, inst: &Instance, state: &State) -> bool {
 /// RB-Learner's VALIDITY: a correct sender delivers its own input (by the
 /// end of every fair run). Only the sender: the others are held to it by
 /// [`message_totality`].
-fn sender_validity(_: &RbSpec, inst: &Instance, state: &State) -> bool {
+fn sender_validity(spec: &RbSpec, inst: &Instance, state: &State) -> bool {
     match inst.input {
-        Some(input) if !inst.is_faulty(SENDER) => state[SENDER].delivered >> input & 1 == 1,
+        Some(input) if !inst.is_faulty(SENDER) && spec.values >> input & 1 == 1 => {
+            state[SENDER].delivered >> input & 1 == 1
+        }
         _ => true,
     }
 }

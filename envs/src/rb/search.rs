@@ -224,7 +224,9 @@ fn search_instance(
     limits: &Limits,
     options: &Options,
 ) -> Result<(Found, bool, bool), TooBig> {
-    if !options.values {
+    // Only a game with both values in play is its own mirror (a search of
+    // one value alone, `RbSpec::values`, is not).
+    if !options.values || spec.values != 3 {
         return Ok((run(spec, inst, p, None, limits, options)?, false, false));
     }
     let watch = mirror::Watch::new(p);
@@ -846,7 +848,7 @@ pub fn canonical(
     if options.retire {
         Retired::new(p, None).retire(spec, inst, &mut seen, None);
     }
-    let merged = options.values && inst.input.is_none();
+    let merged = options.values && spec.values == 3 && inst.input.is_none();
     let (_, frame) = Classes::new(spec, inst).represent(spec, &seen, options.symmetry, merged);
     (frame.apply(&seen), frame)
 }

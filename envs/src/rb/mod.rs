@@ -3,9 +3,11 @@
 //! agent or none, whatever the Byzantine agents and the scheduler do.
 //! `game` holds the rules and the named properties, `protocols` the
 //! scripted protocols and their registry, `search` the exact verifier and
-//! `trace` its readable counterexamples. See `docs/reliable_broadcast.md`.
+//! `trace` its readable counterexamples, `play` batched episodes for
+//! learning teams. See `docs/reliable_broadcast.md`.
 
 pub mod game;
+pub mod play;
 pub mod protocols;
 pub mod search;
 pub mod trace;

@@ -46,30 +46,30 @@ const ONLY_NONE: u8 = 1 << NONE;
 /// The kinds an honest head sends, in head order.
 const HEAD_KINDS: [Kind; 3] = [Kind::Init, Kind::Echo, Kind::Ready];
 
-/// The size of an honest agent's observation: whether it is the sender, its
-/// input (one-hot), the first INIT (one-hot), each of the four counts as a
+/// The size of an honest agent's observation (its view and nothing else,
+/// so the greedy policy is an `RbProtocol`): its input (one-hot; only the
+/// sender has one), the first INIT (one-hot), each of the four counts as a
 /// thermometer (count >= k for k = 1..n: a threshold is one unit), the
 /// messages sent and the delivery (one-hot).
 pub fn honest_obs_size(spec: &RbSpec) -> usize {
-    1 + 2 + 2 + 4 * spec.n + game::MSGS + 2
+    2 + 2 + 4 * spec.n + game::MSGS + 2
 }
 
-/// Writes `view` of agent `a` as the network reads it.
-pub fn encode_view(spec: &RbSpec, a: usize, view: &View, out: &mut [f32]) {
+/// Writes `view` as the network reads it.
+pub fn encode_view(spec: &RbSpec, view: &View, out: &mut [f32]) {
     out.fill(0.0);
-    out[0] = (a == SENDER) as u8 as f32;
     if let Some(v) = view.input {
-        out[1 + v as usize] = 1.0;
+        out[v as usize] = 1.0;
     }
     if let Some(v) = view.init {
-        out[3 + v as usize] = 1.0;
+        out[2 + v as usize] = 1.0;
     }
     for (c, &count) in view.count.iter().enumerate() {
         for k in 0..(count as usize).min(spec.n) {
-            out[5 + c * spec.n + k] = 1.0;
+            out[4 + c * spec.n + k] = 1.0;
         }
     }
-    let at = 5 + 4 * spec.n;
+    let at = 4 + 4 * spec.n;
     for i in 0..game::MSGS {
         out[at + i] = (view.sent >> i & 1) as f32;
     }
@@ -78,11 +78,12 @@ pub fn encode_view(spec: &RbSpec, a: usize, view: &View, out: &mut [f32]) {
     }
 }
 
-/// The honest heads' masks on `view` of agent `a`: what is still legal.
-pub fn honest_masks(a: usize, view: &View) -> [u8; HONEST_HEADS] {
+/// The honest heads' masks on `view`: what is still legal. Only the
+/// sender has an input, and only the sender may send INIT.
+pub fn honest_masks(view: &View) -> [u8; HONEST_HEADS] {
     let mut m = [ONLY_NONE; HONEST_HEADS];
     for (h, &kind) in HEAD_KINDS.iter().enumerate() {
-        if kind == Kind::Init && a != SENDER {
+        if kind == Kind::Init && view.input.is_none() {
             continue;
         }
         for v in 0..2 {
@@ -604,7 +605,7 @@ mod tests {
             delivered: Some(0),
             ..View::default()
         };
-        let m = honest_masks(2, &view);
+        let m = honest_masks(&view);
         assert_eq!(m, [ONLY_NONE, 0b101, ALL, ONLY_NONE]);
     }
 }

@@ -9,6 +9,7 @@ pub mod folder;
 pub mod harden;
 pub mod out;
 pub mod plot;
+pub mod rb_explain;
 pub mod rb_learn;
 pub mod rb_play;
 pub mod rb_score;

@@ -477,6 +477,12 @@ fn main() -> ExitCode {
         Some(Command::Explain {
             checkpoint,
             max_work: _,
+        }) if selfplay::rb_explain::is_rb(&checkpoint) => {
+            selfplay::rb_explain::explain(&checkpoint).map(|text| selfplay::out!("{text}"))
+        }
+        Some(Command::Explain {
+            checkpoint,
+            max_work: _,
         }) if selfplay::slush_explain::is_slush(&checkpoint) => {
             selfplay::slush_explain::explain(&checkpoint).map(|text| selfplay::out!("{text}"))
         }

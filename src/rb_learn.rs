@@ -39,6 +39,10 @@ pub struct RbConfig {
     pub replay_fraction: f64,
     /// The most states the exact search may visit per instance.
     pub max_states: u64,
+    /// The honest network reads views up to swapping the values 0 and 1
+    /// (`envs::rb::play::orient`): it learns protocols that treat both
+    /// values alike, and acts on no view that says the same of both.
+    pub value_symmetric: bool,
 }
 
 impl Default for RbConfig {
@@ -47,6 +51,7 @@ impl Default for RbConfig {
             message_cost: 0.01,
             replay_fraction: 0.25,
             max_states: Limits::default().max_states,
+            value_symmetric: true,
         }
     }
 }
@@ -472,6 +477,7 @@ fn train_epoch(
             actor: &honest_actor,
             greedy: false,
             record: Some(&mut hbuf),
+            symmetric: job.rb.value_symmetric,
         },
         &mut Adversary {
             actor: &adversary_actor,
@@ -507,7 +513,7 @@ fn evaluate(
 ) -> anyhow::Result<(RbRow, Option<Replay>)> {
     let (exp, spec) = (&job.exp, &job.spec);
     let (honest_actor, adversary_actor) = (teams.honest.actor()?, teams.adversary.actor()?);
-    let greedy = Greedy::new(*spec, honest_actor.policy.clone());
+    let greedy = Greedy::new(*spec, honest_actor.policy.clone(), job.rb.value_symmetric);
     let clock = Instant::now();
     let limits = Limits {
         max_states: job.rb.max_states,
@@ -589,6 +595,7 @@ fn sample_attack(job: &RbJob, honest: &Actor, adversary: &Actor, row: u64) -> (u
                 actor: honest,
                 greedy: true,
                 record: None,
+                symmetric: job.rb.value_symmetric,
             },
             &mut Adversary {
                 actor: adversary,

@@ -22,6 +22,8 @@ pub enum Honest<'a> {
         actor: &'a Actor,
         greedy: bool,
         record: Option<&'a mut Buffer>,
+        /// `rb.value_symmetric`: views read up to swapping the values.
+        symmetric: bool,
     },
     /// A fixed protocol (scripted, for tests and baselines).
     Protocol(&'a dyn RbProtocol),
@@ -47,6 +49,8 @@ pub struct Scratch {
     acts: Vec<u32>,
     logp: Vec<f32>,
     values: Vec<f32>,
+    /// Per honest row: whether its view was turned (values swapped).
+    turned: Vec<bool>,
     honest: ActScratch,
     adversary: ActScratch,
 }
@@ -86,16 +90,22 @@ fn honest_turn(batch: &mut Batch, honest: &mut Honest, rng: &mut ChaCha8Rng, s: 
             actor,
             greedy,
             record,
+            symmetric,
         } => {
             let d = play::honest_obs_size(&spec);
             let rows = who.len();
             s.obs.resize(rows * d, 0.0);
             s.masks.resize(rows * HONEST_HEADS, 0);
+            s.turned.clear();
             for (k, &(e, a)) in who.iter().enumerate() {
                 let view = batch.view(e, a);
-                play::encode_view(&spec, &view, &mut s.obs[k * d..][..d]);
-                s.masks[k * HONEST_HEADS..][..HONEST_HEADS]
-                    .copy_from_slice(&play::honest_masks(&view));
+                s.turned.push(play::honest_input(
+                    &spec,
+                    &view,
+                    *symmetric,
+                    &mut s.obs[k * d..][..d],
+                    &mut s.masks[k * HONEST_HEADS..][..HONEST_HEADS],
+                ));
             }
             s.acts.resize(rows * HONEST_HEADS, 0);
             s.logp.resize(rows, 0.0);
@@ -123,7 +133,7 @@ fn honest_turn(batch: &mut Batch, honest: &mut Honest, rng: &mut ChaCha8Rng, s: 
                         s.values[k],
                     );
                 }
-                batch.decide(e, a, play::decision(acts));
+                batch.decide(e, a, play::decision_in(acts, s.turned[k]));
             }
         }
     }

@@ -33,6 +33,8 @@ fn key(v: &View) -> u32 {
 pub struct Greedy {
     pub spec: RbSpec,
     policy: Frozen,
+    /// `rb.value_symmetric`: views read up to swapping the values.
+    symmetric: bool,
     memo: Mutex<Memo>,
 }
 
@@ -43,10 +45,11 @@ struct Memo {
 }
 
 impl Greedy {
-    pub fn new(spec: RbSpec, policy: Frozen) -> Greedy {
+    pub fn new(spec: RbSpec, policy: Frozen, symmetric: bool) -> Greedy {
         Greedy {
             spec,
             policy,
+            symmetric,
             memo: Mutex::new(Memo::default()),
         }
     }
@@ -63,11 +66,11 @@ impl Greedy {
     fn decide(&self, view: &View) -> Decision {
         let d = play::honest_obs_size(&self.spec);
         let mut x = vec![0.0; d];
-        play::encode_view(&self.spec, view, &mut x);
+        let mut masks = [0u8; play::HONEST_HEADS];
+        let turned = play::honest_input(&self.spec, view, self.symmetric, &mut x, &mut masks);
         let mut scratch = [vec![], vec![]];
         let mut logits = vec![];
         self.policy.forward(&x, 1, &mut scratch, &mut logits);
-        let masks = play::honest_masks(view);
         // Greedy picks draw nothing: the stream is never read.
         let mut unused = ChaCha8Rng::seed_from_u64(0);
         let classes = agents::learner::CLASSES;
@@ -81,7 +84,7 @@ impl Greedy {
             )
             .0;
         }
-        play::decision(&acts)
+        play::decision_in(&acts, turned)
     }
 }
 

@@ -98,6 +98,86 @@ pub fn honest_masks(view: &View) -> [u8; HONEST_HEADS] {
     m
 }
 
+/// `view` with the values 0 and 1 swapped everywhere.
+pub fn swap(view: &View) -> View {
+    let flip = |x: Option<u8>| x.map(|v| 1 - v);
+    let c = view.count;
+    View {
+        input: flip(view.input),
+        init: flip(view.init),
+        count: [c[1], c[0], c[3], c[2]],
+        sent: (view.sent & 0x15) << 1 | (view.sent >> 1) & 0x15,
+        delivered: flip(view.delivered),
+    }
+}
+
+/// What `view` says about value `v`, most telling first.
+fn signature(view: &View, v: u8) -> [u8; 9] {
+    let is = |x: Option<u8>| (x == Some(v)) as u8;
+    let sent = |k: Kind| view.has_sent(Msg::new(k, v)) as u8;
+    [
+        is(view.input),
+        is(view.init),
+        is(view.delivered),
+        view.count(Msg::ready(v)) as u8,
+        view.count(Msg::echo(v)) as u8,
+        sent(Kind::Init),
+        sent(Kind::Echo),
+        sent(Kind::Ready),
+        0,
+    ]
+}
+
+/// The honest network's view, in one of two codings. As it is; or, with
+/// `symmetric` (`rb.value_symmetric`), up to swapping the values: the view
+/// is turned so that value 0 is the one it says more about, and the
+/// decision is turned back. The game is symmetric in the values (the
+/// properties name none, every instance comes with both inputs), so this
+/// restricts the learner to protocols that treat 0 and 1 alike, as every
+/// textbook protocol does; on a view that says the same of both values
+/// such a protocol cannot favour one, so it sends no value and delivers
+/// none there. Returns the view the network reads and whether it was
+/// turned.
+pub fn orient(view: &View, symmetric: bool) -> (View, bool) {
+    if symmetric && signature(view, 1) > signature(view, 0) {
+        (swap(view), true)
+    } else {
+        (*view, false)
+    }
+}
+
+/// The observation and the heads' masks of `view` in its coding; whether
+/// the decision must be turned back ([`decision_in`]).
+pub fn honest_input(
+    spec: &RbSpec,
+    view: &View,
+    symmetric: bool,
+    obs: &mut [f32],
+    masks: &mut [u8],
+) -> bool {
+    let (seen, turned) = orient(view, symmetric);
+    encode_view(spec, &seen, obs);
+    let mut m = honest_masks(&seen);
+    if symmetric && signature(view, 0) == signature(view, 1) {
+        // Alike in both values: no value can be chosen over the other.
+        m = [ONLY_NONE; HONEST_HEADS];
+    }
+    masks.copy_from_slice(&m);
+    turned
+}
+
+/// The decision the heads' classes say, turned back if the view was.
+pub fn decision_in(actions: &[u32], turned: bool) -> Decision {
+    let d = decision(actions);
+    if !turned {
+        return d;
+    }
+    Decision {
+        sends: (d.sends & 0x15) << 1 | (d.sends >> 1) & 0x15,
+        deliver: d.deliver.map(|v| 1 - v),
+    }
+}
+
 /// The decision the heads' classes say.
 pub fn decision(actions: &[u32]) -> Decision {
     let mut d = Decision::default();
@@ -594,6 +674,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Turning a view and its decision back is the identity, and a view
+    /// alike in both values allows no value.
+    #[test]
+    fn value_symmetric_coding_turns_back() {
+        let spec = spec();
+        let d = honest_obs_size(&spec);
+        let view = View {
+            init: Some(1),
+            count: [0, 2, 1, 0],
+            sent: Msg::echo(1).bit(),
+            ..View::default()
+        };
+        assert_eq!(swap(&swap(&view)), view);
+        let (mut o1, mut o2) = (vec![0.0; d], vec![0.0; d]);
+        let (mut m1, mut m2) = ([0u8; 4], [0u8; 4]);
+        let t1 = honest_input(&spec, &view, true, &mut o1, &mut m1);
+        let t2 = honest_input(&spec, &swap(&view), true, &mut o2, &mut m2);
+        assert!(t1 && !t2);
+        assert_eq!((o1, m1), (o2, m2));
+        let acts = [NONE, NONE, 0, 0];
+        assert_eq!(
+            decision_in(&acts, t1),
+            Decision::default().send(Msg::ready(1)).deliver(1)
+        );
+        let alike = View {
+            count: [1, 1, 0, 0],
+            ..View::default()
+        };
+        let mut o = vec![0.0; d];
+        let mut m = [0u8; 4];
+        honest_input(&spec, &alike, true, &mut o, &mut m);
+        assert_eq!(m, [ONLY_NONE; 4]);
+        honest_input(&spec, &alike, false, &mut o, &mut m);
+        assert_eq!(m[3], ALL);
     }
 
     #[test]

@@ -18,7 +18,7 @@ fn a_killed_reliable_broadcast_run_resumes_to_the_same_result() {
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/rb_learn.toml");
     let sets = [
         "--set",
-        "train.episodes=4096",
+        "train.episodes=2048",
         "--set",
         "train.batch=128",
         "--set",
@@ -45,7 +45,7 @@ fn a_killed_reliable_broadcast_run_resumes_to_the_same_result() {
     child.wait().unwrap();
     let partial = lines(&killed.join("metrics.csv"));
     assert!(
-        partial > 1 && partial < 18,
+        partial > 1 && partial < 10,
         "{partial} lines: the run finished before it was killed"
     );
     let resumed = selfplay()

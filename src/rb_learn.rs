@@ -408,6 +408,8 @@ pub fn run_with(
                 p.play = rng.get_word_pos().to_string();
                 p.update = upd.get_word_pos().to_string();
                 save(job, out, &rows, &teams, &mut p)?;
+                // Wall clock so far, for a run stopped before its end.
+                write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;
                 if verified && exp.train.stop_when_verified {
                     say("verified: training stops (train.stop_when_verified)".into());
                     break;

@@ -22,7 +22,8 @@ pub struct Experiment {
     /// Seed of every random stream in the run.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// The game: `consensus` (message passing, GAME.md) or `slush` (Avalanche's sampling game).
+    /// The game: `consensus` (message passing, GAME.md), `slush` (Avalanche's
+    /// sampling game) or `reliable_broadcast` (docs/reliable_broadcast_learning.md).
     #[serde(default)]
     pub game: Game,
     /// The game.
@@ -46,6 +47,9 @@ pub struct Experiment {
     /// The sampling game's parameters (`game = "slush"`).
     #[serde(default)]
     pub slush: envs::slush::SlushConfig,
+    /// Reliable broadcast's learning parameters (`game = "reliable_broadcast"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rb: Option<crate::rb_learn::RbConfig>,
     /// `selfplay harden`: attack, verify, defend until verified.
     #[serde(default)]
     pub harden: HardenConfig,
@@ -112,6 +116,8 @@ pub enum Game {
     #[default]
     Consensus,
     Slush,
+    /// Reliable broadcast, asynchronous and event-driven (docs/reliable_broadcast.md).
+    ReliableBroadcast,
 }
 
 /// How a team plays.
@@ -314,6 +320,11 @@ pub fn load_with(path: &Path, sets: &[String]) -> Result<Resolved, LoadError> {
             &path.display().to_string(),
             "game = \"slush\": this command runs consensus experiments only; run it as `selfplay FILE`",
         )),
+        Job::ReliableBroadcast(_) => Err(LoadError::new(
+            &path.display().to_string(),
+            "game = \"reliable_broadcast\": this command runs consensus experiments only; \
+             run it as `selfplay FILE`",
+        )),
     }
 }
 
@@ -321,6 +332,7 @@ pub fn load_with(path: &Path, sets: &[String]) -> Result<Resolved, LoadError> {
 pub enum Job {
     Consensus(Resolved),
     Slush(crate::slush::SlushJob),
+    ReliableBroadcast(crate::rb_learn::RbJob),
 }
 
 /// Reads any experiment file (with overrides) and checks it for its game.
@@ -340,6 +352,7 @@ pub fn job(exp: Experiment) -> Result<Job, ConfigError> {
     match exp.game {
         Game::Consensus => resolve(exp).map(Job::Consensus),
         Game::Slush => crate::slush::SlushJob::new(exp).map(Job::Slush),
+        Game::ReliableBroadcast => crate::rb_learn::RbJob::new(exp).map(Job::ReliableBroadcast),
     }
 }
 

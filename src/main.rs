@@ -431,6 +431,23 @@ fn run_cmd(a: RunArgs) -> Result<(), String> {
             let say = selfplay::run::sayer(a.quiet);
             selfplay::slush::run_with(&job, &out, &say, a.resume).map_err(|e| format!("{e:#}"))?;
         }
+        config::Job::ReliableBroadcast(job) => {
+            let out = a.out(job.name());
+            let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
+            if a.resume
+                && !selfplay::rb_learn::can_resume(&job, &out).map_err(|e| format!("{e:#}"))?
+            {
+                return Err(format!(
+                    "--resume: {} holds no saved state ({}) to go on from",
+                    out.display(),
+                    selfplay::rb_learn::STATE
+                ));
+            }
+            one_thread_inside_runs();
+            let say = selfplay::run::sayer(a.quiet);
+            selfplay::rb_learn::run_with(&job, &out, &say, a.resume)
+                .map_err(|e| format!("{e:#}"))?;
+        }
     }
     Ok(())
 }
@@ -461,6 +478,12 @@ fn main() -> ExitCode {
             selfplay::sweep::sweep(&file, &sets, &root, &opt).map_err(|e| format!("{e:#}"))
         }
         Some(Command::Harden(a)) => harden_cmd(a),
+        Some(Command::Explain {
+            checkpoint,
+            max_work: _,
+        }) if selfplay::rb_explain::is_rb(&checkpoint) => {
+            selfplay::rb_explain::explain(&checkpoint).map(|text| selfplay::out!("{text}"))
+        }
         Some(Command::Explain {
             checkpoint,
             max_work: _,

@@ -35,6 +35,9 @@ fn every_experiment_runs_and_respects_the_optimum() {
     let files = experiment_files();
     assert!(files.len() >= 6);
     for path in files {
+        if is_reliable_broadcast(&path) {
+            continue; // reliable_broadcast_experiments_learn_at_reduced_size runs them
+        }
         let dir = tempfile::tempdir().unwrap();
         let sets: Vec<String> = [
             "eval.episodes=2000",
@@ -825,5 +828,76 @@ fn majority_is_hardened_to_a_verified_protocol_at_n_4() {
                 .any(|l| l.starts_with(&format!("  {line}")) && !l.contains("commit 1")),
             "{peers}: {table}"
         );
+    }
+}
+
+fn is_reliable_broadcast(path: &Path) -> bool {
+    matches!(
+        config::load_job(path, &[]),
+        Ok(config::Job::ReliableBroadcast(_))
+    )
+}
+
+/// Every reliable-broadcast experiment runs at reduced size: a row per
+/// evaluation, each with the verifier's figures (or none when the search
+/// passes the reduced `rb.max_states`), a learned attack inside its Wilson
+/// interval, and the networks saved.
+#[test]
+fn reliable_broadcast_experiments_learn_at_reduced_size() {
+    let files: Vec<PathBuf> = experiment_files()
+        .into_iter()
+        .filter(|p| is_reliable_broadcast(p))
+        .collect();
+    assert!(files.len() >= 2, "rb_learn.toml and rb_learn_crash.toml");
+    for path in files {
+        let dir = tempfile::tempdir().unwrap();
+        let sets: Vec<String> = [
+            "train.episodes=1024",
+            "train.batch=256",
+            "train.eval_every=512",
+            "eval.episodes=200",
+            "eval.batch=200",
+            "rb.max_states=100000",
+            "train.stop_when_verified=false",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let config::Job::ReliableBroadcast(job) =
+            config::load_job(&path, &sets).unwrap_or_else(|e| panic!("{e}"))
+        else {
+            unreachable!("filtered above")
+        };
+        let rows = selfplay::rb_learn::run(&job, dir.path(), &|_| {}).unwrap();
+        let shown = path.display();
+        assert_eq!(
+            rows.iter().map(|r| r.episodes).collect::<Vec<_>>(),
+            [0, 512, 1024],
+            "{shown}"
+        );
+        for r in &rows {
+            assert_eq!(r.eval_episodes, 200, "{shown}");
+            assert!(
+                r.attack_rate_low <= r.attack_rate && r.attack_rate <= r.attack_rate_high,
+                "{shown}: {r:?}"
+            );
+            if let Some(o) = r.optimal_attack_rate {
+                // No sampled attack beats the exact optimum.
+                assert!(r.attack_rate_low <= o, "{shown}: {r:?}");
+                assert_eq!(r.verified, Some(o == 0.0), "{shown}");
+            }
+        }
+        assert_eq!(
+            selfplay::rb_learn::read(&dir.path().join("metrics.csv")).unwrap(),
+            rows,
+            "{shown}: metrics.csv reads back"
+        );
+        for f in [
+            "honest.safetensors",
+            "byzantine.safetensors",
+            "state.safetensors",
+        ] {
+            assert!(dir.path().join(f).exists(), "{shown}: {f}");
+        }
     }
 }

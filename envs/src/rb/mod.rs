@@ -3,12 +3,14 @@
 //! agent or none, whatever the Byzantine agents and the scheduler do.
 //! `game` holds the rules and the named properties, `protocols` the
 //! scripted protocols and their registry, `search` the exact verifier and
-//! `trace` its readable counterexamples; `grammar` is RB-Learner's program
-//! grammar and `synth` the synthesis over it. See `docs/reliable_broadcast.md`.
+//! `trace` its readable counterexamples, `play` batched episodes for
+//! learning teams; `grammar` is RB-Learner's program grammar and `synth`
+//! the synthesis over it. See `docs/reliable_broadcast.md`.
 
 pub mod game;
 pub mod grammar;
 pub mod mirror;
+pub mod play;
 pub mod protocols;
 pub mod search;
 pub mod synth;

@@ -853,6 +853,53 @@ pub fn canonical(
     (frame.apply(&seen), frame)
 }
 
+/// A shortest run of `inst` that breaks a property (the first one broken,
+/// in [`PROPERTIES`] order), as moves of the game itself: real agent ids,
+/// ending quiescent when the property is an eventual one. For replaying a
+/// counterexample move by move (learning teams are trained on them).
+pub fn counterexample_moves(
+    spec: &RbSpec,
+    inst: &Instance,
+    p: &dyn RbProtocol,
+    limits: &Limits,
+) -> Result<Option<Vec<Step>>, TooBig> {
+    let options = Options::default();
+    let (found, _, merged) = search_instance(spec, inst, p, limits, &options)?;
+    let Some(path) = found.paths.into_iter().flatten().next() else {
+        return Ok(None);
+    };
+    let used = Options {
+        values: merged,
+        ..options
+    };
+    let (mut state, _) = game::start(spec, inst, p);
+    let mut moves = vec![];
+    for step in &path {
+        let (_, frame) = canonical(spec, inst, p, &used, state);
+        let real = frame.step_back(step);
+        game::apply(spec, inst, p, &mut state, real);
+        moves.push(real);
+    }
+    // What is still owed goes to retired agents, to no effect: delivered,
+    // so the run ends where a fair run may stop.
+    if !game::quiescent(spec, inst, &state) && quiescent_once_retired(spec, inst, p, &state) {
+        for r in inst.correct(spec) {
+            for m in Msg::all() {
+                for _ in 0..state[r].from_correct[m.index()] {
+                    let step = Step {
+                        to: r as u8,
+                        msg: m,
+                        from: Source::Correct,
+                    };
+                    game::apply(spec, inst, p, &mut state, step);
+                    moves.push(step);
+                }
+            }
+        }
+    }
+    Ok(Some(moves))
+}
+
 /// Whether `state` is quiescent once its agents that can never act again
 /// have read what is owed to them (see [`Retired`]).
 pub fn quiescent_once_retired(

@@ -1,0 +1,264 @@
+//! `selfplay explain` on a reliable-broadcast checkpoint: the greedy
+//! protocol as threshold rules ("on ECHO 1 from 3: send READY 1"), read off
+//! the views the exact verifier reaches, and the scripted protocol it
+//! matches on all of them, if any.
+//!
+//! A rule for an action (send a message, deliver a value) is a condition
+//! that holds on exactly the reached views where the action fires, among
+//! those where it is still possible (nothing of its kind sent yet, nothing
+//! delivered yet): one condition ("INIT v", "input v", "X from k", meaning
+//! at least k distinct senders, itself included), or else two of them
+//! joined by "or". An action no such rule explains is listed with how often
+//! it fires.
+
+use crate::config::Game;
+use crate::rb_learn::RbJob;
+use crate::rb_score::Greedy;
+use envs::rb::game::{Kind, Msg, View};
+use envs::rb::{Decision, Limits, RbProtocol, RbSpec, REGISTRY};
+use std::path::Path;
+
+/// Whether `path` is a reliable-broadcast checkpoint.
+pub fn is_rb(path: &Path) -> bool {
+    agents::checkpoint::load(path).is_ok_and(|c| {
+        crate::config::parse(&c.meta.config, "").is_ok_and(|e| e.game == Game::ReliableBroadcast)
+    })
+}
+
+/// The explanation of the honest checkpoint at `path`.
+pub fn explain(path: &Path) -> Result<String, String> {
+    let shown = path.display();
+    let c = crate::config::load_checkpoint(path)?;
+    if c.meta.team != "honest" {
+        return Err(format!(
+            "{shown}: a {} checkpoint; explain reads an honest one (honest_best.safetensors)",
+            c.meta.team
+        ));
+    }
+    let exp =
+        crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
+    let job = RbJob::new(exp).map_err(|e| format!("{shown}: its config: {e}"))?;
+    let spec = job.spec;
+    let greedy = Greedy::new(spec, c.policy()?, job.rb.value_symmetric);
+    let limits = Limits {
+        max_states: job.rb.max_states,
+    };
+    // A search too big still reached many views: the rules are read off them.
+    let report = envs::rb::verify(&spec, &greedy, &limits);
+    let asked = greedy.asked();
+    let mut out = format!(
+        "{shown}: reliable broadcast n = {}, f = {} {}, trained {} episodes\n",
+        spec.n,
+        spec.f,
+        spec.faults.name(),
+        c.meta.episodes
+    );
+    out += &match &report {
+        Ok(r) => format!(
+            "verified: {} (optimal attack rate {}{}); {} distinct views reached\n",
+            if r.verified { "yes" } else { "no" },
+            r.optimal_attack_rate,
+            match r.broken.is_empty() {
+                true => String::new(),
+                false => format!(": {} broken", r.broken.join(", ")),
+            },
+            asked.len()
+        ),
+        Err(e) => format!(
+            "not verified: {e} (rb.max_states in its config); {} distinct views reached\n",
+            asked.len()
+        ),
+    };
+    out += "rules (counts are distinct senders, itself included):\n";
+    for action in actions() {
+        out += &format!("  {}\n", rule(&spec, &asked, action));
+    }
+    let matches: Vec<&str> = REGISTRY
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| {
+            asked
+                .iter()
+                .all(|(v, _)| closure(&spec, &greedy, v) == closure(&spec, *p, v))
+        })
+        .map(|p| p.name)
+        .collect();
+    out += &match matches.is_empty() {
+        true => "matches no scripted protocol on every view reached\n".to_string(),
+        false => format!(
+            "matches {} on every view reached (same sends and delivery after acting)\n",
+            matches.join(", ")
+        ),
+    };
+    Ok(out)
+}
+
+/// What a rule explains.
+#[derive(Clone, Copy)]
+enum Action {
+    Send(Msg),
+    Deliver(u8),
+}
+
+fn actions() -> Vec<Action> {
+    let mut out: Vec<Action> = Msg::all().map(Action::Send).collect();
+    out.extend([Action::Deliver(0), Action::Deliver(1)]);
+    out
+}
+
+impl Action {
+    fn name(self) -> String {
+        match self {
+            Action::Send(m) => format!("send {}", m.name()),
+            Action::Deliver(v) => format!("deliver {v}"),
+        }
+    }
+
+    /// Still possible on `view`: nothing of its kind sent, nothing delivered.
+    fn open(self, view: &View) -> bool {
+        match self {
+            Action::Send(m) if m.kind == Kind::Init => {
+                view.input.is_some() && !view.has_sent_kind(m.kind)
+            }
+            Action::Send(m) => !view.has_sent_kind(m.kind),
+            Action::Deliver(_) => view.delivered.is_none(),
+        }
+    }
+
+    fn fires(self, d: &Decision) -> bool {
+        match self {
+            Action::Send(m) => d.sends & m.bit() != 0,
+            Action::Deliver(v) => d.deliver == Some(v),
+        }
+    }
+}
+
+/// A condition on a view.
+#[derive(Clone, Copy)]
+enum Cond {
+    Input(u8),
+    Init(u8),
+    AtLeast(Msg, usize),
+}
+
+impl Cond {
+    fn holds(self, v: &View) -> bool {
+        match self {
+            Cond::Input(x) => v.input == Some(x),
+            Cond::Init(x) => v.init == Some(x),
+            Cond::AtLeast(m, k) => v.count(m) >= k,
+        }
+    }
+    fn name(self) -> String {
+        match self {
+            Cond::Input(x) => format!("input {x}"),
+            Cond::Init(x) => format!("INIT {x}"),
+            Cond::AtLeast(m, k) => format!("{} from {k}", m.name()),
+        }
+    }
+}
+
+fn conds(spec: &RbSpec) -> Vec<Cond> {
+    let mut out = vec![];
+    for v in 0..2 {
+        out.push(Cond::Input(v));
+        out.push(Cond::Init(v));
+    }
+    for m in Msg::all().filter(|m| m.kind != Kind::Init) {
+        for k in 1..=spec.n {
+            out.push(Cond::AtLeast(m, k));
+        }
+    }
+    out
+}
+
+/// The rule for `action` over the reached views.
+fn rule(spec: &RbSpec, asked: &[(View, Decision)], action: Action) -> String {
+    let open: Vec<&(View, Decision)> = asked.iter().filter(|(v, _)| action.open(v)).collect();
+    let fired = open.iter().filter(|(_, d)| action.fires(d)).count();
+    if fired == 0 {
+        return format!("never {}", action.name());
+    }
+    let exact = |f: &dyn Fn(&View) -> bool| open.iter().all(|(v, d)| f(v) == action.fires(d));
+    let cs = conds(spec);
+    if let Some(c) = cs.iter().find(|c| exact(&|v| c.holds(v))) {
+        return format!("on {}: {}", c.name(), action.name());
+    }
+    for (i, a) in cs.iter().enumerate() {
+        for b in &cs[i + 1..] {
+            if exact(&|v| a.holds(v) || b.holds(v)) {
+                return format!("on {} or {}: {}", a.name(), b.name(), action.name());
+            }
+        }
+    }
+    format!(
+        "{}: no threshold rule (on {fired} of {} reached views where it is open)",
+        action.name(),
+        open.len()
+    )
+}
+
+/// What an agent ends with after acting on `view` until nothing changes
+/// (as `game::react` runs it, on the agent's own record): its sends,
+/// counts, first INIT and delivery.
+fn closure(spec: &RbSpec, p: &dyn RbProtocol, view: &View) -> View {
+    let mut v = *view;
+    loop {
+        let d = p.act(spec, &v);
+        let allowed = if v.input.is_some() { 0x3f } else { 0x3c };
+        let new = d.sends & allowed & !v.sent;
+        let deliver = d.deliver.filter(|_| v.delivered.is_none());
+        if new == 0 && deliver.is_none() {
+            return v;
+        }
+        v.delivered = v.delivered.or(deliver);
+        for m in Msg::all().filter(|m| new & m.bit() != 0) {
+            v.sent |= m.bit();
+            match m.kind {
+                Kind::Init => v.init = v.init.or(Some(m.value)),
+                _ => v.count[m.index() - 2] += 1,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envs::rb::protocols::scripted;
+    use envs::rb::RbFaults;
+
+    /// Bracha's own views give back Bracha's thresholds as rules.
+    #[test]
+    fn bracha_reads_back_as_its_thresholds() {
+        let spec = RbSpec::new(4, 1, RbFaults::Byzantine).unwrap();
+        let p = scripted("bracha").unwrap();
+        // Every view with counts up to n, no INIT read or one, nothing sent.
+        let mut asked = vec![];
+        for e1 in 0..=4u8 {
+            for r1 in 0..=4u8 {
+                for init in [None, Some(1)] {
+                    let v = View {
+                        init,
+                        count: [0, e1, 0, r1],
+                        ..View::default()
+                    };
+                    asked.push((v, p.act(&spec, &v)));
+                }
+            }
+        }
+        assert_eq!(
+            rule(&spec, &asked, Action::Send(Msg::echo(1))),
+            "on INIT 1: send ECHO 1"
+        );
+        assert_eq!(
+            rule(&spec, &asked, Action::Send(Msg::ready(1))),
+            "on ECHO 1 from 3 or READY 1 from 2: send READY 1"
+        );
+        assert_eq!(
+            rule(&spec, &asked, Action::Deliver(1)),
+            "on READY 1 from 3: deliver 1"
+        );
+        assert_eq!(rule(&spec, &asked, Action::Deliver(0)), "never deliver 0");
+    }
+}

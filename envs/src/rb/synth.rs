@@ -64,8 +64,14 @@ fn searches(spec: &RbSpec) -> Vec<(RbSpec, Instance)> {
 /// The verdict of a value-symmetric protocol (a grammar program).
 pub fn check(spec: &RbSpec, p: &dyn RbProtocol, limits: &Limits) -> Result<Verdict, TooBig> {
     let mut states = 0;
+    // Every reduction, and a search that stops at its first broken
+    // property: the question is only whether one exists.
+    let options = search::Options {
+        first_violation: true,
+        ..search::Options::default()
+    };
     for (s, inst) in searches(spec) {
-        let found = search::search(&s, &inst, p, limits, true)?;
+        let found = search::search_with(&s, &inst, p, limits, &options)?;
         states += found.states;
         if found.broken != 0 {
             return Ok(Verdict {

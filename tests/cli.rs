@@ -462,33 +462,25 @@ fn lines(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
 }
 
-/// The sampling game's co-training (learned honest team and learned
-/// answerers) killed mid-run and resumed writes what an uninterrupted run
-/// writes.
-#[test]
-fn a_killed_slush_run_resumes_to_the_same_result() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/slush_attack.toml");
-    let sets = [
-        "--set",
-        "train.episodes=16384",
-        "--set",
-        "train.eval_every=512",
-        "--set",
-        "train.batch=512",
-        "--set",
-        "eval.episodes=500",
-        "--set",
-        "honest.kind=learned",
-    ];
-    let (killed, whole) = (dir.path().join("killed"), dir.path().join("whole"));
+/// Kills a run of `file` once its metrics.csv has `kill_at` lines, resumes
+/// it, and checks it then writes what an uninterrupted run writes: the
+/// metrics and both teams' checkpoints and state. Returns the killed run's
+/// folder.
+fn kill_resume_and_compare(
+    dir: &std::path::Path,
+    file: &str,
+    sets: &[&str],
+    kill_at: usize,
+    max_lines: usize,
+) -> std::path::PathBuf {
+    let (killed, whole) = (dir.join("killed"), dir.join("whole"));
     let mut child = selfplay()
         .args([file, "--quiet", "--out", killed.to_str().unwrap()])
         .args(sets)
         .spawn()
         .unwrap();
     let start = std::time::Instant::now();
-    while lines(&killed.join("metrics.csv")) < 6 {
+    while lines(&killed.join("metrics.csv")) < kill_at {
         assert!(start.elapsed().as_secs() < 600, "no rows appeared");
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
@@ -496,7 +488,7 @@ fn a_killed_slush_run_resumes_to_the_same_result() {
     child.wait().unwrap();
     let partial = lines(&killed.join("metrics.csv"));
     assert!(
-        partial > 1 && partial < 34,
+        partial > 1 && partial < max_lines,
         "{partial} lines: the run finished before it was killed"
     );
     let resumed = selfplay()
@@ -525,6 +517,61 @@ fn a_killed_slush_run_resumes_to_the_same_result() {
             "{f} differs after the resume"
         );
     }
+    killed
+}
+
+/// The sampling game's co-training (learned honest team and learned
+/// answerers) killed mid-run and resumed writes what an uninterrupted run
+/// writes.
+#[test]
+fn a_killed_slush_run_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/slush_attack.toml");
+    let sets = [
+        "--set",
+        "train.episodes=16384",
+        "--set",
+        "train.eval_every=512",
+        "--set",
+        "train.batch=512",
+        "--set",
+        "eval.episodes=500",
+        "--set",
+        "honest.kind=learned",
+    ];
+    kill_resume_and_compare(dir.path(), file, &sets, 6, 34);
+}
+
+/// The same for reliable broadcast, both teams learning; and a resume with
+/// another config is refused, naming the folder.
+#[test]
+fn a_killed_reliable_broadcast_run_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/rb_learn.toml");
+    let sets = [
+        "--set",
+        "train.episodes=2048",
+        "--set",
+        "train.batch=128",
+        "--set",
+        "train.eval_every=256",
+        "--set",
+        "eval.episodes=100",
+        "--set",
+        "eval.batch=100",
+        "--set",
+        "rb.max_states=20000",
+    ];
+    let killed = kill_resume_and_compare(dir.path(), file, &sets, 4, 10);
+    let out = selfplay()
+        .args([file, "--quiet", "--resume", "--seed", "2", "--out"])
+        .arg(&killed)
+        .args(sets)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("different config"), "{err}");
 }
 
 #[test]

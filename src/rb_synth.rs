@@ -3,8 +3,7 @@
 //! sent. The output does not depend on `--jobs`.
 
 use clap::Args;
-use envs::rb::search::Limits;
-use envs::rb::{synth, RbFaults, RbSpec, Semantics};
+use envs::rb::{synth, Semantics};
 
 /// The flags of `selfplay synthesize`.
 #[derive(Args, Debug, Clone)]
@@ -32,26 +31,13 @@ pub struct SynthArgs {
 
 /// Checks the flags, synthesizes, prints.
 pub fn run(a: &SynthArgs) -> Result<(), String> {
-    let faults = RbFaults::parse(&a.faults).ok_or_else(|| {
-        format!(
-            "--faults {}: reliable broadcast is built for byzantine or crash faults",
-            a.faults
-        )
-    })?;
-    let spec = RbSpec::new(a.n, a.f, faults)
-        .map_err(|(flag, why)| {
-            let value = if flag == "n" { a.n } else { a.f };
-            format!("--{flag} {value}: {why}")
-        })?
-        .with_semantics(a.semantics.unwrap_or_default());
+    let spec = crate::rb_verify::spec_from_flags(a.n, a.f, &a.faults, a.semantics)?;
     let jobs = match a.jobs {
         Some(0) => return Err("--jobs 0: at least one thread".into()),
         Some(j) => j,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    let limits = Limits {
-        max_states: a.max_states.unwrap_or(Limits::default().max_states),
-    };
+    let limits = crate::rb_verify::limits_from_flag(a.max_states);
     let start = std::time::Instant::now();
     let r = synth::synthesize(&spec, jobs, &limits).map_err(|e| e.to_string())?;
     let secs = start.elapsed().as_secs_f64();

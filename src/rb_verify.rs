@@ -68,24 +68,37 @@ pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
             protocols::names().join(", ")
         )
     })?;
-    let faults = RbFaults::parse(req.faults).ok_or_else(|| {
-        format!(
-            "--faults {}: reliable broadcast is built for byzantine or crash faults",
-            req.faults
-        )
-    })?;
-    let spec = RbSpec::new(req.n, req.f, faults)
-        .map_err(|(flag, why)| {
-            let value = if flag == "n" { req.n } else { req.f };
-            format!("--{flag} {value}: {why}")
-        })?
-        .with_semantics(req.flags.semantics.unwrap_or_default());
-    let limits = Limits {
-        max_states: req.flags.max_states.unwrap_or(Limits::default().max_states),
-    };
-    // Per message the values are searched apart: exact, and far smaller.
-    let report = envs::rb::synth::verify_apart(&spec, p, &limits).map_err(|e| e.to_string())?;
+    let spec = spec_from_flags(req.n, req.f, req.faults, req.flags.semantics)?;
+    let limits = limits_from_flag(req.flags.max_states);
+    // Per message the search takes the values apart (`Options::values_apart`).
+    let report = search::verify(&spec, p, &limits).map_err(|e| e.to_string())?;
     Ok((spec, report))
+}
+
+/// The game the command-line flags name, checked by the game's own
+/// `RbSpec`, so a bad setting is named by its flag (`verify` and
+/// `synthesize` share it).
+pub fn spec_from_flags(
+    n: usize,
+    f: usize,
+    faults: &str,
+    semantics: Option<Semantics>,
+) -> Result<RbSpec, String> {
+    let faults = RbFaults::parse(faults).ok_or_else(|| {
+        format!("--faults {faults}: reliable broadcast is built for byzantine or crash faults")
+    })?;
+    let spec = RbSpec::new(n, f, faults).map_err(|(flag, why)| {
+        let value = if flag == "n" { n } else { f };
+        format!("--{flag} {value}: {why}")
+    })?;
+    Ok(spec.with_semantics(semantics.unwrap_or_default()))
+}
+
+/// The search's limits from `--max-states`.
+pub fn limits_from_flag(max_states: Option<u64>) -> Limits {
+    Limits {
+        max_states: max_states.unwrap_or(Limits::default().max_states),
+    }
 }
 
 /// Runs a request and prints its answer.

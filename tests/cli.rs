@@ -462,16 +462,18 @@ fn lines(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
 }
 
-/// Kills a run of `file` once its metrics.csv has `kill_at` lines, resumes
-/// it, and checks it then writes what an uninterrupted run writes: the
-/// metrics and both teams' checkpoints and state. Returns the killed run's
-/// folder.
+/// Kills a run of `file` once its metrics.csv has `kill_at` lines, checks
+/// it was cut short (under `max_lines`) and hands its folder to `partial`,
+/// resumes it, and checks it then writes what an uninterrupted run writes:
+/// the metrics and both teams' checkpoints and state. Returns the killed
+/// run's folder.
 fn kill_resume_and_compare(
     dir: &std::path::Path,
     file: &str,
     sets: &[&str],
     kill_at: usize,
     max_lines: usize,
+    partial: &dyn Fn(&std::path::Path),
 ) -> std::path::PathBuf {
     let (killed, whole) = (dir.join("killed"), dir.join("whole"));
     let mut child = selfplay()
@@ -486,11 +488,12 @@ fn kill_resume_and_compare(
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let partial = lines(&killed.join("metrics.csv"));
+    let written = lines(&killed.join("metrics.csv"));
     assert!(
-        partial > 1 && partial < max_lines,
-        "{partial} lines: the run finished before it was killed"
+        written > 1 && written < max_lines,
+        "{written} lines: the run finished before it was killed"
     );
+    partial(&killed);
     let resumed = selfplay()
         .args([file, "--quiet", "--resume", "--out"])
         .arg(&killed)
@@ -539,7 +542,7 @@ fn a_killed_slush_run_resumes_to_the_same_result() {
         "--set",
         "honest.kind=learned",
     ];
-    kill_resume_and_compare(dir.path(), file, &sets, 6, 34);
+    kill_resume_and_compare(dir.path(), file, &sets, 6, 34, &|_| {});
 }
 
 /// The same for reliable broadcast, both teams learning; and a resume with
@@ -562,7 +565,7 @@ fn a_killed_reliable_broadcast_run_resumes_to_the_same_result() {
         "--set",
         "rb.max_states=20000",
     ];
-    let killed = kill_resume_and_compare(dir.path(), file, &sets, 4, 10);
+    let killed = kill_resume_and_compare(dir.path(), file, &sets, 4, 10, &|_| {});
     let out = selfplay()
         .args([file, "--quiet", "--resume", "--seed", "2", "--out"])
         .arg(&killed)
@@ -588,65 +591,13 @@ fn a_killed_run_resumes_to_the_same_result() {
         "--set",
         "train.replay_counterexamples=true",
     ];
-    let (killed, whole) = (dir.path().join("killed"), dir.path().join("whole"));
-    let mut child = selfplay()
-        .args([file, "--quiet", "--out", killed.to_str().unwrap()])
-        .args(sets)
-        .spawn()
-        .unwrap();
-    // Kill it mid-run, once a few rows are written. The run replays the
-    // verifier's counterexamples, so the resume must restore those too.
-    let start = std::time::Instant::now();
-    while lines(&killed.join("metrics.csv")) < 6 {
-        assert!(start.elapsed().as_secs() < 600, "no rows appeared");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    // 33 rows and a header when finished: it must have been cut short.
-    let partial = lines(&killed.join("metrics.csv"));
-    assert!(
-        partial > 1 && partial < 34,
-        "{partial} lines: the run finished before it was killed"
-    );
-    // What it had written is readable as it stands.
-    selfplay::export::read_metrics(&killed.join("metrics.csv")).unwrap();
-    let resumed = selfplay()
-        .args([
-            file,
-            "--quiet",
-            "--resume",
-            "--out",
-            killed.to_str().unwrap(),
-        ])
-        .args(sets)
-        .status()
-        .unwrap();
-    assert!(resumed.success());
-    let status = selfplay()
-        .args([file, "--quiet", "--out", whole.to_str().unwrap()])
-        .args(sets)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let read = |d: &std::path::Path| std::fs::read(d.join("metrics.csv")).unwrap();
-    assert_eq!(
-        read(&killed),
-        read(&whole),
-        "resumed run differs from the uninterrupted one"
-    );
-    // So does every checkpoint and the saved state: no wall clock in them.
-    for f in [
-        "honest.safetensors",
-        "byzantine.safetensors",
-        "state.safetensors",
-    ] {
-        let read = |d: &std::path::Path| std::fs::read(d.join(f)).unwrap();
-        assert!(
-            read(&killed) == read(&whole),
-            "{f} differs after the resume"
-        );
-    }
+    // Killed mid-run, once a few rows are written (33 rows and a header
+    // when finished). The run replays the verifier's counterexamples, so the
+    // resume must restore those too. What it had written is readable as it
+    // stands.
+    let killed = kill_resume_and_compare(dir.path(), file, &sets, 6, 34, &|killed| {
+        selfplay::export::read_metrics(&killed.join("metrics.csv")).unwrap();
+    });
     // timing.csv keeps the killed segment's wall clock beside the resume's.
     let timing = std::fs::read_to_string(killed.join("timing.csv")).unwrap();
     for stage in [",segment 0,", ",segment 1,", ",total,"] {

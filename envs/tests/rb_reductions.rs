@@ -17,6 +17,7 @@ fn options(bits: u8) -> Options {
         sleep_sets: bits & 2 != 0,
         values: bits & 4 != 0,
         retire: bits & 8 != 0,
+        values_apart: true,
         first_violation: false,
     }
 }

@@ -91,11 +91,11 @@ fn rb_learner_algorithm_4_breaks_agreement_at_4_1() {
 #[test]
 fn rb_learner_algorithms_are_verified_under_their_own_semantics_at_4_1() {
     // The values searched apart (exact, and far smaller: see
-    // synth::verify_apart; checked against the joint search below).
+    // search::Options::values_apart; checked against the joint search below).
     let spec = spec(4, 1, RbFaults::Byzantine).with_semantics(Semantics::PerMessage);
     for name in ["rbl_alg3", "rbl_alg4"] {
         let p = protocols::scripted(name).unwrap();
-        let r = synth::verify_apart(&spec, p, &Limits::default()).unwrap();
+        let r = search::verify(&spec, p, &Limits::default()).unwrap();
         assert!(
             r.verified,
             "{name}: {:?}",
@@ -104,7 +104,7 @@ fn rb_learner_algorithms_are_verified_under_their_own_semantics_at_4_1() {
     }
     // Echo broadcast still loses totality (per value) to a Byzantine sender.
     let echo = protocols::scripted("echo").unwrap();
-    let r = synth::verify_apart(&spec, echo, &Limits::default()).unwrap();
+    let r = search::verify(&spec, echo, &Limits::default()).unwrap();
     assert_eq!(r.broken, ["message_totality"]);
     assert_eq!(r.per_instance[0].faulty, [0]);
 }
@@ -114,8 +114,12 @@ fn values_searched_apart_answer_as_together_at_3_1() {
     for faults in [RbFaults::Byzantine, RbFaults::Crash] {
         let spec = spec(3, 1, faults).with_semantics(Semantics::PerMessage);
         for (p, _) in protocols::REGISTRY {
-            let apart = synth::verify_apart(&spec, p, &Limits::default()).unwrap();
-            let together = search::verify(&spec, p, &Limits::default()).unwrap();
+            let apart = search::verify(&spec, p, &Limits::default()).unwrap();
+            let joint = search::Options {
+                values_apart: false,
+                ..search::Options::default()
+            };
+            let together = search::verify_with(&spec, p, &Limits::default(), &joint).unwrap();
             let per = |r: &search::Report| -> Vec<Vec<&str>> {
                 r.per_instance.iter().map(|v| v.broken.clone()).collect()
             };

@@ -41,7 +41,8 @@
 //! of that saving that is sound without looking ahead.
 
 use super::game::{
-    self, Instance, Kind, Local, Msg, RbSpec, Reaction, Source, State, Step, MAX_N, PROPERTIES,
+    self, Instance, Kind, Local, Msg, RbSpec, Reaction, Semantics, Source, State, Step, MAX_N,
+    PROPERTIES,
 };
 use super::mirror;
 use super::protocols::RbProtocol;
@@ -150,6 +151,10 @@ pub struct Options {
     pub values: bool,
     /// Retire agents that can never act again (see [`Retired`]).
     pub retire: bool,
+    /// Under the per-message semantics, search each value alone and merge
+    /// the answers: exact (the values never touch, see `RbSpec::values`)
+    /// and far smaller than both together, whose states multiply.
+    pub values_apart: bool,
     /// Stop at the first broken property: enough to refute a protocol (the
     /// synthesiser's question), but then `broken` may miss properties.
     pub first_violation: bool,
@@ -162,6 +167,7 @@ impl Default for Options {
             sleep_sets: true,
             values: true,
             retire: true,
+            values_apart: true,
             first_violation: false,
         }
     }
@@ -743,6 +749,11 @@ pub fn verify_with(
     limits: &Limits,
     options: &Options,
 ) -> Result<Report, TooBig> {
+    if options.values_apart && spec.semantics == Semantics::PerMessage && spec.values == 3 {
+        let a = verify_with(&spec.one_value(0), p, limits, options)?;
+        let b = verify_with(&spec.one_value(1), p, limits, options)?;
+        return Ok(merge_values(a, b));
+    }
     let instances = game::instances(spec);
     let mut per_instance = vec![];
     let mut counterexample = None;
@@ -804,6 +815,33 @@ pub fn verify_with(
         per_instance,
         counterexample,
     })
+}
+
+/// One report from the reports of each value searched alone: an instance
+/// breaks what either value breaks.
+fn merge_values(mut r: Report, other: Report) -> Report {
+    let union = |a: &[&'static str], b: &[&'static str]| -> Vec<&'static str> {
+        PROPERTIES
+            .iter()
+            .map(|p| p.name)
+            .filter(|n| a.contains(n) || b.contains(n))
+            .collect()
+    };
+    for (x, y) in r.per_instance.iter_mut().zip(&other.per_instance) {
+        x.broken = union(&x.broken, &y.broken);
+        x.states += y.states;
+    }
+    r.broken = union(&r.broken, &other.broken);
+    r.states += other.states;
+    r.broken_instances = r
+        .per_instance
+        .iter()
+        .filter(|v| !v.broken.is_empty())
+        .count();
+    r.optimal_attack_rate = r.broken_instances as f64 / r.instances as f64;
+    r.verified = r.broken_instances == 0;
+    r.counterexample = r.counterexample.or(other.counterexample);
+    r
 }
 
 fn names(bits: u8) -> Vec<&'static str> {

@@ -5,7 +5,7 @@
 use envs::rb::game::{self, Instance, Msg, RbSpec, SENDER};
 use envs::rb::protocols::{self, RbProtocol};
 use envs::rb::search::{self, Limits};
-use envs::rb::{synth, RbFaults, Semantics, PROPERTIES};
+use envs::rb::{RbFaults, Semantics, PROPERTIES};
 use std::collections::{BTreeSet, HashSet};
 
 fn spec(n: usize, f: usize, faults: RbFaults) -> RbSpec {

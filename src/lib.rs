@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod consensus;
 pub mod explain;
 pub mod export;
 pub mod folder;
@@ -16,6 +17,7 @@ pub mod rb_score;
 pub mod rb_synth;
 pub mod rb_verify;
 pub mod run;
+pub mod runner;
 pub mod slush;
 pub mod slush_explain;
 pub mod slush_play;
@@ -25,4 +27,3 @@ pub mod state;
 pub mod sweep;
 pub mod teams;
 pub mod timing;
-pub mod train;

@@ -395,60 +395,23 @@ fn run_cmd(a: RunArgs) -> Result<(), String> {
             config::job(exp).map_err(|e| format!("{origin}: {e}"))?
         }
     };
-    match job {
-        config::Job::Consensus(res) => {
-            if !res.trains() {
-                a.no_resume("evaluation runs")?;
-            }
-            let out = a.out(res.name());
-            let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
-            if a.resume && !selfplay::train::can_resume(&res, &out).map_err(|e| format!("{e:#}"))? {
-                return Err(format!(
-                    "--resume: {} holds no saved state ({}) to go on from",
-                    out.display(),
-                    selfplay::train::STATE
-                ));
-            }
-            if res.trains() {
-                one_thread_inside_runs();
-            }
-            selfplay::run::run_with(&res, &out, a.quiet, a.resume).map_err(|e| format!("{e:#}"))?;
-        }
-        config::Job::Slush(job) => {
-            if !job.trains() {
-                a.no_resume("evaluation runs")?;
-            }
-            let out = a.out(job.name());
-            let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
-            if a.resume && !selfplay::slush::can_resume(&job, &out).map_err(|e| format!("{e:#}"))? {
-                return Err(format!(
-                    "--resume: {} holds no saved state ({}) to go on from",
-                    out.display(),
-                    selfplay::slush::STATE
-                ));
-            }
-            one_thread_inside_runs();
-            let say = selfplay::run::sayer(a.quiet);
-            selfplay::slush::run_with(&job, &out, &say, a.resume).map_err(|e| format!("{e:#}"))?;
-        }
-        config::Job::ReliableBroadcast(job) => {
-            let out = a.out(job.name());
-            let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
-            if a.resume
-                && !selfplay::rb_learn::can_resume(&job, &out).map_err(|e| format!("{e:#}"))?
-            {
-                return Err(format!(
-                    "--resume: {} holds no saved state ({}) to go on from",
-                    out.display(),
-                    selfplay::rb_learn::STATE
-                ));
-            }
-            one_thread_inside_runs();
-            let say = selfplay::run::sayer(a.quiet);
-            selfplay::rb_learn::run_with(&job, &out, &say, a.resume)
-                .map_err(|e| format!("{e:#}"))?;
-        }
+    if !job.trains() {
+        a.no_resume("evaluation runs")?;
     }
+    let out = a.out(job.name());
+    let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
+    if a.resume && !selfplay::runner::can_resume(job.exp(), &out).map_err(|e| format!("{e:#}"))? {
+        return Err(format!(
+            "--resume: {} holds no saved state ({}) to go on from",
+            out.display(),
+            selfplay::runner::STATE
+        ));
+    }
+    if job.trains() {
+        one_thread_inside_runs();
+    }
+    job.run(&out, a.quiet, a.resume)
+        .map_err(|e| format!("{e:#}"))?;
     Ok(())
 }
 

@@ -8,15 +8,16 @@
 //! See docs/reliable_broadcast_learning.md.
 
 use crate::config::{Experiment, Kind, Schedule};
-use crate::export::{csv_bytes, write_atomic, TimingRow};
+use crate::export::{csv_bytes, TimingRow};
 use crate::rb_play::{self, Adversary, Honest, Scratch};
 use crate::rb_score::{self, Greedy, Replay};
 use crate::run::stream;
+use crate::runner::{At, Game, Learned, Network, Played, Side};
 use crate::slush_score::wilson;
-use agents::checkpoint;
+use crate::timing::Timing;
 use agents::learner::Actor;
-use agents::{Buffer, Learner, Stats, StatsSum};
-use anyhow::{bail, Context};
+use agents::{Buffer, Learner, Stats};
+use anyhow::Context;
 use envs::rb::game::{Msg, Source, Step};
 use envs::rb::play::{self, Batch, HONEST_HEADS};
 use envs::rb::{Instance, Limits, RbFaults, RbSpec};
@@ -221,28 +222,21 @@ pub struct RbRow {
     pub byzantine_value_loss: Option<f64>,
 }
 
-/// The two learning teams.
-struct Teams {
+/// A reliable-broadcast run in progress: the two learning teams and the
+/// counterexamples training replays.
+pub struct RbRun<'a> {
+    job: &'a RbJob,
     honest: Learner,
     adversary: Learner,
+    /// Every counterexample the verifier found against the honest team.
+    replays: Vec<SavedReplay>,
+    scratch: Scratch,
 }
 
-/// Where training stands: what a resumed run reads back.
-#[derive(Serialize, Deserialize, Default)]
-struct Progress {
-    rows: usize,
-    episodes: u64,
-    epoch: u64,
-    evals: u64,
-    /// Positions in the play and update streams (u128 as text).
-    play: String,
-    update: String,
-    honest_steps: u64,
-    byzantine_steps: u64,
+/// Reliable broadcast's part of `state.safetensors`.
+#[derive(Serialize, Deserialize)]
+pub struct Saved {
     replays: Vec<SavedReplay>,
-    best: Option<f64>,
-    /// The experiment as run: a resume must be of the same one.
-    config: String,
 }
 
 /// A counterexample as saved: the instance and moves (to, message index,
@@ -287,158 +281,172 @@ impl SavedReplay {
     }
 }
 
-pub const STATE: &str = "state.safetensors";
-
-/// Whether `out` holds a saved state of this experiment; an error if it
-/// holds one of another experiment.
-pub fn can_resume(job: &RbJob, out: &Path) -> anyhow::Result<bool> {
-    Ok(saved(job, out)?.is_some())
-}
-
-fn saved(job: &RbJob, out: &Path) -> anyhow::Result<Option<(Progress, checkpoint::Tensors)>> {
-    let path = out.join(STATE);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let (json, tensors) = checkpoint::read_tensors(&path).map_err(anyhow::Error::msg)?;
-    let p: Progress = serde_json::from_str(&json)
-        .with_context(|| format!("{}: not a saved reliable-broadcast run", path.display()))?;
-    if p.config != toml::to_string(&job.exp)? {
-        bail!(
-            "cannot resume {}: it was made by a different config (another file, seed or --set)",
-            out.display()
-        );
-    }
-    Ok(Some((p, tensors)))
-}
-
 /// Runs an experiment from the start.
 pub fn run(job: &RbJob, out: &Path, say: &dyn Fn(String)) -> anyhow::Result<Vec<RbRow>> {
-    run_with(job, out, say, false)
+    crate::runner::run(&mut RbRun::new(job)?, out, say, true, false)
 }
 
-/// Runs an experiment; with `resume`, goes on from the state saved in
-/// `out` at its last row (the same bytes as a run never stopped).
-pub fn run_with(
-    job: &RbJob,
-    out: &Path,
-    say: &dyn Fn(String),
-    resume: bool,
-) -> anyhow::Result<Vec<RbRow>> {
-    let (exp, spec) = (&job.exp, &job.spec);
-    let started = Instant::now();
-    let resumed = if resume { saved(job, out)? } else { None };
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    write_atomic(&out.join("config.toml"), toml::to_string(exp)?.as_bytes())?;
-    say(format!(
-        "run {} | reliable broadcast n = {}, f = {} {} | seed {}",
-        job.name(),
-        spec.n,
-        spec.f,
-        spec.faults.name(),
-        exp.seed
-    ));
-    let mut init = stream(exp.seed, 0);
-    let mut rng = stream(exp.seed, 1);
-    let mut upd = stream(exp.seed, 2);
-    let mut teams = Teams {
-        honest: Learner::new(
-            play::honest_obs_size(spec),
-            HONEST_HEADS,
-            &exp.honest.learn,
-            &mut init,
-        )?,
-        adversary: Learner::new(
-            play::adversary_obs_size(spec),
-            1,
-            &exp.byzantine.learn,
-            &mut init,
-        )?,
-    };
-    let mut p = Progress {
-        config: toml::to_string(exp)?,
-        ..Progress::default()
-    };
-    let mut rows: Vec<RbRow> = vec![];
-    let mut timing: Vec<TimingRow> = vec![];
-    // A resumed run already has its row at this point.
-    let mut evaluated = false;
-    if let Some((saved, tensors)) = resumed {
-        for (l, team, steps) in [
-            (&mut teams.honest, "honest", saved.honest_steps),
-            (&mut teams.adversary, "byzantine", saved.byzantine_steps),
-        ] {
-            checkpoint::restore_learner(l, team, &tensors, steps).map_err(anyhow::Error::msg)?;
-        }
-        rows = read(&out.join("metrics.csv"))?;
-        if rows.len() < saved.rows {
-            bail!(
-                "cannot resume {}: metrics.csv has fewer rows than the saved state",
-                out.display()
-            );
-        }
-        rows.truncate(saved.rows);
-        rng.set_word_pos(saved.play.parse()?);
-        upd.set_word_pos(saved.update.parse()?);
-        p = saved;
-        evaluated = true;
-        say(format!(
-            "resumed at epoch {}, {} episodes",
-            p.epoch, p.episodes
-        ));
+impl<'a> RbRun<'a> {
+    pub fn new(job: &'a RbJob) -> anyhow::Result<RbRun<'a>> {
+        let (exp, spec) = (&job.exp, &job.spec);
+        let mut init = stream(exp.seed, 0);
+        Ok(RbRun {
+            job,
+            honest: Learner::new(
+                play::honest_obs_size(spec),
+                HONEST_HEADS,
+                &exp.honest.learn,
+                &mut init,
+            )?,
+            adversary: Learner::new(
+                play::adversary_obs_size(spec),
+                1,
+                &exp.byzantine.learn,
+                &mut init,
+            )?,
+            replays: vec![],
+            scratch: Scratch::default(),
+        })
     }
-    let mut stats = (StatsSum::default(), StatsSum::default());
-    let mut next_eval = p.episodes;
-    let mut scratch = Scratch::default();
-    loop {
-        if p.episodes >= next_eval || p.episodes >= exp.train.episodes {
-            while next_eval <= p.episodes {
-                next_eval += exp.train.eval_every;
-            }
-            if !std::mem::take(&mut evaluated) {
-                let (row, replay) = evaluate(job, &teams, &p, &stats, &mut timing, started)?;
-                stats = (StatsSum::default(), StatsSum::default());
-                report(say, &row);
-                let verified = row.verified == Some(true);
-                keep_best(job, out, &teams, &mut p, &row, say)?;
-                p.replays.extend(replay.as_ref().map(SavedReplay::of));
-                rows.push(row);
-                p.evals += 1;
-                p.rows = rows.len();
-                p.play = rng.get_word_pos().to_string();
-                p.update = upd.get_word_pos().to_string();
-                save(job, out, &rows, &teams, &mut p)?;
-                // Wall clock so far, for a run stopped before its end.
-                write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;
-                if verified && exp.train.stop_when_verified {
-                    say("verified: training stops (train.stop_when_verified)".into());
-                    break;
-                }
-            }
-        }
-        if p.episodes >= exp.train.episodes {
-            break;
-        }
-        let (h, b) = train_epoch(job, &mut teams, &p, &mut rng, &mut upd, &mut scratch)?;
-        stats.0.add(&h);
-        stats.1.add(&b);
-        p.episodes += exp.train.batch as u64;
-        p.epoch += 1;
+}
+
+impl Game for RbRun<'_> {
+    type Row = RbRow;
+    type Saved = Saved;
+
+    fn exp(&self) -> &Experiment {
+        &self.job.exp
     }
-    write_atomic(&out.join("metrics.csv"), &csv_bytes(&rows)?)?;
-    timing.push(TimingRow {
-        run: job.name().into(),
-        stage: "total".into(),
-        seconds: started.elapsed().as_secs_f64(),
-        episodes_per_second: None,
-        episodes: Some(p.episodes),
-    });
-    write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;
-    if let Err(e) = crate::plot::plot(out) {
-        say(format!("no curves.svg: {e:#}"));
+
+    fn name(&self) -> &str {
+        self.job.name()
     }
-    say(format!("wrote {}", out.join("metrics.csv").display()));
-    Ok(rows)
+
+    fn describe(&self) -> String {
+        let spec = &self.job.spec;
+        format!(
+            "reliable broadcast n = {}, f = {} {}",
+            spec.n,
+            spec.f,
+            spec.faults.name()
+        )
+    }
+
+    fn trains(&self) -> bool {
+        true
+    }
+
+    fn learner(&self, side: Side) -> Option<&Learner> {
+        Some(match side {
+            Side::Honest => &self.honest,
+            Side::Byzantine => &self.adversary,
+        })
+    }
+
+    fn learner_mut(&mut self, side: Side) -> Option<&mut Learner> {
+        Some(match side {
+            Side::Honest => &mut self.honest,
+            Side::Byzantine => &mut self.adversary,
+        })
+    }
+
+    fn network(&self, side: Side) -> Network {
+        let spec = &self.job.spec;
+        let (obs_dim, heads) = match side {
+            Side::Honest => (play::honest_obs_size(spec), HONEST_HEADS),
+            Side::Byzantine => (play::adversary_obs_size(spec), 1),
+        };
+        Network {
+            obs_dim,
+            heads,
+            rounds: 0,
+        }
+    }
+
+    fn epoch(
+        &mut self,
+        _at: &At,
+        rng: &mut ChaCha8Rng,
+        upd: &mut ChaCha8Rng,
+    ) -> anyhow::Result<Played> {
+        let (h, b) = train_epoch(
+            self.job,
+            (&mut self.honest, &mut self.adversary),
+            &self.replays,
+            rng,
+            upd,
+            &mut self.scratch,
+        )?;
+        Ok(Played {
+            episodes: self.job.exp.train.batch as u64,
+            honest: Some(h),
+            byzantine: Some(b),
+        })
+    }
+
+    /// The greedy honest protocol verified exactly, the learned attack
+    /// sampled against it; a counterexample is kept for replay.
+    fn evaluate(
+        &mut self,
+        at: &At,
+        learned: &Learned,
+        _out: &Path,
+        _say: &dyn Fn(String),
+        timing: &mut Timing,
+    ) -> anyhow::Result<RbRow> {
+        let (row, replay) = evaluate(
+            self.job,
+            (&self.honest, &self.adversary),
+            at,
+            (learned.honest.mean(), learned.byzantine.mean()),
+            timing,
+        )?;
+        self.replays.extend(replay.as_ref().map(SavedReplay::of));
+        Ok(row)
+    }
+
+    fn summary(&self, r: &RbRow) -> String {
+        let opt = r
+            .optimal_attack_rate
+            .map_or("- (search too big)".into(), |o| format!("{o:.4}"));
+        format!(
+            "optimal attack rate {opt} {}  learned attack {:.4} [{:.4}, {:.4}]  messages {:.2}",
+            match r.verified {
+                Some(true) => "verified".to_string(),
+                _ => format!("({})", r.broken),
+            },
+            r.attack_rate,
+            r.attack_rate_low,
+            r.attack_rate_high,
+            r.honest_messages,
+        )
+    }
+
+    fn optimum(&self, row: &RbRow) -> Option<f64> {
+        row.optimal_attack_rate
+    }
+
+    fn verified(&self, row: &RbRow) -> bool {
+        row.verified == Some(true)
+    }
+
+    fn write_rows(&self, rows: &[RbRow]) -> anyhow::Result<Vec<u8>> {
+        csv_bytes(rows)
+    }
+
+    fn read_rows(&self, path: &Path) -> anyhow::Result<Vec<RbRow>> {
+        read(path)
+    }
+
+    fn saved(&self) -> Saved {
+        Saved {
+            replays: self.replays.clone(),
+        }
+    }
+
+    fn restore(&mut self, saved: Saved) {
+        self.replays = saved.replays;
+    }
 }
 
 /// One epoch: a batch of episodes (a share of them replaying the verifier's
@@ -446,15 +454,15 @@ pub fn run_with(
 /// of each team.
 fn train_epoch(
     job: &RbJob,
-    teams: &mut Teams,
-    p: &Progress,
+    (honest, adversary): (&mut Learner, &mut Learner),
+    replayed: &[SavedReplay],
     rng: &mut ChaCha8Rng,
     upd: &mut ChaCha8Rng,
     scratch: &mut Scratch,
 ) -> anyhow::Result<(Stats, Stats)> {
     let (exp, spec) = (&job.exp, &job.spec);
     let batch_size = exp.train.batch;
-    let replays = match p.replays.is_empty() {
+    let replays = match replayed.is_empty() {
         true => 0,
         false => (batch_size as f64 * job.rb.replay_fraction).round() as usize,
     };
@@ -463,14 +471,14 @@ fn train_epoch(
     for k in 0..batch_size {
         if k < replays {
             // The newest counterexamples first, then back in time.
-            let r = p.replays[p.replays.len() - 1 - k % p.replays.len()].replay();
+            let r = replayed[replayed.len() - 1 - k % replayed.len()].replay();
             starts.push((r.inst, r.moves));
         } else {
             starts.push((all[rng.random_range(0..all.len())], vec![]));
         }
     }
     let mut batch = Batch::new(*spec, starts);
-    let (honest_actor, adversary_actor) = (teams.honest.actor()?, teams.adversary.actor()?);
+    let (honest_actor, adversary_actor) = (honest.actor()?, adversary.actor()?);
     let mut hbuf = Buffer::new(play::honest_obs_size(spec), HONEST_HEADS);
     let mut bbuf = Buffer::new(play::adversary_obs_size(spec), 1);
     rb_play::play(
@@ -495,11 +503,8 @@ fn train_epoch(
         Some(&mut hbuf),
         Some(&mut bbuf),
     );
-    let h = teams.honest.update(&hbuf, upd)?;
-    let b = teams.adversary.update(&bbuf, upd)?;
-    if !h.policy_loss.is_finite() || !b.policy_loss.is_finite() {
-        bail!("training diverged at epoch {} (a non-finite loss)", p.epoch);
-    }
+    let h = honest.update(&hbuf, upd)?;
+    let b = adversary.update(&bbuf, upd)?;
     Ok((h, b))
 }
 
@@ -507,14 +512,13 @@ fn train_epoch(
 /// learned attack sampled against it; the counterexample, if broken.
 fn evaluate(
     job: &RbJob,
-    teams: &Teams,
-    p: &Progress,
-    stats: &(StatsSum, StatsSum),
-    timing: &mut Vec<TimingRow>,
-    started: Instant,
+    (honest, adversary): (&Learner, &Learner),
+    p: &At,
+    (h, b): (Option<Stats>, Option<Stats>),
+    timing: &mut Timing,
 ) -> anyhow::Result<(RbRow, Option<Replay>)> {
     let (exp, spec) = (&job.exp, &job.spec);
-    let (honest_actor, adversary_actor) = (teams.honest.actor()?, teams.adversary.actor()?);
+    let (honest_actor, adversary_actor) = (honest.actor()?, adversary.actor()?);
     let greedy = Greedy::new(*spec, honest_actor.policy.clone(), job.rb.value_symmetric);
     let clock = Instant::now();
     let limits = Limits {
@@ -532,19 +536,9 @@ fn evaluate(
         Ok((r, replay)) => (Some(r), replay),
         Err(_) => (None, None),
     };
-    if report.as_ref().is_some_and(|r| r.verified) {
-        timing.push(TimingRow {
-            run: job.name().into(),
-            stage: "verified".into(),
-            seconds: started.elapsed().as_secs_f64(),
-            episodes_per_second: None,
-            episodes: Some(p.episodes),
-        });
-    }
     let (attacks, messages) = sample_attack(job, &honest_actor, &adversary_actor, p.evals);
     let episodes = exp.eval.episodes;
     let (low, high) = wilson(attacks, episodes);
-    let (h, b) = (stats.0.mean(), stats.1.mean());
     let row = RbRow {
         run: job.name().into(),
         seed: exp.seed,
@@ -620,85 +614,6 @@ fn sample_attack(job: &RbJob, honest: &Actor, adversary: &Actor, row: u64) -> (u
     (attacks, messages)
 }
 
-/// Keeps the honest network of the row with the lowest optimal attack rate
-/// (ties to the earlier row) in `honest_best.safetensors`.
-fn keep_best(
-    job: &RbJob,
-    out: &Path,
-    teams: &Teams,
-    p: &mut Progress,
-    row: &RbRow,
-    say: &dyn Fn(String),
-) -> anyhow::Result<()> {
-    let Some(o) = row.optimal_attack_rate else {
-        return Ok(());
-    };
-    if p.best.is_some_and(|b| o >= b) {
-        return Ok(());
-    }
-    p.best = Some(o);
-    let meta = meta(job, "honest", p.episodes)?;
-    checkpoint::save(&out.join("honest_best.safetensors"), &teams.honest, &meta)
-        .map_err(anyhow::Error::msg)?;
-    if row.verified == Some(true) {
-        say(format!(
-            "verified at {} episodes: kept in honest_best.safetensors",
-            p.episodes
-        ));
-    }
-    Ok(())
-}
-
-fn meta(job: &RbJob, team: &str, episodes: u64) -> anyhow::Result<checkpoint::Meta> {
-    let (obs_dim, heads, hidden) = match team {
-        "honest" => (
-            play::honest_obs_size(&job.spec),
-            HONEST_HEADS,
-            &job.exp.honest.learn.hidden,
-        ),
-        _ => (
-            play::adversary_obs_size(&job.spec),
-            1,
-            &job.exp.byzantine.learn.hidden,
-        ),
-    };
-    Ok(checkpoint::Meta {
-        team: team.into(),
-        obs_dim,
-        heads,
-        hidden: hidden.clone(),
-        rounds: 0,
-        episodes,
-        config: toml::to_string(&job.exp)?,
-    })
-}
-
-/// Writes the rows, both networks, and last the state a resume reads.
-fn save(
-    job: &RbJob,
-    out: &Path,
-    rows: &[RbRow],
-    teams: &Teams,
-    p: &mut Progress,
-) -> anyhow::Result<()> {
-    write_atomic(&out.join("metrics.csv"), &csv_bytes(rows)?)?;
-    for (l, team) in [(&teams.honest, "honest"), (&teams.adversary, "byzantine")] {
-        checkpoint::save(
-            &out.join(format!("{team}.safetensors")),
-            l,
-            &meta(job, team, p.episodes)?,
-        )
-        .map_err(anyhow::Error::msg)?;
-    }
-    p.honest_steps = teams.honest.opt.t;
-    p.byzantine_steps = teams.adversary.opt.t;
-    let mut tensors = checkpoint::learner_state(&teams.honest, "honest");
-    tensors.extend(checkpoint::learner_state(&teams.adversary, "byzantine"));
-    // Written last: a killed run resumes from its last complete row.
-    checkpoint::write_tensors(&out.join(STATE), &tensors, &serde_json::to_string(p)?)
-        .map_err(anyhow::Error::msg)
-}
-
 /// Reads `metrics.csv` back (for `--resume`).
 pub fn read(path: &Path) -> anyhow::Result<Vec<RbRow>> {
     let shown = path.display();
@@ -706,23 +621,4 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<RbRow>> {
     r.deserialize()
         .collect::<Result<_, _>>()
         .with_context(|| format!("{shown}: not a reliable-broadcast metrics file"))
-}
-
-fn report(say: &dyn Fn(String), r: &RbRow) {
-    let opt = r
-        .optimal_attack_rate
-        .map_or("- (search too big)".into(), |o| format!("{o:.4}"));
-    say(format!(
-        "episodes {:>8}  optimal attack rate {opt} {}  learned attack {:.4} [{:.4}, {:.4}]  \
-         messages {:.2}",
-        r.episodes,
-        match r.verified {
-            Some(true) => "verified".to_string(),
-            _ => format!("({})", r.broken),
-        },
-        r.attack_rate,
-        r.attack_rate_low,
-        r.attack_rate_high,
-        r.honest_messages,
-    ));
 }

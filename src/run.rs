@@ -1,24 +1,20 @@
-//! Running an experiment: evaluation of fixed teams (one row per scripted
-//! adversary), or training (one row per evaluation point, see `train`).
-//! Every row carries sampled figures with their sample size, exact figures
-//! over every instance where the teams are deterministic, and the verifier's
-//! optimal attack rate against the honest protocol.
+//! Scoring a consensus experiment's teams: sampled figures with their
+//! sample size, exact figures over every instance where the teams are
+//! deterministic, and the verifier's optimal attack rate against the honest
+//! protocol, in one metrics row. `run` runs a consensus experiment through
+//! the one runner (`runner`, with the game in `consensus`).
 
-use crate::config::{ByzantineTeam, HonestTeam, Resolved};
-use crate::export::{csv_bytes, write_atomic, MetricsRow, RowKey, TimingRow};
-use crate::teams::{
-    ByzantinePolicy, HonestPolicy, LearnedByzantine, Rollout, ScriptedHonest, Tally,
-};
+use crate::config::Resolved;
+use crate::consensus::Consensus;
+use crate::export::{write_atomic, MetricsRow, RowKey};
+use crate::teams::{ByzantinePolicy, HonestPolicy, Rollout, Tally};
 use agents::learner::Actor;
 use agents::Stats;
-use anyhow::Context;
 use envs::Switch;
 use envs::{instance_count, instances, verify, BatchEnv, Limits, Protocol, Report, VerifyError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Instant;
 
 /// A seeded stream: one per purpose, so adding a consumer changes no other.
 pub fn stream(seed: u64, k: u64) -> ChaCha8Rng {
@@ -188,144 +184,6 @@ pub fn run_with(
     quiet: bool,
     resume: bool,
 ) -> anyhow::Result<Vec<MetricsRow>> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    // A refused resume leaves the folder as it was: checked before any write.
-    if resume && res.trains() {
-        crate::train::can_resume(res, out)?;
-    }
-    write_atomic(
-        &out.join("config.toml"),
-        toml::to_string(&res.exp)?.as_bytes(),
-    )?;
     let say = sayer(quiet);
-    say(format!(
-        "run {} | {} | seed {}",
-        res.name(),
-        res.spec.describe(),
-        res.exp.seed
-    ));
-    if let Some(why) = res.spec.impossibility() {
-        say(format!("note: {why}"));
-    }
-    if res.trains() {
-        let rows = crate::train::train(res, out, &say, quiet, resume)?;
-        let svg = crate::plot::plot(out)?;
-        say(format!("plotted {}", svg.display()));
-        return Ok(rows);
-    }
-    let HonestTeam::Protocol(protocol) = &res.honest else {
-        unreachable!("a run without learning has a fixed honest protocol")
-    };
-    let mut timing = vec![];
-    let clock = Instant::now();
-    let report = optimal(res, &**protocol, &say)?;
-    timing.push(TimingRow {
-        run: res.name().into(),
-        stage: "verify".into(),
-        seconds: clock.elapsed().as_secs_f64(),
-        episodes_per_second: None,
-        episodes: None,
-    });
-    if let Some(r) = &report {
-        write_report(out, r)?;
-        say(format!(
-            "verifier: optimal attack rate {} ({}/{} instances broken){}",
-            r.optimal_attack_rate,
-            r.broken_instances,
-            r.instances,
-            if r.verified { ", verified" } else { "" }
-        ));
-        if r.counterexample.is_some() {
-            say(format!(
-                "  counterexample: {}",
-                out.join("counterexample.txt").display()
-            ));
-        }
-    }
-    say(format!(
-        "{:<12} {:>12} {:>12} {:>12} {:>10}",
-        "adversary", "honest win", "exact win", "attack", "optimum"
-    ));
-    let players: Vec<(String, Box<dyn ByzantinePolicy>, bool)> = match &res.byzantine {
-        ByzantineTeam::Scripted(names) => names
-            .iter()
-            .map(|name| {
-                let (policy, deterministic) = crate::teams::team::adversary(name, protocol);
-                (name.clone(), policy, deterministic)
-            })
-            .collect(),
-        ByzantineTeam::Frozen(c) => {
-            let actor = frozen_actor(res, c)?;
-            vec![(
-                "frozen".into(),
-                Box::new(LearnedByzantine::new(actor, true)) as Box<dyn ByzantinePolicy>,
-                true,
-            )]
-        }
-        ByzantineTeam::Learned(_) => unreachable!("learning runs train"),
-    };
-    let mut rows = vec![];
-    for (k, (name, mut byz, deterministic)) in players.into_iter().enumerate() {
-        let mut honest = ScriptedHonest {
-            protocol: Arc::clone(protocol),
-        };
-        let mut rng = stream(res.exp.seed, 1 + k as u64);
-        let clock = Instant::now();
-        let sampled = sample(res, &mut honest, &mut *byz, &mut rng);
-        let secs = clock.elapsed().as_secs_f64();
-        let exact = if deterministic {
-            exact(res, &mut honest, &mut *byz)
-        } else {
-            None
-        };
-        timing.push(TimingRow {
-            run: res.name().into(),
-            stage: format!("eval {name}"),
-            seconds: secs,
-            episodes_per_second: Some(sampled.episodes as f64 / secs.max(1e-9)),
-            episodes: None,
-        });
-        let r = row(
-            res,
-            RowInput {
-                honest: protocol.name(),
-                byzantine: name.clone(),
-                epoch: 0,
-                episodes: 0,
-                sampled: &sampled,
-                exact,
-                report: report.as_ref(),
-                honest_stats: None,
-                byzantine_stats: None,
-            },
-        );
-        let cell = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.4}"));
-        say(format!(
-            "{:<12} {:>12.4} {:>12} {:>12} {:>10}",
-            name,
-            r.honest_win_rate,
-            cell(r.exact_honest_win_rate),
-            cell(r.exact_attack_rate),
-            cell(r.optimal_attack_rate)
-        ));
-        rows.push(r);
-    }
-    write_atomic(&out.join("metrics.csv"), &csv_bytes(&rows)?)?;
-    let svg = crate::plot::plot(out)?;
-    // The total comes last, as in every run's timing.csv: it marks the run
-    // as finished (a sweep counts on it).
-    timing.push(TimingRow {
-        run: res.name().into(),
-        stage: "total".into(),
-        seconds: timing.iter().map(|t| t.seconds).sum(),
-        episodes_per_second: None,
-        episodes: None,
-    });
-    write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;
-    say(format!(
-        "wrote {} and {}",
-        out.join("metrics.csv").display(),
-        svg.display()
-    ));
-    Ok(rows)
+    crate::runner::run(&mut Consensus::new(res)?, out, &say, quiet, resume)
 }

@@ -8,23 +8,22 @@
 //! protocol that played (`slush_score`).
 
 use crate::config::{Experiment, Kind};
-use crate::export::{write_atomic, MetricsRow, RowKey};
+use crate::export::{MetricsRow, RowKey};
 use crate::run::stream;
+use crate::runner::{At, Game, Learned, Network, Played, Side};
 use crate::slush_play::{pay_byzantine, play, Answerers, Honest};
 use crate::slush_score::{self as score, HonestRule, Optimum, SlushRow};
-use crate::state::RunState;
 use crate::teams::Tally;
-use agents::checkpoint::{self, Loaded};
+use crate::timing::Timing;
+use agents::checkpoint::Loaded;
 use agents::learner::Actor;
 use agents::{Buffer, Learner, Stats};
-use anyhow::bail;
 use envs::slush::{self, Slush, SlushEnv, SlushRule, SlushSpec, Snowflake};
 use envs::ConfigError;
 use envs::Switch;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-pub use crate::state::STATE;
 
 /// The scripted honest protocols of the sampling game.
 pub const PROTOCOLS: &[&str] = &["slush", "snowflake"];
@@ -296,37 +295,6 @@ fn byzantine_name(job: &SlushJob) -> String {
     }
 }
 
-/// Whether `out` holds a saved state of this experiment; an error if it
-/// holds one of another experiment or cannot be read.
-pub fn can_resume(job: &SlushJob, out: &Path) -> anyhow::Result<bool> {
-    Ok(saved_state(job, out)?.is_some())
-}
-
-fn saved_state(
-    job: &SlushJob,
-    out: &Path,
-) -> anyhow::Result<Option<(RunState, checkpoint::Tensors)>> {
-    let path = out.join(STATE);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let (json, tensors) = checkpoint::read_tensors(&path).map_err(anyhow::Error::msg)?;
-    let st: RunState = serde_json::from_str(&json)
-        .map_err(|e| anyhow::anyhow!("{}: not a saved run state: {e}", path.display()))?;
-    if st.config != toml::to_string(&job.exp)? {
-        bail!(
-            "cannot resume {}: it was made by a different config (another file, seed or --set)",
-            out.display()
-        );
-    }
-    Ok(Some((st, tensors)))
-}
-
-/// Runs a sampling-game experiment from the start.
-pub fn run(job: &SlushJob, out: &Path, say: &dyn Fn(String)) -> anyhow::Result<Vec<MetricsRow>> {
-    run_with(job, out, say, false)
-}
-
 /// A scripted honest rule by name.
 fn rule(name: &str) -> Box<dyn SlushRule> {
     match name {
@@ -342,87 +310,39 @@ fn rule_of(name: &str) -> HonestRule<'static> {
     }
 }
 
-/// Runs a sampling-game experiment; with `resume`, goes on from the state
-/// saved in `out` (the same bytes as a run never stopped).
-pub fn run_with(
-    job: &SlushJob,
-    out: &Path,
-    say: &dyn Fn(String),
-    resume: bool,
-) -> anyhow::Result<Vec<MetricsRow>> {
-    let exp = &job.exp;
-    let started = std::time::Instant::now();
-    let saved = if resume { saved_state(job, out)? } else { None };
-    std::fs::create_dir_all(out)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
-    write_atomic(&out.join("config.toml"), toml::to_string(exp)?.as_bytes())?;
-    say(format!(
-        "run {} | {} | seed {}",
-        job.name(),
-        job.spec.describe(),
-        exp.seed
-    ));
-    let report = |r: &SlushRow| {
-        let (m, a) = (&r.metrics, &r.attack);
-        let opt = m
-            .optimal_attack_rate
-            .map_or("-".into(), |o| format!("{o:.4}"));
-        say(format!(
-            "{:<10} episodes {:>7}  agreement {:.4}  majority {:.4}  mean decision round {:.2}  \
-             attack ({}) {:.4} [{:.4}, {:.4}] / optimum {opt}  ({} episodes sampled)",
-            m.honest,
-            m.episodes,
-            m.agreement_rate,
-            m.majority_rate.unwrap_or(0.0),
-            m.mean_decision_round,
-            a.attack_goal,
-            a.attack_rate,
-            a.attack_rate_low,
-            a.attack_rate_high,
-            m.eval_episodes
-        ))
-    };
-    let max_work = exp.eval.max_work;
-    let byz_name = byzantine_name(job);
-    let mut rows: Vec<SlushRow> = vec![];
-    // Scripted answerers: Slush and Snowflake against them first.
-    if exp.byzantine.kind == Kind::Scripted && saved.is_none() {
-        for (k, name) in PROTOCOLS.iter().enumerate() {
-            let mut r = rule(name);
-            let s = evaluate(
-                job,
-                &mut Honest::Rule(&mut *r),
-                &mut Answerers::Scripted(&exp.byzantine.adversary),
-                &mut stream(exp.seed, 10 + k as u64),
-            );
-            let optimum = score::optimum(&job.spec, rule_of(name), max_work);
-            let at = RowAt {
-                honest: name,
-                byzantine: &byz_name,
-                epoch: 0,
-                episodes: 0,
-            };
-            let r = row(job, at, &s, (None, None), optimum);
-            report(&r);
-            rows.push(r);
-        }
-    }
-    let honest_learns = exp.honest.kind == Kind::Learned;
-    let byz_learns = exp.byzantine.kind == Kind::Learned;
-    // Evaluation only: the honest team (unless only the baselines were
-    // asked for) against a frozen Byzantine team.
-    let evaluates_alone =
-        !job.trains() && (exp.byzantine.kind == Kind::Frozen || exp.honest.kind == Kind::Frozen);
-    if job.trains() || evaluates_alone {
+/// Runs a sampling-game experiment from the start.
+pub fn run(job: &SlushJob, out: &Path, say: &dyn Fn(String)) -> anyhow::Result<Vec<MetricsRow>> {
+    let rows = crate::runner::run(&mut SlushRun::new(job)?, out, say, true, false)?;
+    Ok(rows.into_iter().map(|r| r.metrics).collect())
+}
+
+/// A sampling-game run in progress: the teams, frozen or learning, and the
+/// batch they train on.
+pub struct SlushRun<'a> {
+    job: &'a SlushJob,
+    honest_learner: Option<Learner>,
+    byz_learner: Option<Learner>,
+    honest_frozen: Option<Actor>,
+    byz_frozen: Option<Actor>,
+    /// The optimum against a fixed honest protocol cannot change: once.
+    fixed_optimum: Option<Option<Optimum>>,
+    env: SlushEnv,
+}
+
+/// The sampling game keeps nothing of its own in `state.safetensors`.
+#[derive(Serialize, Deserialize)]
+pub struct Saved {}
+
+impl<'a> SlushRun<'a> {
+    pub fn new(job: &'a SlushJob) -> anyhow::Result<SlushRun<'a>> {
+        let exp = &job.exp;
         let (d, bd) = (job.spec.obs_size(), job.spec.byz_obs_size());
         let mut init = stream(exp.seed, 0);
-        let mut rng = stream(exp.seed, 1);
-        let mut upd = stream(exp.seed, 2);
-        let mut honest_learner = match honest_learns {
+        let mut honest_learner = match exp.honest.kind == Kind::Learned {
             true => Some(Learner::new(d, 1, &exp.honest.learn, &mut init)?),
             false => None,
         };
-        let mut byz_learner = match byz_learns {
+        let mut byz_learner = match exp.byzantine.kind == Kind::Learned {
             true => Some(Learner::new(bd, 1, &exp.byzantine.learn, &mut init)?),
             false => None,
         };
@@ -443,49 +363,7 @@ pub fn run_with(
             (Kind::Frozen, Some(c)) => Some(frozen_actor(c)?),
             _ => None,
         };
-        let honest_name = match exp.honest.kind {
-            Kind::Scripted => exp.honest.protocol.as_str(),
-            k => k.name(),
-        };
-        let (mut episodes, mut epoch, mut evals) = (0u64, 0u64, 0u64);
-        // A resumed run already has its row at this point.
-        let mut evaluated = false;
-        if let Some((st, tensors)) = &saved {
-            for (l, team, steps) in [
-                (&mut honest_learner, "honest", st.honest_steps),
-                (&mut byz_learner, "byzantine", st.byzantine_steps),
-            ] {
-                if let (Some(l), Some(t)) = (l.as_mut(), steps) {
-                    checkpoint::restore_learner(l, team, tensors, t).map_err(anyhow::Error::msg)?;
-                }
-            }
-            let metrics = out.join("metrics.csv");
-            rows = score::read(&metrics)?;
-            if rows.len() < st.rows {
-                bail!(
-                    "cannot resume {}: {} has fewer rows than the saved state",
-                    out.display(),
-                    metrics.display()
-                );
-            }
-            rows.truncate(st.rows);
-            (episodes, epoch, evals) = (st.episodes, st.epoch, st.evals);
-            rng.set_word_pos(st.play.parse()?);
-            upd.set_word_pos(st.update.parse()?);
-            evaluated = true;
-            say(format!("resumed at epoch {epoch}, {episodes} episodes"));
-        }
-        // Training draws every input split (unless the experiment fixes
-        // `slush.train_split`), so that validity binds: on a fixed split a
-        // constant colour would "agree" every time.
-        let mut train_spec = job.spec.clone();
-        if !exp.slush.train_split {
-            train_spec.ones = None;
-        }
-        let mut env = SlushEnv::new(train_spec, exp.train.batch);
-        let (mut last, mut last_byz) = (None, None);
-        let mut next_eval = 0;
-        // The optimum against a fixed honest protocol cannot change: once.
+        let max_work = exp.eval.max_work;
         let fixed_optimum = match exp.honest.kind {
             Kind::Scripted => Some(score::optimum(
                 &job.spec,
@@ -497,206 +375,301 @@ pub fn run_with(
                 .map(|a| score::optimum(&job.spec, HonestRule::Network(&a.policy), max_work)),
             Kind::Learned => None,
         };
-        loop {
-            if episodes >= next_eval || episodes >= exp.train.episodes {
-                while next_eval <= episodes {
-                    next_eval += exp.train.eval_every;
-                }
-                if !std::mem::take(&mut evaluated) {
-                    // Both teams as they stand, networks played greedily.
-                    let h_actor = honest_learner.as_ref().map(|l| l.actor()).transpose()?;
-                    let b_actor = byz_learner.as_ref().map(|l| l.actor()).transpose()?;
-                    let h_actor = h_actor.as_ref().or(honest_frozen.as_ref());
-                    let b_actor = b_actor.as_ref().or(byz_frozen.as_ref());
-                    let optimum = match (&fixed_optimum, h_actor) {
-                        (Some(o), _) => *o,
-                        (None, Some(a)) => {
-                            score::optimum(&job.spec, HonestRule::Network(&a.policy), max_work)
-                        }
-                        (None, None) => None,
-                    };
-                    let mut scripted = rule(&exp.honest.protocol);
-                    let mut h = match h_actor {
-                        Some(actor) => Honest::Net {
-                            actor,
-                            greedy: true,
-                            record: None,
-                        },
-                        None => Honest::Rule(&mut *scripted),
-                    };
-                    let mut b = match b_actor {
-                        Some(actor) => Answerers::Net {
-                            actor,
-                            greedy: true,
-                            record: None,
-                        },
-                        None => Answerers::Scripted(&exp.byzantine.adversary),
-                    };
-                    let s = evaluate(job, &mut h, &mut b, &mut stream(exp.seed, 1000 + evals));
-                    let at = RowAt {
-                        honest: honest_name,
-                        byzantine: &byz_name,
-                        epoch,
-                        episodes,
-                    };
-                    let r = row(job, at, &s, (last.take(), last_byz.take()), optimum);
-                    report(&r);
-                    rows.push(r);
-                    evals += 1;
-                    save(job, out, &rows, &honest_learner, &byz_learner, episodes)?;
-                    if job.trains() {
-                        let st = RunState {
-                            rows: rows.len(),
-                            episodes,
-                            epoch,
-                            evals,
-                            play: rng.get_word_pos().to_string(),
-                            update: upd.get_word_pos().to_string(),
-                            honest_steps: honest_learner.as_ref().map(|l| l.opt.t),
-                            byzantine_steps: byz_learner.as_ref().map(|l| l.opt.t),
-                            replays: vec![],
-                            config: toml::to_string(exp)?,
-                        };
-                        let mut tensors = vec![];
-                        if let Some(l) = &honest_learner {
-                            tensors.extend(checkpoint::learner_state(l, "honest"));
-                        }
-                        if let Some(l) = &byz_learner {
-                            tensors.extend(checkpoint::learner_state(l, "byzantine"));
-                        }
-                        // Written last: a killed run resumes from its last complete row.
-                        checkpoint::write_tensors(
-                            &out.join(STATE),
-                            &tensors,
-                            &serde_json::to_string(&st)?,
-                        )
-                        .map_err(anyhow::Error::msg)?;
-                    }
-                }
-            }
-            if episodes >= exp.train.episodes || !job.trains() {
-                break;
-            }
-            let h_actor = match &honest_learner {
-                Some(l) => Some(l.actor()?),
-                None => None,
-            };
-            let b_actor = match &byz_learner {
-                Some(l) => Some(l.actor()?),
-                None => None,
-            };
-            let mut hbuf = honest_learns.then(|| Buffer::new(d, 1));
-            let mut bbuf = byz_learns.then(|| Buffer::new(bd, 1));
-            let mut scripted = rule(&exp.honest.protocol);
-            let mut h = match (&h_actor, &honest_frozen) {
-                (Some(actor), _) => Honest::Net {
-                    actor,
-                    greedy: false,
-                    record: hbuf.as_mut(),
-                },
-                // A frozen network plays greedily, as it is evaluated.
-                (None, Some(actor)) => Honest::Net {
-                    actor,
-                    greedy: true,
-                    record: None,
-                },
-                (None, None) => Honest::Rule(&mut *scripted),
-            };
-            let mut b = match (&b_actor, &byz_frozen) {
-                (Some(actor), _) => Answerers::Net {
-                    actor,
-                    greedy: false,
-                    record: bbuf.as_mut(),
-                },
-                (None, Some(actor)) => Answerers::Net {
-                    actor,
-                    greedy: true,
-                    record: None,
-                },
-                (None, None) => Answerers::Scripted(&exp.byzantine.adversary),
-            };
-            env.reset(&mut rng);
-            play(&mut env, &mut h, &mut b, &mut rng);
-            if let (Some(buf), Some(l)) = (hbuf.as_mut(), honest_learner.as_mut()) {
-                let n = job.spec.n;
-                for e in 0..env.len() {
-                    let (ep, o) = (env.episode(e), env.outcome(e));
-                    for i in envs::rules::bits(envs::rules::all(n) & !ep.byzantine) {
-                        buf.reward_last(
-                            e * n + i,
-                            exp.rewards.honest_for(n, job.spec.rounds, ep, &o, i),
-                        );
-                    }
-                }
-                let s = l.update(buf, &mut upd)?;
-                if !s.policy_loss.is_finite() {
-                    bail!("training diverged: honest team, epoch {epoch}");
-                }
-                last = Some(s);
-            }
-            if let (Some(buf), Some(l)) = (bbuf.as_mut(), byz_learner.as_mut()) {
-                pay_byzantine(&env, buf);
-                let s = l.update(buf, &mut upd)?;
-                if !s.policy_loss.is_finite() {
-                    bail!("training diverged: byzantine team, epoch {epoch}");
-                }
-                last_byz = Some(s);
-            }
-            episodes += env.len() as u64;
-            epoch += 1;
+        // Training draws every input split (unless the experiment fixes
+        // `slush.train_split`), so that validity binds: on a fixed split a
+        // constant colour would "agree" every time.
+        let mut train_spec = job.spec.clone();
+        if !exp.slush.train_split {
+            train_spec.ones = None;
+        }
+        Ok(SlushRun {
+            job,
+            honest_learner,
+            byz_learner,
+            honest_frozen,
+            byz_frozen,
+            fixed_optimum,
+            env: SlushEnv::new(train_spec, exp.train.batch),
+        })
+    }
+
+    fn honest_name(&self) -> &str {
+        let exp = &self.job.exp;
+        match exp.honest.kind {
+            Kind::Scripted => exp.honest.protocol.as_str(),
+            k => k.name(),
         }
     }
-    write_atomic(&out.join("metrics.csv"), &score::csv(&rows)?)?;
-    let timing = [crate::export::TimingRow {
-        run: job.name().into(),
-        stage: "total".into(),
-        seconds: started.elapsed().as_secs_f64(),
-        episodes_per_second: None,
-        episodes: None,
-    }];
-    write_atomic(&out.join("timing.csv"), &crate::export::csv_bytes(&timing)?)?;
-    say(format!("wrote {}", out.join("metrics.csv").display()));
-    Ok(rows.into_iter().map(|r| r.metrics).collect())
+
+    /// A row of both teams as they stand, networks played greedily.
+    fn team_row(&self, at: &At, stats: (Option<Stats>, Option<Stats>)) -> anyhow::Result<SlushRow> {
+        let (job, exp) = (self.job, &self.job.exp);
+        let h_actor = self
+            .honest_learner
+            .as_ref()
+            .map(|l| l.actor())
+            .transpose()?;
+        let b_actor = self.byz_learner.as_ref().map(|l| l.actor()).transpose()?;
+        let h_actor = h_actor.as_ref().or(self.honest_frozen.as_ref());
+        let b_actor = b_actor.as_ref().or(self.byz_frozen.as_ref());
+        let optimum = match (&self.fixed_optimum, h_actor) {
+            (Some(o), _) => *o,
+            (None, Some(a)) => {
+                score::optimum(&job.spec, HonestRule::Network(&a.policy), exp.eval.max_work)
+            }
+            (None, None) => None,
+        };
+        let mut scripted = rule(&exp.honest.protocol);
+        let mut h = match h_actor {
+            Some(actor) => Honest::Net {
+                actor,
+                greedy: true,
+                record: None,
+            },
+            None => Honest::Rule(&mut *scripted),
+        };
+        let mut b = match b_actor {
+            Some(actor) => Answerers::Net {
+                actor,
+                greedy: true,
+                record: None,
+            },
+            None => Answerers::Scripted(&exp.byzantine.adversary),
+        };
+        let s = evaluate(job, &mut h, &mut b, &mut stream(exp.seed, 1000 + at.evals));
+        let byz_name = byzantine_name(job);
+        let at = RowAt {
+            honest: self.honest_name(),
+            byzantine: &byz_name,
+            epoch: at.epoch,
+            episodes: at.episodes,
+        };
+        Ok(row(job, at, &s, stats, optimum))
+    }
 }
 
-/// Writes the rows and the learning teams' networks as of the last row.
-fn save(
-    job: &SlushJob,
-    out: &Path,
-    rows: &[SlushRow],
-    honest: &Option<Learner>,
-    byzantine: &Option<Learner>,
-    episodes: u64,
-) -> anyhow::Result<()> {
-    let exp = &job.exp;
-    write_atomic(&out.join("metrics.csv"), &score::csv(rows)?)?;
-    for (l, team, obs_dim, hidden) in [
-        (
-            honest,
-            "honest",
-            job.spec.obs_size(),
-            &exp.honest.learn.hidden,
-        ),
-        (
-            byzantine,
-            "byzantine",
-            job.spec.byz_obs_size(),
-            &exp.byzantine.learn.hidden,
-        ),
-    ] {
-        if let Some(l) = l {
-            let meta = checkpoint::Meta {
-                team: team.into(),
-                obs_dim,
-                heads: 1,
-                hidden: hidden.clone(),
-                rounds: job.spec.rounds,
-                episodes,
-                config: toml::to_string(exp)?,
-            };
-            checkpoint::save(&out.join(format!("{team}.safetensors")), l, &meta)
-                .map_err(anyhow::Error::msg)?;
+/// A row as said: the sampled rates, and the attack with its interval next
+/// to the optimum.
+fn describe_row(r: &SlushRow) -> String {
+    let (m, a) = (&r.metrics, &r.attack);
+    let opt = m
+        .optimal_attack_rate
+        .map_or("-".into(), |o| format!("{o:.4}"));
+    format!(
+        "{:<10} agreement {:.4}  majority {:.4}  mean decision round {:.2}  \
+         attack ({}) {:.4} [{:.4}, {:.4}] / optimum {opt}  ({} episodes sampled)",
+        m.honest,
+        m.agreement_rate,
+        m.majority_rate.unwrap_or(0.0),
+        m.mean_decision_round,
+        a.attack_goal,
+        a.attack_rate,
+        a.attack_rate_low,
+        a.attack_rate_high,
+        m.eval_episodes
+    )
+}
+
+impl Game for SlushRun<'_> {
+    type Row = SlushRow;
+    type Saved = Saved;
+
+    fn exp(&self) -> &Experiment {
+        &self.job.exp
+    }
+
+    fn name(&self) -> &str {
+        self.job.name()
+    }
+
+    fn describe(&self) -> String {
+        self.job.spec.describe()
+    }
+
+    fn trains(&self) -> bool {
+        self.job.trains()
+    }
+
+    /// With scripted answerers: Slush and Snowflake against them first. An
+    /// evaluation run of a frozen team adds its row.
+    fn baselines(
+        &mut self,
+        _out: &Path,
+        say: &dyn Fn(String),
+        _timing: &mut Timing,
+    ) -> anyhow::Result<Vec<SlushRow>> {
+        let (job, exp) = (self.job, &self.job.exp);
+        let byz_name = byzantine_name(job);
+        let mut rows = vec![];
+        if exp.byzantine.kind == Kind::Scripted {
+            for (k, name) in PROTOCOLS.iter().enumerate() {
+                let mut r = rule(name);
+                let s = evaluate(
+                    job,
+                    &mut Honest::Rule(&mut *r),
+                    &mut Answerers::Scripted(&exp.byzantine.adversary),
+                    &mut stream(exp.seed, 10 + k as u64),
+                );
+                let optimum = score::optimum(&job.spec, rule_of(name), exp.eval.max_work);
+                let at = RowAt {
+                    honest: name,
+                    byzantine: &byz_name,
+                    epoch: 0,
+                    episodes: 0,
+                };
+                let r = row(job, at, &s, (None, None), optimum);
+                say(describe_row(&r));
+                rows.push(r);
+            }
+        }
+        let evaluates_alone = !job.trains()
+            && (exp.byzantine.kind == Kind::Frozen || exp.honest.kind == Kind::Frozen);
+        if evaluates_alone {
+            let r = self.team_row(&At::default(), (None, None))?;
+            say(describe_row(&r));
+            rows.push(r);
+        }
+        Ok(rows)
+    }
+
+    fn learner(&self, side: Side) -> Option<&Learner> {
+        match side {
+            Side::Honest => self.honest_learner.as_ref(),
+            Side::Byzantine => self.byz_learner.as_ref(),
         }
     }
-    Ok(())
+
+    fn learner_mut(&mut self, side: Side) -> Option<&mut Learner> {
+        match side {
+            Side::Honest => self.honest_learner.as_mut(),
+            Side::Byzantine => self.byz_learner.as_mut(),
+        }
+    }
+
+    fn network(&self, side: Side) -> Network {
+        let spec = &self.job.spec;
+        Network {
+            obs_dim: match side {
+                Side::Honest => spec.obs_size(),
+                Side::Byzantine => spec.byz_obs_size(),
+            },
+            heads: 1,
+            rounds: spec.rounds,
+        }
+    }
+
+    fn epoch(
+        &mut self,
+        _at: &At,
+        rng: &mut ChaCha8Rng,
+        upd: &mut ChaCha8Rng,
+    ) -> anyhow::Result<Played> {
+        let (job, exp) = (self.job, &self.job.exp);
+        let (d, bd) = (job.spec.obs_size(), job.spec.byz_obs_size());
+        let h_actor = self
+            .honest_learner
+            .as_ref()
+            .map(|l| l.actor())
+            .transpose()?;
+        let b_actor = self.byz_learner.as_ref().map(|l| l.actor()).transpose()?;
+        let mut hbuf = h_actor.is_some().then(|| Buffer::new(d, 1));
+        let mut bbuf = b_actor.is_some().then(|| Buffer::new(bd, 1));
+        let mut scripted = rule(&exp.honest.protocol);
+        let mut h = match (&h_actor, &self.honest_frozen) {
+            (Some(actor), _) => Honest::Net {
+                actor,
+                greedy: false,
+                record: hbuf.as_mut(),
+            },
+            // A frozen network plays greedily, as it is evaluated.
+            (None, Some(actor)) => Honest::Net {
+                actor,
+                greedy: true,
+                record: None,
+            },
+            (None, None) => Honest::Rule(&mut *scripted),
+        };
+        let mut b = match (&b_actor, &self.byz_frozen) {
+            (Some(actor), _) => Answerers::Net {
+                actor,
+                greedy: false,
+                record: bbuf.as_mut(),
+            },
+            (None, Some(actor)) => Answerers::Net {
+                actor,
+                greedy: true,
+                record: None,
+            },
+            (None, None) => Answerers::Scripted(&exp.byzantine.adversary),
+        };
+        let env = &mut self.env;
+        env.reset(rng);
+        play(env, &mut h, &mut b, rng);
+        let mut honest = None;
+        if let (Some(buf), Some(l)) = (hbuf.as_mut(), self.honest_learner.as_mut()) {
+            let n = job.spec.n;
+            for e in 0..env.len() {
+                let (ep, o) = (env.episode(e), env.outcome(e));
+                for i in envs::rules::bits(envs::rules::all(n) & !ep.byzantine) {
+                    buf.reward_last(
+                        e * n + i,
+                        exp.rewards.honest_for(n, job.spec.rounds, ep, &o, i),
+                    );
+                }
+            }
+            honest = Some(l.update(buf, upd)?);
+        }
+        let mut byzantine = None;
+        if let (Some(buf), Some(l)) = (bbuf.as_mut(), self.byz_learner.as_mut()) {
+            pay_byzantine(env, buf);
+            byzantine = Some(l.update(buf, upd)?);
+        }
+        Ok(Played {
+            episodes: env.len() as u64,
+            honest,
+            byzantine,
+        })
+    }
+
+    /// Both teams as they stand; the rows report each team's last update.
+    fn evaluate(
+        &mut self,
+        at: &At,
+        learned: &Learned,
+        _out: &Path,
+        _say: &dyn Fn(String),
+        _timing: &mut Timing,
+    ) -> anyhow::Result<SlushRow> {
+        self.team_row(at, (learned.honest.last(), learned.byzantine.last()))
+    }
+
+    fn summary(&self, r: &SlushRow) -> String {
+        describe_row(r)
+    }
+
+    fn optimum(&self, row: &SlushRow) -> Option<f64> {
+        // The scripted baselines' rows are not the learning team's.
+        (row.metrics.honest == Kind::Learned.name())
+            .then_some(row.metrics.optimal_attack_rate)
+            .flatten()
+    }
+
+    fn verified(&self, _row: &SlushRow) -> bool {
+        // No sampling-game protocol is verified: an attack always has some chance.
+        false
+    }
+
+    fn write_rows(&self, rows: &[SlushRow]) -> anyhow::Result<Vec<u8>> {
+        score::csv(rows)
+    }
+
+    fn read_rows(&self, path: &Path) -> anyhow::Result<Vec<SlushRow>> {
+        score::read(path)
+    }
+
+    fn saved(&self) -> Saved {
+        Saved {}
+    }
+
+    fn restore(&mut self, _saved: Saved) {}
 }

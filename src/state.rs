@@ -1,18 +1,18 @@
 //! `state.safetensors`: what a training run needs to go on after it was
 //! killed, saved after every evaluation row, last, so that it never runs
-//! ahead of `metrics.csv`.
+//! ahead of `metrics.csv`. The runner's counters and streams are the same
+//! for every game; the game adds its own part (`Game::Saved`).
 
-use crate::config::Resolved;
+use crate::config::Experiment;
 use agents::checkpoint;
 use anyhow::{bail, Context};
-use envs::Instance;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// What a run needs to go on after it was killed, beside its learners'
 /// tensors: saved after every row, last, so it never runs ahead of the CSV.
 #[derive(Serialize, Deserialize)]
-pub struct RunState {
+pub struct RunState<S> {
     pub rows: usize,
     pub episodes: u64,
     pub epoch: u64,
@@ -22,9 +22,9 @@ pub struct RunState {
     pub update: String,
     pub honest_steps: Option<u64>,
     pub byzantine_steps: Option<u64>,
-    /// Counterexamples kept for replay (`train.replay_counterexamples`).
-    #[serde(default)]
-    pub replays: Vec<(Instance, Vec<Vec<u8>>)>,
+    /// The game's own part (for instance the counterexamples kept for replay).
+    #[serde(flatten)]
+    pub game: S,
     /// The experiment as run: a resume must be of the same one.
     pub config: String,
     // No wall-clock figure: the state's bytes depend on the config and seed
@@ -35,28 +35,36 @@ pub const STATE: &str = "state.safetensors";
 
 /// The state saved in `out`, if there is one; an error if it cannot be read
 /// or was made by another experiment (checked before anything is written).
-pub fn saved_state(
-    res: &Resolved,
+pub fn saved_state<S: serde::de::DeserializeOwned>(
+    exp: &Experiment,
     out: &Path,
-) -> anyhow::Result<Option<(RunState, checkpoint::Tensors)>> {
+) -> anyhow::Result<Option<(RunState<S>, checkpoint::Tensors)>> {
     let path = out.join(STATE);
     if !path.exists() {
         return Ok(None);
     }
     let (json, tensors) = checkpoint::read_tensors(&path).map_err(anyhow::Error::msg)?;
-    let st: RunState = serde_json::from_str(&json)
+    // The config first: a state of another game or experiment is refused as
+    // such, not as a malformed file.
+    #[derive(Deserialize)]
+    struct Made {
+        config: String,
+    }
+    let made: Made = serde_json::from_str(&json)
         .with_context(|| format!("{}: not a saved run state", path.display()))?;
-    if st.config != toml::to_string(&res.exp)? {
+    if made.config != toml::to_string(exp)? {
         bail!(
             "cannot resume {}: it was made by a different config (another file, seed or --set)",
             out.display()
         );
     }
+    let st: RunState<S> = serde_json::from_str(&json)
+        .with_context(|| format!("{}: not a saved run state", path.display()))?;
     Ok(Some((st, tensors)))
 }
 
 /// Whether `out` holds a saved state of this experiment to resume from;
 /// an error if it holds one of another experiment.
-pub fn can_resume(res: &Resolved, out: &Path) -> anyhow::Result<bool> {
-    Ok(saved_state(res, out)?.is_some())
+pub fn can_resume(exp: &Experiment, out: &Path) -> anyhow::Result<bool> {
+    Ok(saved_state::<serde_json::Value>(exp, out)?.is_some())
 }

@@ -4,7 +4,7 @@
 //! A finished run is skipped on a re-run; the combined CSV concatenates the
 //! finished runs in plan order.
 
-use crate::config::{self, Resolved};
+use crate::config::{self, Job};
 use crate::export::write_atomic;
 use crate::folder::Mode;
 use anyhow::{bail, Context};
@@ -23,13 +23,13 @@ pub struct Planned {
 /// The runs of the sweep in `file` (with `sets` applied first), in order:
 /// the grid in key order, each value in file order, then each seed.
 pub fn plan(file: &Path, sets: &[String], root: &Path) -> anyhow::Result<(String, Vec<Planned>)> {
-    let res = config::load_with(file, sets)?;
-    let name = res.name().to_string();
-    let Some(sweep) = res.exp.sweep.clone() else {
+    let job = config::load_job(file, sets)?;
+    let name = job.name().to_string();
+    let Some(sweep) = job.exp().sweep.clone() else {
         bail!("{}: no [sweep] table", file.display());
     };
     let seeds = if sweep.seeds.is_empty() {
-        vec![res.exp.seed]
+        vec![job.exp().seed]
     } else {
         sweep.seeds.clone()
     };
@@ -124,14 +124,14 @@ fn differences(a: &toml::Value, b: &toml::Value, path: &str, out: &mut Vec<Strin
 
 /// A finished run counts as this sweep's run only if it was made by the
 /// same resolved config: else an error naming the keys that differ.
-fn same_config(res: &Resolved, out: &Path) -> anyhow::Result<()> {
+fn same_config(job: &Job, out: &Path) -> anyhow::Result<()> {
     let path = out.join("config.toml");
     let saved = std::fs::read_to_string(&path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let saved: toml::Value = toml::from_str(&saved)
         .map_err(|e| anyhow::anyhow!("{}: not a run config: {e}", path.display()))?;
     // Through text both, as config.toml was written: f32 values compare equal.
-    let now: toml::Value = toml::from_str(&toml::to_string(&res.exp)?)?;
+    let now: toml::Value = toml::from_str(&toml::to_string(job.exp())?)?;
     let mut keys = vec![];
     differences(&saved, &now, "", &mut keys);
     if !keys.is_empty() {
@@ -146,11 +146,11 @@ fn same_config(res: &Resolved, out: &Path) -> anyhow::Result<()> {
 }
 
 /// Resolves one planned run (its `[sweep]` table dropped).
-fn resolve(file: &Path, run: &Planned) -> anyhow::Result<Resolved> {
-    let mut res =
-        config::load_with(file, &run.sets).with_context(|| format!("sweep run {}", run.label))?;
-    res.exp.sweep = None;
-    Ok(res)
+fn resolve(file: &Path, run: &Planned) -> anyhow::Result<Job> {
+    let mut job =
+        config::load_job(file, &run.sets).with_context(|| format!("sweep run {}", run.label))?;
+    job.exp_mut().sweep = None;
+    Ok(job)
 }
 
 /// The shell command that runs `run` on its own.
@@ -187,7 +187,7 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
         return Ok(());
     }
     // Every run is checked before any starts: a typo fails now, not in an hour.
-    let resolved: Vec<Resolved> = runs
+    let resolved: Vec<Job> = runs
         .iter()
         .map(|r| resolve(file, r))
         .collect::<anyhow::Result<_>>()?;
@@ -218,14 +218,14 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
                 }
                 // A run killed earlier goes on from its saved state; one
                 // killed before it saved any starts over.
-                let resume = resolved[i].trains() && run.out.join(crate::train::STATE).exists();
+                let resume = resolved[i].trains() && run.out.join(crate::state::STATE).exists();
                 let mode = if resume {
                     Mode::Resume
                 } else {
                     Mode::Overwrite
                 };
                 let _folder = crate::folder::open(&run.out, mode)?;
-                crate::run::run_with(&resolved[i], &run.out, true, resume)?;
+                resolved[i].run(&run.out, true, resume)?;
                 say(format!("[{i}] {}: done", run.label));
                 Ok(())
             })

@@ -622,7 +622,7 @@ fn a_killed_run_resumes_to_the_same_result() {
 
 /// A learning rate that would make training diverge is refused before the
 /// run starts, naming the key (the divergence check stays as a last guard,
-/// see `train::tests`).
+/// see `runner::tests`).
 #[test]
 fn a_diverging_learning_rate_is_refused_up_front() {
     let dir = tempfile::tempdir().unwrap();
@@ -715,4 +715,78 @@ fn sweeps_list_run_skip_and_combine() {
     );
     let bad = sweep(&["--index", "9"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--index 9: the sweep has 4 runs"));
+}
+
+/// Every game runs through the one runner, so every game sweeps: a
+/// reliable-broadcast and a sampling-game sweep over two seeds each write
+/// their runs and the combined CSV, and a sweep run is the run on its own.
+#[test]
+fn sweeps_run_every_game() {
+    let dir = tempfile::tempdir().unwrap();
+    for (experiment, sets) in [
+        (
+            "rb_learn_crash",
+            &[
+                "train.episodes=512",
+                "train.batch=128",
+                "train.eval_every=256",
+                "eval.episodes=100",
+                "eval.batch=100",
+            ][..],
+        ),
+        (
+            "slush_attack",
+            &[
+                "train.episodes=1024",
+                "train.batch=512",
+                "train.eval_every=512",
+                "eval.episodes=200",
+            ][..],
+        ),
+    ] {
+        let file = dir.path().join(format!("{experiment}.toml"));
+        let base = std::fs::read_to_string(format!(
+            "{}/experiments/{experiment}.toml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        std::fs::write(&file, format!("{base}\n[sweep]\nseeds = [1, 2]\n")).unwrap();
+        let root = dir.path().join("results");
+        let sets: Vec<String> = sets
+            .iter()
+            .flat_map(|s| ["--set".into(), s.to_string()])
+            .collect();
+        let out = selfplay()
+            .args(["sweep", file.to_str().unwrap(), "--jobs", "2", "--root"])
+            .arg(&root)
+            .args(&sets)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{experiment}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let run = root.join(format!("{experiment}/seed=2"));
+        let rows = lines(&run.join("metrics.csv"));
+        assert!(rows >= 3, "{experiment}: {rows} lines");
+        let combined = root.join(format!("{experiment}/metrics.csv"));
+        assert_eq!(lines(&combined), 2 * rows - 1, "{experiment}");
+        let alone = dir.path().join(format!("{experiment}-alone"));
+        let status = selfplay()
+            .args([file.to_str().unwrap(), "--quiet", "--seed", "2"])
+            .args(&sets)
+            .args(["--set", &format!("name=\"{experiment}/seed=2\"")])
+            .arg("--out")
+            .arg(&alone)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let read = |p: std::path::PathBuf| std::fs::read(p).unwrap();
+        assert_eq!(
+            read(alone.join("metrics.csv")),
+            read(run.join("metrics.csv")),
+            "{experiment}"
+        );
+    }
 }

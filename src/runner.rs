@@ -1,0 +1,601 @@
+//! The one runner (issue 14): every game's run, read top to bottom. A game
+//! (consensus rounds, the sampling game, reliable broadcast) implements
+//! [`Game`]: it plays and pays a batch, scores a row, and names its
+//! networks. The runner owns everything else, once for every game: the
+//! seeded streams, the evaluation schedule, the counters, the learners'
+//! statistics between rows, `metrics.csv`, the checkpoints and the best
+//! honest protocol, `state.safetensors` and `--resume`, `timing.csv`, the
+//! progress bar and the plot.
+
+use crate::config::{Experiment, Job};
+use crate::consensus::Consensus;
+use crate::export::{csv_bytes, write_atomic, TimingRow};
+use crate::rb_learn::RbRun;
+use crate::run::stream;
+use crate::slush::SlushRun;
+use crate::state::{saved_state, RunState};
+use crate::timing::Timing;
+use agents::checkpoint::{self, Meta};
+use agents::{Learner, Stats, StatsSum};
+use anyhow::bail;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rand_chacha::ChaCha8Rng;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::Path;
+use std::time::Instant;
+
+pub use crate::state::{can_resume, STATE};
+
+/// The two teams, as the runner names their files and learners.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Side {
+    Honest,
+    Byzantine,
+}
+
+impl Side {
+    pub const BOTH: [Side; 2] = [Side::Honest, Side::Byzantine];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Honest => "honest",
+            Side::Byzantine => "byzantine",
+        }
+    }
+}
+
+/// Where a run stands: the counters a row is stamped with and a resume
+/// reads back.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct At {
+    pub epoch: u64,
+    pub episodes: u64,
+    /// Evaluation rows written by training so far (each row samples its
+    /// own stream, `1000 + evals`).
+    pub evals: u64,
+}
+
+/// What one epoch did: the episodes it played and each team's update, if
+/// that team learned this epoch.
+pub struct Played {
+    pub episodes: u64,
+    pub honest: Option<Stats>,
+    pub byzantine: Option<Stats>,
+}
+
+/// A team's learner statistics since the last row.
+#[derive(Default)]
+pub struct Recent {
+    sum: StatsSum,
+    last: Option<Stats>,
+}
+
+impl Recent {
+    fn add(&mut self, s: Stats) {
+        self.sum.add(&s);
+        self.last = Some(s);
+    }
+
+    /// The mean of every update since the last row.
+    pub fn mean(&self) -> Option<Stats> {
+        self.sum.mean()
+    }
+
+    /// The last update before the row.
+    pub fn last(&self) -> Option<Stats> {
+        self.last
+    }
+}
+
+/// Both teams' statistics since the last row.
+#[derive(Default)]
+pub struct Learned {
+    pub honest: Recent,
+    pub byzantine: Recent,
+}
+
+/// A network's shape as its checkpoint records it.
+pub struct Network {
+    pub obs_dim: usize,
+    pub heads: usize,
+    pub rounds: u8,
+}
+
+/// One game's run, as the runner drives it.
+pub trait Game {
+    /// One row of `metrics.csv`.
+    type Row;
+    /// What a resume needs of the game beyond the runner's counters and the
+    /// learners (for instance the counterexamples kept for replay), saved
+    /// in `state.safetensors`.
+    type Saved: Serialize + DeserializeOwned;
+
+    fn exp(&self) -> &Experiment;
+    fn name(&self) -> &str;
+    /// The game in a few words, for the run's first line.
+    fn describe(&self) -> String;
+    /// Lines said after the first (for instance a known impossibility).
+    fn notes(&self) -> Vec<String> {
+        vec![]
+    }
+    /// Whether a team learns: a run with a training loop and a saved state.
+    fn trains(&self) -> bool;
+
+    /// Rows of fixed teams, written before any training (and not again on
+    /// a resume): all of an evaluation run's rows.
+    fn baselines(
+        &mut self,
+        _out: &Path,
+        _say: &dyn Fn(String),
+        _timing: &mut Timing,
+    ) -> anyhow::Result<Vec<Self::Row>> {
+        Ok(vec![])
+    }
+
+    fn learner(&self, side: Side) -> Option<&Learner>;
+    fn learner_mut(&mut self, side: Side) -> Option<&mut Learner>;
+    /// The shape of a side's network, for its checkpoint.
+    fn network(&self, side: Side) -> Network;
+
+    /// Called before the epochs between two rows (or after a resume).
+    fn begin_stretch(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// One epoch: a batch played, paid and learned from.
+    fn epoch(
+        &mut self,
+        at: &At,
+        play: &mut ChaCha8Rng,
+        update: &mut ChaCha8Rng,
+    ) -> anyhow::Result<Played>;
+    /// One evaluation row of both teams as they stand.
+    fn evaluate(
+        &mut self,
+        at: &At,
+        learned: &Learned,
+        out: &Path,
+        say: &dyn Fn(String),
+        timing: &mut Timing,
+    ) -> anyhow::Result<Self::Row>;
+    /// The row in a line (the progress bar's message, and the log).
+    fn summary(&self, row: &Self::Row) -> String;
+    /// The verifier's optimal attack rate against the learning honest
+    /// team's protocol at this row; `None` if the row has none or is not of
+    /// that team (a baseline).
+    fn optimum(&self, row: &Self::Row) -> Option<f64>;
+    /// Whether the row's honest protocol was verified.
+    fn verified(&self, row: &Self::Row) -> bool;
+
+    /// `metrics.csv` from the rows, and back (for a resume).
+    fn write_rows(&self, rows: &[Self::Row]) -> anyhow::Result<Vec<u8>>;
+    fn read_rows(&self, path: &Path) -> anyhow::Result<Vec<Self::Row>>;
+
+    fn saved(&self) -> Self::Saved;
+    fn restore(&mut self, saved: Self::Saved);
+}
+
+/// Runs `game` into `out`; with `resume`, a training run goes on from the
+/// state saved there, to the same bytes as a run never stopped.
+pub fn run<G: Game>(
+    game: &mut G,
+    out: &Path,
+    say: &dyn Fn(String),
+    quiet: bool,
+    resume: bool,
+) -> anyhow::Result<Vec<G::Row>> {
+    // A refused resume leaves the folder as it was: checked before any write.
+    let saved = match resume && game.trains() {
+        true => saved_state::<G::Saved>(game.exp(), out)?,
+        false => None,
+    };
+    std::fs::create_dir_all(out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+    let exp = game.exp();
+    write_atomic(&out.join("config.toml"), toml::to_string(exp)?.as_bytes())?;
+    say(format!(
+        "run {} | {} | seed {}",
+        game.name(),
+        game.describe(),
+        exp.seed
+    ));
+    for note in game.notes() {
+        say(format!("note: {note}"));
+    }
+    let rows = match game.trains() {
+        true => Training::new(game, out, say, quiet).go(saved)?,
+        false => {
+            let mut timing = Timing::new();
+            let rows = game.baselines(out, say, &mut timing)?;
+            write_atomic(&out.join("metrics.csv"), &game.write_rows(&rows)?)?;
+            finish(game.name(), out, say, &timing)?;
+            rows
+        }
+    };
+    Ok(rows)
+}
+
+impl Job {
+    pub fn exp(&self) -> &Experiment {
+        match self {
+            Job::Consensus(res) => &res.exp,
+            Job::Slush(job) => &job.exp,
+            Job::ReliableBroadcast(job) => &job.exp,
+        }
+    }
+
+    /// The experiment, to drop a sweep's `[sweep]` table from its runs.
+    pub fn exp_mut(&mut self) -> &mut Experiment {
+        match self {
+            Job::Consensus(res) => &mut res.exp,
+            Job::Slush(job) => &mut job.exp,
+            Job::ReliableBroadcast(job) => &mut job.exp,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Job::Consensus(res) => res.name(),
+            Job::Slush(job) => job.name(),
+            Job::ReliableBroadcast(job) => job.name(),
+        }
+    }
+
+    /// Whether a team learns: a run with a training loop and a saved state.
+    pub fn trains(&self) -> bool {
+        match self {
+            Job::Consensus(res) => res.trains(),
+            Job::Slush(job) => job.trains(),
+            Job::ReliableBroadcast(_) => true,
+        }
+    }
+
+    /// Runs the experiment of any game through the one runner.
+    pub fn run(&self, out: &Path, quiet: bool, resume: bool) -> anyhow::Result<()> {
+        let say = crate::run::sayer(quiet);
+        match self {
+            Job::Consensus(res) => {
+                run(&mut Consensus::new(res)?, out, &say, quiet, resume)?;
+            }
+            Job::Slush(job) => {
+                run(&mut SlushRun::new(job)?, out, &say, quiet, resume)?;
+            }
+            Job::ReliableBroadcast(job) => {
+                run(&mut RbRun::new(job)?, out, &say, quiet, resume)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The last files of a run: the plot, and `timing.csv` with its total, which
+/// marks the run as finished (a sweep counts on it).
+fn finish(name: &str, out: &Path, say: &dyn Fn(String), timing: &Timing) -> anyhow::Result<()> {
+    // The results are written; a figure that cannot be drawn loses none.
+    match crate::plot::plot(out) {
+        Ok(svg) => say(format!("plotted {}", svg.display())),
+        Err(e) => say(format!("no plot: {e:#}")),
+    }
+    write_atomic(&out.join("timing.csv"), &csv_bytes(&timing.finished(name))?)?;
+    say(format!("wrote {}", out.join("metrics.csv").display()));
+    Ok(())
+}
+
+/// A training run in progress: the game and what the runner keeps of it.
+struct Training<'a, G: Game> {
+    game: &'a mut G,
+    out: &'a Path,
+    say: &'a dyn Fn(String),
+    bar: ProgressBar,
+    /// Rollouts of training batches.
+    play: ChaCha8Rng,
+    /// Minibatch order in the learners' updates.
+    update: ChaCha8Rng,
+    at: At,
+    learned: Learned,
+    rows: Vec<G::Row>,
+    timing: Timing,
+    /// The lowest optimal attack rate of the learning honest team so far.
+    best: Option<f64>,
+}
+
+impl<'a, G: Game> Training<'a, G> {
+    fn new(game: &'a mut G, out: &'a Path, say: &'a dyn Fn(String), quiet: bool) -> Self {
+        let (seed, episodes) = (game.exp().seed, game.exp().train.episodes);
+        Training {
+            game,
+            out,
+            say,
+            bar: progress(episodes, quiet),
+            play: stream(seed, 1),
+            update: stream(seed, 2),
+            at: At::default(),
+            learned: Learned::default(),
+            rows: vec![],
+            timing: Timing::new(),
+            best: None,
+        }
+    }
+
+    /// The loop: a row at every evaluation point, and between two rows the
+    /// epochs that lead to the next.
+    fn go(
+        mut self,
+        saved: Option<(RunState<G::Saved>, checkpoint::Tensors)>,
+    ) -> anyhow::Result<Vec<G::Row>> {
+        let train = self.game.exp().train.clone();
+        // A resumed run already has its row at this point.
+        let mut evaluated = match saved {
+            Some(saved) => {
+                self.restore(saved)?;
+                true
+            }
+            None => {
+                let (out, say) = (self.out, self.say);
+                let bar = self.bar.clone();
+                let say_above = |line: String| bar.suspend(|| say(line));
+                self.rows = self.game.baselines(out, &say_above, &mut self.timing)?;
+                false
+            }
+        };
+        loop {
+            if !std::mem::take(&mut evaluated) {
+                self.evaluate()?;
+                self.save()?;
+            }
+            if self.at.episodes >= train.episodes {
+                break;
+            }
+            // The goal is reached; training on would only let the protocol drift.
+            let verified = self.rows.last().is_some_and(|r| self.game.verified(r));
+            if train.stop_when_verified && self.game.learner(Side::Honest).is_some() && verified {
+                let at = self.at.episodes;
+                self.say(format!(
+                    "verified at {at} episodes: training stops (train.stop_when_verified)"
+                ));
+                break;
+            }
+            let clock = Instant::now();
+            let from = self.at.episodes;
+            let next = ((from / train.eval_every + 1) * train.eval_every).min(train.episodes);
+            self.game.begin_stretch()?;
+            while self.at.episodes < next {
+                self.epoch()?;
+            }
+            let (to, name) = (self.at.episodes, self.game.name().to_string());
+            let secs = clock.elapsed().as_secs_f64();
+            self.timing.train(&name, to, secs, to - from);
+        }
+        self.bar.finish_and_clear();
+        write_atomic(
+            &self.out.join("metrics.csv"),
+            &self.game.write_rows(&self.rows)?,
+        )?;
+        finish(self.game.name(), self.out, self.say, &self.timing)?;
+        Ok(self.rows)
+    }
+
+    /// Says `line` above the progress bar.
+    fn say(&self, line: String) {
+        self.bar.suspend(|| (self.say)(line));
+    }
+
+    /// Goes on from a saved state: the learners, the game's own part, the
+    /// rows written up to it, the counters and the streams' positions.
+    fn restore(&mut self, saved: (RunState<G::Saved>, checkpoint::Tensors)) -> anyhow::Result<()> {
+        let (st, tensors) = saved;
+        for (side, steps) in [
+            (Side::Honest, st.honest_steps),
+            (Side::Byzantine, st.byzantine_steps),
+        ] {
+            if let (Some(l), Some(t)) = (self.game.learner_mut(side), steps) {
+                checkpoint::restore_learner(l, side.name(), &tensors, t)
+                    .map_err(anyhow::Error::msg)?;
+            }
+        }
+        let metrics = self.out.join("metrics.csv");
+        self.rows = self.game.read_rows(&metrics)?;
+        if self.rows.len() < st.rows {
+            bail!(
+                "cannot resume {}: {} has fewer rows than the saved state",
+                self.out.display(),
+                metrics.display()
+            );
+        }
+        self.rows.truncate(st.rows);
+        self.game.restore(st.game);
+        self.timing = Timing::resume(&self.out.join("timing.csv"));
+        self.best = self
+            .rows
+            .iter()
+            .filter_map(|r| self.game.optimum(r))
+            .fold(None, |b: Option<f64>, o| Some(b.map_or(o, |b| b.min(o))));
+        self.at = At {
+            epoch: st.epoch,
+            episodes: st.episodes,
+            evals: st.evals,
+        };
+        self.play.set_word_pos(st.play.parse()?);
+        self.update.set_word_pos(st.update.parse()?);
+        self.bar.set_position(self.at.episodes);
+        let (epoch, episodes) = (self.at.epoch, self.at.episodes);
+        self.say(format!("resumed at epoch {epoch}, {episodes} episodes"));
+        Ok(())
+    }
+
+    /// One evaluation row, said and kept.
+    fn evaluate(&mut self) -> anyhow::Result<()> {
+        let clock = Instant::now();
+        let (out, say) = (self.out, self.say);
+        let bar = self.bar.clone();
+        let say_above = |line: String| bar.suspend(|| say(line));
+        let row = self
+            .game
+            .evaluate(&self.at, &self.learned, out, &say_above, &mut self.timing)?;
+        self.learned = Learned::default();
+        let line = self.game.summary(&row);
+        let (epoch, episodes) = (self.at.epoch, self.at.episodes);
+        self.say(format!("epoch {epoch:>5} episodes {episodes:>8}  {line}"));
+        self.bar.set_message(line);
+        self.rows.push(row);
+        self.timing.push(TimingRow {
+            run: self.game.name().into(),
+            stage: format!("eval {}", self.at.evals),
+            seconds: clock.elapsed().as_secs_f64(),
+            episodes_per_second: None,
+            episodes: None,
+        });
+        self.at.evals += 1;
+        Ok(())
+    }
+
+    /// One epoch, refused if a learner diverged.
+    fn epoch(&mut self) -> anyhow::Result<()> {
+        let played = self
+            .game
+            .epoch(&self.at, &mut self.play, &mut self.update)?;
+        for (side, stats, recent) in [
+            (Side::Honest, played.honest, &mut self.learned.honest),
+            (
+                Side::Byzantine,
+                played.byzantine,
+                &mut self.learned.byzantine,
+            ),
+        ] {
+            if let Some(s) = stats {
+                finite(side.name(), self.at.epoch, &s)?;
+                recent.add(s);
+            }
+        }
+        self.at.episodes += played.episodes;
+        self.at.epoch += 1;
+        let total = self.game.exp().train.episodes;
+        self.bar.set_position(self.at.episodes.min(total));
+        Ok(())
+    }
+
+    /// Writes the rows, the checkpoints and the state: together, so that a
+    /// killed run keeps all of them as of this evaluation point.
+    fn save(&mut self) -> anyhow::Result<()> {
+        let (game, out) = (&*self.game, self.out);
+        let exp = game.exp();
+        let config = toml::to_string(exp)?;
+        let meta = |side: Side| {
+            let net = game.network(side);
+            let hidden = match side {
+                Side::Honest => &exp.honest.learn.hidden,
+                Side::Byzantine => &exp.byzantine.learn.hidden,
+            };
+            Meta {
+                team: side.name().into(),
+                obs_dim: net.obs_dim,
+                heads: net.heads,
+                hidden: hidden.clone(),
+                rounds: net.rounds,
+                episodes: self.at.episodes,
+                config: config.clone(),
+            }
+        };
+        for side in Side::BOTH {
+            if let Some(l) = game.learner(side) {
+                let path = out.join(format!("{}.safetensors", side.name()));
+                checkpoint::save(&path, l, &meta(side)).map_err(anyhow::Error::msg)?;
+            }
+        }
+        // Keep the protocol with the lowest optimal attack rate so far (ties
+        // to the earlier row): a verified one found mid-training is not lost.
+        if let Some(l) = game.learner(Side::Honest) {
+            let opt = self.rows.last().and_then(|r| game.optimum(r));
+            if let Some(o) = opt.filter(|&o| self.best.is_none_or(|b| o < b)) {
+                self.best = Some(o);
+                checkpoint::save(&out.join("honest_best.safetensors"), l, &meta(Side::Honest))
+                    .map_err(anyhow::Error::msg)?;
+                if o == 0.0 {
+                    let at = self.at.episodes;
+                    self.bar.suspend(|| {
+                        (self.say)(format!(
+                            "verified at {at} episodes: kept in honest_best.safetensors"
+                        ))
+                    });
+                }
+            }
+        }
+        write_atomic(&out.join("metrics.csv"), &game.write_rows(&self.rows)?)?;
+        // Written with every row, so a killed run's resume finds it.
+        let timing = self.timing.so_far(game.name());
+        write_atomic(&out.join("timing.csv"), &csv_bytes(&timing)?)?;
+        let st = RunState {
+            rows: self.rows.len(),
+            episodes: self.at.episodes,
+            epoch: self.at.epoch,
+            evals: self.at.evals,
+            play: self.play.get_word_pos().to_string(),
+            update: self.update.get_word_pos().to_string(),
+            honest_steps: game.learner(Side::Honest).map(|l| l.opt.t),
+            byzantine_steps: game.learner(Side::Byzantine).map(|l| l.opt.t),
+            game: game.saved(),
+            config,
+        };
+        let mut tensors = vec![];
+        for side in Side::BOTH {
+            if let Some(l) = game.learner(side) {
+                tensors.extend(checkpoint::learner_state(l, side.name()));
+            }
+        }
+        // Written last: a killed run resumes from its last complete row.
+        checkpoint::write_tensors(&out.join(STATE), &tensors, &serde_json::to_string(&st)?)
+            .map_err(anyhow::Error::msg)
+    }
+}
+
+fn finite(team: &str, epoch: u64, s: &Stats) -> anyhow::Result<()> {
+    if !(s.policy_loss.is_finite() && s.value_loss.is_finite() && s.entropy.is_finite()) {
+        bail!(
+            "training diverged: {team} team, epoch {epoch}: policy loss {}, value loss {}; \
+             the last good checkpoint is kept",
+            s.policy_loss,
+            s.value_loss
+        );
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr: hidden when quiet or when stderr is not a terminal.
+fn progress(total: u64, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} episodes, {rate} episodes/s | {msg}")
+            .expect("a valid template")
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}", state.per_sec());
+                },
+            ),
+    );
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_losses_stop_training_naming_the_team() {
+        let ok = Stats::default();
+        assert!(finite("honest", 3, &ok).is_ok());
+        let bad = Stats {
+            value_loss: f64::NAN,
+            ..Stats::default()
+        };
+        let e = finite("byzantine", 0, &bad).unwrap_err().to_string();
+        assert!(
+            e.starts_with("training diverged: byzantine team, epoch 0")
+                && e.contains("value loss NaN"),
+            "{e}"
+        );
+    }
+}

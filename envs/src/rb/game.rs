@@ -662,6 +662,14 @@ pub struct Step {
 /// none of that value under PerMessage).
 pub fn steps(spec: &RbSpec, inst: &Instance, state: &State) -> Vec<Step> {
     let mut out = vec![];
+    steps_into(spec, inst, state, &mut out);
+    out
+}
+
+/// [`steps`] into `out`, emptied first: the search expands every state it
+/// visits and reuses one buffer rather than allocate one a state.
+pub fn steps_into(spec: &RbSpec, inst: &Instance, state: &State, out: &mut Vec<Step>) {
+    out.clear();
     let byzantine_sender = inst.is_byzantine(spec, SENDER);
     for r in (0..spec.n).filter(|&r| !inst.is_byzantine(spec, r)) {
         let me = &state[r];
@@ -695,7 +703,6 @@ pub fn steps(spec: &RbSpec, inst: &Instance, state: &State) -> Vec<Step> {
             }
         }
     }
-    out
 }
 
 /// Plays one move; what the recipient did in answer.

@@ -316,12 +316,14 @@ fn run_keyed<const W: usize>(
         *broken |= b;
     };
     note(&first, 0, &mut broken);
-    let (key, frame) = canon(&first);
+    let (key, _) = canon(&first);
     seen.insert(words.of(&key), 0);
-    // The queue holds representatives whole: unpacking would cost more.
-    let mut queue = VecDeque::from([(frame.apply(&first), 0u32)]);
+    // The queue holds representatives packed, as the seen set keys them:
+    // unpacking one costs less than copying a whole state in and out.
+    let mut queue = VecDeque::from([(words.of(&key), 0u32)]);
     let mut moves = vec![];
-    while let Some((state, id)) = queue.pop_front() {
+    while let Some((packed, id)) = queue.pop_front() {
+        let state = words.unpack(spec, &packed);
         if stop(broken) || (quotient && watch.is_some_and(|w| !w.alike())) {
             break;
         }
@@ -349,14 +351,15 @@ fn run_keyed<const W: usize>(
             let inherited = relabel((asleep | followed) & !recipient_mask(step.to), &frame);
             followed |= label;
             let child = parent.len() as u32;
-            match seen.entry(words.of(&key)) {
+            let packed = words.of(&key);
+            match seen.entry(packed) {
                 Entry::Occupied(e) => {
                     let old = *e.get() as usize;
                     let narrower = sleep[old] & inherited;
                     if narrower != sleep[old] {
                         sleep[old] = narrower;
                         if expanded[old] {
-                            queue.push_back((frame.apply(&next), old as u32));
+                            queue.push_back((packed, old as u32));
                         }
                     }
                     continue;
@@ -375,7 +378,7 @@ fn run_keyed<const W: usize>(
             sleep.push(inherited);
             expanded.push(false);
             note(&next, child, &mut broken);
-            queue.push_back((frame.apply(&next), child));
+            queue.push_back((packed, child));
         }
     }
     let path = |mut id: u32| {
@@ -761,6 +764,24 @@ impl<const W: usize> Layout<W> {
         );
         Words(self.0.map(|a| key.0[a]))
     }
+
+    /// The state a key packs (the records left out are empty).
+    fn unpack(&self, spec: &RbSpec, words: &Words<W>) -> State {
+        let byzantine = spec.faults == game::RbFaults::Byzantine;
+        let mut out = [Local::default(); MAX_N];
+        for (&a, &w) in self.0.iter().zip(&words.0) {
+            let mut me = Local::unpack(w, byzantine);
+            if me.count[0] == RETIRED {
+                // A retired record has every Byzantine copy used under
+                // either faults (see `Retired::retire`), which its packing
+                // shares with the copies from crash-prone agents.
+                me.from_faulty = [0; game::MSGS];
+                me.byzantine_used = [spec.f as u8; game::MSGS];
+            }
+            out[a] = me;
+        }
+        out
+    }
 }
 
 impl<const W: usize> PartialEq for Words<W> {
@@ -1051,6 +1072,8 @@ mod tests {
         }
         for l in &records {
             assert_eq!(mirror_packed(l.pack()), mirror::record(l).pack(), "{l:?}");
+            // The queue keeps states packed: a record comes back whole.
+            assert_eq!(Local::unpack(l.pack(), true), *l);
         }
         // And a flip of only one value's field is seen: the test can fail.
         let one = Local {

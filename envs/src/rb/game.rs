@@ -497,27 +497,25 @@ impl Local {
 
     /// The inverse of [`Local::pack`]; `byzantine` says which faults fill
     /// the last six fields.
-    pub fn unpack(mut key: u64, byzantine: bool) -> Local {
-        let mut f = [0u8; FIELDS];
-        for (x, w) in f.iter_mut().zip(WIDTHS).rev() {
-            *x = (key & ((1 << w) - 1)) as u8;
-            key >>= w;
+    pub fn unpack(key: u64, byzantine: bool) -> Local {
+        // Field by field, from the top bit down as `pack` put them: the
+        // search unpacks every state it expands.
+        let field = |shift: u32, w: u32| (key >> shift & ((1 << w) - 1)) as u8;
+        fn threes<const K: usize>(key: u64, top: u32) -> [u8; K] {
+            std::array::from_fn(|i| (key >> (top - 3 * i as u32) & 7) as u8)
         }
-        let mut out = Local {
-            init: f[0],
-            delivered: f[1],
-            sent: f[2],
-            to_self: f[3],
-            ..Local::default()
-        };
-        out.count.copy_from_slice(&f[4..8]);
-        out.from_correct.copy_from_slice(&f[8..14]);
-        if byzantine {
-            out.byzantine_used.copy_from_slice(&f[14..20]);
-        } else {
-            out.from_faulty.copy_from_slice(&f[14..20]);
+        let last: [u8; MSGS] = threes(key, 15);
+        let none = [0; MSGS];
+        Local {
+            init: field(62, WIDTHS[0]),
+            delivered: field(60, WIDTHS[1]),
+            sent: field(54, WIDTHS[2]),
+            to_self: field(48, WIDTHS[3]),
+            count: threes(key, 45),
+            from_correct: threes(key, 33),
+            from_faulty: if byzantine { none } else { last },
+            byzantine_used: if byzantine { last } else { none },
         }
-        out
     }
 }
 

@@ -322,6 +322,7 @@ fn run_keyed<const W: usize>(
     // unpacking one costs less than copying a whole state in and out.
     let mut queue = VecDeque::from([(words.of(&key), 0u32)]);
     let mut moves = vec![];
+    let mut successors = vec![];
     while let Some((packed, id)) = queue.pop_front() {
         let state = words.unpack(spec, &packed);
         if stop(broken) || (quotient && watch.is_some_and(|w| !w.alike())) {
@@ -336,6 +337,11 @@ fn run_keyed<const W: usize>(
         // The moves followed from here so far, in this state's labels.
         let mut followed = 0u128;
         game::steps_into(spec, inst, &state, &mut moves);
+        // Every successor first, then every lookup: the lookups, each a
+        // cache miss in a set far larger than the cache, then run back to
+        // back and the processor overlaps their misses. The same work in
+        // the same order as one move at a time.
+        successors.clear();
         for &step in &moves {
             let label = label(&step);
             if asleep & label != 0 {
@@ -350,8 +356,11 @@ fn run_keyed<const W: usize>(
             // What the successor may sleep on, in its own labels.
             let inherited = relabel((asleep | followed) & !recipient_mask(step.to), &frame);
             followed |= label;
+            successors.push((step, words.of(&key), inherited, next));
+        }
+        for (step, packed, inherited, next) in &successors {
+            let (step, packed, inherited) = (*step, *packed, *inherited);
             let child = parent.len() as u32;
-            let packed = words.of(&key);
             match seen.entry(packed) {
                 Entry::Occupied(e) => {
                     let old = *e.get() as usize;
@@ -377,7 +386,7 @@ fn run_keyed<const W: usize>(
             parent.push((id, Some(step)));
             sleep.push(inherited);
             expanded.push(false);
-            note(&next, child, &mut broken);
+            note(next, child, &mut broken);
             queue.push_back((packed, child));
         }
     }
@@ -1072,8 +1081,15 @@ mod tests {
         }
         for l in &records {
             assert_eq!(mirror_packed(l.pack()), mirror::record(l).pack(), "{l:?}");
-            // The queue keeps states packed: a record comes back whole.
+            // The queue keeps states packed: a record comes back whole,
+            // and with crash faults' copies in place of Byzantine ones.
             assert_eq!(Local::unpack(l.pack(), true), *l);
+            let crash = Local {
+                from_faulty: l.byzantine_used,
+                byzantine_used: [0; game::MSGS],
+                ..*l
+            };
+            assert_eq!(Local::unpack(crash.pack(), false), crash);
         }
         // And a flip of only one value's field is seen: the test can fail.
         let one = Local {

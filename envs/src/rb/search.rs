@@ -612,13 +612,22 @@ fn relabel(labels: u128, frame: &Frame) -> u128 {
     }
     if frame.flipped {
         // Swap each message's three sender bits with its other value's.
-        let even: u128 = (0..(MAX_N * game::MSGS) as u32 / 2)
-            .map(|m| 0b111u128 << (m * 6))
-            .fold(0, |a, b| a | b);
-        out = (out & even) << 3 | (out >> 3) & even;
+        out = (out & EVEN) << 3 | (out >> 3) & EVEN;
     }
     out
 }
+
+/// The sender bits of every value-0 message in a label set (the value-1
+/// ones are the next three bits up).
+const EVEN: u128 = {
+    let mut even = 0;
+    let mut m = 0;
+    while m < MAX_N * game::MSGS / 2 {
+        even |= 0b111u128 << (m * 6);
+        m += 1;
+    }
+    even
+};
 
 /// The agents that may be renamed into one another in an instance: the
 /// non-sender agents, by kind (correct, faulty), in increasing id.
@@ -662,7 +671,12 @@ impl Classes {
                 perm[slots[j]] = order[j];
             }
         }
-        (Packed(perm.map(|i| packed[i])), perm)
+        // A loop, not `perm.map`: that one is not inlined.
+        let mut sorted = [0; MAX_N];
+        for (s, &i) in sorted.iter_mut().zip(&perm) {
+            *s = packed[i];
+        }
+        (Packed(sorted), perm)
     }
 
     /// The packed representative of `state` and its frame: sorted (with

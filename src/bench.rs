@@ -219,9 +219,14 @@ pub fn only(which: &str, quick: bool) -> Result<(), String> {
         ),
         "ppo" => ("ppo_samples_per_s", ppo(secs)),
         "reinforce" => ("reinforce_train_episodes_per_s", reinforce_train(secs)),
+        "rb_verify" => {
+            rb_table();
+            return Ok(());
+        }
         _ => {
             return Err(format!(
-                "bench --only takes acting, acting_distinct, engine, ppo or reinforce, not {which}"
+                "bench --only takes acting, acting_distinct, engine, ppo, reinforce or \
+                 rb_verify, not {which}"
             ))
         }
     };
@@ -324,6 +329,11 @@ pub fn run(quick: bool, json: bool) {
             r.evaluations
         );
     }
+    rb_table();
+}
+
+/// The reliable-broadcast verifier's figures (also `bench --only rb_verify`).
+fn rb_table() {
     crate::outln!("verify --game reliable_broadcast: every delivery order, one thread");
     crate::outln!(
         "  {:<44} {:>14} {:>12} {:>10}",

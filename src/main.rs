@@ -177,13 +177,13 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
     if a.game == "reliable_broadcast" {
         return selfplay::rb_verify::run(&selfplay::rb_verify::Request {
             protocol: a.protocol.as_deref(),
+            checkpoint: a.checkpoint.as_deref(),
             n: a.n,
             f: a.f,
             faults: &a.faults,
             json: a.json,
             flags: &a.rb,
             foreign: [
-                ("checkpoint", a.checkpoint.is_some()),
                 ("identity", a.identity != "authenticated"),
                 ("comm", a.comm != "agreement"),
                 ("synchrony", a.synchrony != "synchronous"),
@@ -198,6 +198,16 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
             .map(|x| x.0)
             .collect(),
         });
+    }
+    if let Some(path) = a
+        .checkpoint
+        .as_deref()
+        .filter(|p| selfplay::rb_explain::is_rb(p))
+    {
+        return Err(format!(
+            "--checkpoint {}: a reliable-broadcast checkpoint; add --game reliable_broadcast",
+            path.display()
+        ));
     }
     if !["consensus", "slush"].contains(&a.game.as_str()) {
         return Err(format!(

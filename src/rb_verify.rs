@@ -2,9 +2,13 @@
 //! [`envs::rb`] from the command line. The sizes are checked by the game's
 //! own `RbSpec`, so a bad setting is named by its flag.
 
+use crate::config::Game;
+use crate::rb_learn::RbJob;
+use crate::rb_score::Greedy;
 use clap::Args;
 use envs::rb::search::{self, Limits};
 use envs::rb::{protocols, RbFaults, RbSpec, Semantics};
+use std::path::Path;
 
 /// Reliable broadcast's flags of `selfplay verify` (read with
 /// `--game reliable_broadcast`).
@@ -42,6 +46,8 @@ pub fn parse_semantics(s: &str) -> Result<Semantics, String> {
 /// A `verify --game reliable_broadcast` command, as parsed.
 pub struct Request<'a> {
     pub protocol: Option<&'a str>,
+    /// A learned honest checkpoint, played greedily, instead of `protocol`.
+    pub checkpoint: Option<&'a Path>,
     pub n: usize,
     pub f: usize,
     /// `--faults` as given: byzantine or crash.
@@ -59,9 +65,17 @@ pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
             "--{flag}: reliable broadcast (--game reliable_broadcast) has no such setting"
         ));
     }
-    let name = req.protocol.ok_or(
-        "--protocol: reliable broadcast needs a scripted protocol (learned ones are not built yet)",
-    )?;
+    if let Some(path) = req.checkpoint {
+        let (spec, greedy, max_states) = learned(path, req)?;
+        let limits = Limits {
+            max_states: req.flags.max_states.unwrap_or(max_states),
+        };
+        let report = search::verify(&spec, &greedy, &limits).map_err(|e| e.to_string())?;
+        return Ok((spec, report));
+    }
+    let name = req
+        .protocol
+        .ok_or("--protocol: reliable broadcast needs a scripted protocol or --checkpoint")?;
     let p = protocols::scripted(name).ok_or_else(|| {
         format!(
             "--protocol {name}: unknown reliable-broadcast protocol; expected one of {}",
@@ -73,6 +87,63 @@ pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
     // Per message the search takes the values apart (`Options::values_apart`).
     let report = search::verify(&spec, p, &limits).map_err(|e| e.to_string())?;
     Ok((spec, report))
+}
+
+/// The honest network of a reliable-broadcast checkpoint played greedily,
+/// as the learning rows play it, with the game of its config and its
+/// `rb.max_states`. A network reads views of the game it was trained in, so
+/// the flags must name that game: `--n` and `--f` (required) must match,
+/// and `--faults` and `--semantics` may only repeat it (`--faults` has a
+/// default, so only another value given is refused).
+fn learned(path: &Path, req: &Request) -> Result<(RbSpec, Greedy, u64), String> {
+    let shown = path.display();
+    let c = crate::config::load_checkpoint(path)?;
+    let exp =
+        crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
+    if exp.game != Game::ReliableBroadcast {
+        return Err(format!(
+            "--checkpoint {shown}: not a reliable-broadcast checkpoint; verify it without \
+             --game reliable_broadcast"
+        ));
+    }
+    if c.meta.team != "honest" {
+        return Err(format!(
+            "--checkpoint {shown}: a {} checkpoint; verify reads an honest one \
+             (honest.safetensors or honest_best.safetensors)",
+            c.meta.team
+        ));
+    }
+    let job = RbJob::new(exp).map_err(|e| format!("{shown}: its config: {e}"))?;
+    let spec = job.spec;
+    let trained = |flag: &str, given: String, was: String| {
+        format!(
+            "--{flag} {given}: {shown} was trained with {flag} = {was}; the flags must match \
+             its training (its views mean nothing in another game)"
+        )
+    };
+    if req.n != spec.n {
+        return Err(trained("n", req.n.to_string(), spec.n.to_string()));
+    }
+    if req.f != spec.f {
+        return Err(trained("f", req.f.to_string(), spec.f.to_string()));
+    }
+    let default_faults = RbFaults::Byzantine.name();
+    if req.faults != spec.faults.name() && req.faults != default_faults {
+        return Err(trained(
+            "faults",
+            req.faults.into(),
+            spec.faults.name().into(),
+        ));
+    }
+    if let Some(s) = req.flags.semantics.filter(|&s| s != spec.semantics) {
+        return Err(trained(
+            "semantics",
+            s.name().into(),
+            spec.semantics.name().into(),
+        ));
+    }
+    let greedy = Greedy::new(spec, c.policy()?, job.rb.value_symmetric);
+    Ok((spec, greedy, job.rb.max_states))
 }
 
 /// The game the command-line flags name, checked by the game's own

@@ -470,53 +470,52 @@ const WIDTHS: [u32; FIELDS] = [2, 2, 6, 6, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3
 const FIELDS: usize = 20;
 
 impl Local {
-    fn fields(&self) -> [u8; FIELDS] {
-        let mut out = [0; FIELDS];
-        out[0] = self.init;
-        out[1] = self.delivered;
-        out[2] = self.sent;
-        out[3] = self.to_self;
-        out[4..8].copy_from_slice(&self.count);
-        out[8..14].copy_from_slice(&self.from_correct);
-        for (i, o) in out[14..20].iter_mut().enumerate() {
-            *o = self.from_faulty[i] | self.byzantine_used[i];
-        }
-        out
-    }
-
     /// The record in 64 bits (every field fits its width when n <= MAX_N).
     pub fn pack(&self) -> u64 {
+        // Field by field, not through `fields`: the search packs every
+        // record of every successor, and the array costs a twentieth of it.
         let mut key = 0u64;
-        for (x, w) in self.fields().iter().zip(WIDTHS) {
-            debug_assert!((*x as u64) < 1 << w);
-            key = key << w | *x as u64;
+        let mut put = |x: u8, w: u32| {
+            debug_assert!((x as u64) < 1 << w);
+            key = key << w | x as u64;
+        };
+        put(self.init, WIDTHS[0]);
+        put(self.delivered, WIDTHS[1]);
+        put(self.sent, WIDTHS[2]);
+        put(self.to_self, WIDTHS[3]);
+        for c in self.count {
+            put(c, 3);
+        }
+        for c in self.from_correct {
+            put(c, 3);
+        }
+        for (f, b) in self.from_faulty.iter().zip(&self.byzantine_used) {
+            put(f | b, 3);
         }
         key
     }
 
     /// The inverse of [`Local::pack`]; `byzantine` says which faults fill
     /// the last six fields.
-    pub fn unpack(mut key: u64, byzantine: bool) -> Local {
-        let mut f = [0u8; FIELDS];
-        for (x, w) in f.iter_mut().zip(WIDTHS).rev() {
-            *x = (key & ((1 << w) - 1)) as u8;
-            key >>= w;
+    pub fn unpack(key: u64, byzantine: bool) -> Local {
+        // Field by field, from the top bit down as `pack` put them: the
+        // search unpacks every state it expands.
+        let field = |shift: u32, w: u32| (key >> shift & ((1 << w) - 1)) as u8;
+        fn threes<const K: usize>(key: u64, top: u32) -> [u8; K] {
+            std::array::from_fn(|i| (key >> (top - 3 * i as u32) & 7) as u8)
         }
-        let mut out = Local {
-            init: f[0],
-            delivered: f[1],
-            sent: f[2],
-            to_self: f[3],
-            ..Local::default()
-        };
-        out.count.copy_from_slice(&f[4..8]);
-        out.from_correct.copy_from_slice(&f[8..14]);
-        if byzantine {
-            out.byzantine_used.copy_from_slice(&f[14..20]);
-        } else {
-            out.from_faulty.copy_from_slice(&f[14..20]);
+        let last: [u8; MSGS] = threes(key, 15);
+        let none = [0; MSGS];
+        Local {
+            init: field(62, WIDTHS[0]),
+            delivered: field(60, WIDTHS[1]),
+            sent: field(54, WIDTHS[2]),
+            to_self: field(48, WIDTHS[3]),
+            count: threes(key, 45),
+            from_correct: threes(key, 33),
+            from_faulty: if byzantine { none } else { last },
+            byzantine_used: if byzantine { last } else { none },
         }
-        out
     }
 }
 
@@ -662,6 +661,14 @@ pub struct Step {
 /// none of that value under PerMessage).
 pub fn steps(spec: &RbSpec, inst: &Instance, state: &State) -> Vec<Step> {
     let mut out = vec![];
+    steps_into(spec, inst, state, &mut out);
+    out
+}
+
+/// [`steps`] into `out`, emptied first: the search expands every state it
+/// visits and reuses one buffer rather than allocate one a state.
+pub fn steps_into(spec: &RbSpec, inst: &Instance, state: &State, out: &mut Vec<Step>) {
+    out.clear();
     let byzantine_sender = inst.is_byzantine(spec, SENDER);
     for r in (0..spec.n).filter(|&r| !inst.is_byzantine(spec, r)) {
         let me = &state[r];
@@ -695,7 +702,6 @@ pub fn steps(spec: &RbSpec, inst: &Instance, state: &State) -> Vec<Step> {
             }
         }
     }
-    out
 }
 
 /// Plays one move; what the recipient did in answer.

@@ -256,9 +256,13 @@ fn run(
     limits: &Limits,
     options: &Options,
 ) -> Result<Found, TooBig> {
-    // The seen set holds a word per agent: four words up to n = 4 make its
-    // entries a third smaller, and the search is bound by their memory.
-    if spec.n <= 4 {
+    // The seen set holds a word per agent with a record (a Byzantine
+    // agent has none): three or four words make its entries a fifth or a
+    // third smaller, and the search is bound by their memory.
+    let records = (0..spec.n).filter(|&a| !inst.is_byzantine(spec, a)).count();
+    if records <= 3 {
+        run_keyed::<3>(spec, inst, p, watch, limits, options)
+    } else if records <= 4 {
         run_keyed::<4>(spec, inst, p, watch, limits, options)
     } else {
         run_keyed::<MAX_N>(spec, inst, p, watch, limits, options)
@@ -285,6 +289,7 @@ fn run_keyed<const W: usize>(
     let stop = |broken: u8| broken == all || (options.first_violation && broken != 0);
     let classes = Classes::new(spec, inst);
     let canon = |s: &State| classes.represent(spec, s, options.symmetry, quotient);
+    let words = Words::<W>::layout(spec, inst);
     let (mut first, _) = game::start(spec, inst, p);
     let mut retired = Retired::new(watch.map_or(p, |w| w.inner), watch);
     if options.retire {
@@ -311,11 +316,15 @@ fn run_keyed<const W: usize>(
         *broken |= b;
     };
     note(&first, 0, &mut broken);
-    let (key, frame) = canon(&first);
-    seen.insert(Words::of(&key), 0);
-    // The queue holds representatives whole: unpacking would cost more.
-    let mut queue = VecDeque::from([(frame.apply(&first), 0u32)]);
-    while let Some((state, id)) = queue.pop_front() {
+    let (key, _) = canon(&first);
+    seen.insert(words.of(&key), 0);
+    // The queue holds representatives packed, as the seen set keys them:
+    // unpacking one costs less than copying a whole state in and out.
+    let mut queue = VecDeque::from([(words.of(&key), 0u32)]);
+    let mut moves = vec![];
+    let mut successors = vec![];
+    while let Some((packed, id)) = queue.pop_front() {
+        let state = words.unpack(spec, &packed);
         if stop(broken) || (quotient && watch.is_some_and(|w| !w.alike())) {
             break;
         }
@@ -327,7 +336,13 @@ fn run_keyed<const W: usize>(
         expanded[id as usize] = true;
         // The moves followed from here so far, in this state's labels.
         let mut followed = 0u128;
-        for step in game::steps(spec, inst, &state) {
+        game::steps_into(spec, inst, &state, &mut moves);
+        // Every successor first, then every lookup: the lookups, each a
+        // cache miss in a set far larger than the cache, then run back to
+        // back and the processor overlaps their misses. The same work in
+        // the same order as one move at a time.
+        successors.clear();
+        for &step in &moves {
             let label = label(&step);
             if asleep & label != 0 {
                 continue;
@@ -341,15 +356,19 @@ fn run_keyed<const W: usize>(
             // What the successor may sleep on, in its own labels.
             let inherited = relabel((asleep | followed) & !recipient_mask(step.to), &frame);
             followed |= label;
+            successors.push((step, words.of(&key), inherited, next));
+        }
+        for (step, packed, inherited, next) in &successors {
+            let (step, packed, inherited) = (*step, *packed, *inherited);
             let child = parent.len() as u32;
-            match seen.entry(Words::of(&key)) {
+            match seen.entry(packed) {
                 Entry::Occupied(e) => {
                     let old = *e.get() as usize;
                     let narrower = sleep[old] & inherited;
                     if narrower != sleep[old] {
                         sleep[old] = narrower;
                         if expanded[old] {
-                            queue.push_back((frame.apply(&next), old as u32));
+                            queue.push_back((packed, old as u32));
                         }
                     }
                     continue;
@@ -367,8 +386,8 @@ fn run_keyed<const W: usize>(
             parent.push((id, Some(step)));
             sleep.push(inherited);
             expanded.push(false);
-            note(&next, child, &mut broken);
-            queue.push_back((frame.apply(&next), child));
+            note(next, child, &mut broken);
+            queue.push_back((packed, child));
         }
     }
     let path = |mut id: u32| {
@@ -412,6 +431,9 @@ struct Retired<'a> {
     /// Per packed record (what it knows and did, and whose it is): quiet
     /// or not. Looked up only, never iterated.
     quiet: HashMap<u32, bool, BuildHasherDefault<Fx>>,
+    /// Per packed record, with a watch: quiet or not, and whether its
+    /// mirror's verdict is the same. Looked up only, never iterated.
+    checked: HashMap<u32, (bool, bool), BuildHasherDefault<Fx>>,
 }
 
 /// The mark of a retired record, in every count (so a mirror keeps it).
@@ -423,6 +445,7 @@ impl<'a> Retired<'a> {
             p,
             watch,
             quiet: HashMap::default(),
+            checked: HashMap::default(),
         }
     }
 
@@ -448,13 +471,7 @@ impl<'a> Retired<'a> {
                 continue;
             }
             let input = if a == game::SENDER { inst.input } else { None };
-            let quiet = self.is_quiet(spec, me, a, input);
-            if let Some(w) = self.watch {
-                let other = mirror::record(me);
-                if w.alike() && self.is_quiet(spec, &other, a, input.map(|v| 1 - v)) != quiet {
-                    w.differs();
-                }
-            }
+            let quiet = self.verdict(spec, me, a, input);
             if quiet {
                 me.init = 3;
                 me.count = [RETIRED; 4];
@@ -463,6 +480,32 @@ impl<'a> Retired<'a> {
                 me.byzantine_used = [spec.f as u8; game::MSGS];
             }
         }
+    }
+
+    /// Whether agent `a` with `me`'s knowledge is quiet; with a watch, also
+    /// whether its mirror's verdict is the same, noted to the watch when
+    /// not. Both answers are kept per record: the search asks about the
+    /// same few records again and again, and the mirror's answer depends
+    /// on the record alone, so asking once is asking every time.
+    fn verdict(&mut self, spec: &RbSpec, me: &Local, a: usize, input: Option<u8>) -> bool {
+        let Some(w) = self.watch else {
+            return self.is_quiet(spec, me, a, input);
+        };
+        let key = record_key(me, a == game::SENDER, input);
+        let (quiet, alike) = match self.checked.get(&key) {
+            Some(&known) => known,
+            None => {
+                let quiet = self.is_quiet(spec, me, a, input);
+                let other = mirror::record(me);
+                let alike = self.is_quiet(spec, &other, a, input.map(|v| 1 - v)) == quiet;
+                self.checked.insert(key, (quiet, alike));
+                (quiet, alike)
+            }
+        };
+        if !alike {
+            w.differs();
+        }
+        quiet
     }
 
     /// Whether agent `a` (only whether it is the sender matters) with
@@ -569,13 +612,22 @@ fn relabel(labels: u128, frame: &Frame) -> u128 {
     }
     if frame.flipped {
         // Swap each message's three sender bits with its other value's.
-        let even: u128 = (0..(MAX_N * game::MSGS) as u32 / 2)
-            .map(|m| 0b111u128 << (m * 6))
-            .fold(0, |a, b| a | b);
-        out = (out & even) << 3 | (out >> 3) & even;
+        out = (out & EVEN) << 3 | (out >> 3) & EVEN;
     }
     out
 }
+
+/// The sender bits of every value-0 message in a label set (the value-1
+/// ones are the next three bits up).
+const EVEN: u128 = {
+    let mut even = 0;
+    let mut m = 0;
+    while m < MAX_N * game::MSGS / 2 {
+        even |= 0b111u128 << (m * 6);
+        m += 1;
+    }
+    even
+};
 
 /// The agents that may be renamed into one another in an instance: the
 /// non-sender agents, by kind (correct, faulty), in increasing id.
@@ -598,12 +650,12 @@ impl Classes {
         out
     }
 
-    /// The packed representative of `state`'s class, and where each of its
-    /// records came from (`perm[i]`: the agent whose record is `i`-th). The
-    /// records of each kind are sorted by their packed form, a total order
-    /// on records (packing is one to one within a game).
-    fn canonical_key(&self, spec: &RbSpec, state: &State) -> (Packed, [usize; MAX_N]) {
-        let packed = Packed::of(spec, state).0;
+    /// The representative of the class of a packed state, and where each of
+    /// its records came from (`perm[i]`: the agent whose record is
+    /// `i`-th). The records of each kind are sorted by their packed form, a
+    /// total order on records (packing is one to one within a game).
+    fn canonical_key(&self, packed: &Packed) -> (Packed, [usize; MAX_N]) {
+        let packed = &packed.0;
         let mut perm = IDENTITY;
         for (slots, &k) in self.slots.iter().zip(&self.len) {
             let mut order = *slots;
@@ -619,7 +671,12 @@ impl Classes {
                 perm[slots[j]] = order[j];
             }
         }
-        (Packed(perm.map(|i| packed[i])), perm)
+        // A loop, not `perm.map`: that one is not inlined.
+        let mut sorted = [0; MAX_N];
+        for (s, &i) in sorted.iter_mut().zip(&perm) {
+            *s = packed[i];
+        }
+        (Packed(sorted), perm)
     }
 
     /// The packed representative of `state` and its frame: sorted (with
@@ -631,14 +688,15 @@ impl Classes {
         symmetry: bool,
         values: bool,
     ) -> (Packed, Frame) {
-        let sort = |s: &State| {
+        let sort = |s: &Packed| {
             if symmetry {
-                self.canonical_key(spec, s)
+                self.canonical_key(s)
             } else {
-                (Packed::of(spec, s), IDENTITY)
+                (*s, IDENTITY)
             }
         };
-        let (key, perm) = sort(state);
+        let packed = Packed::of(spec, state);
+        let (key, perm) = sort(&packed);
         if !values {
             return (
                 key,
@@ -648,7 +706,9 @@ impl Classes {
                 },
             );
         }
-        let (other, other_perm) = sort(&mirror::state(state));
+        // The mirror packed from the packing: the same key as packing
+        // `mirror::state(state)`, without building that state.
+        let (other, other_perm) = sort(&Packed(packed.0.map(mirror_packed)));
         if other.0 < key.0 {
             (
                 other,
@@ -669,6 +729,20 @@ impl Classes {
     }
 }
 
+/// A packed record with every value swapped: `mirror::record` on the
+/// packing (`Local::pack`). Each field about a value sits next to the
+/// same field about the other value: the 1-bit fields (INITs read, values
+/// delivered, messages sent either way) in adjacent bits from bit 48 up,
+/// the 3-bit counts (ECHO and READY read, then per message in flight) in
+/// adjacent 3-bit halves of 6-bit groups from bit 0 up. So the swap is
+/// two masked shifts; a retired record (every count 7, both INITs read)
+/// stays itself, as `mirror::record` keeps it.
+fn mirror_packed(key: u64) -> u64 {
+    const BITS: u64 = 0x5555 << 48;
+    const COUNTS: u64 = 0o0707_0707_0707_0707;
+    (key & BITS) << 1 | (key >> 1) & BITS | (key & COUNTS) << 3 | (key >> 3) & COUNTS
+}
+
 /// A state packed: a record in 64 bits per agent (the records past `n`
 /// stay 0).
 #[derive(Clone, Copy, Debug)]
@@ -684,14 +758,52 @@ impl Packed {
     }
 }
 
-/// The first `W` words of a packed state (the rest are 0: `W >= n`).
+/// The words of a packed state that may be nonzero: those of the agents
+/// with a record. A Byzantine agent's record stays empty, and sorting
+/// keeps every agent's record among its own kind's slots, so which words
+/// are left out is the instance's alone: the key is one to one.
 #[derive(Clone, Copy, Debug)]
 struct Words<const W: usize>([u64; W]);
 
+/// Which words of a packed state a key keeps, in order.
+struct Layout<const W: usize>([usize; W]);
+
 impl<const W: usize> Words<W> {
-    fn of(key: &Packed) -> Words<W> {
-        debug_assert!(key.0[W..].iter().all(|&w| w == 0));
-        Words(std::array::from_fn(|i| key.0[i]))
+    /// The words kept: every agent with a record, then (to fill `W`) words
+    /// that are always 0, a Byzantine agent's or those past `n`.
+    fn layout(spec: &RbSpec, inst: &Instance) -> Layout<W> {
+        let kept = (0..MAX_N).filter(|&a| a < spec.n && !inst.is_byzantine(spec, a));
+        let empty = (0..MAX_N).filter(|&a| a >= spec.n || inst.is_byzantine(spec, a));
+        let mut order = kept.chain(empty);
+        Layout(std::array::from_fn(|_| order.next().expect("W <= MAX_N")))
+    }
+}
+
+impl<const W: usize> Layout<W> {
+    fn of(&self, key: &Packed) -> Words<W> {
+        debug_assert!(
+            (0..MAX_N).all(|a| self.0.contains(&a) || key.0[a] == 0),
+            "a word left out of the key is not empty"
+        );
+        Words(self.0.map(|a| key.0[a]))
+    }
+
+    /// The state a key packs (the records left out are empty).
+    fn unpack(&self, spec: &RbSpec, words: &Words<W>) -> State {
+        let byzantine = spec.faults == game::RbFaults::Byzantine;
+        let mut out = [Local::default(); MAX_N];
+        for (&a, &w) in self.0.iter().zip(&words.0) {
+            let mut me = Local::unpack(w, byzantine);
+            if me.count[0] == RETIRED {
+                // A retired record has every Byzantine copy used under
+                // either faults (see `Retired::retire`), which its packing
+                // shares with the copies from crash-prone agents.
+                me.from_faulty = [0; game::MSGS];
+                me.byzantine_used = [spec.f as u8; game::MSGS];
+            }
+            out[a] = me;
+        }
+        out
     }
 }
 
@@ -949,4 +1061,55 @@ pub fn quiescent_once_retired(
     let mut seen = *state;
     Retired::new(p, None).retire(spec, inst, &mut seen, None);
     game::quiescent(spec, inst, &seen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field of a record set to each value its width allows, one
+    /// field at a time and all together from a fixed stream: the packed
+    /// mirror is the mirror's packing.
+    #[test]
+    fn mirror_packed_is_the_packed_mirror() {
+        let mut records = vec![Local::default()];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..10_000 {
+            let mut draw = |bound: u64| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % bound) as u8
+            };
+            let mut l = Local {
+                init: draw(4),
+                delivered: draw(4),
+                sent: draw(64),
+                to_self: draw(64),
+                ..Local::default()
+            };
+            l.count = std::array::from_fn(|_| draw(8));
+            l.from_correct = std::array::from_fn(|_| draw(8));
+            l.byzantine_used = std::array::from_fn(|_| draw(8));
+            records.push(l);
+        }
+        for l in &records {
+            assert_eq!(mirror_packed(l.pack()), mirror::record(l).pack(), "{l:?}");
+            // The queue keeps states packed: a record comes back whole,
+            // and with crash faults' copies in place of Byzantine ones.
+            assert_eq!(Local::unpack(l.pack(), true), *l);
+            let crash = Local {
+                from_faulty: l.byzantine_used,
+                byzantine_used: [0; game::MSGS],
+                ..*l
+            };
+            assert_eq!(Local::unpack(crash.pack(), false), crash);
+        }
+        // And a flip of only one value's field is seen: the test can fail.
+        let one = Local {
+            init: 1,
+            ..Local::default()
+        };
+        assert_ne!(mirror_packed(one.pack()), one.pack());
+    }
 }

@@ -92,7 +92,8 @@ enum Command {
         /// reinforce_train_episodes_per_s.
         #[arg(long)]
         json: bool,
-        /// Only this figure (for profiling): acting, acting_distinct, engine, ppo or reinforce.
+        /// Only this figure (for profiling): acting, acting_distinct, engine, ppo, reinforce or
+        /// rb_verify (the reliable-broadcast verifier's table).
         #[arg(long)]
         only: Option<String>,
     },

@@ -298,3 +298,37 @@ pub fn starts(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::stream;
+    use envs::rb::RbFaults;
+
+    #[test]
+    fn starts_lean_on_faulty_senders_only_when_asked() {
+        let spec = RbSpec::new(4, 1, RbFaults::Byzantine).unwrap();
+        let all = envs::rb::instances(&spec);
+        // Share 0: the draws of uniform instances alone.
+        let mut a = stream(7, 1);
+        let mut b = stream(7, 1);
+        let uniform: Vec<Instance> = (0..64).map(|_| all[b.random_range(0..all.len())]).collect();
+        let got: Vec<Instance> = starts(&spec, &[], 10, 64, 0.0, &mut a)
+            .into_iter()
+            .map(|(i, moves)| {
+                assert!(moves.is_empty());
+                i
+            })
+            .collect();
+        assert_eq!(got, uniform);
+        // A replay first, then half the fresh starts on a faulty sender.
+        let kept = [Replay {
+            inst: all[1],
+            moves: vec![],
+        }];
+        let got = starts(&spec, &kept, 4, 64, 0.5, &mut a);
+        assert!(got[..4].iter().all(|(i, _)| *i == all[1]));
+        assert!(got[4..34].iter().all(|(i, _)| i.is_faulty(SENDER)));
+        assert_eq!(got.len(), 64);
+    }
+}

@@ -44,6 +44,20 @@ pub struct RbConfig {
     /// (`envs::rb::play::orient`): it learns protocols that treat both
     /// values alike, and acts on no view that says the same of both.
     pub value_symmetric: bool,
+    /// Pay 1 per broken property (validity, agreement, ...) rather than 1
+    /// per episode with some property broken (`rb_play::pay`). Written out
+    /// only when set, like `faulty_sender_share`, so that runs without them
+    /// keep their bytes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pay_per_property: bool,
+    /// The share of each batch's fresh (not replayed) episodes whose
+    /// instance is drawn among those with a faulty sender (`rb_play::starts`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub faulty_sender_share: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Default for RbConfig {
@@ -53,6 +67,8 @@ impl Default for RbConfig {
             replay_fraction: 0.25,
             max_states: Limits::default().max_states,
             value_symmetric: true,
+            pay_per_property: false,
+            faulty_sender_share: 0.0,
         }
     }
 }
@@ -167,6 +183,13 @@ impl RbJob {
                 "rb.replay_fraction",
                 rb.replay_fraction,
                 "a share of the batch, from 0 up to (not including) 1",
+            ));
+        }
+        if !(0.0..=1.0).contains(&rb.faulty_sender_share) {
+            return Err(refuse(
+                "rb.faulty_sender_share",
+                rb.faulty_sender_share,
+                "a share of the batch's fresh episodes, from 0 to 1",
             ));
         }
         if rb.max_states == 0 {
@@ -466,17 +489,15 @@ fn train_epoch(
         true => 0,
         false => (batch_size as f64 * job.rb.replay_fraction).round() as usize,
     };
-    let all = envs::rb::instances(spec);
-    let mut starts = vec![];
-    for k in 0..batch_size {
-        if k < replays {
-            // The newest counterexamples first, then back in time.
-            let r = replayed[replayed.len() - 1 - k % replayed.len()].replay();
-            starts.push((r.inst, r.moves));
-        } else {
-            starts.push((all[rng.random_range(0..all.len())], vec![]));
-        }
-    }
+    let kept: Vec<Replay> = replayed.iter().map(SavedReplay::replay).collect();
+    let starts = rb_play::starts(
+        spec,
+        &kept,
+        replays,
+        batch_size,
+        job.rb.faulty_sender_share,
+        rng,
+    );
     let mut batch = Batch::new(*spec, starts);
     let (honest_actor, adversary_actor) = (honest.actor()?, adversary.actor()?);
     let mut hbuf = Buffer::new(play::honest_obs_size(spec), HONEST_HEADS);
@@ -500,6 +521,7 @@ fn train_epoch(
     rb_play::pay(
         &batch,
         job.rb.message_cost as f32,
+        job.rb.pay_per_property,
         Some(&mut hbuf),
         Some(&mut bbuf),
     );

@@ -8,11 +8,19 @@
 //! agent running the honest protocol loses 1; each also pays
 //! `rb.message_cost` per message it sent (so that, among protocols that
 //! hold, the cheaper one is preferred). Nothing else is shaped.
+//! With `rb.pay_per_property` the broken-property term counts the named
+//! properties broken (the adversary earns, and every honest agent loses, 1
+//! per broken property), still zero-sum and naming no message.
+//!
+//! Which instances a training batch starts from is [`starts`].
 
+use crate::rb_score::Replay;
 use agents::learner::{ActScratch, Actor};
 use agents::Buffer;
+use envs::rb::game::{Step, SENDER};
 use envs::rb::play::{self, Batch, Choice, HONEST_HEADS};
-use envs::rb::RbProtocol;
+use envs::rb::{Instance, RbProtocol, RbSpec};
+use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 /// The honest team as it plays.
@@ -210,17 +218,27 @@ pub fn attacked(batch: &Batch, e: usize) -> bool {
     batch.broken(e) != 0
 }
 
+/// What the adversary earns in episode `e` (and each honest agent loses):
+/// 1 if some property is broken; with `per_property`, 1 per broken one.
+pub fn loss(batch: &Batch, e: usize, per_property: bool) -> f32 {
+    match per_property {
+        true => batch.broken(e).count_ones() as f32,
+        false => attacked(batch, e) as u8 as f32,
+    }
+}
+
 /// Pays both teams at the end of every episode (see the module's note).
 pub fn pay(
     batch: &Batch,
     message_cost: f32,
+    per_property: bool,
     honest: Option<&mut Buffer>,
     adv: Option<&mut Buffer>,
 ) {
     let n = batch.spec.n;
     if let Some(buf) = honest {
         for (e, ep) in batch.episodes.iter().enumerate() {
-            let lost = attacked(batch, e) as u8 as f32;
+            let lost = loss(batch, e, per_property);
             for a in (0..n).filter(|&a| !ep.inst.is_byzantine(&batch.spec, a)) {
                 let sent = ep.state[a].sent.count_ones() as f32;
                 buf.reward_last(honest_trajectory(n, e, a), -lost - message_cost * sent);
@@ -229,7 +247,88 @@ pub fn pay(
     }
     if let Some(buf) = adv {
         for e in 0..batch.len() {
-            buf.reward_last(e, attacked(batch, e) as u8 as f32);
+            buf.reward_last(e, loss(batch, e, per_property));
         }
+    }
+}
+
+/// The starts of a training batch of `size` episodes: the first `replays`
+/// replay the kept counterexamples `kept` (the newest first, then back in
+/// time; none when nothing is kept), the others draw an instance from the
+/// play stream: the first `faulty_sender_share` of them (rounded) uniformly
+/// among the instances whose sender is faulty (if the game has any), the
+/// rest uniformly among all (`rb.faulty_sender_share`; at 0 the draws are
+/// those of uniform instances alone).
+pub fn starts(
+    spec: &RbSpec,
+    kept: &[Replay],
+    replays: usize,
+    size: usize,
+    faulty_sender_share: f64,
+    rng: &mut ChaCha8Rng,
+) -> Vec<(Instance, Vec<Step>)> {
+    let all = envs::rb::instances(spec);
+    let faulty_sender: Vec<Instance> = all
+        .iter()
+        .copied()
+        .filter(|i| i.is_faulty(SENDER))
+        .collect();
+    let replays = if kept.is_empty() {
+        0
+    } else {
+        replays.min(size)
+    };
+    let leaning = match faulty_sender.is_empty() {
+        true => 0,
+        false => ((size - replays) as f64 * faulty_sender_share).round() as usize,
+    };
+    let mut out = Vec::with_capacity(size);
+    for k in 0..size {
+        if k < replays {
+            let r = &kept[kept.len() - 1 - k % kept.len()];
+            out.push((r.inst, r.moves.clone()));
+        } else if k < replays + leaning {
+            out.push((
+                faulty_sender[rng.random_range(0..faulty_sender.len())],
+                vec![],
+            ));
+        } else {
+            out.push((all[rng.random_range(0..all.len())], vec![]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::stream;
+    use envs::rb::RbFaults;
+
+    #[test]
+    fn starts_lean_on_faulty_senders_only_when_asked() {
+        let spec = RbSpec::new(4, 1, RbFaults::Byzantine).unwrap();
+        let all = envs::rb::instances(&spec);
+        // Share 0: the draws of uniform instances alone.
+        let mut a = stream(7, 1);
+        let mut b = stream(7, 1);
+        let uniform: Vec<Instance> = (0..64).map(|_| all[b.random_range(0..all.len())]).collect();
+        let got: Vec<Instance> = starts(&spec, &[], 10, 64, 0.0, &mut a)
+            .into_iter()
+            .map(|(i, moves)| {
+                assert!(moves.is_empty());
+                i
+            })
+            .collect();
+        assert_eq!(got, uniform);
+        // A replay first, then half the fresh starts on a faulty sender.
+        let kept = [Replay {
+            inst: all[1],
+            moves: vec![],
+        }];
+        let got = starts(&spec, &kept, 4, 64, 0.5, &mut a);
+        assert!(got[..4].iter().all(|(i, _)| *i == all[1]));
+        assert!(got[4..34].iter().all(|(i, _)| i.is_faulty(SENDER)));
+        assert_eq!(got.len(), 64);
     }
 }

@@ -649,6 +649,16 @@ pub fn check_values(exp: &Experiment) -> Result<(), ConfigError> {
             1.0,
             "GAE's lambda is in [0, 1]",
         )?;
+        for b in l.class_bias {
+            range(
+                &key("class_bias"),
+                b.into(),
+                -20.0,
+                20.0,
+                "a first logit bias past 20 makes a class all but certain (or impossible) \
+                 from the start",
+            )?;
+        }
         if l.clip <= 0.0 {
             return Err(ConfigError::new(
                 &key("clip"),

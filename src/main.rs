@@ -44,7 +44,7 @@ struct RunArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Exact optimal attack rate of an honest protocol, with a counterexample.
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
     /// Every program of RB-Learner's reliable-broadcast grammar, verified
     /// exactly; the verified ones ranked by messages sent.
     Synthesize(selfplay::rb_synth::SynthArgs),
@@ -116,10 +116,13 @@ struct VerifyArgs {
     /// A learned honest checkpoint, played greedily (either game).
     #[arg(long)]
     checkpoint: Option<PathBuf>,
-    #[arg(long)]
-    n: usize,
-    #[arg(long)]
-    f: usize,
+    /// Agents; with --checkpoint, the checkpoint's own (reliable broadcast
+    /// and consensus) unless given.
+    #[arg(long, required_unless_present = "checkpoint")]
+    n: Option<usize>,
+    /// Faulty agents; with --checkpoint, as --n.
+    #[arg(long, required_unless_present = "checkpoint")]
+    f: Option<usize>,
     /// authenticated, pki or anonymous.
     #[arg(long, default_value = "authenticated")]
     identity: String,
@@ -135,9 +138,10 @@ struct VerifyArgs {
     /// Partial synchrony: the stabilisation round.
     #[arg(long)]
     gst: Option<u8>,
-    /// Fault model: byzantine, crash or omission.
-    #[arg(long, default_value = "byzantine")]
-    faults: String,
+    /// Fault model: byzantine, crash or omission [default: byzantine; with
+    /// a reliable-broadcast --checkpoint, its own].
+    #[arg(long)]
+    faults: Option<String>,
     /// Rounds; default: the protocol's own.
     #[arg(long)]
     rounds: Option<u8>,
@@ -181,7 +185,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
             checkpoint: a.checkpoint.as_deref(),
             n: a.n,
             f: a.f,
-            faults: &a.faults,
+            faults: a.faults.as_deref(),
             json: a.json,
             flags: &a.rb,
             foreign: [
@@ -227,7 +231,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
             ("identity", a.identity != "authenticated"),
             ("comm", a.comm != "agreement"),
             ("synchrony", a.synchrony != "synchronous"),
-            ("faults", a.faults != "byzantine"),
+            ("faults", a.faults.is_some()),
             ("delta", a.delta.is_some()),
             ("gst", a.gst.is_some()),
         ];
@@ -235,8 +239,8 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
             game: &a.game,
             protocol: a.protocol.as_deref(),
             checkpoint: a.checkpoint.as_deref(),
-            n: a.n,
-            f: a.f,
+            n: a.n.ok_or("--n: required for the sampling game")?,
+            f: a.f.ok_or("--f: required for the sampling game")?,
             rounds: a.rounds,
             flags: &a.slush,
             json: a.json,
@@ -289,11 +293,21 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
             }
         }
     }
-    let faults = flag("faults", &a.faults)?;
+    let faults = flag("faults", a.faults.as_deref().unwrap_or("byzantine"))?;
     let synchrony = flag("synchrony", &a.synchrony)?;
+    // A checkpoint's own size, unless the flags give one.
+    let own = trained
+        .as_ref()
+        .and_then(|(path, meta)| config::parse(&meta.config, &path.display().to_string()).ok())
+        .map(|exp| (exp.env.n, exp.env.f));
+    let size = |flag: &str, given: Option<usize>, own: Option<usize>| {
+        given
+            .or(own)
+            .ok_or_else(|| format!("--{flag}: required (the checkpoint's config names none)"))
+    };
     let cfg = EnvConfig {
-        n: a.n,
-        f: a.f,
+        n: size("n", a.n, own.map(|o| o.0))?,
+        f: size("f", a.f, own.map(|o| o.1))?,
         identity,
         comm,
         faults,
@@ -437,7 +451,7 @@ fn one_thread_inside_runs() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Verify(a)) => verify_cmd(a),
+        Some(Command::Verify(a)) => verify_cmd(*a),
         Some(Command::Synthesize(a)) => selfplay::rb_synth::run(&a),
         Some(Command::Sweep {
             file,

@@ -45,6 +45,12 @@ pub fn explain(path: &Path) -> Result<String, String> {
     };
     // A search too big still reached many views: the rules are read off them.
     let report = envs::rb::verify(&spec, &greedy, &limits);
+    // Too big for the whole search: a broken protocol is still refuted by
+    // stopping each instance's search at its first violation.
+    let refuted = match &report {
+        Ok(_) => None,
+        Err(_) => Some(envs::rb::search::refute(&spec, &greedy, &limits)),
+    };
     let asked = greedy.asked();
     let mut out = format!(
         "{shown}: reliable broadcast n = {}, f = {} {}, trained {} episodes\n",
@@ -53,18 +59,34 @@ pub fn explain(path: &Path) -> Result<String, String> {
         spec.faults.name(),
         c.meta.episodes
     );
-    out += &match &report {
-        Ok(r) => format!(
+    let broken = |names: &[&str]| match names.is_empty() {
+        true => String::new(),
+        false => format!(": {} broken", names.join(", ")),
+    };
+    out += &match (
+        &report,
+        refuted
+            .as_ref()
+            .and_then(|r| r.optimal_attack_rate().map(|x| (r, x))),
+    ) {
+        (Ok(r), _) => format!(
             "verified: {} (optimal attack rate {}{}); {} distinct views reached\n",
             if r.verified { "yes" } else { "no" },
             r.optimal_attack_rate,
-            match r.broken.is_empty() {
-                true => String::new(),
-                false => format!(": {} broken", r.broken.join(", ")),
-            },
+            broken(&r.broken),
             asked.len()
         ),
-        Err(e) => format!(
+        // Every instance answered, though the whole search was too big: some
+        // instance's first violation was found before the limit.
+        (Err(e), Some((r, rate))) => format!(
+            "verified: no (optimal attack rate {rate}{} at each instance's first violation; \
+             the whole search passed rb.max_states = {}, so more may be broken); \
+             {} distinct views reached\n",
+            broken(&r.broken()),
+            e.limit,
+            asked.len()
+        ),
+        (Err(e), None) => format!(
             "not verified: {e} (rb.max_states in its config); {} distinct views reached\n",
             asked.len()
         ),

@@ -252,7 +252,7 @@ pub struct RbRun<'a> {
     honest: Learner,
     adversary: Learner,
     /// Every counterexample the verifier found against the honest team.
-    replays: Vec<SavedReplay>,
+    replays: Vec<Replay>,
     scratch: Scratch,
 }
 
@@ -408,7 +408,8 @@ impl Game for RbRun<'_> {
     }
 
     /// The greedy honest protocol verified exactly, the learned attack
-    /// sampled against it; a counterexample is kept for replay.
+    /// sampled against it; a counterexample per broken instance searched
+    /// is kept for replay.
     fn evaluate(
         &mut self,
         at: &At,
@@ -417,14 +418,14 @@ impl Game for RbRun<'_> {
         _say: &dyn Fn(String),
         timing: &mut Timing,
     ) -> anyhow::Result<RbRow> {
-        let (row, replay) = evaluate(
+        let (row, replays) = evaluate(
             self.job,
             (&self.honest, &self.adversary),
             at,
             (learned.honest.mean(), learned.byzantine.mean()),
             timing,
         )?;
-        self.replays.extend(replay.as_ref().map(SavedReplay::of));
+        self.replays.extend(replays);
         Ok(row)
     }
 
@@ -463,12 +464,12 @@ impl Game for RbRun<'_> {
 
     fn saved(&self) -> Saved {
         Saved {
-            replays: self.replays.clone(),
+            replays: self.replays.iter().map(SavedReplay::of).collect(),
         }
     }
 
     fn restore(&mut self, saved: Saved) {
-        self.replays = saved.replays;
+        self.replays = saved.replays.iter().map(SavedReplay::replay).collect();
     }
 }
 
@@ -478,21 +479,20 @@ impl Game for RbRun<'_> {
 fn train_epoch(
     job: &RbJob,
     (honest, adversary): (&mut Learner, &mut Learner),
-    replayed: &[SavedReplay],
+    kept: &[Replay],
     rng: &mut ChaCha8Rng,
     upd: &mut ChaCha8Rng,
     scratch: &mut Scratch,
 ) -> anyhow::Result<(Stats, Stats)> {
     let (exp, spec) = (&job.exp, &job.spec);
     let batch_size = exp.train.batch;
-    let replays = match replayed.is_empty() {
+    let replays = match kept.is_empty() {
         true => 0,
         false => (batch_size as f64 * job.rb.replay_fraction).round() as usize,
     };
-    let kept: Vec<Replay> = replayed.iter().map(SavedReplay::replay).collect();
     let starts = rb_play::starts(
         spec,
-        &kept,
+        kept,
         replays,
         batch_size,
         job.rb.faulty_sender_share,
@@ -538,7 +538,7 @@ fn evaluate(
     p: &At,
     (h, b): (Option<Stats>, Option<Stats>),
     timing: &mut Timing,
-) -> anyhow::Result<(RbRow, Option<Replay>)> {
+) -> anyhow::Result<(RbRow, Vec<Replay>)> {
     let (exp, spec) = (&job.exp, &job.spec);
     let (honest_actor, adversary_actor) = (honest.actor()?, adversary.actor()?);
     let greedy = Greedy::new(*spec, honest_actor.policy.clone(), job.rb.value_symmetric);
@@ -546,7 +546,7 @@ fn evaluate(
     let limits = Limits {
         max_states: job.rb.max_states,
     };
-    let verdict = rb_score::verify(spec, &greedy, &limits);
+    let (refuted, replays) = rb_score::refute(spec, &greedy, &limits);
     timing.push(TimingRow {
         run: job.name().into(),
         stage: format!("verify row {} ({} episodes)", p.evals, p.episodes),
@@ -554,10 +554,6 @@ fn evaluate(
         episodes_per_second: None,
         episodes: Some(p.episodes),
     });
-    let (report, replay) = match verdict {
-        Ok((r, replay)) => (Some(r), replay),
-        Err(_) => (None, None),
-    };
     let (attacks, messages) = sample_attack(job, &honest_actor, &adversary_actor, p.evals);
     let episodes = exp.eval.episodes;
     let (low, high) = wilson(attacks, episodes);
@@ -574,13 +570,13 @@ fn evaluate(
         attack_rate: attacks as f64 / episodes as f64,
         attack_rate_low: low,
         attack_rate_high: high,
-        optimal_attack_rate: report.as_ref().map(|r| r.optimal_attack_rate),
-        verified: report.as_ref().map(|r| r.verified),
-        instances: report.as_ref().map(|r| r.instances as u64),
-        broken_instances: report.as_ref().map(|r| r.broken_instances as u64),
-        broken: report
-            .as_ref()
-            .map_or(String::new(), |r| r.broken.join(" ")),
+        optimal_attack_rate: refuted.optimal_attack_rate(),
+        verified: refuted.verified(),
+        instances: Some(refuted.per_instance.len() as u64),
+        broken_instances: refuted
+            .optimal_attack_rate()
+            .map(|_| refuted.broken_instances() as u64),
+        broken: refuted.broken().join(" "),
         honest_messages: messages as f64 / episodes as f64,
         honest_mean_return: h.map(|s| s.mean_return),
         honest_entropy: h.map(|s| s.entropy),
@@ -589,7 +585,7 @@ fn evaluate(
         byzantine_entropy: b.map(|s| s.entropy),
         byzantine_value_loss: b.map(|s| s.value_loss),
     };
-    Ok((row, replay))
+    Ok((row, replays))
 }
 
 /// `eval.episodes` episodes of the greedy honest protocol against the

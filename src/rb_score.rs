@@ -1,13 +1,13 @@
 //! Scoring a learned reliable-broadcast protocol: the network played
 //! greedily is an `RbProtocol` (its answer per view memoised), checked
-//! exactly by `envs::rb::search::verify`; a broken one yields a
-//! counterexample's moves for training to replay.
+//! exactly by `envs::rb::search::refute`; a broken one yields a
+//! counterexample's moves per broken instance for training to replay.
 
 use agents::learner::pick;
 use agents::mlp::Frozen;
 use envs::rb::game::{Step, View};
 use envs::rb::play;
-use envs::rb::search::{self, Limits, Report, TooBig};
+use envs::rb::search::{self, Limits, Refutation};
 use envs::rb::{Decision, Instance, RbProtocol, RbSpec};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -113,30 +113,21 @@ pub struct Replay {
     pub moves: Vec<Step>,
 }
 
-/// The verifier's verdict, and a shortest counterexample's moves when broken.
-pub fn verify(
-    spec: &RbSpec,
-    p: &dyn RbProtocol,
-    limits: &Limits,
-) -> Result<(Report, Option<Replay>), TooBig> {
-    let report = search::verify(spec, p, limits)?;
+/// A learning row's verdict on `p` (`search::refute`: each instance's
+/// search stops at its first violation), with a shortest counterexample
+/// per broken instance searched, to replay.
+pub fn refute(spec: &RbSpec, p: &dyn RbProtocol, limits: &Limits) -> (Refutation, Vec<Replay>) {
+    let refuted = search::refute(spec, p, limits);
     let instances = envs::rb::instances(spec);
-    // The first broken instance was searched itself (a later alike one
-    // points back to it): search it again for its moves.
-    let first = report
-        .per_instance
+    let replays = refuted
+        .counterexamples
         .iter()
-        .position(|v| !v.broken.is_empty() && v.same_as.is_none());
-    let replay = match first {
-        Some(k) => {
-            search::counterexample_moves(spec, &instances[k], p, limits)?.map(|moves| Replay {
-                inst: instances[k],
-                moves,
-            })
-        }
-        None => None,
-    };
-    Ok((report, replay))
+        .map(|(k, moves)| Replay {
+            inst: instances[*k],
+            moves: moves.clone(),
+        })
+        .collect();
+    (refuted, replays)
 }
 
 #[cfg(test)]

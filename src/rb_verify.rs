@@ -48,10 +48,11 @@ pub struct Request<'a> {
     pub protocol: Option<&'a str>,
     /// A learned honest checkpoint, played greedily, instead of `protocol`.
     pub checkpoint: Option<&'a Path>,
-    pub n: usize,
-    pub f: usize,
-    /// `--faults` as given: byzantine or crash.
-    pub faults: &'a str,
+    /// `--n`, `--f` and `--faults` as given (a checkpoint's own when not;
+    /// a scripted protocol's faults default to byzantine).
+    pub n: Option<usize>,
+    pub f: Option<usize>,
+    pub faults: Option<&'a str>,
     pub json: bool,
     pub flags: &'a RbFlags,
     /// Flags of the other games that were given (refused here).
@@ -82,7 +83,12 @@ pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
             protocols::names().join(", ")
         )
     })?;
-    let spec = spec_from_flags(req.n, req.f, req.faults, req.flags.semantics)?;
+    let (n, f) = req
+        .n
+        .zip(req.f)
+        .ok_or("--n and --f: required with --protocol")?;
+    let faults = req.faults.unwrap_or(RbFaults::Byzantine.name());
+    let spec = spec_from_flags(n, f, faults, req.flags.semantics)?;
     let limits = limits_from_flag(req.flags.max_states);
     // Per message the search takes the values apart (`Options::values_apart`).
     let report = search::verify(&spec, p, &limits).map_err(|e| e.to_string())?;
@@ -92,9 +98,8 @@ pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
 /// The honest network of a reliable-broadcast checkpoint played greedily,
 /// as the learning rows play it, with the game of its config and its
 /// `rb.max_states`. A network reads views of the game it was trained in, so
-/// the flags must name that game: `--n` and `--f` (required) must match,
-/// and `--faults` and `--semantics` may only repeat it (`--faults` has a
-/// default, so only another value given is refused).
+/// the flags may only repeat that game: `--n`, `--f`, `--faults` and
+/// `--semantics` default to it, and another value given is refused.
 fn learned(path: &Path, req: &Request) -> Result<(RbSpec, Greedy, u64), String> {
     let shown = path.display();
     let c = crate::config::load_checkpoint(path)?;
@@ -121,19 +126,14 @@ fn learned(path: &Path, req: &Request) -> Result<(RbSpec, Greedy, u64), String> 
              its training (its views mean nothing in another game)"
         )
     };
-    if req.n != spec.n {
-        return Err(trained("n", req.n.to_string(), spec.n.to_string()));
+    if let Some(n) = req.n.filter(|&n| n != spec.n) {
+        return Err(trained("n", n.to_string(), spec.n.to_string()));
     }
-    if req.f != spec.f {
-        return Err(trained("f", req.f.to_string(), spec.f.to_string()));
+    if let Some(f) = req.f.filter(|&f| f != spec.f) {
+        return Err(trained("f", f.to_string(), spec.f.to_string()));
     }
-    let default_faults = RbFaults::Byzantine.name();
-    if req.faults != spec.faults.name() && req.faults != default_faults {
-        return Err(trained(
-            "faults",
-            req.faults.into(),
-            spec.faults.name().into(),
-        ));
+    if let Some(faults) = req.faults.filter(|&x| x != spec.faults.name()) {
+        return Err(trained("faults", faults.into(), spec.faults.name().into()));
     }
     if let Some(s) = req.flags.semantics.filter(|&s| s != spec.semantics) {
         return Err(trained(

@@ -419,6 +419,11 @@ fn checkpoints_are_refused_with_the_reason() {
             .unwrap()
     };
     ok(verify(&ckpt, &[]));
+    // Without --n and --f, the checkpoint's own.
+    ok(selfplay()
+        .args(["verify", "--checkpoint", ckpt.to_str().unwrap()])
+        .output()
+        .unwrap());
     let err = refused(verify(&ckpt, &["--identity", "pki"]));
     assert!(
         err.contains("--identity pki:")

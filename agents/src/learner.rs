@@ -58,6 +58,16 @@ pub struct LearnConfig {
     /// network is trained). PPO always uses the value network.
     #[serde(skip_serializing_if = "Baseline::is_value")]
     pub baseline: Baseline,
+    /// The policy's first output bias per class, the same for every head
+    /// (zeros: every class alike, so the first policy is near uniform). A
+    /// prior the learning moves: in reliable broadcast, whose last class is
+    /// "none", `[0, 0, 2]` starts every agent mostly idle.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub class_bias: [f32; CLASSES],
+}
+
+fn is_zero(b: &[f32; CLASSES]) -> bool {
+    b.iter().all(|&x| x == 0.0)
 }
 
 /// What REINFORCE subtracts from a step's return to get its advantage.
@@ -94,6 +104,7 @@ impl Default for LearnConfig {
             minibatch: 1024,
             normalize_advantages: true,
             baseline: Baseline::Value,
+            class_bias: [0.0; CLASSES],
         }
     }
 }
@@ -486,7 +497,12 @@ impl Learner {
         let mut policy_sizes = sizes.clone();
         policy_sizes.push(heads * CLASSES);
         sizes.push(1);
-        let policy = Mlp::new(&policy_sizes, 0.01, rng)?;
+        let mut policy = Mlp::new(&policy_sizes, 0.01, rng)?;
+        if let Some((_, bias)) = policy.layers.last_mut() {
+            for (k, b) in bias.iter_mut().enumerate() {
+                *b = cfg.class_bias[k % CLASSES];
+            }
+        }
         let critic = Mlp::new(&sizes, 1.0, rng)?;
         let mut lens = policy.param_lens();
         lens.extend(critic.param_lens());

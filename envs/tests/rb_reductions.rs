@@ -115,3 +115,65 @@ fn retired_counterexamples_end_quiescent() {
         }
     }
 }
+
+/// A learning row's search, stopped at each instance's first violation
+/// (`search::refute`), gives every instance the verdict the whole search
+/// gives, names only properties the whole search names, and each of its
+/// counterexamples, played move by move in the game itself, ends in a
+/// state that breaks what it names.
+#[test]
+fn refutation_answers_every_instance_as_verify_does() {
+    let mut cases = vec![];
+    for faults in [RbFaults::Byzantine, RbFaults::Crash] {
+        for semantics in [Semantics::Single, Semantics::PerMessage] {
+            cases.push(RbSpec::new(3, 1, faults).unwrap().with_semantics(semantics));
+        }
+    }
+    cases.push(RbSpec::new(4, 1, RbFaults::Byzantine).unwrap());
+    let limits = Limits::default();
+    let mut refuted_somewhere = 0;
+    for spec in &cases {
+        for (p, _) in protocols::REGISTRY {
+            let what = format!("{} at n = {}, {:?}", p.name(), spec.n, spec);
+            let whole = search::verify(spec, p, &limits).unwrap();
+            let r = search::refute(spec, p, &limits);
+            assert_eq!(r.per_instance.len(), whole.instances, "{what}");
+            for (k, (b, v)) in r.per_instance.iter().zip(&whole.per_instance).enumerate() {
+                let b = b.unwrap_or_else(|| panic!("{what}: instance {k} unanswered"));
+                assert_eq!(b != 0, !v.broken.is_empty(), "{what}: instance {k}");
+                for (i, q) in PROPERTIES.iter().enumerate() {
+                    if b >> i & 1 == 1 {
+                        assert!(v.broken.contains(&q.name), "{what}: {k} {}", q.name);
+                    }
+                }
+            }
+            assert_eq!(
+                r.optimal_attack_rate(),
+                Some(whole.optimal_attack_rate),
+                "{what}"
+            );
+            assert_eq!(r.verified(), Some(whole.verified), "{what}");
+            let instances = envs::rb::instances(spec);
+            for (k, moves) in &r.counterexamples {
+                let inst = &instances[*k];
+                let (mut state, _) = envs::rb::game::start(spec, inst, p);
+                for &step in moves {
+                    envs::rb::game::apply(spec, inst, p, &mut state, step);
+                }
+                let b = envs::rb::game::broken(spec, inst, &state);
+                assert_ne!(
+                    b & r.per_instance[*k].unwrap(),
+                    0,
+                    "{what}: instance {k}'s counterexample breaks nothing it names"
+                );
+                refuted_somewhere += 1;
+            }
+            // A refutation stops early: never more states than the whole
+            // (which, per message, searches each value alone).
+            if spec.semantics == Semantics::Single {
+                assert!(r.states <= whole.states, "{what}");
+            }
+        }
+    }
+    assert!(refuted_somewhere > 0);
+}

@@ -1013,18 +1013,33 @@ pub fn counterexample_moves(
     p: &dyn RbProtocol,
     limits: &Limits,
 ) -> Result<Option<Vec<Step>>, TooBig> {
-    let options = Options::default();
-    let (found, _, merged) = search_instance(spec, inst, p, limits, &options)?;
-    let Some(path) = found.paths.into_iter().flatten().next() else {
-        return Ok(None);
-    };
+    let (found, _, merged) = search_instance(spec, inst, p, limits, &Options::default())?;
+    Ok(found
+        .paths
+        .into_iter()
+        .flatten()
+        .next()
+        .map(|path| real_moves(spec, inst, p, merged, &path)))
+}
+
+/// A search's path (in representatives' labels; `merged`: the search
+/// merged states with their mirrors) as moves of the game itself, ending
+/// quiescent when the path ends quiescent once retired agents have read
+/// what is owed to them.
+fn real_moves(
+    spec: &RbSpec,
+    inst: &Instance,
+    p: &dyn RbProtocol,
+    merged: bool,
+    path: &[Step],
+) -> Vec<Step> {
     let used = Options {
         values: merged,
-        ..options
+        ..Options::default()
     };
     let (mut state, _) = game::start(spec, inst, p);
     let mut moves = vec![];
-    for step in &path {
+    for step in path {
         let (_, frame) = canonical(spec, inst, p, &used, state);
         let real = frame.step_back(step);
         game::apply(spec, inst, p, &mut state, real);
@@ -1047,7 +1062,110 @@ pub fn counterexample_moves(
             }
         }
     }
-    Ok(Some(moves))
+    moves
+}
+
+/// A learning row's question: in which instances does some adversary
+/// break some property, and how? Each instance's search stops at its
+/// first violation, so a broken protocol is answered in the few states
+/// before it, where [`verify`] would go on to find every other property
+/// broken (and a protocol that sends every message passes any limit on
+/// the way). Whether an instance is broken is exact; which properties,
+/// only those broken at the first violation.
+#[derive(Clone, Debug)]
+pub struct Refutation {
+    /// Per instance of [`game::instances`]: the properties broken at the
+    /// first violation (a bit per entry of [`PROPERTIES`]; 0 when the
+    /// whole search found none), or `None` when the search passed the
+    /// limit before either.
+    pub per_instance: Vec<Option<u8>>,
+    /// Distinct states searched, a search that passed the limit counted
+    /// at the limit.
+    pub states: u64,
+    /// Per broken instance searched itself (not answered by an alike one),
+    /// in instance order: its index and a shortest run that breaks it, as
+    /// [`counterexample_moves`] gives it.
+    pub counterexamples: Vec<(usize, Vec<Step>)>,
+}
+
+impl Refutation {
+    /// The share of instances some adversary breaks, when every instance
+    /// has an answer.
+    pub fn optimal_attack_rate(&self) -> Option<f64> {
+        let known: Option<Vec<u8>> = self.per_instance.iter().copied().collect();
+        known.map(|b| b.iter().filter(|&&x| x != 0).count() as f64 / self.per_instance.len() as f64)
+    }
+
+    /// Instances broken (every broken one is certain, an unknown one
+    /// counts as not broken).
+    pub fn broken_instances(&self) -> usize {
+        self.per_instance
+            .iter()
+            .filter(|b| b.is_some_and(|x| x != 0))
+            .count()
+    }
+
+    /// Verified (every instance searched whole, none broken), refuted
+    /// (some instance broken), or unknown.
+    pub fn verified(&self) -> Option<bool> {
+        match (self.broken_instances(), self.optimal_attack_rate()) {
+            (0, None) => None,
+            (0, Some(_)) => Some(true),
+            _ => Some(false),
+        }
+    }
+
+    /// Every property broken at some instance's first violation, in
+    /// [`PROPERTIES`] order.
+    pub fn broken(&self) -> Vec<&'static str> {
+        names(self.per_instance.iter().flatten().fold(0, |a, b| a | b))
+    }
+}
+
+/// Searches every instance of `spec` up to its first violation (see
+/// [`Refutation`]). Instances alike up to renaming non-sender agents (and
+/// swapping values, when the protocol treats them alike on every view
+/// asked: then the mirror of a run is a run with the mirrored answers) are
+/// searched once, as in [`verify`].
+pub fn refute(spec: &RbSpec, p: &dyn RbProtocol, limits: &Limits) -> Refutation {
+    let options = Options {
+        first_violation: true,
+        ..Options::default()
+    };
+    let instances = game::instances(spec);
+    let mut answered: BTreeMap<(bool, Option<u8>), Option<u8>> = BTreeMap::new();
+    let mut r = Refutation {
+        per_instance: vec![],
+        states: 0,
+        counterexamples: vec![],
+    };
+    for (k, inst) in instances.iter().enumerate() {
+        let class = (inst.is_faulty(game::SENDER), inst.input);
+        if let Some(&b) = answered.get(&class) {
+            r.per_instance.push(b);
+            continue;
+        }
+        let answer = match search_instance(spec, inst, p, limits, &options) {
+            Err(too_big) => {
+                r.states += too_big.limit;
+                None
+            }
+            Ok((found, alike, merged)) => {
+                r.states += found.states;
+                if inst.input == Some(0) && alike {
+                    answered.insert((class.0, Some(1)), Some(found.broken));
+                }
+                if let Some(path) = found.paths.into_iter().flatten().next() {
+                    r.counterexamples
+                        .push((k, real_moves(spec, inst, p, merged, &path)));
+                }
+                Some(found.broken)
+            }
+        };
+        answered.insert(class, answer);
+        r.per_instance.push(answer);
+    }
+    r
 }
 
 /// Whether `state` is quiescent once its agents that can never act again

@@ -19,6 +19,7 @@ use agents::learner::Actor;
 use agents::{Buffer, Learner, Stats};
 use anyhow::Context;
 use envs::rb::game::{Msg, Source, Step};
+use envs::rb::play::Reading;
 use envs::rb::play::{self, Batch, HONEST_HEADS};
 use envs::rb::{Instance, Limits, RbFaults, RbSpec};
 use envs::{ConfigError, Faults, Switch};
@@ -54,6 +55,10 @@ pub struct RbConfig {
     /// instance is drawn among those with a faulty sender (`rb_play::starts`).
     #[serde(skip_serializing_if = "is_zero")]
     pub faulty_sender_share: f64,
+    /// An honest agent sends at most one value of each kind (masked:
+    /// `envs::rb::play::Reading`), as the textbook protocols do.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub one_value_per_kind: bool,
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -69,6 +74,7 @@ impl Default for RbConfig {
             value_symmetric: true,
             pay_per_property: false,
             faulty_sender_share: 0.0,
+            one_value_per_kind: false,
         }
     }
 }
@@ -204,6 +210,14 @@ impl RbJob {
 
     pub fn name(&self) -> &str {
         self.exp.name.as_deref().unwrap_or("reliable_broadcast")
+    }
+
+    /// How the honest network reads views and what it may choose.
+    pub fn reading(&self) -> Reading {
+        Reading {
+            symmetric: self.rb.value_symmetric,
+            one_value: self.rb.one_value_per_kind,
+        }
     }
 }
 
@@ -508,7 +522,7 @@ fn train_epoch(
             actor: &honest_actor,
             greedy: false,
             record: Some(&mut hbuf),
-            symmetric: job.rb.value_symmetric,
+            reading: job.reading(),
         },
         &mut Adversary {
             actor: &adversary_actor,
@@ -541,7 +555,7 @@ fn evaluate(
 ) -> anyhow::Result<(RbRow, Vec<Replay>)> {
     let (exp, spec) = (&job.exp, &job.spec);
     let (honest_actor, adversary_actor) = (honest.actor()?, adversary.actor()?);
-    let greedy = Greedy::new(*spec, honest_actor.policy.clone(), job.rb.value_symmetric);
+    let greedy = Greedy::new(*spec, honest_actor.policy.clone(), job.reading());
     let clock = Instant::now();
     let limits = Limits {
         max_states: job.rb.max_states,
@@ -609,7 +623,7 @@ fn sample_attack(job: &RbJob, honest: &Actor, adversary: &Actor, row: u64) -> (u
                 actor: honest,
                 greedy: true,
                 record: None,
-                symmetric: job.rb.value_symmetric,
+                reading: job.reading(),
             },
             &mut Adversary {
                 actor: adversary,

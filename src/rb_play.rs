@@ -18,7 +18,7 @@ use crate::rb_score::Replay;
 use agents::learner::{ActScratch, Actor};
 use agents::Buffer;
 use envs::rb::game::{Step, SENDER};
-use envs::rb::play::{self, Batch, Choice, HONEST_HEADS};
+use envs::rb::play::{self, Batch, Choice, Reading, HONEST_HEADS};
 use envs::rb::{Instance, RbProtocol, RbSpec};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -30,8 +30,8 @@ pub enum Honest<'a> {
         actor: &'a Actor,
         greedy: bool,
         record: Option<&'a mut Buffer>,
-        /// `rb.value_symmetric`: views read up to swapping the values.
-        symmetric: bool,
+        /// `rb.value_symmetric` and `rb.one_value_per_kind`.
+        reading: Reading,
     },
     /// A fixed protocol (scripted, for tests and baselines).
     Protocol(&'a dyn RbProtocol),
@@ -98,7 +98,7 @@ fn honest_turn(batch: &mut Batch, honest: &mut Honest, rng: &mut ChaCha8Rng, s: 
             actor,
             greedy,
             record,
-            symmetric,
+            reading,
         } => {
             let d = play::honest_obs_size(&spec);
             let rows = who.len();
@@ -110,7 +110,7 @@ fn honest_turn(batch: &mut Batch, honest: &mut Honest, rng: &mut ChaCha8Rng, s: 
                 s.turned.push(play::honest_input(
                     &spec,
                     &view,
-                    *symmetric,
+                    *reading,
                     &mut s.obs[k * d..][..d],
                     &mut s.masks[k * HONEST_HEADS..][..HONEST_HEADS],
                 ));

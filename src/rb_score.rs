@@ -6,7 +6,7 @@
 use agents::learner::pick;
 use agents::mlp::Frozen;
 use envs::rb::game::{Step, View};
-use envs::rb::play;
+use envs::rb::play::{self, Reading};
 use envs::rb::search::{self, Limits, Refutation};
 use envs::rb::{Decision, Instance, RbProtocol, RbSpec};
 use rand::SeedableRng;
@@ -33,8 +33,8 @@ fn key(v: &View) -> u32 {
 pub struct Greedy {
     pub spec: RbSpec,
     policy: Frozen,
-    /// `rb.value_symmetric`: views read up to swapping the values.
-    symmetric: bool,
+    /// `rb.value_symmetric` and `rb.one_value_per_kind`.
+    reading: Reading,
     memo: Mutex<Memo>,
 }
 
@@ -45,11 +45,11 @@ struct Memo {
 }
 
 impl Greedy {
-    pub fn new(spec: RbSpec, policy: Frozen, symmetric: bool) -> Greedy {
+    pub fn new(spec: RbSpec, policy: Frozen, reading: Reading) -> Greedy {
         Greedy {
             spec,
             policy,
-            symmetric,
+            reading,
             memo: Mutex::new(Memo::default()),
         }
     }
@@ -67,7 +67,7 @@ impl Greedy {
         let d = play::honest_obs_size(&self.spec);
         let mut x = vec![0.0; d];
         let mut masks = [0u8; play::HONEST_HEADS];
-        let turned = play::honest_input(&self.spec, view, self.symmetric, &mut x, &mut masks);
+        let turned = play::honest_input(&self.spec, view, self.reading, &mut x, &mut masks);
         let mut scratch = [vec![], vec![]];
         let mut logits = vec![];
         self.policy.forward(&x, 1, &mut scratch, &mut logits);

@@ -71,7 +71,19 @@ pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
         let limits = Limits {
             max_states: req.flags.max_states.unwrap_or(max_states),
         };
-        let report = search::verify(&spec, &greedy, &limits).map_err(|e| e.to_string())?;
+        // A learned protocol that sends much may pass the limit in the
+        // whole search and still be refuted within it, as the rows are.
+        let report = match search::verify(&spec, &greedy, &limits) {
+            Ok(r) => r,
+            Err(too_big) => {
+                let first = search::Options {
+                    first_violation: true,
+                    ..search::Options::default()
+                };
+                search::verify_with(&spec, &greedy, &limits, &first)
+                    .map_err(|_| too_big.to_string())?
+            }
+        };
         return Ok((spec, report));
     }
     let name = req
@@ -142,7 +154,7 @@ fn learned(path: &Path, req: &Request) -> Result<(RbSpec, Greedy, u64), String> 
             spec.semantics.name().into(),
         ));
     }
-    let greedy = Greedy::new(spec, c.policy()?, job.rb.value_symmetric);
+    let greedy = Greedy::new(spec, c.policy()?, job.reading());
     Ok((spec, greedy, job.rb.max_states))
 }
 
@@ -207,6 +219,12 @@ pub fn run(req: &Request) -> Result<(), String> {
         r.states,
         start.elapsed().as_secs_f64()
     );
+    if r.first_violations_only {
+        crate::outln!(
+            "the whole search passed --max-states: each instance's search stopped at its first \
+             violation, so the properties named are only those broken there"
+        );
+    }
     for (k, v) in r.per_instance.iter().enumerate() {
         let inst = envs::rb::Instance {
             faulty: v.faulty.iter().fold(0, |m, &i| m | 1 << i),

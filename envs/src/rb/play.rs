@@ -77,6 +77,29 @@ pub fn encode_view(spec: &RbSpec, view: &View, out: &mut [f32]) {
     }
 }
 
+/// How the honest network reads a view and what it may choose there: two
+/// priors on the class of protocols it can learn (`rb.value_symmetric`,
+/// `rb.one_value_per_kind`), each kept by the masks, so the greedy
+/// protocol is in that class by construction and verified like any other.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reading {
+    /// Views are read up to swapping the values (see [`orient`]): no value
+    /// is chosen on a view that says the same of both.
+    pub symmetric: bool,
+    /// At most one value of each kind is sent (an agent that sent ECHO 0
+    /// never sends ECHO 1), as in the textbook protocols.
+    pub one_value: bool,
+}
+
+impl Reading {
+    pub fn symmetric() -> Reading {
+        Reading {
+            symmetric: true,
+            one_value: false,
+        }
+    }
+}
+
 /// The honest heads' masks on `view`: what is still legal. Only the
 /// sender has an input, and only the sender may send INIT.
 pub fn honest_masks(view: &View) -> [u8; HONEST_HEADS] {
@@ -142,14 +165,21 @@ pub fn orient(view: &View, symmetric: bool) -> (View, bool) {
 pub fn honest_input(
     spec: &RbSpec,
     view: &View,
-    symmetric: bool,
+    reading: Reading,
     obs: &mut [f32],
     masks: &mut [u8],
 ) -> bool {
-    let (seen, turned) = orient(view, symmetric);
+    let (seen, turned) = orient(view, reading.symmetric);
     encode_view(spec, &seen, obs);
     let mut m = honest_masks(&seen);
-    if symmetric && signature(view, 0) == signature(view, 1) {
+    if reading.one_value {
+        for (h, &kind) in HEAD_KINDS.iter().enumerate() {
+            if (0..2).any(|v| seen.has_sent(Msg::new(kind, v))) {
+                m[h] = ONLY_NONE;
+            }
+        }
+    }
+    if reading.symmetric && signature(view, 0) == signature(view, 1) {
         // Alike in both values: no value can be chosen over the other.
         m = [ONLY_NONE; HONEST_HEADS];
     }
@@ -674,8 +704,8 @@ mod tests {
         assert_eq!(swap(&swap(&view)), view);
         let (mut o1, mut o2) = (vec![0.0; d], vec![0.0; d]);
         let (mut m1, mut m2) = ([0u8; 4], [0u8; 4]);
-        let t1 = honest_input(&spec, &view, true, &mut o1, &mut m1);
-        let t2 = honest_input(&spec, &swap(&view), true, &mut o2, &mut m2);
+        let t1 = honest_input(&spec, &view, Reading::symmetric(), &mut o1, &mut m1);
+        let t2 = honest_input(&spec, &swap(&view), Reading::symmetric(), &mut o2, &mut m2);
         assert!(t1 && !t2);
         assert_eq!((o1, m1), (o2, m2));
         let acts = [NONE, NONE, 0, 0];
@@ -689,10 +719,19 @@ mod tests {
         };
         let mut o = vec![0.0; d];
         let mut m = [0u8; 4];
-        honest_input(&spec, &alike, true, &mut o, &mut m);
+        honest_input(&spec, &alike, Reading::symmetric(), &mut o, &mut m);
         assert_eq!(m, [ONLY_NONE; 4]);
-        honest_input(&spec, &alike, false, &mut o, &mut m);
+        honest_input(&spec, &alike, Reading::default(), &mut o, &mut m);
         assert_eq!(m[3], ALL);
+        // One value per kind: ECHO 1 sent, so no ECHO at all; READY open.
+        let one = Reading {
+            one_value: true,
+            ..Reading::default()
+        };
+        honest_input(&spec, &view, one, &mut o, &mut m);
+        assert_eq!((m[1], m[2]), (ONLY_NONE, ALL));
+        honest_input(&spec, &view, Reading::default(), &mut o, &mut m);
+        assert_eq!(m[1], ONLY_NONE | 1);
     }
 
     #[test]

@@ -122,6 +122,11 @@ pub struct Report {
     /// A shortest run that breaks the first broken property of the first
     /// broken instance.
     pub counterexample: Option<Trace>,
+    /// Each instance's search stopped at its first violation
+    /// (`Options::first_violation`): which instances are broken is exact,
+    /// `broken` names only the properties broken there.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub first_violations_only: bool,
 }
 
 /// What one instance's search found.
@@ -926,6 +931,7 @@ pub fn verify_with(
         states: per_instance.iter().map(|v| v.states).sum(),
         per_instance,
         counterexample,
+        first_violations_only: options.first_violation,
     })
 }
 

@@ -15,6 +15,7 @@ use crate::config::Game;
 use crate::rb_learn::RbJob;
 use crate::rb_score::Greedy;
 use envs::rb::game::{Kind, Msg, View};
+use envs::rb::play::{self, Reading};
 use envs::rb::{Decision, Limits, RbProtocol, RbSpec, REGISTRY};
 use std::path::Path;
 
@@ -93,7 +94,8 @@ pub fn explain(path: &Path) -> Result<String, String> {
     };
     out += "rules (counts are distinct senders, itself included):\n";
     for action in actions() {
-        out += &format!("  {}\n", rule(&spec, &asked, action));
+        let legal = |v: &View| legal(&spec, job.reading(), v, action);
+        out += &format!("  {}\n", rule(&spec, &asked, action, &legal));
     }
     let matches: Vec<&str> = REGISTRY
         .iter()
@@ -194,27 +196,61 @@ fn conds(spec: &RbSpec) -> Vec<Cond> {
     out
 }
 
-/// The rule for `action` over the reached views.
-fn rule(spec: &RbSpec, asked: &[(View, Decision)], action: Action) -> String {
-    let open: Vec<&(View, Decision)> = asked.iter().filter(|(v, _)| action.open(v)).collect();
+/// Whether the network may take `action` on `view` at all: the masks of
+/// its reading (value symmetry, one value per kind) allow it. Where they
+/// do not, the protocol has no choice, and no rule is asked to explain it.
+fn legal(spec: &RbSpec, reading: Reading, view: &View, action: Action) -> bool {
+    let mut obs = vec![0.0; play::honest_obs_size(spec)];
+    let mut masks = [0u8; play::HONEST_HEADS];
+    let turned = play::honest_input(spec, view, reading, &mut obs, &mut masks);
+    let (head, value) = match action {
+        Action::Send(m) => (m.kind as usize, m.value),
+        Action::Deliver(v) => (play::HONEST_HEADS - 1, v),
+    };
+    let class = if turned { 1 - value } else { value };
+    masks[head] >> class & 1 == 1
+}
+
+/// The rule for `action` over the reached views where it is legal: one
+/// condition, or two joined by "or", that says exactly where the protocol
+/// takes it; else the nearest such rule and how often it agrees.
+fn rule(
+    spec: &RbSpec,
+    asked: &[(View, Decision)],
+    action: Action,
+    legal: &dyn Fn(&View) -> bool,
+) -> String {
+    let open: Vec<&(View, Decision)> = asked
+        .iter()
+        .filter(|(v, _)| action.open(v) && legal(v))
+        .collect();
     let fired = open.iter().filter(|(_, d)| action.fires(d)).count();
     if fired == 0 {
         return format!("never {}", action.name());
     }
-    let exact = |f: &dyn Fn(&View) -> bool| open.iter().all(|(v, d)| f(v) == action.fires(d));
+    let agrees =
+        |f: &dyn Fn(&View) -> bool| open.iter().filter(|(v, d)| f(v) == action.fires(d)).count();
+    // Every rule in order, single conditions first; the first exact one
+    // wins, else the first that agrees most.
     let cs = conds(spec);
-    if let Some(c) = cs.iter().find(|c| exact(&|v| c.holds(v))) {
-        return format!("on {}: {}", c.name(), action.name());
-    }
+    let mut rules: Vec<(String, usize)> = cs
+        .iter()
+        .map(|c| (c.name(), agrees(&|v| c.holds(v))))
+        .collect();
     for (i, a) in cs.iter().enumerate() {
         for b in &cs[i + 1..] {
-            if exact(&|v| a.holds(v) || b.holds(v)) {
-                return format!("on {} or {}: {}", a.name(), b.name(), action.name());
-            }
+            let n = agrees(&|v| a.holds(v) || b.holds(v));
+            rules.push((format!("{} or {}", a.name(), b.name()), n));
         }
     }
+    if let Some((name, _)) = rules.iter().find(|r| r.1 == open.len()) {
+        return format!("on {name}: {}", action.name());
+    }
+    let best = rules.iter().map(|r| r.1).max().unwrap_or(0);
+    let (name, _) = rules.iter().find(|r| r.1 == best).expect("some rule");
     format!(
-        "{}: no threshold rule (on {fired} of {} reached views where it is open)",
+        "{}: no threshold rule (on {fired} of {} reached views where it may); nearest: \
+         on {name} (agrees on {best})",
         action.name(),
         open.len()
     )
@@ -270,17 +306,20 @@ mod tests {
             }
         }
         assert_eq!(
-            rule(&spec, &asked, Action::Send(Msg::echo(1))),
+            rule(&spec, &asked, Action::Send(Msg::echo(1)), &|_| true),
             "on INIT 1: send ECHO 1"
         );
         assert_eq!(
-            rule(&spec, &asked, Action::Send(Msg::ready(1))),
+            rule(&spec, &asked, Action::Send(Msg::ready(1)), &|_| true),
             "on ECHO 1 from 3 or READY 1 from 2: send READY 1"
         );
         assert_eq!(
-            rule(&spec, &asked, Action::Deliver(1)),
+            rule(&spec, &asked, Action::Deliver(1), &|_| true),
             "on READY 1 from 3: deliver 1"
         );
-        assert_eq!(rule(&spec, &asked, Action::Deliver(0)), "never deliver 0");
+        assert_eq!(
+            rule(&spec, &asked, Action::Deliver(0), &|_| true),
+            "never deliver 0"
+        );
     }
 }

@@ -19,8 +19,7 @@ use agents::learner::Actor;
 use agents::{Buffer, Learner, Stats};
 use anyhow::Context;
 use envs::rb::game::{Msg, Source, Step};
-use envs::rb::play::Reading;
-use envs::rb::play::{self, Batch, HONEST_HEADS};
+use envs::rb::play::{self, Batch, Reading, HONEST_HEADS};
 use envs::rb::{Instance, Limits, RbFaults, RbSpec};
 use envs::{ConfigError, Faults, Switch};
 use rand::RngExt;
@@ -240,13 +239,15 @@ pub struct RbRow {
     /// The 95% Wilson score interval of `attack_rate`.
     pub attack_rate_low: f64,
     pub attack_rate_high: f64,
-    /// The exact verifier's figures for the greedy honest protocol (empty:
-    /// the search passed `rb.max_states`).
+    /// The exact verifier's figures for the greedy honest protocol, each
+    /// instance's search stopped at its first violation (`search::refute`;
+    /// empty: some instance's search passed `rb.max_states` before one).
     pub optimal_attack_rate: Option<f64>,
     pub verified: Option<bool>,
     pub instances: Option<u64>,
     pub broken_instances: Option<u64>,
-    /// The properties some adversary breaks, space-separated.
+    /// The properties broken at each broken instance's first violation,
+    /// space-separated (`selfplay verify` lists every one).
     pub broken: String,
     /// Mean messages the correct agents sent per eval episode.
     pub honest_messages: f64,

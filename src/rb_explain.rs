@@ -243,6 +243,12 @@ fn rule(
             rules.push((format!("{} or {}", a.name(), b.name()), n));
         }
     }
+    for (i, a) in cs.iter().enumerate() {
+        for b in &cs[i + 1..] {
+            let n = agrees(&|v| a.holds(v) && b.holds(v));
+            rules.push((format!("{} and {}", a.name(), b.name()), n));
+        }
+    }
     if let Some((name, _)) = rules.iter().find(|r| r.1 == open.len()) {
         return format!("on {name}: {}", action.name());
     }

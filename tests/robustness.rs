@@ -188,6 +188,8 @@ fn the_config_reference_documents_every_config_key() {
     // Keys written out only when they differ from their default.
     full.honest.learn.baseline = agents::Baseline::BatchMean;
     full.byzantine.learn.baseline = agents::Baseline::BatchMean;
+    full.honest.learn.class_bias = [0.0, 0.0, 1.0];
+    full.byzantine.learn.class_bias = [0.0, 0.0, 1.0];
     full.rewards.terminal = envs::Terminal::FirstMatch;
     full.rewards.round_penalty_at = envs::RoundPenaltyAt::EveryStep;
     full.slush.attack_goal = envs::slush::AttackGoal::Majority;

@@ -5,11 +5,12 @@
 //!
 //! A rule for an action (send a message, deliver a value) is a condition
 //! that holds on exactly the reached views where the action fires, among
-//! those where it is still possible (nothing of its kind sent yet, nothing
-//! delivered yet): one condition ("INIT v", "input v", "X from k", meaning
-//! at least k distinct senders, itself included), or else two of them
-//! joined by "or". An action no such rule explains is listed with how often
-//! it fires.
+//! those where the network may still take it (nothing of its kind sent
+//! yet, nothing delivered yet, and its masks allow it): one condition
+//! ("INIT v", "input v", "X from k", meaning at least k distinct senders,
+//! itself included), or else two of them joined by "or", or by "and". An
+//! action no such rule explains is listed with how often it fires and the
+//! rule that agrees with it on the most views.
 
 use crate::config::Game;
 use crate::rb_learn::RbJob;
@@ -212,7 +213,7 @@ fn legal(spec: &RbSpec, reading: Reading, view: &View, action: Action) -> bool {
 }
 
 /// The rule for `action` over the reached views where it is legal: one
-/// condition, or two joined by "or", that says exactly where the protocol
+/// condition, or two joined by "or" or by "and", that says exactly where the protocol
 /// takes it; else the nearest such rule and how often it agrees.
 fn rule(
     spec: &RbSpec,

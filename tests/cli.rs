@@ -1,10 +1,8 @@
 //! The command line as a user meets it.
 
+mod common;
+use common::selfplay;
 use std::process::Command;
-
-fn selfplay() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_selfplay"))
-}
 
 /// Runs a command that must fail with exit code 2; returns what it said.
 fn refused(cmd: &mut Command) -> String {

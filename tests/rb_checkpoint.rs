@@ -1,12 +1,9 @@
 //! `selfplay verify --game reliable_broadcast --checkpoint`: a learned
 //! honest network verified as the learning rows verify it.
 
+mod common;
+use common::selfplay;
 use std::path::Path;
-use std::process::Command;
-
-fn selfplay() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_selfplay"))
-}
 
 /// The last `metrics.csv` row's `optimal_attack_rate`.
 fn last_rate(metrics: &Path) -> f64 {

@@ -2,16 +2,14 @@
 //! docs/config.md cannot drift from the code; the CLI holds up under misuse
 //! (issue 13).
 
+mod common;
+use common::selfplay;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use selfplay::config::{self, Experiment};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn selfplay() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_selfplay"))
-}
 
 /// What a refused command said on stderr (exit status 2, no panic).
 fn refused(out: Output) -> String {

@@ -1,7 +1,14 @@
-//! What the byte-pinning tests share.
+//! What the integration tests share. Each test crate uses part of it.
+#![allow(dead_code)]
 
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use std::process::Command;
+
+/// The `selfplay` binary this test build made.
+pub fn selfplay() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_selfplay"))
+}
 
 /// SHA-256 over every file a run writes but `timing.csv` (wall clock), the
 /// plots and the folder's lock file, by name in sorted order: name, length,

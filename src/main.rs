@@ -258,7 +258,11 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
         })?,
         (None, Some(path)) => {
             let (meta, greedy) = selfplay::explain::greedy_from_checkpoint(path)?;
-            trained = Some((path, meta));
+            // Its training config, read once: the game its views belong to.
+            trained = Some((
+                path,
+                config::parse(&meta.config, &path.display().to_string()),
+            ));
             Box::new(greedy)
         }
         (None, None) => unreachable!("clap requires one"),
@@ -267,39 +271,37 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
     let comm = flag("comm", &a.comm)?;
     // A network reads its inbox as the identity and communication mode it
     // was trained with: under others, the same bytes mean other things.
-    if let Some((path, meta)) = &trained {
-        if let Ok(exp) = config::parse(&meta.config, &path.display().to_string()) {
-            let (was, asked) = (exp.env.identity, identity);
-            if was != asked {
-                return Err(format!(
-                    "--identity {}: {} was trained with identity = \"{}\"; its views mean \
-                     something else under {}: verify it with --identity {}",
-                    asked.name(),
-                    path.display(),
-                    was.name(),
-                    asked.name(),
-                    was.name()
-                ));
-            }
-            let (was, asked) = (exp.env.comm, comm);
-            if was != asked {
-                return Err(format!(
-                    "--comm {}: {} was trained with comm = \"{}\": verify it with --comm {}",
-                    asked.name(),
-                    path.display(),
-                    was.name(),
-                    was.name()
-                ));
-            }
+    if let Some((path, Ok(exp))) = &trained {
+        let (was, asked) = (exp.env.identity, identity);
+        if was != asked {
+            return Err(format!(
+                "--identity {}: {} was trained with identity = \"{}\"; its views mean \
+                 something else under {}: verify it with --identity {}",
+                asked.name(),
+                path.display(),
+                was.name(),
+                asked.name(),
+                was.name()
+            ));
+        }
+        let (was, asked) = (exp.env.comm, comm);
+        if was != asked {
+            return Err(format!(
+                "--comm {}: {} was trained with comm = \"{}\": verify it with --comm {}",
+                asked.name(),
+                path.display(),
+                was.name(),
+                was.name()
+            ));
         }
     }
     let faults = flag("faults", a.faults.as_deref().unwrap_or("byzantine"))?;
     let synchrony = flag("synchrony", &a.synchrony)?;
     // A checkpoint's own size, unless the flags give one.
-    let own = trained
-        .as_ref()
-        .and_then(|(path, meta)| config::parse(&meta.config, &path.display().to_string()).ok())
-        .map(|exp| (exp.env.n, exp.env.f));
+    let own = match &trained {
+        Some((_, Ok(exp))) => Some((exp.env.n, exp.env.f)),
+        _ => None,
+    };
     let size = |flag: &str, given: Option<usize>, own: Option<usize>| {
         given
             .or(own)

@@ -501,10 +501,8 @@ fn train_epoch(
 ) -> anyhow::Result<(Stats, Stats)> {
     let (exp, spec) = (&job.exp, &job.spec);
     let batch_size = exp.train.batch;
-    let replays = match kept.is_empty() {
-        true => 0,
-        false => (batch_size as f64 * job.rb.replay_fraction).round() as usize,
-    };
+    // None while nothing is kept: `starts` draws fresh instances then.
+    let replays = (batch_size as f64 * job.rb.replay_fraction).round() as usize;
     let starts = rb_play::starts(
         spec,
         kept,

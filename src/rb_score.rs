@@ -106,7 +106,7 @@ impl RbProtocol for Greedy {
 }
 
 /// A counterexample to replay: an instance and the adversary's moves, with
-/// real agent ids (`search::counterexample_moves`).
+/// real agent ids (`search::refute`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Replay {
     pub inst: Instance,

@@ -1009,29 +1009,11 @@ pub fn canonical(
     (frame.apply(&seen), frame)
 }
 
-/// A shortest run of `inst` that breaks a property (the first one broken,
-/// in [`PROPERTIES`] order), as moves of the game itself: real agent ids,
-/// ending quiescent when the property is an eventual one. For replaying a
-/// counterexample move by move (learning teams are trained on them).
-pub fn counterexample_moves(
-    spec: &RbSpec,
-    inst: &Instance,
-    p: &dyn RbProtocol,
-    limits: &Limits,
-) -> Result<Option<Vec<Step>>, TooBig> {
-    let (found, _, merged) = search_instance(spec, inst, p, limits, &Options::default())?;
-    Ok(found
-        .paths
-        .into_iter()
-        .flatten()
-        .next()
-        .map(|path| real_moves(spec, inst, p, merged, &path)))
-}
-
 /// A search's path (in representatives' labels; `merged`: the search
-/// merged states with their mirrors) as moves of the game itself, ending
-/// quiescent when the path ends quiescent once retired agents have read
-/// what is owed to them.
+/// merged states with their mirrors) as moves of the game itself: real
+/// agent ids, ending quiescent when the path ends quiescent once retired
+/// agents have read what is owed to them. For replaying a counterexample
+/// move by move (learning teams are trained on them).
 fn real_moves(
     spec: &RbSpec,
     inst: &Instance,
@@ -1089,8 +1071,9 @@ pub struct Refutation {
     /// at the limit.
     pub states: u64,
     /// Per broken instance searched itself (not answered by an alike one),
-    /// in instance order: its index and a shortest run that breaks it, as
-    /// [`counterexample_moves`] gives it.
+    /// in instance order: its index and a shortest run that breaks it (the
+    /// first property broken there, in [`PROPERTIES`] order), as moves of
+    /// the game itself (`real_moves`).
     pub counterexamples: Vec<(usize, Vec<Step>)>,
 }
 

@@ -11,7 +11,7 @@
 //! attacker then trains against it, and its exact attack rate is printed
 //! next to the optimum. Outputs go to `results/examples/custom_protocol/`.
 
-use envs::{Action, Protocol, View};
+use envs::consensus::{Action, Protocol, View};
 use selfplay::config::{self, HonestTeam};
 use selfplay::folder::{self, Mode};
 use std::path::Path;
@@ -30,7 +30,7 @@ impl Protocol for TieToOwnInput {
         2
     }
 
-    fn check(&self, spec: &envs::EnvSpec) -> Result<(), String> {
+    fn check(&self, spec: &envs::consensus::EnvSpec) -> Result<(), String> {
         if spec.broadcasts() {
             return Err("tie_to_own_input counts every agent's input: use agreement".into());
         }
@@ -64,7 +64,8 @@ fn main() -> anyhow::Result<()> {
     protocol.check(&res.spec).map_err(anyhow::Error::msg)?;
 
     // Exact: every placement, input vector and Byzantine choice.
-    let report = envs::verify(&res.spec, &*protocol, &envs::Limits::default())?;
+    let report =
+        envs::consensus::verify(&res.spec, &*protocol, &envs::consensus::Limits::default())?;
     println!(
         "{} in {}: optimal attack rate {} ({} of {} instances broken)",
         report.protocol,
@@ -82,7 +83,7 @@ fn main() -> anyhow::Result<()> {
     res.honest = HonestTeam::Protocol(protocol);
     let out = root.join("results/examples/custom_protocol");
     let folder = folder::open(&out, Mode::Overwrite)?;
-    let rows = selfplay::run::run(&res, &folder.path, true)?;
+    let rows = selfplay::games::consensus::score::run(&res, &folder.path, true)?;
     println!("episodes  learned attack (exact)  optimum");
     for r in &rows {
         let show = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.4}"));

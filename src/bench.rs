@@ -2,13 +2,13 @@
 //! release build; each figure is one thread.
 
 use crate::config;
-use crate::run::stream;
-use crate::teams::{LearnedHonest, Rollout, ScriptedByzantine, ScriptedHonest};
+use crate::games::consensus::teams::{LearnedHonest, Rollout, ScriptedByzantine, ScriptedHonest};
+use crate::streams::stream;
 use agents::{Buffer, LearnConfig, Learner};
-use envs::rb::{self, RbFaults};
-use envs::view::obs_size;
-use envs::Switch;
-use envs::{
+use envs::broadcast::{self as rb, RbFaults};
+use envs::consensus::view::obs_size;
+use envs::consensus::Switch;
+use envs::consensus::{
     adversaries, protocols, verify, BatchEnv, EnvConfig, EnvSpec, Identity, Limits, Protocol,
 };
 use rand::{RngExt, SeedableRng};
@@ -79,7 +79,7 @@ fn acting(seconds: f64, canonical_views: bool) -> f64 {
         decisions += (0..env.len())
             .map(|e| {
                 let ep = env.episode(e);
-                envs::rules::bits(ep.honest(env.spec()))
+                envs::consensus::rules::bits(ep.honest(env.spec()))
                     .map(|i| ep.decided_round[i].max(1) as u64)
                     .sum::<u64>()
             })

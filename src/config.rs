@@ -1,11 +1,11 @@
 //! Experiment files: plain serde structs with defaults, unknown keys refused,
 //! and a validation pass whose errors name the file and the key.
 
-use crate::teams::GreedyHonest;
+use crate::games::consensus::teams::GreedyHonest;
 use agents::checkpoint::{self, Loaded};
 use agents::LearnConfig;
-use envs::view::{byz_obs_size, obs_size};
-use envs::{adversaries, protocols, ConfigError, EnvConfig, EnvSpec, Protocol, Rewards};
+use envs::consensus::view::{byz_obs_size, obs_size};
+use envs::consensus::{adversaries, protocols, ConfigError, EnvConfig, EnvSpec, Protocol, Rewards};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -46,10 +46,10 @@ pub struct Experiment {
     pub rewards: Rewards,
     /// The sampling game's parameters (`game = "slush"`).
     #[serde(default)]
-    pub slush: envs::slush::SlushConfig,
+    pub slush: envs::sampling::SlushConfig,
     /// Reliable broadcast's learning parameters (`game = "reliable_broadcast"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rb: Option<crate::rb_learn::RbConfig>,
+    pub rb: Option<crate::games::broadcast::game::RbConfig>,
     /// `selfplay harden`: attack, verify, defend until verified.
     #[serde(default)]
     pub harden: HardenConfig,
@@ -149,7 +149,7 @@ impl Kind {
 pub struct HonestConfig {
     /// `scripted`, `learned` or `frozen`.
     pub kind: Kind,
-    /// The scripted protocol, by its name in `envs::protocols::REGISTRY`.
+    /// The scripted protocol, by its name in `envs::consensus::protocols::REGISTRY`.
     pub protocol: String,
     /// A checkpoint: the frozen network, or a learned team's starting point.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -270,7 +270,7 @@ impl Default for EvalConfig {
             batch: 4096,
             adversaries: vec![],
             verify: true,
-            max_work: envs::Limits::default().max_work,
+            max_work: envs::consensus::Limits::default().max_work,
             max_instances: 1 << 22,
         }
     }
@@ -331,8 +331,8 @@ pub fn load_with(path: &Path, sets: &[String]) -> Result<Resolved, LoadError> {
 /// An experiment of either game, checked.
 pub enum Job {
     Consensus(Resolved),
-    Slush(crate::slush::SlushJob),
-    ReliableBroadcast(crate::rb_learn::RbJob),
+    Slush(crate::games::sampling::game::SlushJob),
+    ReliableBroadcast(crate::games::broadcast::game::RbJob),
 }
 
 /// Reads any experiment file (with overrides) and checks it for its game.
@@ -351,8 +351,10 @@ pub fn load_job(path: &Path, sets: &[String]) -> Result<Job, LoadError> {
 pub fn job(exp: Experiment) -> Result<Job, ConfigError> {
     match exp.game {
         Game::Consensus => resolve(exp).map(Job::Consensus),
-        Game::Slush => crate::slush::SlushJob::new(exp).map(Job::Slush),
-        Game::ReliableBroadcast => crate::rb_learn::RbJob::new(exp).map(Job::ReliableBroadcast),
+        Game::Slush => crate::games::sampling::game::SlushJob::new(exp).map(Job::Slush),
+        Game::ReliableBroadcast => {
+            crate::games::broadcast::game::RbJob::new(exp).map(Job::ReliableBroadcast)
+        }
     }
 }
 
@@ -1072,7 +1074,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((e.env.n, e.env.f), (4, 2));
-        assert_eq!(e.env.identity, envs::Identity::Pki);
+        assert_eq!(e.env.identity, envs::consensus::Identity::Pki);
         assert_eq!(e.honest.learn.hidden, vec![32, 32]);
         assert_eq!(e.name.as_deref(), Some("x"));
         let err = set(&["env.nn=3"]).unwrap_err().to_string();

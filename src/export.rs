@@ -1,7 +1,7 @@
 //! Output files. Everything is written to a temporary file and renamed into
 //! place, so a run killed at any moment leaves the previous complete file.
 
-use crate::teams::Tally;
+use crate::games::consensus::teams::Tally;
 use agents::Stats;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

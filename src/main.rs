@@ -1,5 +1,5 @@
 use clap::{Args, Parser, Subcommand};
-use envs::{protocols, verify, EnvConfig, EnvSpec, Limits, Protocol, Switch};
+use envs::consensus::{protocols, verify, EnvConfig, EnvSpec, Limits, Protocol, Switch};
 use selfplay::config;
 use selfplay::folder::{self, Mode};
 use std::path::PathBuf;
@@ -47,7 +47,7 @@ enum Command {
     Verify(Box<VerifyArgs>),
     /// Every program of RB-Learner's reliable-broadcast grammar, verified
     /// exactly; the verified ones ranked by messages sent.
-    Synthesize(selfplay::rb_synth::SynthArgs),
+    Synthesize(selfplay::games::broadcast::synth::SynthArgs),
     /// Runs an experiment's [sweep]: every seed and grid point, on all cores.
     Sweep {
         file: PathBuf,
@@ -105,7 +105,7 @@ struct VerifyArgs {
     /// adversary) or reliable_broadcast (asynchronous, event-driven; docs/reliable_broadcast.md).
     #[arg(long, default_value = "consensus")]
     game: String,
-    /// A scripted protocol by its name in envs::protocols::REGISTRY (an unknown
+    /// A scripted protocol by its name in envs::consensus::protocols::REGISTRY (an unknown
     /// name is refused with the list); with --game slush, slush or snowflake.
     #[arg(
         long,
@@ -152,9 +152,9 @@ struct VerifyArgs {
     #[arg(long, default_value_t = Limits::default().max_work, value_parser = parse_max_work)]
     max_work: f64,
     #[command(flatten)]
-    slush: selfplay::slush_verify::SlushFlags,
+    slush: selfplay::games::sampling::verify::SlushFlags,
     #[command(flatten)]
-    rb: selfplay::rb_verify::RbFlags,
+    rb: selfplay::games::broadcast::verify::RbFlags,
 }
 
 /// A work limit: a positive number (NaN would switch the verifier's guard off).
@@ -180,34 +180,36 @@ fn flag<T: Switch>(name: &str, value: &str) -> Result<T, String> {
 
 fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
     if a.game == "reliable_broadcast" {
-        return selfplay::rb_verify::run(&selfplay::rb_verify::Request {
-            protocol: a.protocol.as_deref(),
-            checkpoint: a.checkpoint.as_deref(),
-            n: a.n,
-            f: a.f,
-            faults: a.faults.as_deref(),
-            json: a.json,
-            flags: &a.rb,
-            foreign: [
-                ("identity", a.identity != "authenticated"),
-                ("comm", a.comm != "agreement"),
-                ("synchrony", a.synchrony != "synchronous"),
-                ("delta", a.delta.is_some()),
-                ("gst", a.gst.is_some()),
-                ("rounds", a.rounds.is_some()),
-                ("max-work", a.max_work != Limits::default().max_work),
-                (a.slush.given().unwrap_or(""), a.slush.given().is_some()),
-            ]
-            .into_iter()
-            .filter(|x| x.1)
-            .map(|x| x.0)
-            .collect(),
-        });
+        return selfplay::games::broadcast::verify::run(
+            &selfplay::games::broadcast::verify::Request {
+                protocol: a.protocol.as_deref(),
+                checkpoint: a.checkpoint.as_deref(),
+                n: a.n,
+                f: a.f,
+                faults: a.faults.as_deref(),
+                json: a.json,
+                flags: &a.rb,
+                foreign: [
+                    ("identity", a.identity != "authenticated"),
+                    ("comm", a.comm != "agreement"),
+                    ("synchrony", a.synchrony != "synchronous"),
+                    ("delta", a.delta.is_some()),
+                    ("gst", a.gst.is_some()),
+                    ("rounds", a.rounds.is_some()),
+                    ("max-work", a.max_work != Limits::default().max_work),
+                    (a.slush.given().unwrap_or(""), a.slush.given().is_some()),
+                ]
+                .into_iter()
+                .filter(|x| x.1)
+                .map(|x| x.0)
+                .collect(),
+            },
+        );
     }
     if let Some(path) = a
         .checkpoint
         .as_deref()
-        .filter(|p| selfplay::rb_explain::is_rb(p))
+        .filter(|p| selfplay::games::broadcast::explain::is_rb(p))
     {
         return Err(format!(
             "--checkpoint {}: a reliable-broadcast checkpoint; add --game reliable_broadcast",
@@ -235,18 +237,20 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
             ("delta", a.delta.is_some()),
             ("gst", a.gst.is_some()),
         ];
-        return selfplay::slush_verify::run(&selfplay::slush_verify::Request {
-            game: &a.game,
-            protocol: a.protocol.as_deref(),
-            checkpoint: a.checkpoint.as_deref(),
-            n: a.n.ok_or("--n: required for the sampling game")?,
-            f: a.f.ok_or("--f: required for the sampling game")?,
-            rounds: a.rounds,
-            flags: &a.slush,
-            json: a.json,
-            max_work: a.max_work,
-            consensus_only: consensus_only.iter().filter(|x| x.1).map(|x| x.0).collect(),
-        });
+        return selfplay::games::sampling::verify::run(
+            &selfplay::games::sampling::verify::Request {
+                game: &a.game,
+                protocol: a.protocol.as_deref(),
+                checkpoint: a.checkpoint.as_deref(),
+                n: a.n.ok_or("--n: required for the sampling game")?,
+                f: a.f.ok_or("--f: required for the sampling game")?,
+                rounds: a.rounds,
+                flags: &a.slush,
+                json: a.json,
+                max_work: a.max_work,
+                consensus_only: consensus_only.iter().filter(|x| x.1).map(|x| x.0).collect(),
+            },
+        );
     }
     let mut trained = None;
     let p: Box<dyn Protocol> = match (&a.protocol, &a.checkpoint) {
@@ -257,7 +261,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
             )
         })?,
         (None, Some(path)) => {
-            let (meta, greedy) = selfplay::explain::greedy_from_checkpoint(path)?;
+            let (meta, greedy) = selfplay::games::consensus::explain::greedy_from_checkpoint(path)?;
             // Its training config, read once: the game its views belong to.
             trained = Some((
                 path,
@@ -406,8 +410,8 @@ fn harden_cmd(a: RunArgs) -> Result<(), String> {
     let out = a.out(res.name());
     let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
     one_thread_inside_runs();
-    let say = selfplay::run::sayer(a.quiet);
-    selfplay::harden::harden(&res, &out, &say).map_err(|e| format!("{e:#}"))?;
+    let say = selfplay::out::sayer(a.quiet);
+    selfplay::games::consensus::harden::harden(&res, &out, &say).map_err(|e| format!("{e:#}"))?;
     Ok(())
 }
 
@@ -454,7 +458,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Verify(a)) => verify_cmd(*a),
-        Some(Command::Synthesize(a)) => selfplay::rb_synth::run(&a),
+        Some(Command::Synthesize(a)) => selfplay::games::broadcast::synth::run(&a),
         Some(Command::Sweep {
             file,
             list,
@@ -471,20 +475,24 @@ fn main() -> ExitCode {
         Some(Command::Explain {
             checkpoint,
             max_work: _,
-        }) if selfplay::rb_explain::is_rb(&checkpoint) => {
-            selfplay::rb_explain::explain(&checkpoint).map(|text| selfplay::out!("{text}"))
+        }) if selfplay::games::broadcast::explain::is_rb(&checkpoint) => {
+            selfplay::games::broadcast::explain::explain(&checkpoint)
+                .map(|text| selfplay::out!("{text}"))
         }
         Some(Command::Explain {
             checkpoint,
             max_work: _,
-        }) if selfplay::slush_explain::is_slush(&checkpoint) => {
-            selfplay::slush_explain::explain(&checkpoint).map(|text| selfplay::out!("{text}"))
+        }) if selfplay::games::sampling::explain::is_slush(&checkpoint) => {
+            selfplay::games::sampling::explain::explain(&checkpoint)
+                .map(|text| selfplay::out!("{text}"))
         }
         Some(Command::Explain {
             checkpoint,
             max_work,
-        }) => selfplay::explain::from_checkpoint(&checkpoint)
-            .and_then(|(spec, p)| selfplay::explain::explain(&spec, &p, &Limits { max_work }))
+        }) => selfplay::games::consensus::explain::from_checkpoint(&checkpoint)
+            .and_then(|(spec, p)| {
+                selfplay::games::consensus::explain::explain(&spec, &p, &Limits { max_work })
+            })
             .map(|text| selfplay::out!("{text}")),
         Some(Command::Plot { run }) => selfplay::plot::plot(&run)
             .map(|svg| selfplay::outln!("wrote {}", svg.display()))

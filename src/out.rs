@@ -2,7 +2,7 @@
 //! `explain`, `plot`, `bench`). A closed stdout (`selfplay explain X | head -1`)
 //! means nobody reads on: the command exits quietly with status 0, as `cat`
 //! and ripgrep do, instead of panicking. Training runs use
-//! [`crate::run::sayer`] instead, which goes on: their files are the results.
+//! [`crate::out::sayer`] instead, which goes on: their files are the results.
 
 use std::io::Write;
 
@@ -36,4 +36,15 @@ macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::out::emit(format_args!("{}\n", format_args!($($arg)*)))
     };
+}
+
+/// Prints a line unless quiet. A closed stdout (`| head`) is not an error
+/// worth losing a run over: the files are the results.
+pub fn sayer(quiet: bool) -> impl Fn(String) {
+    move |s| {
+        if !quiet {
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), "{s}");
+        }
+    }
 }

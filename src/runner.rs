@@ -8,12 +8,12 @@
 //! progress bar and the plot.
 
 use crate::config::{Experiment, Job};
-use crate::consensus::Consensus;
 use crate::export::{csv_bytes, write_atomic, TimingRow};
-use crate::rb_learn::RbRun;
-use crate::run::stream;
-use crate::slush::SlushRun;
+use crate::games::broadcast::game::RbRun;
+use crate::games::consensus::game::Consensus;
+use crate::games::sampling::game::SlushRun;
 use crate::state::{saved_state, RunState};
+use crate::streams::stream;
 use crate::timing::Timing;
 use agents::checkpoint::{self, Meta};
 use agents::{Learner, Stats, StatsSum};
@@ -252,7 +252,7 @@ impl Job {
 
     /// Runs the experiment of any game through the one runner.
     pub fn run(&self, out: &Path, quiet: bool, resume: bool) -> anyhow::Result<()> {
-        let say = crate::run::sayer(quiet);
+        let say = crate::out::sayer(quiet);
         match self {
             Job::Consensus(res) => {
                 run(&mut Consensus::new(res)?, out, &say, quiet, resume)?;

@@ -178,7 +178,7 @@ pub struct Options {
 /// Runs (or lists) the sweep; writes `root/<name>/metrics.csv` combining every finished run.
 pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow::Result<()> {
     // A closed stdout must not stop a sweep: the files are the results.
-    let say = crate::run::sayer(false);
+    let say = crate::out::sayer(false);
     let (name, runs) = plan(file, sets, root)?;
     if opt.list {
         for run in &runs {

@@ -27,7 +27,7 @@ fn load(path: &Path, sets: &[&str]) -> Resolved {
 }
 
 fn run(res: &Resolved, out: &Path) -> Vec<MetricsRow> {
-    selfplay::run::run(res, out, true).unwrap()
+    selfplay::games::consensus::score::run(res, out, true).unwrap()
 }
 
 #[test]
@@ -51,7 +51,7 @@ fn every_experiment_runs_and_respects_the_optimum() {
         if let config::Job::Slush(job) =
             config::load_job(&path, &sets).unwrap_or_else(|e| panic!("{e}"))
         {
-            let rows = selfplay::slush::run(&job, dir.path(), &|_| {}).unwrap();
+            let rows = selfplay::games::sampling::game::run(&job, dir.path(), &|_| {}).unwrap();
             let names: Vec<&str> = rows.iter().map(|r| r.honest.as_str()).collect();
             if job.exp.byzantine.kind == config::Kind::Scripted {
                 assert_eq!(
@@ -65,7 +65,8 @@ fn every_experiment_runs_and_respects_the_optimum() {
                 .iter()
                 .all(|r| r.eval_episodes == 2000 && r.majority_rate.is_some()));
             // Every attack, scripted or learned, within its interval of the optimum.
-            let attacks = selfplay::slush_score::read(&dir.path().join("metrics.csv")).unwrap();
+            let attacks =
+                selfplay::games::sampling::score::read(&dir.path().join("metrics.csv")).unwrap();
             for r in &attacks {
                 let opt = r
                     .metrics
@@ -427,7 +428,7 @@ fn hardening_distills_attacks_and_replays() {
         &experiment("harden.toml"),
         &["env.n=3", "harden.iterations=0", "harden.attempts=1"],
     );
-    let rows = selfplay::harden::harden(&res, dir.path(), &say).unwrap();
+    let rows = selfplay::games::consensus::harden::harden(&res, dir.path(), &say).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(
         rows[0].optimal_attack_rate, 0.5,
@@ -450,7 +451,7 @@ fn hardening_distills_attacks_and_replays() {
             "harden.attempts=2",
         ],
     );
-    let rows = selfplay::harden::harden(&res, dir.path(), &say).unwrap();
+    let rows = selfplay::games::consensus::harden::harden(&res, dir.path(), &say).unwrap();
     let at: Vec<(usize, usize, bool)> = rows
         .iter()
         .map(|r| (r.attempt, r.iteration, r.verified))
@@ -469,7 +470,7 @@ fn hardening_distills_attacks_and_replays() {
         "harden.verify_every=0",
     ];
     let res = load(&experiment("harden.toml"), &sets);
-    let rows = selfplay::harden::harden(&res, dir.path(), &say).unwrap();
+    let rows = selfplay::games::consensus::harden::harden(&res, dir.path(), &say).unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(
         rows[0].attack_rate,
@@ -496,7 +497,7 @@ fn learned_slush_agrees_on_three_versus_two_and_beats_slush_at_the_majority() {
     else {
         panic!("a slush experiment")
     };
-    let rows = selfplay::slush::run(&job, dir.path(), &|_| {}).unwrap();
+    let rows = selfplay::games::sampling::game::run(&job, dir.path(), &|_| {}).unwrap();
     let slush = &rows[0];
     let learned = rows.last().unwrap();
     assert_eq!(
@@ -534,8 +535,8 @@ fn a_learned_slush_attacker_nears_the_exact_optimum_and_never_passes_it() {
         else {
             panic!("a slush experiment")
         };
-        selfplay::slush::run(&job, dir.path(), &|_| {}).unwrap();
-        let rows = selfplay::slush_score::read(&dir.path().join("metrics.csv")).unwrap();
+        selfplay::games::sampling::game::run(&job, dir.path(), &|_| {}).unwrap();
+        let rows = selfplay::games::sampling::score::read(&dir.path().join("metrics.csv")).unwrap();
         for r in &rows {
             let opt = r.metrics.optimal_attack_rate.unwrap();
             assert!(r.attack.attack_rate_low <= opt, "{protocol}: {r:#?}");
@@ -576,7 +577,7 @@ fn slush_cotraining_scores_every_row_against_the_optimum_of_its_protocol() {
     else {
         panic!("a slush experiment")
     };
-    let rows = selfplay::slush::run(&job, dir.path(), &|_| {}).unwrap();
+    let rows = selfplay::games::sampling::game::run(&job, dir.path(), &|_| {}).unwrap();
     assert_eq!(rows.len(), 3);
     for r in &rows[1..] {
         assert!(r.honest_entropy.is_some() && r.byzantine_entropy.is_some());
@@ -621,9 +622,13 @@ fn anonymous_channels_learn_and_verify() {
     }
     let last = rows.last().unwrap();
     assert_eq!(last.optimal_attack_rate, Some(0.125), "{rows:#?}");
-    let text = selfplay::explain::from_checkpoint(&dir.path().join("honest.safetensors"))
-        .and_then(|(spec, p)| selfplay::explain::explain(&spec, &p, &envs::Limits::default()))
-        .unwrap();
+    let text = selfplay::games::consensus::explain::from_checkpoint(
+        &dir.path().join("honest.safetensors"),
+    )
+    .and_then(|(spec, p)| {
+        selfplay::games::consensus::explain::explain(&spec, &p, &envs::consensus::Limits::default())
+    })
+    .unwrap();
     // `explain` shows what it is: it never decides 1.
     assert!(
         text.contains("commit 0") && !text.contains("commit 1"),
@@ -647,11 +652,12 @@ fn atomic_commit_is_learned_and_verified() {
     assert_ne!(rows[0].verified, Some(true));
     assert_eq!(rows.last().unwrap().verified, Some(true), "{rows:#?}");
     // The kept protocol is the verified one, as `selfplay verify` sees it.
-    let (_, best) =
-        selfplay::explain::greedy_from_checkpoint(&dir.path().join("honest_best.safetensors"))
-            .unwrap();
+    let (_, best) = selfplay::games::consensus::explain::greedy_from_checkpoint(
+        &dir.path().join("honest_best.safetensors"),
+    )
+    .unwrap();
     let spec = &res.spec;
-    let report = envs::verify(spec, &best, &envs::Limits::default()).unwrap();
+    let report = envs::consensus::verify(spec, &best, &envs::consensus::Limits::default()).unwrap();
     assert!(report.verified, "{report:?}");
 }
 
@@ -781,13 +787,21 @@ fn a_protocol_learned_at_n_4_with_pki_is_verified() {
         .all(|r| r.verified == Some(false)));
     // Verified again from the checkpoint, over every placement, input and
     // Byzantine choice; it waits for the signed relays, sending in rounds 1 and 2.
-    let (spec, best) =
-        selfplay::explain::from_checkpoint(&dir.path().join("honest_best.safetensors")).unwrap();
+    let (spec, best) = selfplay::games::consensus::explain::from_checkpoint(
+        &dir.path().join("honest_best.safetensors"),
+    )
+    .unwrap();
     assert!(spec.canonical_views());
-    let report = envs::verify(&spec, &best, &envs::Limits::default()).unwrap();
+    let report =
+        envs::consensus::verify(&spec, &best, &envs::consensus::Limits::default()).unwrap();
     assert!(report.verified, "{report:?}");
     assert_eq!(report.instances, 32);
-    let table = selfplay::explain::explain(&spec, &best, &envs::Limits::default()).unwrap();
+    let table = selfplay::games::consensus::explain::explain(
+        &spec,
+        &best,
+        &envs::consensus::Limits::default(),
+    )
+    .unwrap();
     assert!(table.contains("round 1: 2 views: send in 2"), "{table}");
     assert!(table.contains("round 2: 40 views: send in 40"), "{table}");
 }
@@ -800,7 +814,7 @@ fn majority_is_hardened_to_a_verified_protocol_at_n_4() {
     // verified protocol.
     let dir = tempfile::tempdir().unwrap();
     let res = load(&experiment("harden.toml"), &[]);
-    let rows = selfplay::harden::harden(&res, dir.path(), &say).unwrap();
+    let rows = selfplay::games::consensus::harden::harden(&res, dir.path(), &say).unwrap();
     assert_eq!(rows[0].optimal_attack_rate, 0.375, "majority at n = 4");
     let last = rows.last().unwrap();
     assert!(last.verified, "{rows:#?}");
@@ -868,7 +882,7 @@ fn reliable_broadcast_experiments_learn_at_reduced_size() {
         else {
             unreachable!("filtered above")
         };
-        let rows = selfplay::rb_learn::run(&job, dir.path(), &|_| {}).unwrap();
+        let rows = selfplay::games::broadcast::game::run(&job, dir.path(), &|_| {}).unwrap();
         let shown = path.display();
         assert_eq!(
             rows.iter().map(|r| r.episodes).collect::<Vec<_>>(),
@@ -892,7 +906,7 @@ fn reliable_broadcast_experiments_learn_at_reduced_size() {
             assert_eq!(r.broken.is_empty(), o == 0.0, "{shown}: {r:?}");
         }
         assert_eq!(
-            selfplay::rb_learn::read(&dir.path().join("metrics.csv")).unwrap(),
+            selfplay::games::broadcast::game::read(&dir.path().join("metrics.csv")).unwrap(),
             rows,
             "{shown}: metrics.csv reads back"
         );

@@ -188,9 +188,9 @@ fn the_config_reference_documents_every_config_key() {
     full.byzantine.learn.baseline = agents::Baseline::BatchMean;
     full.honest.learn.class_bias = [0.0, 0.0, 1.0];
     full.byzantine.learn.class_bias = [0.0, 0.0, 1.0];
-    full.rewards.terminal = envs::Terminal::FirstMatch;
-    full.rewards.round_penalty_at = envs::RoundPenaltyAt::EveryStep;
-    full.slush.attack_goal = envs::slush::AttackGoal::Majority;
+    full.rewards.terminal = envs::consensus::Terminal::FirstMatch;
+    full.rewards.round_penalty_at = envs::consensus::RoundPenaltyAt::EveryStep;
+    full.slush.attack_goal = envs::sampling::AttackGoal::Majority;
     full.sweep = Some(Default::default());
     let mut known = BTreeSet::new();
     keys(
@@ -768,9 +768,10 @@ fn the_verifier_guard_cannot_be_switched_off() {
         "{err}"
     );
     // The library refuses a NaN limit too.
-    let spec = envs::EnvSpec::new(&envs::EnvConfig::default(), 2).unwrap();
-    let p = envs::protocols::scripted("majority").unwrap();
-    let e = envs::verify(&spec, &*p, &envs::Limits { max_work: f64::NAN }).unwrap_err();
+    let spec = envs::consensus::EnvSpec::new(&envs::consensus::EnvConfig::default(), 2).unwrap();
+    let p = envs::consensus::protocols::scripted("majority").unwrap();
+    let e = envs::consensus::verify(&spec, &*p, &envs::consensus::Limits { max_work: f64::NAN })
+        .unwrap_err();
     assert!(
         e.to_string().contains("must be a positive number, not NaN"),
         "{e}"

@@ -5,10 +5,10 @@
 mod common;
 use common::search_matches_brute_force;
 
-use envs::protocols;
-use envs::rules::{bits, Episode, Instance};
-use envs::spec::SENDER;
-use envs::{
+use envs::consensus::protocols;
+use envs::consensus::rules::{bits, Episode, Instance};
+use envs::consensus::spec::SENDER;
+use envs::consensus::{
     adversaries, instance_count, instances, verify, BatchEnv, Comm, EnvConfig, EnvSpec, Identity,
     Limits, Report, NONE,
 };
@@ -159,7 +159,7 @@ fn chains_bind_the_adversary_under_pki() {
     );
     let allowed = |ep: &Episode, r: u8, b: usize| {
         (0..2).fold(0u8, |m, h| {
-            m | (envs::rules::allowed(&s, r, ep, b, 2, h) >> h & 1) << h
+            m | (envs::consensus::rules::allowed(&s, r, ep, b, 2, h) >> h & 1) << h
         })
     };
     assert_eq!(allowed(&ep, 1, 0), 0b11);
@@ -175,7 +175,7 @@ fn chains_bind_the_adversary_under_pki() {
     assert_eq!(allowed(&ep, 3, 1), 0b10);
     // Without signatures anything goes.
     let a = spec(4, 2, Identity::Authenticated, 4);
-    assert_eq!(envs::rules::allowed(&a, 3, &ep, 1, 2, 0), 0b101);
+    assert_eq!(envs::consensus::rules::allowed(&a, 3, &ep, 1, 2, 0), 0b101);
 }
 
 fn ic(n: usize, f: usize, identity: Identity, rounds: u8) -> EnvSpec {
@@ -228,7 +228,7 @@ fn every_entry_is_the_broadcast_of_its_sender() {
     // the engine's handling of a sender other than agent 0 against the
     // broadcast mode, where the sender is always agent 0.
     let p = protocols::scripted("dolev_strong").unwrap();
-    let budget = envs::budget::Budget::new(f64::INFINITY);
+    let budget = envs::consensus::budget::Budget::new(f64::INFINITY);
     for (n, f, identity, rounds) in [
         (3, 1, Identity::Authenticated, 3),
         (4, 1, Identity::Authenticated, 3),
@@ -243,8 +243,12 @@ fn every_entry_is_the_broadcast_of_its_sender() {
                 inputs: rot(inst.inputs, k),
                 sender: 0,
             };
-            let entry = envs::verify::attack(&s, &*p, inst, &budget).0.is_some();
-            let broadcast = envs::verify::attack(&b, &*p, same, &budget).0.is_some();
+            let entry = envs::consensus::verify::attack(&s, &*p, inst, &budget)
+                .0
+                .is_some();
+            let broadcast = envs::consensus::verify::attack(&b, &*p, same, &budget)
+                .0
+                .is_some();
             assert_eq!(entry, broadcast, "{inst:?} {}", s.describe());
         }
     }

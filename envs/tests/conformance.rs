@@ -5,10 +5,10 @@
 //! that are never reversed (P2), termination by the round cap and
 //! determinism.
 
-use envs::adversaries::{self, Adversary};
-use envs::rules::{all, bits};
-use envs::view::{byz_obs_size, obs_size};
-use envs::{
+use envs::consensus::adversaries::{self, Adversary};
+use envs::consensus::rules::{all, bits};
+use envs::consensus::view::{byz_obs_size, obs_size};
+use envs::consensus::{
     protocols, BatchEnv, Comm, EnvConfig, EnvSpec, Faults, Identity, Switch, Synchrony, NONE,
 };
 use rand::{RngExt, SeedableRng};

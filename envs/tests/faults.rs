@@ -5,8 +5,8 @@
 mod common;
 use common::search_matches_brute_force;
 
-use envs::protocols;
-use envs::{verify, Comm, EnvConfig, EnvSpec, Faults, Identity, Limits, Report};
+use envs::consensus::protocols;
+use envs::consensus::{verify, Comm, EnvConfig, EnvSpec, Faults, Identity, Limits, Report};
 
 fn spec(n: usize, f: usize, comm: Comm, faults: Faults, rounds: u8) -> EnvSpec {
     let cfg = EnvConfig {
@@ -80,7 +80,7 @@ fn atomic_commit_needs_the_votes_flooded() {
 
 #[test]
 fn atomic_commit_properties_are_named() {
-    use envs::rules::{outcome, Episode, Instance};
+    use envs::consensus::rules::{outcome, Episode, Instance};
     let s = spec(3, 1, Comm::AtomicCommit, Faults::Crash, 3);
     let mut ep = Episode::start(
         &s,

@@ -2,8 +2,10 @@
 //! search that fits (its work is measured on a sample of instances), and a
 //! search that needs more than the limit is stopped, never left to run on.
 
-use envs::verify::{Basis, PROBES};
-use envs::{protocols, verify, Comm, EnvConfig, EnvSpec, Identity, Limits, Synchrony, VerifyError};
+use envs::consensus::verify::{Basis, PROBES};
+use envs::consensus::{
+    protocols, verify, Comm, EnvConfig, EnvSpec, Identity, Limits, Synchrony, VerifyError,
+};
 
 fn spec(cfg: EnvConfig, rounds: u8) -> EnvSpec {
     EnvSpec::new(&cfg, rounds).unwrap()
@@ -27,7 +29,7 @@ fn a_loose_bound_is_measured_instead_and_the_search_runs() {
         },
         4,
     );
-    assert!(envs::instances(&s).len() > PROBES);
+    assert!(envs::consensus::instances(&s).len() > PROBES);
     let p = protocols::scripted("dolev_strong").unwrap();
     let whole = verify(&s, &*p, &limit(1e15)).unwrap();
     assert!(whole.estimated_work > 1e8, "{}", whole.estimated_work);

@@ -6,10 +6,10 @@
 //! when its property is an eventual one. (The plain search meets a brute
 //! force over concrete messages in `reliable_broadcast.rs`.)
 
-use envs::rb::game::{RbSpec, Semantics};
-use envs::rb::protocols::{self, RbProtocol};
-use envs::rb::search::{self, Limits, Options, Report};
-use envs::rb::{RbFaults, PROPERTIES};
+use envs::broadcast::game::{RbSpec, Semantics};
+use envs::broadcast::protocols::{self, RbProtocol};
+use envs::broadcast::search::{self, Limits, Options, Report};
+use envs::broadcast::{RbFaults, PROPERTIES};
 
 fn options(bits: u8) -> Options {
     Options {
@@ -153,14 +153,14 @@ fn refutation_answers_every_instance_as_verify_does() {
                 "{what}"
             );
             assert_eq!(r.verified(), Some(whole.verified), "{what}");
-            let instances = envs::rb::instances(spec);
+            let instances = envs::broadcast::instances(spec);
             for (k, moves) in &r.counterexamples {
                 let inst = &instances[*k];
-                let (mut state, _) = envs::rb::game::start(spec, inst, p);
+                let (mut state, _) = envs::broadcast::game::start(spec, inst, p);
                 for &step in moves {
-                    envs::rb::game::apply(spec, inst, p, &mut state, step);
+                    envs::broadcast::game::apply(spec, inst, p, &mut state, step);
                 }
-                let b = envs::rb::game::broken(spec, inst, &state);
+                let b = envs::broadcast::game::broken(spec, inst, &state);
                 assert_ne!(
                     b & r.per_instance[*k].unwrap(),
                     0,

@@ -1,10 +1,10 @@
 //! Synthesis over RB-Learner's grammar (issue 16): facts about the whole
 //! grammar, and the synthesis' cuts checked against the plain verifier.
 
-use envs::rb::game::{Decision, View};
-use envs::rb::grammar::{self, Action, Dest, Guard, Instr, MsgType, Program, Tau};
-use envs::rb::search::{self, Limits};
-use envs::rb::{protocols, synth, RbFaults, RbProtocol, RbSpec, Semantics};
+use envs::broadcast::game::{Decision, View};
+use envs::broadcast::grammar::{self, Action, Dest, Guard, Instr, MsgType, Program, Tau};
+use envs::broadcast::search::{self, Limits};
+use envs::broadcast::{protocols, synth, RbFaults, RbProtocol, RbSpec, Semantics};
 
 fn spec(n: usize, f: usize, faults: RbFaults, semantics: Semantics) -> RbSpec {
     RbSpec::new(n, f, faults).unwrap().with_semantics(semantics)

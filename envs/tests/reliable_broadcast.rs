@@ -2,10 +2,10 @@
 //! checked against a brute force over concrete messages written apart from
 //! it (its own state, its own crash model, no symmetry).
 
-use envs::rb::game::{self, Instance, Msg, RbSpec, SENDER};
-use envs::rb::protocols::{self, RbProtocol};
-use envs::rb::search::{self, Limits};
-use envs::rb::{RbFaults, Semantics, PROPERTIES};
+use envs::broadcast::game::{self, Instance, Msg, RbSpec, SENDER};
+use envs::broadcast::protocols::{self, RbProtocol};
+use envs::broadcast::search::{self, Limits};
+use envs::broadcast::{RbFaults, Semantics, PROPERTIES};
 use std::collections::{BTreeSet, HashSet};
 
 fn spec(n: usize, f: usize, faults: RbFaults) -> RbSpec {

@@ -6,10 +6,10 @@
 mod common;
 use common::search_matches_brute_force;
 
-use envs::protocols::{self, Protocol};
-use envs::rules::{empty_inbox, step, Action, Episode, Instance};
-use envs::spec::offset;
-use envs::{
+use envs::consensus::protocols::{self, Protocol};
+use envs::consensus::rules::{empty_inbox, step, Action, Episode, Instance};
+use envs::consensus::spec::offset;
+use envs::consensus::{
     verify, Comm, EnvConfig, EnvSpec, Faults, Identity, Limits, Report, Synchrony, View, NONE,
 };
 use Synchrony::{Asynchronous, PartiallySynchronous};

@@ -1,11 +1,13 @@
 //! The textbook facts at the end of GAME.md, with the exact rates pinned, and
 //! the verifier cross-checked against a brute force through the batched engine.
 
-use envs::adversaries;
-use envs::protocols::{self, Protocol};
-use envs::rules::bits;
-use envs::trace::replay;
-use envs::{instances, verify, BatchEnv, EnvConfig, EnvSpec, Identity, Limits, Report, NONE};
+use envs::consensus::adversaries;
+use envs::consensus::protocols::{self, Protocol};
+use envs::consensus::rules::bits;
+use envs::consensus::trace::replay;
+use envs::consensus::{
+    instances, verify, BatchEnv, EnvConfig, EnvSpec, Identity, Limits, Report, NONE,
+};
 use std::sync::Arc;
 
 fn spec(n: usize, f: usize, identity: Identity, rounds: u8) -> EnvSpec {
@@ -110,7 +112,7 @@ fn counterexamples_replay_through_the_engine() {
             continue;
         };
         // Replay the schedule in the batched engine, as a Byzantine policy would play it.
-        let inst = envs::Instance {
+        let inst = envs::consensus::Instance {
             byzantine: cex.byzantine.iter().fold(0, |m, &b| m | 1 << b),
             inputs: cex
                 .inputs

@@ -1,9 +1,9 @@
 //! What the integration tests share: the brute force that checks the
 //! verifier's searches by playing every adversary schedule.
 
-use envs::protocols::Protocol;
-use envs::rules::bits;
-use envs::{instances, verify, BatchEnv, EnvSpec, Faults, Limits, NONE};
+use envs::consensus::protocols::Protocol;
+use envs::consensus::rules::bits;
+use envs::consensus::{instances, verify, BatchEnv, EnvSpec, Faults, Limits, NONE};
 use std::sync::Arc;
 
 /// Optimal attack rate by brute force: every instance against every
@@ -42,7 +42,10 @@ fn brute_force(s: &EnvSpec, p: &dyn Protocol) -> u64 {
                             }
                         }
                         Faults::Byzantine => {}
-                        _ => out.push(((bo * n + i) * s.heads(), vec![NONE, envs::rules::DROP])),
+                        _ => out.push((
+                            (bo * n + i) * s.heads(),
+                            vec![NONE, envs::consensus::rules::DROP],
+                        )),
                     }
                 }
             }
@@ -95,7 +98,7 @@ pub fn search_matches_brute_force(s: &EnvSpec, p: &dyn Protocol) {
     let what = format!("{} {}", p.name(), s.describe());
     assert_eq!(r.broken_instances, brute_force(s, p), "{what}");
     for (inst, sched) in &r.broken {
-        let t = envs::trace::replay(s, p, *inst, sched);
+        let t = envs::consensus::trace::replay(s, p, *inst, sched);
         assert!(!t.outcome.honest_wins(), "{what}: {inst:?}");
     }
 }

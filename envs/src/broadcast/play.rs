@@ -1,0 +1,749 @@
+//! Many reliable-broadcast episodes stepped together, for learning teams
+//! (issue 16). No network here: the runner asks its policies for every
+//! pending decision of every episode at once, and this module turns the
+//! answers into moves of the game through its public rules.
+//!
+//! **Two kinds of turn.** An episode either has honest agents whose view
+//! changed and who have not yet acted on it (*pending*), or it waits for
+//! the adversary. Pending agents act first: the game's `react` re-asks a
+//! protocol on every change of the view, so an agent acting once per
+//! pending view, until it adds nothing, is the same run as `react` with
+//! the same decisions. Only then does the adversary move (one delivery or
+//! one Byzantine injection), or stop, which it may only do in a quiescent
+//! state (fairness: everything owed between correct agents was delivered).
+//!
+//! **The honest action** is four heads of three classes each (the learner's
+//! factored categorical): INIT, ECHO and READY (value 0, value 1, or none)
+//! and deliver (0, 1, or not). Every combination is a legal decision, so
+//! the per-head masks are exact: a message already sent, an INIT from a
+//! non-sender and a second delivery are masked out.
+//!
+//! **The adversary's action** is a move of `game::steps`, chosen as a short
+//! sequence of three-class choices, each masked to what some legal move
+//! still allows: what (deliver a correct agent's message, a faulty move,
+//! stop), the recipient (base-3 digits of its slot among the non-Byzantine
+//! agents), the message's kind, then its value. One level per forward pass.
+//!
+//! **Episodes end.** Each agent sends each message once and each Byzantine
+//! agent sends each message to each recipient once, so at most
+//! [`max_moves`] adversary moves exist in any run; the adversary stops
+//! earlier, or is stopped when no move is left (then nothing is in flight,
+//! so the state is quiescent).
+
+use super::game::{
+    self, Decision, Instance, Kind, Msg, RbFaults, RbSpec, Source, State, Step, View, SENDER,
+};
+use super::protocols::RbProtocol;
+
+/// Honest heads: INIT, ECHO, READY, deliver.
+pub const HONEST_HEADS: usize = 4;
+/// The class "none" of every head.
+pub const NONE: u32 = 2;
+const ALL: u8 = 0b111;
+const ONLY_NONE: u8 = 1 << NONE;
+
+/// The kinds an honest head sends, in head order.
+const HEAD_KINDS: [Kind; 3] = [Kind::Init, Kind::Echo, Kind::Ready];
+
+/// The size of an honest agent's observation (its view and nothing else,
+/// so the greedy policy is an `RbProtocol`): its input (one-hot; only the
+/// sender has one), the first INIT (one-hot), each of the four counts as a
+/// thermometer (count >= k for k = 1..n: a threshold is one unit), the
+/// messages sent and the delivery (one-hot).
+pub fn honest_obs_size(spec: &RbSpec) -> usize {
+    2 + 2 + 4 * spec.n + game::MSGS + 2
+}
+
+/// Writes `view` as the network reads it.
+pub fn encode_view(spec: &RbSpec, view: &View, out: &mut [f32]) {
+    out.fill(0.0);
+    if let Some(v) = view.input {
+        out[v as usize] = 1.0;
+    }
+    if let Some(v) = view.init {
+        out[2 + v as usize] = 1.0;
+    }
+    for (c, &count) in view.count.iter().enumerate() {
+        for k in 0..(count as usize).min(spec.n) {
+            out[4 + c * spec.n + k] = 1.0;
+        }
+    }
+    let at = 4 + 4 * spec.n;
+    for i in 0..game::MSGS {
+        out[at + i] = (view.sent >> i & 1) as f32;
+    }
+    if let Some(v) = view.delivered {
+        out[at + game::MSGS + v as usize] = 1.0;
+    }
+}
+
+/// How the honest network reads a view and what it may choose there: two
+/// priors on the class of protocols it can learn (`rb.value_symmetric`,
+/// `rb.one_value_per_kind`), each kept by the masks, so the greedy
+/// protocol is in that class by construction and verified like any other.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reading {
+    /// Views are read up to swapping the values (see [`orient`]): no value
+    /// is chosen on a view that says the same of both.
+    pub symmetric: bool,
+    /// At most one value of each kind is sent (an agent that sent ECHO 0
+    /// never sends ECHO 1), as in the textbook protocols.
+    pub one_value: bool,
+}
+
+impl Reading {
+    pub fn symmetric() -> Reading {
+        Reading {
+            symmetric: true,
+            one_value: false,
+        }
+    }
+}
+
+/// The honest heads' masks on `view`: what is still legal. Only the
+/// sender has an input, and only the sender may send INIT.
+pub fn honest_masks(view: &View) -> [u8; HONEST_HEADS] {
+    let mut m = [ONLY_NONE; HONEST_HEADS];
+    for (h, &kind) in HEAD_KINDS.iter().enumerate() {
+        if kind == Kind::Init && view.input.is_none() {
+            continue;
+        }
+        for v in 0..2 {
+            if !view.has_sent(Msg::new(kind, v)) {
+                m[h] |= 1 << v;
+            }
+        }
+    }
+    if view.delivered.is_none() {
+        m[3] = ALL;
+    }
+    m
+}
+
+/// `view` with the values 0 and 1 swapped everywhere.
+pub fn swap(view: &View) -> View {
+    super::mirror::view(view)
+}
+
+/// What `view` says about value `v`, most telling first.
+fn signature(view: &View, v: u8) -> [u8; 9] {
+    let is = |x: Option<u8>| (x == Some(v)) as u8;
+    let sent = |k: Kind| view.has_sent(Msg::new(k, v)) as u8;
+    [
+        is(view.input),
+        is(view.init),
+        is(view.delivered),
+        view.count(Msg::ready(v)) as u8,
+        view.count(Msg::echo(v)) as u8,
+        sent(Kind::Init),
+        sent(Kind::Echo),
+        sent(Kind::Ready),
+        0,
+    ]
+}
+
+/// The honest network's view, in one of two codings. As it is; or, with
+/// `symmetric` (`rb.value_symmetric`), up to swapping the values: the view
+/// is turned so that value 0 is the one it says more about, and the
+/// decision is turned back. The game is symmetric in the values (the
+/// properties name none, every instance comes with both inputs), so this
+/// restricts the learner to protocols that treat 0 and 1 alike, as every
+/// textbook protocol does; on a view that says the same of both values
+/// such a protocol cannot favour one, so it sends no value and delivers
+/// none there. Returns the view the network reads and whether it was
+/// turned.
+pub fn orient(view: &View, symmetric: bool) -> (View, bool) {
+    if symmetric && signature(view, 1) > signature(view, 0) {
+        (swap(view), true)
+    } else {
+        (*view, false)
+    }
+}
+
+/// The observation and the heads' masks of `view` in its coding; whether
+/// the decision must be turned back ([`decision_in`]).
+pub fn honest_input(
+    spec: &RbSpec,
+    view: &View,
+    reading: Reading,
+    obs: &mut [f32],
+    masks: &mut [u8],
+) -> bool {
+    let (seen, turned) = orient(view, reading.symmetric);
+    encode_view(spec, &seen, obs);
+    let mut m = honest_masks(&seen);
+    if reading.one_value {
+        for (h, &kind) in HEAD_KINDS.iter().enumerate() {
+            if (0..2).any(|v| seen.has_sent(Msg::new(kind, v))) {
+                m[h] = ONLY_NONE;
+            }
+        }
+    }
+    if reading.symmetric && signature(view, 0) == signature(view, 1) {
+        // Alike in both values: no value can be chosen over the other.
+        m = [ONLY_NONE; HONEST_HEADS];
+    }
+    masks.copy_from_slice(&m);
+    turned
+}
+
+/// The decision the heads' classes say, turned back if the view was.
+pub fn decision_in(actions: &[u32], turned: bool) -> Decision {
+    let d = decision(actions);
+    if !turned {
+        return d;
+    }
+    super::mirror::decision(&d)
+}
+
+/// The decision the heads' classes say.
+pub fn decision(actions: &[u32]) -> Decision {
+    let mut d = Decision::default();
+    for (h, &kind) in HEAD_KINDS.iter().enumerate() {
+        if actions[h] < NONE {
+            d = d.send(Msg::new(kind, actions[h] as u8));
+        }
+    }
+    if actions[3] < NONE {
+        d = d.deliver(actions[3] as u8);
+    }
+    d
+}
+
+/// The heads' classes of a decision that sends at most one message of each
+/// kind (and delivers at most one value); `None` for one that sends both
+/// values of a kind at once (heads cannot say that in one call).
+pub fn classes(d: &Decision) -> Option<[u32; HONEST_HEADS]> {
+    let mut out = [NONE; HONEST_HEADS];
+    for (h, &kind) in HEAD_KINDS.iter().enumerate() {
+        let bits = (d.sends >> (kind as usize * 2)) & 3;
+        out[h] = match bits {
+            0 => NONE,
+            1 => 0,
+            2 => 1,
+            _ => return None,
+        };
+    }
+    out[3] = d.deliver.map_or(NONE, |v| v as u32);
+    Some(out)
+}
+
+/// One decision, for `react`: the answer on the view it was made for, and
+/// nothing on any other (the agent is then pending again).
+struct Answer {
+    view: View,
+    decision: Decision,
+}
+
+impl RbProtocol for Answer {
+    fn name(&self) -> String {
+        "answer".into()
+    }
+    fn act(&self, _: &RbSpec, view: &View) -> Decision {
+        if *view == self.view {
+            self.decision
+        } else {
+            Decision::default()
+        }
+    }
+}
+
+/// The most adversary moves of any run: every delivery of every message an
+/// agent may send to every other agent, and every Byzantine injection.
+pub fn max_moves(spec: &RbSpec) -> usize {
+    spec.n * (spec.n - 1) * game::MSGS + spec.f * spec.n * game::MSGS
+}
+
+/// What the adversary chooses at level 0.
+pub const WHAT_CORRECT: u32 = 0;
+pub const WHAT_FAULTY: u32 = 1;
+pub const WHAT_STOP: u32 = 2;
+
+/// The adversary's choice levels: what, the recipient's base-3 digits, kind, value.
+pub fn adversary_levels(spec: &RbSpec) -> usize {
+    1 + recipient_digits(spec) + 2
+}
+
+fn recipient_slots(spec: &RbSpec) -> usize {
+    match spec.faults {
+        RbFaults::Byzantine => spec.n - spec.f,
+        RbFaults::Crash => spec.n,
+    }
+}
+
+fn recipient_digits(spec: &RbSpec) -> usize {
+    let (mut d, mut span) = (1, 3);
+    while span < recipient_slots(spec) {
+        d += 1;
+        span *= 3;
+    }
+    d
+}
+
+/// The size of the adversary's observation: per agent, whether it is
+/// faulty, and its record (first INIT and delivery one-hot, counts and
+/// messages in flight scaled by n, messages sent); the sender's input; the
+/// level being chosen (one-hot) and the choices made so far at this move.
+pub fn adversary_obs_size(spec: &RbSpec) -> usize {
+    spec.n * AGENT_FEATURES + 2 + adversary_levels(spec) + 3 + spec.n + 3
+}
+
+const AGENT_FEATURES: usize = 1 + 2 + 2 + 4 + game::MSGS * 4;
+
+/// One episode: its instance, its state, who must act.
+#[derive(Clone, Debug)]
+pub struct Episode {
+    pub inst: Instance,
+    pub state: State,
+    /// Bit `a`: agent `a` has a view it has not acted on.
+    pub pending: u8,
+    pub done: bool,
+    /// Adversary moves made.
+    pub moves: usize,
+    /// Messages the honest (non-faulty) agents sent, each counted once.
+    pub honest_sends: u32,
+    /// A counterexample's moves (in the search's representatives' labels)
+    /// the adversary is forced along, and how far it got.
+    pub forced: Vec<Step>,
+    pub forced_at: usize,
+}
+
+/// A batch of episodes of one game.
+pub struct Batch {
+    pub spec: RbSpec,
+    pub episodes: Vec<Episode>,
+}
+
+/// A protocol that never acts: the game's moves with decisions left to us.
+struct Silent;
+
+impl RbProtocol for Silent {
+    fn name(&self) -> String {
+        "silent".into()
+    }
+    fn act(&self, _: &RbSpec, _: &View) -> Decision {
+        Decision::default()
+    }
+}
+
+impl Batch {
+    /// Episodes of the given instances, each with its forced moves (empty:
+    /// none), every non-Byzantine agent pending on its first view.
+    pub fn new(spec: RbSpec, starts: Vec<(Instance, Vec<Step>)>) -> Batch {
+        let episodes = starts
+            .into_iter()
+            .map(|(inst, forced)| {
+                let (state, _) = game::start(&spec, &inst, &Silent);
+                let pending = (0..spec.n)
+                    .filter(|&a| !inst.is_byzantine(&spec, a))
+                    .fold(0u8, |m, a| m | 1 << a);
+                Episode {
+                    inst,
+                    state,
+                    pending,
+                    done: false,
+                    moves: 0,
+                    honest_sends: 0,
+                    forced,
+                    forced_at: 0,
+                }
+            })
+            .collect();
+        Batch { spec, episodes }
+    }
+
+    pub fn len(&self) -> usize {
+        self.episodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.episodes.is_empty()
+    }
+
+    pub fn done(&self) -> bool {
+        self.episodes.iter().all(|e| e.done)
+    }
+
+    /// The view agent `a` of episode `e` acts on.
+    pub fn view(&self, e: usize, a: usize) -> View {
+        let ep = &self.episodes[e];
+        let input = if a == SENDER { ep.inst.input } else { None };
+        ep.state[a].view(input)
+    }
+
+    /// Every pending (episode, agent), in episode then agent order.
+    pub fn pending(&self) -> Vec<(usize, usize)> {
+        let mut out = vec![];
+        for (e, ep) in self.episodes.iter().enumerate() {
+            if ep.done {
+                continue;
+            }
+            for a in (0..self.spec.n).filter(|&a| ep.pending >> a & 1 == 1) {
+                out.push((e, a));
+            }
+        }
+        out
+    }
+
+    /// Agent `a` of episode `e` acts on its pending view; it stays pending
+    /// if that changed its view (it acts again on the new one).
+    pub fn decide(&mut self, e: usize, a: usize, d: Decision) {
+        let view = self.view(e, a);
+        let spec = self.spec;
+        let ep = &mut self.episodes[e];
+        ep.pending &= !(1 << a);
+        let r = game::react(
+            &spec,
+            &ep.inst,
+            &Answer { view, decision: d },
+            &mut ep.state,
+            a,
+        );
+        if r.sent != 0 || r.to_self != 0 || r.delivered != 0 {
+            ep.pending |= 1 << a;
+            if !ep.inst.is_faulty(a) {
+                ep.honest_sends += r.sent.count_ones();
+            }
+        }
+    }
+
+    /// Episodes waiting for the adversary: live, nobody pending.
+    pub fn adversary_turns(&self) -> Vec<usize> {
+        (0..self.len())
+            .filter(|&e| !self.episodes[e].done && self.episodes[e].pending == 0)
+            .collect()
+    }
+
+    /// Plays the next forced move of episode `e`, if it has one that is
+    /// still legal (the honest team may have left the counterexample's
+    /// path); at the end of a path in a quiescent state, stops the episode
+    /// as the counterexample does. Whether a forced move was made.
+    pub fn force(&mut self, e: usize) -> bool {
+        let spec = self.spec;
+        let ep = &mut self.episodes[e];
+        let Some(&step) = ep.forced.get(ep.forced_at) else {
+            if !ep.forced.is_empty() && game::quiescent(&spec, &ep.inst, &ep.state) {
+                ep.forced.clear();
+                ep.done = true;
+                return true;
+            }
+            ep.forced.clear();
+            return false;
+        };
+        if !game::steps(&spec, &ep.inst, &ep.state).contains(&step) {
+            ep.forced.clear();
+            return false;
+        }
+        ep.forced_at += 1;
+        self.play(e, step);
+        true
+    }
+
+    /// Plays adversary move `step` in episode `e`.
+    pub fn play(&mut self, e: usize, step: Step) {
+        let spec = self.spec;
+        let ep = &mut self.episodes[e];
+        let to = step.to as usize;
+        let before = ep.state[to];
+        game::apply(&spec, &ep.inst, &Silent, &mut ep.state, step);
+        // It read something new (a first INIT, one more sender): it acts
+        // on its new view. A second INIT changes nothing it sees.
+        let now = &ep.state[to];
+        if now.init != before.init || now.count != before.count {
+            ep.pending |= 1 << to;
+        }
+        ep.moves += 1;
+    }
+
+    /// The adversary stops episode `e` (only in a quiescent state).
+    pub fn stop(&mut self, e: usize) {
+        debug_assert!(game::quiescent(
+            &self.spec,
+            &self.episodes[e].inst,
+            &self.episodes[e].state
+        ));
+        self.episodes[e].done = true;
+    }
+
+    /// Ends episode `e` if the adversary has no move left.
+    pub fn end_if_stuck(&mut self, e: usize) -> bool {
+        let ep = &self.episodes[e];
+        if game::steps(&self.spec, &ep.inst, &ep.state).is_empty() {
+            self.episodes[e].done = true;
+            return true;
+        }
+        false
+    }
+
+    /// The properties broken at the end of episode `e` (a bit per
+    /// `game::PROPERTIES` entry).
+    pub fn broken(&self, e: usize) -> u8 {
+        let ep = &self.episodes[e];
+        game::broken(&self.spec, &ep.inst, &ep.state)
+    }
+
+    /// The non-Byzantine agents in id order: the adversary's recipient slots.
+    pub fn recipients(&self, e: usize) -> Vec<usize> {
+        let inst = &self.episodes[e].inst;
+        (0..self.spec.n)
+            .filter(|&r| !inst.is_byzantine(&self.spec, r))
+            .collect()
+    }
+}
+
+/// An adversary move being chosen, one level at a time.
+#[derive(Clone, Debug, Default)]
+pub struct Choice {
+    pub classes: Vec<u32>,
+}
+
+/// Which level a class at position `level` decides.
+enum Level {
+    What,
+    Digit,
+    Kind,
+    Value,
+}
+
+fn level_of(spec: &RbSpec, level: usize) -> Level {
+    let digits = recipient_digits(spec);
+    match level {
+        0 => Level::What,
+        l if l <= digits => Level::Digit,
+        l if l == digits + 1 => Level::Kind,
+        _ => Level::Value,
+    }
+}
+
+/// A step's classes at every level (the recipient as its slot's digits).
+fn step_classes(spec: &RbSpec, slots: &[usize], step: &Step) -> Vec<u32> {
+    let what = match step.from {
+        Source::Correct => WHAT_CORRECT,
+        _ => WHAT_FAULTY,
+    };
+    let mut out = vec![what];
+    let slot = slots
+        .iter()
+        .position(|&r| r == step.to as usize)
+        .expect("a move's recipient is not Byzantine");
+    let digits = recipient_digits(spec);
+    for d in (0..digits).rev() {
+        out.push((slot / 3usize.pow(d as u32) % 3) as u32);
+    }
+    out.push(step.msg.kind as u32);
+    out.push(step.msg.value as u32);
+    out
+}
+
+impl Batch {
+    /// The mask of the next level of `choice` in episode `e`: the classes
+    /// some legal move (or stop, at level 0 in a quiescent state) has there.
+    pub fn adversary_mask(&self, e: usize, choice: &Choice) -> u8 {
+        let ep = &self.episodes[e];
+        let slots = self.recipients(e);
+        let level = choice.classes.len();
+        let mut m = 0u8;
+        if level == 0 && game::quiescent(&self.spec, &ep.inst, &ep.state) {
+            m |= 1 << WHAT_STOP;
+        }
+        for step in game::steps(&self.spec, &ep.inst, &ep.state) {
+            let c = step_classes(&self.spec, &slots, &step);
+            if c[..level] == choice.classes[..] {
+                m |= 1 << c[level];
+            }
+        }
+        m
+    }
+
+    /// The move `choice` names once complete; `None` for stop.
+    pub fn adversary_step(&self, e: usize, choice: &Choice) -> Option<Step> {
+        if choice.classes.first() == Some(&WHAT_STOP) {
+            return None;
+        }
+        let ep = &self.episodes[e];
+        let slots = self.recipients(e);
+        game::steps(&self.spec, &ep.inst, &ep.state)
+            .into_iter()
+            .find(|s| step_classes(&self.spec, &slots, s) == choice.classes)
+    }
+
+    /// Whether `choice` is complete.
+    pub fn chosen(&self, choice: &Choice) -> bool {
+        choice.classes.first() == Some(&WHAT_STOP)
+            || choice.classes.len() == adversary_levels(&self.spec)
+    }
+
+    /// Writes the adversary's observation of episode `e` at `choice`'s next level.
+    pub fn encode_adversary(&self, e: usize, choice: &Choice, out: &mut [f32]) {
+        out.fill(0.0);
+        let spec = &self.spec;
+        let ep = &self.episodes[e];
+        let scale = 1.0 / spec.n as f32;
+        for a in 0..spec.n {
+            let o = &mut out[a * AGENT_FEATURES..][..AGENT_FEATURES];
+            let l = &ep.state[a];
+            o[0] = ep.inst.is_faulty(a) as u8 as f32;
+            if l.init > 0 {
+                o[l.init as usize] = 1.0;
+            }
+            if l.delivered > 0 {
+                o[2 + l.delivered as usize] = 1.0;
+            }
+            for c in 0..4 {
+                o[5 + c] = l.count[c] as f32 * scale;
+            }
+            for i in 0..game::MSGS {
+                o[9 + i] = (l.sent >> i & 1) as f32;
+                o[15 + i] = l.from_correct[i] as f32 * scale;
+                o[21 + i] = l.from_faulty[i] as f32 * scale;
+                o[27 + i] = l.byzantine_used[i] as f32 * scale;
+            }
+        }
+        let mut at = spec.n * AGENT_FEATURES;
+        if let Some(v) = ep.inst.input {
+            out[at + v as usize] = 1.0;
+        }
+        at += 2;
+        out[at + choice.classes.len()] = 1.0;
+        at += adversary_levels(spec);
+        let slots = self.recipients(e);
+        let digits = recipient_digits(spec);
+        for (level, &c) in choice.classes.iter().enumerate() {
+            match level_of(spec, level) {
+                Level::What => out[at + c as usize] = 1.0,
+                Level::Digit => {}
+                Level::Kind => out[at + 3 + spec.n + c as usize] = 1.0,
+                Level::Value => {}
+            }
+        }
+        // The recipient once every digit is chosen, as an agent id.
+        if choice.classes.len() > digits {
+            let slot = choice.classes[1..=digits]
+                .iter()
+                .fold(0usize, |s, &d| s * 3 + d as usize);
+            if let Some(&r) = slots.get(slot) {
+                out[at + 3 + r] = 1.0;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broadcast::protocols::scripted;
+
+    fn spec() -> RbSpec {
+        RbSpec::new(4, 1, RbFaults::Byzantine).unwrap()
+    }
+
+    /// Playing a scripted protocol through pending turns, the adversary
+    /// always taking the first legal move, reaches the same state as
+    /// `react` and `apply` with the protocol itself.
+    #[test]
+    fn pending_turns_replay_the_games_own_reactions() {
+        let spec = spec();
+        let p = scripted("bracha").unwrap();
+        for inst in game::instances(&spec) {
+            let mut b = Batch::new(spec, vec![(inst, vec![])]);
+            let (mut state, _) = game::start(&spec, &inst, p);
+            loop {
+                while let Some(&(e, a)) = b.pending().first() {
+                    let v = b.view(e, a);
+                    b.decide(e, a, p.act(&spec, &v));
+                }
+                assert_eq!(b.episodes[0].state, state);
+                let steps = game::steps(&spec, &inst, &state);
+                let Some(&step) = steps.first() else { break };
+                game::apply(&spec, &inst, p, &mut state, step);
+                b.play(0, step);
+            }
+            assert!(b.episodes[0].moves <= max_moves(&spec));
+        }
+    }
+
+    /// Every complete choice names a legal move, and every legal move has
+    /// a choice whose levels the masks allow.
+    #[test]
+    fn adversary_choices_name_exactly_the_legal_moves() {
+        for spec in [spec(), RbSpec::new(3, 1, RbFaults::Crash).unwrap()] {
+            let p = scripted("bracha").unwrap();
+            for inst in game::instances(&spec) {
+                let mut b = Batch::new(spec, vec![(inst, vec![])]);
+                for (e, a) in b.pending() {
+                    let v = b.view(e, a);
+                    b.decide(e, a, p.act(&spec, &v));
+                }
+                let slots = b.recipients(0);
+                let steps = game::steps(&spec, &inst, &b.episodes[0].state);
+                for s in &steps {
+                    let c = step_classes(&spec, &slots, s);
+                    let mut ch = Choice::default();
+                    for &k in &c {
+                        assert!(b.adversary_mask(0, &ch) >> k & 1 == 1);
+                        ch.classes.push(k);
+                    }
+                    assert_eq!(b.adversary_step(0, &ch), Some(*s));
+                }
+            }
+        }
+    }
+
+    /// Turning a view and its decision back is the identity, and a view
+    /// alike in both values allows no value.
+    #[test]
+    fn value_symmetric_coding_turns_back() {
+        let spec = spec();
+        let d = honest_obs_size(&spec);
+        let view = View {
+            init: Some(1),
+            count: [0, 2, 1, 0],
+            sent: Msg::echo(1).bit(),
+            ..View::default()
+        };
+        assert_eq!(swap(&swap(&view)), view);
+        let (mut o1, mut o2) = (vec![0.0; d], vec![0.0; d]);
+        let (mut m1, mut m2) = ([0u8; 4], [0u8; 4]);
+        let t1 = honest_input(&spec, &view, Reading::symmetric(), &mut o1, &mut m1);
+        let t2 = honest_input(&spec, &swap(&view), Reading::symmetric(), &mut o2, &mut m2);
+        assert!(t1 && !t2);
+        assert_eq!((o1, m1), (o2, m2));
+        let acts = [NONE, NONE, 0, 0];
+        assert_eq!(
+            decision_in(&acts, t1),
+            Decision::default().send(Msg::ready(1)).deliver(1)
+        );
+        let alike = View {
+            count: [1, 1, 0, 0],
+            ..View::default()
+        };
+        let mut o = vec![0.0; d];
+        let mut m = [0u8; 4];
+        honest_input(&spec, &alike, Reading::symmetric(), &mut o, &mut m);
+        assert_eq!(m, [ONLY_NONE; 4]);
+        honest_input(&spec, &alike, Reading::default(), &mut o, &mut m);
+        assert_eq!(m[3], ALL);
+        // One value per kind: ECHO 1 sent, so no ECHO at all; READY open.
+        let one = Reading {
+            one_value: true,
+            ..Reading::default()
+        };
+        honest_input(&spec, &view, one, &mut o, &mut m);
+        assert_eq!((m[1], m[2]), (ONLY_NONE, ALL));
+        honest_input(&spec, &view, Reading::default(), &mut o, &mut m);
+        assert_eq!(m[1], ONLY_NONE | 1);
+    }
+
+    #[test]
+    fn head_classes_round_trip_and_masks_forbid_repeats() {
+        let d = Decision::default().send(Msg::echo(1)).deliver(0);
+        assert_eq!(decision(&classes(&d).unwrap()), d);
+        let view = View {
+            sent: Msg::echo(1).bit(),
+            delivered: Some(0),
+            ..View::default()
+        };
+        let m = honest_masks(&view);
+        assert_eq!(m, [ONLY_NONE, 0b101, ALL, ONLY_NONE]);
+    }
+}

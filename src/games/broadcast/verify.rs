@@ -1,0 +1,247 @@
+//! `selfplay verify --game reliable_broadcast`: the exact search of
+//! [`envs::broadcast`] from the command line. The sizes are checked by the game's
+//! own `RbSpec`, so a bad setting is named by its flag.
+
+use crate::config::Game;
+use crate::games::broadcast::game::RbJob;
+use crate::games::broadcast::score::Greedy;
+use clap::Args;
+use envs::broadcast::search::{self, Limits};
+use envs::broadcast::{protocols, RbFaults, RbSpec, Semantics};
+use std::path::Path;
+
+/// Reliable broadcast's flags of `selfplay verify` (read with
+/// `--game reliable_broadcast`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct RbFlags {
+    /// Reliable broadcast: the most distinct states searched per instance
+    /// [default: 20000000].
+    #[arg(long)]
+    pub max_states: Option<u64>,
+    /// Reliable broadcast: single (one broadcast instance, the textbook's)
+    /// or per_message (RB-Learner's: each value a broadcast of its own)
+    /// [default: single].
+    #[arg(long, value_parser = parse_semantics)]
+    pub semantics: Option<Semantics>,
+}
+
+impl RbFlags {
+    /// The first of these flags given, for games that do not read them.
+    pub fn given(&self) -> Option<&'static str> {
+        if self.max_states.is_some() {
+            Some("max-states")
+        } else if self.semantics.is_some() {
+            Some("semantics")
+        } else {
+            None
+        }
+    }
+}
+
+/// `--semantics`: clap's error names the flag and the value, this the choices.
+pub fn parse_semantics(s: &str) -> Result<Semantics, String> {
+    Semantics::parse(s).ok_or_else(|| "reliable broadcast has single or per_message".to_string())
+}
+
+/// A `verify --game reliable_broadcast` command, as parsed.
+pub struct Request<'a> {
+    pub protocol: Option<&'a str>,
+    /// A learned honest checkpoint, played greedily, instead of `protocol`.
+    pub checkpoint: Option<&'a Path>,
+    /// `--n`, `--f` and `--faults` as given (a checkpoint's own when not;
+    /// a scripted protocol's faults default to byzantine).
+    pub n: Option<usize>,
+    pub f: Option<usize>,
+    pub faults: Option<&'a str>,
+    pub json: bool,
+    pub flags: &'a RbFlags,
+    /// Flags of the other games that were given (refused here).
+    pub foreign: Vec<&'static str>,
+}
+
+/// Checks a request and runs the search.
+pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
+    if let Some(flag) = req.foreign.first() {
+        return Err(format!(
+            "--{flag}: reliable broadcast (--game reliable_broadcast) has no such setting"
+        ));
+    }
+    if let Some(path) = req.checkpoint {
+        let (spec, greedy, max_states) = learned(path, req)?;
+        let limits = Limits {
+            max_states: req.flags.max_states.unwrap_or(max_states),
+        };
+        // A learned protocol that sends much may pass the limit in the
+        // whole search and still be refuted within it, as the rows are.
+        let report = match search::verify(&spec, &greedy, &limits) {
+            Ok(r) => r,
+            Err(too_big) => {
+                let first = search::Options {
+                    first_violation: true,
+                    ..search::Options::default()
+                };
+                search::verify_with(&spec, &greedy, &limits, &first)
+                    .map_err(|_| too_big.to_string())?
+            }
+        };
+        return Ok((spec, report));
+    }
+    let name = req
+        .protocol
+        .ok_or("--protocol: reliable broadcast needs a scripted protocol or --checkpoint")?;
+    let p = protocols::scripted(name).ok_or_else(|| {
+        format!(
+            "--protocol {name}: unknown reliable-broadcast protocol; expected one of {}",
+            protocols::names().join(", ")
+        )
+    })?;
+    let (n, f) = req
+        .n
+        .zip(req.f)
+        .ok_or("--n and --f: required with --protocol")?;
+    let faults = req.faults.unwrap_or(RbFaults::Byzantine.name());
+    let spec = spec_from_flags(n, f, faults, req.flags.semantics)?;
+    let limits = limits_from_flag(req.flags.max_states);
+    // Per message the search takes the values apart (`Options::values_apart`).
+    let report = search::verify(&spec, p, &limits).map_err(|e| e.to_string())?;
+    Ok((spec, report))
+}
+
+/// The honest network of a reliable-broadcast checkpoint played greedily,
+/// as the learning rows play it, with the game of its config and its
+/// `rb.max_states`. A network reads views of the game it was trained in, so
+/// the flags may only repeat that game: `--n`, `--f`, `--faults` and
+/// `--semantics` default to it, and another value given is refused.
+fn learned(path: &Path, req: &Request) -> Result<(RbSpec, Greedy, u64), String> {
+    let shown = path.display();
+    let c = crate::config::load_checkpoint(path)?;
+    let exp =
+        crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
+    if exp.game != Game::ReliableBroadcast {
+        return Err(format!(
+            "--checkpoint {shown}: not a reliable-broadcast checkpoint; verify it without \
+             --game reliable_broadcast"
+        ));
+    }
+    if c.meta.team != "honest" {
+        return Err(format!(
+            "--checkpoint {shown}: a {} checkpoint; verify reads an honest one \
+             (honest.safetensors or honest_best.safetensors)",
+            c.meta.team
+        ));
+    }
+    let job = RbJob::new(exp).map_err(|e| format!("{shown}: its config: {e}"))?;
+    let spec = job.spec;
+    let trained = |flag: &str, given: String, was: String| {
+        format!(
+            "--{flag} {given}: {shown} was trained with {flag} = {was}; the flags must match \
+             its training (its views mean nothing in another game)"
+        )
+    };
+    if let Some(n) = req.n.filter(|&n| n != spec.n) {
+        return Err(trained("n", n.to_string(), spec.n.to_string()));
+    }
+    if let Some(f) = req.f.filter(|&f| f != spec.f) {
+        return Err(trained("f", f.to_string(), spec.f.to_string()));
+    }
+    if let Some(faults) = req.faults.filter(|&x| x != spec.faults.name()) {
+        return Err(trained("faults", faults.into(), spec.faults.name().into()));
+    }
+    if let Some(s) = req.flags.semantics.filter(|&s| s != spec.semantics) {
+        return Err(trained(
+            "semantics",
+            s.name().into(),
+            spec.semantics.name().into(),
+        ));
+    }
+    let greedy = Greedy::new(spec, c.policy()?, job.reading());
+    Ok((spec, greedy, job.rb.max_states))
+}
+
+/// The game the command-line flags name, checked by the game's own
+/// `RbSpec`, so a bad setting is named by its flag (`verify` and
+/// `synthesize` share it).
+pub fn spec_from_flags(
+    n: usize,
+    f: usize,
+    faults: &str,
+    semantics: Option<Semantics>,
+) -> Result<RbSpec, String> {
+    let faults = RbFaults::parse(faults).ok_or_else(|| {
+        format!("--faults {faults}: reliable broadcast is built for byzantine or crash faults")
+    })?;
+    let spec = RbSpec::new(n, f, faults).map_err(|(flag, why)| {
+        let value = if flag == "n" { n } else { f };
+        format!("--{flag} {value}: {why}")
+    })?;
+    Ok(spec.with_semantics(semantics.unwrap_or_default()))
+}
+
+/// The search's limits from `--max-states`.
+pub fn limits_from_flag(max_states: Option<u64>) -> Limits {
+    Limits {
+        max_states: max_states.unwrap_or(Limits::default().max_states),
+    }
+}
+
+/// Runs a request and prints its answer.
+pub fn run(req: &Request) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    let (spec, r) = solve(req)?;
+    if req.json {
+        let mut v = serde_json::to_value(&r).map_err(|e| e.to_string())?;
+        v["semantics"] = spec.semantics.name().into();
+        crate::outln!("{v}");
+        return Ok(());
+    }
+    crate::outln!(
+        "{} | reliable_broadcast, n = {}, f = {}, {} faults, {} semantics",
+        r.protocol,
+        r.n,
+        r.f,
+        r.faults,
+        spec.semantics.name()
+    );
+    crate::outln!(
+        "optimal attack rate: {} ({} of {} instances broken{})",
+        r.optimal_attack_rate,
+        r.broken_instances,
+        r.instances,
+        if r.broken.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", r.broken.join(", "))
+        }
+    );
+    crate::outln!(
+        "verified: {} (every delivery order and Byzantine injection searched: {} states, {:.3} s)",
+        if r.verified { "yes" } else { "no" },
+        r.states,
+        start.elapsed().as_secs_f64()
+    );
+    if r.first_violations_only {
+        crate::outln!(
+            "the whole search passed --max-states: each instance's search stopped at its first \
+             violation, so the properties named are only those broken there"
+        );
+    }
+    for (k, v) in r.per_instance.iter().enumerate() {
+        let inst = envs::broadcast::Instance {
+            faulty: v.faulty.iter().fold(0, |m, &i| m | 1 << i),
+            input: v.input,
+        };
+        let broken = if v.broken.is_empty() {
+            "holds".to_string()
+        } else {
+            format!("broken: {}", v.broken.join(", "))
+        };
+        crate::outln!(
+            "  instance {k}: {}: {broken}",
+            search::describe(&spec, &inst)
+        );
+    }
+    if let Some(cex) = &r.counterexample {
+        crate::out!("{}", cex.render());
+    }
+    Ok(())
+}

@@ -2,6 +2,7 @@
 //! and a validation pass whose errors name the file and the key.
 
 use crate::games::consensus::teams::GreedyHonest;
+use crate::games::{Entry, Job, Registry};
 use agents::checkpoint::{self, Loaded};
 use agents::LearnConfig;
 use envs::consensus::view::{byz_obs_size, obs_size};
@@ -24,8 +25,8 @@ pub struct Experiment {
     pub seed: u64,
     /// The game: `consensus` (message passing, GAME.md), `slush` (Avalanche's
     /// sampling game) or `reliable_broadcast` (docs/reliable_broadcast_learning.md).
-    #[serde(default)]
-    pub game: Game,
+    #[serde(default = "default_game")]
+    pub game: String,
     /// The game.
     #[serde(default)]
     pub env: EnvConfig,
@@ -109,15 +110,8 @@ fn default_seed() -> u64 {
     1
 }
 
-/// Which game an experiment plays.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Game {
-    #[default]
-    Consensus,
-    Slush,
-    /// Reliable broadcast, asynchronous and event-driven (docs/reliable_broadcast.md).
-    ReliableBroadcast,
+fn default_game() -> String {
+    "consensus".into()
 }
 
 /// How a team plays.
@@ -313,30 +307,31 @@ pub fn load(path: &Path) -> Result<Resolved, LoadError> {
 
 /// Reads a consensus experiment file with `key.path=value` overrides applied
 /// before validation, so an override is checked exactly like the file.
+/// For the commands that play the consensus game only (`harden`).
 pub fn load_with(path: &Path, sets: &[String]) -> Result<Resolved, LoadError> {
-    match load_job(path, sets)? {
-        Job::Consensus(res) => Ok(res),
-        Job::Slush(_) => Err(LoadError::new(
-            &path.display().to_string(),
-            "game = \"slush\": this command runs consensus experiments only; run it as `selfplay FILE`",
-        )),
-        Job::ReliableBroadcast(_) => Err(LoadError::new(
-            &path.display().to_string(),
-            "game = \"reliable_broadcast\": this command runs consensus experiments only; \
-             run it as `selfplay FILE`",
-        )),
+    let file = path.display().to_string();
+    let (exp, _) = load_experiment(&Registry::built_in(), path, sets)?;
+    if exp.game != "consensus" {
+        return Err(LoadError::new(
+            &file,
+            format!(
+                "game = \"{}\": this command runs consensus experiments only; \
+                 run it as `selfplay FILE`",
+                exp.game
+            ),
+        ));
     }
+    resolve(exp).map_err(|e| LoadError::new(&file, e))
 }
 
-/// An experiment of either game, checked.
-pub enum Job {
-    Consensus(Resolved),
-    Slush(crate::games::sampling::game::SlushJob),
-    ReliableBroadcast(crate::games::broadcast::game::RbJob),
-}
-
-/// Reads any experiment file (with overrides) and checks it for its game.
-pub fn load_job(path: &Path, sets: &[String]) -> Result<Job, LoadError> {
+/// Reads an experiment file (with overrides) as its game reads it: the
+/// game named, and no key that game does not read. Nothing is checked
+/// beyond the keys (the game's `job` checks the values).
+pub fn load_experiment(
+    registry: &Registry,
+    path: &Path,
+    sets: &[String],
+) -> Result<(Experiment, &'static dyn Entry), LoadError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError::new(&file, format!("cannot read: {e}")))?;
@@ -344,18 +339,62 @@ pub fn load_job(path: &Path, sets: &[String]) -> Result<Job, LoadError> {
     if exp.name.is_none() {
         exp.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
     }
-    job(exp).map_err(|e| LoadError::new(&file, e))
+    let entry = game_of(registry, &text, &file, sets, &exp)?;
+    Ok((exp, entry))
 }
 
-/// Checks an experiment for its game.
-pub fn job(exp: Experiment) -> Result<Job, ConfigError> {
-    match exp.game {
-        Game::Consensus => resolve(exp).map(Job::Consensus),
-        Game::Slush => crate::games::sampling::game::SlushJob::new(exp).map(Job::Slush),
-        Game::ReliableBroadcast => {
-            crate::games::broadcast::game::RbJob::new(exp).map(Job::ReliableBroadcast)
-        }
-    }
+/// The game `exp` names, with the keys of `text` (and `sets`) checked
+/// against what it reads.
+fn game_of(
+    registry: &Registry,
+    text: &str,
+    file: &str,
+    sets: &[String],
+    exp: &Experiment,
+) -> Result<&'static dyn Entry, LoadError> {
+    let entry = registry
+        .find(&exp.game)
+        .map_err(|e| LoadError::new(file, format!("game: {e}")))?;
+    let written: toml::Table = toml::from_str(&apply_sets(text, file, sets)?)
+        .map_err(|e| LoadError::new(file, one_line(&e.to_string())))?;
+    crate::games::refuse_foreign_keys(entry, &written).map_err(|e| match sets.is_empty() {
+        true => LoadError::new(file, e),
+        false => LoadError::new(file, format!("{e} (with --set {})", sets.join(" --set "))),
+    })?;
+    Ok(entry)
+}
+
+/// Reads any experiment file (with overrides) and checks it for its game.
+pub fn load_job(path: &Path, sets: &[String]) -> Result<Box<dyn Job>, LoadError> {
+    load_job_in(&Registry::built_in(), path, sets)
+}
+
+/// [`load_job`] among the games of `registry`.
+pub fn load_job_in(
+    registry: &Registry,
+    path: &Path,
+    sets: &[String],
+) -> Result<Box<dyn Job>, LoadError> {
+    let file = path.display().to_string();
+    let (exp, entry) = load_experiment(registry, path, sets)?;
+    entry.job(exp).map_err(|e| LoadError::new(&file, e))
+}
+
+/// Checks a parsed experiment for its game (its keys are checked where its
+/// text is read: [`load_experiment`]).
+pub fn job(exp: Experiment) -> Result<Box<dyn Job>, ConfigError> {
+    let entry = crate::games::built_in(&exp.game)
+        .map_err(|e| ConfigError::new("game", quoted(&exp.game), e))?;
+    entry.job(exp)
+}
+
+/// The built-in default experiment, with overrides, checked for its game.
+pub fn default_job(sets: &[String]) -> Result<Box<dyn Job>, LoadError> {
+    let origin = "built-in default";
+    let mut exp = parse_with(DEFAULT, origin, sets)?;
+    exp.name.get_or_insert_with(|| DEFAULT_NAME.into());
+    let entry = game_of(&Registry::built_in(), DEFAULT, origin, sets, &exp)?;
+    entry.job(exp).map_err(|e| LoadError::new(origin, e))
 }
 
 /// Applies `key.path=value` overrides to TOML text. A value is read as TOML
@@ -515,6 +554,18 @@ pub fn load_checkpoint(path: &Path) -> Result<Loaded, String> {
     Ok(c)
 }
 
+/// Why a checkpoint cannot play in `game`: it was trained in another
+/// (named, so the user knows which command reads it).
+pub fn other_game(c: &Loaded, game: &str) -> Option<String> {
+    let trained = parse(&c.meta.config, "").ok()?.game;
+    (trained != game).then(|| {
+        format!(
+            "a checkpoint of game = \"{trained}\": a {game} run cannot play it \
+             (run, verify and explain it as a {trained} checkpoint)"
+        )
+    })
+}
+
 /// Loads a checkpoint for `team`, checking it fits the game.
 fn checkpoint_for(
     key: &str,
@@ -524,12 +575,8 @@ fn checkpoint_for(
 ) -> Result<Arc<Loaded>, ConfigError> {
     let shown = quoted(&path.display().to_string());
     let c = load_checkpoint(path).map_err(|e| ConfigError::new(key, &shown, e))?;
-    if parse(&c.meta.config, "").is_ok_and(|e| e.game == Game::Slush) {
-        return Err(ConfigError::new(
-            key,
-            &shown,
-            "a sampling-game (slush) checkpoint: a consensus run cannot play it",
-        ));
+    if let Some(game) = other_game(&c, "consensus") {
+        return Err(ConfigError::new(key, &shown, game));
     }
     if c.meta.team != team {
         return Err(ConfigError::new(

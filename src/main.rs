@@ -1,7 +1,8 @@
 use clap::{Args, Parser, Subcommand};
-use envs::consensus::{protocols, verify, EnvConfig, EnvSpec, Limits, Protocol, Switch};
+use envs::consensus::Limits;
 use selfplay::config;
 use selfplay::folder::{self, Mode};
+use selfplay::games::Registry;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -44,7 +45,7 @@ struct RunArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Exact optimal attack rate of an honest protocol, with a counterexample.
-    Verify(Box<VerifyArgs>),
+    Verify(Box<selfplay::games::verify::VerifyArgs>),
     /// Every program of RB-Learner's reliable-broadcast grammar, verified
     /// exactly; the verified ones ranked by messages sent.
     Synthesize(selfplay::games::broadcast::synth::SynthArgs),
@@ -74,7 +75,7 @@ enum Command {
     Explain {
         checkpoint: PathBuf,
         /// The most protocol evaluations the search may make (docs/verifier.md).
-        #[arg(long, default_value_t = Limits::default().max_work, value_parser = parse_max_work)]
+        #[arg(long, default_value_t = Limits::default().max_work, value_parser = selfplay::games::verify::parse_max_work)]
         max_work: f64,
     },
     /// Draws RUN_DIR/curves.svg from RUN_DIR/metrics.csv.
@@ -99,271 +100,12 @@ enum Command {
     },
 }
 
-#[derive(Args)]
-struct VerifyArgs {
-    /// consensus (message passing), slush (the sampling game's exact optimal
-    /// adversary) or reliable_broadcast (asynchronous, event-driven; docs/reliable_broadcast.md).
-    #[arg(long, default_value = "consensus")]
-    game: String,
-    /// A scripted protocol by its name in envs::consensus::protocols::REGISTRY (an unknown
-    /// name is refused with the list); with --game slush, slush or snowflake.
-    #[arg(
-        long,
-        required_unless_present = "checkpoint",
-        conflicts_with = "checkpoint"
-    )]
-    protocol: Option<String>,
-    /// A learned honest checkpoint, played greedily (either game).
-    #[arg(long)]
-    checkpoint: Option<PathBuf>,
-    /// Agents; with --checkpoint, the checkpoint's own (reliable broadcast
-    /// and consensus) unless given.
-    #[arg(long, required_unless_present = "checkpoint")]
-    n: Option<usize>,
-    /// Faulty agents; with --checkpoint, as --n.
-    #[arg(long, required_unless_present = "checkpoint")]
-    f: Option<usize>,
-    /// authenticated, pki or anonymous.
-    #[arg(long, default_value = "authenticated")]
-    identity: String,
-    /// Communication mode: agreement, broadcast, interactive_consistency or atomic_commit.
-    #[arg(long, default_value = "agreement")]
-    comm: String,
-    /// Timing: synchronous, partially_synchronous or asynchronous.
-    #[arg(long, default_value = "synchronous")]
-    synchrony: String,
-    /// With delays: the most rounds a message is held beyond the next (1 or 2).
-    #[arg(long)]
-    delta: Option<u8>,
-    /// Partial synchrony: the stabilisation round.
-    #[arg(long)]
-    gst: Option<u8>,
-    /// Fault model: byzantine, crash or omission [default: byzantine; with
-    /// a reliable-broadcast --checkpoint, its own].
-    #[arg(long)]
-    faults: Option<String>,
-    /// Rounds; default: the protocol's own.
-    #[arg(long)]
-    rounds: Option<u8>,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    json: bool,
-    /// The most protocol evaluations the search may make (docs/verifier.md).
-    #[arg(long, default_value_t = Limits::default().max_work, value_parser = parse_max_work)]
-    max_work: f64,
-    #[command(flatten)]
-    slush: selfplay::games::sampling::verify::SlushFlags,
-    #[command(flatten)]
-    rb: selfplay::games::broadcast::verify::RbFlags,
-}
-
-/// A work limit: a positive number (NaN would switch the verifier's guard off).
-fn parse_max_work(s: &str) -> Result<f64, String> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|&x| x > 0.0 && x.is_finite())
-        .ok_or_else(|| "the limit is a positive number of protocol evaluations".to_string())
-}
-
 /// A seed as TOML holds it: a 64-bit signed integer, never negative.
 fn parse_seed(s: &str) -> Result<u64, String> {
     s.parse::<u64>()
         .ok()
         .filter(|&x| x <= i64::MAX as u64)
         .ok_or_else(|| format!("a seed is a whole number from 0 to {}", i64::MAX))
-}
-
-/// The value of `--name`, or an error listing what it accepts.
-fn flag<T: Switch>(name: &str, value: &str) -> Result<T, String> {
-    T::parse(value).ok_or_else(|| format!("--{name} {value}: expected {}", T::expected()))
-}
-
-fn verify_cmd(a: VerifyArgs) -> Result<(), String> {
-    if a.game == "reliable_broadcast" {
-        return selfplay::games::broadcast::verify::run(
-            &selfplay::games::broadcast::verify::Request {
-                protocol: a.protocol.as_deref(),
-                checkpoint: a.checkpoint.as_deref(),
-                n: a.n,
-                f: a.f,
-                faults: a.faults.as_deref(),
-                json: a.json,
-                flags: &a.rb,
-                foreign: [
-                    ("identity", a.identity != "authenticated"),
-                    ("comm", a.comm != "agreement"),
-                    ("synchrony", a.synchrony != "synchronous"),
-                    ("delta", a.delta.is_some()),
-                    ("gst", a.gst.is_some()),
-                    ("rounds", a.rounds.is_some()),
-                    ("max-work", a.max_work != Limits::default().max_work),
-                    (a.slush.given().unwrap_or(""), a.slush.given().is_some()),
-                ]
-                .into_iter()
-                .filter(|x| x.1)
-                .map(|x| x.0)
-                .collect(),
-            },
-        );
-    }
-    if let Some(path) = a
-        .checkpoint
-        .as_deref()
-        .filter(|p| selfplay::games::broadcast::explain::is_rb(p))
-    {
-        return Err(format!(
-            "--checkpoint {}: a reliable-broadcast checkpoint; add --game reliable_broadcast",
-            path.display()
-        ));
-    }
-    if !["consensus", "slush"].contains(&a.game.as_str()) {
-        return Err(format!(
-            "--game {}: expected consensus, slush or reliable_broadcast",
-            a.game
-        ));
-    }
-    if let Some(flag) = a.rb.given() {
-        return Err(format!(
-            "--{flag}: only reliable broadcast reads it; add --game reliable_broadcast"
-        ));
-    }
-    if a.game != "consensus" || a.slush.given().is_some() {
-        // Flags of the message-passing game, given (a default is not given).
-        let consensus_only = [
-            ("identity", a.identity != "authenticated"),
-            ("comm", a.comm != "agreement"),
-            ("synchrony", a.synchrony != "synchronous"),
-            ("faults", a.faults.is_some()),
-            ("delta", a.delta.is_some()),
-            ("gst", a.gst.is_some()),
-        ];
-        return selfplay::games::sampling::verify::run(
-            &selfplay::games::sampling::verify::Request {
-                game: &a.game,
-                protocol: a.protocol.as_deref(),
-                checkpoint: a.checkpoint.as_deref(),
-                n: a.n.ok_or("--n: required for the sampling game")?,
-                f: a.f.ok_or("--f: required for the sampling game")?,
-                rounds: a.rounds,
-                flags: &a.slush,
-                json: a.json,
-                max_work: a.max_work,
-                consensus_only: consensus_only.iter().filter(|x| x.1).map(|x| x.0).collect(),
-            },
-        );
-    }
-    let mut trained = None;
-    let p: Box<dyn Protocol> = match (&a.protocol, &a.checkpoint) {
-        (Some(name), _) => protocols::scripted(name).ok_or_else(|| {
-            format!(
-                "--protocol {name}: unknown protocol; expected one of {}",
-                protocols::names().join(", ")
-            )
-        })?,
-        (None, Some(path)) => {
-            let (meta, greedy) = selfplay::games::consensus::explain::greedy_from_checkpoint(path)?;
-            // Its training config, read once: the game its views belong to.
-            trained = Some((
-                path,
-                config::parse(&meta.config, &path.display().to_string()),
-            ));
-            Box::new(greedy)
-        }
-        (None, None) => unreachable!("clap requires one"),
-    };
-    let identity = flag("identity", &a.identity)?;
-    let comm = flag("comm", &a.comm)?;
-    // A network reads its inbox as the identity and communication mode it
-    // was trained with: under others, the same bytes mean other things.
-    if let Some((path, Ok(exp))) = &trained {
-        let (was, asked) = (exp.env.identity, identity);
-        if was != asked {
-            return Err(format!(
-                "--identity {}: {} was trained with identity = \"{}\"; its views mean \
-                 something else under {}: verify it with --identity {}",
-                asked.name(),
-                path.display(),
-                was.name(),
-                asked.name(),
-                was.name()
-            ));
-        }
-        let (was, asked) = (exp.env.comm, comm);
-        if was != asked {
-            return Err(format!(
-                "--comm {}: {} was trained with comm = \"{}\": verify it with --comm {}",
-                asked.name(),
-                path.display(),
-                was.name(),
-                was.name()
-            ));
-        }
-    }
-    let faults = flag("faults", a.faults.as_deref().unwrap_or("byzantine"))?;
-    let synchrony = flag("synchrony", &a.synchrony)?;
-    // A checkpoint's own size, unless the flags give one.
-    let own = match &trained {
-        Some((_, Ok(exp))) => Some((exp.env.n, exp.env.f)),
-        _ => None,
-    };
-    let size = |flag: &str, given: Option<usize>, own: Option<usize>| {
-        given
-            .or(own)
-            .ok_or_else(|| format!("--{flag}: required (the checkpoint's config names none)"))
-    };
-    let cfg = EnvConfig {
-        n: size("n", a.n, own.map(|o| o.0))?,
-        f: size("f", a.f, own.map(|o| o.1))?,
-        identity,
-        comm,
-        faults,
-        synchrony,
-        delta: a.delta,
-        gst: a.gst,
-        ..EnvConfig::default()
-    };
-    let spec =
-        EnvSpec::new(&cfg, a.rounds.unwrap_or_else(|| p.rounds_for(cfg.f))).map_err(|e| {
-            format!(
-                "--{} {}: {}",
-                e.key.trim_start_matches("env."),
-                e.value,
-                e.reason
-            )
-        })?;
-    let start = std::time::Instant::now();
-    let r = verify(
-        &spec,
-        &*p,
-        &Limits {
-            max_work: a.max_work,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    if a.json {
-        selfplay::outln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
-        return Ok(());
-    }
-    selfplay::outln!("{} | {}", r.protocol, r.setting);
-    selfplay::outln!(
-        "optimal attack rate: {} ({} of {} instances broken)",
-        r.optimal_attack_rate,
-        r.broken_instances,
-        r.instances
-    );
-    selfplay::outln!(
-        "verified: {} (every placement, input vector and adversary choice searched: {} protocol evaluations, {:.3} s)",
-        if r.verified { "yes" } else { "no" },
-        r.evaluations,
-        start.elapsed().as_secs_f64()
-    );
-    if let Some(why) = spec.impossibility() {
-        selfplay::outln!("note: {why}");
-    }
-    if let Some(cex) = r.counterexample {
-        selfplay::out!("{}", cex.render());
-    }
-    Ok(())
 }
 
 impl RunArgs {
@@ -417,15 +159,10 @@ fn harden_cmd(a: RunArgs) -> Result<(), String> {
 
 fn run_cmd(a: RunArgs) -> Result<(), String> {
     let job = match &a.file {
-        Some(path) => config::load_job(path, &a.sets()).map_err(|e| e.to_string())?,
-        None => {
-            let origin = "built-in default";
-            let mut exp = config::parse_with(config::DEFAULT, origin, &a.sets())
-                .map_err(|e| e.to_string())?;
-            exp.name.get_or_insert_with(|| config::DEFAULT_NAME.into());
-            config::job(exp).map_err(|e| format!("{origin}: {e}"))?
-        }
-    };
+        Some(path) => config::load_job(path, &a.sets()),
+        None => config::default_job(&a.sets()),
+    }
+    .map_err(|e| e.to_string())?;
     if !job.trains() {
         a.no_resume("evaluation runs")?;
     }
@@ -457,7 +194,7 @@ fn one_thread_inside_runs() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Verify(a)) => verify_cmd(*a),
+        Some(Command::Verify(a)) => selfplay::games::verify::verify(&Registry::built_in(), &a.0),
         Some(Command::Synthesize(a)) => selfplay::games::broadcast::synth::run(&a),
         Some(Command::Sweep {
             file,
@@ -474,25 +211,10 @@ fn main() -> ExitCode {
         Some(Command::Harden(a)) => harden_cmd(a),
         Some(Command::Explain {
             checkpoint,
-            max_work: _,
-        }) if selfplay::games::broadcast::explain::is_rb(&checkpoint) => {
-            selfplay::games::broadcast::explain::explain(&checkpoint)
-                .map(|text| selfplay::out!("{text}"))
-        }
-        Some(Command::Explain {
-            checkpoint,
-            max_work: _,
-        }) if selfplay::games::sampling::explain::is_slush(&checkpoint) => {
-            selfplay::games::sampling::explain::explain(&checkpoint)
-                .map(|text| selfplay::out!("{text}"))
-        }
-        Some(Command::Explain {
-            checkpoint,
             max_work,
-        }) => selfplay::games::consensus::explain::from_checkpoint(&checkpoint)
-            .and_then(|(spec, p)| {
-                selfplay::games::consensus::explain::explain(&spec, &p, &Limits { max_work })
-            })
+        }) => Registry::built_in()
+            .of_checkpoint(&checkpoint)
+            .and_then(|game| game.explain(&checkpoint, max_work))
             .map(|text| selfplay::out!("{text}")),
         Some(Command::Plot { run }) => selfplay::plot::plot(&run)
             .map(|svg| selfplay::outln!("wrote {}", svg.display()))

@@ -7,11 +7,8 @@
 //! honest protocol, `state.safetensors` and `--resume`, `timing.csv`, the
 //! progress bar and the plot.
 
-use crate::config::{Experiment, Job};
+use crate::config::Experiment;
 use crate::export::{csv_bytes, write_atomic, TimingRow};
-use crate::games::broadcast::game::RbRun;
-use crate::games::consensus::game::Consensus;
-use crate::games::sampling::game::SlushRun;
 use crate::state::{saved_state, RunState};
 use crate::streams::stream;
 use crate::timing::Timing;
@@ -213,59 +210,6 @@ pub fn run<G: Game>(
         }
     };
     Ok(rows)
-}
-
-impl Job {
-    pub fn exp(&self) -> &Experiment {
-        match self {
-            Job::Consensus(res) => &res.exp,
-            Job::Slush(job) => &job.exp,
-            Job::ReliableBroadcast(job) => &job.exp,
-        }
-    }
-
-    /// The experiment, to drop a sweep's `[sweep]` table from its runs.
-    pub fn exp_mut(&mut self) -> &mut Experiment {
-        match self {
-            Job::Consensus(res) => &mut res.exp,
-            Job::Slush(job) => &mut job.exp,
-            Job::ReliableBroadcast(job) => &mut job.exp,
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        match self {
-            Job::Consensus(res) => res.name(),
-            Job::Slush(job) => job.name(),
-            Job::ReliableBroadcast(job) => job.name(),
-        }
-    }
-
-    /// Whether a team learns: a run with a training loop and a saved state.
-    pub fn trains(&self) -> bool {
-        match self {
-            Job::Consensus(res) => res.trains(),
-            Job::Slush(job) => job.trains(),
-            Job::ReliableBroadcast(_) => true,
-        }
-    }
-
-    /// Runs the experiment of any game through the one runner.
-    pub fn run(&self, out: &Path, quiet: bool, resume: bool) -> anyhow::Result<()> {
-        let say = crate::out::sayer(quiet);
-        match self {
-            Job::Consensus(res) => {
-                run(&mut Consensus::new(res)?, out, &say, quiet, resume)?;
-            }
-            Job::Slush(job) => {
-                run(&mut SlushRun::new(job)?, out, &say, quiet, resume)?;
-            }
-            Job::ReliableBroadcast(job) => {
-                run(&mut RbRun::new(job)?, out, &say, quiet, resume)?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The last files of a run: the plot, and `timing.csv` with its total, which

@@ -4,9 +4,10 @@
 //! A finished run is skipped on a re-run; the combined CSV concatenates the
 //! finished runs in plan order.
 
-use crate::config::{self, Job};
+use crate::config;
 use crate::export::write_atomic;
 use crate::folder::Mode;
+use crate::games::Job;
 use anyhow::{bail, Context};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -124,7 +125,7 @@ fn differences(a: &toml::Value, b: &toml::Value, path: &str, out: &mut Vec<Strin
 
 /// A finished run counts as this sweep's run only if it was made by the
 /// same resolved config: else an error naming the keys that differ.
-fn same_config(job: &Job, out: &Path) -> anyhow::Result<()> {
+fn same_config(job: &dyn Job, out: &Path) -> anyhow::Result<()> {
     let path = out.join("config.toml");
     let saved = std::fs::read_to_string(&path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
@@ -146,7 +147,7 @@ fn same_config(job: &Job, out: &Path) -> anyhow::Result<()> {
 }
 
 /// Resolves one planned run (its `[sweep]` table dropped).
-fn resolve(file: &Path, run: &Planned) -> anyhow::Result<Job> {
+fn resolve(file: &Path, run: &Planned) -> anyhow::Result<Box<dyn Job>> {
     let mut job =
         config::load_job(file, &run.sets).with_context(|| format!("sweep run {}", run.label))?;
     job.exp_mut().sweep = None;
@@ -187,7 +188,7 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
         return Ok(());
     }
     // Every run is checked before any starts: a typo fails now, not in an hour.
-    let resolved: Vec<Job> = runs
+    let resolved: Vec<Box<dyn Job>> = runs
         .iter()
         .map(|r| resolve(file, r))
         .collect::<anyhow::Result<_>>()?;
@@ -212,7 +213,7 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
             .map(|&i| {
                 let run = &runs[i];
                 if finished(&run.out) {
-                    same_config(&resolved[i], &run.out)?;
+                    same_config(&*resolved[i], &run.out)?;
                     say(format!("[{i}] {}: finished before, skipped", run.label));
                     return Ok(());
                 }
@@ -244,7 +245,7 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
     let done: Vec<&Planned> = runs
         .iter()
         .zip(&resolved)
-        .filter(|(r, res)| finished(&r.out) && same_config(res, &r.out).is_ok())
+        .filter(|(r, res)| finished(&r.out) && same_config(res.as_ref(), &r.out).is_ok())
         .map(|(r, _)| r)
         .collect();
     let mut combined: Vec<u8> = vec![];

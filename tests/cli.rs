@@ -122,7 +122,7 @@ fn verify_game_slush_prints_the_exact_adversary_of_the_sampling_game() {
         "2",
     ]));
     assert!(
-        err.contains("--alpha: only the sampling game reads it"),
+        err.contains("--alpha: --game consensus does not read it; it is a flag of --game slush"),
         "{err}"
     );
 }

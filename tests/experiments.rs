@@ -48,9 +48,7 @@ fn every_experiment_runs_and_respects_the_optimum() {
         .map(|s| s.to_string())
         .collect();
         // The sampling game has its own runner: baselines and a learned team, all sampled.
-        if let config::Job::Slush(job) =
-            config::load_job(&path, &sets).unwrap_or_else(|e| panic!("{e}"))
-        {
+        if let Some(job) = slush_job(&path, &sets) {
             let rows = selfplay::games::sampling::game::run(&job, dir.path(), &|_| {}).unwrap();
             let names: Vec<&str> = rows.iter().map(|r| r.honest.as_str()).collect();
             if job.exp.byzantine.kind == config::Kind::Scripted {
@@ -493,10 +491,7 @@ fn learned_slush_agrees_on_three_versus_two_and_beats_slush_at_the_majority() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let config::Job::Slush(job) = config::load_job(&experiment("slush.toml"), &sets).unwrap()
-    else {
-        panic!("a slush experiment")
-    };
+    let job = slush_job(&experiment("slush.toml"), &sets).expect("a slush experiment");
     let rows = selfplay::games::sampling::game::run(&job, dir.path(), &|_| {}).unwrap();
     let slush = &rows[0];
     let learned = rows.last().unwrap();
@@ -530,11 +525,7 @@ fn a_learned_slush_attacker_nears_the_exact_optimum_and_never_passes_it() {
             format!("env.f={f}"),
         ]
         .to_vec();
-        let config::Job::Slush(job) =
-            config::load_job(&experiment("slush_attack.toml"), &sets).unwrap()
-        else {
-            panic!("a slush experiment")
-        };
+        let job = slush_job(&experiment("slush_attack.toml"), &sets).expect("a slush experiment");
         selfplay::games::sampling::game::run(&job, dir.path(), &|_| {}).unwrap();
         let rows = selfplay::games::sampling::score::read(&dir.path().join("metrics.csv")).unwrap();
         for r in &rows {
@@ -572,11 +563,7 @@ fn slush_cotraining_scores_every_row_against_the_optimum_of_its_protocol() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let config::Job::Slush(job) =
-        config::load_job(&experiment("slush_attack.toml"), &sets).unwrap()
-    else {
-        panic!("a slush experiment")
-    };
+    let job = slush_job(&experiment("slush_attack.toml"), &sets).expect("a slush experiment");
     let rows = selfplay::games::sampling::game::run(&job, dir.path(), &|_| {}).unwrap();
     assert_eq!(rows.len(), 3);
     for r in &rows[1..] {
@@ -846,10 +833,31 @@ fn majority_is_hardened_to_a_verified_protocol_at_n_4() {
 }
 
 fn is_reliable_broadcast(path: &Path) -> bool {
-    matches!(
-        config::load_job(path, &[]),
-        Ok(config::Job::ReliableBroadcast(_))
-    )
+    rb_job(path, &[]).is_some()
+}
+
+/// The experiment at `path` as its game reads it, and the game's name.
+fn experiment_of(path: &Path, sets: &[String]) -> (config::Experiment, &'static str) {
+    let registry = selfplay::games::Registry::built_in();
+    let (exp, game) =
+        config::load_experiment(&registry, path, sets).unwrap_or_else(|e| panic!("{e}"));
+    (exp, game.name())
+}
+
+/// The sampling-game experiment at `path`, checked (`None`: another game).
+fn slush_job(path: &Path, sets: &[String]) -> Option<selfplay::games::sampling::game::SlushJob> {
+    let (exp, game) = experiment_of(path, sets);
+    (game == "slush").then(|| {
+        selfplay::games::sampling::game::SlushJob::new(exp).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// The reliable-broadcast experiment at `path`, checked (`None`: another game).
+fn rb_job(path: &Path, sets: &[String]) -> Option<selfplay::games::broadcast::game::RbJob> {
+    let (exp, game) = experiment_of(path, sets);
+    (game == "reliable_broadcast").then(|| {
+        selfplay::games::broadcast::game::RbJob::new(exp).unwrap_or_else(|e| panic!("{e}"))
+    })
 }
 
 /// Every reliable-broadcast experiment runs at reduced size: a row per
@@ -877,11 +885,7 @@ fn reliable_broadcast_experiments_learn_at_reduced_size() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let config::Job::ReliableBroadcast(job) =
-            config::load_job(&path, &sets).unwrap_or_else(|e| panic!("{e}"))
-        else {
-            unreachable!("filtered above")
-        };
+        let job = rb_job(&path, &sets).expect("filtered above");
         let rows = selfplay::games::broadcast::game::run(&job, dir.path(), &|_| {}).unwrap();
         let shown = path.display();
         assert_eq!(

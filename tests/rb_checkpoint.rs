@@ -103,5 +103,8 @@ fn a_learned_checkpoint_verifies_as_its_last_row_did() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("add --game reliable_broadcast"), "{err}");
+    assert!(
+        err.contains("verify it with `selfplay verify --game reliable_broadcast --checkpoint"),
+        "{err}"
+    );
 }

@@ -961,7 +961,7 @@ fn slush_runs_keep_a_checkpoint_that_consensus_commands_refuse() {
         &["--set", "honest.kind=frozen", "--set", &frozen],
     ));
     assert!(
-        err.contains("a sampling-game (slush) checkpoint: a consensus run"),
+        err.contains("a checkpoint of game = \"slush\": a consensus run cannot play it"),
         "{err}"
     );
 }

@@ -1,8 +1,197 @@
-//! The games as the runner plays them, one folder each: its config, its
-//! run (the `runner::Game` implementation), its teams, scores, verifier
-//! command and explanations. The rules themselves live in `envs`, in the
-//! folder of the same name.
+//! The games as the runner plays them, one folder each, and the registry
+//! every command reaches them through.
+//!
+//! A game's folder holds its config checks, its run (the
+//! [`crate::runner::Game`] implementation), its teams, the scores of a row,
+//! its `verify` and `explain`. The rules themselves live in `envs`, in the
+//! folder of the same name. Nothing outside this module names a game: the
+//! runner, the config loader, `sweep`, `verify`, `explain` and `plot` ask the
+//! [`Registry`] for the game an experiment or a checkpoint names.
 
 pub mod broadcast;
 pub mod consensus;
 pub mod sampling;
+pub mod verify;
+
+use crate::config::Experiment;
+use envs::consensus::ConfigError;
+use std::path::Path;
+
+/// One game as every command reaches it.
+pub trait Entry: Sync {
+    /// Its name in `game = "..."` and `verify --game`.
+    fn name(&self) -> &'static str;
+    /// The game in a line, for lists and help.
+    fn about(&self) -> &'static str;
+    /// The config keys it reads, as paths: a whole table (`"slush"`) or one
+    /// key of a table shared with other games (`"env.n"`). An experiment of
+    /// this game that sets any other key is refused, naming it: a key the
+    /// game would ignore is a mistake the user wants to hear of.
+    fn keys(&self) -> &'static [&'static str];
+    /// Checks an experiment of this game (values, teams, checkpoints, the
+    /// memory it would need) and builds its run.
+    fn job(&self, exp: Experiment) -> Result<Box<dyn Job>, ConfigError>;
+    /// `selfplay explain` on one of its checkpoints.
+    fn explain(&self, checkpoint: &Path, max_work: f64) -> Result<String, String>;
+    /// Its own flags of `selfplay verify` (beside [`verify::Common`]).
+    fn verify_flags(&self, cmd: clap::Command) -> clap::Command {
+        cmd
+    }
+    /// The shared flags of `verify` it reads (ids, as `max_work`), beside
+    /// `--game` and `--json`; any other shared flag given is refused.
+    fn verify_reads(&self) -> &'static [&'static str];
+    /// `selfplay verify --game NAME`: the exact verdict on a protocol or a
+    /// checkpoint, printed. `m` holds its own flags.
+    fn verify(&self, common: &verify::Common, m: &clap::ArgMatches) -> Result<(), String>;
+}
+
+/// A checked experiment, ready to run through the one runner.
+pub trait Job: Send + Sync {
+    fn exp(&self) -> &Experiment;
+    /// The experiment, to drop a sweep's `[sweep]` table from its runs.
+    fn exp_mut(&mut self) -> &mut Experiment;
+    fn name(&self) -> &str;
+    /// Whether a team learns: a run with a training loop and a saved state.
+    fn trains(&self) -> bool;
+    /// Runs it into `out`; with `resume`, from the state saved there.
+    fn run(&self, out: &Path, quiet: bool, resume: bool) -> anyhow::Result<()>;
+}
+
+/// The games a command can reach: the built-in ones, and any a program
+/// using the library adds (`examples/custom_game.rs`).
+pub struct Registry {
+    entries: Vec<&'static dyn Entry>,
+}
+
+/// The built-in games, in the order help lists them.
+static BUILT_IN: [&dyn Entry; 3] = [&consensus::ENTRY, &sampling::ENTRY, &broadcast::ENTRY];
+
+impl Registry {
+    /// The built-in games.
+    pub fn built_in() -> Registry {
+        Registry {
+            entries: BUILT_IN.to_vec(),
+        }
+    }
+
+    /// The built-in games and `extra`; a name taken twice is refused.
+    pub fn with(mut self, extra: &'static dyn Entry) -> Result<Registry, String> {
+        if self.entries.iter().any(|e| e.name() == extra.name()) {
+            return Err(format!(
+                "a game named {} is registered already",
+                extra.name()
+            ));
+        }
+        self.entries.push(extra);
+        Ok(self)
+    }
+
+    pub fn entries(&self) -> &[&'static dyn Entry] {
+        &self.entries
+    }
+
+    /// Every game's name, for messages.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.entries.iter().map(|e| e.name()).collect()
+    }
+
+    /// The game named `name`, or an error listing the games there are.
+    pub fn find(&self, name: &str) -> Result<&'static dyn Entry, String> {
+        self.entries
+            .iter()
+            .find(|e| e.name() == name)
+            .copied()
+            .ok_or_else(|| {
+                format!(
+                    "no game named \"{name}\"; the games are {}",
+                    self.names().join(", ")
+                )
+            })
+    }
+
+    /// The game a checkpoint was trained in, read from its config.
+    pub fn of_checkpoint(&self, path: &Path) -> Result<&'static dyn Entry, String> {
+        let c = agents::checkpoint::load(path)?;
+        let exp = crate::config::parse(&c.meta.config, &path.display().to_string())
+            .map_err(|e| format!("{}: its config cannot be read: {e}", path.display()))?;
+        self.find(&exp.game).map_err(|e| {
+            format!(
+                "{}: trained in a game this program lacks: {e}",
+                path.display()
+            )
+        })
+    }
+}
+
+/// The built-in registry's entry for `name`, for code that holds a game's
+/// name from a file it read (a checkpoint's config).
+pub fn built_in(name: &str) -> Result<&'static dyn Entry, String> {
+    Registry::built_in().find(name)
+}
+
+/// Refuses the first key of `table` (the experiment as written, overrides
+/// applied) that the game does not read, naming it and the game.
+pub fn refuse_foreign_keys(entry: &dyn Entry, table: &toml::Table) -> Result<(), ConfigError> {
+    // Keys every game reads: the run's identity and the sweep over it.
+    const COMMON: [&str; 4] = ["name", "seed", "game", "sweep"];
+    let own = entry.keys();
+    let whole = |k: &str, path: &str| k == path || path.starts_with(&format!("{k}."));
+    let reads = |path: &str| {
+        COMMON.iter().any(|k| whole(k, path))
+            || own.iter().any(|k| {
+                *k == path
+                    || path.starts_with(&format!("{k}."))
+                    || k.starts_with(&format!("{path}."))
+            })
+    };
+    for (key, value) in table {
+        if !reads(key) {
+            return Err(foreign(entry, key, value));
+        }
+        // A shared table some of whose keys the game reads: check each.
+        let whole_table = own.contains(&key.as_str()) || COMMON.contains(&key.as_str());
+        if let (Some(t), false) = (value.as_table(), whole_table) {
+            for sub in t.keys() {
+                let path = format!("{key}.{sub}");
+                if !reads(&path) {
+                    return Err(foreign(entry, &path, &t[sub]));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn foreign(entry: &dyn Entry, key: &str, value: &toml::Value) -> ConfigError {
+    let own = entry.keys().join(", ");
+    let value = match value {
+        toml::Value::Table(_) => "(a table)".to_string(),
+        v => v.to_string(),
+    };
+    ConfigError::new(
+        key,
+        value,
+        format!(
+            "game = \"{}\" does not read this key (it reads name, seed, sweep and {own})",
+            entry.name()
+        ),
+    )
+}
+
+/// The game a checkpoint was trained in, by its config (`None` if the
+/// config cannot be read: the caller's own checks say what is wrong).
+pub fn trained_in(c: &agents::checkpoint::Loaded) -> Option<String> {
+    crate::config::parse(&c.meta.config, "")
+        .ok()
+        .map(|e| e.game)
+}
+
+/// Why a checkpoint of another game cannot be verified as one of `game`:
+/// which game it belongs to, and the command that verifies it.
+pub fn verify_elsewhere(path: &Path, trained: &str, game: &str) -> String {
+    format!(
+        "--checkpoint {shown}: a checkpoint of game = \"{trained}\", not {game}; verify it with \
+         `selfplay verify --game {trained} --checkpoint {shown}`",
+        shown = path.display()
+    )
+}

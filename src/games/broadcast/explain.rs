@@ -12,9 +12,9 @@
 //! action no such rule explains is listed with how often it fires and the
 //! rule that agrees with it on the most views.
 
-use crate::config::Game;
 use crate::games::broadcast::game::RbJob;
 use crate::games::broadcast::score::Greedy;
+use crate::games::Entry as _;
 use envs::broadcast::game::{Kind, Msg, View};
 use envs::broadcast::play::{self, Reading};
 use envs::broadcast::{Decision, Limits, RbProtocol, RbSpec, REGISTRY};
@@ -23,7 +23,7 @@ use std::path::Path;
 /// Whether `path` is a reliable-broadcast checkpoint.
 pub fn is_rb(path: &Path) -> bool {
     agents::checkpoint::load(path).is_ok_and(|c| {
-        crate::config::parse(&c.meta.config, "").is_ok_and(|e| e.game == Game::ReliableBroadcast)
+        crate::config::parse(&c.meta.config, "").is_ok_and(|e| e.game == super::ENTRY.name())
     })
 }
 

@@ -8,3 +8,98 @@ pub mod play;
 pub mod score;
 pub mod synth;
 pub mod verify;
+
+use crate::config::Experiment;
+use envs::consensus::ConfigError;
+use game::{RbJob, RbRun};
+use std::path::Path;
+
+/// Reliable broadcast in the registry.
+pub struct Entry;
+pub static ENTRY: Entry = Entry;
+
+impl crate::games::Entry for Entry {
+    fn name(&self) -> &'static str {
+        "reliable_broadcast"
+    }
+
+    fn about(&self) -> &'static str {
+        "asynchronous reliable broadcast (INIT/ECHO/READY), event-driven"
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        &[
+            "env.n",
+            "env.f",
+            "env.faults",
+            "honest.kind",
+            "honest.learn",
+            "honest.checkpoint",
+            "byzantine.kind",
+            "byzantine.learn",
+            "byzantine.checkpoint",
+            "train.episodes",
+            "train.batch",
+            "train.eval_every",
+            "train.schedule",
+            "train.stop_when_verified",
+            "eval.episodes",
+            "eval.batch",
+            "rb",
+        ]
+    }
+
+    fn job(&self, exp: Experiment) -> Result<Box<dyn crate::games::Job>, ConfigError> {
+        Ok(Box::new(RbJob::new(exp)?))
+    }
+
+    fn explain(&self, checkpoint: &Path, _max_work: f64) -> Result<String, String> {
+        explain::explain(checkpoint)
+    }
+
+    fn verify_flags(&self, cmd: clap::Command) -> clap::Command {
+        <verify::RbFlags as clap::Args>::augment_args(cmd)
+    }
+
+    fn verify_reads(&self) -> &'static [&'static str] {
+        &["protocol", "checkpoint", "n", "f", "faults"]
+    }
+
+    fn verify(&self, c: &crate::games::verify::Common, m: &clap::ArgMatches) -> Result<(), String> {
+        let flags = <verify::RbFlags as clap::FromArgMatches>::from_arg_matches(m)
+            .map_err(|e| e.to_string())?;
+        verify::run(&verify::Request {
+            protocol: c.protocol.as_deref(),
+            checkpoint: c.checkpoint.as_deref(),
+            n: c.n,
+            f: c.f,
+            faults: c.faults.as_deref(),
+            json: c.json,
+            flags: &flags,
+        })
+    }
+}
+
+impl crate::games::Job for RbJob {
+    fn exp(&self) -> &Experiment {
+        &self.exp
+    }
+
+    fn exp_mut(&mut self) -> &mut Experiment {
+        &mut self.exp
+    }
+
+    fn name(&self) -> &str {
+        RbJob::name(self)
+    }
+
+    fn trains(&self) -> bool {
+        true
+    }
+
+    fn run(&self, out: &Path, quiet: bool, resume: bool) -> anyhow::Result<()> {
+        let say = crate::out::sayer(quiet);
+        crate::runner::run(&mut RbRun::new(self)?, out, &say, quiet, resume)?;
+        Ok(())
+    }
+}

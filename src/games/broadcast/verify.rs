@@ -2,9 +2,9 @@
 //! [`envs::broadcast`] from the command line. The sizes are checked by the game's
 //! own `RbSpec`, so a bad setting is named by its flag.
 
-use crate::config::Game;
 use crate::games::broadcast::game::RbJob;
 use crate::games::broadcast::score::Greedy;
+use crate::games::Entry as _;
 use clap::Args;
 use envs::broadcast::search::{self, Limits};
 use envs::broadcast::{protocols, RbFaults, RbSpec, Semantics};
@@ -25,19 +25,6 @@ pub struct RbFlags {
     pub semantics: Option<Semantics>,
 }
 
-impl RbFlags {
-    /// The first of these flags given, for games that do not read them.
-    pub fn given(&self) -> Option<&'static str> {
-        if self.max_states.is_some() {
-            Some("max-states")
-        } else if self.semantics.is_some() {
-            Some("semantics")
-        } else {
-            None
-        }
-    }
-}
-
 /// `--semantics`: clap's error names the flag and the value, this the choices.
 pub fn parse_semantics(s: &str) -> Result<Semantics, String> {
     Semantics::parse(s).ok_or_else(|| "reliable broadcast has single or per_message".to_string())
@@ -55,17 +42,10 @@ pub struct Request<'a> {
     pub faults: Option<&'a str>,
     pub json: bool,
     pub flags: &'a RbFlags,
-    /// Flags of the other games that were given (refused here).
-    pub foreign: Vec<&'static str>,
 }
 
 /// Checks a request and runs the search.
 pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
-    if let Some(flag) = req.foreign.first() {
-        return Err(format!(
-            "--{flag}: reliable broadcast (--game reliable_broadcast) has no such setting"
-        ));
-    }
     if let Some(path) = req.checkpoint {
         let (spec, greedy, max_states) = learned(path, req)?;
         let limits = Limits {
@@ -117,10 +97,11 @@ fn learned(path: &Path, req: &Request) -> Result<(RbSpec, Greedy, u64), String> 
     let c = crate::config::load_checkpoint(path)?;
     let exp =
         crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
-    if exp.game != Game::ReliableBroadcast {
-        return Err(format!(
-            "--checkpoint {shown}: not a reliable-broadcast checkpoint; verify it without \
-             --game reliable_broadcast"
+    if exp.game != super::ENTRY.name() {
+        return Err(crate::games::verify_elsewhere(
+            path,
+            &exp.game,
+            super::ENTRY.name(),
         ));
     }
     if c.meta.team != "honest" {

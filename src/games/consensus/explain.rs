@@ -190,12 +190,8 @@ pub fn greedy_from_checkpoint(
     path: &std::path::Path,
 ) -> Result<(agents::checkpoint::Meta, GreedyHonest), String> {
     let c = crate::config::load_checkpoint(path)?;
-    if crate::config::parse(&c.meta.config, "").is_ok_and(|e| e.game == crate::config::Game::Slush)
-    {
-        return Err(format!(
-            "{}: a sampling-game (slush) checkpoint; verify and explain read consensus checkpoints",
-            path.display()
-        ));
+    if let Some(trained) = crate::games::trained_in(&c).filter(|g| g != "consensus") {
+        return Err(crate::games::verify_elsewhere(path, &trained, "consensus"));
     }
     if c.meta.team != "honest" {
         return Err(format!(

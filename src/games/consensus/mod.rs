@@ -6,3 +6,89 @@ pub mod game;
 pub mod harden;
 pub mod score;
 pub mod teams;
+pub mod verify;
+
+use crate::config::{Experiment, Resolved};
+use envs::consensus::{ConfigError, Limits};
+use std::path::Path;
+
+/// The consensus game in the registry.
+pub struct Entry;
+pub static ENTRY: Entry = Entry;
+
+impl crate::games::Entry for Entry {
+    fn name(&self) -> &'static str {
+        "consensus"
+    }
+
+    fn about(&self) -> &'static str {
+        "consensus rounds: agreement, broadcast, interactive consistency, atomic commit"
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        &[
+            "env",
+            "honest",
+            "byzantine",
+            "train",
+            "eval",
+            "rewards",
+            "harden",
+        ]
+    }
+
+    fn job(&self, exp: Experiment) -> Result<Box<dyn crate::games::Job>, ConfigError> {
+        Ok(Box::new(crate::config::resolve(exp)?))
+    }
+
+    fn explain(&self, checkpoint: &Path, max_work: f64) -> Result<String, String> {
+        let (spec, p) = explain::from_checkpoint(checkpoint)?;
+        explain::explain(&spec, &p, &Limits { max_work })
+    }
+
+    fn verify_flags(&self, cmd: clap::Command) -> clap::Command {
+        <verify::ConsensusFlags as clap::Args>::augment_args(cmd)
+    }
+
+    fn verify_reads(&self) -> &'static [&'static str] {
+        &[
+            "protocol",
+            "checkpoint",
+            "n",
+            "f",
+            "faults",
+            "rounds",
+            "max_work",
+        ]
+    }
+
+    fn verify(&self, c: &crate::games::verify::Common, m: &clap::ArgMatches) -> Result<(), String> {
+        let flags = <verify::ConsensusFlags as clap::FromArgMatches>::from_arg_matches(m)
+            .map_err(|e| e.to_string())?;
+        verify::run(c, &flags)
+    }
+}
+
+impl crate::games::Job for Resolved {
+    fn exp(&self) -> &Experiment {
+        &self.exp
+    }
+
+    fn exp_mut(&mut self) -> &mut Experiment {
+        &mut self.exp
+    }
+
+    fn name(&self) -> &str {
+        Resolved::name(self)
+    }
+
+    fn trains(&self) -> bool {
+        Resolved::trains(self)
+    }
+
+    fn run(&self, out: &Path, quiet: bool, resume: bool) -> anyhow::Result<()> {
+        let say = crate::out::sayer(quiet);
+        crate::runner::run(&mut game::Consensus::new(self)?, out, &say, quiet, resume)?;
+        Ok(())
+    }
+}

@@ -12,6 +12,7 @@
 //! with one, any sum up to `k` can be seen.
 
 use crate::games::sampling::score::{self as score, HonestRule};
+use crate::games::Entry as _;
 use envs::sampling::exact::Table;
 use envs::sampling::{AttackGoal, SlushSpec, COMMIT, HOLD0, HOLD1};
 use std::fmt::Write;
@@ -20,7 +21,7 @@ use std::path::Path;
 /// Whether `path` is a sampling-game checkpoint (read by this module).
 pub fn is_slush(path: &Path) -> bool {
     agents::checkpoint::load(path).is_ok_and(|c| {
-        crate::config::parse(&c.meta.config, "").is_ok_and(|e| e.game == crate::config::Game::Slush)
+        crate::config::parse(&c.meta.config, "").is_ok_and(|e| e.game == super::ENTRY.name())
     })
 }
 

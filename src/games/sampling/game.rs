@@ -12,6 +12,7 @@ use crate::export::{MetricsRow, RowKey};
 use crate::games::consensus::teams::Tally;
 use crate::games::sampling::play::{pay_byzantine, play, Answerers, Honest};
 use crate::games::sampling::score::{self as score, HonestRule, Optimum, SlushRow};
+use crate::games::Entry as _;
 use crate::runner::{At, Game, Learned, Network, Played, Side};
 use crate::streams::stream;
 use crate::timing::Timing;
@@ -169,10 +170,8 @@ fn checkpoint_for(
     };
     let shown = format!("\"{}\"", path.display());
     let c = crate::config::load_checkpoint(path).map_err(|e| ConfigError::new(key, &shown, e))?;
-    let slush_game = crate::config::parse(&c.meta.config, "")
-        .is_ok_and(|e| e.game == crate::config::Game::Slush);
-    let why = if !slush_game {
-        Some("a consensus checkpoint: the sampling game cannot play it".to_string())
+    let why = if let Some(other) = crate::config::other_game(&c, super::ENTRY.name()) {
+        Some(other)
     } else if c.meta.team != team {
         Some(format!("is a {} checkpoint, not {team}", c.meta.team))
     } else if c.meta.obs_dim != obs_dim {

@@ -3,6 +3,7 @@
 //! checked by the engine's own `SlushSpec`, so the figures are about the
 //! game the runner samples, and a bad setting is named by its flag.
 
+use crate::games::Entry as _;
 use clap::Args;
 use envs::consensus::EnvConfig;
 use envs::sampling::exact::{Figures, Rule, Sight, Solver, Table};
@@ -32,26 +33,8 @@ pub struct SlushFlags {
     pub blind: bool,
 }
 
-impl SlushFlags {
-    /// The first sampling-game flag given, if any.
-    pub fn given(&self) -> Option<&'static str> {
-        [
-            ("k", self.k.is_some()),
-            ("alpha", self.alpha.is_some()),
-            ("beta", self.beta.is_some()),
-            ("ones", self.ones.is_some()),
-            ("blind", self.blind),
-        ]
-        .into_iter()
-        .find(|x| x.1)
-        .map(|x| x.0)
-    }
-}
-
 /// A `verify` command for the sampling game, as parsed.
 pub struct Request<'a> {
-    /// `--game` as given.
-    pub game: &'a str,
     pub protocol: Option<&'a str>,
     /// A learned sampling-game checkpoint, played greedily (instead of `protocol`).
     pub checkpoint: Option<&'a Path>,
@@ -61,8 +44,6 @@ pub struct Request<'a> {
     pub flags: &'a SlushFlags,
     pub json: bool,
     pub max_work: f64,
-    /// Flags of the message-passing game that were given (refused here).
-    pub consensus_only: Vec<&'static str>,
 }
 
 /// Both figures for one split, as `--json` prints them.
@@ -121,27 +102,6 @@ pub struct SlushReport {
 
 /// Checks a request and computes its report.
 pub fn solve(req: &Request) -> Result<SlushReport, String> {
-    match req.game {
-        "slush" => {}
-        "consensus" => {
-            return Err(match req.flags.given() {
-                Some(flag) => {
-                    format!("--{flag}: only the sampling game reads it; add --game slush")
-                }
-                None => "--game consensus: not a sampling-game request".into(),
-            })
-        }
-        other => {
-            return Err(format!(
-                "--game {other}: expected consensus, slush or reliable_broadcast"
-            ))
-        }
-    }
-    if let Some(flag) = req.consensus_only.first() {
-        return Err(format!(
-            "--{flag}: the sampling game (--game slush) has no such setting"
-        ));
-    }
     let flags = req.flags;
     let mut k = flags.k;
     let mut rounds = req.rounds;
@@ -257,9 +217,11 @@ fn learned_table(
     let c = crate::config::load_checkpoint(path)?;
     let exp =
         crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
-    if exp.game != crate::config::Game::Slush {
-        return Err(format!(
-            "--checkpoint {shown}: a consensus checkpoint; verify it without --game slush"
+    if exp.game != super::ENTRY.name() {
+        return Err(crate::games::verify_elsewhere(
+            path,
+            &exp.game,
+            super::ENTRY.name(),
         ));
     }
     if c.meta.team != "honest" {
@@ -385,7 +347,6 @@ mod tests {
 
     fn req<'a>(flags: &'a SlushFlags, protocol: &'a str, n: usize, f: usize) -> Request<'a> {
         Request {
-            game: "slush",
             protocol: Some(protocol),
             checkpoint: None,
             n,
@@ -394,7 +355,6 @@ mod tests {
             flags,
             json: true,
             max_work: 2e9,
-            consensus_only: vec![],
         }
     }
 
@@ -449,14 +409,6 @@ mod tests {
         assert!(err(d(), "majority", 5, 1).starts_with("--protocol majority:"));
         let k2 = SlushFlags { k: Some(2), ..d() };
         let mut r = req(&k2, "slush", 5, 1);
-        r.game = "consensus";
-        assert!(solve(&r)
-            .unwrap_err()
-            .starts_with("--k: only the sampling game"));
-        r.game = "slush";
-        r.consensus_only = vec!["identity"];
-        assert!(solve(&r).unwrap_err().starts_with("--identity:"));
-        r.consensus_only = vec![];
         r.max_work = 10.0;
         assert!(solve(&r).unwrap_err().starts_with("--max-work 10:"));
     }

@@ -97,7 +97,11 @@ pub fn explain(path: &Path) -> Result<String, String> {
     s += &rule_text(&spec, &table);
     // How it stands against the exact optimal adversary of its training game.
     s += "\n";
-    for goal in [AttackGoal::Disagreement, AttackGoal::Majority] {
+    for goal in [
+        AttackGoal::Disagreement,
+        AttackGoal::Majority,
+        AttackGoal::Correctness,
+    ] {
         let mut sp = spec.clone();
         sp.attack_goal = goal;
         if let Some(o) = score::optimum(&sp, HonestRule::Network(&policy), exp.eval.max_work) {

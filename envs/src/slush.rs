@@ -27,7 +27,9 @@ pub struct SlushConfig {
     /// Rounds: every node commits by the last.
     pub rounds: u8,
     /// Train on the evaluated split only (`env.ones`); by default training
-    /// draws every split, so that a constant colour cannot pass for consensus.
+    /// draws every split, so that validity binds: on one fixed split a
+    /// constant colour never disagrees (though it still fails validity only
+    /// on unanimous inputs of the other colour, 1 in 2^h of uniform inputs).
     pub train_split: bool,
     /// What a learned Byzantine team is paid for, and what its attack rate
     /// counts. Left out of a written config at its default, so that configs

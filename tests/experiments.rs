@@ -549,6 +549,45 @@ fn a_learned_slush_attacker_nears_the_exact_optimum_and_never_passes_it() {
     }
 }
 
+/// A trivial protocol against a learned attacker paid for breaking
+/// correctness: "always decide 0" ignores every answer, so whatever the
+/// attacker learns, it breaks correctness exactly on unanimous 1s, 1 in 16
+/// of the inputs of 4 honest nodes; the row's exact optimum says 1/16 and
+/// the sampled rate sits within 5 standard errors of it.
+#[test]
+fn a_constant_protocol_is_broken_only_on_unanimous_inputs_of_the_other_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets: Vec<String> = [
+        "train.episodes=2048",
+        "train.eval_every=1024",
+        "eval.episodes=8000",
+        "honest.protocol=always0",
+        "slush.attack_goal=correctness",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let job = slush_job(&experiment("slush_attack.toml"), &sets).expect("a slush experiment");
+    selfplay::games::sampling::game::run(&job, dir.path(), &|_| {}).unwrap();
+    let rows = selfplay::games::sampling::score::read(&dir.path().join("metrics.csv")).unwrap();
+    assert!(!rows.is_empty());
+    for r in &rows {
+        assert_eq!(r.metrics.honest, "always0");
+        assert_eq!(r.attack.attack_goal, "correctness");
+        assert_eq!(r.metrics.optimal_attack_rate, Some(1.0 / 16.0));
+        assert_eq!(
+            r.attack.optimal_attack_rate_seeing_samples,
+            Some(1.0 / 16.0)
+        );
+        let (p, n) = (1.0 / 16.0, r.metrics.eval_episodes as f64);
+        let se = (p * (1.0 - p) / n).sqrt();
+        assert!((r.attack.attack_rate - p).abs() <= 5.0 * se, "{r:#?}");
+        // Never a disagreement, and the engine's honest win is the complement.
+        assert_eq!(r.metrics.agreement_rate, 1.0);
+        assert!((r.metrics.honest_win_rate + r.attack.attack_rate - 1.0).abs() < 1e-12);
+    }
+}
+
 /// Both teams learn (co-training): each row scores the honest team's greedy
 /// protocol as it stands against the exact optimum, recomputed per row.
 #[test]

@@ -4,8 +4,11 @@
 //! (colour, and Snowflake's counter of consecutive successful queries), the
 //! counts of 0s and 1s its sample answered, and the round, this computes by
 //! backward induction the largest probability with which the Byzantine
-//! nodes can (a) make two honest nodes decide different colours, and (b)
-//! stop every honest node from deciding the initial honest majority.
+//! nodes can (a) make two honest nodes decide different colours, (b)
+//! stop every honest node from deciding the initial honest majority, and
+//! (c) break correctness as a user of Avalanche means it: agreement,
+//! termination or validity (the decided colour is one some honest node
+//! started with, so the unanimous input when there is one).
 //!
 //! The model is the engine's game, exactly:
 //! - each undecided honest node samples `k` distinct nodes among the other
@@ -37,7 +40,7 @@
 //! node's sample. The value of a configuration is the expectation, over the
 //! samples, of that maximum.
 
-use crate::sampling::{SlushSpec, COMMIT};
+use crate::sampling::{SlushSpec, Trivial, COMMIT};
 use std::collections::BTreeMap;
 
 /// The honest rules the search knows, as next-state functions: the
@@ -54,6 +57,9 @@ pub enum Rule {
     Snowflake,
     /// A stateless rule, action by action.
     Table(Table),
+    /// `slush::Trivial`: always one colour, one's own input, or the first
+    /// sample's majority; the baselines a reader thinks of.
+    Trivial(Trivial),
 }
 
 /// An honest action (`slush::HOLD0`, `HOLD1` or `COMMIT`) for every round,
@@ -95,7 +101,7 @@ impl Rule {
         match name {
             "slush" => Some(Rule::Slush),
             "snowflake" => Some(Rule::Snowflake),
-            _ => None,
+            _ => Trivial::parse(name).map(Rule::Trivial),
         }
     }
 
@@ -104,8 +110,19 @@ impl Rule {
             Rule::Slush => "slush",
             Rule::Snowflake => "snowflake",
             Rule::Table(_) => "table",
+            Rule::Trivial(t) => t.name(),
         }
     }
+
+    /// Every scripted rule's name: Slush, Snowflake and the trivial ones.
+    pub const NAMES: &'static [&'static str] = &[
+        "slush",
+        "snowflake",
+        "always0",
+        "always1",
+        "own_input",
+        "first_sample",
+    ];
 }
 
 /// One honest node's state. The counter is Snowflake's (0 under Slush, and
@@ -137,6 +154,36 @@ pub enum Goal {
     /// Not every honest node decides this colour (the initial majority):
     /// the complement of the runner's `majority` count.
     NotAll(u8),
+    /// Not every honest node decides one common colour: agreement or
+    /// termination fails. On split inputs this is correctness failing
+    /// (either colour is some honest node's input, so validity holds).
+    Unsettled,
+}
+
+/// What a figure counts, for one initial split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Score {
+    /// Agreement fails ([`Goal::Disagreement`]).
+    Disagreement,
+    /// Not every honest node decides the initial honest majority (1 on a
+    /// tied split, which has none).
+    Majority,
+    /// Agreement, termination or validity fails: the complement of the
+    /// engine's honest win. On a unanimous split validity binds, so it is
+    /// [`Goal::NotAll`] of that colour; on a split one, [`Goal::Unsettled`].
+    Correctness,
+}
+
+impl Score {
+    pub const ALL: [Score; 3] = [Score::Disagreement, Score::Majority, Score::Correctness];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Score::Disagreement => "disagreement",
+            Score::Majority => "majority",
+            Score::Correctness => "correctness",
+        }
+    }
 }
 
 /// What the adversary sees when it answers a round's queries.
@@ -215,7 +262,7 @@ impl Solver {
             }
         }
         let counters = match rule {
-            Rule::Slush | Rule::Table(_) => 1,
+            Rule::Slush | Rule::Table(_) | Rule::Trivial(_) => 1,
             // 0..=beta: with beta = 1 a fresh adoption holds counter 1 undecided.
             Rule::Snowflake => spec.beta + 1,
         };
@@ -269,8 +316,13 @@ impl Solver {
             decided: true,
             counter: 0,
         };
-        if let Rule::Table(t) = &self.rule {
-            return match t.action(round, node.colour, c) {
+        let stateless = match &self.rule {
+            Rule::Table(t) => Some(t.action(round, node.colour, c)),
+            Rule::Trivial(t) => Some(t.action(round, self.spec.rounds, node.colour, c)),
+            Rule::Slush | Rule::Snowflake => None,
+        };
+        if let Some(action) = stateless {
+            return match action {
                 COMMIT => commit,
                 a if round < self.spec.rounds => Node::start(a.min(1)),
                 // Holding in the last round is no decision (the engine's step).
@@ -284,7 +336,7 @@ impl Solver {
         let own = node.colour as usize;
         let other = 1 - own;
         match &self.rule {
-            Rule::Table(_) => unreachable!("handled above"),
+            Rule::Table(_) | Rule::Trivial(_) => unreachable!("handled above"),
             Rule::Slush => Node::start(if c[other] >= self.spec.alpha {
                 other as u8
             } else {
@@ -406,6 +458,7 @@ impl Solver {
         match goal {
             Goal::Disagreement => self.count(key, 0) > 0 && self.count(key, 1) > 0,
             Goal::NotAll(v) => self.count(key, 1 - v as usize) > 0,
+            Goal::Unsettled => self.count(key, 0) > 0 && self.count(key, 1) > 0,
         }
     }
 
@@ -415,6 +468,10 @@ impl Solver {
             Goal::Disagreement => 0.0,
             // Every honest node decided `v` (a node left undecided fails it).
             Goal::NotAll(v) => (self.count(key, v as usize) != self.h) as u8 as f64,
+            // Some node left undecided at the cap (no two colours: `lost`).
+            Goal::Unsettled => {
+                (self.count(key, 0) != self.h && self.count(key, 1) != self.h) as u8 as f64
+            }
         }
     }
 
@@ -841,17 +898,48 @@ impl Solver {
 
     /// Both figures for one initial split.
     pub fn figures(&mut self, ones: usize) -> Figures {
-        let zeros = self.h - ones;
-        let majority = if ones == zeros {
-            1.0
-        } else {
-            self.optimum(Goal::NotAll((ones > zeros) as u8), ones)
-        };
+        let majority = self.score(Score::Majority, ones);
         Figures {
             ones,
-            disagreement: self.optimum(Goal::Disagreement, ones),
+            disagreement: self.score(Score::Disagreement, ones),
             majority,
         }
+    }
+
+    /// The largest probability of what `score` counts, with `ones` honest
+    /// nodes starting on 1.
+    pub fn score(&mut self, score: Score, ones: usize) -> f64 {
+        match self.goal(score, ones) {
+            Some(goal) => self.optimum(goal, ones),
+            None => 1.0,
+        }
+    }
+
+    /// The adversary's goal behind `score` with `ones` honest nodes starting
+    /// on 1; `None` where the figure is 1 whatever is played (the majority
+    /// of a tied split, which has none).
+    pub fn goal(&self, score: Score, ones: usize) -> Option<Goal> {
+        let zeros = self.h - ones;
+        match score {
+            Score::Disagreement => Some(Goal::Disagreement),
+            Score::Majority if ones == zeros => None,
+            Score::Majority => Some(Goal::NotAll((ones > zeros) as u8)),
+            // Unanimous inputs: validity binds, so every node must decide them.
+            Score::Correctness if ones == 0 => Some(Goal::NotAll(0)),
+            Score::Correctness if zeros == 0 => Some(Goal::NotAll(1)),
+            Score::Correctness => Some(Goal::Unsettled),
+        }
+    }
+
+    /// [`Solver::score`] with the engine's default inputs (uniform and
+    /// independent: each split in its binomial share, played at its best).
+    pub fn uniform_score(&mut self, score: Score) -> f64 {
+        let scale = 0.5f64.powi(self.h as i32);
+        let mut sum = 0.0;
+        for ones in 0..=self.h {
+            sum += self.binom[self.h][ones] * scale * self.score(score, ones);
+        }
+        sum
     }
 
     /// Both figures for every initial split, `ones = 0..=n - f`.
@@ -936,7 +1024,9 @@ mod tests {
     use super::*;
     use crate::consensus::rules::{all, bits, outcome_for, Episode, Instance};
     use crate::consensus::spec::{EnvConfig, NONE};
-    use crate::sampling::{Slush, SlushConfig, SlushEnv, SlushRule, Snowflake, HOLD0, HOLD1};
+    use crate::sampling::{
+        Slush, SlushConfig, SlushEnv, SlushRule, Snowflake, HOLD0, HOLD1, TRIVIAL,
+    };
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -974,6 +1064,7 @@ mod tests {
             Rule::Slush => Box::new(Slush),
             Rule::Snowflake => Box::<Snowflake>::default(),
             Rule::Table(t) => Box::new(TableRule(t.clone())),
+            Rule::Trivial(t) => Box::new(*t),
         }
     }
 
@@ -1050,15 +1141,17 @@ mod tests {
     /// Plays `episodes` engine episodes of `rule` against `attack` (which
     /// fills the engine's Byzantine answers each round), checking after
     /// every step that the search's `next` predicted every node's new state
-    /// from the counts the engine showed it. Returns (disagreements,
-    /// runs where not every honest node decided the initial majority).
+    /// from the counts the engine showed it. Returns the episodes lost on
+    /// each of [`Score::ALL`]: disagreements, runs where not every honest
+    /// node decided the initial majority, runs the engine does not count as
+    /// an honest win.
     fn play(
         solver: &Solver,
         spec: &SlushSpec,
         episodes: usize,
         seed: u64,
         attack: &mut Attack,
-    ) -> (u64, u64) {
+    ) -> [u64; 3] {
         let n = spec.n;
         let mut env = SlushEnv::new(spec.clone(), episodes);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -1093,11 +1186,12 @@ mod tests {
             }
             nodes = want;
         }
-        let mut bad = (0, 0);
+        let mut bad = [0; 3];
         for e in 0..episodes {
             let ep = env.episode(e);
-            bad.0 += !env.outcome(e).agreement as u64;
-            bad.1 += !majority_decided(n, ep) as u64;
+            bad[0] += !env.outcome(e).agreement as u64;
+            bad[1] += !majority_decided(n, ep) as u64;
+            bad[2] += !env.outcome(e).honest_wins() as u64;
         }
         bad
     }
@@ -1122,8 +1216,13 @@ mod tests {
     fn the_search_steps_nodes_as_the_engine_does() {
         // k = 4 >= 2 alpha: both colours can reach alpha, so the order of
         // the engine's checks shows; beta = 1 lets a fresh adoption hold its counter.
+        let trivial = TRIVIAL.iter().map(|t| Rule::parse(t).unwrap());
+        let rules: Vec<Rule> = [Rule::Slush, Rule::Snowflake]
+            .into_iter()
+            .chain(trivial)
+            .collect();
         for (n, f, k, alpha, beta) in [(5, 1, 3, 2, 2), (7, 2, 4, 2, 1), (6, 1, 2, 1, 3)] {
-            for rule in [Rule::Slush, Rule::Snowflake] {
+            for rule in rules.clone() {
                 let spec = spec(n, f, k, alpha, beta, 6);
                 let solver = Solver::new(&spec, rule.clone()).unwrap();
                 let a = spec.byz_action_len();
@@ -1150,7 +1249,7 @@ mod tests {
         s: &'a Solver,
         byz: u32,
         inputs: u32,
-        majority: bool,
+        score: Score,
         /// The adversary fixes its answer to every (querier, Byzantine
         /// node) pair before the draw ([`Sight::Querier`]).
         blind: bool,
@@ -1170,10 +1269,11 @@ mod tests {
                     ep.values |= (nodes[i].colour as u32) << i;
                 }
             }
-            let lost = if self.majority {
-                !majority_decided(self.s.spec.n, &ep)
-            } else {
-                !outcome_for(self.s.spec.n, &ep).agreement
+            let outcome = outcome_for(self.s.spec.n, &ep);
+            let lost = match self.score {
+                Score::Majority => !majority_decided(self.s.spec.n, &ep),
+                Score::Disagreement => !outcome.agreement,
+                Score::Correctness => !outcome.honest_wins(),
             };
             lost as u8 as f64
         }
@@ -1280,11 +1380,11 @@ mod tests {
     /// The brute force's values for every placement and every assignment of
     /// `ones` inputs (each must be the same, by symmetry); from n = 5 on,
     /// for the first of each only, to keep the test quick.
-    fn brute_all(s: &Solver, ones: usize, majority: bool) -> Vec<f64> {
-        brute_sight(s, ones, majority, false)
+    fn brute_all(s: &Solver, ones: usize, score: Score) -> Vec<f64> {
+        brute_sight(s, ones, score, false)
     }
 
-    fn brute_sight(s: &Solver, ones: usize, majority: bool, blind: bool) -> Vec<f64> {
+    fn brute_sight(s: &Solver, ones: usize, score: Score, blind: bool) -> Vec<f64> {
         let mut out = vec![];
         let few = if s.spec.n <= 4 { usize::MAX } else { 1 };
         for byz in (0..1u32 << s.spec.n)
@@ -1303,7 +1403,7 @@ mod tests {
                     s,
                     byz,
                     inputs,
-                    majority,
+                    score,
                     blind,
                     memo: BTreeMap::new(),
                 };
@@ -1333,14 +1433,14 @@ mod tests {
                         "{rule:?} n={n} f={f} k={k} alpha={alpha} beta={beta} R={rounds} ones={}",
                         fig.ones
                     );
-                    for v in brute_all(&s, fig.ones, false) {
+                    for v in brute_all(&s, fig.ones, Score::Disagreement) {
                         assert!(
                             (v - fig.disagreement).abs() < 1e-12,
                             "{what}: disagreement {} vs brute {v}",
                             fig.disagreement
                         );
                     }
-                    for v in brute_all(&s, fig.ones, true) {
+                    for v in brute_all(&s, fig.ones, Score::Majority) {
                         assert!(
                             (v - fig.majority).abs() < 1e-12,
                             "{what}: majority {} vs brute {v}",
@@ -1404,7 +1504,7 @@ mod tests {
                             s: &s,
                             byz,
                             inputs,
-                            majority: false,
+                            score: Score::Disagreement,
                             blind: false,
                             memo: BTreeMap::new(),
                         };
@@ -1413,7 +1513,7 @@ mod tests {
                             s: &s,
                             byz,
                             inputs,
-                            majority: true,
+                            score: Score::Majority,
                             blind: false,
                             memo: BTreeMap::new(),
                         };
@@ -1449,8 +1549,8 @@ mod tests {
                 let spec = spec_with(5, 0, k, alpha, 2, 4, Some(ones));
                 let mut s = Solver::new(&spec, rule.clone()).unwrap();
                 let fig = s.figures(ones);
-                let d = brute_all(&s, ones, false)[0];
-                let m = brute_all(&s, ones, true)[0];
+                let d = brute_all(&s, ones, Score::Disagreement)[0];
+                let m = brute_all(&s, ones, Score::Majority)[0];
                 assert!(
                     (d - fig.disagreement).abs() < 1e-12,
                     "{rule:?} {ones}: {d} vs {fig:?}"
@@ -1467,11 +1567,11 @@ mod tests {
                 let episodes = 20_000;
                 let bad = play(&s, &spec, episodes, 11 + ones as u64, &mut |_, _, _, _| {});
                 assert!(
-                    close(bad.0, episodes, fig.disagreement),
+                    close(bad[0], episodes, fig.disagreement),
                     "{rule:?} {ones}: engine {bad:?} vs {fig:?}"
                 );
                 assert!(
-                    close(bad.1, episodes, fig.majority),
+                    close(bad[1], episodes, fig.majority),
                     "{rule:?} {ones}: engine {bad:?} vs {fig:?}"
                 );
             }
@@ -1485,22 +1585,14 @@ mod tests {
         // sampled rate must match the exact figure. This ties the model's
         // information structure to what the engine lets an answerer do.
         for (f, ones, rounds) in [(1, 1, 5), (2, 0, 4), (1, 2, 4)] {
-            for rule in [Rule::Slush, Rule::Snowflake] {
-                for goal_majority in [false, true] {
+            let first = Rule::Trivial(Trivial::FirstSample);
+            for rule in [Rule::Slush, Rule::Snowflake, first] {
+                for (k, score) in Score::ALL.into_iter().enumerate() {
                     let spec = spec_with(5, f, 3, 2, 2, rounds, Some(ones));
                     let mut s = Solver::new(&spec, rule.clone()).unwrap();
-                    let h = s.honest();
-                    let goal = if goal_majority {
-                        Goal::NotAll((2 * ones > h) as u8)
-                    } else {
-                        Goal::Disagreement
-                    };
-                    let fig = s.figures(ones);
-                    let exact = if goal_majority {
-                        fig.majority
-                    } else {
-                        fig.disagreement
-                    };
+                    // A tied split has no majority: any play reaches 1.
+                    let goal = s.goal(score, ones).unwrap_or(Goal::Disagreement);
+                    let exact = s.score(score, ones);
                     let n = spec.n;
                     let a = spec.byz_action_len();
                     let episodes = 4000;
@@ -1541,10 +1633,10 @@ mod tests {
                             }
                         }
                     });
-                    let got = if goal_majority { bad.1 } else { bad.0 };
+                    let got = bad[k];
                     assert!(
                         close(got, episodes, exact),
-                        "{rule:?} f={f} ones={ones} majority goal {goal_majority}: engine {got}/{episodes} vs exact {exact}"
+                        "{rule:?} f={f} ones={ones} {score:?}: engine {got}/{episodes} vs exact {exact}"
                     );
                 }
             }
@@ -1604,14 +1696,14 @@ mod tests {
                         "{rule:?} n={n} f={f} k={k} alpha={alpha} beta={beta} R={rounds} ones={}",
                         fig.ones
                     );
-                    for v in brute_sight(&s, fig.ones, false, true) {
+                    for v in brute_sight(&s, fig.ones, Score::Disagreement, true) {
                         assert!(
                             (v - fig.disagreement).abs() < 1e-12,
                             "{what}: disagreement {} vs brute {v}",
                             fig.disagreement
                         );
                     }
-                    for v in brute_sight(&s, fig.ones, true, true) {
+                    for v in brute_sight(&s, fig.ones, Score::Majority, true) {
                         assert!(
                             (v - fig.majority).abs() < 1e-12,
                             "{what}: majority {} vs brute {v}",
@@ -1659,13 +1751,13 @@ mod tests {
                 }
             });
             for fig in s.every_split() {
-                for v in brute_all(&s, fig.ones, false) {
+                for v in brute_all(&s, fig.ones, Score::Disagreement) {
                     assert!(
                         (v - fig.disagreement).abs() < 1e-12,
                         "seed {seed}: {fig:?} vs {v}"
                     );
                 }
-                for v in brute_all(&s, fig.ones, true) {
+                for v in brute_all(&s, fig.ones, Score::Majority) {
                     assert!(
                         (v - fig.majority).abs() < 1e-12,
                         "seed {seed}: {fig:?} vs {v}"
@@ -1675,5 +1767,83 @@ mod tests {
         }
         let other = Solver::new(&spec(5, 1, 3, 2, 3, 8), Rule::Table(slush_table(2, 2, 8)));
         assert!(other.err().unwrap().contains("k = 2 and 8 rounds"));
+    }
+
+    #[test]
+    fn the_correctness_figure_equals_its_brute_force_under_both_sights() {
+        // Every rule kind, and random tables that hold in the last round
+        // (termination fails there: the figure must count it).
+        let settings = [(4, 1, 2, 1, 1, 3), (4, 2, 2, 1, 1, 3), (5, 1, 3, 2, 2, 3)];
+        for (n, f, k, alpha, beta, rounds) in settings {
+            let mut rules = vec![Rule::Slush, Rule::Snowflake];
+            rules.extend(TRIVIAL.iter().map(|t| Rule::parse(t).unwrap()));
+            rules.extend((0..3).map(|seed| Rule::Table(random_table(k, rounds, seed))));
+            for rule in rules {
+                for blind in [false, true] {
+                    let spec = spec(n, f, k, alpha, beta, rounds);
+                    let mut s = Solver::new(&spec, rule.clone()).unwrap();
+                    if blind {
+                        s.sight = Sight::Querier;
+                    }
+                    for ones in 0..=s.honest() {
+                        let exact = s.score(Score::Correctness, ones);
+                        for v in brute_sight(&s, ones, Score::Correctness, blind) {
+                            assert!(
+                                (v - exact).abs() < 1e-12,
+                                "{rule:?} n={n} f={f} blind={blind} ones={ones}: {exact} vs brute {v}"
+                            );
+                        }
+                        // Breaking correctness is at least breaking
+                        // agreement, and at most stopping the majority.
+                        let d = s.score(Score::Disagreement, ones);
+                        let m = s.score(Score::Majority, ones);
+                        assert!(d <= exact + 1e-12 && exact <= m + 1e-12, "{rule:?} {ones}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_trivial_protocols_have_their_textbook_figures() {
+        // n = 5, k = 3, alpha = 2, 8 rounds, inputs uniform. Exact fractions:
+        // each figure is a sum of binomial shares of the 2^h input splits.
+        // "Always 0" never disagrees, fails validity only on unanimous 1s,
+        // and decides the majority exactly when it is 0: 1/2 of the inputs
+        // of 3 honest nodes, 5/16 of 4 (the tied 6/16 has no majority).
+        // "Own input" disagrees on every split input.
+        let want = [
+            // (rule, f, disagreement, majority, correctness)
+            ("always0", 2, 0.0, 1.0 / 2.0, 1.0 / 8.0),
+            ("always0", 1, 0.0, 11.0 / 16.0, 1.0 / 16.0),
+            ("always1", 2, 0.0, 1.0 / 2.0, 1.0 / 8.0),
+            ("always1", 1, 0.0, 11.0 / 16.0, 1.0 / 16.0),
+            ("own_input", 2, 3.0 / 4.0, 3.0 / 4.0, 3.0 / 4.0),
+            ("own_input", 1, 7.0 / 8.0, 7.0 / 8.0, 7.0 / 8.0),
+        ];
+        for (name, f, d, m, c) in want {
+            for sight in [Sight::Samples, Sight::Querier] {
+                let mut s =
+                    Solver::new(&spec(5, f, 3, 2, 3, 8), Rule::parse(name).unwrap()).unwrap();
+                s.sight = sight;
+                let got = Score::ALL.map(|x| s.uniform_score(x));
+                assert_eq!(got, [d, m, c], "{name} f={f} {sight:?}");
+            }
+        }
+        // Scripted Slush and Snowflake do worse than a constant colour on
+        // both the majority goal and correctness, in 4 + 1 and in 3 + 2.
+        for f in [1, 2] {
+            let mut zero =
+                Solver::new(&spec(5, f, 3, 2, 3, 8), Rule::parse("always0").unwrap()).unwrap();
+            let (zm, zc) = (
+                zero.uniform_score(Score::Majority),
+                zero.uniform_score(Score::Correctness),
+            );
+            for rule in [Rule::Slush, Rule::Snowflake] {
+                let mut s = Solver::new(&spec(5, f, 3, 2, 3, 8), rule.clone()).unwrap();
+                assert!(s.uniform_score(Score::Majority) > zm, "{rule:?} f={f}");
+                assert!(s.uniform_score(Score::Correctness) > zc, "{rule:?} f={f}");
+            }
+        }
     }
 }

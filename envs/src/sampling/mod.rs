@@ -28,7 +28,9 @@ pub struct SlushConfig {
     /// Rounds: every node commits by the last.
     pub rounds: u8,
     /// Train on the evaluated split only (`env.ones`); by default training
-    /// draws every split, so that a constant colour cannot pass for consensus.
+    /// draws every split, so that validity binds: on one fixed split a
+    /// constant colour never disagrees (though it still fails validity only
+    /// on unanimous inputs of the other colour, 1 in 2^h of uniform inputs).
     pub train_split: bool,
     /// What a learned Byzantine team is paid for, and what its attack rate
     /// counts. Left out of a written config at its default, so that configs
@@ -48,6 +50,9 @@ pub enum AttackGoal {
     /// Not every honest node decides the initial honest majority (the
     /// complement of the runner's majority count).
     Majority,
+    /// Agreement, validity or termination fails: what a user of Avalanche
+    /// calls incorrect (the complement of the engine's honest win).
+    Correctness,
 }
 
 impl AttackGoal {
@@ -59,6 +64,7 @@ impl AttackGoal {
         match self {
             AttackGoal::Disagreement => "disagreement",
             AttackGoal::Majority => "majority",
+            AttackGoal::Correctness => "correctness",
         }
     }
 }
@@ -433,6 +439,7 @@ impl SlushEnv {
         match goal {
             AttackGoal::Disagreement => !self.outcome(e).agreement,
             AttackGoal::Majority => !self.decided_majority(e),
+            AttackGoal::Correctness => !self.outcome(e).honest_wins(),
         }
     }
 
@@ -566,6 +573,83 @@ impl SlushRule for Snowflake {
         } else {
             colour
         }
+    }
+}
+
+/// The protocols a reader thinks of before any sampling, as scripted
+/// rules: baselines that every sampling protocol should be scored beside.
+/// Each is stateless (its action depends on the round, the node's colour
+/// and its counts only), and like Slush each commits in the last round
+/// whatever it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Trivial {
+    /// Always decide this colour, whatever the inputs and answers: a node
+    /// holding it commits in round 1, the others hold it in round 1 and
+    /// commit in round 2.
+    Always(u8),
+    /// Commit one's own input in round 1, before hearing anyone.
+    OwnInput,
+    /// Sample once: hold the colour most of the round-1 answers gave (one's
+    /// own on a tie, silence included), commit it in round 2.
+    FirstSample,
+}
+
+/// Names of the trivial protocols ([`Trivial::parse`]).
+pub const TRIVIAL: &[&str] = &["always0", "always1", "own_input", "first_sample"];
+
+impl Trivial {
+    pub fn parse(name: &str) -> Option<Trivial> {
+        match name {
+            "always0" => Some(Trivial::Always(0)),
+            "always1" => Some(Trivial::Always(1)),
+            "own_input" => Some(Trivial::OwnInput),
+            "first_sample" => Some(Trivial::FirstSample),
+            _ => None,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Trivial::Always(0) => "always0",
+            Trivial::Always(_) => "always1",
+            Trivial::OwnInput => "own_input",
+            Trivial::FirstSample => "first_sample",
+        }
+    }
+
+    /// The action in `round` (of `rounds`) of a node holding `colour` whose
+    /// sample answered `[0s, 1s]`.
+    pub fn action(&self, round: u8, rounds: u8, colour: u8, [z, o]: [usize; 2]) -> u8 {
+        if round >= rounds {
+            return COMMIT;
+        }
+        match *self {
+            Trivial::Always(c) if colour == c => COMMIT,
+            Trivial::Always(c) => c,
+            Trivial::OwnInput => COMMIT,
+            Trivial::FirstSample if round > 1 => COMMIT,
+            Trivial::FirstSample => match z.cmp(&o) {
+                std::cmp::Ordering::Greater => HOLD0,
+                std::cmp::Ordering::Less => HOLD1,
+                std::cmp::Ordering::Equal => colour,
+            },
+        }
+    }
+}
+
+impl SlushRule for Trivial {
+    fn name(&self) -> String {
+        Trivial::name(self).into()
+    }
+    fn reset(&mut self, _: usize, _: usize) {}
+    fn act(&mut self, env: &SlushEnv, e: usize, i: usize) -> u8 {
+        let [z, o] = env.counts(e, i);
+        self.action(
+            env.round(),
+            env.spec.rounds,
+            env.colour(e, i),
+            [z as usize, o as usize],
+        )
     }
 }
 

@@ -14,7 +14,7 @@
 use crate::games::sampling::score::{self as score, HonestRule};
 use crate::games::Entry as _;
 use envs::sampling::exact::Table;
-use envs::sampling::{AttackGoal, SlushSpec, COMMIT, HOLD0, HOLD1};
+use envs::sampling::{AttackGoal, SlushSpec, Trivial, COMMIT, HOLD0, HOLD1};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -98,7 +98,11 @@ pub fn explain(path: &Path) -> Result<String, String> {
     s += &rule_text(&spec, &table);
     // How it stands against the exact optimal adversary of its training game.
     s += "\n";
-    for goal in [AttackGoal::Disagreement, AttackGoal::Majority] {
+    for goal in [
+        AttackGoal::Disagreement,
+        AttackGoal::Majority,
+        AttackGoal::Correctness,
+    ] {
         let mut sp = spec.clone();
         sp.attack_goal = goal;
         if let Some(o) = score::optimum(&sp, HonestRule::Network(&policy), exp.eval.max_work) {
@@ -134,15 +138,12 @@ pub fn rule_text(spec: &SlushSpec, table: &Table) -> String {
             ""
         }
     );
-    // The nearest stateless scripted rule, by views on which it differs.
-    let mut best: Option<(usize, String, Vec<View>, usize, bool)> = None;
+    // The nearest stateless scripted rule, by views on which it differs:
+    // Slush and Snowflake (beta = 1) at every alpha, then the trivial rules.
+    type Candidate<'a> = (String, Box<dyn Fn(View) -> u8 + 'a>);
+    let mut candidates: Vec<Candidate> = vec![];
     for snowflake in [false, true] {
         for alpha in (snowflake as usize)..=spec.k {
-            let diff: Vec<View> = all
-                .iter()
-                .copied()
-                .filter(|&v| act(v) != candidate(spec, alpha, snowflake, v))
-                .collect();
             let name = if alpha == 0 {
                 "its own initial colour, committed in round 1 (no sampling)".to_string()
             } else if snowflake {
@@ -150,12 +151,34 @@ pub fn rule_text(spec: &SlushSpec, table: &Table) -> String {
             } else {
                 format!("Slush with alpha = {alpha}")
             };
-            if best.as_ref().is_none_or(|b| diff.len() < b.0) {
-                best = Some((diff.len(), name, diff, alpha, snowflake));
-            }
+            candidates.push((
+                name,
+                Box::new(move |v| candidate(spec, alpha, snowflake, v)),
+            ));
         }
     }
-    let (misses, name, diff, alpha, snowflake) = best.expect("some candidate");
+    for (t, name) in [
+        (Trivial::Always(0), "always decide 0 (always0)"),
+        (Trivial::Always(1), "always decide 1 (always1)"),
+        (
+            Trivial::FirstSample,
+            "the first sample's majority, committed in round 2 (first_sample)",
+        ),
+    ] {
+        candidates.push((
+            name.to_string(),
+            Box::new(move |(round, colour, c): View| t.action(round, spec.rounds, colour, c)),
+        ));
+    }
+    let mut best: Option<(usize, usize, Vec<View>)> = None;
+    for (k, (_, rule)) in candidates.iter().enumerate() {
+        let diff: Vec<View> = all.iter().copied().filter(|&v| act(v) != rule(v)).collect();
+        if best.as_ref().is_none_or(|b| diff.len() < b.0) {
+            best = Some((diff.len(), k, diff));
+        }
+    }
+    let (misses, k, diff) = best.expect("some candidate");
+    let (name, nearest) = &candidates[k];
     if misses == 0 {
         let _ = writeln!(s, "it is {name}: the same action on every view");
     } else {
@@ -172,7 +195,7 @@ pub fn rule_text(spec: &SlushSpec, table: &Table) -> String {
                 c[*own as usize],
                 c[1 - *own as usize],
                 action_name(act((*round, *own, *c)), *own),
-                action_name(candidate(spec, alpha, snowflake, (*round, *own, *c)), *own)
+                action_name(nearest((*round, *own, *c)), *own)
             );
         }
     }
@@ -277,6 +300,15 @@ mod tests {
             text.contains("it is its own initial colour, committed in round 1"),
             "{text}"
         );
+        for (t, name) in [
+            (Trivial::Always(0), "it is always decide 0"),
+            (Trivial::Always(1), "it is always decide 1"),
+            (Trivial::FirstSample, "it is the first sample's majority"),
+        ] {
+            let table = Table::new(3, 8, |r, c, n| t.action(r, 8, c, n));
+            let text = rule_text(&sp, &table);
+            assert!(text.contains(name), "{text}");
+        }
         // Never committing early and never switching is neither.
         let sp = spec(1);
         let stubborn = Table::new(3, 8, |r, c, _| if r == 8 { COMMIT } else { c });

@@ -26,8 +26,15 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The scripted honest protocols of the sampling game.
+/// The scripted honest protocols of the sampling game, evaluated first in a
+/// run with scripted answerers.
 pub const PROTOCOLS: &[&str] = &["slush", "snowflake"];
+
+/// Every scripted honest protocol an experiment can name: [`PROTOCOLS`] and
+/// the trivial baselines (`slush::TRIVIAL`).
+fn known_protocol(name: &str) -> bool {
+    PROTOCOLS.contains(&name) || slush::Trivial::parse(name).is_some()
+}
 
 /// A sampling-game experiment, checked, with its checkpoints loaded.
 pub struct SlushJob {
@@ -87,16 +94,13 @@ impl SlushJob {
             ));
         }
         let proto = &exp.honest.protocol;
-        if exp.honest.kind == Kind::Scripted
-            && byz != Kind::Scripted
-            && !PROTOCOLS.contains(&proto.as_str())
-        {
+        if exp.honest.kind == Kind::Scripted && byz != Kind::Scripted && !known_protocol(proto) {
             return Err(ConfigError::new(
                 "honest.protocol",
                 format!("\"{proto}\""),
                 format!(
                     "the sampling game's scripted protocols are {}",
-                    PROTOCOLS.join(", ")
+                    envs::sampling::exact::Rule::NAMES.join(", ")
                 ),
             ));
         }
@@ -296,15 +300,17 @@ fn byzantine_name(job: &SlushJob) -> String {
 
 /// A scripted honest rule by name.
 fn rule(name: &str) -> Box<dyn SlushRule> {
-    match name {
-        "snowflake" => Box::new(Snowflake::default()),
+    match (name, slush::Trivial::parse(name)) {
+        ("snowflake", _) => Box::new(Snowflake::default()),
+        (_, Some(t)) => Box::new(t),
         _ => Box::new(Slush),
     }
 }
 
 fn rule_of(name: &str) -> HonestRule<'static> {
-    match name {
-        "snowflake" => HonestRule::Snowflake,
+    match (name, slush::Trivial::parse(name)) {
+        ("snowflake", _) => HonestRule::Snowflake,
+        (_, Some(t)) => HonestRule::Trivial(t),
         _ => HonestRule::Slush,
     }
 }

@@ -6,7 +6,8 @@
 use crate::export::{csv_bytes, MetricsRow};
 use crate::stats::wilson;
 use agents::mlp::Frozen;
-use envs::sampling::exact::{Figures, Rule, Sight, Solver};
+use envs::sampling::exact::{Rule, Score, Sight, Solver};
+use envs::sampling::Trivial;
 use envs::sampling::{AttackGoal, SlushSpec};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -80,6 +81,8 @@ pub struct Optimum {
 pub enum HonestRule<'a> {
     Slush,
     Snowflake,
+    /// A trivial baseline (`slush::Trivial`).
+    Trivial(Trivial),
     /// A network's greedy play: its observation is (colour, round, counts)
     /// and nothing else, so it is a table over those by construction.
     Network(&'a Frozen),
@@ -92,24 +95,27 @@ pub fn optimum(spec: &SlushSpec, honest: HonestRule, max_work: f64) -> Option<Op
     let rule = match honest {
         HonestRule::Slush => Rule::Slush,
         HonestRule::Snowflake => Rule::Snowflake,
+        HonestRule::Trivial(t) => Rule::Trivial(t),
         HonestRule::Network(p) => Rule::Table(crate::games::sampling::verify::greedy_table(
             p,
             spec.k,
             spec.rounds,
         )),
     };
+    let score = match spec.attack_goal {
+        AttackGoal::Disagreement => Score::Disagreement,
+        AttackGoal::Majority => Score::Majority,
+        AttackGoal::Correctness => Score::Correctness,
+    };
     let figure = |sight| {
         let mut s = Solver::new(spec, rule.clone()).ok()?;
         s.sight = sight;
         s.max_work = max_work.min(u64::MAX as f64) as u64;
-        let f: Figures = match spec.ones {
-            Some(ones) => s.figures(ones),
-            None => s.uniform(),
+        let f = match spec.ones {
+            Some(ones) => s.score(score, ones),
+            None => s.uniform_score(score),
         };
-        (!s.exceeded()).then_some(match spec.attack_goal {
-            AttackGoal::Disagreement => f.disagreement,
-            AttackGoal::Majority => f.majority,
-        })
+        (!s.exceeded()).then_some(f)
     };
     Some(Optimum {
         blind: figure(Sight::Querier)?,

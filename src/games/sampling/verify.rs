@@ -6,7 +6,7 @@
 use crate::games::Entry as _;
 use clap::Args;
 use envs::consensus::EnvConfig;
-use envs::sampling::exact::{Figures, Rule, Sight, Solver, Table};
+use envs::sampling::exact::{Rule, Score, Sight, Solver, Table};
 use envs::sampling::{SlushConfig, SlushSpec, COMMIT};
 use serde::Serialize;
 use std::path::Path;
@@ -46,20 +46,28 @@ pub struct Request<'a> {
     pub max_work: f64,
 }
 
-/// Both figures for one split, as `--json` prints them.
+/// The three figures for one split, as `--json` prints them.
 #[derive(Serialize, Debug, PartialEq)]
 pub struct Split {
     pub ones: usize,
     pub optimal_attack_rate: f64,
     pub optimal_majority_attack_rate: f64,
+    pub optimal_correctness_attack_rate: f64,
 }
 
-impl From<Figures> for Split {
-    fn from(x: Figures) -> Split {
+impl Split {
+    /// The figures of one split (`Some(ones)`), or of the engine's uniform
+    /// inputs (`None`, reported with `ones` = the honest nodes).
+    fn of(solver: &mut Solver, ones: Option<usize>) -> Split {
+        let [d, m, c] = Score::ALL.map(|x| match ones {
+            Some(ones) => solver.score(x, ones),
+            None => solver.uniform_score(x),
+        });
         Split {
-            ones: x.ones,
-            optimal_attack_rate: x.disagreement,
-            optimal_majority_attack_rate: x.majority,
+            ones: ones.unwrap_or(solver.honest()),
+            optimal_attack_rate: d,
+            optimal_majority_attack_rate: m,
+            optimal_correctness_attack_rate: c,
         }
     }
 }
@@ -94,6 +102,10 @@ pub struct SlushReport {
     /// Largest probability that not every honest node decides the initial
     /// honest majority (1 on a tied split, which has none).
     pub optimal_majority_attack_rate: f64,
+    /// Largest probability that agreement, termination or validity fails
+    /// (the decided colour is some honest input, the unanimous one when the
+    /// inputs are): the complement of the engine's honest win.
+    pub optimal_correctness_attack_rate: f64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub splits: Vec<Split>,
     /// Configurations valued by the backward induction.
@@ -111,7 +123,10 @@ pub fn solve(req: &Request) -> Result<SlushReport, String> {
             Rule::Table(learned)
         }
         (Some(name), None) => Rule::parse(name).ok_or_else(|| {
-            format!("--protocol {name}: the sampling game's protocols are slush and snowflake")
+            format!(
+                "--protocol {name}: the sampling game's protocols are {}",
+                Rule::NAMES.join(", ")
+            )
         })?,
         (None, None) => {
             return Err(
@@ -119,12 +134,19 @@ pub fn solve(req: &Request) -> Result<SlushReport, String> {
             )
         }
     };
-    if rule == Rule::Slush {
+    if let Rule::Slush | Rule::Trivial(_) = rule {
         if let Some(beta) = flags.beta {
             return Err(format!(
-                "--beta {beta}: only snowflake commits on a counter; slush has no beta"
+                "--beta {beta}: only snowflake commits on a counter; {} has no beta",
+                rule.name()
             ));
         }
+    }
+    if let (Rule::Trivial(_), Some(alpha)) = (&rule, flags.alpha) {
+        return Err(format!(
+            "--alpha {alpha}: {} adopts no colour on alpha answers; it has no alpha",
+            rule.name()
+        ));
     }
     let d = SlushConfig::default();
     let env = EnvConfig {
@@ -148,6 +170,7 @@ pub fn solve(req: &Request) -> Result<SlushReport, String> {
     // Only Snowflake's counters can outgrow the search's key: beta names it.
     let protocol = rule.name();
     let snowflake = rule == Rule::Snowflake;
+    let has_alpha = matches!(rule, Rule::Slush | Rule::Snowflake);
     let mut solver = Solver::new(&spec, rule).map_err(|e| format!("--beta {}: {e}", spec.beta))?;
     // Work is a count of joint choices weighed: a positive f64 from the CLI.
     solver.max_work = req.max_work.min(u64::MAX as f64) as u64;
@@ -155,10 +178,12 @@ pub fn solve(req: &Request) -> Result<SlushReport, String> {
         solver.sight = Sight::Querier;
     }
     let (top, splits) = match flags.ones {
-        Some(ones) => (solver.figures(ones), vec![]),
+        Some(ones) => (Split::of(&mut solver, Some(ones)), vec![]),
         None => (
-            solver.uniform(),
-            solver.every_split().into_iter().map(Split::from).collect(),
+            Split::of(&mut solver, None),
+            (0..=solver.honest())
+                .map(|ones| Split::of(&mut solver, Some(ones)))
+                .collect(),
         ),
     };
     if solver.exceeded() {
@@ -179,13 +204,14 @@ pub fn solve(req: &Request) -> Result<SlushReport, String> {
         n: spec.n,
         f: spec.f,
         k: spec.k,
-        alpha: req.checkpoint.is_none().then_some(spec.alpha),
+        alpha: has_alpha.then_some(spec.alpha),
         beta: snowflake.then_some(spec.beta),
         rounds: spec.rounds,
         ones: flags.ones,
         adversary_sees: if flags.blind { "querier" } else { "samples" },
-        optimal_attack_rate: top.disagreement,
-        optimal_majority_attack_rate: top.majority,
+        optimal_attack_rate: top.optimal_attack_rate,
+        optimal_majority_attack_rate: top.optimal_majority_attack_rate,
+        optimal_correctness_attack_rate: top.optimal_correctness_attack_rate,
         splits,
         configurations: solver.evaluated,
     })
@@ -305,20 +331,29 @@ pub fn render(r: &SlushReport, seconds: f64) -> String {
     } else {
         "exact optimal adversary blind to the samples: sees every colour and counter, answers each querier\n"
     };
-    s += "ones  optimal attack rate (disagreement)  optimal majority attack rate\n";
-    let line = |ones: String, d: f64, m: f64| format!("{ones:>4}  {d:<34.10}  {m:.10}\n");
+    s += "ones  optimal attack rate (disagreement)  optimal majority attack rate  \
+          optimal correctness attack rate\n";
+    let line = |ones: String, d: f64, m: f64, c: f64| {
+        format!("{ones:>4}  {d:<34.10}  {m:<28.10}  {c:.10}\n")
+    };
     for x in &r.splits {
         s += &line(
             x.ones.to_string(),
             x.optimal_attack_rate,
             x.optimal_majority_attack_rate,
+            x.optimal_correctness_attack_rate,
         );
     }
     let label = match r.ones {
         Some(ones) => ones.to_string(),
         None => "any".into(),
     };
-    s += &line(label, r.optimal_attack_rate, r.optimal_majority_attack_rate);
+    s += &line(
+        label,
+        r.optimal_attack_rate,
+        r.optimal_majority_attack_rate,
+        r.optimal_correctness_attack_rate,
+    );
     if r.ones.is_none() {
         s += "(ones = any: uniform independent inputs, the engine's default)\n";
     }
@@ -496,5 +531,59 @@ mod tests {
             env.step(&[envs::sampling::HOLD1; 32 * 5]);
         }
         assert!(seen > 32);
+    }
+
+    #[test]
+    fn the_trivial_protocols_are_scored_on_every_goal_and_refuse_thresholds() {
+        let flags = SlushFlags::default();
+        let r = solve(&req(&flags, "always0", 5, 2)).unwrap();
+        assert_eq!(r.protocol, "always0");
+        assert_eq!((r.alpha, r.beta), (None, None));
+        assert_eq!(
+            (
+                r.optimal_attack_rate,
+                r.optimal_majority_attack_rate,
+                r.optimal_correctness_attack_rate
+            ),
+            (0.0, 0.5, 0.125)
+        );
+        // Per split: validity fails only on unanimous 1s, the majority on 2 or 3 ones.
+        let c: Vec<f64> = r
+            .splits
+            .iter()
+            .map(|x| x.optimal_correctness_attack_rate)
+            .collect();
+        assert_eq!(c, [0.0, 0.0, 0.0, 1.0]);
+        let m: Vec<f64> = r
+            .splits
+            .iter()
+            .map(|x| x.optimal_majority_attack_rate)
+            .collect();
+        assert_eq!(m, [0.0, 0.0, 1.0, 1.0]);
+        let own = solve(&req(&flags, "own_input", 5, 1)).unwrap();
+        assert_eq!(own.optimal_correctness_attack_rate, 0.875);
+        let alpha = SlushFlags {
+            alpha: Some(2),
+            ..SlushFlags::default()
+        };
+        let err = solve(&req(&alpha, "own_input", 5, 1)).unwrap_err();
+        assert!(err.starts_with("--alpha 2: own_input"), "{err}");
+        let beta = SlushFlags {
+            beta: Some(2),
+            ..SlushFlags::default()
+        };
+        let err = solve(&req(&beta, "always1", 5, 1)).unwrap_err();
+        assert!(err.starts_with("--beta 2: only snowflake"), "{err}");
+        // Slush's correctness lies between its other two figures.
+        let s = solve(&req(&flags, "slush", 5, 1)).unwrap();
+        for x in &s.splits {
+            assert!(x.optimal_attack_rate <= x.optimal_correctness_attack_rate);
+            assert!(x.optimal_correctness_attack_rate <= x.optimal_majority_attack_rate);
+        }
+        let err = solve(&req(&flags, "nosuch", 5, 1)).unwrap_err();
+        assert!(
+            err.contains("always0, always1, own_input, first_sample"),
+            "{err}"
+        );
     }
 }

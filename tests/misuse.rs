@@ -1,0 +1,164 @@
+//! Issue 26's misuse, each case as its reporter met it: commands that
+//! panicked, hung or said more than was measured. Each test fails on the
+//! code before its fix.
+
+mod common;
+use common::selfplay;
+use std::path::Path;
+use std::process::Output;
+
+const E: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments");
+
+/// The command's stderr; it must have been refused (status 2, no panic).
+fn refused(out: Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "not refused: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// The command's stdout; it must have succeeded.
+fn ok(out: Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "failed: {err}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `selfplay E/<file> --quiet --out <out>` with `sets`.
+fn run(file: &str, out: &Path, sets: &[&str]) -> Output {
+    let mut c = selfplay();
+    c.arg(format!("{E}/{file}"))
+        .args(["--quiet", "--out", out.to_str().unwrap()]);
+    for s in sets {
+        c.args(["--set", s]);
+    }
+    c.output().unwrap()
+}
+
+/// A reliable-broadcast run small enough for seconds: n = 3 under crashes.
+const RB_TINY: &[&str] = &[
+    "env.n=3",
+    "env.faults=crash",
+    "train.episodes=256",
+    "train.batch=128",
+    "train.eval_every=128",
+    "eval.episodes=64",
+    "eval.batch=64",
+    "rb.max_states=200000",
+];
+
+/// A sampling-game co-training run small enough for a second.
+const SLUSH_TINY: &[&str] = &[
+    "train.episodes=256",
+    "train.batch=128",
+    "train.eval_every=128",
+    "eval.episodes=64",
+    "eval.batch=64",
+];
+
+fn plot(dir: &Path) -> Output {
+    selfplay()
+        .args(["plot", dir.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
+/// Issue 26, 1: plot draws every game's run folder, a `harden` one (no
+/// `episodes` column) and one killed at its first row included.
+#[test]
+fn plot_draws_every_games_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name);
+    ok(selfplay()
+        .args(["harden", &format!("{E}/harden.toml"), "--quiet", "--out"])
+        .arg(d("hd"))
+        .args(["--set", "env.n=3", "--set", "harden.iterations=1"])
+        .args(["--set", "harden.attack_episodes=256"])
+        .args(["--set", "harden.defend_episodes=256"])
+        .args([
+            "--set",
+            "harden.distill_epochs=2",
+            "--set",
+            "train.batch=128",
+        ])
+        .output()
+        .unwrap());
+    ok(run("rb_learn.toml", &d("rb"), RB_TINY));
+    ok(run("slush_cotrain.toml", &d("sc"), SLUSH_TINY));
+    ok(run(
+        "byz_break.toml",
+        &d("bb"),
+        &[
+            "train.episodes=128",
+            "train.batch=64",
+            "train.eval_every=64",
+            "eval.episodes=64",
+        ],
+    ));
+    for (run, x_axis, line) in [
+        (
+            "hd",
+            "honest training episodes",
+            "optimal attack rate (verifier)",
+        ),
+        ("rb", "training episodes", "optimal attack rate (verifier)"),
+        ("sc", "training episodes", "honest win (sampled)"),
+        ("bb", "training episodes", "honest win (sampled)"),
+    ] {
+        ok(plot(&d(run)));
+        let svg = std::fs::read_to_string(d(run).join("curves.svg")).unwrap();
+        assert!(svg.contains(x_axis), "{run}: no {x_axis}");
+        assert!(svg.contains(line), "{run}: no {line}");
+        assert!(svg.matches("<circle").count() >= 2, "{run}: no points");
+    }
+    // A reliable-broadcast run killed after its first row: all at episode
+    // 0, with no win rates to draw as an evaluation's bars.
+    let text = std::fs::read_to_string(d("rb").join("metrics.csv")).unwrap();
+    let first: Vec<&str> = text.lines().take(2).collect();
+    std::fs::create_dir(d("rb0")).unwrap();
+    std::fs::write(d("rb0").join("metrics.csv"), first.join("\n") + "\n").unwrap();
+    ok(plot(&d("rb0")));
+    // An infinite cell is left out, not an axis without end.
+    let inf = text.replacen(",1.0,", ",inf,", 1);
+    assert_ne!(inf, text, "no cell of 1.0 to make infinite");
+    std::fs::create_dir(d("inf")).unwrap();
+    std::fs::write(d("inf").join("metrics.csv"), inf).unwrap();
+    ok(plot(&d("inf")));
+    // A CSV of other columns is refused, naming the file.
+    std::fs::create_dir(d("other")).unwrap();
+    let other = d("other").join("metrics.csv");
+    std::fs::write(&other, "a,b\n1,2\n").unwrap();
+    let err = refused(plot(&d("other")));
+    assert!(err.contains(&other.display().to_string()), "{err}");
+}
+
+/// Issue 26, 12: plot writes through a temporary file: an error names the
+/// path and leaves nothing behind, and an existing curves.svg is replaced,
+/// not overwritten in place (a file linked to it keeps its bytes).
+#[test]
+fn plot_replaces_its_figure_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sc");
+    ok(run("slush_cotrain.toml", &out, SLUSH_TINY));
+    let svg = out.join("curves.svg");
+    let kept = dir.path().join("kept.svg");
+    std::fs::write(&kept, "an earlier figure").unwrap();
+    // The run drew its curves: a hard link takes their place.
+    std::fs::remove_file(&svg).unwrap();
+    std::fs::hard_link(&kept, &svg).unwrap();
+    ok(plot(&out));
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "an earlier figure");
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    // curves.svg a folder: the write fails, naming the path, and leaves no
+    // temporary file.
+    std::fs::remove_file(&svg).unwrap();
+    std::fs::create_dir(&svg).unwrap();
+    let err = refused(plot(&out));
+    assert!(err.contains(&svg.display().to_string()), "{err}");
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -162,3 +162,46 @@ fn plot_replaces_its_figure_whole() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Issue 26, 13: temporary files a killed process left in a run folder
+/// (`<output>.<pid>.tmp`) are removed by `--resume` and `--overwrite`;
+/// files of other names are not touched.
+#[test]
+fn resume_and_overwrite_remove_stale_temporaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sc");
+    ok(run("slush_cotrain.toml", &out, SLUSH_TINY));
+    let stale = [
+        "honest.safetensors.4000001.tmp",
+        "state.safetensors.4000002.tmp",
+        "metrics.csv.4000003.tmp",
+    ];
+    let foreign = out.join("notes.txt.4000004.tmp");
+    for mode in ["--resume", "--overwrite"] {
+        for s in stale {
+            std::fs::write(out.join(s), "partial").unwrap();
+        }
+        std::fs::write(&foreign, "mine").unwrap();
+        // Whether the finished run is resumed or refused, its folder was
+        // opened (and locked) first.
+        let mut c = selfplay();
+        c.arg(format!("{E}/slush_cotrain.toml")).args([
+            "--quiet",
+            mode,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        for s in SLUSH_TINY {
+            c.args(["--set", s]);
+        }
+        let o = c.output().unwrap();
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("panicked"),
+            "{mode}"
+        );
+        for s in stale {
+            assert!(!out.join(s).exists(), "{mode} left {s}");
+        }
+        assert!(foreign.exists(), "{mode} removed a file not its own");
+    }
+}

@@ -205,3 +205,98 @@ fn resume_and_overwrite_remove_stale_temporaries() {
         assert!(foreign.exists(), "{mode} removed a file not its own");
     }
 }
+/// Runs `cmd`, killing it (and failing) if it takes more than `secs`: a
+/// hang is a failure, not a test that never ends.
+fn within(cmd: &mut std::process::Command, secs: u64) -> Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() >= secs {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{cmd:?} still running after {secs} s: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// `selfplay E/<file> --set <set>` (with a tiny budget otherwise), which
+/// must be refused within 60 s; its stderr.
+fn refused_set(file: &str, base: &[&str], set: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = selfplay();
+    c.arg(format!("{E}/{file}"))
+        .args(["--quiet", "--out", dir.path().join("r").to_str().unwrap()]);
+    for s in base.iter().chain([&set]) {
+        c.args(["--set", s]);
+    }
+    let err = refused(within(&mut c, 60));
+    let key = set.split('=').next().unwrap();
+    assert!(err.contains(&format!("{key} = ")), "{set}: {err}");
+    err
+}
+
+/// Issue 26, 2: a layer of 0 units (or a minibatch of 0) is refused by its
+/// key in every game, as the consensus game refused it, not a divide by
+/// zero in the networks.
+#[test]
+fn empty_layers_are_refused_in_every_game() {
+    for (file, base, team) in [
+        ("rb_learn.toml", RB_TINY, "honest"),
+        ("rb_learn.toml", RB_TINY, "byzantine"),
+        ("slush_attack.toml", SLUSH_TINY, "byzantine"),
+        ("slush_cotrain.toml", SLUSH_TINY, "byzantine"),
+        ("slush_cotrain.toml", SLUSH_TINY, "honest"),
+        ("byz_break.toml", &[][..], "byzantine"),
+    ] {
+        for (set, why) in [
+            (
+                format!("{team}.learn.hidden=[0]"),
+                "layers need at least 1 unit",
+            ),
+            (
+                format!("{team}.learn.hidden=[16, 0]"),
+                "layers need at least 1 unit",
+            ),
+            (
+                format!("{team}.learn.minibatch=0"),
+                "needs at least 1 sample",
+            ),
+        ] {
+            let err = refused_set(file, base, &set);
+            assert!(err.contains(why), "{file} {set}: {err}");
+        }
+    }
+}
+
+/// Issue 26, 4: a batch of 0 episodes (and no evaluations between
+/// training) is refused by its own key in every game: the sampling game
+/// spun forever on it.
+#[test]
+fn empty_batches_are_refused_in_every_game() {
+    for (file, base) in [
+        ("slush_attack.toml", SLUSH_TINY),
+        ("slush_cotrain.toml", SLUSH_TINY),
+        ("rb_learn.toml", RB_TINY),
+        ("byz_break.toml", &[][..]),
+    ] {
+        for set in [
+            "train.batch=0",
+            "eval.batch=0",
+            "eval.episodes=0",
+            "train.eval_every=0",
+        ] {
+            let err = refused_set(file, base, set);
+            assert!(err.contains("at least 1"), "{file} {set}: {err}");
+        }
+    }
+}

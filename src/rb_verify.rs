@@ -154,7 +154,7 @@ fn learned(path: &Path, req: &Request) -> Result<(RbSpec, Greedy, u64), String> 
             spec.semantics.name().into(),
         ));
     }
-    let greedy = Greedy::new(spec, c.policy()?, job.reading());
+    let greedy = Greedy::of_checkpoint(path, &c, &job)?;
     Ok((spec, greedy, job.rb.max_states))
 }
 

@@ -300,3 +300,56 @@ fn empty_batches_are_refused_in_every_game() {
         }
     }
 }
+
+/// A copy of checkpoint `from` at `to` whose metadata `edit` changed (the
+/// tensors kept).
+fn edit_checkpoint(from: &Path, to: &Path, edit: impl Fn(&mut serde_json::Value)) {
+    let (json, tensors) = agents::checkpoint::read_tensors(from).unwrap();
+    let mut meta: serde_json::Value = serde_json::from_str(&json).unwrap();
+    edit(&mut meta);
+    let named: Vec<(String, agents::mlp::NamedArray)> = tensors.into_iter().collect();
+    agents::checkpoint::write_tensors(to, &named, &meta.to_string()).unwrap();
+}
+
+/// Issue 26, 3: a reliable-broadcast checkpoint whose metadata says n = 3
+/// while its networks are for n = 4 is called damaged, naming the file, by
+/// `verify --checkpoint` and `explain`: they indexed past the network.
+#[test]
+fn a_checkpoint_whose_shapes_are_not_its_configs_is_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rb4");
+    let mut sets: Vec<&str> = RB_TINY.to_vec();
+    sets[0] = "env.n=4";
+    ok(run("rb_learn.toml", &out, &sets));
+    let ckpt = out.join("honest.safetensors");
+    // Its config says n = 3; the shapes it states are still n = 4's.
+    let config_only = dir.path().join("config_only.safetensors");
+    edit_checkpoint(&ckpt, &config_only, |m| {
+        let c = m["config"].as_str().unwrap().replace("n = 4", "n = 3");
+        m["config"] = c.into();
+    });
+    // Its stated input size changed too: the tensors still disagree.
+    let shapes_too = dir.path().join("shapes_too.safetensors");
+    edit_checkpoint(&config_only, &shapes_too, |m| {
+        m["obs_dim"] = (m["obs_dim"].as_u64().unwrap() - 1).into();
+    });
+    for damaged in [&config_only, &shapes_too] {
+        let shown = damaged.display().to_string();
+        for args in [
+            vec![
+                "verify",
+                "--game",
+                "reliable_broadcast",
+                "--checkpoint",
+                &shown,
+            ],
+            vec!["explain", &shown],
+        ] {
+            let err = refused(within(selfplay().args(&args), 60));
+            assert!(
+                err.contains(&shown) && err.contains("damaged checkpoint"),
+                "{args:?}: {err}"
+            );
+        }
+    }
+}

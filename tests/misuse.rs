@@ -353,3 +353,41 @@ fn a_checkpoint_whose_shapes_are_not_its_configs_is_damaged() {
         }
     }
 }
+
+/// Issue 26, 11: a refutation (each instance searched to its first
+/// violation, the whole search being past `--max-states`) does not call
+/// itself a search of every delivery order.
+#[test]
+fn a_refutation_does_not_claim_the_whole_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rb");
+    // A network biased to send (the classes: send, send, none) is broken
+    // within a few states, while its whole search takes more.
+    let mut sets = RB_TINY.to_vec();
+    sets.push("honest.learn.class_bias=[3, 3, 0]");
+    ok(run("rb_learn.toml", &out, &sets));
+    let ckpt = out.join("honest.safetensors");
+    let mut refutations = 0;
+    for max in ["5", "10", "20", "50", "100", "200", "500", "1000"] {
+        let o = within(
+            selfplay()
+                .args(["verify", "--game", "reliable_broadcast", "--checkpoint"])
+                .arg(&ckpt)
+                .args(["--max-states", max]),
+            60,
+        );
+        if !o.status.success() {
+            continue; // no violation within the limit either: refused
+        }
+        let text = String::from_utf8(o.stdout).unwrap();
+        if text.contains("the whole search passed --max-states") {
+            refutations += 1;
+            let verdict = text.lines().find(|l| l.starts_with("verified:")).unwrap();
+            assert!(
+                !verdict.contains("every delivery order") && verdict.contains("first violation"),
+                "{verdict}"
+            );
+        }
+    }
+    assert!(refutations > 0, "no limit gave a refutation");
+}

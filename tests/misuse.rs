@@ -391,3 +391,38 @@ fn a_refutation_does_not_claim_the_whole_search() {
     }
     assert!(refutations > 0, "no limit gave a refutation");
 }
+
+/// Issue 26, 5: `--jobs` has an upper bound too, and threads past the work
+/// are not started (the answer is the same).
+#[test]
+fn jobs_are_bounded() {
+    let synth = |jobs: &str| {
+        within(
+            selfplay().args([
+                "synthesize",
+                "--n",
+                "3",
+                "--f",
+                "1",
+                "--json",
+                "--jobs",
+                jobs,
+            ]),
+            60,
+        )
+    };
+    for jobs in ["10000000", "1025", "0"] {
+        let err = refused(synth(jobs));
+        assert!(err.contains(&format!("--jobs {jobs}")), "{err}");
+    }
+    assert_eq!(ok(synth("1000")), ok(synth("1")));
+    let root = tempfile::tempdir().unwrap();
+    let err = refused(within(
+        selfplay()
+            .args(["sweep", &format!("{E}/byz_break_sweep.toml")])
+            .args(["--jobs", "10000000", "--root"])
+            .arg(root.path()),
+        60,
+    ));
+    assert!(err.contains("--jobs 10000000"), "{err}");
+}

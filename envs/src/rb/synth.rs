@@ -209,7 +209,9 @@ fn check_all(
     let out: Mutex<Vec<Option<Result<Verdict, TooBig>>>> =
         Mutex::new((0..reps.len()).map(|_| None).collect());
     std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
+        // No more threads than classes: one past that would start only to
+        // find the counter spent.
+        for _ in 0..jobs.clamp(1, reps.len().max(1)) {
             s.spawn(|| loop {
                 let c = next.fetch_add(1, Ordering::Relaxed);
                 if c >= reps.len() {

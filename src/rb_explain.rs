@@ -44,6 +44,7 @@ pub fn explain(path: &Path) -> Result<String, String> {
     let greedy = Greedy::of_checkpoint(path, &c, &job)?;
     let limits = Limits {
         max_states: job.rb.max_states,
+        ..Limits::default()
     };
     // A search too big still reached many views: the rules are read off them.
     let report = envs::rb::verify(&spec, &greedy, &limits);

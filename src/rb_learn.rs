@@ -206,6 +206,15 @@ impl RbJob {
                 "the search needs at least 1 state",
             ));
         }
+        // Every row's search may grow to `rb.max_states`: one that cannot
+        // fit in memory is refused now, not met hours in.
+        let limits = Limits {
+            max_states: rb.max_states,
+            ..Limits::default()
+        };
+        limits
+            .check(&spec)
+            .map_err(|why| refuse("rb.max_states", rb.max_states, why))?;
         Ok(RbJob { exp, spec, rb })
     }
 
@@ -560,6 +569,7 @@ fn evaluate(
     let clock = Instant::now();
     let limits = Limits {
         max_states: job.rb.max_states,
+        ..Limits::default()
     };
     let (refuted, replays) = rb_score::refute(spec, &greedy, &limits);
     timing.push(TimingRow {

@@ -426,3 +426,34 @@ fn jobs_are_bounded() {
     ));
     assert!(err.contains("--jobs 10000000"), "{err}");
 }
+
+/// Issue 26, 7: a search whose `--max-states` may need more memory than a
+/// search may use is refused at once, saying what it may need; the
+/// default fits.
+#[test]
+fn searches_too_big_for_memory_are_refused_up_front() {
+    let verify = |extra: &[&str]| {
+        let mut c = selfplay();
+        c.args([
+            "verify",
+            "--game",
+            "reliable_broadcast",
+            "--protocol",
+            "echo",
+        ])
+        .args(["--n", "6", "--f", "1"])
+        .args(extra);
+        within(&mut c, 20)
+    };
+    for max in ["18446744073709551615", "100000000"] {
+        let err = refused(verify(&["--max-states", max]));
+        assert!(
+            err.contains(&format!("--max-states {max}")) && err.contains("GB"),
+            "{err}"
+        );
+        assert!(err.contains("at most"), "{err}");
+    }
+    // The same in a learning run's config, by its key.
+    let err = refused_set("rb_learn.toml", RB_TINY, "rb.max_states=100000000000");
+    assert!(err.contains("GB"), "{err}");
+}

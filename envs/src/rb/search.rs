@@ -85,8 +85,9 @@ impl Limits {
     /// the estimate; if not, what it may need and the most states that fit.
     pub fn check(&self, spec: &RbSpec) -> Result<(), String> {
         let per = bytes_per_state(spec);
-        let need = self.max_states.saturating_mul(per);
-        if need <= self.max_bytes {
+        // In floating point: u64::MAX states times the bytes overflow u64.
+        let need = self.max_states as f64 * per as f64;
+        if need <= self.max_bytes as f64 {
             return Ok(());
         }
         Err(format!(
@@ -95,15 +96,15 @@ impl Limits {
             self.max_states,
             gigabytes(need),
             spec.n,
-            gigabytes(self.max_bytes),
+            gigabytes(self.max_bytes as f64),
             self.max_bytes / per
         ))
     }
 }
 
 /// `bytes` in GB, for messages.
-fn gigabytes(bytes: u64) -> String {
-    format!("{:.1} GB", bytes as f64 / 1e9)
+fn gigabytes(bytes: f64) -> String {
+    format!("{:.1} GB", bytes / 1e9)
 }
 
 /// The memory a search keeps per distinct state, an estimate that errs
@@ -167,7 +168,7 @@ impl std::fmt::Display for TooBig {
                  memory ({per} bytes a state), and would need more: verify a smaller n",
                 self.limit,
                 self.instance,
-                gigabytes(bytes)
+                gigabytes(bytes as f64)
             ),
         }
     }

@@ -665,86 +665,34 @@ pub fn check_values(exp: &Experiment) -> Result<(), ConfigError> {
             Err(ConfigError::new(key, x, why.to_string()))
         }
     };
+    // One check for every game's learners (`LearnConfig::check`): each
+    // game's validation comes through here.
     for (team, l) in [
         ("honest", &exp.honest.learn),
         ("byzantine", &exp.byzantine.learn),
     ] {
-        let key = |k: &str| format!("{team}.learn.{k}");
-        if l.lr <= 0.0 {
-            return Err(ConfigError::new(
-                &key("lr"),
-                l.lr,
-                "needs a positive learning rate",
-            ));
-        }
-        range(
-            &key("lr"),
-            l.lr,
-            0.0,
-            1.0,
-            "Adam diverges with a learning rate above 1: use one in (0, 1]",
-        )?;
-        range(
-            &key("gamma"),
-            l.gamma.into(),
-            0.0,
-            1.0,
-            "a discount is in [0, 1]",
-        )?;
-        range(
-            &key("gae_lambda"),
-            l.gae_lambda.into(),
-            0.0,
-            1.0,
-            "GAE's lambda is in [0, 1]",
-        )?;
-        for b in l.class_bias {
-            range(
-                &key("class_bias"),
-                b.into(),
-                -20.0,
-                20.0,
-                "a first logit bias past 20 makes a class all but certain (or impossible) \
-                 from the start",
-            )?;
-        }
-        if l.clip <= 0.0 {
-            return Err(ConfigError::new(
-                &key("clip"),
-                l.clip,
-                "PPO's clip on the probability ratio must be positive",
-            ));
-        }
-        if l.max_grad_norm <= 0.0 {
-            return Err(ConfigError::new(
-                &key("max_grad_norm"),
-                l.max_grad_norm,
-                "gradients are rescaled to at most this norm: it must be positive",
-            ));
-        }
-        for (k, x) in [
-            ("entropy_coef", l.entropy_coef),
-            ("value_coef", l.value_coef),
-        ] {
-            range(&key(k), x.into(), 0.0, 1e3, "a loss weight is in [0, 1000]")?;
-        }
-        if l.baseline == agents::Baseline::BatchMean && l.algo != agents::Algo::Reinforce {
-            return Err(ConfigError::new(
-                &key("baseline"),
-                "\"batch_mean\"",
-                "only REINFORCE takes the batch-mean baseline (PPO's advantages need the \
-                 value network): set algo = \"reinforce\" or baseline = \"value\"",
-            ));
-        }
-        if !(1..=1000).contains(&l.update_epochs) {
-            return Err(ConfigError::new(
-                &key("update_epochs"),
-                l.update_epochs,
-                "passes over each batch: at least 1 (else the team never learns), at most 1000",
-            ));
-        }
+        l.check().map_err(|r| {
+            ConfigError::new(&format!("{team}.learn.{}", r.field), r.value, r.reason)
+        })?;
     }
+    // Every game plays its batches in a loop that a batch of 0 episodes
+    // never ends (the sampling game spun forever on one).
     let at_least_one = [
+        (
+            "train.batch",
+            exp.train.batch as u64,
+            "episodes per training batch",
+        ),
+        (
+            "eval.batch",
+            exp.eval.batch as u64,
+            "episodes per evaluation batch",
+        ),
+        (
+            "eval.episodes",
+            exp.eval.episodes,
+            "episodes to evaluate on",
+        ),
         ("train.block", exp.train.block, "epochs per block"),
         (
             "train.replay_batch",
@@ -1058,25 +1006,6 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
             };
             if let Some(why) = why {
                 return Err(ConfigError::new("train.stop_when_verified", true, why));
-            }
-        }
-        for (key, learn) in [
-            ("honest.learn", &res.exp.honest.learn),
-            ("byzantine.learn", &res.exp.byzantine.learn),
-        ] {
-            if learn.minibatch == 0 {
-                return Err(ConfigError::new(
-                    &format!("{key}.minibatch"),
-                    0,
-                    "needs at least 1 sample",
-                ));
-            }
-            if learn.hidden.contains(&0) {
-                return Err(ConfigError::new(
-                    &format!("{key}.hidden"),
-                    format!("{:?}", learn.hidden),
-                    "layers need at least 1 unit",
-                ));
             }
         }
     }

@@ -25,6 +25,37 @@ pub const OUTPUTS: &[&str] = &[
     "protocol.txt",
 ];
 
+/// Whether `name` is a temporary file `write_atomic` makes for one of the
+/// [`OUTPUTS`]: `<output>.<pid>.tmp`.
+fn is_temporary(name: &str) -> bool {
+    let Some(rest) = name.strip_suffix(".tmp") else {
+        return false;
+    };
+    let Some((output, pid)) = rest.rsplit_once('.') else {
+        return false;
+    };
+    !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && OUTPUTS.contains(&output)
+}
+
+/// Deletes the temporary files of [`OUTPUTS`] that a killed process left:
+/// with the folder's lock held no run is writing one, and a file renamed
+/// into place never leaves its temporary behind, so any found is stale.
+/// (A `plot` of this folder at the same moment, which takes no lock, would
+/// lose its temporary file and say so, naming it.) Nothing else is touched.
+fn remove_stale_temporaries(out: &Path) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(out)
+        .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", out.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| anyhow::anyhow!("cannot list {}: {e}", out.display()))?;
+        if entry.file_name().to_str().is_some_and(is_temporary) {
+            let path = entry.path();
+            std::fs::remove_file(&path)
+                .map_err(|e| anyhow::anyhow!("cannot delete {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// What to do with a folder that holds an earlier run's files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -145,8 +176,37 @@ pub fn open(out: &Path, mode: Mode) -> anyhow::Result<RunFolder> {
         }
         _ => {}
     }
+    if mode != Mode::Fresh {
+        remove_stale_temporaries(out)?;
+    }
     Ok(RunFolder {
         _lock: lock,
         path: out.to_path_buf(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_outputs_temporaries_are_temporaries() {
+        for name in [
+            "honest.safetensors.123.tmp",
+            "metrics.csv.9.tmp",
+            "state.safetensors.4294967295.tmp",
+        ] {
+            assert!(is_temporary(name), "{name}");
+        }
+        for name in [
+            "honest.safetensors",
+            "honest.safetensors..tmp",
+            "honest.safetensors.12a.tmp",
+            "notes.txt.123.tmp",
+            "my.tmp",
+            ".tmp",
+        ] {
+            assert!(!is_temporary(name), "{name}");
+        }
+    }
 }

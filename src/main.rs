@@ -58,7 +58,7 @@ enum Command {
         /// Run only the I-th run of the list.
         #[arg(long)]
         index: Option<usize>,
-        /// Runs at once (default: every core).
+        /// Runs at once, 1 to 1024 (default: every core).
         #[arg(long)]
         jobs: Option<usize>,
         /// Overrides any config key before the sweep's own (repeatable).

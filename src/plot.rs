@@ -1,7 +1,14 @@
 //! `selfplay plot RUN_DIR`: learning curves from `metrics.csv` as SVG. SVG
 //! text needs no system fonts. One figure, three panels sharing the episode
 //! axis: win rates, the learned attack next to the optimum, learner losses.
+//!
+//! Every game's run folder is plotted from the columns its rows have: a
+//! consensus or sampling-game run by `episodes`, a reliable-broadcast run
+//! likewise (no win rates: its panels are the attack and the learners), a
+//! `harden` run by `honest_episodes`. A column a game does not write is
+//! left out, never indexed.
 
+use crate::export::write_atomic;
 use anyhow::{bail, Context};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -37,7 +44,9 @@ impl Table {
                 let x = match v {
                     "true" => Some(1.0),
                     "false" => Some(0.0),
-                    v => v.parse().ok(),
+                    // An infinite or NaN cell would make an axis without
+                    // end: left out like an empty one.
+                    v => v.parse().ok().filter(|x: &f64| x.is_finite()),
                 };
                 columns.get_mut(h).expect("a header").push(x);
             }
@@ -50,9 +59,24 @@ impl Table {
         })
     }
 
+    /// The column of training episodes the curves run along, with the
+    /// axis's words: `episodes` in every game's training rows, a `harden`
+    /// run's `honest_episodes`; `None` when the file has neither.
+    fn x_axis(&self) -> Option<(&'static str, &'static str)> {
+        [
+            ("episodes", "training episodes"),
+            ("honest_episodes", "honest training episodes"),
+        ]
+        .into_iter()
+        .find(|(c, _)| self.columns.contains_key(*c))
+    }
+
     /// `(episodes, value)` points of a column, skipping empty cells.
     fn series(&self, name: &str) -> Vec<(f64, f64)> {
-        let (Some(x), Some(y)) = (self.columns.get("episodes"), self.columns.get(name)) else {
+        let Some((x, _)) = self.x_axis() else {
+            return vec![];
+        };
+        let (Some(x), Some(y)) = (self.columns.get(x), self.columns.get(name)) else {
             return vec![];
         };
         x.iter()
@@ -100,7 +124,7 @@ const PANELS: [(&str, &[Line]); 3] = [
             ),
             (
                 "attack_rate",
-                "attack rate (sampled; sampling game)",
+                "attack rate (sampled; sampling game, reliable broadcast, harden: greedy)",
                 RGBColor(255, 127, 14),
                 false,
             ),
@@ -145,24 +169,49 @@ const PANELS: [(&str, &[Line]); 3] = [
 
 /// Draws `RUN_DIR/curves.svg` from `RUN_DIR/metrics.csv`; returns its path.
 pub fn plot(run: &Path) -> anyhow::Result<PathBuf> {
-    let table = Table::read(&run.join("metrics.csv"))?;
+    let metrics = run.join("metrics.csv");
+    let table = Table::read(&metrics)?;
     if table.rows == 0 {
-        bail!("{}: no rows to plot", run.join("metrics.csv").display());
+        bail!("{}: no rows to plot", metrics.display());
     }
-    if table.series("episodes").iter().all(|p| p.1 == 0.0) {
+    let Some((x_name, x_desc)) = table.x_axis() else {
+        bail!(
+            "{}: no episodes column (episodes, or a harden run's honest_episodes): \
+             not a metrics file selfplay wrote",
+            metrics.display()
+        );
+    };
+    // An evaluation run (every row at 0 episodes) has win rates to draw as
+    // bars; a training run killed at its first row has a point per curve.
+    let evaluated = table.columns.contains_key("honest_win_rate");
+    if evaluated && table.series(x_name).iter().all(|p| p.1 == 0.0) {
         return evaluation(run, &table);
+    }
+    let drawn = PANELS
+        .iter()
+        .flat_map(|(_, lines)| lines.iter())
+        .any(|l| !table.series(l.0).is_empty());
+    if !drawn {
+        bail!(
+            "{}: none of the columns plot draws has a value ({})",
+            metrics.display(),
+            PANELS
+                .iter()
+                .flat_map(|(_, lines)| lines.iter().map(|l| l.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let out = run.join("curves.svg");
     let title = run
         .file_name()
         .map_or("run".into(), |s| s.to_string_lossy().into_owned());
-    let max_x = table
-        .series("episodes")
-        .iter()
-        .map(|p| p.1)
-        .fold(1.0, f64::max);
+    let max_x = table.series(x_name).iter().map(|p| p.1).fold(1.0, f64::max);
+    // Drawn in memory and written through a temporary file: a full disk or
+    // a kill leaves the previous curves.svg whole, and the error names it.
+    let mut svg = String::new();
     {
-        let root = SVGBackend::new(&out, (1000, 1050)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (1000, 1050)).into_drawing_area();
         root.fill(&WHITE)?;
         let root = root.titled(&title, ("sans-serif", 24))?;
         for (area, (name, lines)) in root.split_evenly((3, 1)).iter().zip(PANELS) {
@@ -185,7 +234,7 @@ pub fn plot(run: &Path) -> anyhow::Result<PathBuf> {
                 .build_cartesian_2d(0.0..max_x, lo..hi + (hi - lo) * 0.05)?;
             chart
                 .configure_mesh()
-                .x_desc("training episodes")
+                .x_desc(x_desc)
                 .x_label_formatter(&|x| format!("{x:.0}"))
                 .light_line_style(RGBColor(235, 235, 235))
                 .draw()?;
@@ -211,6 +260,7 @@ pub fn plot(run: &Path) -> anyhow::Result<PathBuf> {
         }
         root.present()?;
     }
+    write_atomic(&out, svg.as_bytes())?;
     Ok(out)
 }
 
@@ -219,7 +269,12 @@ pub fn plot(run: &Path) -> anyhow::Result<PathBuf> {
 /// win rate, the adversary's exact attack rate and the verifier's optimum.
 fn evaluation(run: &Path, table: &Table) -> anyhow::Result<PathBuf> {
     let out = run.join("evaluation.svg");
-    let col = |name: &str| table.columns.get(name).cloned().unwrap_or_default();
+    // A column the file lacks reads as empty cells, never out of bounds.
+    let col = |name: &str| {
+        let mut c = table.columns.get(name).cloned().unwrap_or_default();
+        c.resize(table.rows, None);
+        c
+    };
     let (win, attack, optimum) = (
         col("honest_win_rate"),
         col("exact_attack_rate"),
@@ -229,8 +284,10 @@ fn evaluation(run: &Path, table: &Table) -> anyhow::Result<PathBuf> {
     let title = run
         .file_name()
         .map_or("run".into(), |s| s.to_string_lossy().into_owned());
+    let mut svg = String::new();
     {
-        let root = SVGBackend::new(&out, (280 + 160 * k as u32, 520)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (280 + 160 * k as u32, 520)).into_drawing_area();
         root.fill(&WHITE)?;
         let (plot_area, legend_area) = root.split_horizontally(60 + 160 * k as u32);
         let labels = table.byzantine.clone();
@@ -291,5 +348,6 @@ fn evaluation(run: &Path, table: &Table) -> anyhow::Result<PathBuf> {
         }
         root.present()?;
     }
+    write_atomic(&out, svg.as_bytes())?;
     Ok(out)
 }

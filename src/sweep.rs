@@ -170,6 +170,29 @@ pub fn command(file: &Path, run: &Planned) -> String {
     )
 }
 
+/// The most threads `--jobs` may ask for. Each costs a stack and a start;
+/// ten million of them took far longer to start than the work they shared.
+pub const MAX_JOBS: usize = 1024;
+
+/// The threads for `--jobs` (`sweep`, `synthesize`): every core when not
+/// given, never more than the `work` items to share, and 0 or more than
+/// [`MAX_JOBS`] refused, naming the flag.
+pub fn threads(jobs: Option<usize>, work: usize) -> Result<usize, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = match jobs {
+        None => cores,
+        Some(0) => return Err("--jobs 0: at least one thread".into()),
+        Some(j) if j > MAX_JOBS => {
+            return Err(format!(
+                "--jobs {j}: at most {MAX_JOBS} threads (this machine has {cores} cores; \
+                 threads past the cores only wait their turn)"
+            ))
+        }
+        Some(j) => j,
+    };
+    Ok(jobs.min(work.max(1)))
+}
+
 pub struct Options {
     pub list: bool,
     pub index: Option<usize>,
@@ -201,12 +224,8 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
         Some(i) => vec![i],
         None => (0..runs.len()).collect(),
     };
-    let jobs = opt
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .build()?;
+    let jobs = threads(opt.jobs, chosen.len()).map_err(anyhow::Error::msg)?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
     let outcomes: Vec<anyhow::Result<()>> = pool.install(|| {
         chosen
             .par_iter()

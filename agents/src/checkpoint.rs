@@ -1,7 +1,7 @@
 //! Checkpoints: safetensors files holding a team's policy and value networks,
 //! with what made them (team, shapes, the experiment's config) as metadata.
 
-use crate::learner::Learner;
+use crate::learner::{Learner, CLASSES};
 use crate::mlp::{Frozen, NamedArray};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
@@ -162,15 +162,44 @@ pub struct Loaded {
     pub tensors: Tensors,
 }
 
-/// Reads a checkpoint; a missing, truncated or foreign file is an error that says so.
+/// Reads a checkpoint; a missing, truncated or foreign file is an error that
+/// says so, and so is one whose networks are not the shapes its metadata
+/// names (a damaged file: a network read with the wrong shapes would index
+/// past its weights).
 pub fn load(path: &Path) -> Result<Loaded, String> {
     let (json, tensors) = read_tensors(path)?;
     let meta: Meta = serde_json::from_str(&json)
         .map_err(|e| format!("{}: bad metadata: {e}", path.display()))?;
-    Ok(Loaded { meta, tensors })
+    let loaded = Loaded { meta, tensors };
+    loaded
+        .check_shapes()
+        .map_err(|e| format!("{}: a damaged checkpoint: {e}", path.display()))?;
+    Ok(loaded)
 }
 
 impl Loaded {
+    /// Whether the policy and value networks are the shapes the metadata
+    /// names: `obs_dim`, the hidden layers, then `heads` times the classes
+    /// (policy) or one value (critic), as `Learner::new` builds them.
+    fn check_shapes(&self) -> Result<(), String> {
+        let m = &self.meta;
+        let mut inner = vec![m.obs_dim];
+        inner.extend(&m.hidden);
+        for (name, out) in [("policy", m.heads * CLASSES), ("critic", 1)] {
+            let net = self.layers(name)?;
+            let mut want = inner.clone();
+            want.push(out);
+            if net.sizes != want {
+                return Err(format!(
+                    "its {name} network has layer sizes {:?}, its metadata says {want:?} \
+                     (obs_dim {}, hidden {:?}, heads {})",
+                    net.sizes, m.obs_dim, m.hidden, m.heads
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn layers(&self, prefix: &str) -> Result<Frozen, String> {
         let mut layers = vec![];
         let mut sizes = vec![];
@@ -253,6 +282,24 @@ mod tests {
             other.critic.frozen().unwrap().layers,
             l.critic.frozen().unwrap().layers
         );
+        // Metadata that names other shapes than the tensors': damaged.
+        for (field, value) in [("obs_dim", 4), ("heads", 3)] {
+            let mut other = meta.clone();
+            match field {
+                "obs_dim" => other.obs_dim = value,
+                _ => other.heads = value,
+            }
+            save(&path, &l, &other).unwrap();
+            let e = load(&path).err().unwrap();
+            assert!(
+                e.contains("damaged checkpoint") && e.contains(&path.display().to_string()),
+                "{field}: {e}"
+            );
+        }
+        let mut other = meta.clone();
+        other.hidden = vec![64];
+        save(&path, &l, &other).unwrap();
+        assert!(load(&path).err().unwrap().contains("damaged checkpoint"));
         let mut wrong = Learner::new(6, 2, &LearnConfig::default(), &mut rng).unwrap();
         assert!(back.into_learner(&mut wrong).unwrap_err().contains("shape"));
         std::fs::write(&path, b"garbage").unwrap();

@@ -88,6 +88,123 @@ impl Baseline {
     }
 }
 
+/// Why a [`LearnConfig`] cannot train: the field (`hidden`, not
+/// `honest.learn.hidden`: the caller knows the team), its value as written
+/// and the reason.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    pub field: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl LearnConfig {
+    /// The first setting a learner cannot train with, if any. Every game's
+    /// validation calls this for each team, so a setting that would divide
+    /// by zero (a layer of 0 units, a minibatch of 0 samples) or diverge is
+    /// refused up front by its key in every game alike, never met as a
+    /// panic inside the networks.
+    pub fn check(&self) -> Result<(), Refusal> {
+        let refuse = |field, value: &dyn std::fmt::Display, reason: &str| {
+            Err(Refusal {
+                field,
+                value: value.to_string(),
+                reason: reason.to_string(),
+            })
+        };
+        let range = |field, x: f64, lo: f64, hi: f64, reason: &str| {
+            if (lo..=hi).contains(&x) {
+                Ok(())
+            } else {
+                refuse(field, &x, reason)
+            }
+        };
+        if self.lr <= 0.0 {
+            return refuse("lr", &self.lr, "needs a positive learning rate");
+        }
+        range(
+            "lr",
+            self.lr,
+            0.0,
+            1.0,
+            "Adam diverges with a learning rate above 1: use one in (0, 1]",
+        )?;
+        range(
+            "gamma",
+            self.gamma.into(),
+            0.0,
+            1.0,
+            "a discount is in [0, 1]",
+        )?;
+        range(
+            "gae_lambda",
+            self.gae_lambda.into(),
+            0.0,
+            1.0,
+            "GAE's lambda is in [0, 1]",
+        )?;
+        for b in self.class_bias {
+            range(
+                "class_bias",
+                b.into(),
+                -20.0,
+                20.0,
+                "a first logit bias past 20 makes a class all but certain (or impossible) \
+                 from the start",
+            )?;
+        }
+        if self.clip <= 0.0 {
+            return refuse(
+                "clip",
+                &self.clip,
+                "PPO's clip on the probability ratio must be positive",
+            );
+        }
+        if self.max_grad_norm <= 0.0 {
+            return refuse(
+                "max_grad_norm",
+                &self.max_grad_norm,
+                "gradients are rescaled to at most this norm: it must be positive",
+            );
+        }
+        for (field, x) in [
+            ("entropy_coef", self.entropy_coef),
+            ("value_coef", self.value_coef),
+        ] {
+            range(field, x.into(), 0.0, 1e3, "a loss weight is in [0, 1000]")?;
+        }
+        if self.baseline == Baseline::BatchMean && self.algo != Algo::Reinforce {
+            return refuse(
+                "baseline",
+                &"\"batch_mean\"",
+                "only REINFORCE takes the batch-mean baseline (PPO's advantages need the \
+                 value network): set algo = \"reinforce\" or baseline = \"value\"",
+            );
+        }
+        if !(1..=1000).contains(&self.update_epochs) {
+            return refuse(
+                "update_epochs",
+                &self.update_epochs,
+                "passes over each batch: at least 1 (else the team never learns), at most 1000",
+            );
+        }
+        // A minibatch of 0 samples never ends an epoch's pass.
+        if self.minibatch == 0 {
+            return refuse("minibatch", &0, "needs at least 1 sample");
+        }
+        // A layer of 0 units passes nothing on, and the kernels find a
+        // layer's fan-in by dividing by its width.
+        if self.hidden.contains(&0) {
+            return refuse(
+                "hidden",
+                &format!("{:?}", self.hidden),
+                "layers need at least 1 unit",
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Default for LearnConfig {
     fn default() -> Self {
         LearnConfig {
@@ -842,6 +959,35 @@ fn mean_return(buf: &Buffer) -> f64 {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    /// Issue 26, 2: the one check every game's validation calls names the
+    /// field of a setting the networks cannot train with.
+    #[test]
+    fn a_config_the_networks_cannot_train_with_is_refused_by_its_field() {
+        assert_eq!(LearnConfig::default().check(), Ok(()));
+        let refused = |cfg: LearnConfig| cfg.check().unwrap_err();
+        let r = refused(LearnConfig {
+            hidden: vec![16, 0],
+            ..LearnConfig::default()
+        });
+        assert_eq!((r.field, r.value.as_str()), ("hidden", "[16, 0]"));
+        let r = refused(LearnConfig {
+            minibatch: 0,
+            ..LearnConfig::default()
+        });
+        assert_eq!(r.field, "minibatch");
+        let r = refused(LearnConfig {
+            lr: 2.0,
+            ..LearnConfig::default()
+        });
+        assert_eq!((r.field, r.value.as_str()), ("lr", "2"));
+        // No hidden layer at all is a linear policy, which trains.
+        let linear = LearnConfig {
+            hidden: vec![],
+            ..LearnConfig::default()
+        };
+        assert_eq!(linear.check(), Ok(()));
+    }
 
     /// A linear policy (no hidden layer) on two samples, one head.
     fn tiny(algo: Algo) -> (Learner, Buffer) {

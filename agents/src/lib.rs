@@ -11,4 +11,4 @@ pub mod learner;
 pub mod mlp;
 
 pub use buffer::Buffer;
-pub use learner::{Algo, Baseline, LearnConfig, Learner, Stats, StatsSum};
+pub use learner::{Algo, Baseline, LearnConfig, Learner, Refusal, Stats, StatsSum};

@@ -147,10 +147,55 @@ fn a_search_too_big_is_refused_naming_the_limit() {
     let e = search::verify(
         &spec(4, 1, RbFaults::Byzantine),
         p,
-        &Limits { max_states: 100 },
+        &Limits {
+            max_states: 100,
+            ..Limits::default()
+        },
     )
     .unwrap_err();
     assert!(e.to_string().contains("--max-states"), "{e}");
+}
+
+/// Issue 26, 7: memory is bounded, not only states. A search whose
+/// states would pass `max_bytes` (by the estimate per state) stops there,
+/// saying so; one that fits gives the same answer as before; and the
+/// default limits fit every n, while `--max-states` of u64::MAX does not.
+#[test]
+fn a_search_is_bounded_by_memory() {
+    let p = protocols::scripted("bracha").unwrap();
+    let s = spec(4, 1, RbFaults::Byzantine);
+    let per = search::bytes_per_state(&s);
+    // 633,013 states in all, the largest instance's well under that.
+    let tight = Limits {
+        max_states: u64::MAX,
+        max_bytes: 10_000 * per,
+    };
+    let e = search::verify(&s, p, &tight).unwrap_err();
+    assert_eq!(e.limit, 10_000, "{e}");
+    assert!(e.memory.is_some(), "{e}");
+    assert!(e.to_string().contains("memory"), "{e}");
+    let roomy = Limits {
+        max_states: u64::MAX,
+        max_bytes: 1_000_000 * per,
+    };
+    let r = search::verify(&s, p, &roomy).unwrap();
+    assert_eq!(r.states, 633_013);
+    assert!(r.verified);
+    for n in 2..=6 {
+        for f in 0..n {
+            let Ok(s) = RbSpec::new(n, f, RbFaults::Byzantine) else {
+                continue;
+            };
+            assert!(Limits::default().check(&s).is_ok(), "n = {n}, f = {f}");
+            let e = Limits {
+                max_states: u64::MAX,
+                ..Limits::default()
+            }
+            .check(&s)
+            .unwrap_err();
+            assert!(e.contains("GB") && e.contains("at most"), "{e}");
+        }
+    }
 }
 
 // ---- the brute force ------------------------------------------------------

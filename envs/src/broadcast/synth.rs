@@ -205,11 +205,19 @@ fn check_all(
     jobs: usize,
     limits: &Limits,
 ) -> Result<Vec<Verdict>, TooBig> {
+    // No more threads than classes: one past that would start only to
+    // find the counter spent. The searches at once share the memory one
+    // search may use.
+    let threads = jobs.clamp(1, reps.len().max(1));
+    let limits = &Limits {
+        max_bytes: limits.max_bytes / threads as u64,
+        ..*limits
+    };
     let next = AtomicUsize::new(0);
     let out: Mutex<Vec<Option<Result<Verdict, TooBig>>>> =
         Mutex::new((0..reps.len()).map(|_| None).collect());
     std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
+        for _ in 0..threads {
             s.spawn(|| loop {
                 let c = next.fetch_add(1, Ordering::Relaxed);
                 if c >= reps.len() {

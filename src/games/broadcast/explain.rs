@@ -41,9 +41,10 @@ pub fn explain(path: &Path) -> Result<String, String> {
         crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
     let job = RbJob::new(exp).map_err(|e| format!("{shown}: its config: {e}"))?;
     let spec = job.spec;
-    let greedy = Greedy::new(spec, c.policy()?, job.reading());
+    let greedy = Greedy::of_checkpoint(path, &c, &job)?;
     let limits = Limits {
         max_states: job.rb.max_states,
+        ..Limits::default()
     };
     // A search too big still reached many views: the rules are read off them.
     let report = envs::broadcast::verify(&spec, &greedy, &limits);

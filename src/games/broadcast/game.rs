@@ -161,18 +161,20 @@ impl RbJob {
                 "both teams update after every epoch: only \"simultaneous\" applies",
             ));
         }
-        if exp.train.episodes == 0 || exp.train.batch == 0 || exp.train.eval_every == 0 {
+        // `train.batch`, `eval.batch` and `eval.episodes` of 0 are refused
+        // for every game by `check_values`; each key is named by itself.
+        if exp.train.episodes == 0 {
             return Err(refuse(
                 "train.episodes",
-                exp.train.episodes,
-                "a learning run needs train.episodes, train.batch and train.eval_every above 0",
+                0,
+                "a learning run needs training episodes",
             ));
         }
-        if exp.eval.episodes == 0 || exp.eval.batch == 0 {
+        if exp.train.eval_every == 0 {
             return Err(refuse(
-                "eval.episodes",
-                exp.eval.episodes,
-                "the learned attack is sampled: eval.episodes and eval.batch above 0",
+                "train.eval_every",
+                0,
+                "needs at least 1 episode between evaluations",
             ));
         }
         let rb = exp.rb.clone().unwrap_or_default();
@@ -204,6 +206,15 @@ impl RbJob {
                 "the search needs at least 1 state",
             ));
         }
+        // Every row's search may grow to `rb.max_states`: one that cannot
+        // fit in memory is refused now, not met hours in.
+        let limits = Limits {
+            max_states: rb.max_states,
+            ..Limits::default()
+        };
+        limits
+            .check(&spec)
+            .map_err(|why| refuse("rb.max_states", rb.max_states, why))?;
         Ok(RbJob { exp, spec, rb })
     }
 
@@ -558,6 +569,7 @@ fn evaluate(
     let clock = Instant::now();
     let limits = Limits {
         max_states: job.rb.max_states,
+        ..Limits::default()
     };
     let (refuted, replays) = rb_score::refute(spec, &greedy, &limits);
     timing.push(TimingRow {

@@ -54,6 +54,35 @@ impl Greedy {
         }
     }
 
+    /// The honest network of checkpoint `c` (read from `path`) for the
+    /// game of its own config (`job`). A network whose shapes are not that
+    /// game's views and heads is a damaged file (its config edited, or
+    /// another run's networks): refused, naming the file, before any view
+    /// is read past the network's inputs.
+    pub fn of_checkpoint(
+        path: &std::path::Path,
+        c: &agents::checkpoint::Loaded,
+        job: &crate::games::broadcast::game::RbJob,
+    ) -> Result<Greedy, String> {
+        let spec = job.spec;
+        let policy = c.policy()?;
+        let (d, heads) = (play::honest_obs_size(&spec), play::HONEST_HEADS);
+        let want = heads * agents::learner::CLASSES;
+        if policy.inputs() != d || policy.outputs() != want {
+            return Err(format!(
+                "{}: a damaged checkpoint: its config is reliable broadcast at n = {}, f = {}, \
+                 whose honest network takes {d} inputs and gives {want} outputs, but its \
+                 network takes {} and gives {}",
+                path.display(),
+                spec.n,
+                spec.f,
+                policy.inputs(),
+                policy.outputs()
+            ));
+        }
+        Ok(Greedy::new(spec, policy, job.reading()))
+    }
+
     /// Every view asked so far with its decision, in the order first asked.
     pub fn asked(&self) -> Vec<(View, Decision)> {
         self.memo

@@ -18,7 +18,7 @@ pub struct SynthArgs {
     /// single or per_message (RB-Learner's) [default: single].
     #[arg(long, value_parser = crate::games::broadcast::verify::parse_semantics)]
     pub semantics: Option<Semantics>,
-    /// Threads [default: every core].
+    /// Threads, 1 to 1024 [default: every core].
     #[arg(long)]
     pub jobs: Option<usize>,
     /// The most distinct states searched per instance [default: 20000000].
@@ -32,11 +32,9 @@ pub struct SynthArgs {
 /// Checks the flags, synthesizes, prints.
 pub fn run(a: &SynthArgs) -> Result<(), String> {
     let spec = crate::games::broadcast::verify::spec_from_flags(a.n, a.f, &a.faults, a.semantics)?;
-    let jobs = match a.jobs {
-        Some(0) => return Err("--jobs 0: at least one thread".into()),
-        Some(j) => j,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    // The classes to share are known only inside the synthesis, which
+    // starts no more threads than it has classes.
+    let jobs = crate::sweep::threads(a.jobs, usize::MAX)?;
     let limits = crate::games::broadcast::verify::limits_from_flag(a.max_states);
     let start = std::time::Instant::now();
     let r = synth::synthesize(&spec, jobs, &limits).map_err(|e| e.to_string())?;

@@ -48,9 +48,7 @@ pub struct Request<'a> {
 pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
     if let Some(path) = req.checkpoint {
         let (spec, greedy, max_states) = learned(path, req)?;
-        let limits = Limits {
-            max_states: req.flags.max_states.unwrap_or(max_states),
-        };
+        let limits = checked(&spec, req.flags.max_states.unwrap_or(max_states))?;
         // A learned protocol that sends much may pass the limit in the
         // whole search and still be refuted within it, as the rows are.
         let report = match search::verify(&spec, &greedy, &limits) {
@@ -81,7 +79,7 @@ pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
         .ok_or("--n and --f: required with --protocol")?;
     let faults = req.faults.unwrap_or(RbFaults::Byzantine.name());
     let spec = spec_from_flags(n, f, faults, req.flags.semantics)?;
-    let limits = limits_from_flag(req.flags.max_states);
+    let limits = checked(&spec, limits_from_flag(req.flags.max_states).max_states)?;
     // Per message the search takes the values apart (`Options::values_apart`).
     let report = search::verify(&spec, p, &limits).map_err(|e| e.to_string())?;
     Ok((spec, report))
@@ -135,7 +133,7 @@ fn learned(path: &Path, req: &Request) -> Result<(RbSpec, Greedy, u64), String> 
             spec.semantics.name().into(),
         ));
     }
-    let greedy = Greedy::new(spec, c.policy()?, job.reading());
+    let greedy = Greedy::of_checkpoint(path, &c, &job)?;
     Ok((spec, greedy, job.rb.max_states))
 }
 
@@ -162,7 +160,22 @@ pub fn spec_from_flags(
 pub fn limits_from_flag(max_states: Option<u64>) -> Limits {
     Limits {
         max_states: max_states.unwrap_or(Limits::default().max_states),
+        ..Limits::default()
     }
+}
+
+/// The limits of one search of `spec` with `max_states`, refused up front
+/// when the search could need more memory than it may use: an error then
+/// rather than minutes of climbing towards it.
+fn checked(spec: &RbSpec, max_states: u64) -> Result<Limits, String> {
+    let limits = Limits {
+        max_states,
+        ..Limits::default()
+    };
+    limits
+        .check(spec)
+        .map_err(|why| format!("--max-states {max_states}: {why}"))?;
+    Ok(limits)
 }
 
 /// Runs a request and prints its answer.
@@ -194,8 +207,15 @@ pub fn run(req: &Request) -> Result<(), String> {
             format!(": {}", r.broken.join(", "))
         }
     );
+    // A refutation searched each instance only up to its first violation:
+    // the line says so, not that every order was searched.
+    let searched = if r.first_violations_only {
+        "each instance searched up to its first violation"
+    } else {
+        "every delivery order and Byzantine injection searched"
+    };
     crate::outln!(
-        "verified: {} (every delivery order and Byzantine injection searched: {} states, {:.3} s)",
+        "verified: {} ({searched}: {} states, {:.3} s)",
         if r.verified { "yes" } else { "no" },
         r.states,
         start.elapsed().as_secs_f64()

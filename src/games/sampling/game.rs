@@ -120,6 +120,15 @@ impl SlushJob {
                 "a learning team needs training episodes",
             ));
         }
+        // The runner evaluates every `train.eval_every` episodes: 0 would
+        // divide by zero there.
+        if learns && exp.train.eval_every == 0 {
+            return Err(ConfigError::new(
+                "train.eval_every",
+                0,
+                "needs at least 1 episode between evaluations",
+            ));
+        }
         let honest_ckpt = checkpoint_for(
             "honest.checkpoint",
             exp.honest.kind,

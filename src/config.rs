@@ -23,7 +23,7 @@ pub struct Experiment {
     /// Seed of every random stream in the run.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// The game: `consensus` (message passing, GAME.md), `slush` (Avalanche's
+    /// The game: `consensus` (message passing, docs/rules.md), `slush` (Avalanche's
     /// sampling game) or `reliable_broadcast` (docs/reliable_broadcast_learning.md).
     #[serde(default = "default_game")]
     pub game: String,

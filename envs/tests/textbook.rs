@@ -1,4 +1,4 @@
-//! The textbook facts at the end of GAME.md, with the exact rates pinned, and
+//! The textbook facts of docs/rules.md ("Exact analysis"), with the exact rates pinned, and
 //! the verifier cross-checked against a brute force through the batched engine.
 
 use envs::consensus::adversaries;

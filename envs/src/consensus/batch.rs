@@ -175,7 +175,7 @@ impl BatchEnv {
     }
 }
 
-/// A placement and inputs drawn as `GAME.md` says: placements uniform over all
+/// A placement and inputs drawn as docs/rules.md says: placements uniform over all
 /// `C(n, f)` (unless fixed), inputs independent fair coins (unless a split is
 /// fixed). Under crash and omission faults the faulty agents have inputs too.
 /// In interactive consistency every honest agent has an input (its entry),

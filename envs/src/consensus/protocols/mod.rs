@@ -1,5 +1,5 @@
 //! Honest protocols: deterministic maps from a view to an action. The scripted
-//! ones of `GAME.md` live here, one file each, registered once in
+//! ones of docs/rules.md live here, one file each, registered once in
 //! [`REGISTRY`]; a learned policy played greedily implements the same trait,
 //! which is what lets the verifier check either. A new scripted protocol is
 //! a file in this folder and one line in the registry.

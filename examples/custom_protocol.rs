@@ -12,8 +12,8 @@
 //! next to the optimum. Outputs go to `results/examples/custom_protocol/`.
 
 use envs::consensus::{Action, Protocol, View};
-use selfplay::config::{self, HonestTeam};
 use selfplay::folder::{self, Mode};
+use selfplay::games::consensus::config::HonestTeam;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -58,8 +58,11 @@ fn main() -> anyhow::Result<()> {
     // The game and the learning attacker of byz_break.toml, at n = 4.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let sets = ["env.n=4", "train.episodes=16384", "train.eval_every=4096"].map(String::from);
-    let mut res = config::load_with(&root.join("experiments/byz_break.toml"), &sets)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut res = selfplay::games::consensus::config::load_with(
+        &root.join("experiments/byz_break.toml"),
+        &sets,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let protocol: Arc<dyn Protocol> = Arc::new(TieToOwnInput);
     protocol.check(&res.spec).map_err(anyhow::Error::msg)?;
 

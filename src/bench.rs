@@ -159,7 +159,8 @@ const ANCHOR: &str = include_str!("../experiments/reinforce_like_anchor.toml");
 fn reinforce_train(seconds: f64) -> f64 {
     let exp = config::parse(ANCHOR, "experiments/reinforce_like_anchor.toml")
         .expect("the anchor experiment parses");
-    let res = config::resolve(exp).expect("the anchor experiment resolves");
+    let res =
+        crate::games::consensus::config::resolve(exp).expect("the anchor experiment resolves");
     let (exp, spec) = (&res.exp, &res.spec);
     let (mut init, mut play, mut upd) = (
         stream(exp.seed, 0),

@@ -7,6 +7,7 @@ pub mod config;
 pub mod export;
 pub mod folder;
 pub mod games;
+pub mod memory;
 pub mod out;
 pub mod plot;
 pub mod runner;

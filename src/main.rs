@@ -147,7 +147,8 @@ impl RunArgs {
 
 fn harden_cmd(a: RunArgs) -> Result<(), String> {
     let path = a.file.as_ref().ok_or("harden needs an experiment file")?;
-    let res = config::load_with(path, &a.sets()).map_err(|e| e.to_string())?;
+    let res = selfplay::games::consensus::config::load_with(path, &a.sets())
+        .map_err(|e| e.to_string())?;
     a.no_resume("harden runs")?;
     let out = a.out(res.name());
     let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;

@@ -1,8 +1,9 @@
 //! Every experiment file runs at reduced size and says what theory says;
 //! the learning experiments, at a fixed seed and a small budget, learn.
 
-use selfplay::config::{self, Resolved};
+use selfplay::config;
 use selfplay::export::MetricsRow;
+use selfplay::games::consensus::config::Resolved;
 use std::path::{Path, PathBuf};
 
 fn experiment(name: &str) -> PathBuf {
@@ -23,7 +24,7 @@ fn experiment_files() -> Vec<PathBuf> {
 
 fn load(path: &Path, sets: &[&str]) -> Resolved {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    config::load_with(path, &sets).unwrap_or_else(|e| panic!("{e}"))
+    selfplay::games::consensus::config::load_with(path, &sets).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn run(res: &Resolved, out: &Path) -> Vec<MetricsRow> {
@@ -270,7 +271,8 @@ fn same_seed_gives_byte_identical_metrics() {
 #[test]
 fn sixteen_agents_run_and_an_infeasible_search_is_left_empty() {
     let text = "name = \"big\"\n[env]\nn = 16\nf = 5\n[eval]\nepisodes = 2000\nbatch = 512\nmax_instances = 100000\n";
-    let res = config::resolve(config::parse(text, "big.toml").unwrap()).unwrap();
+    let res = selfplay::games::consensus::config::resolve(config::parse(text, "big.toml").unwrap())
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let rows = run(&res, dir.path());
     assert_eq!(rows.len(), 1);

@@ -153,3 +153,53 @@ fn a_checkpoint_of_another_game_is_named_with_the_command_that_reads_it() {
     let text = selfplay().args(["explain", &shown]).output().unwrap();
     assert!(text.status.success(), "{text:?}");
 }
+
+/// Every game estimates its memory before it starts and refuses, naming
+/// the key, what would pass 8 GB (before: the sampling game and reliable
+/// broadcast passed 8 GB within 30 s, or aborted on a 40 GB allocation).
+#[test]
+fn every_game_refuses_a_run_past_8_gb_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    for (file, set, key) in [
+        (
+            "rb_learn.toml",
+            "train.batch=100000000",
+            "train.batch = 100000000",
+        ),
+        (
+            "slush_cotrain.toml",
+            "train.batch=100000000",
+            "train.batch = 100000000",
+        ),
+        (
+            "byz_break.toml",
+            "train.batch=100000000",
+            "train.batch = 100000000",
+        ),
+        (
+            "rb_learn.toml",
+            "honest.learn.hidden=[100000,100000]",
+            "honest.learn.hidden = [100000, 100000]",
+        ),
+        (
+            "slush_attack.toml",
+            "byzantine.learn.hidden=[100000,100000]",
+            "byzantine.learn.hidden = [100000, 100000]",
+        ),
+    ] {
+        let err = refused(
+            selfplay()
+                .arg(experiment(file))
+                .args(["--set", set, "--out"])
+                .arg(&out)
+                .output()
+                .unwrap(),
+        );
+        assert!(
+            err.contains(key) && err.contains("GB of memory (estimate)"),
+            "{file} --set {set}: {err}"
+        );
+        assert!(!out.exists(), "{file}: a refused run wrote");
+    }
+}

@@ -117,7 +117,7 @@ fn the_config_loader_never_panics() {
         let text: String = text.into_iter().collect();
         let outcome = std::panic::catch_unwind(|| {
             if let Ok(exp) = config::parse(&text, "fuzz.toml") {
-                let _ = config::resolve(exp);
+                let _ = selfplay::games::consensus::config::resolve(exp);
             }
             let _ = config::apply_sets(&text, "fuzz.toml", &["env.n=3".into(), "a.b.c=[1".into()]);
         });

@@ -11,6 +11,7 @@ use crate::config::{Experiment, Kind, Schedule};
 use crate::export::{csv_bytes, TimingRow};
 use crate::games::broadcast::play::{self as rb_play, Adversary, Honest, Scratch};
 use crate::games::broadcast::score::{self as rb_score, Greedy, Replay};
+use crate::memory::{network_bytes, recorded_bytes, Part};
 use crate::runner::{At, Game, Learned, Network, Played, Side};
 use crate::stats::wilson;
 use crate::streams::stream;
@@ -163,20 +164,7 @@ impl RbJob {
         }
         // `train.batch`, `eval.batch` and `eval.episodes` of 0 are refused
         // for every game by `check_values`; each key is named by itself.
-        if exp.train.episodes == 0 {
-            return Err(refuse(
-                "train.episodes",
-                0,
-                "a learning run needs training episodes",
-            ));
-        }
-        if exp.train.eval_every == 0 {
-            return Err(refuse(
-                "train.eval_every",
-                0,
-                "needs at least 1 episode between evaluations",
-            ));
-        }
+        crate::config::check_training(&exp)?;
         let rb = exp.rb.clone().unwrap_or_default();
         if rb.message_cost < 0.0 || rb.message_cost > 1.0 {
             return Err(refuse(
@@ -215,6 +203,7 @@ impl RbJob {
         limits
             .check(&spec)
             .map_err(|why| refuse("rb.max_states", rb.max_states, why))?;
+        crate::memory::check(&memory_estimate(&exp, &spec))?;
         Ok(RbJob { exp, spec, rb })
     }
 
@@ -229,6 +218,47 @@ impl RbJob {
             one_value: self.rb.one_value_per_kind,
         }
     }
+}
+
+/// A rough upper estimate of a run's memory, per key responsible: the
+/// batches of episodes, every decision both teams record (at most one
+/// honest decision per delivery, a few adversary choices per move: see
+/// `play::max_moves`), and the networks with their gradients and moments.
+pub fn memory_estimate(exp: &Experiment, spec: &RbSpec) -> Vec<Part> {
+    let moves = play::max_moves(spec) as f64;
+    // A run's state: every message of every agent, and the moves' log.
+    let episode = 256.0 + moves * 16.0;
+    let b = exp.train.batch as f64;
+    let mut parts = vec![Part::new(
+        "eval.batch",
+        exp.eval.batch,
+        exp.eval.batch as f64 * episode,
+    )];
+    let mut batch = b * episode;
+    // What, the recipient's base-3 digits, kind, value.
+    let levels = 3.0 + (spec.n as f64).log(3.0).ceil();
+    for (team, l, obs, outputs, decisions) in [
+        (
+            "honest",
+            &exp.honest.learn,
+            play::honest_obs_size(spec),
+            HONEST_HEADS * 3,
+            b * (moves + spec.n as f64),
+        ),
+        (
+            "byzantine",
+            &exp.byzantine.learn,
+            play::adversary_obs_size(spec),
+            3,
+            b * moves * levels,
+        ),
+    ] {
+        batch += recorded_bytes(l, obs, decisions);
+        let net = network_bytes(l, obs, outputs);
+        parts.push(Part::new(&format!("{team}.learn.hidden"), &l.hidden, net));
+    }
+    parts.push(Part::new("train.batch", exp.train.batch, batch));
+    parts
 }
 
 /// One row of `metrics.csv`.

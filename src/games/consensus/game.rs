@@ -5,8 +5,9 @@
 //! replayed counterexamples), and every row scores both teams, sampled and
 //! exactly, next to the verifier's optimum.
 
-use crate::config::{ByzantineTeam, Experiment, HonestTeam, Resolved, Schedule};
+use crate::config::{Experiment, Schedule};
 use crate::export::{csv_bytes, read_metrics, MetricsRow, TimingRow};
+use crate::games::consensus::config::{ByzantineTeam, HonestTeam, Resolved};
 use crate::games::consensus::score::{
     exact, frozen_actor, optimal, row, sample, write_report, RowInput,
 };

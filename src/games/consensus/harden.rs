@@ -9,8 +9,8 @@
 //! end; with `attempts`, an attempt out of iterations starts over from the
 //! starting protocol.
 
-use crate::config::{HonestTeam, Resolved};
 use crate::export::{csv_bytes, write_atomic};
+use crate::games::consensus::config::{HonestTeam, Resolved};
 use crate::games::consensus::score::exact;
 use crate::games::consensus::teams::{
     ByzantinePolicy, GreedyHonest, LearnedByzantine, LearnedHonest, ReplayByzantine, Rollout,

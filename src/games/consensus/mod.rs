@@ -1,6 +1,7 @@
 //! Consensus rounds (docs/rules.md): the run, its teams, the scores of a
 //! row, hardening, and `explain`.
 
+pub mod config;
 pub mod explain;
 pub mod game;
 pub mod harden;
@@ -8,7 +9,8 @@ pub mod score;
 pub mod teams;
 pub mod verify;
 
-use crate::config::{Experiment, Resolved};
+use crate::config::Experiment;
+use crate::games::consensus::config::Resolved;
 use envs::consensus::{ConfigError, Limits};
 use std::path::Path;
 
@@ -38,7 +40,7 @@ impl crate::games::Entry for Entry {
     }
 
     fn job(&self, exp: Experiment) -> Result<Box<dyn crate::games::Job>, ConfigError> {
-        Ok(Box::new(crate::config::resolve(exp)?))
+        Ok(Box::new(crate::games::consensus::config::resolve(exp)?))
     }
 
     fn explain(&self, checkpoint: &Path, max_work: f64) -> Result<String, String> {

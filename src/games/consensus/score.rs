@@ -4,8 +4,8 @@
 //! protocol, in one metrics row. `run` runs a consensus experiment through
 //! the one runner (`runner`, with the game in `consensus`).
 
-use crate::config::Resolved;
 use crate::export::{write_atomic, MetricsRow, RowKey};
+use crate::games::consensus::config::Resolved;
 use crate::games::consensus::game::Consensus;
 use crate::games::consensus::teams::{ByzantinePolicy, HonestPolicy, Rollout, Tally};
 use crate::out::sayer;

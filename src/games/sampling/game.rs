@@ -13,6 +13,7 @@ use crate::games::consensus::teams::Tally;
 use crate::games::sampling::play::{pay_byzantine, play, Answerers, Honest};
 use crate::games::sampling::score::{self as score, HonestRule, Optimum, SlushRow};
 use crate::games::Entry as _;
+use crate::memory::{network_bytes, recorded_bytes, Part};
 use crate::runner::{At, Game, Learned, Network, Played, Side};
 use crate::streams::stream;
 use crate::timing::Timing;
@@ -113,21 +114,8 @@ impl SlushJob {
             ));
         }
         let learns = exp.honest.kind == Kind::Learned || byz == Kind::Learned;
-        if learns && exp.train.episodes == 0 {
-            return Err(ConfigError::new(
-                "train.episodes",
-                0,
-                "a learning team needs training episodes",
-            ));
-        }
-        // The runner evaluates every `train.eval_every` episodes: 0 would
-        // divide by zero there.
-        if learns && exp.train.eval_every == 0 {
-            return Err(ConfigError::new(
-                "train.eval_every",
-                0,
-                "needs at least 1 episode between evaluations",
-            ));
+        if learns {
+            crate::config::check_training(&exp)?;
         }
         let honest_ckpt = checkpoint_for(
             "honest.checkpoint",
@@ -143,6 +131,7 @@ impl SlushJob {
             "byzantine",
             spec.byz_obs_size(),
         )?;
+        crate::memory::check(&memory_estimate(&exp, &spec))?;
         Ok(SlushJob {
             exp,
             spec,
@@ -159,6 +148,54 @@ impl SlushJob {
     pub fn trains(&self) -> bool {
         self.exp.honest.kind == Kind::Learned || self.exp.byzantine.kind == Kind::Learned
     }
+}
+
+/// A rough upper estimate of a run's memory, per key responsible: the
+/// batches of episodes, every decision a learning team records (an honest
+/// node's each round; an answer to each query for the Byzantine team), and
+/// the networks with their gradients and Adam moments.
+pub fn memory_estimate(exp: &Experiment, spec: &SlushSpec) -> Vec<Part> {
+    let episode = (64 + spec.n * 32) as f64;
+    let (b, honest, rounds) = (
+        exp.train.batch as f64,
+        (spec.n - spec.f) as f64,
+        spec.rounds as f64,
+    );
+    let mut parts = vec![Part::new(
+        "eval.batch",
+        exp.eval.batch,
+        exp.eval.batch as f64 * episode,
+    )];
+    let mut batch = b * episode;
+    let mut learns = false;
+    for (team, kind, l, obs, decisions) in [
+        (
+            "honest",
+            exp.honest.kind,
+            &exp.honest.learn,
+            spec.obs_size(),
+            b * honest * rounds,
+        ),
+        (
+            "byzantine",
+            exp.byzantine.kind,
+            &exp.byzantine.learn,
+            spec.byz_obs_size(),
+            b * honest * rounds * spec.k as f64,
+        ),
+    ] {
+        if kind != Kind::Learned {
+            continue;
+        }
+        learns = true;
+        batch += recorded_bytes(l, obs, decisions);
+        let net = network_bytes(l, obs, 3);
+        parts.push(Part::new(&format!("{team}.learn.hidden"), &l.hidden, net));
+    }
+    if learns {
+        parts.push(Part::new("train.batch", exp.train.batch, batch));
+    }
+    parts
 }
 
 /// A team's checkpoint, checked against the sampling game: needed for a

@@ -6,7 +6,7 @@ use super::{
     ByzantinePolicy, GreedyHonest, HonestPolicy, LearnedByzantine, LearnedHonest,
     ScriptedByzantine, ScriptedHonest,
 };
-use crate::config::{ByzantineTeam, HonestTeam, Resolved};
+use crate::games::consensus::config::{ByzantineTeam, HonestTeam, Resolved};
 use agents::learner::Actor;
 use agents::Learner;
 use envs::consensus::view::{byz_obs_size, obs_size};

@@ -384,6 +384,17 @@ pub fn apply_sets(text: &str, file: &str, sets: &[String]) -> Result<String, Loa
             .ok_or_else(|| LoadError::new(file, format!("--set {set}: expected key.path=value")))?;
         let value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
             Ok(mut t) => t.remove("v").expect("just parsed"),
+            // A number TOML cannot hold is not a string the user meant.
+            Err(_) if is_integer(value) => {
+                return Err(LoadError::new(
+                    file,
+                    format!(
+                        "--set {set}: out of range: a TOML integer is from {} to {}",
+                        i64::MIN,
+                        i64::MAX
+                    ),
+                ))
+            }
             Err(_) => toml::Value::String(value.to_string()),
         };
         let parts: Vec<&str> = key.trim().split('.').collect();
@@ -405,6 +416,12 @@ pub fn apply_sets(text: &str, file: &str, sets: &[String]) -> Result<String, Loa
         }
     }
     Ok(toml::to_string(&root).expect("a table serialises"))
+}
+
+/// Whether `s` is written as a whole number (sign, digits, underscores).
+fn is_integer(s: &str) -> bool {
+    let digits = s.trim().trim_start_matches(['+', '-']);
+    !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '_')
 }
 
 /// Parses experiment TOML with `key.path=value` overrides. An error in the
@@ -627,6 +644,28 @@ pub fn check_values(exp: &Experiment) -> Result<(), ConfigError> {
         "a share of train.batch, in [0, 1]",
     )?;
     Ok(())
+}
+
+/// Key paths where two TOML values differ, in key order.
+pub fn differences(a: &toml::Value, b: &toml::Value, path: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (toml::Value::Table(x), toml::Value::Table(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match (x.get(k), y.get(k)) {
+                    (Some(v), Some(w)) => differences(v, w, &p, out),
+                    _ => out.push(p),
+                }
+            }
+        }
+        _ if a != b => out.push(path.to_string()),
+        _ => {}
+    }
 }
 
 /// What every learning run needs, checked once for every game: training

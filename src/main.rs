@@ -42,6 +42,30 @@ struct RunArgs {
     overwrite: bool,
 }
 
+/// `selfplay harden`: a consensus experiment, hardened until verified. It
+/// keeps no state to resume from (it is not yet a schedule of the runner).
+#[derive(Args)]
+struct HardenArgs {
+    /// Experiment file (TOML) of the consensus game; its [harden] table sets
+    /// the iterations (experiments/harden.toml is an example).
+    file: PathBuf,
+    /// Run folder; default results/<name>.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Overrides the experiment's seed (0 to 2^63 - 1).
+    #[arg(long, value_parser = parse_seed)]
+    seed: Option<u64>,
+    /// Overrides any config key, e.g. --set harden.iterations=2 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
+    /// Delete an earlier run's files in the run folder first (else a used folder is refused).
+    #[arg(long)]
+    overwrite: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Exact optimal attack rate of an honest protocol, with a counterexample.
@@ -51,6 +75,7 @@ enum Command {
     Synthesize(selfplay::games::broadcast::synth::SynthArgs),
     /// Runs an experiment's [sweep]: every seed and grid point, on all cores.
     Sweep {
+        /// Experiment file (TOML) with a [sweep] table: its seeds and grid of keys.
         file: PathBuf,
         /// Print one command per run (for Slurm arrays, GNU parallel) and exit.
         #[arg(long)]
@@ -69,10 +94,12 @@ enum Command {
         root: PathBuf,
     },
     /// Attack, verify, defend: from a fixed honest protocol to a verified one.
-    Harden(RunArgs),
+    Harden(HardenArgs),
     /// A learned honest checkpoint as a decision table (view -> action); a
     /// sampling-game one as a rule over (round, colour, counts).
     Explain {
+        /// A learned honest checkpoint (honest.safetensors or
+        /// honest_best.safetensors of a run folder); its game is read from it.
         checkpoint: PathBuf,
         /// The most protocol evaluations the search may make (docs/verifier.md).
         #[arg(long, default_value_t = Limits::default().max_work, value_parser = selfplay::games::verify::parse_max_work)]
@@ -145,11 +172,19 @@ impl RunArgs {
     }
 }
 
-fn harden_cmd(a: RunArgs) -> Result<(), String> {
-    let path = a.file.as_ref().ok_or("harden needs an experiment file")?;
+fn harden_cmd(h: HardenArgs) -> Result<(), String> {
+    let a = RunArgs {
+        file: Some(h.file),
+        out: h.out,
+        seed: h.seed,
+        sets: h.sets,
+        quiet: h.quiet,
+        resume: false,
+        overwrite: h.overwrite,
+    };
+    let path = a.file.as_ref().expect("clap requires it");
     let res = selfplay::games::consensus::config::load_with(path, &a.sets())
         .map_err(|e| e.to_string())?;
-    a.no_resume("harden runs")?;
     let out = a.out(res.name());
     let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
     one_thread_inside_runs();

@@ -52,9 +52,24 @@ pub fn saved_state<S: serde::de::DeserializeOwned>(
     }
     let made: Made = serde_json::from_str(&json)
         .with_context(|| format!("{}: not a saved run state", path.display()))?;
-    if made.config != toml::to_string(exp)? {
+    let now = toml::to_string(exp)?;
+    if made.config != now {
+        // Through values both: the keys that differ, as a finished sweep
+        // run's refusal names them.
+        let mut keys = vec![];
+        if let (Ok(a), Ok(b)) = (
+            toml::from_str::<toml::Value>(&made.config),
+            toml::from_str::<toml::Value>(&now),
+        ) {
+            crate::config::differences(&a, &b, "", &mut keys);
+        }
+        let which = match keys.is_empty() {
+            true => String::new(),
+            false => format!(": {} differ", keys.join(", ")),
+        };
         bail!(
-            "cannot resume {}: it was made by a different config (another file, seed or --set)",
+            "cannot resume {}: it was made by a different config (another file, seed or \
+             --set){which}",
             out.display()
         );
     }

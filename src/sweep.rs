@@ -101,28 +101,6 @@ pub fn finished(out: &Path) -> bool {
     rows.last().is_some_and(|t| t.stage == "total")
 }
 
-/// Key paths where two TOML values differ, in key order.
-fn differences(a: &toml::Value, b: &toml::Value, path: &str, out: &mut Vec<String>) {
-    match (a, b) {
-        (toml::Value::Table(x), toml::Value::Table(y)) => {
-            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-            for k in keys {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match (x.get(k), y.get(k)) {
-                    (Some(v), Some(w)) => differences(v, w, &p, out),
-                    _ => out.push(p),
-                }
-            }
-        }
-        _ if a != b => out.push(path.to_string()),
-        _ => {}
-    }
-}
-
 /// A finished run counts as this sweep's run only if it was made by the
 /// same resolved config: else an error naming the keys that differ.
 fn same_config(job: &dyn Job, out: &Path) -> anyhow::Result<()> {
@@ -134,7 +112,7 @@ fn same_config(job: &dyn Job, out: &Path) -> anyhow::Result<()> {
     // Through text both, as config.toml was written: f32 values compare equal.
     let now: toml::Value = toml::from_str(&toml::to_string(job.exp())?)?;
     let mut keys = vec![];
-    differences(&saved, &now, "", &mut keys);
+    config::differences(&saved, &now, "", &mut keys);
     if !keys.is_empty() {
         bail!(
             "{} finished with another config (differs in {}): delete the folder to rerun it, \
@@ -204,17 +182,18 @@ pub fn sweep(file: &Path, sets: &[String], root: &Path, opt: &Options) -> anyhow
     // A closed stdout must not stop a sweep: the files are the results.
     let say = crate::out::sayer(false);
     let (name, runs) = plan(file, sets, root)?;
+    // Every run is checked before any starts, or is listed: a typo fails
+    // now, not in an hour, nor in each job of a cluster's array.
+    let resolved: Vec<Box<dyn Job>> = runs
+        .iter()
+        .map(|r| resolve(file, r))
+        .collect::<anyhow::Result<_>>()?;
     if opt.list {
         for run in &runs {
             say(command(file, run));
         }
         return Ok(());
     }
-    // Every run is checked before any starts: a typo fails now, not in an hour.
-    let resolved: Vec<Box<dyn Job>> = runs
-        .iter()
-        .map(|r| resolve(file, r))
-        .collect::<anyhow::Result<_>>()?;
     let chosen: Vec<usize> = match opt.index {
         Some(i) if i >= runs.len() => bail!(
             "--index {i}: the sweep has {} runs (0..{})",

@@ -457,3 +457,103 @@ fn searches_too_big_for_memory_are_refused_up_front() {
     let err = refused_set("rb_learn.toml", RB_TINY, "rb.max_states=100000000000");
     assert!(err.contains("GB"), "{err}");
 }
+
+/// 14: `sweep --list` refuses what `sweep` refuses, before printing a
+/// command: on a cluster each array job would otherwise fail on its own.
+#[test]
+fn sweep_list_refuses_what_sweep_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    for (grid, expected) in [
+        ("\"env.n\" = [3, 7]", "env.n"),
+        ("\"rb.nosuch\" = [1]", "nosuch"),
+        (
+            "\"env.delta\" = [1]",
+            "env.delta = 1: game = \"reliable_broadcast\" does not read",
+        ),
+    ] {
+        let text = std::fs::read_to_string(format!("{E}/rb_learn.toml")).unwrap();
+        let file = dir.path().join("grid.toml");
+        std::fs::write(
+            &file,
+            format!("{text}\n[sweep]\nseeds = [1]\n[sweep.grid]\n{grid}\n"),
+        )
+        .unwrap();
+        for list in [true, false] {
+            let mut c = selfplay();
+            c.arg("sweep")
+                .arg(&file)
+                .arg("--root")
+                .arg(dir.path().join("r"));
+            if list {
+                c.arg("--list");
+            }
+            let out = c.output().unwrap();
+            assert!(out.stdout.is_empty(), "{grid}: listed or ran");
+            let err = refused(out);
+            assert!(err.contains(expected), "{grid} (list {list}): {err}");
+        }
+    }
+}
+
+/// 15: a refused `--resume` names the keys that differ.
+#[test]
+fn a_refused_resume_names_the_keys_that_differ() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s");
+    let tiny = [
+        "train.episodes=128",
+        "train.batch=64",
+        "train.eval_every=64",
+        "eval.episodes=64",
+    ];
+    ok(run("slush.toml", &out, &tiny));
+    let mut changed = tiny.to_vec();
+    changed.push("rewards.round_penalty=0.5");
+    let mut c = selfplay();
+    c.arg(format!("{E}/slush.toml"))
+        .args(["--quiet", "--resume", "--out", out.to_str().unwrap()]);
+    for s in &changed {
+        c.args(["--set", s]);
+    }
+    let err = refused(c.output().unwrap());
+    assert!(
+        err.contains("made by a different config")
+            && err.contains(": rewards.round_penalty differ"),
+        "{err}"
+    );
+}
+
+/// 16: an integer TOML cannot hold is called out of range, not "a string".
+#[test]
+fn an_out_of_range_integer_is_called_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = refused(run(
+        "rb_learn.toml",
+        &dir.path().join("x"),
+        &["rb.max_states=18446744073709551615"],
+    ));
+    assert!(
+        err.contains("--set rb.max_states=18446744073709551615: out of range"),
+        "{err}"
+    );
+}
+
+/// 17: help says what each argument is, and offers no flag it refuses.
+#[test]
+fn help_describes_every_argument_and_offers_no_refused_flag() {
+    let help = |args: &[&str]| ok(selfplay().args(args).arg("--help").output().unwrap());
+    let harden = help(&["harden"]);
+    assert!(
+        !harden.contains("--resume") && !harden.contains("byz_break"),
+        "{harden}"
+    );
+    let synth = help(&["synthesize"]);
+    assert!(
+        synth.contains("--n <N>  ") && synth.contains("Agents"),
+        "{synth}"
+    );
+    assert!(help(&["sweep"]).contains("[sweep] table"));
+    assert!(help(&["explain"]).contains("its game is read from it"));
+    let verify = help(&["verify"]);
+    assert!(!verify.contains("either game"), "{verify}");
+}

@@ -594,7 +594,8 @@ fn used_folders_and_resumes_are_explicit() {
             .output()
             .unwrap(),
     );
-    assert!(err.contains("harden runs keep no state"), "{err}");
+    // harden keeps no state: it has no --resume to give.
+    assert!(err.contains("unexpected argument '--resume'"), "{err}");
 }
 
 /// While one run holds its folder, a second writer is refused with the

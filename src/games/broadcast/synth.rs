@@ -8,8 +8,10 @@ use envs::broadcast::{synth, Semantics};
 /// The flags of `selfplay synthesize`.
 #[derive(Args, Debug, Clone)]
 pub struct SynthArgs {
+    /// Agents (the sender among them).
     #[arg(long)]
     pub n: usize,
+    /// Faulty agents, Byzantine or crashed (--faults).
     #[arg(long)]
     pub f: usize,
     /// byzantine or crash.

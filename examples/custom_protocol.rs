@@ -86,7 +86,7 @@ fn main() -> anyhow::Result<()> {
     res.honest = HonestTeam::Protocol(protocol);
     let out = root.join("results/examples/custom_protocol");
     let folder = folder::open(&out, Mode::Overwrite)?;
-    let rows = selfplay::games::consensus::score::run(&res, &folder.path, true)?;
+    let rows = selfplay::games::consensus::game::run(&res, &folder.path, true)?;
     println!("episodes  learned attack (exact)  optimum");
     for r in &rows {
         let show = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.4}"));

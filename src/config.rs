@@ -1,7 +1,6 @@
 //! Experiment files: plain serde structs with defaults, unknown keys refused,
 //! and a validation pass whose errors name the file and the key.
 
-use crate::games::{Entry, Job, Registry};
 use agents::checkpoint::{self, Loaded};
 use agents::LearnConfig;
 use envs::consensus::{ConfigError, EnvConfig, Rewards};
@@ -47,7 +46,7 @@ pub struct Experiment {
     pub slush: envs::sampling::SlushConfig,
     /// Reliable broadcast's learning parameters (`game = "reliable_broadcast"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rb: Option<crate::games::broadcast::game::RbConfig>,
+    pub rb: Option<envs::broadcast::config::RbConfig>,
     /// `selfplay harden`: attack, verify, defend until verified.
     #[serde(default)]
     pub harden: HardenConfig,
@@ -297,79 +296,6 @@ pub const DEFAULT: &str = include_str!("../experiments/byz_break.toml");
 /// Name of the built-in default run.
 pub const DEFAULT_NAME: &str = "byz_break";
 
-/// Reads an experiment file (with overrides) as its game reads it: the
-/// game named, and no key that game does not read. Nothing is checked
-/// beyond the keys (the game's `job` checks the values).
-pub fn load_experiment(
-    registry: &Registry,
-    path: &Path,
-    sets: &[String],
-) -> Result<(Experiment, &'static dyn Entry), LoadError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| LoadError::new(&file, format!("cannot read: {e}")))?;
-    let mut exp = parse_with(&text, &file, sets)?;
-    if exp.name.is_none() {
-        exp.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-    }
-    let entry = game_of(registry, &text, &file, sets, &exp)?;
-    Ok((exp, entry))
-}
-
-/// The game `exp` names, with the keys of `text` (and `sets`) checked
-/// against what it reads.
-fn game_of(
-    registry: &Registry,
-    text: &str,
-    file: &str,
-    sets: &[String],
-    exp: &Experiment,
-) -> Result<&'static dyn Entry, LoadError> {
-    let entry = registry
-        .find(&exp.game)
-        .map_err(|e| LoadError::new(file, format!("game: {e}")))?;
-    let written: toml::Table = toml::from_str(&apply_sets(text, file, sets)?)
-        .map_err(|e| LoadError::new(file, one_line(&e.to_string())))?;
-    crate::games::refuse_foreign_keys(entry, &written).map_err(|e| match sets.is_empty() {
-        true => LoadError::new(file, e),
-        false => LoadError::new(file, format!("{e} (with --set {})", sets.join(" --set "))),
-    })?;
-    Ok(entry)
-}
-
-/// Reads any experiment file (with overrides) and checks it for its game.
-pub fn load_job(path: &Path, sets: &[String]) -> Result<Box<dyn Job>, LoadError> {
-    load_job_in(&Registry::built_in(), path, sets)
-}
-
-/// [`load_job`] among the games of `registry`.
-pub fn load_job_in(
-    registry: &Registry,
-    path: &Path,
-    sets: &[String],
-) -> Result<Box<dyn Job>, LoadError> {
-    let file = path.display().to_string();
-    let (exp, entry) = load_experiment(registry, path, sets)?;
-    entry.job(exp).map_err(|e| LoadError::new(&file, e))
-}
-
-/// Checks a parsed experiment for its game (its keys are checked where its
-/// text is read: [`load_experiment`]).
-pub fn job(exp: Experiment) -> Result<Box<dyn Job>, ConfigError> {
-    let entry = crate::games::built_in(&exp.game)
-        .map_err(|e| ConfigError::new("game", quoted(&exp.game), e))?;
-    entry.job(exp)
-}
-
-/// The built-in default experiment, with overrides, checked for its game.
-pub fn default_job(sets: &[String]) -> Result<Box<dyn Job>, LoadError> {
-    let origin = "built-in default";
-    let mut exp = parse_with(DEFAULT, origin, sets)?;
-    exp.name.get_or_insert_with(|| DEFAULT_NAME.into());
-    let entry = game_of(&Registry::built_in(), DEFAULT, origin, sets, &exp)?;
-    entry.job(exp).map_err(|e| LoadError::new(origin, e))
-}
-
 /// Applies `key.path=value` overrides to TOML text. A value is read as TOML
 /// (`3`, `true`, `[64, 64]`, `"pki"`), or else taken as a bare string.
 pub fn apply_sets(text: &str, file: &str, sets: &[String]) -> Result<String, LoadError> {
@@ -469,7 +395,7 @@ pub fn parse(text: &str, file: &str) -> Result<Experiment, LoadError> {
 }
 
 /// toml's messages quote the source over several lines; keep the gist.
-fn one_line(msg: &str) -> String {
+pub(crate) fn one_line(msg: &str) -> String {
     let lines: Vec<&str> = msg
         .lines()
         .map(str::trim)

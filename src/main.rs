@@ -1,6 +1,5 @@
 use clap::{Args, Parser, Subcommand};
 use envs::consensus::Limits;
-use selfplay::config;
 use selfplay::folder::{self, Mode};
 use selfplay::games::Registry;
 use std::path::PathBuf;
@@ -195,8 +194,8 @@ fn harden_cmd(h: HardenArgs) -> Result<(), String> {
 
 fn run_cmd(a: RunArgs) -> Result<(), String> {
     let job = match &a.file {
-        Some(path) => config::load_job(path, &a.sets()),
-        None => config::default_job(&a.sets()),
+        Some(path) => selfplay::games::load_job(path, &a.sets()),
+        None => selfplay::games::default_job(&a.sets()),
     }
     .map_err(|e| e.to_string())?;
     if !job.trains() {

@@ -2,8 +2,9 @@
 //! (consensus rounds, the sampling game, reliable broadcast) implements
 //! [`Game`]: it plays and pays a batch, scores a row, and names its
 //! networks. The runner owns everything else, once for every game: the
-//! seeded streams, the evaluation schedule, the counters, the learners'
-//! statistics between rows, `metrics.csv`, the checkpoints and the best
+//! play and update streams (1 and 2; a game draws its own weights and row
+//! samples from others), the evaluation schedule, the counters, the
+//! learners' statistics between rows, `metrics.csv`, the checkpoints and the best
 //! honest protocol, `state.safetensors` and `--resume`, `timing.csv`, the
 //! progress bar and the plot.
 

@@ -7,7 +7,7 @@
 use crate::config;
 use crate::export::write_atomic;
 use crate::folder::Mode;
-use crate::games::Job;
+use crate::games::{self, Job};
 use anyhow::{bail, Context};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ pub struct Planned {
 /// The runs of the sweep in `file` (with `sets` applied first), in order:
 /// the grid in key order, each value in file order, then each seed.
 pub fn plan(file: &Path, sets: &[String], root: &Path) -> anyhow::Result<(String, Vec<Planned>)> {
-    let job = config::load_job(file, sets)?;
+    let job = games::load_job(file, sets)?;
     let name = job.name().to_string();
     let Some(sweep) = job.exp().sweep.clone() else {
         bail!("{}: no [sweep] table", file.display());
@@ -127,7 +127,7 @@ fn same_config(job: &dyn Job, out: &Path) -> anyhow::Result<()> {
 /// Resolves one planned run (its `[sweep]` table dropped).
 fn resolve(file: &Path, run: &Planned) -> anyhow::Result<Box<dyn Job>> {
     let mut job =
-        config::load_job(file, &run.sets).with_context(|| format!("sweep run {}", run.label))?;
+        games::load_job(file, &run.sets).with_context(|| format!("sweep run {}", run.label))?;
     job.exp_mut().sweep = None;
     Ok(job)
 }

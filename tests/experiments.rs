@@ -28,7 +28,7 @@ fn load(path: &Path, sets: &[&str]) -> Resolved {
 }
 
 fn run(res: &Resolved, out: &Path) -> Vec<MetricsRow> {
-    selfplay::games::consensus::score::run(res, out, true).unwrap()
+    selfplay::games::consensus::game::run(res, out, true).unwrap()
 }
 
 #[test]
@@ -881,7 +881,7 @@ fn is_reliable_broadcast(path: &Path) -> bool {
 fn experiment_of(path: &Path, sets: &[String]) -> (config::Experiment, &'static str) {
     let registry = selfplay::games::Registry::built_in();
     let (exp, game) =
-        config::load_experiment(&registry, path, sets).unwrap_or_else(|e| panic!("{e}"));
+        selfplay::games::load_experiment(&registry, path, sets).unwrap_or_else(|e| panic!("{e}"));
     (exp, game.name())
 }
 

@@ -2,7 +2,7 @@
 //! rewards (`mlp`, `learner`, `adam`), trajectories (`buffer`) and
 //! checkpoints. Nothing here knows a game; the adapters that turn a game's
 //! views into observations, and scripted teams into policies, live with
-//! the runner (`selfplay::teams`).
+//! the runner (`selfplay::games::*`).
 
 pub mod adam;
 pub mod buffer;

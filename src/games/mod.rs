@@ -10,8 +10,11 @@
 
 pub mod broadcast;
 pub mod consensus;
+pub mod load;
 pub mod sampling;
 pub mod verify;
+
+pub use load::{default_job, job, load_experiment, load_job, load_job_in};
 
 use crate::config::Experiment;
 use envs::consensus::ConfigError;

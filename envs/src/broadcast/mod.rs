@@ -7,6 +7,7 @@
 //! learning teams; `grammar` is RB-Learner's program grammar and `synth`
 //! the synthesis over it. See `docs/reliable_broadcast.md`.
 
+pub mod config;
 pub mod game;
 pub mod grammar;
 pub mod mirror;

@@ -1,4 +1,4 @@
-//! The exact optimal adversary of the sampling game (`slush.rs`).
+//! The exact optimal adversary of the sampling game (`super`, the rules in `mod.rs`).
 //!
 //! For an honest rule whose next state depends only on the node's own state
 //! (colour, and Snowflake's counter of consecutive successful queries), the
@@ -44,7 +44,7 @@ use crate::sampling::{SlushSpec, Trivial, COMMIT};
 use std::collections::BTreeMap;
 
 /// The honest rules the search knows, as next-state functions: the
-/// scripted rules of `slush.rs`, and any rule of (round, own colour,
+/// scripted rules of `super`, and any rule of (round, own colour,
 /// counts) given as a table (a learned policy played greedily has that
 /// shape: its observation is exactly those).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -40,7 +40,7 @@ pub struct SlushConfig {
 }
 
 /// What the Byzantine answerers of the sampling game try to cause: the two
-/// figures of the exact optimal adversary (`slush_exact::Goal`).
+/// figures of the exact optimal adversary (`exact::Goal`).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum AttackGoal {
@@ -392,7 +392,7 @@ impl SlushEnv {
 
     /// What the Byzantine node of `q` sees when it answers (see
     /// [`SlushSpec::byz_obs_size`]): the whole state but the samples, so the
-    /// exact optimum of an answerer with this sight is `slush_exact`'s
+    /// exact optimum of an answerer with this sight is `exact`'s
     /// `Sight::Querier`. `counter(e, i)` is honest node `i`'s Snowflake
     /// counter (0 for a rule without one).
     pub fn encode_query(&self, q: Query, counter: &dyn Fn(usize, usize) -> u8, out: &mut [f32]) {

@@ -41,7 +41,7 @@ pub fn explain(path: &Path) -> Result<String, String> {
         crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
     let job = RbJob::new(exp).map_err(|e| format!("{shown}: its config: {e}"))?;
     let spec = job.spec;
-    let greedy = Greedy::of_checkpoint(path, &c, &job)?;
+    let greedy = Greedy::of_checkpoint(path, &c, job.spec, job.reading())?;
     let limits = Limits {
         max_states: job.rb.max_states,
         ..Limits::default()

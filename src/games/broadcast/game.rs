@@ -1,8 +1,8 @@
 //! Learning reliable broadcast from zero (`game = "reliable_broadcast"`,
 //! issue 16): an honest team and an adversary (the Byzantine agents and the
 //! scheduler together), both networks from random weights, play batches of
-//! episodes (`rb_play`) and learn from zero-sum pay. Every evaluation row
-//! verifies the honest team's greedy protocol exactly (`rb_score`), samples
+//! episodes (`play`) and learn from zero-sum pay. Every evaluation row
+//! verifies the honest team's greedy protocol exactly (`score`), samples
 //! the learned attack against it, keeps the best protocol, and adds the
 //! verifier's counterexample to the episodes training replays.
 //! See docs/reliable_broadcast_learning.md.
@@ -19,6 +19,7 @@ use crate::timing::Timing;
 use agents::learner::Actor;
 use agents::{Buffer, Learner, Stats};
 use anyhow::Context;
+use envs::broadcast::config::RbConfig;
 use envs::broadcast::game::{Msg, Source, Step};
 use envs::broadcast::play::{self, Batch, Reading, HONEST_HEADS};
 use envs::broadcast::{Instance, Limits, RbFaults, RbSpec};
@@ -28,56 +29,6 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
-
-/// The `[rb]` table.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct RbConfig {
-    /// What an honest agent pays per message it sends (beside -1 when a
-    /// property breaks): among protocols that hold, the cheaper wins.
-    pub message_cost: f64,
-    /// The share of each training batch that replays the verifier's
-    /// counterexamples (once there are some).
-    pub replay_fraction: f64,
-    /// The most states the exact search may visit per instance.
-    pub max_states: u64,
-    /// The honest network reads views up to swapping the values 0 and 1
-    /// (`envs::broadcast::play::orient`): it learns protocols that treat both
-    /// values alike, and acts on no view that says the same of both.
-    pub value_symmetric: bool,
-    /// Pay 1 per broken property (validity, agreement, ...) rather than 1
-    /// per episode with some property broken (`rb_play::pay`). Written out
-    /// only when set, like `faulty_sender_share`, so that runs without them
-    /// keep their bytes.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub pay_per_property: bool,
-    /// The share of each batch's fresh (not replayed) episodes whose
-    /// instance is drawn among those with a faulty sender (`rb_play::starts`).
-    #[serde(skip_serializing_if = "is_zero")]
-    pub faulty_sender_share: f64,
-    /// An honest agent sends at most one value of each kind (masked:
-    /// `envs::broadcast::play::Reading`), as the textbook protocols do.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub one_value_per_kind: bool,
-}
-
-fn is_zero(x: &f64) -> bool {
-    *x == 0.0
-}
-
-impl Default for RbConfig {
-    fn default() -> Self {
-        RbConfig {
-            message_cost: 0.01,
-            replay_fraction: 0.25,
-            max_states: Limits::default().max_states,
-            value_symmetric: true,
-            pay_per_property: false,
-            faulty_sender_share: 0.0,
-            one_value_per_kind: false,
-        }
-    }
-}
 
 /// A reliable-broadcast experiment, checked.
 pub struct RbJob {

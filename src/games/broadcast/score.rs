@@ -55,16 +55,16 @@ impl Greedy {
     }
 
     /// The honest network of checkpoint `c` (read from `path`) for the
-    /// game of its own config (`job`). A network whose shapes are not that
+    /// game of its own config (`spec`, read as `reading`). A network whose shapes are not that
     /// game's views and heads is a damaged file (its config edited, or
     /// another run's networks): refused, naming the file, before any view
     /// is read past the network's inputs.
     pub fn of_checkpoint(
         path: &std::path::Path,
         c: &agents::checkpoint::Loaded,
-        job: &crate::games::broadcast::game::RbJob,
+        spec: RbSpec,
+        reading: Reading,
     ) -> Result<Greedy, String> {
-        let spec = job.spec;
         let policy = c.policy()?;
         let (d, heads) = (play::honest_obs_size(&spec), play::HONEST_HEADS);
         let want = heads * agents::learner::CLASSES;
@@ -80,7 +80,7 @@ impl Greedy {
                 policy.outputs()
             ));
         }
-        Ok(Greedy::new(spec, policy, job.reading()))
+        Ok(Greedy::new(spec, policy, reading))
     }
 
     /// Every view asked so far with its decision, in the order first asked.

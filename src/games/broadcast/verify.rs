@@ -133,7 +133,7 @@ fn learned(path: &Path, req: &Request) -> Result<(RbSpec, Greedy, u64), String> 
             spec.semantics.name().into(),
         ));
     }
-    let greedy = Greedy::of_checkpoint(path, &c, &job)?;
+    let greedy = Greedy::of_checkpoint(path, &c, job.spec, job.reading())?;
     Ok((spec, greedy, job.rb.max_states))
 }
 

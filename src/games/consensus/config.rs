@@ -3,11 +3,10 @@
 //! adversaries), its checkpoints checked, its memory estimated.
 
 use crate::config::{
-    check_training, check_values, load_checkpoint, load_experiment, other_game, quoted, Experiment,
-    Kind, LoadError,
+    check_training, check_values, load_checkpoint, other_game, quoted, Experiment, Kind, LoadError,
 };
 use crate::games::consensus::teams::GreedyHonest;
-use crate::games::Registry;
+use crate::games::{load_experiment, Registry};
 use crate::memory::{network_bytes, recorded_bytes, Part};
 use agents::checkpoint::Loaded;
 use envs::consensus::view::{byz_obs_size, obs_size};
@@ -157,9 +156,47 @@ pub fn memory_estimate(res: &Resolved) -> Vec<Part> {
     parts
 }
 
-/// Checks an experiment and builds what it names.
+/// Checks an experiment and builds what it names: the game, its rounds and
+/// both teams, then what a learning run needs and the memory it would take.
 pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
     check_values(&exp)?;
+    let (spec, honest) = honest_team(&mut exp)?;
+    let byzantine = byzantine_team(&exp, &spec, &honest)?;
+    let res = Resolved {
+        exp,
+        spec: Arc::new(spec),
+        honest,
+        byzantine,
+    };
+    if res.exp.harden.attempts == 0 {
+        return Err(ConfigError::new(
+            "harden.attempts",
+            0,
+            "needs at least 1 attempt",
+        ));
+    }
+    if res.trains() {
+        check_training(&res.exp)?;
+        if res.exp.train.stop_when_verified {
+            let why = if !res.exp.eval.verify {
+                Some("it needs the verifier: set eval.verify = true")
+            } else if !matches!(res.honest, HonestTeam::Learned(_)) {
+                Some("only a learned honest team stops when its protocol is verified")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(ConfigError::new("train.stop_when_verified", true, why));
+            }
+        }
+    }
+    crate::memory::check(&memory_estimate(&res))?;
+    Ok(res)
+}
+
+/// The game's spec and the honest team: its rounds are given, or the
+/// honest protocol's own (3 for a learned team), written into `exp`.
+fn honest_team(exp: &mut Experiment) -> Result<(EnvSpec, HonestTeam), ConfigError> {
     // Rounds: given, or the honest protocol's own (3 for a learned team).
     let mut scripted: Option<Arc<dyn Protocol>> = None;
     let mut frozen: Option<Arc<Loaded>> = None;
@@ -234,6 +271,16 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
             HonestTeam::Learned(init)
         }
     };
+    Ok((spec, honest))
+}
+
+/// The Byzantine team: scripted adversaries (one row each), or a learned
+/// or frozen network, checked against the game.
+fn byzantine_team(
+    exp: &Experiment,
+    spec: &EnvSpec,
+    honest: &HonestTeam,
+) -> Result<ByzantineTeam, ConfigError> {
     if spec.f() == 0 && exp.byzantine.kind != Kind::Scripted {
         return Err(ConfigError::new(
             "byzantine.kind",
@@ -256,7 +303,7 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
                 ),
             ));
         };
-        match adversary.check(&spec) {
+        match adversary.check(spec) {
             Err(why) if plays => Err(ConfigError::new(key, quoted(name), why)),
             _ => Ok(()),
         }
@@ -272,7 +319,7 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
                 "byzantine.checkpoint",
                 path,
                 "byzantine",
-                byz_obs_size(&spec),
+                byz_obs_size(spec),
             )?)),
             None if required => Err(ConfigError::new(
                 "byzantine.checkpoint",
@@ -293,36 +340,7 @@ pub fn resolve(mut exp: Experiment) -> Result<Resolved, ConfigError> {
         Kind::Learned => ByzantineTeam::Learned(byz_checkpoint(false)?),
         Kind::Frozen => ByzantineTeam::Frozen(byz_checkpoint(true)?.expect("required")),
     };
-    let res = Resolved {
-        exp,
-        spec: Arc::new(spec),
-        honest,
-        byzantine,
-    };
-    if res.exp.harden.attempts == 0 {
-        return Err(ConfigError::new(
-            "harden.attempts",
-            0,
-            "needs at least 1 attempt",
-        ));
-    }
-    if res.trains() {
-        check_training(&res.exp)?;
-        if res.exp.train.stop_when_verified {
-            let why = if !res.exp.eval.verify {
-                Some("it needs the verifier: set eval.verify = true")
-            } else if !matches!(res.honest, HonestTeam::Learned(_)) {
-                Some("only a learned honest team stops when its protocol is verified")
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                return Err(ConfigError::new("train.stop_when_verified", true, why));
-            }
-        }
-    }
-    crate::memory::check(&memory_estimate(&res))?;
-    Ok(res)
+    Ok(byzantine)
 }
 
 #[cfg(test)]
@@ -580,7 +598,7 @@ mod tests {
                 "honest.learn.lr = 1000000000",
             ),
         ] {
-            let e = match parse(text, "x.toml").map(job) {
+            let e = match parse(text, "x.toml").map(crate::games::job) {
                 Ok(Err(e)) => e.to_string(),
                 Ok(Ok(_)) => panic!("accepted: {text}"),
                 Err(e) => panic!("{text}: {e}"),

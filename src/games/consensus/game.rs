@@ -8,10 +8,8 @@
 use crate::config::{Experiment, Schedule};
 use crate::export::{csv_bytes, read_metrics, MetricsRow, TimingRow};
 use crate::games::consensus::config::{ByzantineTeam, HonestTeam, Resolved};
-use crate::games::consensus::score::{
-    exact, frozen_actor, optimal, row, sample, write_report, RowInput,
-};
-use crate::games::consensus::teams::team::{Byzantine, Honest};
+use crate::games::consensus::score::{exact, optimal, row, sample, write_report, RowInput};
+use crate::games::consensus::teams::team::{frozen_actor, Byzantine, Honest};
 use crate::games::consensus::teams::{
     ByzantinePolicy, HonestPolicy, LearnedByzantine, LearnedHonest,
 };
@@ -435,4 +433,21 @@ impl Game for Consensus<'_> {
     fn restore(&mut self, saved: Saved) {
         self.replays = saved.replays;
     }
+}
+
+/// Runs the experiment, writing its files to `out`; returns the metrics rows.
+pub fn run(res: &Resolved, out: &Path, quiet: bool) -> anyhow::Result<Vec<MetricsRow>> {
+    run_with(res, out, quiet, false)
+}
+
+/// As [`run`]; with `resume`, a training run whose folder holds a saved
+/// state goes on from it, to the same result as an uninterrupted run.
+pub fn run_with(
+    res: &Resolved,
+    out: &Path,
+    quiet: bool,
+    resume: bool,
+) -> anyhow::Result<Vec<MetricsRow>> {
+    let say = crate::out::sayer(quiet);
+    crate::runner::run(&mut Consensus::new(res)?, out, &say, quiet, resume)
 }

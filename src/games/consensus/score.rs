@@ -6,11 +6,8 @@
 
 use crate::export::{write_atomic, MetricsRow, RowKey};
 use crate::games::consensus::config::Resolved;
-use crate::games::consensus::game::Consensus;
 use crate::games::consensus::teams::{ByzantinePolicy, HonestPolicy, Rollout, Tally};
-use crate::out::sayer;
 use crate::streams::stream;
-use agents::learner::Actor;
 use agents::Stats;
 use envs::consensus::Switch;
 use envs::consensus::{
@@ -135,15 +132,6 @@ pub fn row(res: &Resolved, x: RowInput) -> MetricsRow {
     }
 }
 
-/// A frozen Byzantine checkpoint as an actor.
-pub fn frozen_actor(res: &Resolved, c: &agents::checkpoint::Loaded) -> anyhow::Result<Actor> {
-    Ok(Actor {
-        policy: c.policy().map_err(anyhow::Error::msg)?,
-        critic: c.critic().map_err(anyhow::Error::msg)?,
-        heads: res.spec.byz_action_len(),
-    })
-}
-
 /// Writes `verify.json` and `counterexample.txt` for a report.
 pub fn write_report(out: &Path, r: &Report) -> anyhow::Result<()> {
     write_atomic(
@@ -154,21 +142,4 @@ pub fn write_report(out: &Path, r: &Report) -> anyhow::Result<()> {
         write_atomic(&out.join("counterexample.txt"), cex.render().as_bytes())?;
     }
     Ok(())
-}
-
-/// Runs the experiment, writing its files to `out`; returns the metrics rows.
-pub fn run(res: &Resolved, out: &Path, quiet: bool) -> anyhow::Result<Vec<MetricsRow>> {
-    run_with(res, out, quiet, false)
-}
-
-/// As [`run`]; with `resume`, a training run whose folder holds a saved
-/// state goes on from it, to the same result as an uninterrupted run.
-pub fn run_with(
-    res: &Resolved,
-    out: &Path,
-    quiet: bool,
-    resume: bool,
-) -> anyhow::Result<Vec<MetricsRow>> {
-    let say = sayer(quiet);
-    crate::runner::run(&mut Consensus::new(res)?, out, &say, quiet, resume)
 }

@@ -3,7 +3,7 @@
 //! and whether it is Slush, Snowflake or something new.
 //!
 //! The network sees exactly (own colour, round, counts of 0s and 1s), so its
-//! greedy play is a table over those (`slush_verify::greedy_table`), and the
+//! greedy play is a table over those (`verify::greedy_table`), and the
 //! table is the whole protocol. Slush is a rule of that shape; Snowflake
 //! keeps a counter, so only Snowflake with beta = 1 (commit on `alpha`
 //! answers of one's own colour) is; any beta >= 2 needs memory a table has

@@ -5,7 +5,7 @@
 //! or frozen), both learning when both are learned. Every row is sampled,
 //! with its sample size, and carries the attack's rate with its Wilson
 //! interval next to the exact optimal adversary's rate against the honest
-//! protocol that played (`slush_score`).
+//! protocol that played (`score`).
 
 use crate::config::{Experiment, Kind};
 use crate::export::{MetricsRow, RowKey};

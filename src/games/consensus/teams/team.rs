@@ -105,9 +105,7 @@ impl Byzantine {
                 }
                 Byzantine::Learning(Box::new(l))
             }
-            ByzantineTeam::Frozen(c) => {
-                Byzantine::Frozen(crate::games::consensus::score::frozen_actor(res, c)?)
-            }
+            ByzantineTeam::Frozen(c) => Byzantine::Frozen(frozen_actor(res, c)?),
         })
     }
 
@@ -158,4 +156,13 @@ pub fn adversary(name: &str, protocol: &Arc<dyn Protocol>) -> (Box<dyn Byzantine
     let adversary = adversaries::scripted(name, protocol.clone()).expect("validated");
     let deterministic = adversary.deterministic();
     (Box::new(ScriptedByzantine { adversary }), deterministic)
+}
+
+/// A frozen Byzantine checkpoint as an actor.
+pub fn frozen_actor(res: &Resolved, c: &agents::checkpoint::Loaded) -> anyhow::Result<Actor> {
+    Ok(Actor {
+        policy: c.policy().map_err(anyhow::Error::msg)?,
+        critic: c.critic().map_err(anyhow::Error::msg)?,
+        heads: res.spec.byz_action_len(),
+    })
 }

@@ -1,0 +1,55 @@
+//! The `[rb]` table of a reliable-broadcast learning experiment: what the
+//! honest team pays, what it replays, and how far the exact search may go.
+
+use super::search::Limits;
+use serde::{Deserialize, Serialize};
+
+/// The `[rb]` table.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RbConfig {
+    /// What an honest agent pays per message it sends (beside -1 when a
+    /// property breaks): among protocols that hold, the cheaper wins.
+    pub message_cost: f64,
+    /// The share of each training batch that replays the verifier's
+    /// counterexamples (once there are some).
+    pub replay_fraction: f64,
+    /// The most states the exact search may visit per instance.
+    pub max_states: u64,
+    /// The honest network reads views up to swapping the values 0 and 1
+    /// (`super::play::orient`): it learns protocols that treat both
+    /// values alike, and acts on no view that says the same of both.
+    pub value_symmetric: bool,
+    /// Pay 1 per broken property (validity, agreement, ...) rather than 1
+    /// per episode with some property broken (`selfplay::games::broadcast::play::pay`). Written out
+    /// only when set, like `faulty_sender_share`, so that runs without them
+    /// keep their bytes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pay_per_property: bool,
+    /// The share of each batch's fresh (not replayed) episodes whose
+    /// instance is drawn among those with a faulty sender (`selfplay::games::broadcast::play::starts`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub faulty_sender_share: f64,
+    /// An honest agent sends at most one value of each kind (masked:
+    /// `super::play::Reading`), as the textbook protocols do.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub one_value_per_kind: bool,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+impl Default for RbConfig {
+    fn default() -> Self {
+        RbConfig {
+            message_cost: 0.01,
+            replay_fraction: 0.25,
+            max_states: Limits::default().max_states,
+            value_symmetric: true,
+            pay_per_property: false,
+            faulty_sender_share: 0.0,
+            one_value_per_kind: false,
+        }
+    }
+}

@@ -344,6 +344,14 @@ pub fn apply_sets(text: &str, file: &str, sets: &[String]) -> Result<String, Loa
     Ok(toml::to_string(&root).expect("a table serialises"))
 }
 
+/// A seed as TOML holds it: a 64-bit signed integer, never negative.
+pub fn parse_seed(s: &str) -> Result<u64, String> {
+    s.parse::<u64>()
+        .ok()
+        .filter(|&x| x <= i64::MAX as u64)
+        .ok_or_else(|| format!("a seed is a whole number from 0 to {}", i64::MAX))
+}
+
 /// Whether `s` is written as a whole number (sign, digits, underscores).
 fn is_integer(s: &str) -> bool {
     let digits = s.trim().trim_start_matches(['+', '-']);

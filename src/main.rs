@@ -25,7 +25,7 @@ struct RunArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Overrides the experiment's seed (0 to 2^63 - 1).
-    #[arg(long, value_parser = parse_seed)]
+    #[arg(long, value_parser = selfplay::config::parse_seed)]
     seed: Option<u64>,
     /// Overrides any config key, e.g. --set env.n=4 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -41,37 +41,10 @@ struct RunArgs {
     overwrite: bool,
 }
 
-/// `selfplay harden`: a consensus experiment, hardened until verified. It
-/// keeps no state to resume from (it is not yet a schedule of the runner).
-#[derive(Args)]
-struct HardenArgs {
-    /// Experiment file (TOML) of the consensus game; its [harden] table sets
-    /// the iterations (experiments/harden.toml is an example).
-    file: PathBuf,
-    /// Run folder; default results/<name>.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Overrides the experiment's seed (0 to 2^63 - 1).
-    #[arg(long, value_parser = parse_seed)]
-    seed: Option<u64>,
-    /// Overrides any config key, e.g. --set harden.iterations=2 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
-    /// Print nothing but errors.
-    #[arg(long)]
-    quiet: bool,
-    /// Delete an earlier run's files in the run folder first (else a used folder is refused).
-    #[arg(long)]
-    overwrite: bool,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Exact optimal attack rate of an honest protocol, with a counterexample.
     Verify(Box<selfplay::games::verify::VerifyArgs>),
-    /// Every program of RB-Learner's reliable-broadcast grammar, verified
-    /// exactly; the verified ones ranked by messages sent.
-    Synthesize(selfplay::games::broadcast::synth::SynthArgs),
     /// Runs an experiment's [sweep]: every seed and grid point, on all cores.
     Sweep {
         /// Experiment file (TOML) with a [sweep] table: its seeds and grid of keys.
@@ -92,8 +65,9 @@ enum Command {
         #[arg(long, default_value = "results")]
         root: PathBuf,
     },
-    /// Attack, verify, defend: from a fixed honest protocol to a verified one.
-    Harden(HardenArgs),
+    /// A game's own command (harden, synthesize), offered by its registry entry.
+    #[command(flatten)]
+    Game(selfplay::games::commands::GameCommand),
     /// A learned honest checkpoint as a decision table (view -> action); a
     /// sampling-game one as a rule over (round, colour, counts).
     Explain {
@@ -124,14 +98,6 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
-}
-
-/// A seed as TOML holds it: a 64-bit signed integer, never negative.
-fn parse_seed(s: &str) -> Result<u64, String> {
-    s.parse::<u64>()
-        .ok()
-        .filter(|&x| x <= i64::MAX as u64)
-        .ok_or_else(|| format!("a seed is a whole number from 0 to {}", i64::MAX))
 }
 
 impl RunArgs {
@@ -171,27 +137,6 @@ impl RunArgs {
     }
 }
 
-fn harden_cmd(h: HardenArgs) -> Result<(), String> {
-    let a = RunArgs {
-        file: Some(h.file),
-        out: h.out,
-        seed: h.seed,
-        sets: h.sets,
-        quiet: h.quiet,
-        resume: false,
-        overwrite: h.overwrite,
-    };
-    let path = a.file.as_ref().expect("clap requires it");
-    let res = selfplay::games::consensus::config::load_with(path, &a.sets())
-        .map_err(|e| e.to_string())?;
-    let out = a.out(res.name());
-    let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
-    one_thread_inside_runs();
-    let say = selfplay::out::sayer(a.quiet);
-    selfplay::games::consensus::harden::harden(&res, &out, &say).map_err(|e| format!("{e:#}"))?;
-    Ok(())
-}
-
 fn run_cmd(a: RunArgs) -> Result<(), String> {
     let job = match &a.file {
         Some(path) => selfplay::games::load_job(path, &a.sets()),
@@ -211,26 +156,18 @@ fn run_cmd(a: RunArgs) -> Result<(), String> {
         ));
     }
     if job.trains() {
-        one_thread_inside_runs();
+        selfplay::runner::one_thread_inside_runs();
     }
     job.run(&out, a.quiet, a.resume)
         .map_err(|e| format!("{e:#}"))?;
     Ok(())
 }
 
-/// One thread inside a training run (candle reads this variable): runs
-/// parallelise across each other instead. Set before any thread starts.
-fn one_thread_inside_runs() {
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        std::env::set_var("RAYON_NUM_THREADS", "1");
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Verify(a)) => selfplay::games::verify::verify(&Registry::built_in(), &a.0),
-        Some(Command::Synthesize(a)) => selfplay::games::broadcast::synth::run(&a),
+        Some(Command::Game(c)) => selfplay::games::commands::run(&Registry::built_in(), &c),
         Some(Command::Sweep {
             file,
             list,
@@ -239,11 +176,10 @@ fn main() -> ExitCode {
             sets,
             root,
         }) => {
-            one_thread_inside_runs();
+            selfplay::runner::one_thread_inside_runs();
             let opt = selfplay::sweep::Options { list, index, jobs };
             selfplay::sweep::sweep(&file, &sets, &root, &opt).map_err(|e| format!("{e:#}"))
         }
-        Some(Command::Harden(a)) => harden_cmd(a),
         Some(Command::Explain {
             checkpoint,
             max_work,
@@ -256,7 +192,7 @@ fn main() -> ExitCode {
             .map_err(|e| format!("{e:#}")),
         Some(Command::Bench { quick, json, only }) => {
             // Every figure is per core: one thread for candle and rayon alike.
-            one_thread_inside_runs();
+            selfplay::runner::one_thread_inside_runs();
             match only {
                 Some(which) => selfplay::bench::only(&which, quick),
                 None => {

@@ -173,6 +173,14 @@ pub trait Game {
     fn restore(&mut self, saved: Self::Saved);
 }
 
+/// One thread inside a training run (rayon reads this variable): runs
+/// parallelise across each other instead. Set before any thread starts.
+pub fn one_thread_inside_runs() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+}
+
 /// Runs `game` into `out`; with `resume`, a training run goes on from the
 /// state saved there, to the same bytes as a run never stopped.
 pub fn run<G: Game>(

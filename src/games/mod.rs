@@ -9,6 +9,7 @@
 //! [`Registry`] for the game an experiment or a checkpoint names.
 
 pub mod broadcast;
+pub mod commands;
 pub mod consensus;
 pub mod load;
 pub mod sampling;
@@ -46,6 +47,15 @@ pub trait Entry: Sync {
     /// `selfplay verify --game NAME`: the exact verdict on a protocol or a
     /// checkpoint, printed. `m` holds its own flags.
     fn verify(&self, common: &verify::Common, m: &clap::ArgMatches) -> Result<(), String>;
+    /// Commands of its own beyond a run, `verify` and `explain` (such as
+    /// `selfplay harden`): each a clap command, named once among all games.
+    fn commands(&self) -> Vec<clap::Command> {
+        vec![]
+    }
+    /// Runs its command `name` (one of [`Entry::commands`]) on `m`.
+    fn command(&self, name: &str, _m: &clap::ArgMatches) -> Result<(), String> {
+        Err(format!("game {} has no command {name}", self.name()))
+    }
 }
 
 /// A checked experiment, ready to run through the one runner.

@@ -78,6 +78,27 @@ impl crate::games::Entry for Entry {
             flags: &flags,
         })
     }
+
+    fn commands(&self) -> Vec<clap::Command> {
+        let about = "Every program of RB-Learner's reliable-broadcast grammar, verified \
+                     exactly; the verified ones ranked by messages sent";
+        // After the flags: the flags' struct would otherwise give its own doc.
+        vec![
+            <synth::SynthArgs as clap::Args>::augment_args(clap::Command::new("synthesize"))
+                .about(about),
+        ]
+    }
+
+    fn command(&self, name: &str, m: &clap::ArgMatches) -> Result<(), String> {
+        match name {
+            "synthesize" => {
+                let a = <synth::SynthArgs as clap::FromArgMatches>::from_arg_matches(m)
+                    .map_err(|e| e.to_string())?;
+                synth::run(&a)
+            }
+            _ => Err(format!("reliable broadcast has no command {name}")),
+        }
+    }
 }
 
 impl crate::games::Job for RbJob {

@@ -69,6 +69,27 @@ impl crate::games::Entry for Entry {
             .map_err(|e| e.to_string())?;
         verify::run(c, &flags)
     }
+
+    fn commands(&self) -> Vec<clap::Command> {
+        let about = "Attack, verify, defend: from a fixed honest protocol to a verified one \
+                     (consensus)";
+        // After the flags: the flags' struct would otherwise give its own doc.
+        vec![
+            <harden::HardenArgs as clap::Args>::augment_args(clap::Command::new("harden"))
+                .about(about),
+        ]
+    }
+
+    fn command(&self, name: &str, m: &clap::ArgMatches) -> Result<(), String> {
+        match name {
+            "harden" => {
+                let a = <harden::HardenArgs as clap::FromArgMatches>::from_arg_matches(m)
+                    .map_err(|e| e.to_string())?;
+                harden::command(&a)
+            }
+            _ => Err(format!("the consensus game has no command {name}")),
+        }
+    }
 }
 
 impl crate::games::Job for Resolved {

@@ -1,8 +1,12 @@
-//! Every experiment file, run at reduced size from the release-built
-//! command line, writes the bytes recorded in `tests/golden/experiments.sha256`.
-//! It guards refactors and faster kernels: a change meant to keep behaviour
-//! must keep every experiment's metrics.csv, checkpoints and tables. The
-//! hashes hold on any x86-64 CPU and thread count (docs/reproducibility.md).
+//! Every experiment file, run at reduced size from the command line,
+//! computes the results recorded in `tests/golden/experiments.sha256`: one
+//! line per file of each run (`common::results_digest`: metrics.csv and the
+//! other tables whole, checkpoints' tensors without their metadata, no
+//! config.toml), so a failure names the experiment and the file that moved,
+//! and a new config key changes no line. It guards refactors and faster
+//! kernels: a change meant to keep behaviour must keep every experiment's
+//! numbers. The hashes hold on any x86-64 CPU and thread count
+//! (docs/reproducibility.md); `tests/golden.rs` pins every byte of one run.
 //!
 //! When a change alters results on purpose, rerun with
 //! `SELFPLAY_BLESS=1 cargo test --test fingerprints`, read the diff of the
@@ -78,7 +82,9 @@ fn every_experiment_writes_its_recorded_bytes() {
             "{file}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        lines.push(format!("{}  {file}", common::digest(&dir).0));
+        for line in common::results_digest(&dir) {
+            lines.push(format!("{line}  ({file})"));
+        }
     }
     let now = lines.join("\n") + "\n";
     if std::env::var_os("SELFPLAY_BLESS").is_some() {
@@ -92,7 +98,7 @@ fn every_experiment_writes_its_recorded_bytes() {
         .collect();
     assert!(
         changed.is_empty() && recorded == now,
-        "experiments whose bytes changed (or that are new or gone):\n{}\n\
+        "files whose results changed (or that are new or gone), with their experiment:\n{}\n\
          If the change is meant, rerun with SELFPLAY_BLESS=1 (see this file's header).",
         changed.join("\n")
     );

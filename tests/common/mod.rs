@@ -31,3 +31,40 @@ pub fn digest(dir: &Path) -> (String, Vec<String>) {
     }
     (format!("{:x}", all.finalize()), each)
 }
+
+/// What a run computed, file by file, without the words that describe it:
+/// `metrics.csv` and every other table whole; a checkpoint's tensors (names,
+/// shapes, values) without its metadata, whose config text changes when a
+/// config key is added; `config.toml` left out for the same reason. Each
+/// line `hash  name`, names sorted: a changed line says which file moved.
+pub fn results_digest(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "timing.csv" && n != ".lock" && n != "config.toml" && !n.ends_with(".svg"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|n| {
+            let bytes = std::fs::read(dir.join(n)).unwrap();
+            let kept = match n.ends_with(".safetensors") {
+                true => tensors_only(&bytes),
+                false => bytes,
+            };
+            format!("{:x}  {n}", Sha256::digest(&kept))
+        })
+        .collect()
+}
+
+/// A safetensors file's header less `__metadata__`, then its data.
+fn tensors_only(bytes: &[u8]) -> Vec<u8> {
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    header.remove("__metadata__");
+    // serde_json's map is sorted by key: the same header gives the same text.
+    let mut out = serde_json::to_vec(&header).unwrap();
+    out.extend_from_slice(&bytes[8 + len..]);
+    out
+}

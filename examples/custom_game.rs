@@ -55,7 +55,7 @@
 //!    naming it), its `job` (the checks of values), `explain` and `verify`.
 //! 5. `Registry::built_in().with(&ENTRY)`: every command the program offers
 //!    then reaches the game by its name, as it reaches the built-in ones
-//!    (`config::load_job_in`, `games::verify::verify`, `of_checkpoint`).
+//!    (`games::load_job_in`, `games::verify::verify`, `of_checkpoint`).
 //!
 //! A built-in game does the same from a folder of `src/games/` and a line
 //! in the registry's list (src/games/mod.rs).
@@ -806,7 +806,7 @@ fn main() -> anyhow::Result<()> {
     let file = dir.path().join("crash_agreement.toml");
     std::fs::write(&file, EXPERIMENT)?;
     for set in ["env.n=4", "slush.k=3"] {
-        match config::load_job_in(&registry, &file, &[set.to_string()]) {
+        match games::load_job_in(&registry, &file, &[set.to_string()]) {
             Ok(_) => fail(format!(
                 "--set {set} was accepted by a game that does not read it"
             )),
@@ -816,7 +816,7 @@ fn main() -> anyhow::Result<()> {
             Err(e) => fail(format!("--set {set} refused without naming the key: {e}")),
         }
     }
-    let job = config::load_job_in(&registry, &file, &[]).map_err(anyhow::Error::msg)?;
+    let job = games::load_job_in(&registry, &file, &[]).map_err(anyhow::Error::msg)?;
 
     // Training through the library's runner, into the temporary folder.
     let out = dir.path().join("run");
@@ -854,7 +854,7 @@ fn main() -> anyhow::Result<()> {
         "train.stop_when_verified=false",
     ];
     let sets = one.map(String::from);
-    let job = config::load_job_in(&registry, &file, &sets).map_err(anyhow::Error::msg)?;
+    let job = games::load_job_in(&registry, &file, &sets).map_err(anyhow::Error::msg)?;
     let out1 = dir.path().join("run_one_round");
     job.run(&out1, true, false)?;
     let rows: Vec<Row> = csv::Reader::from_path(out1.join("metrics.csv"))?

@@ -1,7 +1,7 @@
 //! Learning reliable broadcast from zero (`game = "reliable_broadcast"`,
 //! issue 16): an honest team and an adversary (the Byzantine agents and the
 //! scheduler together), both networks from random weights, play batches of
-//! episodes (`play`) and learn from zero-sum pay. Every evaluation row
+//! episodes (`play`) and learn from pay zero-sum on the properties. Every evaluation row
 //! verifies the honest team's greedy protocol exactly (`score`), samples
 //! the learned attack against it, keeps the best protocol, and adds the
 //! verifier's counterexample to the episodes training replays.

@@ -3,14 +3,15 @@
 //! and the adversary's moves one choice level per forward pass; then each
 //! team's pay. The rules and the batch live in `envs::broadcast::play`.
 //!
-//! Pay, zero-sum from the named properties: at the end of an episode the
+//! Pay, zero-sum on the named properties (the message cost is the honest
+//! team's alone: the whole pay is zero-sum only at no cost): at the end of an episode the
 //! adversary earns 1 if some property is broken (`game::broken`), and every
 //! agent running the honest protocol loses 1; each also pays
 //! `rb.message_cost` per message it sent (so that, among protocols that
 //! hold, the cheaper one is preferred). Nothing else is shaped.
 //! With `rb.pay_per_property` the broken-property term counts the named
 //! properties broken (the adversary earns, and every honest agent loses, 1
-//! per broken property), still zero-sum and naming no message.
+//! per broken property), still zero-sum on them and naming no message.
 //!
 //! Which instances a training batch starts from is [`starts`].
 

@@ -138,8 +138,15 @@ pub fn rule_text(spec: &SlushSpec, table: &Table) -> String {
             ""
         }
     );
-    // The nearest stateless scripted rule, by views on which it differs:
-    // Slush and Snowflake (beta = 1) at every alpha, then the trivial rules.
+    nearest(spec, &all, &act, &mut s);
+    by_round(spec, &all, &act, &mut s);
+    s
+}
+
+/// The nearest stateless scripted rule to `act`, by views on which it
+/// differs: Slush and Snowflake (beta = 1) at every alpha, then the
+/// trivial rules; and the views where they differ, a dozen at most.
+fn nearest(spec: &SlushSpec, all: &[View], act: &dyn Fn(View) -> u8, s: &mut String) {
     type Candidate<'a> = (String, Box<dyn Fn(View) -> u8 + 'a>);
     let mut candidates: Vec<Candidate> = vec![];
     for snowflake in [false, true] {
@@ -199,8 +206,11 @@ pub fn rule_text(spec: &SlushSpec, table: &Table) -> String {
             );
         }
     }
-    // The rule itself, rounds with the same rule grouped; counts relative
-    // to the node's own colour, since a colour-blind rule reads the same.
+}
+
+/// The rule itself, rounds with the same rule grouped; counts relative to
+/// the node's own colour, since a colour-blind rule reads the same.
+fn by_round(spec: &SlushSpec, all: &[View], act: &dyn Fn(View) -> u8, s: &mut String) {
     let _ = writeln!(s, "\nthe rule (counts as own colour, other colour):");
     let rule_of_round = |round: u8| -> Vec<String> {
         (0..2u8)
@@ -261,7 +271,6 @@ pub fn rule_text(spec: &SlushSpec, table: &Table) -> String {
         }
         round = to + 1;
     }
-    s
 }
 
 #[cfg(test)]

@@ -496,7 +496,16 @@ pub fn check_values(exp: &Experiment) -> Result<(), ConfigError> {
     let mut all = vec![];
     floats(&table, "", &mut all);
     if let Some((key, x)) = all.iter().find(|(_, x)| !x.is_finite()) {
-        return Err(ConfigError::new(key, x, "needs a finite number"));
+        let why = match x.is_nan() {
+            true => "needs a finite number",
+            // A learner's or reward's setting is an f32: past 3.4e38 it
+            // reads as infinite though written finite.
+            false => {
+                "needs a finite number (learner and reward settings are single precision: \
+                      at most about 3.4e38 in size)"
+            }
+        };
+        return Err(ConfigError::new(key, x, why));
     }
     for (key, x) in all.iter().filter(|(k, _)| k.starts_with("rewards.")) {
         if x.abs() > 1e6 {

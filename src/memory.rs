@@ -14,6 +14,10 @@ pub struct Part {
     /// The key's value as the user wrote it, for the message.
     pub value: String,
     pub bytes: f64,
+    /// The other keys these bytes grow with (`key = value`, joined): a
+    /// product of keys is named with each, so the refusal names the one the
+    /// user raised whichever it is.
+    pub with: Vec<String>,
 }
 
 impl Part {
@@ -22,13 +26,21 @@ impl Part {
             key: key.into(),
             value: format!("{value:?}"),
             bytes,
+            with: vec![],
         }
+    }
+
+    /// These bytes grow with `key` too.
+    pub fn with(mut self, key: &str, value: impl std::fmt::Debug) -> Part {
+        self.with.push(format!("{key} = {value:?}"));
+        self
     }
 }
 
 /// A network's policy and critic: weights, gradients and two Adam moments
-/// in f32, and the activations of a minibatch forward and back.
-pub fn network_bytes(l: &LearnConfig, obs: usize, outputs: usize) -> f64 {
+/// in f32, and the activations of a minibatch forward and back (a
+/// minibatch holds at most the `decisions` a batch records).
+pub fn network_bytes(l: &LearnConfig, obs: usize, outputs: usize, decisions: f64) -> f64 {
     let mut sizes = vec![obs];
     sizes.extend(&l.hidden);
     let weights: f64 = sizes
@@ -37,7 +49,7 @@ pub fn network_bytes(l: &LearnConfig, obs: usize, outputs: usize) -> f64 {
         .sum::<f64>()
         + l.hidden.last().map_or(obs, |&h| h) as f64 * outputs as f64;
     let width: f64 = l.hidden.iter().map(|&h| h as f64).sum();
-    2.0 * weights * 4.0 * 4.0 + l.minibatch as f64 * width * 4.0 * 4.0
+    2.0 * weights * 4.0 * 4.0 + (l.minibatch as f64).min(decisions) * width * 4.0 * 4.0
 }
 
 /// `decisions` recorded for learning (observation, mask, action, value...)
@@ -67,11 +79,15 @@ pub fn check(parts: &[Part]) -> Result<(), ConfigError> {
     if total <= limit {
         return Ok(());
     }
+    let with = match heaviest.with.as_slice() {
+        [] => String::new(),
+        keys => format!("with {}, ", keys.join(" and ")),
+    };
     Err(ConfigError::new(
         &heaviest.key,
         &heaviest.value,
         format!(
-            "the run needs about {:.1} GB of memory (estimate), {:.1} GB may be used \
+            "{with}the run needs about {:.1} GB of memory (estimate), {:.1} GB may be used \
              (8 GB, or the memory available if less)",
             total / 1e9,
             limit / 1e9
@@ -97,5 +113,14 @@ mod tests {
         assert!(check(&parts[..1]).is_ok());
         let nan = [Part::new("honest.learn.hidden", [1], f64::NAN)];
         assert!(check(&nan).is_err(), "NaN bytes pass no limit");
+        // A product of keys names each: the user raised one of them.
+        let wide = [Part::new("train.batch", 512, 7e11).with("byzantine.learn.hidden", [100000])];
+        let e = check(&wide).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "train.batch = 512: with byzantine.learn.hidden = [100000], the run needs about 700.0 GB"
+            ),
+            "{e}"
+        );
     }
 }

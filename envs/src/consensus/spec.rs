@@ -195,9 +195,17 @@ impl ConfigError {
     pub fn new(key: &str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
         ConfigError {
             key: key.to_string(),
-            value: value.to_string(),
+            value: short_number(value.to_string()),
             reason: reason.into(),
         }
+    }
+}
+
+/// A float printed in full (`1e300` is 301 digits) is shown as `1e300`.
+fn short_number(value: String) -> String {
+    match value.parse::<f64>() {
+        Ok(x) if value.len() > 24 && x.is_finite() => format!("{x:e}"),
+        _ => value,
     }
 }
 

@@ -142,6 +142,16 @@ impl SlushSpec {
                 "needs at least 1 successful query",
             ));
         }
+        // Snowflake's counter gains at most one a round and a game has at
+        // most 64: a larger beta is never reached, and its one-hot counter
+        // in the Byzantine observation overflowed the sizes (issue 26).
+        if cfg.beta > 64 {
+            return Err(ConfigError::new(
+                "slush.beta",
+                cfg.beta,
+                "needs 1 to 64 successful queries in a row (a game has at most 64 rounds)",
+            ));
+        }
         if cfg.rounds == 0 || cfg.rounds > 64 {
             return Err(ConfigError::new(
                 "slush.rounds",

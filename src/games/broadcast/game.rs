@@ -56,8 +56,11 @@ impl RbJob {
                 ))
             }
         };
-        let spec = RbSpec::new(env.n, env.f, faults)
-            .map_err(|(key, why)| refuse(&format!("env.{key}"), env.n.max(env.f), why))?;
+        // The value shown is the named key's own (`env.n = 0`, not `1`).
+        let spec = RbSpec::new(env.n, env.f, faults).map_err(|(key, why)| {
+            let value = if key == "n" { env.n } else { env.f };
+            refuse(&format!("env.{key}"), value, why)
+        })?;
         for (key, value, default) in [
             ("env.comm", env.comm.name(), "agreement"),
             ("env.synchrony", env.synchrony.name(), "synchronous"),
@@ -186,6 +189,7 @@ pub fn memory_estimate(exp: &Experiment, spec: &RbSpec) -> Vec<Part> {
         exp.eval.batch as f64 * episode,
     )];
     let mut batch = b * episode;
+    let mut widths = vec![];
     // What, the recipient's base-3 digits, kind, value.
     let levels = 3.0 + (spec.n as f64).log(3.0).ceil();
     for (team, l, obs, outputs, decisions) in [
@@ -205,10 +209,17 @@ pub fn memory_estimate(exp: &Experiment, spec: &RbSpec) -> Vec<Part> {
         ),
     ] {
         batch += recorded_bytes(l, obs, decisions);
-        let net = network_bytes(l, obs, outputs);
-        parts.push(Part::new(&format!("{team}.learn.hidden"), &l.hidden, net));
+        let net = network_bytes(l, obs, outputs, decisions);
+        let key = format!("{team}.learn.hidden");
+        parts.push(Part::new(&key, &l.hidden, net));
+        widths.push((key, &l.hidden));
     }
-    parts.push(Part::new("train.batch", exp.train.batch, batch));
+    // What a batch records grows with the networks' widths too.
+    let batch = widths.into_iter().fold(
+        Part::new("train.batch", exp.train.batch, batch),
+        |part, (key, hidden)| part.with(&key, hidden),
+    );
+    parts.push(batch);
     parts
 }
 

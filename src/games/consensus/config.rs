@@ -125,6 +125,7 @@ pub fn memory_estimate(res: &Resolved) -> Vec<Part> {
     )];
     if res.trains() {
         let mut batch = exp.train.batch as f64 * episode;
+        let mut widths = vec![];
         for (team, l, obs, learns) in [
             (
                 "honest",
@@ -145,13 +146,20 @@ pub fn memory_estimate(res: &Resolved) -> Vec<Part> {
             let decisions = exp.train.batch as f64 * n * rounds;
             batch += recorded_bytes(l, obs, decisions);
             let outputs = 3 + spec.byz_action_len() * 3;
+            let key = format!("{team}.learn.hidden");
             parts.push(Part::new(
-                &format!("{team}.learn.hidden"),
+                &key,
                 &l.hidden,
-                network_bytes(l, obs, outputs),
+                network_bytes(l, obs, outputs, decisions),
             ));
+            widths.push((key, &l.hidden));
         }
-        parts.push(Part::new("train.batch", exp.train.batch, batch));
+        // What a batch records grows with the networks' widths too.
+        let batch = widths.into_iter().fold(
+            Part::new("train.batch", exp.train.batch, batch),
+            |part, (key, hidden)| part.with(&key, hidden),
+        );
+        parts.push(batch);
     }
     parts
 }
@@ -615,8 +623,10 @@ mod tests {
         let learned = "[byzantine]\nkind = \"learned\"\n[train]\nepisodes = 10\n";
         let e = err(&format!("{learned}batch = 100000000\n"));
         assert!(
-            e.starts_with("x.toml: train.batch = 100000000: the run needs about")
-                && e.contains("GB of memory (estimate)"),
+            e.starts_with(
+                "x.toml: train.batch = 100000000: with byzantine.learn.hidden = [64, 64], \
+                 the run needs about"
+            ) && e.contains("GB of memory (estimate)"),
             "{e}"
         );
         let e = err(&format!(

@@ -167,7 +167,7 @@ pub fn memory_estimate(exp: &Experiment, spec: &SlushSpec) -> Vec<Part> {
         exp.eval.batch as f64 * episode,
     )];
     let mut batch = b * episode;
-    let mut learns = false;
+    let mut widths = vec![];
     for (team, kind, l, obs, decisions) in [
         (
             "honest",
@@ -187,13 +187,19 @@ pub fn memory_estimate(exp: &Experiment, spec: &SlushSpec) -> Vec<Part> {
         if kind != Kind::Learned {
             continue;
         }
-        learns = true;
         batch += recorded_bytes(l, obs, decisions);
-        let net = network_bytes(l, obs, 3);
-        parts.push(Part::new(&format!("{team}.learn.hidden"), &l.hidden, net));
+        let net = network_bytes(l, obs, 3, decisions);
+        let key = format!("{team}.learn.hidden");
+        parts.push(Part::new(&key, &l.hidden, net));
+        widths.push((key, &l.hidden));
     }
-    if learns {
-        parts.push(Part::new("train.batch", exp.train.batch, batch));
+    if !widths.is_empty() {
+        // What a batch records grows with the networks' widths too.
+        let batch = widths.into_iter().fold(
+            Part::new("train.batch", exp.train.batch, batch),
+            |part, (key, hidden)| part.with(&key, hidden),
+        );
+        parts.push(batch);
     }
     parts
 }

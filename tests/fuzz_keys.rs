@@ -10,7 +10,6 @@
 //! with `FUZZ_DUMP=1` also every refusal and each tiny run's time.
 
 mod common;
-use selfplay::config;
 use selfplay::games::Registry;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -174,7 +173,8 @@ fn leaves(value: &toml::Value, path: &str, out: &mut BTreeMap<String, bool>) {
 
 /// The key paths `file`'s game reads, with whether each holds an array.
 fn keys_of(file: &Path) -> (String, BTreeMap<String, bool>) {
-    let (mut exp, entry) = config::load_experiment(&Registry::built_in(), file, &[]).unwrap();
+    let (mut exp, entry) =
+        selfplay::games::load_experiment(&Registry::built_in(), file, &[]).unwrap();
     exp.sweep = None;
     let mut all = BTreeMap::new();
     leaves(&toml::Value::try_from(&exp).unwrap(), "", &mut all);
@@ -202,7 +202,7 @@ enum Outcome {
 /// or the refusal.
 fn load(file: &Path, sets: &[String]) -> Result<Result<String, String>, String> {
     let (file, sets) = (file.to_path_buf(), sets.to_vec());
-    std::panic::catch_unwind(move || match config::load_job(&file, &sets) {
+    std::panic::catch_unwind(move || match selfplay::games::load_job(&file, &sets) {
         Ok(job) => Ok(toml::to_string(job.exp()).unwrap()),
         Err(e) => Err(e.to_string()),
     })
@@ -504,10 +504,11 @@ fn no_key_of_any_game_panics_hangs_or_runs_away() {
 /// The defects this fuzzing found, each as its own case (issue 26).
 #[test]
 fn what_the_fuzzing_found_stays_fixed() {
-    let refusal = |file: &str, set: &str| match config::load_job(&experiment(file), &[set.into()]) {
-        Ok(_) => panic!("{file} --set {set}: accepted"),
-        Err(e) => e.message,
-    };
+    let refusal =
+        |file: &str, set: &str| match selfplay::games::load_job(&experiment(file), &[set.into()]) {
+            Ok(_) => panic!("{file} --set {set}: accepted"),
+            Err(e) => e.message,
+        };
     // A huge beta overflowed the Byzantine observation's size (a panic).
     for file in ["slush_attack.toml", "slush_cotrain.toml", "slush.toml"] {
         let e = refusal(file, "slush.beta=9223372036854775807");
@@ -534,7 +535,7 @@ fn what_the_fuzzing_found_stays_fixed() {
     for file in ["rb_learn.toml", "slush_cotrain.toml", "byz_break.toml"] {
         let set = "byzantine.learn.minibatch=9223372036854775807".to_string();
         assert!(
-            config::load_job(&experiment(file), &[set]).is_ok(),
+            selfplay::games::load_job(&experiment(file), &[set]).is_ok(),
             "{file}"
         );
     }

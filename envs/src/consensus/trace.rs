@@ -100,38 +100,7 @@ pub fn replay(
         if ep.finished(spec) {
             break;
         }
-        let mut actions = vec![0u8; n];
-        let mut honest = vec![];
-        for i in bits(ep.undecided(spec)) {
-            let action = protocol.act(&View::of(spec, r, &ep, &inbox, i));
-            actions[i] = action as u8;
-            let mut relays = vec![];
-            let mut forwards = vec![];
-            if broadcast && action == Action::Send && r < spec.rounds() {
-                let f = rules::forwards(spec, r, &ep, &inbox, i);
-                forwards = bits(f as u32).map(|v| v as u8).collect();
-            } else if action == Action::Send
-                && r >= 2
-                && r < spec.rounds()
-                && spec.identity() != Identity::Anonymous
-            {
-                for k in (0..n).filter(|&k| k != i) {
-                    let direct = Slot::Direct {
-                        from: offset(n, i, k),
-                    };
-                    let at = spec.block(i, r - 1) + spec.layout().index(n, direct);
-                    if let Some(v) = heard(inbox[at]) {
-                        relays.push((k, v));
-                    }
-                }
-            }
-            honest.push(Move {
-                agent: i,
-                action,
-                relays,
-                forwards,
-            });
-        }
+        let (actions, honest) = honest_moves(spec, protocol, r, &ep, &inbox);
         let byz = schedule.get(r as usize - 1).unwrap_or(&silent);
         let before = ep;
         let mut delayed = vec![];
@@ -146,44 +115,7 @@ pub fn replay(
             }
         }
         rules::step(spec, r, &mut ep, &mut inbox, &actions, byz);
-        let mut byzantine = vec![];
-        let mut dropped = vec![];
-        if spec.faults() != Faults::Byzantine {
-            for (bo, b) in before.byzantine_ids().enumerate() {
-                for i in bits(before.undecided(spec) & !(1 << b)) {
-                    let v = byz[(bo * n + i) * spec.heads()];
-                    if v == DROP && allowed(spec, r, &before, b, i, 0) >> DROP & 1 == 1 {
-                        dropped.push((b, i));
-                    }
-                }
-            }
-        } else if r < spec.rounds() {
-            for (bo, b) in before.byzantine_ids().enumerate() {
-                for i in bits(ep.undecided(spec)) {
-                    let mut m = Message {
-                        from: b,
-                        to: i,
-                        direct: None,
-                        relays: vec![],
-                        forwards: vec![],
-                    };
-                    for h in 0..spec.heads() {
-                        let v = byz[(bo * n + i) * spec.heads() + h];
-                        if v == NONE || allowed(spec, r, &before, b, i, h) >> v & 1 == 0 {
-                            continue;
-                        }
-                        match spec.head(b, i, h).1 {
-                            _ if broadcast => m.forwards.push(v),
-                            crate::consensus::spec::DIRECT => m.direct = Some(v),
-                            k => m.relays.push((k as usize, v)),
-                        }
-                    }
-                    if m.direct.is_some() || !m.relays.is_empty() || !m.forwards.is_empty() {
-                        byzantine.push(m);
-                    }
-                }
-            }
-        }
+        let (byzantine, dropped) = faulty_moves(spec, r, &before, &ep, byz);
         // A dropped message is not also held.
         delayed.retain(|&(from, to, _)| !dropped.contains(&(from, to)));
         rounds.push(RoundTrace {
@@ -221,6 +153,106 @@ pub fn replay(
         violated: out.violated(),
         schedule: schedule.to_vec(),
     }
+}
+
+/// What each undecided honest agent does in round `r`: its action, and
+/// what a send carries beyond the direct value (relays, or forwards in a
+/// broadcast), as the engine fills the inbox.
+fn honest_moves(
+    spec: &EnvSpec,
+    protocol: &dyn Protocol,
+    r: u8,
+    ep: &Episode,
+    inbox: &[u8],
+) -> (Vec<u8>, Vec<Move>) {
+    let n = spec.n();
+    let broadcast = spec.broadcasts();
+    let mut actions = vec![0u8; n];
+    let mut honest = vec![];
+    for i in bits(ep.undecided(spec)) {
+        let action = protocol.act(&View::of(spec, r, ep, inbox, i));
+        actions[i] = action as u8;
+        let mut relays = vec![];
+        let mut forwards = vec![];
+        if broadcast && action == Action::Send && r < spec.rounds() {
+            let f = rules::forwards(spec, r, ep, inbox, i);
+            forwards = bits(f as u32).map(|v| v as u8).collect();
+        } else if action == Action::Send
+            && r >= 2
+            && r < spec.rounds()
+            && spec.identity() != Identity::Anonymous
+        {
+            for k in (0..n).filter(|&k| k != i) {
+                let direct = Slot::Direct {
+                    from: offset(n, i, k),
+                };
+                let at = spec.block(i, r - 1) + spec.layout().index(n, direct);
+                if let Some(v) = heard(inbox[at]) {
+                    relays.push((k, v));
+                }
+            }
+        }
+        honest.push(Move {
+            agent: i,
+            action,
+            relays,
+            forwards,
+        });
+    }
+    (actions, honest)
+}
+
+/// What the faulty agents did in round `r` (the state `before` it, `ep`
+/// after): under crash or omission the messages dropped, else the
+/// Byzantine messages the engine allowed and delivered.
+fn faulty_moves(
+    spec: &EnvSpec,
+    r: u8,
+    before: &Episode,
+    ep: &Episode,
+    byz: &[u8],
+) -> (Vec<Message>, Vec<(usize, usize)>) {
+    let n = spec.n();
+    let broadcast = spec.broadcasts();
+    let mut byzantine = vec![];
+    let mut dropped = vec![];
+    if spec.faults() != Faults::Byzantine {
+        for (bo, b) in before.byzantine_ids().enumerate() {
+            for i in bits(before.undecided(spec) & !(1 << b)) {
+                let v = byz[(bo * n + i) * spec.heads()];
+                if v == DROP && allowed(spec, r, before, b, i, 0) >> DROP & 1 == 1 {
+                    dropped.push((b, i));
+                }
+            }
+        }
+    } else if r < spec.rounds() {
+        for (bo, b) in before.byzantine_ids().enumerate() {
+            for i in bits(ep.undecided(spec)) {
+                let mut m = Message {
+                    from: b,
+                    to: i,
+                    direct: None,
+                    relays: vec![],
+                    forwards: vec![],
+                };
+                for h in 0..spec.heads() {
+                    let v = byz[(bo * n + i) * spec.heads() + h];
+                    if v == NONE || allowed(spec, r, before, b, i, h) >> v & 1 == 0 {
+                        continue;
+                    }
+                    match spec.head(b, i, h).1 {
+                        _ if broadcast => m.forwards.push(v),
+                        crate::consensus::spec::DIRECT => m.direct = Some(v),
+                        k => m.relays.push((k as usize, v)),
+                    }
+                }
+                if m.direct.is_some() || !m.relays.is_empty() || !m.forwards.is_empty() {
+                    byzantine.push(m);
+                }
+            }
+        }
+    }
+    (byzantine, dropped)
 }
 
 fn values(v: &[u8]) -> String {

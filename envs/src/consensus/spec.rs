@@ -419,151 +419,13 @@ impl EnvSpec {
 
     /// Validates `cfg` with the number of rounds already resolved.
     pub fn new(cfg: &EnvConfig, rounds: u8) -> Result<EnvSpec, ConfigError> {
+        check_size(cfg, rounds)?;
         let n = cfg.n;
-        if n < 2 {
-            return Err(ConfigError::new(
-                "env.n",
-                n,
-                "the game needs at least 2 agents",
-            ));
-        }
-        if n > MAX_N {
-            return Err(ConfigError::new(
-                "env.n",
-                n,
-                format!("at most {MAX_N} agents are supported"),
-            ));
-        }
-        if cfg.f >= n {
-            return Err(ConfigError::new(
-                "env.f",
-                cfg.f,
-                format!("needs f < n = {n}: at least one agent must be honest"),
-            ));
-        }
-        if rounds == 0 {
-            return Err(ConfigError::new("env.rounds", 0, "needs at least 1 round"));
-        }
-        if rounds > 16 {
-            return Err(ConfigError::new(
-                "env.rounds",
-                rounds,
-                "at most 16 rounds are supported",
-            ));
-        }
         cfg.comm.mode().validate(cfg)?;
-        let delays = cfg.synchrony != Synchrony::Synchronous;
-        if delays && cfg.identity == Identity::Anonymous {
-            return Err(ConfigError::new(
-                "env.identity",
-                "\"anonymous\"",
-                "delays are not built for anonymous channels: a count cannot say when each \
-                 of its messages arrived. Use \"pki\" or \"authenticated\"",
-            ));
-        }
-        let delta = match cfg.delta {
-            Some(d) if !delays => {
-                return Err(ConfigError::new(
-                    "env.delta",
-                    d,
-                    "delays need synchrony = \"partially_synchronous\" or \"asynchronous\"",
-                ))
-            }
-            Some(d) if !(1..=2).contains(&d) => {
-                return Err(ConfigError::new(
-                    "env.delta",
-                    d,
-                    "a message can be held 1 or 2 rounds beyond the next; with rounds <= 3, \
-                     2 holds it past the end of the game, as an unbounded delay would",
-                ))
-            }
-            Some(d) => d,
-            None if delays => 1,
-            None => 0,
-        };
-        let gst = match cfg.gst {
-            Some(g) if cfg.synchrony != Synchrony::PartiallySynchronous => {
-                return Err(ConfigError::new(
-                    "env.gst",
-                    g,
-                    "a stabilisation round needs synchrony = \"partially_synchronous\"",
-                ))
-            }
-            Some(g) if g == 0 || g > rounds => {
-                return Err(ConfigError::new(
-                    "env.gst",
-                    g,
-                    format!("needs 1 <= gst <= rounds = {rounds}"),
-                ))
-            }
-            Some(g) => g,
-            None if cfg.synchrony == Synchrony::PartiallySynchronous => 2.min(rounds),
-            // Asynchrony: no stabilisation within the game.
-            None => u8::MAX,
-        };
-        if cfg.canonical_views && cfg.identity == Identity::Anonymous {
-            return Err(ConfigError::new(
-                "env.canonical_views",
-                true,
-                "anonymous views are counts, the same under any relabelling of the peers already",
-            ));
-        }
-        if cfg.canonical_views && n > MAX_CANONICAL_N {
-            return Err(ConfigError::new(
-                "env.canonical_views",
-                true,
-                format!(
-                    "a canonical view tries all (n - 1)! relabellings of the peers: \
-                     built for n <= {MAX_CANONICAL_N}, this game has n = {n}"
-                ),
-            ));
-        }
-        let byzantine_ids = match &cfg.byzantine_ids {
-            None => None,
-            Some(ids) => {
-                let shown = format!("{ids:?}");
-                if ids.len() != cfg.f {
-                    return Err(ConfigError::new(
-                        "env.byzantine_ids",
-                        shown,
-                        format!("names {} agents but f = {}", ids.len(), cfg.f),
-                    ));
-                }
-                let mut mask = 0u32;
-                for &id in ids {
-                    if id >= n {
-                        return Err(ConfigError::new(
-                            "env.byzantine_ids",
-                            shown,
-                            format!("id {id} is not an agent (ids are 0..{n})"),
-                        ));
-                    }
-                    if mask & (1 << id) != 0 {
-                        return Err(ConfigError::new(
-                            "env.byzantine_ids",
-                            shown,
-                            format!("id {id} appears twice"),
-                        ));
-                    }
-                    mask |= 1 << id;
-                }
-                Some(mask)
-            }
-        };
-        if let Some(ones) = cfg.ones {
-            let voters = if cfg.faults == Faults::Byzantine {
-                n - cfg.f
-            } else {
-                n
-            };
-            if ones > voters {
-                return Err(ConfigError::new(
-                    "env.ones",
-                    ones,
-                    format!("only {voters} agents have an input"),
-                ));
-            }
-        }
+        let (delays, delta, gst) = timing(cfg, rounds)?;
+        check_views(cfg)?;
+        let byzantine_ids = byzantine_mask(cfg)?;
+        check_ones(cfg)?;
         let anonymous = cfg.identity == Identity::Anonymous;
         let broadcast = cfg.comm.broadcasts();
         let layout = if anonymous {
@@ -788,6 +650,180 @@ impl EnvSpec {
             None
         }
     }
+}
+
+/// The game's size: 2 to MAX_N agents, f < n, 1 to 16 rounds.
+fn check_size(cfg: &EnvConfig, rounds: u8) -> Result<(), ConfigError> {
+    let n = cfg.n;
+    if n < 2 {
+        return Err(ConfigError::new(
+            "env.n",
+            n,
+            "the game needs at least 2 agents",
+        ));
+    }
+    if n > MAX_N {
+        return Err(ConfigError::new(
+            "env.n",
+            n,
+            format!("at most {MAX_N} agents are supported"),
+        ));
+    }
+    if cfg.f >= n {
+        return Err(ConfigError::new(
+            "env.f",
+            cfg.f,
+            format!("needs f < n = {n}: at least one agent must be honest"),
+        ));
+    }
+    if rounds == 0 {
+        return Err(ConfigError::new("env.rounds", 0, "needs at least 1 round"));
+    }
+    if rounds > 16 {
+        return Err(ConfigError::new(
+            "env.rounds",
+            rounds,
+            "at most 16 rounds are supported",
+        ));
+    }
+    Ok(())
+}
+
+/// The timing: whether messages may be delayed, by how much (`delta`) and
+/// from which round on they are not (`gst`), each checked against the
+/// synchrony and identity.
+fn timing(cfg: &EnvConfig, rounds: u8) -> Result<(bool, u8, u8), ConfigError> {
+    let delays = cfg.synchrony != Synchrony::Synchronous;
+    if delays && cfg.identity == Identity::Anonymous {
+        return Err(ConfigError::new(
+            "env.identity",
+            "\"anonymous\"",
+            "delays are not built for anonymous channels: a count cannot say when each \
+             of its messages arrived. Use \"pki\" or \"authenticated\"",
+        ));
+    }
+    let delta = match cfg.delta {
+        Some(d) if !delays => {
+            return Err(ConfigError::new(
+                "env.delta",
+                d,
+                "delays need synchrony = \"partially_synchronous\" or \"asynchronous\"",
+            ))
+        }
+        Some(d) if !(1..=2).contains(&d) => {
+            return Err(ConfigError::new(
+                "env.delta",
+                d,
+                "a message can be held 1 or 2 rounds beyond the next; with rounds <= 3, \
+                 2 holds it past the end of the game, as an unbounded delay would",
+            ))
+        }
+        Some(d) => d,
+        None if delays => 1,
+        None => 0,
+    };
+    let gst = match cfg.gst {
+        Some(g) if cfg.synchrony != Synchrony::PartiallySynchronous => {
+            return Err(ConfigError::new(
+                "env.gst",
+                g,
+                "a stabilisation round needs synchrony = \"partially_synchronous\"",
+            ))
+        }
+        Some(g) if g == 0 || g > rounds => {
+            return Err(ConfigError::new(
+                "env.gst",
+                g,
+                format!("needs 1 <= gst <= rounds = {rounds}"),
+            ))
+        }
+        Some(g) => g,
+        None if cfg.synchrony == Synchrony::PartiallySynchronous => 2.min(rounds),
+        // Asynchrony: no stabilisation within the game.
+        None => u8::MAX,
+    };
+    Ok((delays, delta, gst))
+}
+
+/// Canonical views: not for anonymous counts, and only up to
+/// MAX_CANONICAL_N agents.
+fn check_views(cfg: &EnvConfig) -> Result<(), ConfigError> {
+    let n = cfg.n;
+    if cfg.canonical_views && cfg.identity == Identity::Anonymous {
+        return Err(ConfigError::new(
+            "env.canonical_views",
+            true,
+            "anonymous views are counts, the same under any relabelling of the peers already",
+        ));
+    }
+    if cfg.canonical_views && n > MAX_CANONICAL_N {
+        return Err(ConfigError::new(
+            "env.canonical_views",
+            true,
+            format!(
+                "a canonical view tries all (n - 1)! relabellings of the peers: \
+                 built for n <= {MAX_CANONICAL_N}, this game has n = {n}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `env.byzantine_ids` as a mask: f distinct agents, when given.
+fn byzantine_mask(cfg: &EnvConfig) -> Result<Option<u32>, ConfigError> {
+    let n = cfg.n;
+    Ok(match &cfg.byzantine_ids {
+        None => None,
+        Some(ids) => {
+            let shown = format!("{ids:?}");
+            if ids.len() != cfg.f {
+                return Err(ConfigError::new(
+                    "env.byzantine_ids",
+                    shown,
+                    format!("names {} agents but f = {}", ids.len(), cfg.f),
+                ));
+            }
+            let mut mask = 0u32;
+            for &id in ids {
+                if id >= n {
+                    return Err(ConfigError::new(
+                        "env.byzantine_ids",
+                        shown,
+                        format!("id {id} is not an agent (ids are 0..{n})"),
+                    ));
+                }
+                if mask & (1 << id) != 0 {
+                    return Err(ConfigError::new(
+                        "env.byzantine_ids",
+                        shown,
+                        format!("id {id} appears twice"),
+                    ));
+                }
+                mask |= 1 << id;
+            }
+            Some(mask)
+        }
+    })
+}
+
+/// `env.ones`: at most the agents that hold an input.
+fn check_ones(cfg: &EnvConfig) -> Result<(), ConfigError> {
+    let n = cfg.n;
+    if let Some(ones) = cfg.ones {
+        let voters = if cfg.faults == Faults::Byzantine {
+            n - cfg.f
+        } else {
+            n
+        };
+        if ones > voters {
+            return Err(ConfigError::new(
+                "env.ones",
+                ones,
+                format!("only {voters} agents have an input"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,8 +19,11 @@ pub struct Experiment {
     /// Seed of every random stream in the run.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// The game: `consensus` (message passing, docs/rules.md), `slush` (Avalanche's
-    /// sampling game) or `reliable_broadcast` (docs/reliable_broadcast_learning.md).
+    /// The game, by its name in the registry (`games::Registry`):
+    /// `consensus` (message passing, docs/rules.md), `slush` (Avalanche's
+    /// sampling game) or `reliable_broadcast`
+    /// (docs/reliable_broadcast_learning.md). The tables below are every
+    /// game's; the loader refuses a key the named game does not read.
     #[serde(default = "default_game")]
     pub game: String,
     /// The game.

@@ -560,10 +560,6 @@ impl games::Job for CrashJob {
         &self.exp
     }
 
-    fn exp_mut(&mut self) -> &mut Experiment {
-        &mut self.exp
-    }
-
     fn name(&self) -> &str {
         self.exp.name.as_deref().unwrap_or(NAME)
     }

@@ -441,13 +441,19 @@ pub fn load_checkpoint(path: &Path) -> Result<Loaded, String> {
 /// Why a checkpoint cannot play in `game`: it was trained in another
 /// (named, so the user knows which command reads it).
 pub fn other_game(c: &Loaded, game: &str) -> Option<String> {
-    let trained = parse(&c.meta.config, "").ok()?.game;
+    let trained = trained_in(c)?;
     (trained != game).then(|| {
         format!(
             "a checkpoint of game = \"{trained}\": a {game} run cannot play it \
              (run, verify and explain it as a {trained} checkpoint)"
         )
     })
+}
+
+/// The game a checkpoint was trained in, by its config (`None` if the
+/// config cannot be read: the caller's own checks say what is wrong).
+pub fn trained_in(c: &Loaded) -> Option<String> {
+    parse(&c.meta.config, "").ok().map(|e| e.game)
 }
 
 /// Every number a path to it: `a.b.c` and the value, floats only.

@@ -210,3 +210,52 @@ mod tests {
         }
     }
 }
+
+/// The flags every command that writes a run folder shares (`selfplay
+/// FILE`, `selfplay harden`): where, with which overrides, how loudly, and
+/// whether an earlier run's files may go.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunFlags {
+    /// Run folder; default results/<name>.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Overrides the experiment's seed (0 to 2^63 - 1).
+    #[arg(long, value_parser = crate::config::parse_seed)]
+    pub seed: Option<u64>,
+    /// Overrides any config key, e.g. --set env.n=4 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Delete an earlier run's files in the run folder first (else a used folder is refused).
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+impl RunFlags {
+    /// The overrides, `--seed N` being `--set seed=N`: one path for all.
+    pub fn sets(&self) -> Vec<String> {
+        let mut sets = self.sets.clone();
+        sets.extend(self.seed.map(|seed| format!("seed={seed}")));
+        sets
+    }
+
+    /// The run folder: `--out`, or `results/<name>`.
+    pub fn out(&self, name: &str) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("results").join(name))
+    }
+
+    /// What to do with an earlier run's files in the run folder.
+    pub fn mode(&self, resume: bool) -> Mode {
+        if resume {
+            Mode::Resume
+        } else if self.overwrite {
+            Mode::Overwrite
+        } else {
+            Mode::Fresh
+        }
+    }
+}

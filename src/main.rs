@@ -1,6 +1,6 @@
 use clap::{Args, Parser, Subcommand};
 use envs::consensus::Limits;
-use selfplay::folder::{self, Mode};
+use selfplay::folder::{self, RunFlags};
 use selfplay::games::Registry;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,24 +21,11 @@ struct Cli {
 struct RunArgs {
     /// Experiment file (TOML); omitted: the built-in default (experiments/byz_break.toml).
     file: Option<PathBuf>,
-    /// Run folder; default results/<name>.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Overrides the experiment's seed (0 to 2^63 - 1).
-    #[arg(long, value_parser = selfplay::config::parse_seed)]
-    seed: Option<u64>,
-    /// Overrides any config key, e.g. --set env.n=4 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
-    /// Print nothing but errors.
-    #[arg(long)]
-    quiet: bool,
+    #[command(flatten)]
+    flags: RunFlags,
     /// Go on with a killed training run in the run folder, to the same result.
     #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
-    /// Delete an earlier run's files in the run folder first (else a used folder is refused).
-    #[arg(long)]
-    overwrite: bool,
 }
 
 #[derive(Subcommand)]
@@ -101,24 +88,6 @@ enum Command {
 }
 
 impl RunArgs {
-    /// The overrides, `--seed N` being `--set seed=N`: one path for all.
-    fn sets(&self) -> Vec<String> {
-        let mut sets = self.sets.clone();
-        sets.extend(self.seed.map(|seed| format!("seed={seed}")));
-        sets
-    }
-
-    /// What to do with an earlier run's files in the run folder.
-    fn mode(&self) -> Mode {
-        if self.resume {
-            Mode::Resume
-        } else if self.overwrite {
-            Mode::Overwrite
-        } else {
-            Mode::Fresh
-        }
-    }
-
     /// `--resume` for a kind of run that keeps no state: refused, not ignored.
     fn no_resume(&self, what: &str) -> Result<(), String> {
         if self.resume {
@@ -128,26 +97,19 @@ impl RunArgs {
         }
         Ok(())
     }
-
-    /// The run folder: `--out`, or `results/<name>`.
-    fn out(&self, name: &str) -> PathBuf {
-        self.out
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("results").join(name))
-    }
 }
 
 fn run_cmd(a: RunArgs) -> Result<(), String> {
     let job = match &a.file {
-        Some(path) => selfplay::games::load_job(path, &a.sets()),
-        None => selfplay::games::default_job(&a.sets()),
+        Some(path) => selfplay::games::load_job(path, &a.flags.sets()),
+        None => selfplay::games::default_job(&a.flags.sets()),
     }
     .map_err(|e| e.to_string())?;
     if !job.trains() {
         a.no_resume("evaluation runs")?;
     }
-    let out = a.out(job.name());
-    let _folder = folder::open(&out, a.mode()).map_err(|e| format!("{e:#}"))?;
+    let out = a.flags.out(job.name());
+    let _folder = folder::open(&out, a.flags.mode(a.resume)).map_err(|e| format!("{e:#}"))?;
     if a.resume && !selfplay::runner::can_resume(job.exp(), &out).map_err(|e| format!("{e:#}"))? {
         return Err(format!(
             "--resume: {} holds no saved state ({}) to go on from",
@@ -158,7 +120,7 @@ fn run_cmd(a: RunArgs) -> Result<(), String> {
     if job.trains() {
         selfplay::runner::one_thread_inside_runs();
     }
-    job.run(&out, a.quiet, a.resume)
+    job.run(&out, a.flags.quiet, a.resume)
         .map_err(|e| format!("{e:#}"))?;
     Ok(())
 }

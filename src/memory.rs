@@ -59,6 +59,44 @@ pub fn recorded_bytes(l: &LearnConfig, obs: usize, decisions: f64) -> f64 {
     decisions * (obs as f64 + 16.0) * 4.0 + decisions * width * 4.0 * 2.0
 }
 
+/// A learning team as an estimate sees it.
+pub struct Team<'a> {
+    /// `honest` or `byzantine`: its keys are `<side>.learn.*`.
+    pub side: &'a str,
+    pub learn: &'a LearnConfig,
+    pub obs: usize,
+    pub outputs: usize,
+    /// Decisions a training batch records for it.
+    pub decisions: f64,
+}
+
+/// A run's parts when every episode of its batches holds `episode` bytes
+/// and the learning `teams` record their decisions: `eval.batch`, each
+/// team's network, then `train.batch` (when some team learns), named with
+/// the networks' widths, which what a batch records grows with too.
+pub fn run_parts(eval_batch: usize, train_batch: usize, episode: f64, teams: &[Team]) -> Vec<Part> {
+    let mut parts = vec![Part::new(
+        "eval.batch",
+        eval_batch,
+        eval_batch as f64 * episode,
+    )];
+    if teams.is_empty() {
+        return parts;
+    }
+    let mut batch = train_batch as f64 * episode;
+    let mut recorded = Part::new("train.batch", train_batch, 0.0);
+    for t in teams {
+        batch += recorded_bytes(t.learn, t.obs, t.decisions);
+        let key = format!("{}.learn.hidden", t.side);
+        let net = network_bytes(t.learn, t.obs, t.outputs, t.decisions);
+        parts.push(Part::new(&key, &t.learn.hidden, net));
+        recorded = recorded.with(&key, &t.learn.hidden);
+    }
+    recorded.bytes = batch;
+    parts.push(recorded);
+    parts
+}
+
 /// Bytes of memory available (Linux `MemAvailable`), if known.
 pub fn available() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;

@@ -124,12 +124,19 @@ fn same_config(job: &dyn Job, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves one planned run (its `[sweep]` table dropped).
+/// Resolves one planned run, its `[sweep]` table dropped before its game
+/// checks it (a run of a sweep is not a sweep).
 fn resolve(file: &Path, run: &Planned) -> anyhow::Result<Box<dyn Job>> {
-    let mut job =
-        games::load_job(file, &run.sets).with_context(|| format!("sweep run {}", run.label))?;
-    job.exp_mut().sweep = None;
-    Ok(job)
+    let context = || format!("sweep run {}", run.label);
+    let registry = games::Registry::built_in();
+    let (mut exp, entry) =
+        games::load_experiment(&registry, file, &run.sets).with_context(context)?;
+    exp.sweep = None;
+    let shown = file.display().to_string();
+    let job = entry
+        .job(exp)
+        .map_err(|e| config::LoadError::new(&shown, e));
+    job.with_context(context)
 }
 
 /// The shell command that runs `run` on its own.

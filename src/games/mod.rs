@@ -61,8 +61,6 @@ pub trait Entry: Sync {
 /// A checked experiment, ready to run through the one runner.
 pub trait Job: Send + Sync {
     fn exp(&self) -> &Experiment;
-    /// The experiment, to drop a sweep's `[sweep]` table from its runs.
-    fn exp_mut(&mut self) -> &mut Experiment;
     fn name(&self) -> &str;
     /// Whether a team learns: a run with a training loop and a saved state.
     fn trains(&self) -> bool;
@@ -191,12 +189,20 @@ fn foreign(entry: &dyn Entry, key: &str, value: &toml::Value) -> ConfigError {
     )
 }
 
-/// The game a checkpoint was trained in, by its config (`None` if the
-/// config cannot be read: the caller's own checks say what is wrong).
-pub fn trained_in(c: &agents::checkpoint::Loaded) -> Option<String> {
-    crate::config::parse(&c.meta.config, "")
-        .ok()
-        .map(|e| e.game)
+/// A checkpoint given to `verify --game GAME --checkpoint`, with the
+/// experiment it was trained in: refused naming its own game when that is
+/// not `game`.
+pub fn checkpoint_of(
+    path: &Path,
+    game: &str,
+) -> Result<(agents::checkpoint::Loaded, Experiment), String> {
+    let c = crate::config::load_checkpoint(path)?;
+    let exp = crate::config::parse(&c.meta.config, &path.display().to_string())
+        .map_err(|e| e.to_string())?;
+    if exp.game != game {
+        return Err(verify_elsewhere(path, &exp.game, game));
+    }
+    Ok((c, exp))
 }
 
 /// Why a checkpoint of another game cannot be verified as one of `game`:

@@ -11,7 +11,7 @@ use crate::config::{Experiment, Kind, Schedule};
 use crate::export::{csv_bytes, TimingRow};
 use crate::games::broadcast::play::{self as rb_play, Adversary, Honest, Scratch};
 use crate::games::broadcast::score::{self as rb_score, Greedy, Replay};
-use crate::memory::{network_bytes, recorded_bytes, Part};
+use crate::memory::{run_parts, Part, Team};
 use crate::runner::{At, Game, Learned, Network, Played, Side};
 use crate::stats::wilson;
 use crate::streams::stream;
@@ -183,44 +183,25 @@ pub fn memory_estimate(exp: &Experiment, spec: &RbSpec) -> Vec<Part> {
     // A run's state: every message of every agent, and the moves' log.
     let episode = 256.0 + moves * 16.0;
     let b = exp.train.batch as f64;
-    let mut parts = vec![Part::new(
-        "eval.batch",
-        exp.eval.batch,
-        exp.eval.batch as f64 * episode,
-    )];
-    let mut batch = b * episode;
-    let mut widths = vec![];
     // What, the recipient's base-3 digits, kind, value.
     let levels = 3.0 + (spec.n as f64).log(3.0).ceil();
-    for (team, l, obs, outputs, decisions) in [
-        (
-            "honest",
-            &exp.honest.learn,
-            play::honest_obs_size(spec),
-            HONEST_HEADS * 3,
-            b * (moves + spec.n as f64),
-        ),
-        (
-            "byzantine",
-            &exp.byzantine.learn,
-            play::adversary_obs_size(spec),
-            3,
-            b * moves * levels,
-        ),
-    ] {
-        batch += recorded_bytes(l, obs, decisions);
-        let net = network_bytes(l, obs, outputs, decisions);
-        let key = format!("{team}.learn.hidden");
-        parts.push(Part::new(&key, &l.hidden, net));
-        widths.push((key, &l.hidden));
-    }
-    // What a batch records grows with the networks' widths too.
-    let batch = widths.into_iter().fold(
-        Part::new("train.batch", exp.train.batch, batch),
-        |part, (key, hidden)| part.with(&key, hidden),
-    );
-    parts.push(batch);
-    parts
+    let teams = [
+        Team {
+            side: "honest",
+            learn: &exp.honest.learn,
+            obs: play::honest_obs_size(spec),
+            outputs: HONEST_HEADS * 3,
+            decisions: b * (moves + spec.n as f64),
+        },
+        Team {
+            side: "byzantine",
+            learn: &exp.byzantine.learn,
+            obs: play::adversary_obs_size(spec),
+            outputs: 3,
+            decisions: b * moves * levels,
+        },
+    ];
+    run_parts(exp.eval.batch, exp.train.batch, episode, &teams)
 }
 
 /// One row of `metrics.csv`.

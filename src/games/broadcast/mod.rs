@@ -106,10 +106,6 @@ impl crate::games::Job for RbJob {
         &self.exp
     }
 
-    fn exp_mut(&mut self) -> &mut Experiment {
-        &mut self.exp
-    }
-
     fn name(&self) -> &str {
         RbJob::name(self)
     }

@@ -92,16 +92,7 @@ pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
 /// `--semantics` default to it, and another value given is refused.
 fn learned(path: &Path, req: &Request) -> Result<(RbSpec, Greedy, u64), String> {
     let shown = path.display();
-    let c = crate::config::load_checkpoint(path)?;
-    let exp =
-        crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
-    if exp.game != super::ENTRY.name() {
-        return Err(crate::games::verify_elsewhere(
-            path,
-            &exp.game,
-            super::ENTRY.name(),
-        ));
-    }
+    let (c, exp) = crate::games::checkpoint_of(path, super::ENTRY.name())?;
     if c.meta.team != "honest" {
         return Err(format!(
             "--checkpoint {shown}: a {} checkpoint; verify reads an honest one \

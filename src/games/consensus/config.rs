@@ -7,7 +7,7 @@ use crate::config::{
 };
 use crate::games::consensus::teams::GreedyHonest;
 use crate::games::{load_experiment, Registry};
-use crate::memory::{network_bytes, recorded_bytes, Part};
+use crate::memory::{run_parts, Part, Team};
 use agents::checkpoint::Loaded;
 use envs::consensus::view::{byz_obs_size, obs_size};
 use envs::consensus::{adversaries, protocols, ConfigError, EnvSpec, Protocol};
@@ -118,50 +118,30 @@ pub fn memory_estimate(res: &Resolved) -> Vec<Part> {
     let (n, rounds) = (spec.n() as f64, spec.rounds() as f64);
     // An episode's inbox and state, and its own copy in play.
     let episode = (spec.stride() + 64) as f64;
-    let mut parts = vec![Part::new(
-        "eval.batch",
-        exp.eval.batch,
-        exp.eval.batch as f64 * episode,
-    )];
-    if res.trains() {
-        let mut batch = exp.train.batch as f64 * episode;
-        let mut widths = vec![];
-        for (team, l, obs, learns) in [
-            (
-                "honest",
-                &exp.honest.learn,
-                obs_size(spec),
-                matches!(res.honest, HonestTeam::Learned(_)),
-            ),
-            (
-                "byzantine",
-                &exp.byzantine.learn,
-                byz_obs_size(spec),
-                matches!(res.byzantine, ByzantineTeam::Learned(_)),
-            ),
-        ] {
-            if !learns {
-                continue;
-            }
-            let decisions = exp.train.batch as f64 * n * rounds;
-            batch += recorded_bytes(l, obs, decisions);
-            let outputs = 3 + spec.byz_action_len() * 3;
-            let key = format!("{team}.learn.hidden");
-            parts.push(Part::new(
-                &key,
-                &l.hidden,
-                network_bytes(l, obs, outputs, decisions),
-            ));
-            widths.push((key, &l.hidden));
-        }
-        // What a batch records grows with the networks' widths too.
-        let batch = widths.into_iter().fold(
-            Part::new("train.batch", exp.train.batch, batch),
-            |part, (key, hidden)| part.with(&key, hidden),
-        );
-        parts.push(batch);
+    let decisions = exp.train.batch as f64 * n * rounds;
+    let outputs = 3 + spec.byz_action_len() * 3;
+    let mut teams = vec![];
+    if matches!(res.honest, HonestTeam::Learned(_)) {
+        let (learn, obs) = (&exp.honest.learn, obs_size(spec));
+        teams.push(Team {
+            side: "honest",
+            learn,
+            obs,
+            outputs,
+            decisions,
+        });
     }
-    parts
+    if matches!(res.byzantine, ByzantineTeam::Learned(_)) {
+        let (learn, obs) = (&exp.byzantine.learn, byz_obs_size(spec));
+        teams.push(Team {
+            side: "byzantine",
+            learn,
+            obs,
+            outputs,
+            decisions,
+        });
+    }
+    run_parts(exp.eval.batch, exp.train.batch, episode, &teams)
 }
 
 /// Checks an experiment and builds what it names: the game, its rounds and

@@ -190,7 +190,7 @@ pub fn greedy_from_checkpoint(
     path: &std::path::Path,
 ) -> Result<(agents::checkpoint::Meta, GreedyHonest), String> {
     let c = crate::config::load_checkpoint(path)?;
-    if let Some(trained) = crate::games::trained_in(&c).filter(|g| g != "consensus") {
+    if let Some(trained) = crate::config::trained_in(&c).filter(|g| g != "consensus") {
         return Err(crate::games::verify_elsewhere(path, &trained, "consensus"));
     }
     if c.meta.team != "honest" {

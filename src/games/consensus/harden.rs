@@ -96,40 +96,19 @@ pub struct HardenArgs {
     /// Experiment file (TOML) of the consensus game; its [harden] table sets
     /// the iterations (experiments/harden.toml is an example).
     pub file: std::path::PathBuf,
-    /// Run folder; default results/<name>.
-    #[arg(long)]
-    pub out: Option<std::path::PathBuf>,
-    /// Overrides the experiment's seed (0 to 2^63 - 1).
-    #[arg(long, value_parser = crate::config::parse_seed)]
-    pub seed: Option<u64>,
-    /// Overrides any config key, e.g. --set harden.iterations=2 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Print nothing but errors.
-    #[arg(long)]
-    pub quiet: bool,
-    /// Delete an earlier run's files in the run folder first (else a used folder is refused).
-    #[arg(long)]
-    pub overwrite: bool,
+    #[command(flatten)]
+    pub flags: crate::folder::RunFlags,
 }
 
 /// Runs `selfplay harden`: the file read, the folder opened and locked,
 /// then the attack-verify-defend loop.
 pub fn command(a: &HardenArgs) -> Result<(), String> {
-    let mut sets = a.sets.clone();
-    sets.extend(a.seed.map(|seed| format!("seed={seed}")));
-    let res = super::config::load_with(&a.file, &sets).map_err(|e| e.to_string())?;
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| std::path::PathBuf::from("results").join(res.name()));
-    let mode = match a.overwrite {
-        true => crate::folder::Mode::Overwrite,
-        false => crate::folder::Mode::Fresh,
-    };
+    let res = super::config::load_with(&a.file, &a.flags.sets()).map_err(|e| e.to_string())?;
+    let out = a.flags.out(res.name());
+    let mode = a.flags.mode(false);
     let _folder = crate::folder::open(&out, mode).map_err(|e| format!("{e:#}"))?;
     crate::runner::one_thread_inside_runs();
-    let say = crate::out::sayer(a.quiet);
+    let say = crate::out::sayer(a.flags.quiet);
     harden(&res, &out, &say).map_err(|e| format!("{e:#}"))?;
     Ok(())
 }

@@ -97,10 +97,6 @@ impl crate::games::Job for Resolved {
         &self.exp
     }
 
-    fn exp_mut(&mut self) -> &mut Experiment {
-        &mut self.exp
-    }
-
     fn name(&self) -> &str {
         Resolved::name(self)
     }

@@ -13,7 +13,7 @@ use crate::games::consensus::teams::Tally;
 use crate::games::sampling::play::{pay_byzantine, play, Answerers, Honest};
 use crate::games::sampling::score::{self as score, HonestRule, Optimum, SlushRow};
 use crate::games::Entry as _;
-use crate::memory::{network_bytes, recorded_bytes, Part};
+use crate::memory::{run_parts, Part, Team};
 use crate::runner::{At, Game, Learned, Network, Played, Side};
 use crate::streams::stream;
 use crate::timing::Timing;
@@ -161,47 +161,26 @@ pub fn memory_estimate(exp: &Experiment, spec: &SlushSpec) -> Vec<Part> {
         (spec.n - spec.f) as f64,
         spec.rounds as f64,
     );
-    let mut parts = vec![Part::new(
-        "eval.batch",
-        exp.eval.batch,
-        exp.eval.batch as f64 * episode,
-    )];
-    let mut batch = b * episode;
-    let mut widths = vec![];
-    for (team, kind, l, obs, decisions) in [
-        (
-            "honest",
-            exp.honest.kind,
-            &exp.honest.learn,
-            spec.obs_size(),
-            b * honest * rounds,
-        ),
-        (
-            "byzantine",
-            exp.byzantine.kind,
-            &exp.byzantine.learn,
-            spec.byz_obs_size(),
-            b * honest * rounds * spec.k as f64,
-        ),
-    ] {
-        if kind != Kind::Learned {
-            continue;
-        }
-        batch += recorded_bytes(l, obs, decisions);
-        let net = network_bytes(l, obs, 3, decisions);
-        let key = format!("{team}.learn.hidden");
-        parts.push(Part::new(&key, &l.hidden, net));
-        widths.push((key, &l.hidden));
+    let mut teams = vec![];
+    if exp.honest.kind == Kind::Learned {
+        teams.push(Team {
+            side: "honest",
+            learn: &exp.honest.learn,
+            obs: spec.obs_size(),
+            outputs: 3,
+            decisions: b * honest * rounds,
+        });
     }
-    if !widths.is_empty() {
-        // What a batch records grows with the networks' widths too.
-        let batch = widths.into_iter().fold(
-            Part::new("train.batch", exp.train.batch, batch),
-            |part, (key, hidden)| part.with(&key, hidden),
-        );
-        parts.push(batch);
+    if exp.byzantine.kind == Kind::Learned {
+        teams.push(Team {
+            side: "byzantine",
+            learn: &exp.byzantine.learn,
+            obs: spec.byz_obs_size(),
+            outputs: 3,
+            decisions: b * honest * rounds * spec.k as f64,
+        });
     }
-    parts
+    run_parts(exp.eval.batch, exp.train.batch, episode, &teams)
 }
 
 /// A team's checkpoint, checked against the sampling game: needed for a

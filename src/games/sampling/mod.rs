@@ -82,10 +82,6 @@ impl crate::games::Job for SlushJob {
         &self.exp
     }
 
-    fn exp_mut(&mut self) -> &mut Experiment {
-        &mut self.exp
-    }
-
     fn name(&self) -> &str {
         SlushJob::name(self)
     }

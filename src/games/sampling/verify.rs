@@ -240,16 +240,7 @@ fn learned_table(
     rounds: &mut Option<u8>,
 ) -> Result<Table, String> {
     let shown = path.display();
-    let c = crate::config::load_checkpoint(path)?;
-    let exp =
-        crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
-    if exp.game != super::ENTRY.name() {
-        return Err(crate::games::verify_elsewhere(
-            path,
-            &exp.game,
-            super::ENTRY.name(),
-        ));
-    }
+    let (c, exp) = crate::games::checkpoint_of(path, super::ENTRY.name())?;
     if c.meta.team != "honest" {
         return Err(format!(
             "--checkpoint {shown}: a {} checkpoint, not honest",

@@ -75,13 +75,14 @@ enum Command {
         /// A short run (for smoke tests), not for reporting.
         #[arg(long)]
         quick: bool,
-        /// Print only the stable figures, as one JSON object: engine_episodes_per_s,
-        /// acting_decisions_per_s, acting_distinct_obs_decisions_per_s, ppo_samples_per_s,
-        /// reinforce_train_episodes_per_s.
+        /// Print only the stable figures, as one JSON object: each game's (the consensus
+        /// game's engine_episodes_per_s, acting_decisions_per_s and
+        /// reinforce_train_episodes_per_s), then acting_distinct_obs_decisions_per_s and
+        /// ppo_samples_per_s.
         #[arg(long)]
         json: bool,
-        /// Only this figure (for profiling): acting, acting_distinct, engine, ppo, reinforce or
-        /// rb_verify (the reliable-broadcast verifier's table).
+        /// Only this figure or table (for profiling), e.g. engine, acting, reinforce, ppo,
+        /// acting_distinct, verify or rb_verify; a wrong name lists them all.
         #[arg(long)]
         only: Option<String>,
     },
@@ -156,9 +157,9 @@ fn main() -> ExitCode {
             // Every figure is per core: one thread for candle and rayon alike.
             selfplay::runner::one_thread_inside_runs();
             match only {
-                Some(which) => selfplay::bench::only(&which, quick),
+                Some(which) => selfplay::bench::only(Registry::built_in().benches(), &which, quick),
                 None => {
-                    selfplay::bench::run(quick, json);
+                    selfplay::bench::run(Registry::built_in().benches(), quick, json);
                     Ok(())
                 }
             }

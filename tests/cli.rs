@@ -456,6 +456,28 @@ fn bench_json_names_the_stable_keys() {
     }
 }
 
+#[test]
+fn bench_only_lists_every_games_figures_and_tables() {
+    // The games own their figures (registry entries); a wrong name lists
+    // what each game and the shared part offer.
+    let out = selfplay()
+        .args(["bench", "--only", "nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    for name in [
+        "engine",
+        "reinforce",
+        "verify",
+        "rb_verify",
+        "ppo",
+        "acting_distinct",
+    ] {
+        assert!(err.contains(name), "{name}: {err}");
+    }
+}
+
 fn lines(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
 }

@@ -5,7 +5,7 @@
 //! [`crate::runner::Game`] implementation), its teams, the scores of a row,
 //! its `verify` and `explain`. The rules themselves live in `envs`, in the
 //! folder of the same name. Nothing outside this module names a game: the
-//! runner, the config loader, `sweep`, `verify`, `explain` and `plot` ask the
+//! runner, the config loader, `sweep`, `verify`, `explain`, `plot` and `bench` ask the
 //! [`Registry`] for the game an experiment or a checkpoint names.
 
 pub mod broadcast;
@@ -51,6 +51,10 @@ pub trait Entry: Sync {
     /// `selfplay harden`): each a clap command, named once among all games.
     fn commands(&self) -> Vec<clap::Command> {
         vec![]
+    }
+    /// What `selfplay bench` measures of it (nothing by default).
+    fn bench(&self) -> crate::bench::Bench {
+        crate::bench::Bench::default()
     }
     /// Runs its command `name` (one of [`Entry::commands`]) on `m`.
     fn command(&self, name: &str, _m: &clap::ArgMatches) -> Result<(), String> {
@@ -118,6 +122,11 @@ impl Registry {
                     self.names().join(", ")
                 )
             })
+    }
+
+    /// What `selfplay bench` measures of each game, in the registry's order.
+    pub fn benches(&self) -> Vec<crate::bench::Bench> {
+        self.entries.iter().map(|e| e.bench()).collect()
     }
 
     /// The game a checkpoint was trained in, read from its config.

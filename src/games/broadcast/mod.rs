@@ -2,6 +2,7 @@
 //! teams' play, the greedy network as a protocol, `verify`, `synthesize` and
 //! `explain`.
 
+pub mod bench;
 pub mod explain;
 pub mod game;
 pub mod play;
@@ -51,6 +52,10 @@ impl crate::games::Entry for Entry {
 
     fn job(&self, exp: Experiment) -> Result<Box<dyn crate::games::Job>, ConfigError> {
         Ok(Box::new(RbJob::new(exp)?))
+    }
+
+    fn bench(&self) -> crate::bench::Bench {
+        bench::bench()
     }
 
     fn explain(&self, checkpoint: &Path, _max_work: f64) -> Result<String, String> {

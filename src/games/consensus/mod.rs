@@ -1,6 +1,7 @@
 //! Consensus rounds (docs/rules.md): the run, its teams, the scores of a
 //! row, hardening, and `explain`.
 
+pub mod bench;
 pub mod config;
 pub mod explain;
 pub mod game;
@@ -41,6 +42,10 @@ impl crate::games::Entry for Entry {
 
     fn job(&self, exp: Experiment) -> Result<Box<dyn crate::games::Job>, ConfigError> {
         Ok(Box::new(crate::games::consensus::config::resolve(exp)?))
+    }
+
+    fn bench(&self) -> crate::bench::Bench {
+        bench::bench()
     }
 
     fn explain(&self, checkpoint: &Path, max_work: f64) -> Result<String, String> {

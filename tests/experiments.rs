@@ -1,5 +1,6 @@
 //! Every experiment file runs at reduced size and says what theory says;
-//! the learning experiments, at a fixed seed and a small budget, learn.
+//! the learning experiments learn on k of n seeds, within a budget with a
+//! margin over the episodes docs/results.md measured (see [`k_of_n`]).
 
 use selfplay::config;
 use selfplay::export::MetricsRow;
@@ -29,6 +30,43 @@ fn load(path: &Path, sets: &[&str]) -> Resolved {
 
 fn run(res: &Resolved, out: &Path) -> Vec<MetricsRow> {
     selfplay::games::consensus::game::run(res, out, true).unwrap()
+}
+
+/// Runs `one` for every seed and asserts that at least `k` of them pass,
+/// naming what failed on each seed that did not. The learning tests use it
+/// so that one unlucky seed neither fails the suite nor hides a real
+/// regression: `k` is below the seeds docs/results.md saw verify within
+/// the budget, and the budget is above the latest of them by a margin
+/// each test states.
+fn k_of_n(k: usize, seeds: &[u64], mut one: impl FnMut(u64) -> Result<(), String>) {
+    let results: Vec<(u64, Result<(), String>)> = seeds.iter().map(|&s| (s, one(s))).collect();
+    let passed = results.iter().filter(|(_, r)| r.is_ok()).count();
+    assert!(
+        passed >= k,
+        "{passed} of {} seeds passed, {k} needed: {results:#?}",
+        seeds.len()
+    );
+}
+
+/// `Ok` if `cond`, else `Err(what)`: a failed check of one seed.
+fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if cond {
+        Ok(())
+    } else {
+        Err(what())
+    }
+}
+
+/// The last row verified, and no earlier row: what a run that stops when
+/// verified writes when it learns a correct protocol from a broken start.
+fn verified_at_the_end(rows: &[MetricsRow]) -> Result<(), String> {
+    let last = rows.last().expect("a run writes rows");
+    check(rows[0].verified == Some(false), || {
+        format!("starts verified: {:?}", rows[0])
+    })?;
+    check(last.verified == Some(true), || {
+        format!("not verified within {} episodes", last.episodes)
+    })
 }
 
 #[test]
@@ -147,20 +185,32 @@ fn majority_experiment_reproduces_the_textbook() {
 
 #[test]
 fn honest_team_learns_send_then_majority() {
-    let dir = tempfile::tempdir().unwrap();
-    let res = load(
-        &experiment("honest_consensus.toml"),
-        &["train.episodes=8192", "eval.episodes=1000"],
-    );
-    let rows = run(&res, dir.path());
-    let first = &rows[0];
-    let last = rows.last().unwrap();
-    assert!(first.exact_honest_win_rate < Some(1.0));
-    // Every one of the 8 input vectors won, and the greedy protocol verified.
-    assert_eq!(last.exact_honest_win_rate, Some(1.0), "{rows:#?}");
-    assert_eq!(last.verified, Some(true));
-    assert!(last.mean_decision_round > 1.5, "it sends before committing");
-    assert!(dir.path().join("honest.safetensors").exists());
+    // docs/results.md: 5 of 5 seeds verified by 4,096 episodes; here 8,192
+    // (twice that), and 4 of 5 must.
+    k_of_n(4, &[1, 2, 3, 4, 5], |seed| {
+        let dir = tempfile::tempdir().unwrap();
+        let seed = format!("seed={seed}");
+        let res = load(
+            &experiment("honest_consensus.toml"),
+            &[&seed, "train.episodes=8192", "eval.episodes=1000"],
+        );
+        let rows = run(&res, dir.path());
+        let last = rows.last().unwrap();
+        check(rows[0].exact_honest_win_rate < Some(1.0), || {
+            "starts at 100%".into()
+        })?;
+        // Every one of the 8 input vectors won, and the greedy protocol verified.
+        check(last.exact_honest_win_rate == Some(1.0), || {
+            format!("exact win {:?}", last.exact_honest_win_rate)
+        })?;
+        check(last.verified == Some(true), || "not verified".into())?;
+        check(last.mean_decision_round > 1.5, || {
+            "commits before sending".into()
+        })?;
+        check(dir.path().join("honest.safetensors").exists(), || {
+            "no checkpoint".into()
+        })
+    });
 }
 
 /// Issue 15: REINFORCE at the PyTorch anchor's settings (batch-mean
@@ -201,23 +251,34 @@ fn reinforce_learns_at_the_anchors_settings_and_not_with_summed_penalties() {
 
 #[test]
 fn byzantine_agent_learns_to_equivocate_at_n_3_and_4() {
+    // docs/results.md: the greedy attacker reaches the optimum on 5 of 5
+    // seeds at both sizes; here 3 seeds each at a 14,336-episode budget,
+    // and 2 of 3 must.
     for (n, optimum) in [(3, 0.5), (4, 0.375)] {
-        let dir = tempfile::tempdir().unwrap();
-        let n_set = format!("env.n={n}");
-        let res = load(
-            &experiment("byz_break.toml"),
-            &[&n_set, "train.episodes=14336", "eval.episodes=1000"],
-        );
-        let rows = run(&res, dir.path());
-        let last = rows.last().unwrap();
-        assert_eq!(last.optimal_attack_rate, Some(optimum));
-        assert_eq!(
-            rows[0].exact_attack_rate.map(|a| a < optimum),
-            Some(true),
-            "starts below the optimum"
-        );
-        // The greedy attacker wins every breakable instance.
-        assert_eq!(last.exact_attack_rate, Some(optimum), "n = {n}: {rows:#?}");
+        k_of_n(2, &[1, 2, 3], |seed| {
+            let dir = tempfile::tempdir().unwrap();
+            let sets = [format!("env.n={n}"), format!("seed={seed}")];
+            let res = load(
+                &experiment("byz_break.toml"),
+                &[
+                    &sets[0],
+                    &sets[1],
+                    "train.episodes=14336",
+                    "eval.episodes=1000",
+                ],
+            );
+            let rows = run(&res, dir.path());
+            let last = rows.last().unwrap();
+            assert_eq!(last.optimal_attack_rate, Some(optimum));
+            check(
+                rows[0].exact_attack_rate.is_some_and(|a| a < optimum),
+                || "starts at the optimum".into(),
+            )?;
+            // The greedy attacker wins every breakable instance.
+            check(last.exact_attack_rate == Some(optimum), || {
+                format!("n = {n}: exact attack {:?}", last.exact_attack_rate)
+            })
+        });
     }
 }
 
@@ -397,25 +458,34 @@ fn training_runs_plot_their_curves() {
 
 #[test]
 fn pki_inference_is_learned_and_verified_at_n_3() {
-    // Seed 4 first verifies at 114,688 episodes, the earliest of the 5 seeds
-    // (docs/results.md: 5 of 5, from 114,688 to 499,712), and training stops
-    // there. The bytes, so this row, are the same on every machine.
-    let dir = tempfile::tempdir().unwrap();
-    let res = load(
-        &experiment("pki_inference.toml"),
-        &["seed=4", "train.episodes=122880", "eval.episodes=500"],
-    );
-    let rows = run(&res, dir.path());
-    // The random starting protocol is broken; self-play takes it to no
-    // broken instance at all, exactly as the verifier counts it.
-    assert_eq!(rows[0].verified, Some(false));
-    let last = rows.last().unwrap();
-    assert_eq!(last.verified, Some(true), "{rows:#?}");
-    assert!(last.episodes < 122880, "it stops when verified: {rows:#?}");
-    for r in &rows {
-        assert!(r.exact_attack_rate <= r.optimal_attack_rate);
-    }
-    assert!(dir.path().join("honest_best.safetensors").exists());
+    // docs/results.md: 5 of 5 seeds, first verified from 114,688 (seed 4)
+    // to 499,712 episodes; seeds 4, 2 and 1 by 139,264. Here 163,840 (18%
+    // over 139,264), and 2 of those 3 must: this experiment is the
+    // slowest to learn, so three seeds, not five, keep the test near 30 s.
+    k_of_n(2, &[1, 2, 4], |seed| {
+        let dir = tempfile::tempdir().unwrap();
+        let seed = format!("seed={seed}");
+        let res = load(
+            &experiment("pki_inference.toml"),
+            &[&seed, "train.episodes=163840", "eval.episodes=500"],
+        );
+        let rows = run(&res, dir.path());
+        // The random starting protocol is broken; self-play takes it to no
+        // broken instance at all, exactly as the verifier counts it, and
+        // training stops there.
+        verified_at_the_end(&rows)?;
+        check(rows.last().unwrap().episodes < 163840, || {
+            "it did not stop when verified".into()
+        })?;
+        for r in &rows {
+            check(r.exact_attack_rate <= r.optimal_attack_rate, || {
+                format!("an attack above the optimum: {r:?}")
+            })?;
+        }
+        check(dir.path().join("honest_best.safetensors").exists(), || {
+            "no best checkpoint".into()
+        })
+    });
 }
 
 fn say(_: String) {}
@@ -667,26 +737,35 @@ fn anonymous_channels_learn_and_verify() {
 #[test]
 fn atomic_commit_is_learned_and_verified() {
     // Both teams from zero knowledge, under crash faults; the verifier
-    // checks every row over every crash. Seed 5 first verifies at 40,960
-    // episodes, the earliest of the 5 seeds (docs/results.md: 5 of 5 within
-    // 150,000).
-    let dir = tempfile::tempdir().unwrap();
-    let res = load(
-        &experiment("atomic_commit.toml"),
-        &["seed=5", "train.episodes=40960", "eval.episodes=500"],
-    );
-    let rows = run(&res, dir.path());
-    assert_eq!(rows[0].faults, "crash");
-    assert_ne!(rows[0].verified, Some(true));
-    assert_eq!(rows.last().unwrap().verified, Some(true), "{rows:#?}");
-    // The kept protocol is the verified one, as `selfplay verify` sees it.
-    let (_, best) = selfplay::games::consensus::explain::greedy_from_checkpoint(
-        &dir.path().join("honest_best.safetensors"),
-    )
-    .unwrap();
-    let spec = &res.spec;
-    let report = envs::consensus::verify(spec, &best, &envs::consensus::Limits::default()).unwrap();
-    assert!(report.verified, "{report:?}");
+    // checks every row over every crash. docs/results.md: 5 of 5 seeds
+    // first verified between 40,960 and 65,536 episodes. Here 81,920 (25%
+    // over 65,536), stopping when verified, and 4 of 5 must.
+    k_of_n(4, &[1, 2, 3, 4, 5], |seed| {
+        let dir = tempfile::tempdir().unwrap();
+        let seed = format!("seed={seed}");
+        let res = load(
+            &experiment("atomic_commit.toml"),
+            &[
+                &seed,
+                "train.episodes=81920",
+                "train.stop_when_verified=true",
+                "eval.episodes=500",
+            ],
+        );
+        let rows = run(&res, dir.path());
+        assert_eq!(rows[0].faults, "crash");
+        verified_at_the_end(&rows)?;
+        // The kept protocol is the verified one, as `selfplay verify` sees it.
+        let (_, best) = selfplay::games::consensus::explain::greedy_from_checkpoint(
+            &dir.path().join("honest_best.safetensors"),
+        )
+        .unwrap();
+        let limits = envs::consensus::Limits::default();
+        let report = envs::consensus::verify(&res.spec, &best, &limits).unwrap();
+        check(report.verified, || {
+            format!("the best checkpoint is not verified: {report:?}")
+        })
+    });
 }
 
 #[test]
@@ -708,16 +787,24 @@ fn crash_and_omission_experiments_verify_floodset() {
 #[test]
 fn broadcast_is_learned_and_verified() {
     // Both teams from zero knowledge; every row verified over every
-    // placement, sender input and Byzantine choice. Seed 3 first verifies
-    // at 32,768 episodes, the earliest of the 5 seeds (docs/results.md).
+    // placement, sender input and Byzantine choice. docs/results.md: 5 of 5
+    // seeds first verified between 32,768 and 65,536 episodes. Here 81,920
+    // (25% over 65,536), stopping when verified, and 4 of 5 must.
+    k_of_n(4, &[1, 2, 3, 4, 5], |seed| {
+        let dir = tempfile::tempdir().unwrap();
+        let seed = format!("seed={seed}");
+        let res = load(
+            &experiment("broadcast.toml"),
+            &[
+                &seed,
+                "train.episodes=81920",
+                "train.stop_when_verified=true",
+                "eval.episodes=500",
+            ],
+        );
+        verified_at_the_end(&run(&res, dir.path()))
+    });
     let dir = tempfile::tempdir().unwrap();
-    let res = load(
-        &experiment("broadcast.toml"),
-        &["seed=3", "train.episodes=32768", "eval.episodes=500"],
-    );
-    let rows = run(&res, dir.path());
-    assert_ne!(rows[0].verified, Some(true));
-    assert_eq!(rows.last().unwrap().verified, Some(true), "{rows:#?}");
     // The scripted baseline in the same game: Dolev-Strong, verified, and
     // never beaten by the scripted equivocator.
     let res = load(
@@ -739,19 +826,27 @@ fn broadcast_is_learned_and_verified() {
 #[test]
 fn interactive_consistency_is_learned_and_verified() {
     // One broadcast per entry; a row is verified when no entry of any
-    // placement and input vector can be broken. Seed 1 verifies at 32,768
-    // episodes (docs/results.md: the 5-seed runs).
-    let dir = tempfile::tempdir().unwrap();
-    let res = load(
-        &experiment("interactive_consistency.toml"),
-        &["seed=1", "train.episodes=32768", "eval.episodes=500"],
-    );
-    let rows = run(&res, dir.path());
-    assert_eq!(rows[0].comm, "interactive_consistency");
-    assert_ne!(rows[0].verified, Some(true));
-    assert_eq!(rows.last().unwrap().verified, Some(true), "{rows:#?}");
-    // Instances are vectors: 4 placements x 2^3 honest inputs.
-    assert_eq!(rows.last().unwrap().instances, Some(32));
+    // placement and input vector can be broken. docs/results.md: 5 of 5
+    // seeds first verified at 32,768 or 40,960 episodes. Here 51,200 (25%
+    // over 40,960), stopping when verified, and 4 of 5 must.
+    k_of_n(4, &[1, 2, 3, 4, 5], |seed| {
+        let dir = tempfile::tempdir().unwrap();
+        let seed = format!("seed={seed}");
+        let res = load(
+            &experiment("interactive_consistency.toml"),
+            &[
+                &seed,
+                "train.episodes=51200",
+                "train.stop_when_verified=true",
+                "eval.episodes=500",
+            ],
+        );
+        let rows = run(&res, dir.path());
+        assert_eq!(rows[0].comm, "interactive_consistency");
+        // Instances are vectors: 4 placements x 2^3 honest inputs.
+        assert_eq!(rows.last().unwrap().instances, Some(32));
+        verified_at_the_end(&rows)
+    });
 }
 
 #[test]
@@ -799,39 +894,46 @@ fn delays_break_the_synchronous_baselines() {
 #[test]
 fn a_protocol_learned_at_n_4_with_pki_is_verified() {
     // Both teams from zero knowledge, the honest one on canonical views.
-    // Seed 3 first verifies at 28,672 episodes, the earliest of the 5 seeds
-    // (docs/results.md), and training stops there.
-    let dir = tempfile::tempdir().unwrap();
-    let res = load(
-        &experiment("pki_inference_n4.toml"),
-        &["seed=3", "train.episodes=32768", "eval.episodes=500"],
-    );
-    let rows = run(&res, dir.path());
-    let last = rows.last().unwrap();
-    assert_eq!(last.verified, Some(true), "{rows:#?}");
-    assert!(last.episodes < 32768, "it stops when verified: {rows:#?}");
-    assert!(rows[..rows.len() - 1]
-        .iter()
-        .all(|r| r.verified == Some(false)));
-    // Verified again from the checkpoint, over every placement, input and
-    // Byzantine choice; it waits for the signed relays, sending in rounds 1 and 2.
-    let (spec, best) = selfplay::games::consensus::explain::from_checkpoint(
-        &dir.path().join("honest_best.safetensors"),
-    )
-    .unwrap();
-    assert!(spec.canonical_views());
-    let report =
-        envs::consensus::verify(&spec, &best, &envs::consensus::Limits::default()).unwrap();
-    assert!(report.verified, "{report:?}");
-    assert_eq!(report.instances, 32);
-    let table = selfplay::games::consensus::explain::explain(
-        &spec,
-        &best,
-        &envs::consensus::Limits::default(),
-    )
-    .unwrap();
-    assert!(table.contains("round 1: 2 views: send in 2"), "{table}");
-    assert!(table.contains("round 2: 40 views: send in 40"), "{table}");
+    // docs/results.md: seeds 3, 1, 4 and 5 first verify between 28,672 and
+    // 40,960 episodes, seed 2 at 108,544. Here 51,200 (25% over 40,960),
+    // stopping when verified, and 3 of 5 must.
+    k_of_n(3, &[1, 2, 3, 4, 5], |seed| {
+        let dir = tempfile::tempdir().unwrap();
+        let set = format!("seed={seed}");
+        let res = load(
+            &experiment("pki_inference_n4.toml"),
+            &[&set, "train.episodes=51200", "eval.episodes=500"],
+        );
+        let rows = run(&res, dir.path());
+        verified_at_the_end(&rows)?;
+        check(rows.last().unwrap().episodes < 51200, || {
+            "it did not stop when verified".into()
+        })?;
+        // Verified again from the checkpoint, over every placement, input
+        // and Byzantine choice.
+        let (spec, best) = selfplay::games::consensus::explain::from_checkpoint(
+            &dir.path().join("honest_best.safetensors"),
+        )
+        .unwrap();
+        assert!(spec.canonical_views());
+        let limits = envs::consensus::Limits::default();
+        let report = envs::consensus::verify(&spec, &best, &limits).unwrap();
+        check(report.verified && report.instances == 32, || {
+            format!("the best checkpoint: {report:?}")
+        })?;
+        // Seed 3's protocol waits for the signed relays, sending in rounds
+        // 1 and 2 (docs/learning.md shows its table).
+        if seed == 3 {
+            let table =
+                selfplay::games::consensus::explain::explain(&spec, &best, &limits).unwrap();
+            check(
+                table.contains("round 1: 2 views: send in 2")
+                    && table.contains("round 2: 40 views: send in 40"),
+                || format!("seed 3's table: {table}"),
+            )?;
+        }
+        Ok(())
+    });
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! samples from others), the evaluation schedule, the counters, the
 //! learners' statistics between rows, `metrics.csv`, the checkpoints and the best
 //! honest protocol, `state.safetensors` and `--resume`, `timing.csv`, the
-//! progress bar and the plot.
+//! progress bar and the plot. A game may keep its own schedule of rows
+//! ([`Game::schedule`]): hardening writes a row per iteration.
 
 use crate::config::Experiment;
 use crate::export::{csv_bytes, write_atomic, TimingRow};

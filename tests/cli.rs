@@ -871,3 +871,56 @@ fn a_killed_hardening_run_resumes_to_the_same_result() {
         }
     }
 }
+
+/// `selfplay sweep` sweeps a hardening config (`harden.enabled`): each run
+/// a hardening run of its own, its rows in the combined CSV.
+#[test]
+fn a_hardening_config_sweeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/harden.toml");
+    let out = selfplay()
+        .args(["sweep", file, "--jobs", "1", "--root"])
+        .arg(dir.path())
+        .args(["--set", "harden.enabled=true", "--set", "env.n=3"])
+        .args([
+            "--set",
+            "harden.iterations=1",
+            "--set",
+            "harden.distill_epochs=2",
+        ])
+        .args([
+            "--set",
+            "harden.attack_episodes=256",
+            "--set",
+            "harden.attempts=1",
+        ])
+        .args([
+            "--set",
+            "harden.defend_episodes=256",
+            "--set",
+            "train.batch=128",
+        ])
+        .args(["--set", "sweep.seeds=[1, 2]"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(dir.path().join("harden/metrics.csv")).unwrap();
+    assert!(
+        csv.starts_with("run,seed,n,f,rounds,identity,faults,attempt,iteration"),
+        "{csv}"
+    );
+    for seed in [1, 2] {
+        assert_eq!(
+            csv.matches(&format!("harden/seed={seed},{seed},3,"))
+                .count(),
+            2,
+            "{csv}"
+        );
+        let run = dir.path().join(format!("harden/seed={seed}"));
+        assert!(run.join("protocol.txt").exists() && run.join("curves.svg").exists());
+    }
+}

@@ -62,6 +62,12 @@ pub struct Experiment {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HardenConfig {
+    /// `selfplay FILE` hardens instead of training (what `selfplay harden
+    /// FILE` sets): the consensus game's hardening schedule, through the one
+    /// runner, so it resumes, plots and sweeps like any run. Written only
+    /// when set, so other runs' `config.toml` keep their bytes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub enabled: bool,
     /// Attack-verify-defend iterations at most, per attempt.
     pub iterations: usize,
     /// Starts from the starting protocol: when one runs out of iterations
@@ -84,6 +90,7 @@ pub struct HardenConfig {
 impl Default for HardenConfig {
     fn default() -> Self {
         HardenConfig {
+            enabled: false,
             iterations: 8,
             attempts: 1,
             attack_episodes: 20480,

@@ -175,6 +175,11 @@ pub struct TimingRow {
 
 /// Reads the rows of a `metrics.csv`.
 pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<MetricsRow>> {
+    read_csv(path)
+}
+
+/// Reads the rows of a `metrics.csv` of any game's rows.
+pub fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
     let shown = path.display();
     let mut r =
         csv::Reader::from_path(path).map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;

@@ -1,6 +1,6 @@
 use clap::{Args, Parser, Subcommand};
 use envs::consensus::Limits;
-use selfplay::folder::{self, RunFlags};
+use selfplay::folder::RunFlags;
 use selfplay::games::Registry;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,42 +88,13 @@ enum Command {
     },
 }
 
-impl RunArgs {
-    /// `--resume` for a kind of run that keeps no state: refused, not ignored.
-    fn no_resume(&self, what: &str) -> Result<(), String> {
-        if self.resume {
-            return Err(format!(
-                "--resume: {what} keep no state to go on from; run again with --overwrite to start over"
-            ));
-        }
-        Ok(())
-    }
-}
-
 fn run_cmd(a: RunArgs) -> Result<(), String> {
     let job = match &a.file {
         Some(path) => selfplay::games::load_job(path, &a.flags.sets()),
         None => selfplay::games::default_job(&a.flags.sets()),
     }
     .map_err(|e| e.to_string())?;
-    if !job.trains() {
-        a.no_resume("evaluation runs")?;
-    }
-    let out = a.flags.out(job.name());
-    let _folder = folder::open(&out, a.flags.mode(a.resume)).map_err(|e| format!("{e:#}"))?;
-    if a.resume && !selfplay::runner::can_resume(job.exp(), &out).map_err(|e| format!("{e:#}"))? {
-        return Err(format!(
-            "--resume: {} holds no saved state ({}) to go on from",
-            out.display(),
-            selfplay::runner::STATE
-        ));
-    }
-    if job.trains() {
-        selfplay::runner::one_thread_inside_runs();
-    }
-    job.run(&out, a.flags.quiet, a.resume)
-        .map_err(|e| format!("{e:#}"))?;
-    Ok(())
+    selfplay::games::run_in_folder(&*job, &a.flags, a.resume)
 }
 
 fn main() -> ExitCode {

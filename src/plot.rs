@@ -5,8 +5,9 @@
 //! Every game's run folder is plotted from the columns its rows have: a
 //! consensus or sampling-game run by `episodes`, a reliable-broadcast run
 //! likewise (no win rates: its panels are the attack and the learners), a
-//! `harden` run by `honest_episodes`. A column a game does not write is
-//! left out, never indexed.
+//! hardening run by its rows, one per iteration, every attempt in turn (its
+//! `honest_episodes` start over with each attempt). A column a game does
+//! not write is left out, never indexed.
 
 use crate::export::write_atomic;
 use anyhow::{bail, Context};
@@ -52,6 +53,11 @@ impl Table {
             }
             rows += 1;
         }
+        // A hardening run's rows are its iterations: the axis counts them.
+        if columns.contains_key("iteration") && columns.contains_key("attempt") {
+            let at = (0..rows).map(|k| Some(k as f64)).collect();
+            columns.insert(ITERATIONS.into(), at);
+        }
         Ok(Table {
             columns,
             byzantine,
@@ -59,13 +65,13 @@ impl Table {
         })
     }
 
-    /// The column of training episodes the curves run along, with the
-    /// axis's words: `episodes` in every game's training rows, a `harden`
-    /// run's `honest_episodes`; `None` when the file has neither.
+    /// The column the curves run along, with the axis's words: `episodes`
+    /// in every game's training rows, a hardening run's iterations; `None`
+    /// when the file has neither.
     fn x_axis(&self) -> Option<(&'static str, &'static str)> {
         [
             ("episodes", "training episodes"),
-            ("honest_episodes", "honest training episodes"),
+            (ITERATIONS, "hardening iterations (every attempt in turn)"),
         ]
         .into_iter()
         .find(|(c, _)| self.columns.contains_key(*c))
@@ -85,6 +91,9 @@ impl Table {
             .collect()
     }
 }
+
+/// The column a hardening run's rows are counted in (not in its file).
+const ITERATIONS: &str = " iterations";
 
 /// A line of a panel: column, legend label, colour, dashed.
 type Line = (&'static str, &'static str, RGBColor, bool);
@@ -176,7 +185,7 @@ pub fn plot(run: &Path) -> anyhow::Result<PathBuf> {
     }
     let Some((x_name, x_desc)) = table.x_axis() else {
         bail!(
-            "{}: no episodes column (episodes, or a harden run's honest_episodes): \
+            "{}: no episodes column (episodes, or a harden run's iteration and attempt): \
              not a metrics file selfplay wrote",
             metrics.display()
         );

@@ -6,7 +6,8 @@
 //! samples from others), the evaluation schedule, the counters, the
 //! learners' statistics between rows, `metrics.csv`, the checkpoints and the best
 //! honest protocol, `state.safetensors` and `--resume`, `timing.csv`, the
-//! progress bar and the plot.
+//! progress bar and the plot. A game may keep its own schedule of rows
+//! ([`Game::schedule`]): hardening writes a row per iteration.
 
 use crate::config::Experiment;
 use crate::export::{csv_bytes, write_atomic, TimingRow};
@@ -14,6 +15,7 @@ use crate::state::{saved_state, RunState};
 use crate::streams::stream;
 use crate::timing::Timing;
 use agents::checkpoint::{self, Meta};
+use agents::mlp::NamedArray;
 use agents::{Learner, Stats, StatsSum};
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -100,6 +102,17 @@ pub struct Network {
     pub rounds: u8,
 }
 
+/// What comes next in a game that keeps its own schedule ([`Game::schedule`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Next {
+    /// An epoch.
+    Epoch,
+    /// A row (then the save point that follows every row).
+    Row,
+    /// The end of the run.
+    End,
+}
+
 /// One game's run, as the runner drives it.
 pub trait Game {
     /// One row of `metrics.csv`.
@@ -119,6 +132,14 @@ pub trait Game {
     }
     /// Whether a team learns: a run with a training loop and a saved state.
     fn trains(&self) -> bool;
+    /// The game's own schedule, if its rows do not fall every
+    /// `train.eval_every` episodes (hardening: a row per iteration, an end
+    /// when verified): what comes next. `None` (the default): the runner's
+    /// schedule, a row every `train.eval_every` episodes up to
+    /// `train.episodes`, and `train.stop_when_verified`.
+    fn schedule(&self) -> Option<Next> {
+        None
+    }
 
     /// Rows of fixed teams, written before any training (and not again on
     /// a resume): all of an evaluation run's rows.
@@ -135,6 +156,11 @@ pub trait Game {
     fn learner_mut(&mut self, side: Side) -> Option<&mut Learner>;
     /// The shape of a side's network, for its checkpoint.
     fn network(&self, side: Side) -> Network;
+    /// The training episodes a side's checkpoint records (by default every
+    /// episode of the run so far).
+    fn trained(&self, _side: Side, at: &At) -> u64 {
+        at.episodes
+    }
 
     /// Called before the epochs between two rows (or after a resume).
     fn begin_stretch(&mut self) -> anyhow::Result<()> {
@@ -171,6 +197,23 @@ pub trait Game {
 
     fn saved(&self) -> Self::Saved;
     fn restore(&mut self, saved: Self::Saved);
+    /// Networks a resume needs beyond the learners (for instance a pool of
+    /// frozen attackers), saved in `state.safetensors` beside them.
+    fn tensors(&self) -> Vec<(String, NamedArray)> {
+        vec![]
+    }
+    /// Reads back what [`Game::tensors`] saved; called after
+    /// [`Game::restore`] and before the learners are restored, so a game
+    /// can build the learners its saved part names.
+    fn restore_tensors(&mut self, _tensors: &checkpoint::Tensors) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Files of the game's own, written once the last row is saved (for
+    /// instance the hardened protocol's decision table).
+    fn finish(&mut self, _out: &Path, _say: &dyn Fn(String)) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// One thread inside a training run (rayon reads this variable): runs
@@ -255,11 +298,13 @@ struct Training<'a, G: Game> {
 impl<'a, G: Game> Training<'a, G> {
     fn new(game: &'a mut G, out: &'a Path, say: &'a dyn Fn(String), quiet: bool) -> Self {
         let (seed, episodes) = (game.exp().seed, game.exp().train.episodes);
+        // A game of its own schedule has no total to count towards.
+        let total = game.schedule().is_none().then_some(episodes);
         Training {
             game,
             out,
             say,
-            bar: progress(episodes, quiet),
+            bar: progress(total, quiet),
             play: stream(seed, 1),
             update: stream(seed, 2),
             at: At::default(),
@@ -270,15 +315,14 @@ impl<'a, G: Game> Training<'a, G> {
         }
     }
 
-    /// The loop: a row at every evaluation point, and between two rows the
-    /// epochs that lead to the next.
+    /// The loop: the epochs up to the next row, the row, its save point,
+    /// until the run is over.
     fn go(
         mut self,
         saved: Option<(RunState<G::Saved>, checkpoint::Tensors)>,
     ) -> anyhow::Result<Vec<G::Row>> {
-        let train = self.game.exp().train.clone();
         // A resumed run already has its row at this point.
-        let mut evaluated = match saved {
+        let mut resumed = match saved {
             Some(saved) => {
                 self.restore(saved)?;
                 true
@@ -292,40 +336,74 @@ impl<'a, G: Game> Training<'a, G> {
             }
         };
         loop {
-            if !std::mem::take(&mut evaluated) {
+            if !std::mem::take(&mut resumed) {
+                self.stretch()?;
                 self.evaluate()?;
                 self.save()?;
             }
-            if self.at.episodes >= train.episodes {
+            if self.over() {
                 break;
             }
-            // The goal is reached; training on would only let the protocol drift.
-            let verified = self.rows.last().is_some_and(|r| self.game.verified(r));
-            if train.stop_when_verified && self.game.learner(Side::Honest).is_some() && verified {
-                let at = self.at.episodes;
-                self.say(format!(
-                    "verified at {at} episodes: training stops (train.stop_when_verified)"
-                ));
-                break;
-            }
-            let clock = Instant::now();
-            let from = self.at.episodes;
-            let next = ((from / train.eval_every + 1) * train.eval_every).min(train.episodes);
-            self.game.begin_stretch()?;
-            while self.at.episodes < next {
-                self.epoch()?;
-            }
-            let (to, name) = (self.at.episodes, self.game.name().to_string());
-            let secs = clock.elapsed().as_secs_f64();
-            self.timing.train(&name, to, secs, to - from);
         }
         self.bar.finish_and_clear();
         write_atomic(
             &self.out.join("metrics.csv"),
             &self.game.write_rows(&self.rows)?,
         )?;
-        finish(self.game.name(), self.out, self.say, &self.timing)?;
+        let (out, say) = (self.out, self.say);
+        self.game.finish(out, say)?;
+        finish(self.game.name(), out, say, &self.timing)?;
         Ok(self.rows)
+    }
+
+    /// Whether the run ends after its last row: the game's own schedule
+    /// says so, or every episode is played, or the goal is reached.
+    fn over(&self) -> bool {
+        if let Some(next) = self.game.schedule() {
+            return next == Next::End;
+        }
+        let train = &self.game.exp().train;
+        if self.at.episodes >= train.episodes {
+            return true;
+        }
+        // The goal is reached; training on would only let the protocol drift.
+        let verified = self.rows.last().is_some_and(|r| self.game.verified(r));
+        if train.stop_when_verified && self.game.learner(Side::Honest).is_some() && verified {
+            let at = self.at.episodes;
+            self.say(format!(
+                "verified at {at} episodes: training stops (train.stop_when_verified)"
+            ));
+            return true;
+        }
+        false
+    }
+
+    /// The epochs between two rows, timed: up to the game's next row if it
+    /// keeps its own schedule, else up to the next multiple of
+    /// `train.eval_every` (none before the first row, at 0 episodes).
+    fn stretch(&mut self) -> anyhow::Result<()> {
+        let train = self.game.exp().train.clone();
+        let from = self.at.episodes;
+        let next = match self.at.evals {
+            0 => 0,
+            _ => ((from / train.eval_every + 1) * train.eval_every).min(train.episodes),
+        };
+        let own = self.game.schedule().is_some();
+        if !own && from >= next {
+            return Ok(());
+        }
+        let clock = Instant::now();
+        self.game.begin_stretch()?;
+        while match self.game.schedule() {
+            Some(s) => s == Next::Epoch,
+            None => self.at.episodes < next,
+        } {
+            self.epoch()?;
+        }
+        let (to, name) = (self.at.episodes, self.game.name().to_string());
+        let secs = clock.elapsed().as_secs_f64();
+        self.timing.train(&name, to, secs, to - from);
+        Ok(())
     }
 
     /// Says `line` above the progress bar.
@@ -337,6 +415,8 @@ impl<'a, G: Game> Training<'a, G> {
     /// rows written up to it, the counters and the streams' positions.
     fn restore(&mut self, saved: (RunState<G::Saved>, checkpoint::Tensors)) -> anyhow::Result<()> {
         let (st, tensors) = saved;
+        self.game.restore(st.game);
+        self.game.restore_tensors(&tensors)?;
         for (side, steps) in [
             (Side::Honest, st.honest_steps),
             (Side::Byzantine, st.byzantine_steps),
@@ -356,7 +436,6 @@ impl<'a, G: Game> Training<'a, G> {
             );
         }
         self.rows.truncate(st.rows);
-        self.game.restore(st.game);
         self.timing = Timing::resume(&self.out.join("timing.csv"));
         self.best = self
             .rows
@@ -422,7 +501,7 @@ impl<'a, G: Game> Training<'a, G> {
         }
         self.at.episodes += played.episodes;
         self.at.epoch += 1;
-        let total = self.game.exp().train.episodes;
+        let total = self.bar.length().unwrap_or(u64::MAX);
         self.bar.set_position(self.at.episodes.min(total));
         Ok(())
     }
@@ -445,7 +524,7 @@ impl<'a, G: Game> Training<'a, G> {
                 heads: net.heads,
                 hidden: hidden.clone(),
                 rounds: net.rounds,
-                episodes: self.at.episodes,
+                episodes: game.trained(side, &self.at),
                 config: config.clone(),
             }
         };
@@ -495,6 +574,7 @@ impl<'a, G: Game> Training<'a, G> {
                 tensors.extend(checkpoint::learner_state(l, side.name()));
             }
         }
+        tensors.extend(game.tensors());
         // Written last: a killed run resumes from its last complete row.
         checkpoint::write_tensors(&out.join(STATE), &tensors, &serde_json::to_string(&st)?)
             .map_err(anyhow::Error::msg)
@@ -513,14 +593,19 @@ fn finite(team: &str, epoch: u64, s: &Stats) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A progress bar on stderr: hidden when quiet or when stderr is not a terminal.
-fn progress(total: u64, quiet: bool) -> ProgressBar {
+/// A progress bar on stderr: hidden when quiet or when stderr is not a
+/// terminal; with no total (a game of its own schedule), a count.
+fn progress(total: Option<u64>, quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+    let template = match total {
+        Some(_) => "{bar:30} {pos}/{len} episodes, {rate} episodes/s | {msg}",
+        None => "{pos} episodes, {rate} episodes/s | {msg}",
+    };
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} episodes, {rate} episodes/s | {msg}")
+        ProgressStyle::with_template(template)
             .expect("a valid template")
             .with_key(
                 "rate",

@@ -810,3 +810,139 @@ fn sweeps_run_every_game() {
         );
     }
 }
+
+/// Hardening stopped as a kill stops it (after its k-th row, before that
+/// row's save point: here mid-defence and between two attempts) and resumed
+/// with `selfplay harden --resume` writes what an uninterrupted run writes:
+/// metrics, checkpoints, the saved state, the protocol's table; and it
+/// plots its iterations.
+#[test]
+fn a_killed_hardening_run_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/harden.toml");
+    // Six rows: an attacker trained in the first iteration, replays added
+    // by verify_every, a second attempt.
+    let sets: Vec<String> = [
+        "env.n=3",
+        "honest.kind=learned",
+        "harden.iterations=2",
+        "harden.attempts=2",
+        "harden.attack_episodes=1024",
+        "harden.defend_episodes=1024",
+        "harden.verify_every=256",
+        "train.batch=128",
+        "train.eval_every=256",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let flags: Vec<String> = sets
+        .iter()
+        .flat_map(|s| ["--set".into(), s.clone()])
+        .collect();
+    let whole = dir.path().join("whole");
+    let status = selfplay()
+        .args(["harden", file, "--quiet", "--out"])
+        .arg(&whole)
+        .args(&flags)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(lines(&whole.join("metrics.csv")), 7);
+    let svg = std::fs::read_to_string(whole.join("curves.svg")).unwrap();
+    assert!(
+        svg.contains("hardening iterations") && svg.contains("optimal attack rate"),
+        "{svg}"
+    );
+    let path = std::path::Path::new(file);
+    let res = selfplay::games::consensus::config::load_harden(path, &sets).unwrap();
+    for k in [1, 3] {
+        let killed = dir.path().join(format!("killed_{k}"));
+        let rows = std::cell::Cell::new(0);
+        let say = |line: String| {
+            if line.starts_with("epoch") {
+                rows.set(rows.get() + 1);
+                assert!(rows.get() <= k, "killed");
+            }
+        };
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            selfplay::games::consensus::harden::harden(&res, &killed, &say)
+        }));
+        assert!(run.is_err());
+        assert_eq!(lines(&killed.join("metrics.csv")), k + 1);
+        let status = selfplay()
+            .args(["harden", file, "--quiet", "--resume", "--out"])
+            .arg(&killed)
+            .args(&flags)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for f in [
+            "metrics.csv",
+            "honest.safetensors",
+            "honest_best.safetensors",
+            "byzantine.safetensors",
+            "state.safetensors",
+            "protocol.txt",
+        ] {
+            let read = |d: &std::path::Path| std::fs::read(d.join(f)).unwrap();
+            assert!(
+                read(&killed) == read(&whole),
+                "{f} differs after a resume at row {k}"
+            );
+        }
+    }
+}
+
+/// `selfplay sweep` sweeps a hardening config (`harden.enabled`): each run
+/// a hardening run of its own, its rows in the combined CSV.
+#[test]
+fn a_hardening_config_sweeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/harden.toml");
+    let out = selfplay()
+        .args(["sweep", file, "--jobs", "1", "--root"])
+        .arg(dir.path())
+        .args(["--set", "harden.enabled=true", "--set", "env.n=3"])
+        .args([
+            "--set",
+            "harden.iterations=1",
+            "--set",
+            "harden.distill_epochs=2",
+        ])
+        .args([
+            "--set",
+            "harden.attack_episodes=256",
+            "--set",
+            "harden.attempts=1",
+        ])
+        .args([
+            "--set",
+            "harden.defend_episodes=256",
+            "--set",
+            "train.batch=128",
+        ])
+        .args(["--set", "sweep.seeds=[1, 2]"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(dir.path().join("harden/metrics.csv")).unwrap();
+    assert!(
+        csv.starts_with("run,seed,n,f,rounds,identity,faults,attempt,iteration"),
+        "{csv}"
+    );
+    for seed in [1, 2] {
+        assert_eq!(
+            csv.matches(&format!("harden/seed={seed},{seed},3,"))
+                .count(),
+            2,
+            "{csv}"
+        );
+        let run = dir.path().join(format!("harden/seed={seed}"));
+        assert!(run.join("protocol.txt").exists() && run.join("curves.svg").exists());
+    }
+}

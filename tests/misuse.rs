@@ -98,7 +98,7 @@ fn plot_draws_every_games_run_folder() {
     for (run, x_axis, line) in [
         (
             "hd",
-            "honest training episodes",
+            "hardening iterations",
             "optimal attack rate (verifier)",
         ),
         ("rb", "training episodes", "optimal attack rate (verifier)"),
@@ -544,7 +544,7 @@ fn help_describes_every_argument_and_offers_no_refused_flag() {
     let help = |args: &[&str]| ok(selfplay().args(args).arg("--help").output().unwrap());
     let harden = help(&["harden"]);
     assert!(
-        !harden.contains("--resume") && !harden.contains("byz_break"),
+        harden.contains("--resume") && !harden.contains("byz_break"),
         "{harden}"
     );
     let synth = help(&["synthesize"]);

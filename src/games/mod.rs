@@ -72,6 +72,38 @@ pub trait Job: Send + Sync {
     fn run(&self, out: &Path, quiet: bool, resume: bool) -> anyhow::Result<()>;
 }
 
+/// Runs `job` in its run folder (`--out`, or `results/<name>`), as
+/// `selfplay FILE` and `selfplay harden` do: the folder opened and locked
+/// (refused if it holds an earlier run, unless resumed or overwritten), a
+/// resume refused for a job that keeps no state or a folder without one.
+pub fn run_in_folder(
+    job: &dyn Job,
+    flags: &crate::folder::RunFlags,
+    resume: bool,
+) -> Result<(), String> {
+    if !job.trains() && resume {
+        return Err(
+            "--resume: evaluation runs keep no state to go on from; run again with \
+                    --overwrite to start over"
+                .into(),
+        );
+    }
+    let out = flags.out(job.name());
+    let _folder = crate::folder::open(&out, flags.mode(resume)).map_err(|e| format!("{e:#}"))?;
+    if resume && !crate::runner::can_resume(job.exp(), &out).map_err(|e| format!("{e:#}"))? {
+        return Err(format!(
+            "--resume: {} holds no saved state ({}) to go on from",
+            out.display(),
+            crate::runner::STATE
+        ));
+    }
+    if job.trains() {
+        crate::runner::one_thread_inside_runs();
+    }
+    job.run(&out, flags.quiet, resume)
+        .map_err(|e| format!("{e:#}"))
+}
+
 /// The games a command can reach: the built-in ones, and any a program
 /// using the library adds (`examples/custom_game.rs`).
 pub struct Registry {

@@ -23,8 +23,19 @@ pub fn load(path: &Path) -> Result<Resolved, LoadError> {
 /// before validation, so an override is checked exactly like the file.
 /// For the commands that play the consensus game only (`harden`).
 pub fn load_with(path: &Path, sets: &[String]) -> Result<Resolved, LoadError> {
+    load_as(path, sets, false)
+}
+
+/// [`load_with`] with `harden.enabled` set before the checks: the
+/// experiment as `selfplay harden` runs it.
+pub fn load_harden(path: &Path, sets: &[String]) -> Result<Resolved, LoadError> {
+    load_as(path, sets, true)
+}
+
+fn load_as(path: &Path, sets: &[String], harden: bool) -> Result<Resolved, LoadError> {
     let file = path.display().to_string();
-    let (exp, _) = load_experiment(&Registry::built_in(), path, sets)?;
+    let (mut exp, _) = load_experiment(&Registry::built_in(), path, sets)?;
+    exp.harden.enabled |= harden;
     if exp.game != "consensus" {
         return Err(LoadError::new(
             &file,
@@ -70,9 +81,11 @@ impl Resolved {
         self.exp.name.as_deref().unwrap_or("experiment")
     }
 
-    /// Whether any team learns (a training run) or not (an evaluation).
+    /// Whether any team learns (a training run, hardening included) or not
+    /// (an evaluation).
     pub fn trains(&self) -> bool {
-        matches!(self.honest, HonestTeam::Learned(_))
+        self.exp.harden.enabled
+            || matches!(self.honest, HonestTeam::Learned(_))
             || matches!(self.byzantine, ByzantineTeam::Learned(_))
     }
 }

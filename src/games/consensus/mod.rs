@@ -110,9 +110,15 @@ impl crate::games::Job for Resolved {
         Resolved::trains(self)
     }
 
+    /// Training, or with `harden.enabled` the hardening schedule: both
+    /// through the one runner.
     fn run(&self, out: &Path, quiet: bool, resume: bool) -> anyhow::Result<()> {
         let say = crate::out::sayer(quiet);
-        crate::runner::run(&mut game::Consensus::new(self)?, out, &say, quiet, resume)?;
-        Ok(())
+        match self.exp.harden.enabled {
+            true => crate::runner::run(&mut harden::Harden::new(self)?, out, &say, quiet, resume)
+                .map(drop),
+            false => crate::runner::run(&mut game::Consensus::new(self)?, out, &say, quiet, resume)
+                .map(drop),
+        }
     }
 }

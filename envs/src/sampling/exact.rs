@@ -1022,7 +1022,8 @@ impl Solver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consensus::rules::{all, bits, outcome_for, Episode, Instance};
+    use crate::consensus::comm::outcome_for;
+    use crate::consensus::rules::{all, bits, Episode, Instance};
     use crate::consensus::spec::{EnvConfig, NONE};
     use crate::sampling::{
         Slush, SlushConfig, SlushEnv, SlushRule, Snowflake, HOLD0, HOLD1, TRIVIAL,

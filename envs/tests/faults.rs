@@ -80,7 +80,8 @@ fn atomic_commit_needs_the_votes_flooded() {
 
 #[test]
 fn atomic_commit_properties_are_named() {
-    use envs::consensus::rules::{outcome, Episode, Instance};
+    use envs::consensus::comm::outcome;
+    use envs::consensus::rules::{Episode, Instance};
     let s = spec(3, 1, Comm::AtomicCommit, Faults::Crash, 3);
     let mut ep = Episode::start(
         &s,

@@ -24,7 +24,6 @@
 //! is the sender's INIT), so every arrival is from a new sender and only the
 //! number in flight matters, not who sent them.
 
-use super::protocols::RbProtocol;
 use serde::Serialize;
 
 /// Message kinds; INIT is only the sender's.
@@ -360,6 +359,20 @@ impl Decision {
     pub fn own(&self) -> u8 {
         self.sends | self.myself
     }
+}
+
+/// A deterministic honest protocol, run by every honest agent: what it
+/// sees ([`View`]) to what it does ([`Decision`]). Defined here, beside
+/// them, so the rules ask a protocol without knowing any; the scripted ones
+/// and their registry (`protocols`) and learned policies implement it.
+pub trait RbProtocol: Send + Sync {
+    /// The name used in outputs.
+    fn name(&self) -> String;
+
+    /// The decision on `view`. Called on every change of the view; sends
+    /// already made and a second delivery are ignored by the rules, so a
+    /// protocol may repeat itself.
+    fn act(&self, spec: &RbSpec, view: &View) -> Decision;
 }
 
 /// The messages carrying value `v` (INIT v, ECHO v, READY v).

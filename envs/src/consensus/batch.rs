@@ -1,7 +1,8 @@
 //! Many episodes at once over flat arrays: the environment learners and
 //! evaluations step. All episodes advance in lockstep, one round per `step`.
 
-use crate::consensus::rules::{self, all, empty_inbox, outcome, Episode, Instance, Outcome};
+use crate::consensus::comm::{outcome, Outcome};
+use crate::consensus::rules::{self, all, empty_inbox, voters, Episode, Instance};
 use crate::consensus::spec::{EnvSpec, Faults, NONE, SENDER};
 use crate::consensus::view::{self, View};
 use rand::{Rng, RngExt};
@@ -270,22 +271,6 @@ pub fn instances(spec: &EnvSpec) -> Vec<Instance> {
         }
     }
     out
-}
-
-/// The agents that hold an input under placement `byzantine`: the honest
-/// ones, every agent under crash and omission faults, and in a broadcast
-/// the designated sender if it is honest.
-pub(crate) fn voters(spec: &EnvSpec, byzantine: u32, sender: usize) -> u32 {
-    let v = if spec.faults() == Faults::Byzantine {
-        all(spec.n()) & !byzantine
-    } else {
-        all(spec.n())
-    };
-    if spec.broadcasts() {
-        v & 1 << sender
-    } else {
-        v
-    }
 }
 
 /// Number of instances [`instances`] would list, without listing them.

@@ -8,6 +8,7 @@
 //! seen in a round merged.
 
 use crate::consensus::budget::{Budget, Meter};
+use crate::consensus::comm::outcome;
 use crate::consensus::protocols::Protocol;
 use crate::consensus::rules::{self, bits, empty_inbox, Action, Episode, Instance, DROP};
 use crate::consensus::spec::{EnvSpec, Faults, NONE};
@@ -76,7 +77,7 @@ impl Search<'_> {
     /// P4 violation with nothing failed yet stays one).
     fn explore(&mut self, r: u8, ep: &Episode, inbox: &[u8]) -> bool {
         let spec = self.spec;
-        let o = rules::outcome(spec, ep);
+        let o = outcome(spec, ep);
         if !(o.agreement && o.validity) {
             return true;
         }

@@ -8,7 +8,7 @@
 //! `0..n-1` is agent `(i + 1 + d) mod n` (see [`crate::consensus::spec::offset`]).
 //!
 //! There are three layouts. The communication mode picks between relays and
-//! forwards ([`crate::consensus::comm::Mode::layout`]); anonymous channels replace
+//! forwards ([`crate::consensus::spec::ModeShape::layout`]); anonymous channels replace
 //! either by counts. Everything that reads a block by its meaning (views,
 //! traces, `explain`) goes through [`Layout::slot`] and [`Layout::index`],
 //! so the byte order is written down once, here; the engine's hot loops

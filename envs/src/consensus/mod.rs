@@ -18,9 +18,10 @@ pub mod view;
 
 pub use adversaries::Adversary;
 pub use batch::{instance_count, instances, sample_instance, BatchEnv};
+pub use comm::Outcome;
 pub use protocols::Protocol;
 pub use rewards::{Rewards, RoundPenaltyAt, Terminal};
-pub use rules::{Action, Episode, Instance, Outcome};
+pub use rules::{Action, Episode, Instance};
 pub use spec::{Comm, ConfigError, EnvConfig, EnvSpec, Faults, Identity, Switch, Synchrony, NONE};
 pub use trace::Trace;
 pub use verify::{verify, Limits, Report, VerifyError};

@@ -1,7 +1,8 @@
 //! Shaped rewards, per experiment. The reported win rate never depends on
 //! them: it is always [`Outcome::honest_wins`].
 
-use crate::consensus::rules::{bits, Episode, Outcome};
+use crate::consensus::comm::Outcome;
+use crate::consensus::rules::{bits, Episode};
 use crate::consensus::spec::EnvSpec;
 use serde::{Deserialize, Serialize};
 
@@ -284,7 +285,8 @@ impl Rewards {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consensus::rules::{outcome, Instance};
+    use crate::consensus::comm::outcome;
+    use crate::consensus::rules::Instance;
     use crate::consensus::spec::EnvConfig;
 
     fn game() -> EnvSpec {

@@ -2,9 +2,8 @@
 //! The batched environment and the exact verifier both step episodes through
 //! these functions, so what is verified is exactly what is played.
 
-use crate::consensus::comm::{Part, Property};
 use crate::consensus::inbox;
-use crate::consensus::spec::{offset, Comm, EnvSpec, Faults, Identity, DIRECT, MAX_N, NONE};
+use crate::consensus::spec::{offset, EnvSpec, Faults, Identity, DIRECT, MAX_N, NONE};
 use serde::Serialize;
 
 /// An honest agent's move in a round.
@@ -236,6 +235,22 @@ pub fn all(n: usize) -> u32 {
         u32::MAX
     } else {
         (1u32 << n) - 1
+    }
+}
+
+/// The agents that hold an input under placement `byzantine`: the honest
+/// ones, every agent under crash and omission faults, and in a broadcast
+/// the designated sender if it is honest.
+pub(crate) fn voters(spec: &EnvSpec, byzantine: u32, sender: usize) -> u32 {
+    let v = if spec.faults() == Faults::Byzantine {
+        all(spec.n()) & !byzantine
+    } else {
+        all(spec.n())
+    };
+    if spec.broadcasts() {
+        v & 1 << sender
+    } else {
+        v
     }
 }
 
@@ -638,96 +653,10 @@ fn erase(spec: &EnvSpec, r: u8, ep: &Episode, inbox: &mut [u8], b: usize, i: usi
     }
 }
 
-/// The verdicts on a finished episode: each of its mode's named properties
-/// ([`crate::consensus::comm::Property`]) held or not, folded into the three verdicts
-/// every game reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Outcome {
-    /// Every agreement property held (agreement; atomic commit's P1).
-    pub agreement: bool,
-    /// Every validity property held (validity; atomic commit's P3 and P4).
-    pub validity: bool,
-    /// Every termination property held (every agent still running decided
-    /// within the round cap; atomic commit's P5).
-    pub termination: bool,
-    /// The mode whose properties these are.
-    #[serde(skip)]
-    pub comm: Comm,
-    /// Bit `k`: the mode's `k`-th property failed.
-    #[serde(skip)]
-    pub failed: u16,
-}
-
-impl Outcome {
-    /// The verdicts of `comm`'s properties, `holds(k, property)` each.
-    pub fn of(comm: Comm, holds: impl FnMut(usize, &Property) -> bool) -> Outcome {
-        Outcome::of_list(comm, comm.mode().properties(), holds)
-    }
-
-    /// [`Outcome::of`] with the property list at hand: a mode's own
-    /// scoring passes its constant list, which the compiler can unroll.
-    #[inline(always)]
-    pub fn of_list(
-        comm: Comm,
-        properties: &'static [Property],
-        mut holds: impl FnMut(usize, &Property) -> bool,
-    ) -> Outcome {
-        let mut o = Outcome {
-            agreement: true,
-            validity: true,
-            termination: true,
-            comm,
-            failed: 0,
-        };
-        for (k, p) in properties.iter().enumerate() {
-            if !holds(k, p) {
-                o.failed |= 1 << k;
-                match p.part {
-                    Part::Agreement => o.agreement = false,
-                    Part::Validity => o.validity = false,
-                    Part::Termination => o.termination = false,
-                }
-            }
-        }
-        o
-    }
-
-    /// The reported win: the honest team wins iff every property holds.
-    pub fn honest_wins(&self) -> bool {
-        self.failed == 0
-    }
-
-    /// Names of the properties that failed, in the mode's order.
-    pub fn violated(&self) -> Vec<&'static str> {
-        let properties = self.comm.mode().properties().iter();
-        properties
-            .enumerate()
-            .filter(|(k, _)| self.failed >> k & 1 == 1)
-            .map(|(_, p)| p.name)
-            .collect()
-    }
-}
-
-/// Scores a finished episode on its mode's named properties.
-pub fn outcome(spec: &EnvSpec, ep: &Episode) -> Outcome {
-    crate::consensus::comm::score(spec, ep)
-}
-
-/// The agreement game's properties for any game of `n` agents that decide
-/// a bit from a bit (the sampling game has no [`EnvSpec`]).
-pub fn outcome_for(n: usize, ep: &Episode) -> Outcome {
-    use crate::consensus::comm::agreement;
-    let verdicts = [
-        agreement::agreement(n, ep),
-        agreement::validity(n, ep),
-        agreement::termination(n, ep),
-    ];
-    Outcome::of(Comm::Agreement, |k, _| verdicts[k])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consensus::comm::outcome;
     use crate::consensus::spec::{offset, relay_slot, EnvConfig};
 
     fn spec(n: usize, f: usize, identity: Identity, rounds: u8) -> EnvSpec {

@@ -3,8 +3,16 @@
 //! configuration (sizes `n`, `f`, rounds; the communication mode, synchrony,
 //! identity and fault model; a fixed placement or split); the changing state
 //! lives in [`crate::consensus::Episode`].
+//!
+//! This is the bottom layer of the game, above only the inbox layout: it
+//! names the communication mode ([`Comm`]) but holds none of its rules.
+//! What it needs from a mode to build an [`EnvSpec`] (a designated sender,
+//! the inbox layout, the settings the mode refuses) it asks through
+//! [`ModeShape`], a trait defined here that every mode implements
+//! ([`crate::consensus::comm::Mode`] extends it). So `comm` asks `spec`, and
+//! `spec` asks no module above it; [`EnvSpec::new`], which turns `cfg.comm`
+//! into its mode, lives in `comm`, where both are visible.
 
-pub use crate::consensus::comm::Comm;
 pub use crate::consensus::inbox::{broadcast_group, relay_slot, Layout, NONE};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -68,6 +76,23 @@ pub enum Identity {
     Anonymous,
 }
 
+/// What the honest agents must decide: the config's `comm` key. The name
+/// only: each mode's rules are in [`crate::consensus::comm`] (`Comm::mode`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Comm {
+    /// Byzantine agreement: every honest agent has an input; agree, and keep a unanimous input.
+    #[default]
+    Agreement,
+    /// Byzantine broadcast: one designated sender has the input.
+    Broadcast,
+    /// Interactive consistency: agree on the vector of all inputs.
+    InteractiveConsistency,
+    /// Atomic commit: inputs are votes (1 = yes), decisions commit (1) or
+    /// abort (0); the properties P1-P5 of Hui et al. Needs crash or omission faults.
+    AtomicCommit,
+}
+
 /// A switch of the game: every variant, each with the name configs and
 /// command-line flags use for it.
 pub trait Switch: Copy + 'static {
@@ -101,6 +126,24 @@ impl Switch for Synchrony {
             Synchrony::Synchronous => "synchronous",
             Synchrony::PartiallySynchronous => "partially_synchronous",
             Synchrony::Asynchronous => "asynchronous",
+        }
+    }
+}
+
+impl Switch for Comm {
+    const ALL: &'static [Comm] = &[
+        Comm::Agreement,
+        Comm::Broadcast,
+        Comm::InteractiveConsistency,
+        Comm::AtomicCommit,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Comm::Agreement => "agreement",
+            Comm::Broadcast => "broadcast",
+            Comm::InteractiveConsistency => "interactive_consistency",
+            Comm::AtomicCommit => "atomic_commit",
         }
     }
 }
@@ -217,6 +260,34 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// What building an [`EnvSpec`] needs from a communication mode, asked
+/// once: who holds an input, how a round block is laid out, which settings
+/// the mode refuses. Every mode implements it (a supertrait of
+/// [`crate::consensus::comm::Mode`]); the spec depends on this trait, not
+/// on the modes.
+pub trait ModeShape {
+    /// Whether each episode is one designated sender's broadcast: the
+    /// sender alone has an input, and messages carry forwarded values.
+    fn designated_sender(&self) -> bool {
+        false
+    }
+
+    /// How a round block lays out the messages an agent receives (with
+    /// ids; anonymous channels always count): relays by default.
+    fn layout(&self) -> Layout {
+        if self.designated_sender() {
+            Layout::Forwards
+        } else {
+            Layout::Relays
+        }
+    }
+
+    /// Refuses the settings this mode is not built for, naming the key.
+    fn validate(&self, _cfg: &EnvConfig) -> Result<(), ConfigError> {
+        Ok(())
+    }
+}
+
 /// Everything static about a configured game, plus index tables.
 ///
 /// Inbox: each agent `i` has, for every round `s` in `1..R` in which
@@ -228,7 +299,7 @@ pub struct EnvSpec {
     f: usize,
     rounds: u8,
     comm: Comm,
-    /// The mode's [`crate::consensus::comm::Mode::designated_sender`], asked once:
+    /// The mode's [`ModeShape::designated_sender`], asked once:
     /// the hot loops read it per message.
     designated_sender: bool,
     /// What each slot of a round block means.
@@ -417,21 +488,26 @@ impl EnvSpec {
         &self.peer_maps
     }
 
-    /// Validates `cfg` with the number of rounds already resolved.
-    pub fn new(cfg: &EnvConfig, rounds: u8) -> Result<EnvSpec, ConfigError> {
+    /// Validates `cfg` with the number of rounds already resolved, asking
+    /// `mode` (`cfg.comm`'s: see [`EnvSpec::new`]) what it needs.
+    pub(crate) fn for_mode<M: ModeShape + ?Sized>(
+        cfg: &EnvConfig,
+        rounds: u8,
+        mode: &M,
+    ) -> Result<EnvSpec, ConfigError> {
         check_size(cfg, rounds)?;
         let n = cfg.n;
-        cfg.comm.mode().validate(cfg)?;
+        mode.validate(cfg)?;
         let (delays, delta, gst) = timing(cfg, rounds)?;
         check_views(cfg)?;
         let byzantine_ids = byzantine_mask(cfg)?;
         check_ones(cfg)?;
         let anonymous = cfg.identity == Identity::Anonymous;
-        let broadcast = cfg.comm.broadcasts();
+        let broadcast = mode.designated_sender();
         let layout = if anonymous {
             Layout::Counts
         } else {
-            cfg.comm.mode().layout()
+            mode.layout()
         };
         let slots = layout.slots(n);
         let inbox_rounds = rounds as usize - 1;
@@ -484,7 +560,7 @@ impl EnvSpec {
             f: cfg.f,
             rounds,
             comm: cfg.comm,
-            designated_sender: cfg.comm.mode().designated_sender(),
+            designated_sender: mode.designated_sender(),
             layout,
             synchrony: cfg.synchrony,
             identity: cfg.identity,
@@ -538,7 +614,7 @@ impl EnvSpec {
     }
 
     /// Whether each episode is one designated sender's broadcast (see
-    /// [`crate::consensus::comm::Mode::designated_sender`]).
+    /// [`ModeShape::designated_sender`]).
     #[inline]
     pub fn broadcasts(&self) -> bool {
         self.designated_sender
@@ -827,208 +903,4 @@ fn check_ones(cfg: &EnvConfig) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(n: usize, f: usize, identity: Identity, rounds: u8) -> EnvSpec {
-        let cfg = EnvConfig {
-            n,
-            f,
-            identity,
-            ..EnvConfig::default()
-        };
-        EnvSpec::new(&cfg, rounds).unwrap()
-    }
-
-    #[test]
-    fn offsets_are_a_bijection_on_the_others() {
-        for n in 2..8 {
-            for i in 0..n {
-                let mut seen = vec![false; n];
-                for d in 0..n - 1 {
-                    let j = at_offset(n, i, d);
-                    assert_ne!(j, i);
-                    assert_eq!(offset(n, i, j), d);
-                    assert!(!seen[j]);
-                    seen[j] = true;
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn relay_slots_fill_the_block_exactly_once() {
-        for n in 3..8 {
-            let mut used = vec![0; (n - 1) * (n - 1)];
-            for u in used.iter_mut().take(n - 1) {
-                *u += 1;
-            }
-            for dj in 0..n - 1 {
-                for dk in (0..n - 1).filter(|&dk| dk != dj) {
-                    used[relay_slot(n, dj, dk)] += 1;
-                }
-            }
-            assert!(used.iter().all(|&u| u == 1), "n={n}: {used:?}");
-        }
-    }
-
-    #[test]
-    fn byzantine_heads_address_the_senders_slots() {
-        let s = spec(5, 2, Identity::Pki, 3);
-        for b in 0..5 {
-            for i in (0..5).filter(|&i| i != b) {
-                let (slot, origin) = s.head(b, i, 0);
-                assert_eq!(origin, DIRECT);
-                assert_eq!(slot, offset(5, i, b));
-                let mut origins = vec![];
-                for h in 1..s.heads {
-                    let (slot, k) = s.head(b, i, h);
-                    let k = k as usize;
-                    assert!(k != b && k != i);
-                    assert_eq!(slot, relay_slot(5, offset(5, i, b), offset(5, i, k)));
-                    origins.push(k);
-                }
-                let mut sorted = origins.clone();
-                sorted.sort();
-                assert_eq!(origins, sorted, "origins ascend by id");
-            }
-        }
-    }
-
-    #[test]
-    fn broadcast_groups_put_the_sender_first() {
-        for n in 2..7 {
-            for s in 0..n {
-                for i in 0..n {
-                    let mut groups: Vec<usize> = (0..n)
-                        .filter(|&j| j != i)
-                        .map(|j| broadcast_group(n, s, i, j))
-                        .collect();
-                    if i != s {
-                        assert_eq!(broadcast_group(n, s, i, s), 0);
-                    }
-                    groups.sort();
-                    assert_eq!(groups, (0..n - 1).collect::<Vec<_>>());
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn validation_names_the_key() {
-        let bad = |cfg: EnvConfig, rounds: u8| EnvSpec::new(&cfg, rounds).unwrap_err();
-        let e = bad(
-            EnvConfig {
-                f: 3,
-                ..EnvConfig::default()
-            },
-            2,
-        );
-        assert_eq!(e.key, "env.f");
-        assert!(e.to_string().starts_with("env.f = 3: needs f < n"));
-        assert_eq!(bad(EnvConfig::default(), 0).key, "env.rounds");
-        let e = bad(
-            EnvConfig {
-                comm: Comm::InteractiveConsistency,
-                faults: Faults::Crash,
-                ..EnvConfig::default()
-            },
-            2,
-        );
-        assert_eq!(e.key, "env.faults");
-        assert!(e.reason.contains("Byzantine faults"));
-        let e = bad(
-            EnvConfig {
-                comm: Comm::Broadcast,
-                identity: Identity::Anonymous,
-                ..EnvConfig::default()
-            },
-            2,
-        );
-        assert_eq!(e.key, "env.identity");
-        assert!(e.reason.contains("designated sender"));
-        let e = bad(
-            EnvConfig {
-                synchrony: Synchrony::Asynchronous,
-                comm: Comm::Broadcast,
-                ..EnvConfig::default()
-            },
-            2,
-        );
-        assert_eq!(e.key, "env.synchrony");
-        let e = bad(
-            EnvConfig {
-                synchrony: Synchrony::Asynchronous,
-                identity: Identity::Anonymous,
-                ..EnvConfig::default()
-            },
-            2,
-        );
-        assert_eq!(e.key, "env.identity");
-        let e = bad(
-            EnvConfig {
-                delta: Some(1),
-                ..EnvConfig::default()
-            },
-            2,
-        );
-        assert_eq!(e.key, "env.delta");
-        let e = bad(
-            EnvConfig {
-                synchrony: Synchrony::PartiallySynchronous,
-                delta: Some(3),
-                ..EnvConfig::default()
-            },
-            3,
-        );
-        assert_eq!(e.key, "env.delta");
-        let e = bad(
-            EnvConfig {
-                synchrony: Synchrony::PartiallySynchronous,
-                gst: Some(4),
-                ..EnvConfig::default()
-            },
-            3,
-        );
-        assert_eq!(
-            (e.key.as_str(), e.reason.as_str()),
-            ("env.gst", "needs 1 <= gst <= rounds = 3")
-        );
-        let e = bad(
-            EnvConfig {
-                synchrony: Synchrony::Asynchronous,
-                gst: Some(2),
-                ..EnvConfig::default()
-            },
-            3,
-        );
-        assert_eq!(e.key, "env.gst");
-        let e = bad(
-            EnvConfig {
-                byzantine_ids: Some(vec![0, 1]),
-                ..EnvConfig::default()
-            },
-            2,
-        );
-        assert_eq!(e.key, "env.byzantine_ids");
-        let e = bad(
-            EnvConfig {
-                ones: Some(3),
-                ..EnvConfig::default()
-            },
-            2,
-        );
-        assert_eq!(e.key, "env.ones");
-    }
-
-    #[test]
-    fn lamport_shostak_pease_bound_is_reported() {
-        assert!(spec(3, 1, Identity::Authenticated, 3)
-            .impossibility()
-            .is_some());
-        assert!(spec(4, 1, Identity::Authenticated, 3)
-            .impossibility()
-            .is_none());
-        assert!(spec(3, 1, Identity::Pki, 3).impossibility().is_none());
-    }
-}
+mod tests;

@@ -1,11 +1,10 @@
 //! Counterexample traces: a Byzantine schedule played out through the engine
 //! and written round by round, who sent what to whom and who decided what.
 
+use crate::consensus::comm::{outcome, Outcome};
 use crate::consensus::inbox::{heard, Slot};
 use crate::consensus::protocols::Protocol;
-use crate::consensus::rules::{
-    self, allowed, bits, empty_inbox, outcome, Action, Episode, Instance, Outcome, DROP,
-};
+use crate::consensus::rules::{self, allowed, bits, empty_inbox, Action, Episode, Instance, DROP};
 use crate::consensus::spec::{offset, EnvSpec, Faults, Identity, Switch, NONE};
 use crate::consensus::view::View;
 use serde::Serialize;

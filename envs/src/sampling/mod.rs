@@ -9,7 +9,8 @@
 
 pub mod exact;
 use crate::consensus::batch::instance_for;
-use crate::consensus::rules::{bits, outcome_for, Episode, Outcome};
+use crate::consensus::comm::{outcome_for, Outcome};
+use crate::consensus::rules::{bits, Episode};
 use crate::consensus::spec::{ConfigError, EnvConfig, NONE};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;

@@ -14,18 +14,10 @@ mod echo;
 mod imbs_raynal;
 mod rbl;
 
+/// The protocol trait lives in `game`, beside the view it reads and the
+/// decision it returns: protocols depend on the rules, not the reverse.
+pub use super::game::RbProtocol;
 use super::game::{Decision, RbSpec, View};
-
-/// A deterministic honest protocol, run by every honest agent.
-pub trait RbProtocol: Send + Sync {
-    /// The name used in outputs.
-    fn name(&self) -> String;
-
-    /// The decision on `view`. Called on every change of the view; sends
-    /// already made and a second delivery are ignored by the rules, so a
-    /// protocol may repeat itself.
-    fn act(&self, spec: &RbSpec, view: &View) -> Decision;
-}
 
 /// A scripted protocol: a name and a pure rule.
 pub struct Scripted {

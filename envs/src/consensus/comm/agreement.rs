@@ -3,14 +3,13 @@
 
 use super::{Mode, Part, Property};
 use crate::consensus::rules::{all, Episode};
+use crate::consensus::spec::ModeShape;
 
 pub struct Agreement;
 
-impl Mode for Agreement {
-    fn name(&self) -> &'static str {
-        "agreement"
-    }
+impl ModeShape for Agreement {}
 
+impl Mode for Agreement {
     fn properties(&self) -> &'static [Property] {
         PROPERTIES
     }

@@ -5,19 +5,11 @@
 
 use super::{Mode, Part, Property};
 use crate::consensus::rules::{all, Episode};
-use crate::consensus::spec::{ConfigError, EnvConfig, EnvSpec, Faults};
+use crate::consensus::spec::{ConfigError, EnvConfig, EnvSpec, Faults, ModeShape};
 
 pub struct AtomicCommit;
 
-impl Mode for AtomicCommit {
-    fn name(&self) -> &'static str {
-        "atomic_commit"
-    }
-
-    fn decides_commit_or_abort(&self) -> bool {
-        true
-    }
-
+impl ModeShape for AtomicCommit {
     fn validate(&self, cfg: &EnvConfig) -> Result<(), ConfigError> {
         if cfg.faults == Faults::Byzantine {
             return Err(ConfigError::new(
@@ -28,6 +20,12 @@ impl Mode for AtomicCommit {
             ));
         }
         Ok(())
+    }
+}
+
+impl Mode for AtomicCommit {
+    fn decides_commit_or_abort(&self) -> bool {
+        true
     }
 
     fn properties(&self) -> &'static [Property] {

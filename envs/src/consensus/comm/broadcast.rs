@@ -2,20 +2,15 @@
 //! honest agents agree, and if the sender is honest they all decide its input.
 
 use super::{Mode, Part, Property};
-use crate::consensus::batch::voters;
-use crate::consensus::rules::{Episode, Instance};
+use crate::consensus::rules::{voters, Episode, Instance};
 use crate::consensus::spec::{
-    ConfigError, EnvConfig, EnvSpec, Faults, Identity, Switch, Synchrony,
+    ConfigError, EnvConfig, EnvSpec, Faults, Identity, ModeShape, Switch, Synchrony,
 };
 use rand_chacha::ChaCha8Rng;
 
 pub struct Broadcast;
 
-impl Mode for Broadcast {
-    fn name(&self) -> &'static str {
-        "broadcast"
-    }
-
+impl ModeShape for Broadcast {
     fn designated_sender(&self) -> bool {
         true
     }
@@ -23,7 +18,9 @@ impl Mode for Broadcast {
     fn validate(&self, cfg: &EnvConfig) -> Result<(), ConfigError> {
         designated_sender_settings(cfg)
     }
+}
 
+impl Mode for Broadcast {
     fn sample(&self, spec: &EnvSpec, inst: &mut Instance, _: &mut ChaCha8Rng) {
         inst.inputs &= voters(spec, inst.byzantine, inst.sender as usize);
     }

@@ -6,17 +6,13 @@
 use super::broadcast::{designated_sender_settings, PROPERTIES};
 use super::{Mode, Property};
 use crate::consensus::rules::{self, all as all_of, Instance};
-use crate::consensus::spec::{ConfigError, EnvConfig, EnvSpec};
+use crate::consensus::spec::{ConfigError, EnvConfig, EnvSpec, ModeShape};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 pub struct InteractiveConsistency;
 
-impl Mode for InteractiveConsistency {
-    fn name(&self) -> &'static str {
-        "interactive_consistency"
-    }
-
+impl ModeShape for InteractiveConsistency {
     fn designated_sender(&self) -> bool {
         true
     }
@@ -24,7 +20,9 @@ impl Mode for InteractiveConsistency {
     fn validate(&self, cfg: &EnvConfig) -> Result<(), ConfigError> {
         designated_sender_settings(cfg)
     }
+}
 
+impl Mode for InteractiveConsistency {
     fn senders(&self, n: usize) -> usize {
         n
     }

@@ -8,39 +8,33 @@
 //! A mode's properties are named predicates over a finished episode
 //! ([`Property`]); the outcome, the violated names in a trace and the
 //! exact win rates all come from that one list, so a new property is one
-//! entry.
+//! entry; [`Outcome`] folds them into the three verdicts (`outcome.rs`).
+//!
+//! The layers of the game, each asking only those below it: `inbox` (the
+//! message layout), then `spec` (the settings and the static [`EnvSpec`]),
+//! then `rules` (one episode's moves), then the modes here, which score
+//! what `rules` played and say what `spec` needs through its
+//! [`ModeShape`] (a supertrait of [`Mode`]). So `spec` asks no mode and
+//! `rules` scores nothing: [`EnvSpec::new`] and [`Comm::mode`] are defined
+//! here, where the settings and the modes are both visible, and the engine
+//! (`batch`), the verifier and the traces sit on top and ask a mode through
+//! [`Comm::mode`].
 
 pub(crate) mod agreement;
 mod atomic_commit;
 mod broadcast;
 mod interactive_consistency;
+mod outcome;
 
 pub use agreement::Agreement;
 pub use atomic_commit::AtomicCommit;
 pub use broadcast::Broadcast;
 pub use interactive_consistency::InteractiveConsistency;
+pub use outcome::{outcome, outcome_for, Outcome};
 
-use crate::consensus::inbox::Layout;
-use crate::consensus::rules::{Episode, Instance, Outcome};
-use crate::consensus::spec::{ConfigError, EnvConfig, EnvSpec, Switch};
+use crate::consensus::rules::{Episode, Instance};
+use crate::consensus::spec::{Comm, ConfigError, EnvConfig, EnvSpec, ModeShape};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
-
-/// What the honest agents must decide: the config's `comm` key.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Comm {
-    /// Byzantine agreement: every honest agent has an input; agree, and keep a unanimous input.
-    #[default]
-    Agreement,
-    /// Byzantine broadcast: one designated sender has the input.
-    Broadcast,
-    /// Interactive consistency: agree on the vector of all inputs.
-    InteractiveConsistency,
-    /// Atomic commit: inputs are votes (1 = yes), decisions commit (1) or
-    /// abort (0); the properties P1-P5 of Hui et al. Needs crash or omission faults.
-    AtomicCommit,
-}
 
 impl Comm {
     /// The mode's rules: the one place a name turns into behaviour.
@@ -60,16 +54,11 @@ impl Comm {
     }
 }
 
-impl Switch for Comm {
-    const ALL: &'static [Comm] = &[
-        Comm::Agreement,
-        Comm::Broadcast,
-        Comm::InteractiveConsistency,
-        Comm::AtomicCommit,
-    ];
-
-    fn name(self) -> &'static str {
-        self.mode().name()
+impl EnvSpec {
+    /// Validates `cfg` with the number of rounds already resolved, under
+    /// the rules of its communication mode.
+    pub fn new(cfg: &EnvConfig, rounds: u8) -> Result<EnvSpec, ConfigError> {
+        EnvSpec::for_mode(cfg, rounds, cfg.comm.mode())
     }
 }
 
@@ -89,35 +78,12 @@ pub struct Property {
     pub holds: fn(&EnvSpec, &Episode) -> bool,
 }
 
-/// A communication mode.
-pub trait Mode: Sync {
-    /// The config's name for it (`comm = "..."`).
-    fn name(&self) -> &'static str;
-
-    /// Whether each episode is one designated sender's broadcast: the
-    /// sender alone has an input, and messages carry forwarded values.
-    fn designated_sender(&self) -> bool {
-        false
-    }
-
-    /// How a round block lays out the messages an agent receives (with
-    /// ids; anonymous channels always count): relays by default.
-    fn layout(&self) -> Layout {
-        if self.designated_sender() {
-            Layout::Forwards
-        } else {
-            Layout::Relays
-        }
-    }
-
+/// A communication mode: its rules. What building an [`EnvSpec`] asks of
+/// it (designated sender, layout, refused settings) is its [`ModeShape`].
+pub trait Mode: ModeShape + Sync {
     /// Whether decisions are commit (1) or abort (0) on votes, not values.
     fn decides_commit_or_abort(&self) -> bool {
         false
-    }
-
-    /// Refuses the settings this mode is not built for, naming the key.
-    fn validate(&self, _cfg: &EnvConfig) -> Result<(), ConfigError> {
-        Ok(())
     }
 
     /// How many agents can be the designated sender of an instance: all of

@@ -35,7 +35,8 @@
 use super::super::game::{self, Instance, RbSpec, Source, State, Step, PROPERTIES};
 use super::super::mirror;
 use super::super::protocols::RbProtocol;
-use super::canon::{label, recipient_mask, relabel, Classes, Frame, Fx, Layout, Packed, Words};
+use super::canon::{label, recipient_mask, relabel, Classes, Frame, Layout, Packed, Words};
+use super::hash::Fx;
 use super::limits::{bytes_per_state_keyed, Limits, TooBig};
 use super::{describe, Found, Invisible, Options, Retired};
 use std::collections::hash_map::Entry;

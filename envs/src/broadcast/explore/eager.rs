@@ -43,7 +43,7 @@
 use super::super::game::{self, Instance, Kind, Local, Msg, RbSpec, Reaction, Source, State, Step};
 use super::super::mirror;
 use super::super::protocols::RbProtocol;
-use super::canon::Fx;
+use super::hash::Fx;
 use super::retire::{is_retired, record_key};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;

@@ -47,10 +47,12 @@
 mod bfs;
 mod canon;
 mod eager;
+mod hash;
 mod limits;
 mod retire;
 
-pub use canon::{Frame, Fx};
+pub use canon::Frame;
+pub use hash::Fx;
 pub use limits::{bytes_per_state, bytes_per_state_keyed, Limits, TooBig, MAX_BYTES};
 
 use super::game::{self, Instance, RbSpec, State, Step, MAX_N};

@@ -3,7 +3,7 @@
 use super::super::game::{self, Instance, Kind, Local, Msg, RbSpec, Reaction, State};
 use super::super::mirror;
 use super::super::protocols::RbProtocol;
-use super::canon::Fx;
+use super::hash::Fx;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 

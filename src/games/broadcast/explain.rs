@@ -603,4 +603,70 @@ mod tests {
             "never deliver 0"
         );
     }
+
+    /// Bracha's decisions, read in the threshold view, give back its rules
+    /// in symbolic thresholds where it is one: at n = 4, f = 1 each action
+    /// is a rule over its own value; at n = 6, f = 1 its delivery on 2f + 1
+    /// = 3 READYs is no guard of the view (f + 1 = 2, the quorum 4), and the
+    /// explanation says so with a view where the nearest rule differs.
+    #[test]
+    fn bracha_reads_back_as_symbolic_threshold_rules() {
+        let reading = Reading {
+            view: ObsView::Thresholds,
+            ..Reading::default()
+        };
+        let p = scripted("bracha").unwrap();
+        let asked = |spec: &RbSpec| {
+            let mut out = vec![];
+            let n = spec.n as u8;
+            for input in [None, Some(0)] {
+                for init in [None, Some(0), Some(1)] {
+                    for v in 0..2 {
+                        for e in 0..=n {
+                            for r in 0..=n {
+                                let mut count = [0; 4];
+                                count[v] = e;
+                                count[2 + v] = r;
+                                let view = View {
+                                    input,
+                                    init,
+                                    count,
+                                    ..View::default()
+                                };
+                                out.push((view, p.act(spec, &view)));
+                            }
+                        }
+                    }
+                }
+            }
+            out
+        };
+        let spec = RbSpec::new(4, 1, RbFaults::Byzantine).unwrap();
+        let text = threshold_rules(&spec, reading, &asked(&spec));
+        for line in [
+            "  send INIT v when input v\n",
+            "  send ECHO v when INIT v read\n",
+            "  send READY v when ECHO v >= ceil((n+f+1)/2) or READY v >= f+1\n",
+            "  deliver v when READY v >= ceil((n+f+1)/2)\n",
+            "every rule reads a message as support for the value it carries",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        let spec = RbSpec::new(6, 1, RbFaults::Byzantine).unwrap();
+        let text = threshold_rules(&spec, reading, &asked(&spec));
+        assert!(
+            text.contains("  send READY v when ECHO v >= ceil((n+f+1)/2) or READY v >= f+1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  deliver v: no monotone threshold rule"),
+            "{text}"
+        );
+        // Where it differs: 3 READYs of one value, the protocol delivers.
+        assert!(
+            text.contains("READY 0/1 from 3/0") || text.contains("READY 0/1 from 0/3"),
+            "{text}"
+        );
+        assert!(text.contains("not every action is a rule"), "{text}");
+    }
 }

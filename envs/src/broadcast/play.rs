@@ -93,7 +93,7 @@ pub const LEVELS: usize = 3;
 /// f >= 1: one sender, f + 1 senders (at least one correct) and a
 /// Byzantine quorum ceil((n + f + 1) / 2) (more than (n + f) / 2: any two
 /// such sets share a correct agent). Why these three and not more:
-/// docs/reliable_broadcast_learning.md ("The threshold view").
+/// docs/reliable_broadcast.md ("A learned protocol at any n").
 pub fn thresholds(spec: &RbSpec) -> [usize; LEVELS] {
     [1, spec.f + 1, (spec.n + spec.f + 1).div_ceil(2)]
 }

@@ -662,9 +662,11 @@ mod tests {
             text.contains("  deliver v: no monotone threshold rule"),
             "{text}"
         );
-        // Where it differs: 3 READYs of one value, the protocol delivers.
+        // The nearest guard is f + 1 = 2 READYs, on which it does not deliver.
         assert!(
-            text.contains("READY 0/1 from 3/0") || text.contains("READY 0/1 from 0/3"),
+            text.contains("nearest: when READY v >= f+1 (")
+                && text.contains("READY 0/1 from 2/0")
+                && text.contains("where the protocol does not"),
             "{text}"
         );
         assert!(text.contains("not every action is a rule"), "{text}");

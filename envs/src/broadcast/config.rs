@@ -42,6 +42,12 @@ pub struct RbConfig {
     /// any size). Written out only when not `"counts"`.
     #[serde(skip_serializing_if = "is_counts")]
     pub view: ObsView,
+    /// An honest agent sends or delivers a value only where its view holds
+    /// something of it (its input, INIT, an ECHO or a READY of that value;
+    /// masked: `super::play::Reading`): no message carries a value on no
+    /// evidence for it. Written out only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub supported_only: bool,
 }
 
 fn is_counts(v: &ObsView) -> bool {
@@ -63,6 +69,7 @@ impl Default for RbConfig {
             faulty_sender_share: 0.0,
             one_value_per_kind: false,
             view: ObsView::Counts,
+            supported_only: false,
         }
     }
 }

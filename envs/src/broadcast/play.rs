@@ -156,6 +156,19 @@ pub struct Reading {
     pub one_value: bool,
     /// How the counts are seen (`rb.view`).
     pub view: ObsView,
+    /// A message or a delivery of value v only where the view holds
+    /// something of v ([`supports`]): no value is sent or delivered on no
+    /// evidence for it, as in the textbook protocols (`rb.supported_only`).
+    pub supported: bool,
+}
+
+/// Whether `view` holds something of value `v`: the input v, INIT v read,
+/// or an ECHO v or READY v from someone.
+pub fn supports(view: &View, v: u8) -> bool {
+    view.input == Some(v)
+        || view.init == Some(v)
+        || view.count(Msg::echo(v)) > 0
+        || view.count(Msg::ready(v)) > 0
 }
 
 impl Reading {
@@ -249,6 +262,13 @@ pub fn honest_input(
         for (h, &kind) in HEAD_KINDS.iter().enumerate() {
             if (0..2).any(|v| seen.has_sent(Msg::new(kind, v))) {
                 m[h] = ONLY_NONE;
+            }
+        }
+    }
+    if reading.supported {
+        for v in (0..2).filter(|&v| !supports(&seen, v)) {
+            for h in m.iter_mut() {
+                *h &= !(1 << v);
             }
         }
     }
@@ -856,6 +876,41 @@ mod tests {
         // Two views a count apart in the same level are one input.
         assert_eq!(at(&big, 2, 5, 3).0, o);
         assert_ne!(at(&big, 2, 4, 3).0, o);
+    }
+
+    /// With `supported`, a value with nothing of it in the view is masked
+    /// on every head: the sender acts on its input's value only, and an
+    /// agent that read only INIT 0 and ECHO 0 sends and delivers 0 only.
+    #[test]
+    fn supported_values_only_where_the_view_holds_them() {
+        let spec = spec();
+        let reading = Reading {
+            supported: true,
+            ..Reading::default()
+        };
+        let d = honest_obs_size(&spec, reading);
+        let mut o = vec![0.0; d];
+        let mut m = [0u8; HONEST_HEADS];
+        let sender = View {
+            input: Some(1),
+            ..View::default()
+        };
+        honest_input(&spec, &sender, reading, &mut o, &mut m);
+        assert_eq!(m, [ONLY_NONE | 0b10; HONEST_HEADS]);
+        let relay = View {
+            init: Some(0),
+            count: [1, 0, 0, 0],
+            ..View::default()
+        };
+        honest_input(&spec, &relay, reading, &mut o, &mut m);
+        assert_eq!(m, [ONLY_NONE, 0b101, 0b101, 0b101]);
+        // A READY 1 from someone opens value 1.
+        let both = View {
+            count: [1, 0, 0, 1],
+            ..relay
+        };
+        honest_input(&spec, &both, reading, &mut o, &mut m);
+        assert_eq!(m, [ONLY_NONE, ALL, ALL, ALL]);
     }
 
     #[test]

@@ -177,6 +177,7 @@ pub fn reading(rb: &RbConfig) -> Reading {
         symmetric: rb.value_symmetric,
         one_value: rb.one_value_per_kind,
         view: rb.view,
+        supported: rb.supported_only,
     }
 }
 

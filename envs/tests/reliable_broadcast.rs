@@ -170,7 +170,10 @@ fn a_search_is_bounded_by_memory() {
         max_states: u64::MAX,
         max_bytes: 10_000 * per,
     };
-    let e = search::verify(&s, p, &tight).unwrap_err();
+    // The reductions of before the eager reads: enough states to meet the
+    // limit (every reduction leaves 10,912).
+    let before = search::Options::before_eager();
+    let e = search::verify_with(&s, p, &tight, &before).unwrap_err();
     assert_eq!(e.limit, 10_000, "{e}");
     assert!(e.memory.is_some(), "{e}");
     assert!(e.to_string().contains("memory"), "{e}");
@@ -178,10 +181,10 @@ fn a_search_is_bounded_by_memory() {
         max_states: u64::MAX,
         max_bytes: 1_000_000 * per,
     };
-    let r = search::verify(&s, p, &roomy).unwrap();
+    let r = search::verify_with(&s, p, &roomy, &before).unwrap();
     assert_eq!(r.states, 633_013);
     assert!(r.verified);
-    for n in 2..=6 {
+    for n in 2..=7 {
         for f in 0..n {
             let Ok(s) = RbSpec::new(n, f, RbFaults::Byzantine) else {
                 continue;

@@ -120,8 +120,9 @@ impl RbFaults {
 
 /// The largest `n` the game is built for: a state is a fixed array of
 /// this many records, each packed in 64 bits for the search (3 bits a
-/// count). The search gives up sooner (see `search::Limits`).
-pub const MAX_N: usize = 6;
+/// count: at most 7 senders, at most 6 copies in flight from the others).
+/// The search gives up sooner (see `search::Limits`).
+pub const MAX_N: usize = 7;
 
 /// The designated sender.
 pub const SENDER: usize = 0;

@@ -8,6 +8,7 @@
 //! the synthesis over it. See `docs/reliable_broadcast.md`.
 
 pub mod config;
+pub mod explore;
 pub mod game;
 pub mod grammar;
 pub mod mirror;

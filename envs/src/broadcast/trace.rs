@@ -8,11 +8,13 @@
 //! message: the earliest sender of that message still in flight to that
 //! recipient, or for a Byzantine injection the lowest Byzantine id that has
 //! not yet sent it there. Any choice is a run of the game with the same
-//! views, since views hold counts of distinct senders.
+//! views, since views hold counts of distinct senders. The reads the
+//! search makes at once after each move (`explore::at_once`) are played
+//! too, each on a line of its own that says it changed nothing.
 
+use super::explore::{at_once, canonical, describe, quiescent_once_retired, Options};
 use super::game::{self, Instance, Msg, RbSpec, Reaction, Source, State, Step, PROPERTIES};
 use super::protocols::RbProtocol;
-use super::search::{canonical, describe, quiescent_once_retired, Options};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -71,28 +73,98 @@ pub fn replay(
     path: &[Step],
     property: usize,
 ) -> Trace {
-    let mut lines = vec![];
-    // Per (recipient, message): senders in flight, oldest first.
-    let mut flight: BTreeMap<(usize, usize), VecDeque<usize>> = BTreeMap::new();
-    // (recipient, message, Byzantine agent) already sent.
-    let mut injected: BTreeSet<(usize, usize, usize)> = BTreeSet::new();
-    let post = |a: usize, r: &Reaction, flight: &mut BTreeMap<_, VecDeque<usize>>| {
-        for m in Msg::all().filter(|m| r.sent & m.bit() != 0) {
-            for to in (0..spec.n).filter(|&to| to != a && !inst.is_byzantine(spec, to)) {
-                flight.entry((to, m.index())).or_default().push_back(a);
-            }
-        }
+    let (state, reactions) = game::start(spec, inst, p);
+    let mut run = Run {
+        spec,
+        inst,
+        p,
+        state,
+        flight: BTreeMap::new(),
+        injected: BTreeSet::new(),
+        lines: vec![],
+        moves: 0,
     };
-    let (mut state, reactions) = game::start(spec, inst, p);
     for (a, r) in reactions.iter().enumerate() {
-        post(a, r, &mut flight);
+        run.post(a, r);
         if let Some(what) = did(r) {
-            lines.push(format!("start: agent {a} {what}"));
+            run.lines.push(format!("start: agent {a} {what}"));
         }
     }
-    for (k, step) in path.iter().enumerate() {
-        let (_, frame) = canonical(spec, inst, p, options, state);
-        let real = frame.step_back(step);
+    run.at_once(options);
+    for step in path {
+        let (_, frame) = canonical(spec, inst, p, options, run.state);
+        run.play(frame.step_back(step), "");
+        run.at_once(options);
+    }
+    // The search retires agents that can never act again: what is owed to
+    // them is delivered here, to no effect, so the run ends quiescent.
+    if !game::quiescent(spec, inst, &run.state) && quiescent_once_retired(spec, inst, p, &run.state)
+    {
+        let owed: Vec<(usize, usize)> = run
+            .flight
+            .iter()
+            .filter(|(&(to, _), senders)| {
+                !inst.is_faulty(to) && senders.iter().any(|&a| !inst.is_faulty(a))
+            })
+            .map(|(&key, _)| key)
+            .collect();
+        for (to, i) in owed {
+            while run.flight[&(to, i)].iter().any(|&a| !inst.is_faulty(a)) {
+                let step = Step {
+                    to: to as u8,
+                    msg: Msg::from_index(i),
+                    from: Source::Correct,
+                };
+                run.play(step, " (no effect)");
+            }
+        }
+    }
+    let quiet = game::quiescent(spec, inst, &run.state);
+    run.lines.push(if quiet {
+        "end: nothing owed is in flight, so a fair run may stop here".into()
+    } else {
+        "end: the property is already broken; no later move mends it".into()
+    });
+    run.lines
+        .push(format!("delivered: {}", delivered(spec, inst, &run.state)));
+    Trace {
+        property: PROPERTIES[property].name,
+        instance: describe(spec, inst),
+        lines: run.lines,
+    }
+}
+
+/// A run being replayed, with concrete senders.
+struct Run<'a> {
+    spec: &'a RbSpec,
+    inst: &'a Instance,
+    p: &'a dyn RbProtocol,
+    state: State,
+    /// Per (recipient, message): senders in flight, oldest first.
+    flight: BTreeMap<(usize, usize), VecDeque<usize>>,
+    /// (recipient, message, Byzantine agent) already sent.
+    injected: BTreeSet<(usize, usize, usize)>,
+    lines: Vec<String>,
+    /// Moves played so far.
+    moves: usize,
+}
+
+impl Run<'_> {
+    /// Agent `a`'s sends in `r`, in flight to every other agent with a
+    /// record.
+    fn post(&mut self, a: usize, r: &Reaction) {
+        let (spec, inst) = (self.spec, self.inst);
+        for m in Msg::all().filter(|m| r.sent & m.bit() != 0) {
+            for to in (0..spec.n).filter(|&to| to != a && !inst.is_byzantine(spec, to)) {
+                self.flight.entry((to, m.index())).or_default().push_back(a);
+            }
+        }
+    }
+
+    /// Plays `real` (in real agent ids), naming its sender; `note` ends
+    /// its line.
+    fn play(&mut self, real: Step, note: &str) {
+        let (spec, inst) = (self.spec, self.inst);
         let to = real.to as usize;
         let i = real.msg.index();
         let from = match real.from {
@@ -100,13 +172,13 @@ pub fn replay(
                 let b = (0..spec.n)
                     .filter(|&b| inst.is_byzantine(spec, b))
                     .filter(|&b| real.msg.kind != game::Kind::Init || b == game::SENDER)
-                    .find(|&b| !injected.contains(&(to, i, b)))
+                    .find(|&b| !self.injected.contains(&(to, i, b)))
                     .expect("the search only injects what some Byzantine agent may send");
-                injected.insert((to, i, b));
+                self.injected.insert((to, i, b));
                 format!("agent {b} (Byzantine)")
             }
             source => {
-                let queue = flight.entry((to, i)).or_default();
+                let queue = self.flight.entry((to, i)).or_default();
                 let faulty = source == Source::Faulty;
                 let at = queue
                     .iter()
@@ -120,54 +192,34 @@ pub fn replay(
                 }
             }
         };
-        let r = game::apply(spec, inst, p, &mut state, real);
-        post(to, &r, &mut flight);
-        let mut line = format!("{:>2}. {from} -> agent {to}: {}", k + 1, real.msg.name());
+        let r = game::apply(spec, inst, self.p, &mut self.state, real);
+        self.post(to, &r);
+        self.moves += 1;
+        let mut line = format!(
+            "{:>2}. {from} -> agent {to}: {}",
+            self.moves,
+            real.msg.name()
+        );
         if let Some(what) = did(&r) {
             line.push_str(&format!("; agent {to} {what}"));
         }
-        lines.push(line);
+        debug_assert!(
+            note.is_empty() || did(&r).is_none(),
+            "a read said to change nothing made agent {to} act"
+        );
+        line.push_str(note);
+        self.lines.push(line);
     }
-    // The search retires agents that can never act again: what is owed to
-    // them is delivered here, to no effect, so the run ends quiescent.
-    if !game::quiescent(spec, inst, &state) && quiescent_once_retired(spec, inst, p, &state) {
-        let owed: Vec<((usize, usize), usize)> = flight
-            .iter()
-            .flat_map(|(&key, senders)| senders.iter().map(move |&a| (key, a)))
-            .filter(|&((to, _), a)| !inst.is_faulty(to) && !inst.is_faulty(a))
-            .collect();
-        for (k, ((to, i), a)) in owed.into_iter().enumerate() {
-            let m = Msg::from_index(i);
-            let r = game::apply(
-                spec,
-                inst,
-                p,
-                &mut state,
-                Step {
-                    to: to as u8,
-                    msg: m,
-                    from: Source::Correct,
-                },
-            );
-            debug_assert!(did(&r).is_none(), "a retired agent never acts");
-            let k = path.len() + k + 1;
-            lines.push(format!(
-                "{k:>2}. agent {a} -> agent {to}: {} (no effect)",
-                m.name()
-            ));
+
+    /// The reads the search makes at once here, played on a copy to find
+    /// them, then each played with its sender named.
+    fn at_once(&mut self, options: &Options) {
+        let mut ahead = self.state;
+        let reads = at_once(self.spec, self.inst, self.p, options, &mut ahead);
+        for read in reads {
+            self.play(read, " (read at once: changes nothing it acts on)");
         }
-    }
-    let quiet = game::quiescent(spec, inst, &state);
-    lines.push(if quiet {
-        "end: nothing owed is in flight, so a fair run may stop here".into()
-    } else {
-        "end: the property is already broken; no later move mends it".into()
-    });
-    lines.push(format!("delivered: {}", delivered(spec, inst, &state)));
-    Trace {
-        property: PROPERTIES[property].name,
-        instance: describe(spec, inst),
-        lines,
+        debug_assert_eq!(ahead, self.state);
     }
 }
 

@@ -24,6 +24,12 @@ pub struct RbFlags {
     /// [default: single].
     #[arg(long, value_parser = parse_semantics)]
     pub semantics: Option<Semantics>,
+    /// Reliable broadcast, with --checkpoint: stop each instance's search
+    /// at its first violation, as the learning rows do (whether each
+    /// instance is broken is exact, and its counterexample is a shortest
+    /// one; only the properties broken there are named).
+    #[arg(long)]
+    pub first_violation: bool,
 }
 
 /// `--semantics`: clap's error names the flag and the value, this the choices.
@@ -50,20 +56,30 @@ pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
     if let Some(path) = req.checkpoint {
         let (spec, greedy, max_states) = learned(path, req)?;
         let limits = checked(&spec, req.flags.max_states.unwrap_or(max_states))?;
+        let first = search::Options {
+            first_violation: true,
+            ..search::Options::default()
+        };
+        if req.flags.first_violation {
+            let report =
+                search::verify_with(&spec, &greedy, &limits, &first).map_err(|e| e.to_string())?;
+            return Ok((spec, report));
+        }
         // A learned protocol that sends much may pass the limit in the
         // whole search and still be refuted within it, as the rows are.
         let report = match search::verify(&spec, &greedy, &limits) {
             Ok(r) => r,
-            Err(too_big) => {
-                let first = search::Options {
-                    first_violation: true,
-                    ..search::Options::default()
-                };
-                search::verify_with(&spec, &greedy, &limits, &first)
-                    .map_err(|_| too_big.to_string())?
-            }
+            Err(too_big) => search::verify_with(&spec, &greedy, &limits, &first)
+                .map_err(|_| too_big.to_string())?,
         };
         return Ok((spec, report));
+    }
+    if req.flags.first_violation {
+        return Err(
+            "--first-violation: only with --checkpoint (a scripted protocol's search \
+                    is whole)"
+                .into(),
+        );
     }
     let name = req
         .protocol

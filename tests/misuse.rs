@@ -464,7 +464,7 @@ fn searches_too_big_for_memory_are_refused_up_front() {
 fn sweep_list_refuses_what_sweep_refuses() {
     let dir = tempfile::tempdir().unwrap();
     for (grid, expected) in [
-        ("\"env.n\" = [3, 7]", "env.n"),
+        ("\"env.n\" = [3, 9]", "env.n"),
         ("\"rb.nosuch\" = [1]", "nosuch"),
         (
             "\"env.delta\" = [1]",

@@ -179,7 +179,8 @@ fn names(bits: u8) -> Vec<&'static str> {
         .collect()
 }
 
-/// A search's path (in representatives' labels; `merged`: the search
+/// A search's path (in representatives' labels, as the search with `options`
+/// labels them; `merged`: the search
 /// merged states with their mirrors) as moves of the game itself: real
 /// agent ids, ending quiescent when the path ends quiescent once retired
 /// agents have read what is owed to them. For replaying a counterexample
@@ -188,12 +189,13 @@ fn real_moves(
     spec: &RbSpec,
     inst: &Instance,
     p: &dyn RbProtocol,
+    options: &Options,
     merged: bool,
     path: &[Step],
 ) -> Vec<Step> {
     let used = Options {
         values: merged,
-        ..Options::default()
+        ..*options
     };
     let (mut state, _) = game::start(spec, inst, p);
     let mut moves = at_once(spec, inst, p, &used, &mut state);
@@ -287,10 +289,16 @@ impl Refutation {
 /// swapping values, when the protocol treats them alike on every view
 /// asked: then the mirror of a run is a run with the mirrored answers) are
 /// searched once, as in [`verify`].
+///
+/// It searches with the reductions of before issue 27
+/// ([`Options::before_eager`]): the counterexamples it returns are what
+/// learning rows train on, and the later reductions would change which
+/// shortest run is found (not whether an instance is broken), hence the
+/// runs trained on and every learning figure of the docs.
 pub fn refute(spec: &RbSpec, p: &dyn RbProtocol, limits: &Limits) -> Refutation {
     let options = Options {
         first_violation: true,
-        ..Options::default()
+        ..Options::before_eager()
     };
     let instances = game::instances(spec);
     let mut answered: BTreeMap<(bool, Option<u8>), Option<u8>> = BTreeMap::new();
@@ -317,7 +325,7 @@ pub fn refute(spec: &RbSpec, p: &dyn RbProtocol, limits: &Limits) -> Refutation 
                 }
                 if let Some(path) = found.paths.into_iter().flatten().next() {
                     r.counterexamples
-                        .push((k, real_moves(spec, inst, p, merged, &path)));
+                        .push((k, real_moves(spec, inst, p, &options, merged, &path)));
                 }
                 Some(found.broken)
             }

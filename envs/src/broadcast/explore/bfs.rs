@@ -141,15 +141,12 @@ impl<'a, const W: usize> Search<'a, W> {
 
     /// After a move to `to` in which it sent `sent` (or at the start): the
     /// reads made at once, then the agents that can never act again
-    /// retired. Only the recipient's record changed, and only those it
-    /// sent to got copies: no other agent has anything new to read at once.
+    /// retired. Only the recipient's record changed, and the others only
+    /// got the copies it sent (see `Invisible::close`).
     fn settle(&mut self, state: &mut State, to: Option<(u8, u8)>) {
         let mut changed = to.map_or(0, |(t, _)| 1u8 << t);
         if self.options.eager {
-            let only = to.map(|(t, sent)| if sent != 0 { u8::MAX } else { 1 << t });
-            changed |= self
-                .invisible
-                .close(self.spec, self.inst, state, only, None);
+            changed |= self.invisible.close(self.spec, self.inst, state, to, None);
         }
         if self.options.retire {
             let only = to.map(|_| changed);

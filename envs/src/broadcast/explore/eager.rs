@@ -66,7 +66,15 @@ pub struct Invisible<'a> {
     /// [`COUNTED`] order, its mirror checked. Looked up only, never
     /// iterated.
     masks: HashMap<u32, u8, BuildHasherDefault<Fx>>,
+    /// The masks asked last, one slot per key's hash, in front of `masks`:
+    /// the search asks about the same few records again and again, and a
+    /// slot stays in the processor's cache where `masks` (a record each)
+    /// does not. It changes no answer, only how fast one is found.
+    recent: Vec<(u32, u8)>,
 }
+
+/// Slots of [`Invisible::recent`], a power of two.
+const RECENT: usize = 1 << 12;
 
 impl<'a> Invisible<'a> {
     pub fn new(p: &'a dyn RbProtocol, watch: Option<&'a mirror::Watch<'a>>) -> Invisible<'a> {
@@ -75,31 +83,41 @@ impl<'a> Invisible<'a> {
             watch,
             visible: HashMap::default(),
             masks: HashMap::default(),
+            recent: vec![(u32::MAX, 0); RECENT],
         }
     }
 
-    /// Reads at once, in every agent with a record that is not retired
-    /// (of those in `only`, a bit each, when given: the others are known
-    /// to have nothing to read at once), every copy from a correct agent
-    /// whose read is invisible, in agent then message order; the agents
-    /// changed (a bit each), and with `log`, each read as a move of the
-    /// game.
+    /// Reads at once, in every agent with a record that is not retired,
+    /// every copy from a correct agent whose read is invisible, in agent
+    /// then message order; the agents changed (a bit each), and with
+    /// `log`, each read as a move of the game.
+    ///
+    /// `after`, when given, is the move just made on a state that had
+    /// nothing to read at once: its recipient and the messages it sent.
+    /// Then only the recipient's record changed, and another agent has
+    /// something to read at once only among the copies just sent to it
+    /// (its record, hence what it reads invisibly, is as before).
     pub fn close(
         &mut self,
         spec: &RbSpec,
         inst: &Instance,
         state: &mut State,
-        only: Option<u8>,
+        after: Option<(u8, u8)>,
         mut log: Option<&mut Vec<Step>>,
     ) -> u8 {
         let mut changed = 0;
-        let agents = (0..spec.n).filter(|&a| only.is_none_or(|o| o >> a & 1 == 1));
-        for a in agents.filter(|&a| !inst.is_byzantine(spec, a)) {
+        for a in (0..spec.n).filter(|&a| !inst.is_byzantine(spec, a)) {
             let input = if a == game::SENDER { inst.input } else { None };
+            // The counted messages that may be ready to read at once.
+            let mut fresh = match after {
+                Some((to, sent)) if to as usize != a => sent >> 2,
+                _ => 0b1111,
+            };
             loop {
                 let me = state[a];
                 let owed = (2..game::MSGS)
-                    .fold(0u8, |o, i| o | ((me.from_correct[i] > 0) as u8) << (i - 2));
+                    .fold(0u8, |o, i| o | ((me.from_correct[i] > 0) as u8) << (i - 2))
+                    & fresh;
                 if owed == 0 || is_retired(&me) {
                     break;
                 }
@@ -117,6 +135,8 @@ impl<'a> Invisible<'a> {
                     "an invisible read made agent {a} act"
                 );
                 changed |= 1 << a;
+                // Its record changed: every copy owed to it is a candidate.
+                fresh = 0b1111;
                 if let Some(log) = log.as_deref_mut() {
                     log.push(Step {
                         to: a as u8,
@@ -146,7 +166,13 @@ impl<'a> Invisible<'a> {
     /// `me` reads invisibly, a bit each in [`COUNTED`] order.
     fn mask(&mut self, spec: &RbSpec, me: &Local, a: usize, input: Option<u8>) -> u8 {
         let key = record_key(me, a == game::SENDER, input);
+        // No record key is u32::MAX (30 bits): an empty slot never matches.
+        let slot = (key.wrapping_mul(0x9e37_79b1) >> 20) as usize % RECENT;
+        if self.recent[slot].0 == key {
+            return self.recent[slot].1;
+        }
         if let Some(&mask) = self.masks.get(&key) {
+            self.recent[slot] = (key, mask);
             return mask;
         }
         let mut mask = 0;
@@ -156,6 +182,7 @@ impl<'a> Invisible<'a> {
             }
         }
         self.masks.insert(key, mask);
+        self.recent[slot] = (key, mask);
         mask
     }
 

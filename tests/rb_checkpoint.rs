@@ -163,6 +163,16 @@ fn a_threshold_view_checkpoint_is_verified_at_another_n() {
     // Every placement of the crash-prone agent at n = 4, times two inputs.
     assert_eq!(v["instances"], 8, "{v}");
     assert!(v["optimal_attack_rate"].as_f64().is_some(), "{v}");
+    // --first-violation stops each instance's search at its first
+    // violation: the same verdict, and it says so.
+    let first: serde_json::Value = serde_json::from_str(&verify(
+        &ckpt,
+        &["--n", "4", "--f", "1", "--first-violation", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(first["first_violations_only"], true, "{first}");
+    assert_eq!(first["verified"], v["verified"], "{first}");
+    assert_eq!(first["broken_instances"], v["broken_instances"], "{first}");
     // At its own size it is the same network, as its rows verified it.
     let own: serde_json::Value = serde_json::from_str(&verify(&ckpt, &["--json"])).unwrap();
     assert_eq!(own["n"], 3, "{own}");

@@ -99,7 +99,11 @@ fn every_reduction_keeps_every_answer_at_4_1() {
 /// meet the plain search above and in `reliable_broadcast.rs`), and each
 /// of the three alone on top of them.
 fn every_protocol_at_4_1(faults: RbFaults, semantics: Semantics) {
-    let spec = RbSpec::new(4, 1, faults).unwrap().with_semantics(semantics);
+    every_protocol_at(4, 1, faults, semantics);
+}
+
+fn every_protocol_at(n: usize, f: usize, faults: RbFaults, semantics: Semantics) {
+    let spec = RbSpec::new(n, f, faults).unwrap().with_semantics(semantics);
     for (p, _) in protocols::REGISTRY {
         check_sleep(&spec, p, &[15, 31, 47, 79], false);
     }
@@ -118,6 +122,17 @@ fn new_reductions_keep_every_answer_at_4_1_byzantine_per_message() {
 #[test]
 fn new_reductions_keep_every_answer_at_4_1_crash() {
     every_protocol_at_4_1(RbFaults::Crash, Semantics::Single);
+}
+
+/// Two Byzantine agents: a lazy Byzantine copy may wait for another one
+/// and be injected with it (batches of two), which f = 1 never meets.
+#[test]
+fn new_reductions_keep_every_answer_at_4_2() {
+    for faults in [RbFaults::Byzantine, RbFaults::Crash] {
+        for semantics in [Semantics::Single, Semantics::PerMessage] {
+            every_protocol_at(4, 2, faults, semantics);
+        }
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ pub use super::explore::{
     search_with, Found, Frame, Fx, Limits, Options, TooBig, MAX_BYTES,
 };
 
-use super::explore::{at_once, search_instance};
+use super::explore::{at_once, batch_before, search_instance};
 use super::game::{self, Instance, Msg, RbSpec, Semantics, Source, Step, PROPERTIES};
 use super::protocols::RbProtocol;
 use super::trace::{self, Trace};
@@ -202,6 +202,10 @@ fn real_moves(
     for step in path {
         let (_, frame) = canonical(spec, inst, p, &used, state);
         let real = frame.step_back(step);
+        for early in batch_before(spec, inst, p, &used, &state, real) {
+            game::apply(spec, inst, p, &mut state, early);
+            moves.push(early);
+        }
         game::apply(spec, inst, p, &mut state, real);
         moves.push(real);
         moves.extend(at_once(spec, inst, p, &used, &mut state));

@@ -12,7 +12,7 @@
 //! search makes at once after each move (`explore::at_once`) are played
 //! too, each on a line of its own that says it changed nothing.
 
-use super::explore::{at_once, canonical, describe, quiescent_once_retired, Options};
+use super::explore::{at_once, batch_before, canonical, describe, quiescent_once_retired, Options};
 use super::game::{self, Instance, Msg, RbSpec, Reaction, Source, State, Step, PROPERTIES};
 use super::protocols::RbProtocol;
 use serde::Serialize;
@@ -93,7 +93,11 @@ pub fn replay(
     run.at_once(options);
     for step in path {
         let (_, frame) = canonical(spec, inst, p, options, run.state);
-        run.play(frame.step_back(step), "");
+        let real = frame.step_back(step);
+        for early in batch_before(spec, inst, p, options, &run.state, real) {
+            run.play(early, " (waited for the next: changes nothing it acts on)");
+        }
+        run.play(real, "");
         run.at_once(options);
     }
     // The search retires agents that can never act again: what is owed to

@@ -285,6 +285,37 @@ pub fn at_once(
     log
 }
 
+/// With `options.lazy`, the Byzantine copies the search injects right
+/// before a Byzantine ECHO or READY `step` (as moves of the game, on
+/// `state`, where `step` is played next): those of the same message to the
+/// same agent that wait (see `bfs`). A replay plays them before `step`.
+pub fn batch_before(
+    spec: &RbSpec,
+    inst: &Instance,
+    p: &dyn RbProtocol,
+    options: &Options,
+    state: &State,
+    step: Step,
+) -> Vec<Step> {
+    let mut out = vec![];
+    if !options.lazy || step.from != game::Source::Byzantine || step.msg.kind == game::Kind::Init {
+        return out;
+    }
+    let mut invisible = Invisible::new(p, None);
+    let a = step.to as usize;
+    let input = if a == game::SENDER { inst.input } else { None };
+    let i = step.msg.index();
+    let mut me = state[a];
+    while (me.byzantine_used[i] as usize) < spec.f
+        && invisible.invisible(spec, &me, a, input, step.msg)
+    {
+        me.byzantine_used[i] += 1;
+        me.read(spec.semantics, step.msg);
+        out.push(step);
+    }
+    out
+}
+
 /// Whether `state` is quiescent once its agents that can never act again
 /// have read what is owed to them (see `retire`).
 pub fn quiescent_once_retired(

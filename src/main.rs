@@ -64,6 +64,14 @@ enum Command {
         /// The most protocol evaluations the search may make (docs/verifier.md).
         #[arg(long, default_value_t = Limits::default().max_work, value_parser = selfplay::games::verify::parse_max_work)]
         max_work: f64,
+        /// Reliable broadcast, a checkpoint of the threshold view
+        /// (rb.view = "thresholds"): explain it as it plays at n agents
+        /// [default: its training's].
+        #[arg(long)]
+        n: Option<usize>,
+        /// With --n: f faulty agents [default: its training's].
+        #[arg(long)]
+        f: Option<usize>,
     },
     /// Draws RUN_DIR/curves.svg from RUN_DIR/metrics.csv.
     Plot {
@@ -117,9 +125,11 @@ fn main() -> ExitCode {
         Some(Command::Explain {
             checkpoint,
             max_work,
+            n,
+            f,
         }) => Registry::built_in()
             .of_checkpoint(&checkpoint)
-            .and_then(|game| game.explain(&checkpoint, max_work))
+            .and_then(|game| game.explain_at(&checkpoint, max_work, n, f))
             .map(|text| selfplay::out!("{text}")),
         Some(Command::Plot { run }) => selfplay::plot::plot(&run)
             .map(|svg| selfplay::outln!("wrote {}", svg.display()))

@@ -91,6 +91,19 @@ fn bad_input_is_refused_naming_the_flag() {
         "100",
     ]);
     assert!(e.contains("--max-states"), "{e}");
+    let e = refused(&[
+        "--protocol",
+        "echo",
+        "--n",
+        "4",
+        "--f",
+        "1",
+        "--first-violation",
+    ]);
+    assert!(
+        e.contains("--first-violation: only with --checkpoint"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -37,6 +37,24 @@ pub trait Entry: Sync {
     fn job(&self, exp: Experiment) -> Result<Box<dyn Job>, ConfigError>;
     /// `selfplay explain` on one of its checkpoints.
     fn explain(&self, checkpoint: &Path, max_work: f64) -> Result<String, String>;
+    /// `selfplay explain --n N --f F`: at another size than its training's,
+    /// for games whose checkpoints play at any size (reliable broadcast's
+    /// threshold view); refused by the others.
+    fn explain_at(
+        &self,
+        checkpoint: &Path,
+        max_work: f64,
+        n: Option<usize>,
+        f: Option<usize>,
+    ) -> Result<String, String> {
+        if n.is_some() || f.is_some() {
+            return Err(format!(
+                "--n and --f: {} checkpoints are explained at their training size only",
+                self.name()
+            ));
+        }
+        self.explain(checkpoint, max_work)
+    }
     /// Its own flags of `selfplay verify` (beside [`verify::Common`]).
     fn verify_flags(&self, cmd: clap::Command) -> clap::Command {
         cmd

@@ -1,6 +1,7 @@
 //! The `[rb]` table of a reliable-broadcast learning experiment: what the
 //! honest team pays, what it replays, and how far the exact search may go.
 
+use super::play::ObsView;
 use super::search::Limits;
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,23 @@ pub struct RbConfig {
     /// `super::play::Reading`), as the textbook protocols do.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub one_value_per_kind: bool,
+    /// How the honest network sees the counts: `"counts"`, each up to n
+    /// (the network plays at its own n only), or `"thresholds"`, which of
+    /// 1, f + 1 and ceil((n + f + 1) / 2) each reaches (the same inputs at
+    /// every n, so `selfplay verify --n N --f F` plays the checkpoint at
+    /// any size). Written out only when not `"counts"`.
+    #[serde(skip_serializing_if = "is_counts")]
+    pub view: ObsView,
+    /// An honest agent sends or delivers a value only where its view holds
+    /// something of it (its input, INIT, an ECHO or a READY of that value;
+    /// masked: `super::play::Reading`): no message carries a value on no
+    /// evidence for it. Written out only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub supported_only: bool,
+}
+
+fn is_counts(v: &ObsView) -> bool {
+    *v == ObsView::Counts
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -50,6 +68,8 @@ impl Default for RbConfig {
             pay_per_property: false,
             faulty_sender_share: 0.0,
             one_value_per_kind: false,
+            view: ObsView::Counts,
+            supported_only: false,
         }
     }
 }

@@ -34,6 +34,7 @@ use super::game::{
     self, Decision, Instance, Kind, Msg, RbFaults, RbSpec, Source, State, Step, View, SENDER,
 };
 use super::protocols::RbProtocol;
+use serde::{Deserialize, Serialize};
 
 /// Honest heads: INIT, ECHO, READY, deliver.
 pub const HONEST_HEADS: usize = 4;
@@ -47,15 +48,79 @@ const HEAD_KINDS: [Kind; 3] = [Kind::Init, Kind::Echo, Kind::Ready];
 
 /// The size of an honest agent's observation (its view and nothing else,
 /// so the greedy policy is an `RbProtocol`): its input (one-hot; only the
-/// sender has one), the first INIT (one-hot), each of the four counts as a
-/// thermometer (count >= k for k = 1..n: a threshold is one unit), the
-/// messages sent and the delivery (one-hot).
-pub fn honest_obs_size(spec: &RbSpec) -> usize {
-    2 + 2 + 4 * spec.n + game::MSGS + 2
+/// sender has one), the first INIT (one-hot), each of the four counts, the
+/// messages sent and the delivery (one-hot). A count is a thermometer:
+/// in the raw-count view (`rb.view = "counts"`) count >= k for k = 1..n, so
+/// the size grows with n; in the threshold view (`"thresholds"`) count >=
+/// each of [`thresholds`], the same size at every n.
+pub fn honest_obs_size(spec: &RbSpec, reading: Reading) -> usize {
+    2 + 2 + 4 * units(spec, reading) + game::MSGS + 2
 }
 
-/// Writes `view` as the network reads it.
+/// The units of one count's thermometer.
+fn units(spec: &RbSpec, reading: Reading) -> usize {
+    match reading.view {
+        ObsView::Counts => spec.n,
+        ObsView::Thresholds => LEVELS,
+    }
+}
+
+/// How the honest network sees the four counts (`rb.view`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObsView {
+    /// Each count as it is, up to n: the network plays at its own n only.
+    #[default]
+    Counts,
+    /// Each count only as which of [`thresholds`] it reaches: the same
+    /// inputs at every n, so one network plays at any n.
+    Thresholds,
+}
+
+impl ObsView {
+    pub fn name(self) -> &'static str {
+        match self {
+            ObsView::Counts => "counts",
+            ObsView::Thresholds => "thresholds",
+        }
+    }
+}
+
+/// How many thresholds the threshold view has.
+pub const LEVELS: usize = 3;
+
+/// The threshold view's guards, in increasing order at every n > 3f with
+/// f >= 1: one sender, f + 1 senders (at least one correct) and a
+/// Byzantine quorum ceil((n + f + 1) / 2) (more than (n + f) / 2: any two
+/// such sets share a correct agent). Why these three and not more:
+/// docs/reliable_broadcast.md ("A learned protocol at any n").
+pub fn thresholds(spec: &RbSpec) -> [usize; LEVELS] {
+    [1, spec.f + 1, (spec.n + spec.f + 1).div_ceil(2)]
+}
+
+/// How many of [`thresholds`] `count` reaches: 0 to [`LEVELS`].
+pub fn level(spec: &RbSpec, count: usize) -> u8 {
+    thresholds(spec).iter().filter(|&&t| count >= t).count() as u8
+}
+
+/// `view` as the threshold view sees it: each count replaced by its
+/// [`level`]; nothing else changes.
+pub fn leveled(spec: &RbSpec, view: &View) -> View {
+    let mut v = *view;
+    for c in v.count.iter_mut() {
+        *c = level(spec, *c as usize);
+    }
+    v
+}
+
+/// Writes `view` as the network reads it, in the raw-count view.
 pub fn encode_view(spec: &RbSpec, view: &View, out: &mut [f32]) {
+    encode(view, spec.n, out)
+}
+
+/// Writes `view` with each count a thermometer of `units` units (count
+/// >= k for k = 1..units; in the threshold view the count is a level).
+fn encode(view: &View, units: usize, out: &mut [f32]) {
     out.fill(0.0);
     if let Some(v) = view.input {
         out[v as usize] = 1.0;
@@ -64,11 +129,11 @@ pub fn encode_view(spec: &RbSpec, view: &View, out: &mut [f32]) {
         out[2 + v as usize] = 1.0;
     }
     for (c, &count) in view.count.iter().enumerate() {
-        for k in 0..(count as usize).min(spec.n) {
-            out[4 + c * spec.n + k] = 1.0;
+        for k in 0..(count as usize).min(units) {
+            out[4 + c * units + k] = 1.0;
         }
     }
-    let at = 4 + 4 * spec.n;
+    let at = 4 + 4 * units;
     for i in 0..game::MSGS {
         out[at + i] = (view.sent >> i & 1) as f32;
     }
@@ -89,13 +154,28 @@ pub struct Reading {
     /// At most one value of each kind is sent (an agent that sent ECHO 0
     /// never sends ECHO 1), as in the textbook protocols.
     pub one_value: bool,
+    /// How the counts are seen (`rb.view`).
+    pub view: ObsView,
+    /// A message or a delivery of value v only where the view holds
+    /// something of v ([`supports`]): no value is sent or delivered on no
+    /// evidence for it, as in the textbook protocols (`rb.supported_only`).
+    pub supported: bool,
+}
+
+/// Whether `view` holds something of value `v`: the input v, INIT v read,
+/// or an ECHO v or READY v from someone.
+pub fn supports(view: &View, v: u8) -> bool {
+    view.input == Some(v)
+        || view.init == Some(v)
+        || view.count(Msg::echo(v)) > 0
+        || view.count(Msg::ready(v)) > 0
 }
 
 impl Reading {
     pub fn symmetric() -> Reading {
         Reading {
             symmetric: true,
-            one_value: false,
+            ..Reading::default()
         }
     }
 }
@@ -169,13 +249,26 @@ pub fn honest_input(
     obs: &mut [f32],
     masks: &mut [u8],
 ) -> bool {
+    // The threshold view orients and compares levels, not counts: its
+    // decision is a function of what it sees.
+    let view = &match reading.view {
+        ObsView::Counts => *view,
+        ObsView::Thresholds => leveled(spec, view),
+    };
     let (seen, turned) = orient(view, reading.symmetric);
-    encode_view(spec, &seen, obs);
+    encode(&seen, units(spec, reading), obs);
     let mut m = honest_masks(&seen);
     if reading.one_value {
         for (h, &kind) in HEAD_KINDS.iter().enumerate() {
             if (0..2).any(|v| seen.has_sent(Msg::new(kind, v))) {
                 m[h] = ONLY_NONE;
+            }
+        }
+    }
+    if reading.supported {
+        for v in (0..2).filter(|&v| !supports(&seen, v)) {
+            for h in m.iter_mut() {
+                *h &= !(1 << v);
             }
         }
     }
@@ -694,7 +787,7 @@ mod tests {
     #[test]
     fn value_symmetric_coding_turns_back() {
         let spec = spec();
-        let d = honest_obs_size(&spec);
+        let d = honest_obs_size(&spec, Reading::default());
         let view = View {
             init: Some(1),
             count: [0, 2, 1, 0],
@@ -732,6 +825,92 @@ mod tests {
         assert_eq!((m[1], m[2]), (ONLY_NONE, ALL));
         honest_input(&spec, &view, Reading::default(), &mut o, &mut m);
         assert_eq!(m[1], ONLY_NONE | 1);
+    }
+
+    /// The threshold view's guards and inputs at two sizes: 1, f + 1 and
+    /// ceil((n + f + 1) / 2) are 1, 2, 3 at n = 4, f = 1 and 1, 3, 5 at
+    /// n = 7, f = 2; a count is the thermometer of how many it reaches, so
+    /// the input size is the same at both, and views at the same levels
+    /// are the same input.
+    #[test]
+    fn threshold_view_reads_the_same_guards_at_any_n() {
+        let small = spec();
+        let big = RbSpec {
+            n: 7,
+            f: 2,
+            ..small
+        };
+        assert_eq!(thresholds(&small), [1, 2, 3]);
+        assert_eq!(thresholds(&big), [1, 3, 5]);
+        let levels = |s: &RbSpec| (0..=s.n).map(|c| level(s, c)).collect::<Vec<_>>();
+        assert_eq!(levels(&small), [0, 1, 2, 3, 3]);
+        assert_eq!(levels(&big), [0, 1, 1, 2, 2, 3, 3, 3]);
+        let reading = Reading {
+            view: ObsView::Thresholds,
+            ..Reading::symmetric()
+        };
+        let d = honest_obs_size(&small, reading);
+        assert_eq!(d, honest_obs_size(&big, reading));
+        assert_eq!(d, 2 + 2 + 4 * 3 + 6 + 2);
+        assert_eq!(
+            honest_obs_size(&small, Reading::default()),
+            2 + 2 + 16 + 6 + 2
+        );
+        // ECHO 1 at the quorum, READY 1 at f + 1, ECHO 0 from one agent.
+        let at = |s: &RbSpec, e0: u8, e1: u8, r1: u8| {
+            let view = View {
+                init: Some(1),
+                count: [e0, e1, 0, r1],
+                ..View::default()
+            };
+            let (mut o, mut m) = (vec![0.0; d], [0u8; HONEST_HEADS]);
+            let turned = honest_input(s, &view, reading, &mut o, &mut m);
+            (o, m, turned)
+        };
+        let (o, m, turned) = at(&small, 1, 3, 2);
+        assert_eq!((o.clone(), m, turned), at(&big, 2, 6, 3));
+        assert!(turned);
+        // Turned: value 1's counts are read as value 0's. Levels: ECHO 0
+        // 3, ECHO 1 1, READY 0 2, READY 1 0, as thermometers of 3 units.
+        assert_eq!(o[4..16], [1., 1., 1., 1., 0., 0., 1., 1., 0., 0., 0., 0.]);
+        // Two views a count apart in the same level are one input.
+        assert_eq!(at(&big, 2, 5, 3).0, o);
+        assert_ne!(at(&big, 2, 4, 3).0, o);
+    }
+
+    /// With `supported`, a value with nothing of it in the view is masked
+    /// on every head: the sender acts on its input's value only, and an
+    /// agent that read only INIT 0 and ECHO 0 sends and delivers 0 only.
+    #[test]
+    fn supported_values_only_where_the_view_holds_them() {
+        let spec = spec();
+        let reading = Reading {
+            supported: true,
+            ..Reading::default()
+        };
+        let d = honest_obs_size(&spec, reading);
+        let mut o = vec![0.0; d];
+        let mut m = [0u8; HONEST_HEADS];
+        let sender = View {
+            input: Some(1),
+            ..View::default()
+        };
+        honest_input(&spec, &sender, reading, &mut o, &mut m);
+        assert_eq!(m, [ONLY_NONE | 0b10; HONEST_HEADS]);
+        let relay = View {
+            init: Some(0),
+            count: [1, 0, 0, 0],
+            ..View::default()
+        };
+        honest_input(&spec, &relay, reading, &mut o, &mut m);
+        assert_eq!(m, [ONLY_NONE, 0b101, 0b101, 0b101]);
+        // A READY 1 from someone opens value 1.
+        let both = View {
+            count: [1, 0, 0, 1],
+            ..relay
+        };
+        honest_input(&spec, &both, reading, &mut o, &mut m);
+        assert_eq!(m, [ONLY_NONE, ALL, ALL, ALL]);
     }
 
     #[test]

@@ -11,12 +11,17 @@
 //! itself included), or else two of them joined by "or", or by "and". An
 //! action no such rule explains is listed with how often it fires and the
 //! rule that agrees with it on the most views.
+//!
+//! A checkpoint of the threshold view (`rb.view = "thresholds"`) is read
+//! in that view's guards instead, one rule per action for either value v
+//! ("send READY v when ECHO v >= ceil((n+f+1)/2) or READY v >= f+1"), at
+//! its training size or at any `--n`/`--f` (`threshold_rules`).
 
 use crate::games::broadcast::game::RbJob;
 use crate::games::broadcast::score::Greedy;
 use crate::games::Entry as _;
 use envs::broadcast::game::{Kind, Msg, View};
-use envs::broadcast::play::{self, Reading};
+use envs::broadcast::play::{self, ObsView, Reading};
 use envs::broadcast::{Decision, Limits, RbProtocol, RbSpec, REGISTRY};
 use std::path::Path;
 
@@ -27,8 +32,9 @@ pub fn is_rb(path: &Path) -> bool {
     })
 }
 
-/// The explanation of the honest checkpoint at `path`.
-pub fn explain(path: &Path) -> Result<String, String> {
+/// The explanation of the honest checkpoint at `path`, at its training
+/// size or, for a threshold-view checkpoint, at `at` = (n, f).
+pub fn explain(path: &Path, at: (Option<usize>, Option<usize>)) -> Result<String, String> {
     let shown = path.display();
     let c = crate::config::load_checkpoint(path)?;
     if c.meta.team != "honest" {
@@ -40,10 +46,26 @@ pub fn explain(path: &Path) -> Result<String, String> {
     let exp =
         crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
     let job = RbJob::new(exp).map_err(|e| format!("{shown}: its config: {e}"))?;
-    let spec = job.spec;
-    let greedy = Greedy::of_checkpoint(path, &c, job.spec, job.reading())?;
+    let thresholds = job.rb.view == ObsView::Thresholds;
+    let (n, f) = (at.0.unwrap_or(job.spec.n), at.1.unwrap_or(job.spec.f));
+    let spec = if (n, f) == (job.spec.n, job.spec.f) {
+        job.spec
+    } else if !thresholds {
+        return Err(format!(
+            "--n {n} --f {f}: {shown} was trained at n = {}, f = {} on raw counts \
+             (rb.view = \"counts\") and plays only there; a checkpoint trained with \
+             rb.view = \"thresholds\" plays at any n",
+            job.spec.n, job.spec.f
+        ));
+    } else {
+        super::verify::spec_from_flags(n, f, job.spec.faults.name(), Some(job.spec.semantics))?
+    };
+    let greedy = Greedy::of_checkpoint(path, &c, spec, job.reading())?;
     let limits = Limits {
-        max_states: job.rb.max_states,
+        max_states: match spec == job.spec {
+            true => job.rb.max_states,
+            false => Limits::default().max_states,
+        },
         ..Limits::default()
     };
     // A search too big still reached many views: the rules are read off them.
@@ -94,10 +116,14 @@ pub fn explain(path: &Path) -> Result<String, String> {
             asked.len()
         ),
     };
-    out += "rules (counts are distinct senders, itself included):\n";
-    for action in actions() {
-        let legal = |v: &View| legal(&spec, job.reading(), v, action);
-        out += &format!("  {}\n", rule(&spec, &asked, action, &legal));
+    if thresholds {
+        out += &threshold_rules(&spec, job.reading(), &asked);
+    } else {
+        out += "rules (counts are distinct senders, itself included):\n";
+        for action in actions() {
+            let legal = |v: &View| legal(&spec, job.reading(), v, action);
+            out += &format!("  {}\n", rule(&spec, &asked, action, &legal));
+        }
     }
     let matches: Vec<&str> = REGISTRY
         .iter()
@@ -202,7 +228,7 @@ fn conds(spec: &RbSpec) -> Vec<Cond> {
 /// its reading (value symmetry, one value per kind) allow it. Where they
 /// do not, the protocol has no choice, and no rule is asked to explain it.
 fn legal(spec: &RbSpec, reading: Reading, view: &View, action: Action) -> bool {
-    let mut obs = vec![0.0; play::honest_obs_size(spec)];
+    let mut obs = vec![0.0; play::honest_obs_size(spec, reading)];
     let mut masks = [0u8; play::HONEST_HEADS];
     let turned = play::honest_input(spec, view, reading, &mut obs, &mut masks);
     let (head, value) = match action {
@@ -261,6 +287,258 @@ fn rule(
          on {name} (agrees on {best})",
         action.name(),
         open.len()
+    )
+}
+
+/// A guard of the threshold view about a value: the action's own (`v`) or
+/// the other one (`w`). Each is monotone: it stays true once true, as
+/// counts only grow and only the first INIT is read.
+#[derive(Clone, Copy, PartialEq)]
+enum Guard {
+    Input(bool),
+    Init(bool),
+    /// (kind, own value, which threshold of `play::thresholds`).
+    AtLeast(Kind, bool, usize),
+}
+
+impl Guard {
+    fn all() -> Vec<Guard> {
+        let mut out = vec![];
+        for own in [true, false] {
+            out.push(Guard::Input(own));
+            out.push(Guard::Init(own));
+            for kind in [Kind::Echo, Kind::Ready] {
+                for t in 0..play::LEVELS {
+                    out.push(Guard::AtLeast(kind, own, t));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether it holds on `view` for the action's value `v`.
+    fn holds(self, spec: &RbSpec, view: &View, v: u8) -> bool {
+        let value = |own: bool| if own { v } else { 1 - v };
+        match self {
+            Guard::Input(own) => view.input == Some(value(own)),
+            Guard::Init(own) => view.init == Some(value(own)),
+            Guard::AtLeast(kind, own, t) => {
+                view.count(Msg::new(kind, value(own))) >= play::thresholds(spec)[t]
+            }
+        }
+    }
+
+    fn own(self) -> bool {
+        match self {
+            Guard::Input(own) | Guard::Init(own) | Guard::AtLeast(_, own, _) => own,
+        }
+    }
+
+    fn name(self) -> String {
+        let value = |own: bool| if own { "v" } else { "w" };
+        match self {
+            Guard::Input(own) => format!("input {}", value(own)),
+            Guard::Init(own) => format!("INIT {} read", value(own)),
+            Guard::AtLeast(kind, own, t) => {
+                let kind = match kind {
+                    Kind::Init => "INIT",
+                    Kind::Echo => "ECHO",
+                    Kind::Ready => "READY",
+                };
+                let t = ["1", "f+1", "ceil((n+f+1)/2)"][t];
+                format!("{kind} {} >= {t}", value(own))
+            }
+        }
+    }
+}
+
+/// A rule: guards joined by "or" of "and"s (at most three guards).
+struct Formula {
+    any: Vec<Vec<Guard>>,
+}
+
+impl Formula {
+    fn holds(&self, spec: &RbSpec, view: &View, v: u8) -> bool {
+        self.any
+            .iter()
+            .any(|all| all.iter().all(|g| g.holds(spec, view, v)))
+    }
+
+    fn name(&self) -> String {
+        let many = self.any.len() > 1;
+        self.any
+            .iter()
+            .map(|all| {
+                let s = all
+                    .iter()
+                    .map(|g| g.name())
+                    .collect::<Vec<_>>()
+                    .join(" and ");
+                if many && all.len() > 1 {
+                    format!("({s})")
+                } else {
+                    s
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }
+
+    fn own_only(&self) -> bool {
+        self.any.iter().flatten().all(|g| g.own())
+    }
+}
+
+/// Every rule of one, two or three guards, simplest first: one guard; two
+/// joined by "or", by "and"; then "a or (b and c)" and "a and (b or c)"
+/// (the last as "(a and b) or (a and c)").
+fn formulas() -> Vec<Formula> {
+    let g = Guard::all();
+    let one = |a: Guard| vec![a];
+    let mut out: Vec<Formula> = g.iter().map(|&a| Formula { any: vec![one(a)] }).collect();
+    let pairs: Vec<(Guard, Guard)> = (0..g.len())
+        .flat_map(|i| (i + 1..g.len()).map(move |j| (i, j)))
+        .map(|(i, j)| (g[i], g[j]))
+        .collect();
+    out.extend(pairs.iter().map(|&(a, b)| Formula {
+        any: vec![one(a), one(b)],
+    }));
+    out.extend(pairs.iter().map(|&(a, b)| Formula {
+        any: vec![vec![a, b]],
+    }));
+    for &a in &g {
+        for &(b, c) in pairs.iter().filter(|(b, c)| *b != a && *c != a) {
+            out.push(Formula {
+                any: vec![one(a), vec![b, c]],
+            });
+        }
+    }
+    for &a in &g {
+        for &(b, c) in pairs.iter().filter(|(b, c)| *b != a && *c != a) {
+            out.push(Formula {
+                any: vec![vec![a, b], vec![a, c]],
+            });
+        }
+    }
+    out
+}
+
+/// What a threshold rule explains: one action for either value `v`.
+#[derive(Clone, Copy)]
+enum Family {
+    Send(Kind),
+    Deliver,
+}
+
+impl Family {
+    fn at(self, v: u8) -> Action {
+        match self {
+            Family::Send(kind) => Action::Send(Msg::new(kind, v)),
+            Family::Deliver => Action::Deliver(v),
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Family::Send(Kind::Init) => "send INIT v".into(),
+            Family::Send(Kind::Echo) => "send ECHO v".into(),
+            Family::Send(Kind::Ready) => "send READY v".into(),
+            Family::Deliver => "deliver v".into(),
+        }
+    }
+}
+
+/// A threshold-view protocol as threshold rules, one per action, the same
+/// for either value v (w is the other value), over the reached views
+/// where the action may still be taken; an action no rule of up to three
+/// monotone guards explains is listed with how often it fires, the
+/// nearest rule and a view where they differ. Ends with whether every
+/// rule reads a message as support for the value it carries.
+fn threshold_rules(spec: &RbSpec, reading: Reading, asked: &[(View, Decision)]) -> String {
+    let t = play::thresholds(spec);
+    let mut out = format!(
+        "rules, for either value v (w is the other; counts are distinct senders, itself \
+         included; at n = {}, f = {}: f+1 = {}, ceil((n+f+1)/2) = {}):\n",
+        spec.n, spec.f, t[1], t[2]
+    );
+    let all = formulas();
+    let mut own_only = true;
+    for family in [
+        Family::Send(Kind::Init),
+        Family::Send(Kind::Echo),
+        Family::Send(Kind::Ready),
+        Family::Deliver,
+    ] {
+        let open: Vec<(&View, u8, bool)> = asked
+            .iter()
+            .flat_map(|(view, d)| (0..2).map(move |v| (view, d, v)))
+            .filter(|(view, _, v)| {
+                let a = family.at(*v);
+                a.open(view) && legal(spec, reading, view, a)
+            })
+            .map(|(view, d, v)| (view, v, family.at(v).fires(d)))
+            .collect();
+        let fired = open.iter().filter(|o| o.2).count();
+        if fired == 0 {
+            out += &format!("  never {}\n", family.name());
+            continue;
+        }
+        let agrees = |f: &Formula| {
+            open.iter()
+                .filter(|(view, v, fires)| f.holds(spec, view, *v) == *fires)
+                .count()
+        };
+        let scores: Vec<usize> = all.iter().map(agrees).collect();
+        if let Some(k) = scores.iter().position(|&a| a == open.len()) {
+            own_only &= all[k].own_only();
+            out += &format!("  {} when {}\n", family.name(), all[k].name());
+            continue;
+        }
+        own_only = false;
+        let best = *scores.iter().max().expect("some rule");
+        let k = scores.iter().position(|&a| a == best).expect("the best");
+        let (view, v, fires) = open
+            .iter()
+            .find(|(view, v, fires)| all[k].holds(spec, view, *v) != *fires)
+            .expect("a view where the nearest rule differs");
+        out += &format!(
+            "  {}: no monotone threshold rule (it fires on {fired} of {} reached (view, v) \
+             where it may); nearest: when {} (agrees on {best}); it differs at v = {v} on {}, \
+             where the protocol {}\n",
+            family.name(),
+            open.len(),
+            all[k].name(),
+            show(view),
+            if *fires { "does" } else { "does not" }
+        );
+    }
+    out += &match own_only {
+        true => "every rule reads a message as support for the value it carries (guards \
+                 name only v)\n"
+            .to_string(),
+        false => "not every action is a rule over its own value v alone (see above)\n".to_string(),
+    };
+    out
+}
+
+/// A view as a person reads it.
+fn show(v: &View) -> String {
+    let opt = |x: Option<u8>| x.map_or("none".to_string(), |v| v.to_string());
+    let sent: Vec<String> = Msg::all()
+        .filter(|m| v.has_sent(*m))
+        .map(|m| m.name())
+        .collect();
+    format!(
+        "[input {}, INIT {}, ECHO 0/1 from {}/{}, READY 0/1 from {}/{}, sent {{{}}}, \
+         delivered {}]",
+        opt(v.input),
+        opt(v.init),
+        v.count[0],
+        v.count[1],
+        v.count[2],
+        v.count[3],
+        sent.join(", "),
+        opt(v.delivered)
     )
 }
 
@@ -329,5 +607,73 @@ mod tests {
             rule(&spec, &asked, Action::Deliver(0), &|_| true),
             "never deliver 0"
         );
+    }
+
+    /// Bracha's decisions, read in the threshold view, give back its rules
+    /// in symbolic thresholds where it is one: at n = 4, f = 1 each action
+    /// is a rule over its own value; at n = 6, f = 1 its delivery on 2f + 1
+    /// = 3 READYs is no guard of the view (f + 1 = 2, the quorum 4), and the
+    /// explanation says so with a view where the nearest rule differs.
+    #[test]
+    fn bracha_reads_back_as_symbolic_threshold_rules() {
+        let reading = Reading {
+            view: ObsView::Thresholds,
+            ..Reading::default()
+        };
+        let p = scripted("bracha").unwrap();
+        let asked = |spec: &RbSpec| {
+            let mut out = vec![];
+            let n = spec.n as u8;
+            for input in [None, Some(0)] {
+                for init in [None, Some(0), Some(1)] {
+                    for v in 0..2 {
+                        for e in 0..=n {
+                            for r in 0..=n {
+                                let mut count = [0; 4];
+                                count[v] = e;
+                                count[2 + v] = r;
+                                let view = View {
+                                    input,
+                                    init,
+                                    count,
+                                    ..View::default()
+                                };
+                                out.push((view, p.act(spec, &view)));
+                            }
+                        }
+                    }
+                }
+            }
+            out
+        };
+        let spec = RbSpec::new(4, 1, RbFaults::Byzantine).unwrap();
+        let text = threshold_rules(&spec, reading, &asked(&spec));
+        for line in [
+            "  send INIT v when input v\n",
+            "  send ECHO v when INIT v read\n",
+            "  send READY v when ECHO v >= ceil((n+f+1)/2) or READY v >= f+1\n",
+            "  deliver v when READY v >= ceil((n+f+1)/2)\n",
+            "every rule reads a message as support for the value it carries",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        let spec = RbSpec::new(6, 1, RbFaults::Byzantine).unwrap();
+        let text = threshold_rules(&spec, reading, &asked(&spec));
+        assert!(
+            text.contains("  send READY v when ECHO v >= ceil((n+f+1)/2) or READY v >= f+1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  deliver v: no monotone threshold rule"),
+            "{text}"
+        );
+        // The nearest guard is f + 1 = 2 READYs, on which it does not deliver.
+        assert!(
+            text.contains("nearest: when READY v >= f+1 (")
+                && text.contains("READY 0/1 from 2/0")
+                && text.contains("where the protocol does not"),
+            "{text}"
+        );
+        assert!(text.contains("not every action is a rule"), "{text}");
     }
 }

@@ -167,10 +167,17 @@ impl RbJob {
 
     /// How the honest network reads views and what it may choose.
     pub fn reading(&self) -> Reading {
-        Reading {
-            symmetric: self.rb.value_symmetric,
-            one_value: self.rb.one_value_per_kind,
-        }
+        reading(&self.rb)
+    }
+}
+
+/// How the honest network of an `[rb]` table reads views and what it may choose.
+pub fn reading(rb: &RbConfig) -> Reading {
+    Reading {
+        symmetric: rb.value_symmetric,
+        one_value: rb.one_value_per_kind,
+        view: rb.view,
+        supported: rb.supported_only,
     }
 }
 
@@ -189,7 +196,7 @@ pub fn memory_estimate(exp: &Experiment, spec: &RbSpec) -> Vec<Part> {
         Team {
             side: "honest",
             learn: &exp.honest.learn,
-            obs: play::honest_obs_size(spec),
+            obs: play::honest_obs_size(spec, reading(&exp.rb.clone().unwrap_or_default())),
             outputs: HONEST_HEADS * 3,
             decisions: b * (moves + spec.n as f64),
         },
@@ -315,7 +322,7 @@ impl<'a> RbRun<'a> {
         Ok(RbRun {
             job,
             honest: Learner::new(
-                play::honest_obs_size(spec),
+                play::honest_obs_size(spec, job.reading()),
                 HONEST_HEADS,
                 &exp.honest.learn,
                 &mut init,
@@ -375,7 +382,10 @@ impl Game for RbRun<'_> {
     fn network(&self, side: Side) -> Network {
         let spec = &self.job.spec;
         let (obs_dim, heads) = match side {
-            Side::Honest => (play::honest_obs_size(spec), HONEST_HEADS),
+            Side::Honest => (
+                play::honest_obs_size(spec, self.job.reading()),
+                HONEST_HEADS,
+            ),
             Side::Byzantine => (play::adversary_obs_size(spec), 1),
         };
         Network {
@@ -497,7 +507,7 @@ fn train_epoch(
     );
     let mut batch = Batch::new(*spec, starts);
     let (honest_actor, adversary_actor) = (honest.actor()?, adversary.actor()?);
-    let mut hbuf = Buffer::new(play::honest_obs_size(spec), HONEST_HEADS);
+    let mut hbuf = Buffer::new(play::honest_obs_size(spec, job.reading()), HONEST_HEADS);
     let mut bbuf = Buffer::new(play::adversary_obs_size(spec), 1);
     rb_play::play(
         &mut batch,

@@ -59,7 +59,17 @@ impl crate::games::Entry for Entry {
     }
 
     fn explain(&self, checkpoint: &Path, _max_work: f64) -> Result<String, String> {
-        explain::explain(checkpoint)
+        explain::explain(checkpoint, (None, None))
+    }
+
+    fn explain_at(
+        &self,
+        checkpoint: &Path,
+        _max_work: f64,
+        n: Option<usize>,
+        f: Option<usize>,
+    ) -> Result<String, String> {
+        explain::explain(checkpoint, (n, f))
     }
 
     fn verify_flags(&self, cmd: clap::Command) -> clap::Command {

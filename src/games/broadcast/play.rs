@@ -101,7 +101,7 @@ fn honest_turn(batch: &mut Batch, honest: &mut Honest, rng: &mut ChaCha8Rng, s: 
             record,
             reading,
         } => {
-            let d = play::honest_obs_size(&spec);
+            let d = play::honest_obs_size(&spec, *reading);
             let rows = who.len();
             s.obs.resize(rows * d, 0.0);
             s.masks.resize(rows * HONEST_HEADS, 0);

@@ -66,7 +66,7 @@ impl Greedy {
         reading: Reading,
     ) -> Result<Greedy, String> {
         let policy = c.policy()?;
-        let (d, heads) = (play::honest_obs_size(&spec), play::HONEST_HEADS);
+        let (d, heads) = (play::honest_obs_size(&spec, reading), play::HONEST_HEADS);
         let want = heads * agents::learner::CLASSES;
         if policy.inputs() != d || policy.outputs() != want {
             return Err(format!(
@@ -93,7 +93,7 @@ impl Greedy {
     }
 
     fn decide(&self, view: &View) -> Decision {
-        let d = play::honest_obs_size(&self.spec);
+        let d = play::honest_obs_size(&self.spec, self.reading);
         let mut x = vec![0.0; d];
         let mut masks = [0u8; play::HONEST_HEADS];
         let turned = play::honest_input(&self.spec, view, self.reading, &mut x, &mut masks);

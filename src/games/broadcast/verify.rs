@@ -6,6 +6,7 @@ use crate::games::broadcast::game::RbJob;
 use crate::games::broadcast::score::Greedy;
 use crate::games::Entry as _;
 use clap::Args;
+use envs::broadcast::play::ObsView;
 use envs::broadcast::search::{self, Limits};
 use envs::broadcast::{protocols, RbFaults, RbSpec, Semantics};
 use std::path::Path;
@@ -23,6 +24,12 @@ pub struct RbFlags {
     /// [default: single].
     #[arg(long, value_parser = parse_semantics)]
     pub semantics: Option<Semantics>,
+    /// Reliable broadcast, with --checkpoint: stop each instance's search
+    /// at its first violation, as the learning rows do (whether each
+    /// instance is broken is exact, and its counterexample is a shortest
+    /// one; only the properties broken there are named).
+    #[arg(long)]
+    pub first_violation: bool,
 }
 
 /// `--semantics`: clap's error names the flag and the value, this the choices.
@@ -49,20 +56,30 @@ pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
     if let Some(path) = req.checkpoint {
         let (spec, greedy, max_states) = learned(path, req)?;
         let limits = checked(&spec, req.flags.max_states.unwrap_or(max_states))?;
+        let first = search::Options {
+            first_violation: true,
+            ..search::Options::default()
+        };
+        if req.flags.first_violation {
+            let report =
+                search::verify_with(&spec, &greedy, &limits, &first).map_err(|e| e.to_string())?;
+            return Ok((spec, report));
+        }
         // A learned protocol that sends much may pass the limit in the
         // whole search and still be refuted within it, as the rows are.
         let report = match search::verify(&spec, &greedy, &limits) {
             Ok(r) => r,
-            Err(too_big) => {
-                let first = search::Options {
-                    first_violation: true,
-                    ..search::Options::default()
-                };
-                search::verify_with(&spec, &greedy, &limits, &first)
-                    .map_err(|_| too_big.to_string())?
-            }
+            Err(too_big) => search::verify_with(&spec, &greedy, &limits, &first)
+                .map_err(|_| too_big.to_string())?,
         };
         return Ok((spec, report));
+    }
+    if req.flags.first_violation {
+        return Err(
+            "--first-violation: only with --checkpoint (a scripted protocol's search \
+                    is whole)"
+                .into(),
+        );
     }
     let name = req
         .protocol
@@ -87,9 +104,13 @@ pub fn solve(req: &Request) -> Result<(RbSpec, search::Report), String> {
 
 /// The honest network of a reliable-broadcast checkpoint played greedily,
 /// as the learning rows play it, with the game of its config and its
-/// `rb.max_states`. A network reads views of the game it was trained in, so
-/// the flags may only repeat that game: `--n`, `--f`, `--faults` and
-/// `--semantics` default to it, and another value given is refused.
+/// `rb.max_states`. `--n`, `--f`, `--faults` and `--semantics` default to
+/// its training game, and another faults or semantics is refused. A
+/// network of the raw-count view (`rb.view = "counts"`) reads counts up to
+/// its own n, so another `--n` or `--f` is refused too; one of the
+/// threshold view (`"thresholds"`) sees the same inputs at every n and
+/// plays at any `--n` and `--f` the game has (searched with `--max-states`
+/// or the verifier's default there, not its training's `rb.max_states`).
 fn learned(path: &Path, req: &Request) -> Result<(RbSpec, Greedy, u64), String> {
     let shown = path.display();
     let (c, exp) = crate::games::checkpoint_of(path, super::ENTRY.name())?;
@@ -101,31 +122,59 @@ fn learned(path: &Path, req: &Request) -> Result<(RbSpec, Greedy, u64), String> 
         ));
     }
     let job = RbJob::new(exp).map_err(|e| format!("{shown}: its config: {e}"))?;
-    let spec = job.spec;
-    let trained = |flag: &str, given: String, was: String| {
-        format!(
-            "--{flag} {given}: {shown} was trained with {flag} = {was}; the flags must match \
-             its training (its views mean nothing in another game)"
-        )
+    let trained_spec = job.spec;
+    let trained = |flag: &str, given: String, was: String, why: &str| {
+        format!("--{flag} {given}: {shown} was trained with {flag} = {was}; {why}")
     };
-    if let Some(n) = req.n.filter(|&n| n != spec.n) {
-        return Err(trained("n", n.to_string(), spec.n.to_string()));
+    let any_n = job.rb.view == ObsView::Thresholds;
+    let (n, f) = (
+        req.n.unwrap_or(trained_spec.n),
+        req.f.unwrap_or(trained_spec.f),
+    );
+    if !any_n {
+        let why = "it reads raw counts up to its own n (rb.view = \"counts\"), so it plays \
+                   only in its training game; a checkpoint trained with rb.view = \"thresholds\" \
+                   plays at any n";
+        if n != trained_spec.n {
+            return Err(trained("n", n.to_string(), trained_spec.n.to_string(), why));
+        }
+        if f != trained_spec.f {
+            return Err(trained("f", f.to_string(), trained_spec.f.to_string(), why));
+        }
     }
-    if let Some(f) = req.f.filter(|&f| f != spec.f) {
-        return Err(trained("f", f.to_string(), spec.f.to_string()));
+    let why = "the flags must match its training (its views mean nothing in another game)";
+    if let Some(faults) = req.faults.filter(|&x| x != trained_spec.faults.name()) {
+        return Err(trained(
+            "faults",
+            faults.into(),
+            trained_spec.faults.name().into(),
+            why,
+        ));
     }
-    if let Some(faults) = req.faults.filter(|&x| x != spec.faults.name()) {
-        return Err(trained("faults", faults.into(), spec.faults.name().into()));
-    }
-    if let Some(s) = req.flags.semantics.filter(|&s| s != spec.semantics) {
+    if let Some(s) = req.flags.semantics.filter(|&s| s != trained_spec.semantics) {
         return Err(trained(
             "semantics",
             s.name().into(),
-            spec.semantics.name().into(),
+            trained_spec.semantics.name().into(),
+            why,
         ));
     }
-    let greedy = Greedy::of_checkpoint(path, &c, job.spec, job.reading())?;
-    Ok((spec, greedy, job.rb.max_states))
+    let spec = if (n, f) == (trained_spec.n, trained_spec.f) {
+        trained_spec
+    } else {
+        spec_from_flags(
+            n,
+            f,
+            trained_spec.faults.name(),
+            Some(trained_spec.semantics),
+        )?
+    };
+    let max_states = match spec == trained_spec {
+        true => job.rb.max_states,
+        false => Limits::default().max_states,
+    };
+    let greedy = Greedy::of_checkpoint(path, &c, spec, job.reading())?;
+    Ok((spec, greedy, max_states))
 }
 
 /// The game the command-line flags name, checked by the game's own

@@ -357,3 +357,46 @@ pub fn of_program(p: &super::grammar::Program) -> Option<ThresholdForm> {
         once: vec![],
     })
 }
+
+impl ThresholdForm {
+    /// The same rules with the values 0 and 1 swapped.
+    pub fn mirror(&self) -> ThresholdForm {
+        let m = |x: Msg| Msg::new(x.kind, 1 - x.value);
+        let rules = self
+            .rules
+            .iter()
+            .map(|r| Rule {
+                when: r
+                    .when
+                    .iter()
+                    .map(|a| match *a {
+                        Atom::Input(v) => Atom::Input(1 - v),
+                        Atom::Init(v) => Atom::Init(1 - v),
+                        Atom::AtLeast(x, t) => Atom::AtLeast(m(x), t),
+                    })
+                    .collect(),
+                then: match r.then {
+                    Act::Send(x, d) => Act::Send(m(x), d),
+                    Act::Deliver(v) => Act::Deliver(1 - v),
+                },
+            })
+            .collect();
+        ThresholdForm {
+            rules,
+            once: self.once.clone(),
+        }
+    }
+
+    /// Whether swapping the values gives the same rules (in any order): then
+    /// the threshold automaton of a correct sender with input 1 is that of
+    /// input 0 with the values renamed (the automaton ignores the order of
+    /// rules but for sends nothing can pre-empt, which commute).
+    pub fn symmetric(&self) -> bool {
+        let key = |f: &ThresholdForm| {
+            let mut k: Vec<String> = f.rules.iter().map(|r| format!("{r:?}")).collect();
+            k.sort();
+            k
+        };
+        key(self) == key(&self.mirror())
+    }
+}

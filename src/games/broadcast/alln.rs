@@ -73,6 +73,9 @@ pub struct Checked {
 #[derive(Clone, Debug, Serialize)]
 pub struct AllN {
     pub protocol: String,
+    /// Whether the rules are symmetric in the values (then the correct
+    /// sender's automaton with input 1 is not built: input 0's answers).
+    pub symmetric: bool,
     /// agreement and correct_sender, in that order.
     pub properties: Vec<(String, Outcome)>,
     pub automata: Vec<Checked>,
@@ -110,9 +113,8 @@ pub fn form_of(name: &str) -> Result<ThresholdForm, String> {
 
 /// Checks one automaton's specifications with TACO: per property, SAFE,
 /// a path, or unknown.
-fn check(a: &Automaton) -> Result<Vec<(String, Outcome)>, String> {
-    let res = check_text(&a.name, &a.bymc(&[]))?;
-    let props = ta::properties(a.sender);
+fn check(a: &Automaton, props: &[&str]) -> Result<Vec<(String, Outcome)>, String> {
+    let res = check_text(&a.name, &a.bymc(props))?;
     // TACO's path may be at any n: look again for a small one (the
     // smallest n tried that breaks the property; TACO's first otherwise).
     let small = |name: &str| -> Option<Counterexample> {
@@ -239,16 +241,52 @@ pub fn prove(name: &str, form: &ThresholdForm) -> Result<AllN, String> {
         ("correct_sender".into(), Outcome::Proved),
     ];
     let mut automata = vec![];
-    for sender in Sender::ALL {
+    // A correct sender with input 1 is input 0 renamed when the rules are
+    // symmetric in the values: one automaton answers for both.
+    let senders: &[Sender] = if form.symmetric() {
+        &[Sender::Byzantine, Sender::Correct(0)]
+    } else {
+        &Sender::ALL
+    };
+    // Each automaton on a thread of its own (z3 runs beside), answers in
+    // the order of `senders`.
+    let one = |sender: Sender| -> Result<(Checked, Vec<(String, Outcome)>), String> {
         let t0 = Instant::now();
         let a = ta::build(name, form, sender);
-        let answers = check(&a)?;
-        automata.push(Checked {
+        // With a correct sender, agreement follows from correct-sender
+        // safety (every correct agent delivers its input or nothing), so
+        // it is checked there only when correct-sender safety falls.
+        let mut answers = match sender {
+            Sender::Byzantine => check(&a, &["agreement"])?,
+            Sender::Correct(_) => check(&a, &["correct_sender"])?,
+        };
+        let fell = answers
+            .iter()
+            .any(|(p, o)| p == "correct_sender" && !matches!(o, Outcome::Proved));
+        if fell {
+            answers.extend(check(&a, &["agreement"])?);
+        }
+        let checked = Checked {
             sender: sender.name(),
             locations: a.locations.len(),
             rules: a.edges.len(),
             secs: t0.elapsed().as_secs_f64(),
-        });
+        };
+        Ok((checked, answers))
+    };
+    let results: Vec<Result<_, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = senders
+            .iter()
+            .map(|&sender| scope.spawn(move || one(sender)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| "a TACO check panicked".to_string())?)
+            .collect()
+    });
+    for result in results {
+        let (checked, answers) = result?;
+        automata.push(checked);
         for (p, o) in answers {
             let slot = properties.iter_mut().find(|(q, _)| *q == p).expect("named");
             // The first refutation stands; unknown unless refuted elsewhere.
@@ -261,6 +299,7 @@ pub fn prove(name: &str, form: &ThresholdForm) -> Result<AllN, String> {
     }
     Ok(AllN {
         protocol: name.to_string(),
+        symmetric: form.symmetric(),
         properties,
         automata,
         secs: start.elapsed().as_secs_f64(),
@@ -285,6 +324,10 @@ pub fn render(r: &AllN) -> String {
         })
         .collect();
     s += &format!("automata: {}\n", shapes.join("; "));
+    if r.symmetric {
+        s += "the rules are symmetric in the values: sender_0's automaton answers for sender_1\n";
+    }
+    s += "agreement with a correct sender follows from correct-sender safety where it holds\n";
     for (p, o) in &r.properties {
         let what = match p.as_str() {
             "agreement" => "agreement (no two correct agents deliver different values)",

@@ -83,7 +83,11 @@ fn rbl_alg4_is_refuted_with_a_counterexample() {
 /// semantics: agreement, and integrity's "only the sender's input".
 fn broken_explicitly(p: &dyn RbProtocol, n: usize, f: usize) -> Vec<&'static str> {
     let spec = RbSpec::new(n, f, RbFaults::Byzantine).unwrap();
-    search::refute(&spec, p, &Limits::default()).broken()
+    // The whole search, not `refute`: a refutation names only the
+    // properties broken at each instance's first violation.
+    search::verify(&spec, p, &Limits::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", p.name()))
+        .broken
 }
 
 /// The sizes of the explicit search the proofs cover (n > 3t, t = f):
@@ -105,6 +109,22 @@ fn cross_check(name: &str, p: &dyn RbProtocol, form: &ThresholdForm) -> alln::Al
                 "{name}: TACO proves {taco} for every n > 3t, the explicit search breaks {game} \
                  at n = {n}, f = {f}"
             );
+        }
+    }
+    // And the other way: a counterexample TACO finds at a size the search
+    // reaches (with t = f, as the game has it) is one of the game's.
+    for (taco, game) in [("agreement", "agreement"), ("correct_sender", "integrity")] {
+        if let Some(Outcome::Refuted(c)) = r.outcome(taco) {
+            if c.n <= 4 && c.t == c.f {
+                let broken = broken_explicitly(p, c.n as usize, c.f as usize);
+                assert!(
+                    broken.contains(&game),
+                    "{name}: TACO refutes {taco} at n = {}, f = {}, the explicit search finds \
+                     {game} unbroken there",
+                    c.n,
+                    c.f
+                );
+            }
         }
     }
     r

@@ -245,3 +245,20 @@ fn the_command_line_proves_exports_and_names_the_missing_solver() {
     let err = String::from_utf8_lossy(&none.stderr);
     assert!(err.contains("Debian's package `z3`"), "{err}");
 }
+
+/// A proof z3 cannot finish in time is unknown, never proved: a large
+/// program of the grammar (sends split between the others and itself)
+/// with z3 stopped after 2 s.
+#[test]
+fn a_proof_out_of_time_is_unknown() {
+    z3();
+    let all = grammar::enumerate();
+    let (k, form) = all
+        .iter()
+        .enumerate()
+        .filter_map(|(k, p)| threshold::of_program(p).map(|f| (k, f)))
+        .find(|(_, f)| ta::build("p", f, Sender::Byzantine).edges.len() > 200)
+        .expect("a large program");
+    let r = alln::prove_within(&format!("program_{k}"), &form, 2).unwrap();
+    assert!(!r.proved("agreement"), "{:?}", r.outcome("agreement"));
+}

@@ -34,6 +34,21 @@ pub fn z3_present() -> Result<(), String> {
     }
 }
 
+/// The most seconds z3 may take on one automaton: past it z3 stops, TACO
+/// gives up, and the properties of that automaton are unknown (never
+/// proved).
+pub const Z3_SECONDS: u32 = 120;
+
+/// TACO's z3 configuration with a hard timeout.
+fn z3_cfg(seconds: u32) -> SMTSolverBuilderCfg {
+    let args = ["-smt2", "-in", "-v:0"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("-T:{seconds}")])
+        .collect();
+    SMTSolverBuilderCfg::new("z3".into(), args, vec![], true)
+}
+
 /// A property's answer for every n.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
@@ -113,8 +128,8 @@ pub fn form_of(name: &str) -> Result<ThresholdForm, String> {
 
 /// Checks one automaton's specifications with TACO: per property, SAFE,
 /// a path, or unknown.
-fn check(a: &Automaton, props: &[&str]) -> Result<Vec<(String, Outcome)>, String> {
-    let res = check_text(&a.name, &a.bymc(props))?;
+fn check(a: &Automaton, props: &[&str], seconds: u32) -> Result<Vec<(String, Outcome)>, String> {
+    let res = check_text(&a.name, &a.bymc(props), seconds)?;
     // TACO's path may be at any n: look again for a small one (the
     // smallest n tried that breaks the property; TACO's first otherwise).
     let small = |name: &str| -> Option<Counterexample> {
@@ -123,7 +138,7 @@ fn check(a: &Automaton, props: &[&str]) -> Result<Vec<(String, Outcome)>, String
                 max_n: Some(n),
                 ..a.clone()
             };
-            match check_text(&a.name, &bounded.bymc(&[name])) {
+            match check_text(&a.name, &bounded.bymc(&[name]), seconds) {
                 Ok(ModelCheckerResult::UNSAFE(v)) => {
                     v.first().map(|(_, path)| counterexample(a, name, path))
                 }
@@ -159,7 +174,7 @@ fn check(a: &Automaton, props: &[&str]) -> Result<Vec<(String, Outcome)>, String
 }
 
 /// TACO's SMT model checker on a `.ta` text (`name` for errors).
-pub fn check_text(name: &str, text: &str) -> Result<ModelCheckerResult, String> {
+pub fn check_text(name: &str, text: &str, seconds: u32) -> Result<ModelCheckerResult, String> {
     let (ta, spec) = ByMCParser::new()
         .parse_ta_and_spec(text)
         .map_err(|e| format!("{}: TACO does not parse the export: {e}", name))?;
@@ -173,7 +188,7 @@ pub fn check_text(name: &str, text: &str) -> Result<ModelCheckerResult, String> 
     .map(|p| p.into())
     .collect();
     let mc = SMTModelChecker::new(
-        Some(SMTSolverBuilderCfg::new_z3()),
+        Some(z3_cfg(seconds)),
         SMTModelCheckerOptions::default(),
         preprocessors,
         ta,
@@ -234,6 +249,11 @@ fn counterexample(a: &Automaton, property: &str, path: &TaPath) -> Counterexampl
 /// t >= f: agreement in all three automata, correct-sender safety in the
 /// two with a correct sender.
 pub fn prove(name: &str, form: &ThresholdForm) -> Result<AllN, String> {
+    prove_within(name, form, Z3_SECONDS)
+}
+
+/// [`prove`] with z3 stopped after `seconds` on each automaton.
+pub fn prove_within(name: &str, form: &ThresholdForm, seconds: u32) -> Result<AllN, String> {
     z3_present()?;
     let start = Instant::now();
     let mut properties: Vec<(String, Outcome)> = vec![
@@ -257,14 +277,14 @@ pub fn prove(name: &str, form: &ThresholdForm) -> Result<AllN, String> {
         // safety (every correct agent delivers its input or nothing), so
         // it is checked there only when correct-sender safety falls.
         let mut answers = match sender {
-            Sender::Byzantine => check(&a, &["agreement"])?,
-            Sender::Correct(_) => check(&a, &["correct_sender"])?,
+            Sender::Byzantine => check(&a, &["agreement"], seconds)?,
+            Sender::Correct(_) => check(&a, &["correct_sender"], seconds)?,
         };
         let fell = answers
             .iter()
             .any(|(p, o)| p == "correct_sender" && !matches!(o, Outcome::Proved));
         if fell {
-            answers.extend(check(&a, &["agreement"])?);
+            answers.extend(check(&a, &["agreement"], seconds)?);
         }
         let checked = Checked {
             sender: sender.name(),
@@ -281,7 +301,29 @@ pub fn prove(name: &str, form: &ThresholdForm) -> Result<AllN, String> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().map_err(|_| "a TACO check panicked".to_string())?)
+            .zip(senders)
+            .map(|(h, &sender)| {
+                // TACO panics when z3 stops (its timeout, or a failure):
+                // that automaton's properties are unknown.
+                h.join().unwrap_or_else(|_| {
+                    let props = match sender {
+                        Sender::Byzantine => vec!["agreement"],
+                        Sender::Correct(_) => vec!["correct_sender", "agreement"],
+                    };
+                    let unknown = Outcome::Unknown {
+                        sender: sender.name(),
+                    };
+                    let a = ta::build(name, form, sender);
+                    let checked = Checked {
+                        sender: sender.name(),
+                        locations: a.locations.len(),
+                        rules: a.edges.len(),
+                        secs: start.elapsed().as_secs_f64(),
+                    };
+                    let answers = props.iter().map(|p| (p.to_string(), unknown.clone()));
+                    Ok((checked, answers.collect()))
+                })
+            })
             .collect()
     });
     for result in results {

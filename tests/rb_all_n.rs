@@ -236,6 +236,14 @@ fn the_command_line_proves_exports_and_names_the_missing_solver() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not threshold-guarded"));
 
+    let sized = Command::new(bin)
+        .args(args)
+        .args(["--n", "4", "--f", "1"])
+        .output()
+        .unwrap();
+    assert!(!sized.status.success());
+    assert!(String::from_utf8_lossy(&sized.stderr).contains("drop --n and --f"));
+
     let none = Command::new(bin)
         .args(args)
         .env("PATH", "/nonexistent")

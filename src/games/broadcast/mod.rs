@@ -83,6 +83,9 @@ impl crate::games::Entry for Entry {
         let flags = <verify::RbFlags as clap::FromArgMatches>::from_arg_matches(m)
             .map_err(|e| e.to_string())?;
         if flags.all_n {
+            if c.n.is_some() || c.f.is_some() {
+                return Err("--all-n proves for every n > 3t: drop --n and --f".into());
+            }
             return alln::run(c.protocol.as_deref(), c.checkpoint.is_some(), c.json);
         }
         verify::run(&verify::Request {

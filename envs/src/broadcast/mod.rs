@@ -16,6 +16,8 @@ pub mod play;
 pub mod protocols;
 pub mod search;
 pub mod synth;
+pub mod ta;
+pub mod threshold;
 pub mod trace;
 
 pub use game::{

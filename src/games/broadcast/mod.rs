@@ -2,6 +2,7 @@
 //! teams' play, the greedy network as a protocol, `verify`, `synthesize` and
 //! `explain`.
 
+pub mod alln;
 pub mod bench;
 pub mod explain;
 pub mod game;
@@ -73,7 +74,15 @@ impl crate::games::Entry for Entry {
     }
 
     fn verify_flags(&self, cmd: clap::Command) -> clap::Command {
-        <verify::RbFlags as clap::Args>::augment_args(cmd)
+        let cmd = <verify::RbFlags as clap::Args>::augment_args(cmd);
+        // --all-n proves for every n: --n and --f are then not asked for.
+        let has = |c: &clap::Command, id: &str| c.get_arguments().any(|a| a.get_id() == id);
+        if has(&cmd, "n") && has(&cmd, "f") && has(&cmd, "checkpoint") {
+            let free = |a: clap::Arg| a.required_unless_present_any(["checkpoint", "all_n"]);
+            cmd.mut_arg("n", free).mut_arg("f", free)
+        } else {
+            cmd
+        }
     }
 
     fn verify_reads(&self) -> &'static [&'static str] {
@@ -83,6 +92,12 @@ impl crate::games::Entry for Entry {
     fn verify(&self, c: &crate::games::verify::Common, m: &clap::ArgMatches) -> Result<(), String> {
         let flags = <verify::RbFlags as clap::FromArgMatches>::from_arg_matches(m)
             .map_err(|e| e.to_string())?;
+        if flags.all_n {
+            if c.n.is_some() || c.f.is_some() {
+                return Err("--all-n proves for every n > 3t: drop --n and --f".into());
+            }
+            return alln::run(c.protocol.as_deref(), c.checkpoint.is_some(), c.json);
+        }
         verify::run(&verify::Request {
             protocol: c.protocol.as_deref(),
             checkpoint: c.checkpoint.as_deref(),
@@ -98,9 +113,13 @@ impl crate::games::Entry for Entry {
         let about = "Every program of RB-Learner's reliable-broadcast grammar, verified \
                      exactly; the verified ones ranked by messages sent";
         // After the flags: the flags' struct would otherwise give its own doc.
+        let export = "A threshold-guarded reliable-broadcast protocol as a threshold automaton in \
+                      ByMC's .ta format (TACO and ByMC read it)";
         vec![
             <synth::SynthArgs as clap::Args>::augment_args(clap::Command::new("synthesize"))
                 .about(about),
+            <alln::ExportArgs as clap::Args>::augment_args(clap::Command::new("export-ta"))
+                .about(export),
         ]
     }
 
@@ -110,6 +129,11 @@ impl crate::games::Entry for Entry {
                 let a = <synth::SynthArgs as clap::FromArgMatches>::from_arg_matches(m)
                     .map_err(|e| e.to_string())?;
                 synth::run(&a)
+            }
+            "export-ta" => {
+                let a = <alln::ExportArgs as clap::FromArgMatches>::from_arg_matches(m)
+                    .map_err(|e| e.to_string())?;
+                alln::export(&a)
             }
             _ => Err(format!("reliable broadcast has no command {name}")),
         }

@@ -30,6 +30,11 @@ pub struct RbFlags {
     /// one; only the properties broken there are named).
     #[arg(long)]
     pub first_violation: bool,
+    /// Reliable broadcast: prove agreement and correct-sender safety for
+    /// every n > 3t (t >= f Byzantine) with TACO and z3, instead of
+    /// searching one n (--n and --f are then not needed).
+    #[arg(long)]
+    pub all_n: bool,
 }
 
 /// `--semantics`: clap's error names the flag and the value, this the choices.

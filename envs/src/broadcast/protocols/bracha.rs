@@ -1,8 +1,10 @@
 //! Bracha's reliable broadcast (1987), as Cachin, Guerraoui and Rodrigues
 //! write it ("authenticated double-echo broadcast"): correct for n > 3f.
 
-use super::{more_than_half, Scripted};
+use super::{more_than_half, per_value, Scripted};
 use crate::broadcast::game::{Decision, Kind, Msg, RbSpec, View};
+use crate::broadcast::grammar::Dest;
+use crate::broadcast::threshold::{Act, Atom, Rule, Threshold, ThresholdForm};
 
 pub const BRACHA: Scripted = Scripted {
     name: "bracha",
@@ -42,4 +44,44 @@ fn double_echo(spec: &RbSpec, view: &View, amplify: bool) -> Decision {
         }
     }
     d
+}
+
+/// Bracha's rules as thresholds (with or without the amplification): the
+/// same decisions as [`double_echo`] on every view (tested at n = 4 to 7).
+pub fn form(amplify: bool) -> ThresholdForm {
+    let mut rules = per_value(|v| {
+        vec![Rule::new(
+            &[Atom::Input(v)],
+            Act::Send(Msg::init(v), Dest::All),
+        )]
+    });
+    rules.extend(per_value(|v| {
+        vec![Rule::new(
+            &[Atom::Init(v)],
+            Act::Send(Msg::echo(v), Dest::All),
+        )]
+    }));
+    rules.extend(per_value(|v| {
+        let mut r = vec![Rule::new(
+            &[Atom::AtLeast(Msg::echo(v), Threshold::MORE_THAN_HALF)],
+            Act::Send(Msg::ready(v), Dest::All),
+        )];
+        if amplify {
+            r.push(Rule::new(
+                &[Atom::AtLeast(Msg::ready(v), Threshold::T_PLUS_1)],
+                Act::Send(Msg::ready(v), Dest::All),
+            ));
+        }
+        r
+    }));
+    rules.extend(per_value(|v| {
+        vec![Rule::new(
+            &[Atom::AtLeast(Msg::ready(v), Threshold::TWO_T_PLUS_1)],
+            Act::Deliver(v),
+        )]
+    }));
+    ThresholdForm {
+        rules,
+        once: vec![Kind::Echo, Kind::Ready],
+    }
 }

@@ -1,8 +1,10 @@
 //! RB-Learner's crash-fault algorithms (and the textbook's best-effort and
 //! eager reliable broadcast): deliver on receipt, or relay then deliver.
 
-use super::Scripted;
+use super::{per_value, Scripted};
 use crate::broadcast::game::{Decision, Msg};
+use crate::broadcast::grammar::Dest;
+use crate::broadcast::threshold::{Act, Atom, Rule, ThresholdForm};
 
 /// The sender sends INIT v; on the sender's INIT v, deliver v. A sender
 /// that crashes mid-broadcast leaves some correct agents without it.
@@ -37,3 +39,22 @@ pub const RELAY_THEN_DELIVER: Scripted = Scripted {
         d
     },
 };
+
+/// Deliver-on-receipt's rules as thresholds: the same decisions as
+/// [`DELIVER_ON_RECEIPT`]. (Relay-then-deliver reads its own delivery, which
+/// is not a threshold guard, and has no threshold form.)
+pub fn form() -> ThresholdForm {
+    let mut rules = per_value(|v| {
+        vec![Rule::new(
+            &[Atom::Input(v)],
+            Act::Send(Msg::init(v), Dest::All),
+        )]
+    });
+    rules.extend(per_value(|v| {
+        vec![Rule::new(&[Atom::Init(v)], Act::Deliver(v))]
+    }));
+    ThresholdForm {
+        rules,
+        once: vec![],
+    }
+}

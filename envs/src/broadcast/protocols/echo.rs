@@ -3,8 +3,10 @@
 //! It keeps agreement for n > 3f but not totality: a Byzantine sender can
 //! let some correct agents deliver and starve the others.
 
-use super::{more_than_half, Scripted};
+use super::{more_than_half, per_value, Scripted};
 use crate::broadcast::game::{Decision, Kind, Msg};
+use crate::broadcast::grammar::Dest;
+use crate::broadcast::threshold::{Act, Atom, Rule, Threshold, ThresholdForm};
 
 /// The sender sends INIT v; on the sender's INIT v, ECHO v (one ECHO);
 /// on more than (n+f)/2 ECHO v, deliver v.
@@ -27,3 +29,29 @@ pub const ECHO: Scripted = Scripted {
         d
     },
 };
+
+/// Echo broadcast's rules as thresholds: the same decisions as [`ECHO`].
+pub fn form() -> ThresholdForm {
+    let mut rules = per_value(|v| {
+        vec![Rule::new(
+            &[Atom::Input(v)],
+            Act::Send(Msg::init(v), Dest::All),
+        )]
+    });
+    rules.extend(per_value(|v| {
+        vec![Rule::new(
+            &[Atom::Init(v)],
+            Act::Send(Msg::echo(v), Dest::All),
+        )]
+    }));
+    rules.extend(per_value(|v| {
+        vec![Rule::new(
+            &[Atom::AtLeast(Msg::echo(v), Threshold::MORE_THAN_HALF)],
+            Act::Deliver(v),
+        )]
+    }));
+    ThresholdForm {
+        rules,
+        once: vec![Kind::Echo],
+    }
+}

@@ -1,8 +1,10 @@
 //! Imbs and Raynal's two-step reliable broadcast (2016): INIT, then
 //! WITNESS, which is our ECHO. Built for n > 5f; below that it may fall.
 
-use super::Scripted;
+use super::{per_value, Scripted};
 use crate::broadcast::game::{Decision, Msg};
+use crate::broadcast::grammar::Dest;
+use crate::broadcast::threshold::{Act, Atom, Rule, Threshold, ThresholdForm};
 
 /// The sender sends INIT v; on the sender's INIT v, or on n - 2f WITNESS
 /// v, WITNESS v (once per value: an agent may witness both); on n - f
@@ -32,3 +34,33 @@ pub const IMBS_RAYNAL: Scripted = Scripted {
         d
     },
 };
+
+/// Imbs and Raynal's rules as thresholds: the same decisions as
+/// [`IMBS_RAYNAL`].
+pub fn form() -> ThresholdForm {
+    let mut rules = per_value(|v| {
+        vec![Rule::new(
+            &[Atom::Input(v)],
+            Act::Send(Msg::init(v), Dest::All),
+        )]
+    });
+    rules.extend(per_value(|v| {
+        vec![
+            Rule::new(&[Atom::Init(v)], Act::Send(Msg::echo(v), Dest::All)),
+            Rule::new(
+                &[Atom::AtLeast(Msg::echo(v), Threshold::N_MINUS_2T)],
+                Act::Send(Msg::echo(v), Dest::All),
+            ),
+        ]
+    }));
+    rules.extend(per_value(|v| {
+        vec![Rule::new(
+            &[Atom::AtLeast(Msg::echo(v), Threshold::N_MINUS_T)],
+            Act::Deliver(v),
+        )]
+    }));
+    ThresholdForm {
+        rules,
+        once: vec![],
+    }
+}

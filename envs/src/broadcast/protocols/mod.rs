@@ -18,6 +18,8 @@ mod rbl;
 /// decision it returns: protocols depend on the rules, not the reverse.
 pub use super::game::RbProtocol;
 use super::game::{Decision, RbSpec, View};
+use super::grammar::Dest;
+use super::threshold::{Rule, Threshold, ThresholdForm};
 
 /// A scripted protocol: a name and a pure rule.
 pub struct Scripted {
@@ -60,4 +62,25 @@ pub fn scripted(name: &str) -> Option<&'static Scripted> {
 /// The smallest count strictly above `x / 2`: `floor(x / 2) + 1`.
 pub(crate) fn more_than_half(x: usize) -> usize {
     x / 2 + 1
+}
+
+/// The threshold form of a scripted protocol (issue 28): its rules as
+/// guards over n and t, deciding as its code on every view (a test checks
+/// it at n = 4 to 7). None for a protocol that is not threshold-guarded.
+pub fn threshold_form(name: &str) -> Option<ThresholdForm> {
+    Some(match name {
+        "bracha" => bracha::form(true),
+        "bracha_no_amplification" => bracha::form(false),
+        "echo" => echo::form(),
+        "imbs_raynal" => imbs_raynal::form(),
+        "rbl_alg3" => rbl::form(Dest::All, Threshold::HALF_UP),
+        "rbl_alg4" => rbl::form(Dest::Neighbours, Threshold::T_PLUS_1),
+        "deliver_on_receipt" => crash::form(),
+        _ => return None,
+    })
+}
+
+/// The rules `each` gives for value 0, then for value 1.
+fn per_value(each: impl Fn(u8) -> Vec<Rule>) -> Vec<Rule> {
+    (0..2).flat_map(each).collect()
 }

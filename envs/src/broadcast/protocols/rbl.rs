@@ -3,8 +3,10 @@
 //! ECHO. Their guards are "type1 from at least tau distinct processes";
 //! (N+F)/2 is rounded up here (at n = 4, f = 1: 3 ECHOs).
 
-use super::Scripted;
+use super::{per_value, Scripted};
 use crate::broadcast::game::{Decision, Msg, RbSpec, View};
+use crate::broadcast::grammar::Dest;
+use crate::broadcast::threshold::{Act, Atom, Rule, Threshold, ThresholdForm};
 
 /// Algorithm 3: type0 to all; on one type0, type1 to all; on f+1 type1,
 /// type1 to all; deliver on ceil((n+f)/2) type1. "To all" includes the
@@ -63,4 +65,31 @@ fn alg4(spec: &RbSpec, view: &View) -> Decision {
         }
     }
     d
+}
+
+/// Algorithm 3 (`dest` All, deliver on ceil((n+t)/2)) and 4 (`dest`
+/// Neighbours, deliver on t+1) as thresholds: the same decisions as
+/// [`ALG3`] and [`ALG4`].
+pub fn form(dest: Dest, deliver: Threshold) -> ThresholdForm {
+    let mut rules =
+        per_value(|v| vec![Rule::new(&[Atom::Input(v)], Act::Send(Msg::init(v), dest))]);
+    rules.extend(per_value(|v| {
+        vec![
+            Rule::new(&[Atom::Init(v)], Act::Send(Msg::echo(v), dest)),
+            Rule::new(
+                &[Atom::AtLeast(Msg::echo(v), Threshold::T_PLUS_1)],
+                Act::Send(Msg::echo(v), dest),
+            ),
+        ]
+    }));
+    rules.extend(per_value(|v| {
+        vec![Rule::new(
+            &[Atom::AtLeast(Msg::echo(v), deliver)],
+            Act::Deliver(v),
+        )]
+    }));
+    ThresholdForm {
+        rules,
+        once: vec![],
+    }
 }

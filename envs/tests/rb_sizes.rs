@@ -1,7 +1,7 @@
 //! Reliable broadcast past n = 4 (issue 27): the textbook facts at the
 //! sizes the verifier now reaches. Bracha at n = 7, f = 2 takes one to two
 //! minutes (17 million states), so that one test is ignored by default and
-//! says so: `cargo test -p selfplay-envs --test rb_sizes -- --ignored`
+//! says so: `scripts/test` (the README's test command) runs it in release;
 //! runs it (119 s measured, on a shared machine), and `scripts/rb_scaling`
 //! verifies it from the release binary for the docs' table.
 
@@ -26,7 +26,7 @@ fn bracha_is_verified_at_5_1() {
 }
 
 #[test]
-#[ignore = "one to two minutes (17 million states): run with -- --ignored, or scripts/rb_scaling"]
+#[ignore = "one to two minutes (17 million states): run by scripts/test in release, or with -- --ignored"]
 fn bracha_is_verified_at_7_2() {
     let r = report("bracha", 7, 2, RbFaults::Byzantine);
     assert!(r.verified, "{:?}", r.counterexample.map(|c| c.render()));

@@ -24,8 +24,8 @@
 //! names only a type already sent earlier in the program; H8 some
 //! instruction delivers.
 
+use super::game::RbProtocol;
 use super::game::{Decision, Msg, RbSpec, View};
-use super::protocols::RbProtocol;
 use std::fmt;
 
 /// Where a send goes.

@@ -20,9 +20,9 @@
 //! A learned protocol's rules (the threshold view's `explain`, for either
 //! value v) are this form instantiated at v = 0 and v = 1.
 
+use super::game::RbProtocol;
 use super::game::{Decision, Kind, Msg, RbSpec, View};
 use super::grammar::Dest;
-use super::protocols::RbProtocol;
 use serde::Serialize;
 use std::fmt;
 

@@ -1,9 +1,10 @@
 //! Reliable broadcast past n = 4 (issue 27): the textbook facts at the
 //! sizes the verifier now reaches. Bracha at n = 7, f = 2 takes one to two
 //! minutes (17 million states), so that one test is ignored by default and
-//! says so: `scripts/test` (the README's test command) runs it in release;
-//! runs it (119 s measured, on a shared machine), and `scripts/rb_scaling`
-//! verifies it from the release binary for the docs' table.
+//! says so: `scripts/test` (the README's test command) runs it in release
+//! (119 s measured in the test profile on a shared machine), and
+//! `scripts/rb_scaling` verifies it from the release binary for the docs'
+//! table.
 
 use envs::broadcast::game::RbSpec;
 use envs::broadcast::protocols;

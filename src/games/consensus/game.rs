@@ -232,16 +232,7 @@ impl Game for Consensus<'_> {
     }
 
     fn network(&self, side: Side) -> Network {
-        let spec = &self.res.spec;
-        let (obs_dim, heads) = match side {
-            Side::Honest => (obs_size(spec), 1),
-            Side::Byzantine => (byz_obs_size(spec), spec.byz_action_len()),
-        };
-        Network {
-            obs_dim,
-            heads,
-            rounds: spec.rounds(),
-        }
+        network(&self.res.spec, side)
     }
 
     /// Twins runs the honest protocol as of the last row, fixed until the next.
@@ -432,6 +423,20 @@ impl Game for Consensus<'_> {
 
     fn restore(&mut self, saved: Saved) {
         self.replays = saved.replays;
+    }
+}
+
+/// A team's network in the consensus game: what it sees and its heads,
+/// for a training run and for hardening alike.
+pub fn network(spec: &envs::consensus::EnvSpec, side: Side) -> Network {
+    let (obs_dim, heads) = match side {
+        Side::Honest => (obs_size(spec), 1),
+        Side::Byzantine => (byz_obs_size(spec), spec.byz_action_len()),
+    };
+    Network {
+        obs_dim,
+        heads,
+        rounds: spec.rounds(),
     }
 }
 

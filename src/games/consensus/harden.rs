@@ -21,6 +21,7 @@
 use crate::config::Experiment;
 use crate::export::{csv_bytes, read_csv, write_atomic};
 use crate::games::consensus::config::{HonestTeam, Resolved};
+use crate::games::consensus::game::network;
 use crate::games::consensus::score::exact;
 use crate::games::consensus::teams::{
     ByzantinePolicy, GreedyHonest, LearnedByzantine, LearnedHonest, ReplayByzantine, Rollout,
@@ -544,16 +545,7 @@ impl Game for Harden<'_> {
     }
 
     fn network(&self, side: Side) -> Network {
-        let spec = &self.res.spec;
-        let (obs_dim, heads) = match side {
-            Side::Honest => (obs_size(spec), 1),
-            Side::Byzantine => (byz_obs_size(spec), spec.byz_action_len()),
-        };
-        Network {
-            obs_dim,
-            heads,
-            rounds: spec.rounds(),
-        }
+        network(&self.res.spec, side)
     }
 
     /// The honest checkpoint records its honest training episodes in this

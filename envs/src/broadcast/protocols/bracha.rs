@@ -1,7 +1,7 @@
 //! Bracha's reliable broadcast (1987), as Cachin, Guerraoui and Rodrigues
 //! write it ("authenticated double-echo broadcast"): correct for n > 3f.
 
-use super::{more_than_half, per_value, Scripted};
+use super::{echo_on_init, init_on_input, more_than_half, per_value, Scripted};
 use crate::broadcast::game::{Decision, Kind, Msg, RbSpec, View};
 use crate::broadcast::grammar::Dest;
 use crate::broadcast::threshold::{Act, Atom, Rule, Threshold, ThresholdForm};
@@ -49,18 +49,8 @@ fn double_echo(spec: &RbSpec, view: &View, amplify: bool) -> Decision {
 /// Bracha's rules as thresholds (with or without the amplification): the
 /// same decisions as [`double_echo`] on every view (tested at n = 4 to 7).
 pub fn form(amplify: bool) -> ThresholdForm {
-    let mut rules = per_value(|v| {
-        vec![Rule::new(
-            &[Atom::Input(v)],
-            Act::Send(Msg::init(v), Dest::All),
-        )]
-    });
-    rules.extend(per_value(|v| {
-        vec![Rule::new(
-            &[Atom::Init(v)],
-            Act::Send(Msg::echo(v), Dest::All),
-        )]
-    }));
+    let mut rules = init_on_input(Dest::All);
+    rules.extend(echo_on_init(Dest::All));
     rules.extend(per_value(|v| {
         let mut r = vec![Rule::new(
             &[Atom::AtLeast(Msg::echo(v), Threshold::MORE_THAN_HALF)],

@@ -1,7 +1,7 @@
 //! RB-Learner's crash-fault algorithms (and the textbook's best-effort and
 //! eager reliable broadcast): deliver on receipt, or relay then deliver.
 
-use super::{per_value, Scripted};
+use super::{init_on_input, per_value, Scripted};
 use crate::broadcast::game::{Decision, Msg};
 use crate::broadcast::grammar::Dest;
 use crate::broadcast::threshold::{Act, Atom, Rule, ThresholdForm};
@@ -44,12 +44,7 @@ pub const RELAY_THEN_DELIVER: Scripted = Scripted {
 /// [`DELIVER_ON_RECEIPT`]. (Relay-then-deliver reads its own delivery, which
 /// is not a threshold guard, and has no threshold form.)
 pub fn form() -> ThresholdForm {
-    let mut rules = per_value(|v| {
-        vec![Rule::new(
-            &[Atom::Input(v)],
-            Act::Send(Msg::init(v), Dest::All),
-        )]
-    });
+    let mut rules = init_on_input(Dest::All);
     rules.extend(per_value(|v| {
         vec![Rule::new(&[Atom::Init(v)], Act::Deliver(v))]
     }));

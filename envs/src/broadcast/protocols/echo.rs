@@ -3,7 +3,7 @@
 //! It keeps agreement for n > 3f but not totality: a Byzantine sender can
 //! let some correct agents deliver and starve the others.
 
-use super::{more_than_half, per_value, Scripted};
+use super::{echo_on_init, init_on_input, more_than_half, per_value, Scripted};
 use crate::broadcast::game::{Decision, Kind, Msg};
 use crate::broadcast::grammar::Dest;
 use crate::broadcast::threshold::{Act, Atom, Rule, Threshold, ThresholdForm};
@@ -32,18 +32,8 @@ pub const ECHO: Scripted = Scripted {
 
 /// Echo broadcast's rules as thresholds: the same decisions as [`ECHO`].
 pub fn form() -> ThresholdForm {
-    let mut rules = per_value(|v| {
-        vec![Rule::new(
-            &[Atom::Input(v)],
-            Act::Send(Msg::init(v), Dest::All),
-        )]
-    });
-    rules.extend(per_value(|v| {
-        vec![Rule::new(
-            &[Atom::Init(v)],
-            Act::Send(Msg::echo(v), Dest::All),
-        )]
-    }));
+    let mut rules = init_on_input(Dest::All);
+    rules.extend(echo_on_init(Dest::All));
     rules.extend(per_value(|v| {
         vec![Rule::new(
             &[Atom::AtLeast(Msg::echo(v), Threshold::MORE_THAN_HALF)],

@@ -1,7 +1,7 @@
 //! Imbs and Raynal's two-step reliable broadcast (2016): INIT, then
 //! WITNESS, which is our ECHO. Built for n > 5f; below that it may fall.
 
-use super::{per_value, Scripted};
+use super::{init_on_input, per_value, Scripted};
 use crate::broadcast::game::{Decision, Msg};
 use crate::broadcast::grammar::Dest;
 use crate::broadcast::threshold::{Act, Atom, Rule, Threshold, ThresholdForm};
@@ -38,12 +38,7 @@ pub const IMBS_RAYNAL: Scripted = Scripted {
 /// Imbs and Raynal's rules as thresholds: the same decisions as
 /// [`IMBS_RAYNAL`].
 pub fn form() -> ThresholdForm {
-    let mut rules = per_value(|v| {
-        vec![Rule::new(
-            &[Atom::Input(v)],
-            Act::Send(Msg::init(v), Dest::All),
-        )]
-    });
+    let mut rules = init_on_input(Dest::All);
     rules.extend(per_value(|v| {
         vec![
             Rule::new(&[Atom::Init(v)], Act::Send(Msg::echo(v), Dest::All)),

@@ -17,9 +17,9 @@ mod rbl;
 /// The protocol trait lives in `game`, beside the view it reads and the
 /// decision it returns: protocols depend on the rules, not the reverse.
 pub use super::game::RbProtocol;
-use super::game::{Decision, RbSpec, View};
+use super::game::{Decision, Msg, RbSpec, View};
 use super::grammar::Dest;
-use super::threshold::{Rule, Threshold, ThresholdForm};
+use super::threshold::{Act, Atom, Rule, Threshold, ThresholdForm};
 
 /// A scripted protocol: a name and a pure rule.
 pub struct Scripted {
@@ -83,4 +83,14 @@ pub fn threshold_form(name: &str) -> Option<ThresholdForm> {
 /// The rules `each` gives for value 0, then for value 1.
 fn per_value(each: impl Fn(u8) -> Vec<Rule>) -> Vec<Rule> {
     (0..2).flat_map(each).collect()
+}
+
+/// The sender's rule in every threshold form: INIT v to `dest` on input v.
+fn init_on_input(dest: Dest) -> Vec<Rule> {
+    per_value(|v| vec![Rule::new(&[Atom::Input(v)], Act::Send(Msg::init(v), dest))])
+}
+
+/// ECHO v to `dest` on reading INIT v.
+fn echo_on_init(dest: Dest) -> Vec<Rule> {
+    per_value(|v| vec![Rule::new(&[Atom::Init(v)], Act::Send(Msg::echo(v), dest))])
 }

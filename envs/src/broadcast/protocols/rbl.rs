@@ -3,7 +3,7 @@
 //! ECHO. Their guards are "type1 from at least tau distinct processes";
 //! (N+F)/2 is rounded up here (at n = 4, f = 1: 3 ECHOs).
 
-use super::{per_value, Scripted};
+use super::{init_on_input, per_value, Scripted};
 use crate::broadcast::game::{Decision, Msg, RbSpec, View};
 use crate::broadcast::grammar::Dest;
 use crate::broadcast::threshold::{Act, Atom, Rule, Threshold, ThresholdForm};
@@ -71,8 +71,7 @@ fn alg4(spec: &RbSpec, view: &View) -> Decision {
 /// Neighbours, deliver on t+1) as thresholds: the same decisions as
 /// [`ALG3`] and [`ALG4`].
 pub fn form(dest: Dest, deliver: Threshold) -> ThresholdForm {
-    let mut rules =
-        per_value(|v| vec![Rule::new(&[Atom::Input(v)], Act::Send(Msg::init(v), dest))]);
+    let mut rules = init_on_input(dest);
     rules.extend(per_value(|v| {
         vec![
             Rule::new(&[Atom::Init(v)], Act::Send(Msg::echo(v), dest)),

@@ -50,9 +50,10 @@
 //!    lowest attack rate), `state.safetensors` and `--resume`, timing, plot.
 //! 3. A [`games::Job`] ([`CrashJob`]): the checked experiment, which runs
 //!    itself through [`runner::run`].
-//! 4. A [`games::Entry`] ([`Entry`]): the game's name, the config keys it
-//!    reads (any other key an experiment sets is refused by the loader,
-//!    naming it), its `job` (the checks of values), `explain` and `verify`.
+//! 4. A [`games::Entry`] ([`Entry`]): the game's name, its experiment file
+//!    ([`File`]: the keys it reads, typed; any other key an experiment sets
+//!    is refused by the parser, naming it), its `job` (the checks of
+//!    values), `explain` and `verify`.
 //! 5. `Registry::built_in().with(&ENTRY)`: every command the program offers
 //!    then reaches the game by its name, as it reaches the built-in ones
 //!    (`games::load_job_in`, `games::verify::verify`, `of_checkpoint`).
@@ -66,7 +67,7 @@ use agents::{Buffer, Learner};
 use envs::consensus::ConfigError;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use selfplay::config::{self, Experiment};
+use selfplay::config::{self, Experiment, LoadError};
 use selfplay::games::{self, Registry};
 use selfplay::runner::{self, At, Learned, Network, Played, Side};
 use selfplay::streams::stream;
@@ -589,6 +590,32 @@ impl games::Job for CrashJob {
 
 const NAME: &str = "crash_agreement";
 
+// The game's experiment file: the keys it reads, typed; any other key is
+// refused by the parser, naming it.
+selfplay::experiment_file! {
+    struct File { env: Env, honest: Honest, train: Train }
+}
+
+selfplay::some_keys! {
+    /// `[env]`: the number of rounds (1 or 2).
+    struct Env of envs::consensus::EnvConfig { rounds: Option<u8> }
+}
+
+selfplay::some_keys! {
+    /// `[honest]`: the learner only (the team always learns).
+    struct Honest of selfplay::config::HonestConfig { learn: agents::LearnConfig }
+}
+
+selfplay::some_keys! {
+    /// `[train]`: how long, in what batches, and when to stop.
+    struct Train of selfplay::config::TrainConfig {
+        episodes: u64,
+        batch: usize,
+        eval_every: u64,
+        stop_when_verified: bool,
+    }
+}
+
 struct Entry;
 static ENTRY: Entry = Entry;
 
@@ -601,15 +628,8 @@ impl games::Entry for Entry {
         "three agents, one crash, 1 or 2 rounds of flooding (examples/custom_game.rs)"
     }
 
-    fn keys(&self) -> &'static [&'static str] {
-        &[
-            "env.rounds",
-            "honest.learn",
-            "train.episodes",
-            "train.batch",
-            "train.eval_every",
-            "train.stop_when_verified",
-        ]
+    fn read(&self, text: &str, file: &str) -> Result<Experiment, LoadError> {
+        selfplay::experiment_file::read::<File>(NAME, text, file)
     }
 
     fn job(&self, exp: Experiment) -> Result<Box<dyn games::Job>, ConfigError> {

@@ -58,6 +58,27 @@ pub struct Experiment {
     pub sweep: Option<SweepConfig>,
 }
 
+impl Default for Experiment {
+    /// Every key at its default: what an empty file means.
+    fn default() -> Self {
+        Experiment {
+            name: None,
+            seed: default_seed(),
+            game: default_game(),
+            env: EnvConfig::default(),
+            honest: HonestConfig::default(),
+            byzantine: ByzantineConfig::default(),
+            train: TrainConfig::default(),
+            eval: EvalConfig::default(),
+            rewards: Rewards::default(),
+            slush: envs::sampling::SlushConfig::default(),
+            rb: None,
+            harden: HardenConfig::default(),
+            sweep: None,
+        }
+    }
+}
+
 /// The `[harden]` table.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -245,6 +266,19 @@ impl Default for TrainConfig {
     }
 }
 
+crate::some_keys! {
+    /// `[train]` as the sampling game and reliable broadcast read it: no
+    /// blocks of epochs, no replays of counterexamples (the consensus
+    /// game's).
+    pub struct LearningTrain of TrainConfig {
+        episodes: u64,
+        batch: usize,
+        eval_every: u64,
+        schedule: Schedule,
+        stop_when_verified: bool,
+    }
+}
+
 /// The `[eval]` table.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -368,20 +402,31 @@ fn is_integer(s: &str) -> bool {
     !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '_')
 }
 
-/// Parses experiment TOML with `key.path=value` overrides. An error in the
-/// text itself points at its own lines (not at the text the overrides
-/// rewrote); one the overrides bring is said to come from them.
+/// Parses experiment TOML with `key.path=value` overrides, as the record
+/// reads it (every game's keys). An error in the text itself points at its
+/// own lines (not at the text the overrides rewrote); one the overrides
+/// bring is said to come from them.
 pub fn parse_with(text: &str, file: &str, sets: &[String]) -> Result<Experiment, LoadError> {
+    read_with(text, file, sets, parse)
+}
+
+/// [`parse_with`] through `read`: a game's own file (`experiment_file::read`).
+pub fn read_with(
+    text: &str,
+    file: &str,
+    sets: &[String],
+    read: impl Fn(&str, &str) -> Result<Experiment, LoadError>,
+) -> Result<Experiment, LoadError> {
     if sets.is_empty() {
-        return parse(text, file);
+        return read(text, file);
     }
     if let Err(e) = toml::from_str::<toml::Table>(text) {
         return Err(LoadError::new(file, one_line(&e.to_string())));
     }
     let combined = apply_sets(text, file, sets)?;
-    parse(&combined, file).map_err(|e| {
+    read(&combined, file).map_err(|e| {
         let key = |m: &str| m.split(':').next().unwrap_or("").to_string();
-        match parse(text, file) {
+        match read(text, file) {
             Err(own) if key(&own.message) == key(&e.message) => own,
             _ => {
                 let gist = match e.message.find(" (TOML parse error at line") {

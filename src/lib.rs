@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod experiment_file;
 pub mod export;
 pub mod folder;
 pub mod games;

@@ -1,9 +1,10 @@
 //! Reading an experiment for its game: the game `game = "..."` names in
-//! the registry, no key that game does not read, then the game's own
+//! the registry reads the file as its own typed file (`Entry::read`), so a
+//! key it does not read is refused by the parser; then the game's own
 //! checks. The config module parses; this one knows there are games.
 
-use super::{refuse_foreign_keys, Entry, Job, Registry};
-use crate::config::{apply_sets, one_line, parse_with, quoted, Experiment, LoadError};
+use super::{Entry, Job, Registry};
+use crate::config::{apply_sets, one_line, quoted, read_with, Experiment, LoadError};
 use crate::config::{DEFAULT, DEFAULT_NAME};
 use envs::consensus::ConfigError;
 use std::path::Path;
@@ -19,33 +20,37 @@ pub fn load_experiment(
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError::new(&file, format!("cannot read: {e}")))?;
-    let mut exp = parse_with(&text, &file, sets)?;
+    let (mut exp, entry) = read_for_game(registry, &text, &file, sets)?;
     if exp.name.is_none() {
         exp.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
     }
-    let entry = game_of(registry, &text, &file, sets, &exp)?;
     Ok((exp, entry))
 }
 
-/// The game `exp` names, with the keys of `text` (and `sets`) checked
-/// against what it reads.
-fn game_of(
+/// The game `text` (with `sets`) names, and the experiment as it reads it.
+fn read_for_game(
     registry: &Registry,
     text: &str,
     file: &str,
     sets: &[String],
-    exp: &Experiment,
-) -> Result<&'static dyn Entry, LoadError> {
-    let entry = registry
-        .find(&exp.game)
-        .map_err(|e| LoadError::new(file, format!("game: {e}")))?;
+) -> Result<(Experiment, &'static dyn Entry), LoadError> {
     let written: toml::Table = toml::from_str(&apply_sets(text, file, sets)?)
         .map_err(|e| LoadError::new(file, one_line(&e.to_string())))?;
-    refuse_foreign_keys(entry, &written).map_err(|e| match sets.is_empty() {
-        true => LoadError::new(file, e),
-        false => LoadError::new(file, format!("{e} (with --set {})", sets.join(" --set "))),
-    })?;
-    Ok(entry)
+    let game = match written.get("game") {
+        None => Experiment::default().game,
+        Some(toml::Value::String(name)) => name.clone(),
+        Some(other) => {
+            return Err(LoadError::new(
+                file,
+                format!("game = {other}: a game is named by a string"),
+            ))
+        }
+    };
+    let entry = registry
+        .find(&game)
+        .map_err(|e| LoadError::new(file, format!("game: {e}")))?;
+    let exp = read_with(text, file, sets, |text, file| entry.read(text, file))?;
+    Ok((exp, entry))
 }
 
 /// Reads any experiment file (with overrides) and checks it for its game.
@@ -75,8 +80,7 @@ pub fn job(exp: Experiment) -> Result<Box<dyn Job>, ConfigError> {
 /// The built-in default experiment, with overrides, checked for its game.
 pub fn default_job(sets: &[String]) -> Result<Box<dyn Job>, LoadError> {
     let origin = "built-in default";
-    let mut exp = parse_with(DEFAULT, origin, sets)?;
+    let (mut exp, entry) = read_for_game(&Registry::built_in(), DEFAULT, origin, sets)?;
     exp.name.get_or_insert_with(|| DEFAULT_NAME.into());
-    let entry = game_of(&Registry::built_in(), DEFAULT, origin, sets, &exp)?;
     entry.job(exp).map_err(|e| LoadError::new(origin, e))
 }

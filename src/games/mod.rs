@@ -17,7 +17,7 @@ pub mod verify;
 
 pub use load::{default_job, job, load_experiment, load_job, load_job_in};
 
-use crate::config::Experiment;
+use crate::config::{Experiment, LoadError};
 use envs::consensus::ConfigError;
 use std::path::Path;
 
@@ -27,11 +27,11 @@ pub trait Entry: Sync {
     fn name(&self) -> &'static str;
     /// The game in a line, for lists and help.
     fn about(&self) -> &'static str;
-    /// The config keys it reads, as paths: a whole table (`"slush"`) or one
-    /// key of a table shared with other games (`"env.n"`). An experiment of
-    /// this game that sets any other key is refused, naming it: a key the
-    /// game would ignore is a mistake the user wants to hear of.
-    fn keys(&self) -> &'static [&'static str];
+    /// Reads an experiment file of this game: its own typed file
+    /// (`experiment_file!`, read by `experiment_file::read`), so a key it
+    /// does not read is refused by the parser, naming it: a key the game
+    /// would ignore is a mistake the user wants to hear of.
+    fn read(&self, text: &str, file: &str) -> Result<Experiment, LoadError>;
     /// Checks an experiment of this game (values, teams, checkpoints, the
     /// memory it would need) and builds its run.
     fn job(&self, exp: Experiment) -> Result<Box<dyn Job>, ConfigError>;
@@ -197,55 +197,6 @@ impl Registry {
 /// name from a file it read (a checkpoint's config).
 pub fn built_in(name: &str) -> Result<&'static dyn Entry, String> {
     Registry::built_in().find(name)
-}
-
-/// Refuses the first key of `table` (the experiment as written, overrides
-/// applied) that the game does not read, naming it and the game.
-pub fn refuse_foreign_keys(entry: &dyn Entry, table: &toml::Table) -> Result<(), ConfigError> {
-    // Keys every game reads: the run's identity and the sweep over it.
-    const COMMON: [&str; 4] = ["name", "seed", "game", "sweep"];
-    let own = entry.keys();
-    let whole = |k: &str, path: &str| k == path || path.starts_with(&format!("{k}."));
-    let reads = |path: &str| {
-        COMMON.iter().any(|k| whole(k, path))
-            || own.iter().any(|k| {
-                *k == path
-                    || path.starts_with(&format!("{k}."))
-                    || k.starts_with(&format!("{path}."))
-            })
-    };
-    for (key, value) in table {
-        if !reads(key) {
-            return Err(foreign(entry, key, value));
-        }
-        // A shared table some of whose keys the game reads: check each.
-        let whole_table = own.contains(&key.as_str()) || COMMON.contains(&key.as_str());
-        if let (Some(t), false) = (value.as_table(), whole_table) {
-            for sub in t.keys() {
-                let path = format!("{key}.{sub}");
-                if !reads(&path) {
-                    return Err(foreign(entry, &path, &t[sub]));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn foreign(entry: &dyn Entry, key: &str, value: &toml::Value) -> ConfigError {
-    let own = entry.keys().join(", ");
-    let value = match value {
-        toml::Value::Table(_) => "(a table)".to_string(),
-        v => v.to_string(),
-    };
-    ConfigError::new(
-        key,
-        value,
-        format!(
-            "game = \"{}\" does not read this key (it reads name, seed, sweep and {own})",
-            entry.name()
-        ),
-    )
 }
 
 /// A checkpoint given to `verify --game GAME --checkpoint`, with the

@@ -4,6 +4,7 @@
 
 pub mod alln;
 pub mod bench;
+pub mod config;
 pub mod explain;
 pub mod game;
 pub mod play;
@@ -11,7 +12,7 @@ pub mod score;
 pub mod synth;
 pub mod verify;
 
-use crate::config::Experiment;
+use crate::config::{Experiment, LoadError};
 use envs::consensus::ConfigError;
 use game::{RbJob, RbRun};
 use std::path::Path;
@@ -29,26 +30,8 @@ impl crate::games::Entry for Entry {
         "asynchronous reliable broadcast (INIT/ECHO/READY), event-driven"
     }
 
-    fn keys(&self) -> &'static [&'static str] {
-        &[
-            "env.n",
-            "env.f",
-            "env.faults",
-            "honest.kind",
-            "honest.learn",
-            "honest.checkpoint",
-            "byzantine.kind",
-            "byzantine.learn",
-            "byzantine.checkpoint",
-            "train.episodes",
-            "train.batch",
-            "train.eval_every",
-            "train.schedule",
-            "train.stop_when_verified",
-            "eval.episodes",
-            "eval.batch",
-            "rb",
-        ]
+    fn read(&self, text: &str, file: &str) -> Result<Experiment, LoadError> {
+        crate::experiment_file::read::<config::File>(self.name(), text, file)
     }
 
     fn job(&self, exp: Experiment) -> Result<Box<dyn crate::games::Job>, ConfigError> {

@@ -14,6 +14,20 @@ use envs::consensus::{adversaries, protocols, ConfigError, EnvSpec, Protocol};
 use std::path::Path;
 use std::sync::Arc;
 
+crate::experiment_file! {
+    /// An experiment of the consensus game: every table of the record but
+    /// the other games' (`[slush]`, `[rb]`).
+    pub struct File {
+        env: envs::consensus::EnvConfig,
+        honest: crate::config::HonestConfig,
+        byzantine: crate::config::ByzantineConfig,
+        train: crate::config::TrainConfig,
+        eval: crate::config::EvalConfig,
+        rewards: envs::consensus::Rewards,
+        harden: crate::config::HardenConfig,
+    }
+}
+
 /// Reads and validates an experiment file.
 pub fn load(path: &Path) -> Result<Resolved, LoadError> {
     load_with(path, &[])

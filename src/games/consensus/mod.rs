@@ -10,7 +10,7 @@ pub mod score;
 pub mod teams;
 pub mod verify;
 
-use crate::config::Experiment;
+use crate::config::{Experiment, LoadError};
 use crate::games::consensus::config::Resolved;
 use envs::consensus::{ConfigError, Limits};
 use std::path::Path;
@@ -28,16 +28,8 @@ impl crate::games::Entry for Entry {
         "consensus rounds: agreement, broadcast, interactive consistency, atomic commit"
     }
 
-    fn keys(&self) -> &'static [&'static str] {
-        &[
-            "env",
-            "honest",
-            "byzantine",
-            "train",
-            "eval",
-            "rewards",
-            "harden",
-        ]
+    fn read(&self, text: &str, file: &str) -> Result<Experiment, LoadError> {
+        crate::experiment_file::read::<config::File>(self.name(), text, file)
     }
 
     fn job(&self, exp: Experiment) -> Result<Box<dyn crate::games::Job>, ConfigError> {

@@ -1,13 +1,14 @@
 //! Avalanche's sampling game (docs/learning.md): the run, both teams' play,
 //! the attack figures, `verify --game slush` and `explain`.
 
+pub mod config;
 pub mod explain;
 pub mod game;
 pub mod play;
 pub mod score;
 pub mod verify;
 
-use crate::config::Experiment;
+use crate::config::{Experiment, LoadError};
 use envs::consensus::ConfigError;
 use game::{SlushJob, SlushRun};
 use std::path::Path;
@@ -25,24 +26,8 @@ impl crate::games::Entry for Entry {
         "Avalanche's sampling game (Slush, Snowflake) and its exact optimal adversary"
     }
 
-    fn keys(&self) -> &'static [&'static str] {
-        &[
-            "env.n",
-            "env.f",
-            "env.ones",
-            "honest",
-            "byzantine",
-            "train.episodes",
-            "train.batch",
-            "train.eval_every",
-            "train.schedule",
-            "train.stop_when_verified",
-            "eval.episodes",
-            "eval.batch",
-            "eval.max_work",
-            "rewards",
-            "slush",
-        ]
+    fn read(&self, text: &str, file: &str) -> Result<Experiment, LoadError> {
+        crate::experiment_file::read::<config::File>(self.name(), text, file)
     }
 
     fn job(&self, exp: Experiment) -> Result<Box<dyn crate::games::Job>, ConfigError> {

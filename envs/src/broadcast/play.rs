@@ -222,6 +222,12 @@ fn signature(view: &View, v: u8) -> [u8; 9] {
     ]
 }
 
+/// Whether `view` says the same of both values (then a value-symmetric
+/// network can choose neither: it sends no value and delivers none).
+pub fn alike(view: &View) -> bool {
+    signature(view, 0) == signature(view, 1)
+}
+
 /// The honest network's view, in one of two codings. As it is; or, with
 /// `symmetric` (`rb.value_symmetric`), up to swapping the values: the view
 /// is turned so that value 0 is the one it says more about, and the
@@ -272,7 +278,7 @@ pub fn honest_input(
             }
         }
     }
-    if reading.symmetric && signature(view, 0) == signature(view, 1) {
+    if reading.symmetric && alike(view) {
         // Alike in both values: no value can be chosen over the other.
         m = [ONLY_NONE; HONEST_HEADS];
     }

@@ -438,16 +438,20 @@ pub fn export(a: &ExportArgs) -> Result<(), String> {
 }
 
 /// `verify --all-n`: proves and prints (text or JSON).
-pub fn run(protocol: Option<&str>, checkpoint: bool, json: bool) -> Result<(), String> {
-    if checkpoint {
-        return Err(
-            "--all-n: only a scripted protocol for now (--protocol NAME); a learned \
-                    protocol's threshold form comes with the threshold view (issue 27)"
-                .into(),
-        );
-    }
-    let name = protocol.ok_or("--all-n: needs --protocol NAME")?;
-    let form = form_of(name)?;
+pub fn run(
+    protocol: Option<&str>,
+    checkpoint: Option<&std::path::Path>,
+    json: bool,
+) -> Result<(), String> {
+    let (name, form) = match (checkpoint, protocol) {
+        (Some(path), _) => (
+            path.display().to_string(),
+            super::explain::threshold_form(path)?,
+        ),
+        (None, Some(name)) => (name.to_string(), form_of(name)?),
+        (None, None) => return Err("--all-n: needs --protocol NAME or --checkpoint FILE".into()),
+    };
+    let name = name.as_str();
     let r = prove(name, &form)?;
     if json {
         crate::outln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);

@@ -21,7 +21,9 @@ use crate::games::broadcast::game::RbJob;
 use crate::games::broadcast::score::Greedy;
 use crate::games::Entry as _;
 use envs::broadcast::game::{Kind, Msg, View};
+use envs::broadcast::grammar::Dest;
 use envs::broadcast::play::{self, ObsView, Reading};
+use envs::broadcast::threshold::{self, Act, Atom, Rule, Threshold, ThresholdForm};
 use envs::broadcast::{Decision, Limits, RbProtocol, RbSpec, REGISTRY};
 use std::path::Path;
 
@@ -328,6 +330,21 @@ impl Guard {
         }
     }
 
+    /// The guard as an atom of a threshold form, at value `v`.
+    fn atom(self, v: u8) -> Atom {
+        let value = |own: bool| if own { v } else { 1 - v };
+        const LEVELS: [Threshold; play::LEVELS] = [
+            Threshold::ONE,
+            Threshold::T_PLUS_1,
+            Threshold::MORE_THAN_HALF,
+        ];
+        match self {
+            Guard::Input(own) => Atom::Input(value(own)),
+            Guard::Init(own) => Atom::Init(value(own)),
+            Guard::AtLeast(kind, own, t) => Atom::AtLeast(Msg::new(kind, value(own)), LEVELS[t]),
+        }
+    }
+
     fn own(self) -> bool {
         match self {
             Guard::Input(own) | Guard::Init(own) | Guard::AtLeast(_, own, _) => own,
@@ -382,6 +399,21 @@ impl Formula {
             })
             .collect::<Vec<_>>()
             .join(" or ")
+    }
+
+    /// Its rules for `family` at value `v`: one a conjunct.
+    fn rules(&self, family: Family, v: u8) -> Vec<Rule> {
+        let then = match family {
+            Family::Send(kind) => Act::Send(Msg::new(kind, v), Dest::All),
+            Family::Deliver => Act::Deliver(v),
+        };
+        self.any
+            .iter()
+            .map(|all| Rule {
+                when: all.iter().map(|g| g.atom(v)).collect(),
+                then,
+            })
+            .collect()
     }
 
     fn own_only(&self) -> bool {
@@ -448,6 +480,99 @@ impl Family {
     }
 }
 
+/// The four families, in the order rules are listed (and fire).
+const FAMILIES: [Family; 4] = [
+    Family::Send(Kind::Init),
+    Family::Send(Kind::Echo),
+    Family::Send(Kind::Ready),
+    Family::Deliver,
+];
+
+/// How one family is explained over the reached views.
+enum Fit {
+    /// It never fires where it may.
+    Never,
+    /// The first rule of `formulas()` that holds exactly where it fires.
+    Rule(usize),
+    /// No rule does: the nearest one and where it differs.
+    Nearest(Miss),
+}
+
+/// The nearest rule of a family no rule explains.
+struct Miss {
+    fired: usize,
+    open: usize,
+    nearest: usize,
+    agrees: usize,
+    view: View,
+    v: u8,
+    fires: bool,
+}
+
+impl Miss {
+    fn describe(&self, all: &[Formula]) -> String {
+        format!(
+            "no monotone threshold rule (it fires on {} of {} reached (view, v) where it \
+             may); nearest: when {} (agrees on {}); it differs at v = {} on {}, where the \
+             protocol {}",
+            self.fired,
+            self.open,
+            all[self.nearest].name(),
+            self.agrees,
+            self.v,
+            show(&self.view),
+            if self.fires { "does" } else { "does not" }
+        )
+    }
+}
+
+/// The rule of `family` over the reached views where it may be taken.
+fn fit(
+    spec: &RbSpec,
+    reading: Reading,
+    asked: &[(View, Decision)],
+    family: Family,
+    all: &[Formula],
+) -> Fit {
+    let open: Vec<(&View, u8, bool)> = asked
+        .iter()
+        .flat_map(|(view, d)| (0..2).map(move |v| (view, d, v)))
+        .filter(|(view, _, v)| {
+            let a = family.at(*v);
+            a.open(view) && legal(spec, reading, view, a)
+        })
+        .map(|(view, d, v)| (view, v, family.at(v).fires(d)))
+        .collect();
+    let fired = open.iter().filter(|o| o.2).count();
+    if fired == 0 {
+        return Fit::Never;
+    }
+    let agrees = |f: &Formula| {
+        open.iter()
+            .filter(|(view, v, fires)| f.holds(spec, view, *v) == *fires)
+            .count()
+    };
+    let scores: Vec<usize> = all.iter().map(agrees).collect();
+    if let Some(k) = scores.iter().position(|&a| a == open.len()) {
+        return Fit::Rule(k);
+    }
+    let best = *scores.iter().max().expect("some rule");
+    let k = scores.iter().position(|&a| a == best).expect("the best");
+    let (view, v, fires) = open
+        .iter()
+        .find(|(view, v, fires)| all[k].holds(spec, view, *v) != *fires)
+        .expect("a view where the nearest rule differs");
+    Fit::Nearest(Miss {
+        fired,
+        open: open.len(),
+        nearest: k,
+        agrees: best,
+        view: **view,
+        v: *v,
+        fires: *fires,
+    })
+}
+
 /// A threshold-view protocol as threshold rules, one per action, the same
 /// for either value v (w is the other value), over the reached views
 /// where the action may still be taken; an action no rule of up to three
@@ -463,54 +588,18 @@ fn threshold_rules(spec: &RbSpec, reading: Reading, asked: &[(View, Decision)]) 
     );
     let all = formulas();
     let mut own_only = true;
-    for family in [
-        Family::Send(Kind::Init),
-        Family::Send(Kind::Echo),
-        Family::Send(Kind::Ready),
-        Family::Deliver,
-    ] {
-        let open: Vec<(&View, u8, bool)> = asked
-            .iter()
-            .flat_map(|(view, d)| (0..2).map(move |v| (view, d, v)))
-            .filter(|(view, _, v)| {
-                let a = family.at(*v);
-                a.open(view) && legal(spec, reading, view, a)
-            })
-            .map(|(view, d, v)| (view, v, family.at(v).fires(d)))
-            .collect();
-        let fired = open.iter().filter(|o| o.2).count();
-        if fired == 0 {
-            out += &format!("  never {}\n", family.name());
-            continue;
+    for family in FAMILIES {
+        match fit(spec, reading, asked, family, &all) {
+            Fit::Never => out += &format!("  never {}\n", family.name()),
+            Fit::Rule(k) => {
+                own_only &= all[k].own_only();
+                out += &format!("  {} when {}\n", family.name(), all[k].name());
+            }
+            Fit::Nearest(m) => {
+                own_only = false;
+                out += &format!("  {}: {}\n", family.name(), m.describe(&all));
+            }
         }
-        let agrees = |f: &Formula| {
-            open.iter()
-                .filter(|(view, v, fires)| f.holds(spec, view, *v) == *fires)
-                .count()
-        };
-        let scores: Vec<usize> = all.iter().map(agrees).collect();
-        if let Some(k) = scores.iter().position(|&a| a == open.len()) {
-            own_only &= all[k].own_only();
-            out += &format!("  {} when {}\n", family.name(), all[k].name());
-            continue;
-        }
-        own_only = false;
-        let best = *scores.iter().max().expect("some rule");
-        let k = scores.iter().position(|&a| a == best).expect("the best");
-        let (view, v, fires) = open
-            .iter()
-            .find(|(view, v, fires)| all[k].holds(spec, view, *v) != *fires)
-            .expect("a view where the nearest rule differs");
-        out += &format!(
-            "  {}: no monotone threshold rule (it fires on {fired} of {} reached (view, v) \
-             where it may); nearest: when {} (agrees on {best}); it differs at v = {v} on {}, \
-             where the protocol {}\n",
-            family.name(),
-            open.len(),
-            all[k].name(),
-            show(view),
-            if *fires { "does" } else { "does not" }
-        );
     }
     out += &match own_only {
         true => "every rule reads a message as support for the value it carries (guards \
@@ -519,6 +608,109 @@ fn threshold_rules(spec: &RbSpec, reading: Reading, asked: &[(View, Decision)]) 
         false => "not every action is a rule over its own value v alone (see above)\n".to_string(),
     };
     out
+}
+
+/// A threshold-view checkpoint as threshold rules a threshold automaton
+/// is built from (`selfplay verify --checkpoint FILE --all-n`): for each
+/// action, the rule `explain` finds on the views the search reaches at the
+/// training size, for both values (0 first), each kind sent once when the
+/// network sends one value of a kind at most (`rb.one_value_per_kind`).
+///
+/// Then checked against the network on every view at the training size
+/// whose own sends went to all (sent to the others = sent to itself, as
+/// the network and the rules send): the first where the two change the
+/// view differently refuses the checkpoint, naming it. Where they agree on
+/// every such view they agree at every n > 3f, f >= 1: the network reads
+/// each count only as which of 1, f + 1 and ceil((n + f + 1) / 2) it
+/// reaches, the rules compare with the same three thresholds, and at the
+/// training size every pattern of those levels is some view's.
+pub fn threshold_form(path: &Path) -> Result<ThresholdForm, String> {
+    let shown = path.display();
+    let c = crate::config::load_checkpoint(path)?;
+    if c.meta.team != "honest" {
+        return Err(format!(
+            "{shown}: a {} checkpoint; --all-n reads an honest one (honest_best.safetensors)",
+            c.meta.team
+        ));
+    }
+    let exp =
+        crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
+    let job = RbJob::new(exp).map_err(|e| format!("{shown}: its config: {e}"))?;
+    if job.rb.view != ObsView::Thresholds {
+        return Err(format!(
+            "{shown}: trained on raw counts (rb.view = \"counts\"): it plays at n = {} only, \
+             so it has no form at every n (a checkpoint of rb.view = \"thresholds\" has)",
+            job.spec.n
+        ));
+    }
+    let (spec, reading) = (job.spec, job.reading());
+    let greedy = Greedy::of_checkpoint(path, &c, spec, reading)?;
+    // The reached views the rules are read off (a search too big still
+    // reached many).
+    let _ = envs::broadcast::verify(&spec, &greedy, &Limits::default());
+    let asked = greedy.asked();
+    let all = formulas();
+    let mut rules = vec![];
+    for family in FAMILIES {
+        match fit(&spec, reading, &asked, family, &all) {
+            Fit::Never => {}
+            Fit::Rule(k) => rules.extend((0..2).flat_map(|v| all[k].rules(family, v))),
+            Fit::Nearest(m) => {
+                return Err(format!(
+                    "{shown}: not a threshold automaton: {}: {}",
+                    family.name(),
+                    m.describe(&all)
+                ))
+            }
+        }
+    }
+    let once = match reading.one_value {
+        true => vec![Kind::Init, Kind::Echo, Kind::Ready],
+        false => vec![],
+    };
+    let form = ThresholdForm { rules, once };
+    let mut differs = None;
+    threshold::each_view(&spec, |view| {
+        if differs.is_some() || view.sent != view.to_self {
+            return;
+        }
+        let (rules, net) = (form.decide(&spec, view), greedy.act(&spec, view));
+        if threshold::effect(view, &rules) != threshold::effect(view, &net) {
+            differs = Some((*view, net, rules));
+        }
+    });
+    if let Some((view, net, rules)) = differs {
+        let alike = reading.symmetric && play::alike(&play::leveled(&spec, &view));
+        return Err(format!(
+            "{shown}: not a threshold automaton: its rules and the network differ on {} \
+             (at n = {}, f = {}{}): the network {}, the rules {}",
+            show(&view),
+            spec.n,
+            spec.f,
+            if alike {
+                "; a view alike in both values, where the network sends and delivers nothing"
+            } else {
+                ""
+            },
+            said(&net),
+            said(&rules)
+        ));
+    }
+    Ok(form)
+}
+
+/// A decision as a person reads it.
+fn said(d: &Decision) -> String {
+    let sent: Vec<String> = Msg::all()
+        .filter(|m| d.sends & m.bit() != 0)
+        .map(|m| m.name())
+        .collect();
+    match (sent.is_empty(), d.deliver) {
+        (true, None) => "does nothing".into(),
+        (false, None) => format!("sends {}", sent.join(", ")),
+        (true, Some(v)) => format!("delivers {v}"),
+        (false, Some(v)) => format!("sends {} and delivers {v}", sent.join(", ")),
+    }
 }
 
 /// A view as a person reads it.

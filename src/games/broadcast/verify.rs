@@ -32,7 +32,8 @@ pub struct RbFlags {
     pub first_violation: bool,
     /// Reliable broadcast: prove agreement and correct-sender safety for
     /// every n > 3t (t >= f Byzantine) with TACO and z3, instead of
-    /// searching one n (--n and --f are then not needed).
+    /// searching one n (--n and --f are then not needed): of --protocol,
+    /// or of --checkpoint (the threshold view's, read as its rules).
     #[arg(long)]
     pub all_n: bool,
 }

@@ -1,0 +1,191 @@
+//! `verify --game reliable_broadcast --checkpoint FILE --all-n` (issue 28):
+//! a threshold-view network read back as threshold rules and proved for
+//! every n > 3t, or refused naming the view where it is no such rule.
+//!
+//! The networks are Bracha's protocol cloned into the threshold view at
+//! n = 4, f = 1 (behaviour cloning on every view its own sends can make, to
+//! every decision matched), so what they do is known: Bracha's rules with
+//! its delivery quorum read as ceil((n + f + 1) / 2) (equal to 2f + 1 at
+//! n = 4, the only quorum of the view), which is safe at every n.
+
+use agents::checkpoint::{self, Meta};
+use agents::{LearnConfig, Learner};
+use envs::broadcast::game::{Kind, Msg, View};
+use envs::broadcast::play::{self, ObsView, Reading};
+use envs::broadcast::protocols::scripted;
+use envs::broadcast::threshold::{each_view, effect};
+use envs::broadcast::{RbFaults, RbProtocol, RbSpec};
+use selfplay::games::broadcast::{alln, explain};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const HIDDEN: [usize; 2] = [64, 64];
+
+/// The experiment a clone is saved under: the threshold view, one value of
+/// each kind, values read as they are (a value-symmetric network cannot
+/// break Bracha's ties between the values, so it is not Bracha's rules).
+fn config(view: &str) -> String {
+    format!(
+        "game = \"reliable_broadcast\"\n\n[env]\nn = 4\nf = 1\n\n[honest]\nkind = \"learned\"\n\n\
+         [honest.learn]\nhidden = [64, 64]\n\n[byzantine]\nkind = \"learned\"\n\n[train]\nepisodes = 4096\nbatch = 512\n\
+         eval_every = 4096\n\n[rb]\nview = \"{view}\"\nvalue_symmetric = false\n\
+         one_value_per_kind = true\n"
+    )
+}
+
+/// Bracha cloned into a threshold-view network at n = 4, f = 1, with
+/// `change` applied to the target decision of each view (head classes:
+/// INIT, ECHO, READY, deliver), saved at `path`.
+fn clone(path: &Path, change: impl Fn(&View, &mut [u32])) -> PathBuf {
+    let spec = RbSpec::new(4, 1, RbFaults::Byzantine).unwrap();
+    let reading = Reading {
+        symmetric: false,
+        one_value: true,
+        view: ObsView::Thresholds,
+        supported: false,
+    };
+    let bracha = scripted("bracha").unwrap();
+    let d = play::honest_obs_size(&spec, reading);
+    let (mut obs, mut masks, mut actions) = (vec![], vec![], vec![]);
+    let mut seen = BTreeSet::new();
+    each_view(&spec, |view| {
+        let leveled = play::leveled(&spec, view);
+        if view.sent != view.to_self || !seen.insert(format!("{leveled:?}")) {
+            return;
+        }
+        let mut x = vec![0.0; d];
+        let mut m = [0u8; play::HONEST_HEADS];
+        play::honest_input(&spec, view, reading, &mut x, &mut m);
+        let (wire, own, deliver) = effect(view, &bracha.act(&spec, view));
+        let new = wire | own;
+        let mut target = [play::NONE; play::HONEST_HEADS];
+        for (h, kind) in [Kind::Init, Kind::Echo, Kind::Ready]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(v) = (0..2).find(|&v| new & Msg::new(kind, v).bit() != 0) {
+                target[h] = v as u32;
+            }
+        }
+        target[3] = deliver.map_or(play::NONE, |v| v as u32);
+        change(view, &mut target);
+        obs.extend(x);
+        masks.extend(m);
+        actions.extend(target);
+    });
+    let cfg = LearnConfig {
+        hidden: HIDDEN.to_vec(),
+        lr: 0.003,
+        minibatch: 1024,
+        ..LearnConfig::default()
+    };
+    let mut rng = selfplay::streams::stream(7, 0);
+    let mut learner = Learner::new(d, play::HONEST_HEADS, &cfg, &mut rng).unwrap();
+    let matched = learner
+        .imitate(&obs, &masks, &actions, 400, &mut rng)
+        .unwrap();
+    assert_eq!(matched, 1.0, "the clone matches every decision");
+    save(path, &learner, d, "thresholds")
+}
+
+/// Saves `learner` as an honest checkpoint of `view` at n = 4, f = 1.
+fn save(path: &Path, learner: &Learner, d: usize, view: &str) -> PathBuf {
+    let meta = Meta {
+        team: "honest".into(),
+        obs_dim: d,
+        heads: play::HONEST_HEADS,
+        hidden: HIDDEN.to_vec(),
+        rounds: 0,
+        episodes: 0,
+        config: config(view),
+    };
+    checkpoint::save(path, learner, &meta).unwrap();
+    path.to_path_buf()
+}
+
+#[test]
+fn a_threshold_network_is_read_as_rules_and_proved_for_every_n() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = clone(&dir.path().join("bracha.safetensors"), |_, _| {});
+    let form = explain::threshold_form(&path).unwrap();
+    let rules: Vec<String> = form.rules.iter().map(|r| r.to_string()).collect();
+    assert_eq!(
+        rules,
+        [
+            "on input 0: send INIT 0 to all",
+            "on input 1: send INIT 1 to all",
+            "on INIT 0 read: send ECHO 0 to all",
+            "on INIT 1 read: send ECHO 1 to all",
+            "on ECHO 0 >= ceil((n + t + 1) / 2): send READY 0 to all",
+            "on READY 0 >= t + 1: send READY 0 to all",
+            "on ECHO 1 >= ceil((n + t + 1) / 2): send READY 1 to all",
+            "on READY 1 >= t + 1: send READY 1 to all",
+            "on READY 0 >= ceil((n + t + 1) / 2): deliver 0",
+            "on READY 1 >= ceil((n + t + 1) / 2): deliver 1",
+        ]
+    );
+    let r = alln::prove("the clone", &form).unwrap();
+    assert!(r.proved("agreement") && r.proved("correct_sender"), "{r:?}");
+
+    // Through the command line, as a user asks it.
+    let out = Command::new(env!("CARGO_BIN_EXE_selfplay"))
+        .args([
+            "verify",
+            "--game",
+            "reliable_broadcast",
+            "--all-n",
+            "--checkpoint",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("agreement") && text.contains("proved"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_network_no_rule_explains_is_refused_naming_the_view() {
+    let dir = tempfile::tempdir().unwrap();
+    // One view changed: on nothing at all, ECHO 0 (and never ECHO 1 there).
+    let empty = View::default();
+    let path = clone(&dir.path().join("odd.safetensors"), |view, target| {
+        if *view == empty {
+            target[1] = 0;
+        }
+    });
+    let e = explain::threshold_form(&path).unwrap_err();
+    assert!(e.contains("not a threshold automaton"), "{e}");
+    assert!(e.contains("ECHO"), "{e}");
+    assert!(e.contains("[input none, INIT none"), "{e}");
+
+    // Raw counts play at their own n only: no form for every n.
+    let spec = RbSpec::new(4, 1, RbFaults::Byzantine).unwrap();
+    let d = play::honest_obs_size(&spec, Reading::default());
+    let cfg = LearnConfig {
+        hidden: HIDDEN.to_vec(),
+        ..LearnConfig::default()
+    };
+    let learner = Learner::new(
+        d,
+        play::HONEST_HEADS,
+        &cfg,
+        &mut selfplay::streams::stream(7, 0),
+    );
+    let path = save(
+        &dir.path().join("counts.safetensors"),
+        &learner.unwrap(),
+        d,
+        "counts",
+    );
+    let e = explain::threshold_form(&path).unwrap_err();
+    assert!(e.contains("trained on raw counts"), "{e}");
+}

@@ -26,6 +26,8 @@ use selfplay::games::consensus::teams::{
 use std::path::Path;
 use std::sync::Arc;
 
+mod verify;
+
 /// Reads a consensus experiment as `selfplay FILE --set ...` does.
 fn load(config: &str, set: &[String]) -> PyResult<Resolved> {
     load_with(Path::new(config), set).map_err(|e| PyValueError::new_err(e.to_string()))
@@ -483,5 +485,7 @@ fn _engine_episode<'py>(
 fn _selfplay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ConsensusBatch>()?;
     m.add_function(wrap_pyfunction!(_engine_episode, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::_decision_table, m)?)?;
     Ok(())
 }

@@ -28,6 +28,11 @@ CONFIGS = {
     "n4_broadcast": ("broadcast.toml", []),
     "n4_interactive_consistency": ("interactive_consistency.toml", []),
     "n3_atomic_commit": ("atomic_commit.toml", []),
+    "n4_canonical_views": ("cotrain.toml", ["env.n=4", "env.canonical_views=true"]),
+    "n4_fixed_placement_and_split": (
+        "cotrain.toml",
+        ["env.n=4", "env.byzantine_ids=[3]", "env.ones=2"],
+    ),
     "n4_every_step_penalty": (
         "cotrain.toml",
         ["env.n=4", "rewards.round_penalty=-0.125", "rewards.round_penalty_at=\"every_step\""],

@@ -1,0 +1,204 @@
+//! The exact verifier from Python: `selfplay verify`'s search
+//! (`envs::consensus::verify`) on the experiment's honest protocol, a
+//! scripted one by name, or a Python callable over the honest one-hot
+//! observation (a table is a callable: `selfplay/verify.py`).
+
+use envs::consensus::view::{self, obs_size};
+use envs::consensus::{verify as search, Action, EnvSpec, Limits, Protocol, View};
+use numpy::ndarray::Array1;
+use numpy::IntoPyArray;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use selfplay::games::consensus::config::HonestTeam;
+use selfplay::games::consensus::explain::{reachable, with_view};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A view as the verifier meets it: round, input, what was received.
+type Key = (u8, u8, Vec<u8>);
+
+/// A Python callable `obs -> action` (0 send, 1 commit 0, 2 commit 1) as
+/// an honest protocol. Each distinct view calls it once; the first error
+/// it raises (or a value that is no action) is kept and raised after the
+/// search, whose verdict is then void.
+struct Callable {
+    spec: Arc<EnvSpec>,
+    func: Py<PyAny>,
+    memo: Mutex<HashMap<Key, Action>>,
+    error: Mutex<Option<PyErr>>,
+}
+
+impl Callable {
+    fn call(&self, view: &View) -> PyResult<Action> {
+        let mut obs = vec![0.0f32; obs_size(&self.spec)];
+        view::encode(view, &mut obs);
+        Python::attach(|py| {
+            let got = self
+                .func
+                .bind(py)
+                .call1((Array1::from(obs).into_pyarray(py),))?;
+            let a: i64 = got.extract().map_err(|_| {
+                PyValueError::new_err(format!(
+                    "the protocol returned {got}, not an action (0 send, 1 commit 0, 2 commit 1)"
+                ))
+            })?;
+            match a {
+                0..=2 => Ok(Action::from_index(a as u8)),
+                _ => Err(PyValueError::new_err(format!(
+                    "the protocol returned {a}, not an action (0 send, 1 commit 0, 2 commit 1)"
+                ))),
+            }
+        })
+    }
+}
+
+impl Protocol for Callable {
+    fn name(&self) -> String {
+        "python".into()
+    }
+
+    fn rounds(&self) -> u8 {
+        self.spec.rounds()
+    }
+
+    fn act(&self, view: &View) -> Action {
+        let key = (view.round, view.input, view.received().to_vec());
+        if let Some(&a) = self.memo.lock().expect("not poisoned").get(&key) {
+            return a;
+        }
+        let a = match self.call(view) {
+            Ok(a) => a,
+            Err(e) => {
+                self.error.lock().expect("not poisoned").get_or_insert(e);
+                Action::Send
+            }
+        };
+        self.memo.lock().expect("not poisoned").insert(key, a);
+        a
+    }
+}
+
+/// A game and the protocol to search in it.
+struct Game {
+    spec: Arc<EnvSpec>,
+    protocol: Arc<dyn Protocol>,
+    /// The protocol, when it is a Python callable.
+    callable: Option<Arc<Callable>>,
+}
+
+/// The game and the protocol to search: `protocol` a callable, else the
+/// experiment's own honest protocol (a scripted name is an override the
+/// Python side adds).
+fn game(
+    py: Python<'_>,
+    config: &str,
+    set: &[String],
+    protocol: Option<Py<PyAny>>,
+) -> PyResult<Game> {
+    let res = crate::load(config, set)?;
+    let spec = res.spec.clone();
+    if let Some(func) = protocol {
+        if !func.bind(py).is_callable() {
+            return Err(PyValueError::new_err(
+                "protocol: give a name, a table (dict) or a callable obs -> action",
+            ));
+        }
+        let c = Arc::new(Callable {
+            spec: spec.clone(),
+            func,
+            memo: Mutex::new(HashMap::new()),
+            error: Mutex::new(None),
+        });
+        return Ok(Game {
+            spec,
+            protocol: c.clone(),
+            callable: Some(c),
+        });
+    }
+    match res.honest {
+        HonestTeam::Protocol(protocol) => Ok(Game {
+            spec,
+            protocol,
+            callable: None,
+        }),
+        HonestTeam::Learned(_) => Err(PyValueError::new_err(format!(
+            "{config}: the honest team learns (honest.kind = \"learned\"): give the protocol \
+             to verify (a name, a table or a callable)"
+        ))),
+    }
+}
+
+/// The error the callable raised during the search, if it raised one.
+fn raised(c: &Option<Arc<Callable>>) -> PyResult<()> {
+    match c
+        .as_ref()
+        .and_then(|c| c.error.lock().expect("not poisoned").take())
+    {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// `selfplay verify`'s search on an experiment's game: the report as JSON
+/// (what `selfplay verify --json` prints) and the counterexample as the
+/// CLI prints it.
+#[pyfunction]
+#[pyo3(signature = (config, set, protocol = None, max_work = None))]
+pub fn _verify(
+    py: Python<'_>,
+    config: &str,
+    set: Vec<String>,
+    protocol: Option<Py<PyAny>>,
+    max_work: Option<f64>,
+) -> PyResult<(String, Option<String>)> {
+    let Game {
+        spec,
+        protocol: p,
+        callable,
+    } = game(py, config, &set, protocol)?;
+    let limits = Limits {
+        max_work: max_work.unwrap_or(Limits::default().max_work),
+    };
+    // The search runs on rayon's threads, which take the GIL to call Python.
+    let report = py.detach(|| search(&spec, &*p, &limits));
+    raised(&callable)?;
+    let report = report.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let text = report.counterexample.as_ref().map(|c| c.render());
+    let json =
+        serde_json::to_string(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok((json, text))
+}
+
+/// Every view the exhaustive search reaches with its protocol's action, as
+/// `selfplay explain` lists them: `{observation bytes (one-hot as uint8):
+/// action}`.
+#[pyfunction]
+#[pyo3(signature = (config, set, protocol = None, max_work = None))]
+pub fn _decision_table<'py>(
+    py: Python<'py>,
+    config: &str,
+    set: Vec<String>,
+    protocol: Option<Py<PyAny>>,
+    max_work: Option<f64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let Game {
+        spec,
+        protocol: p,
+        callable,
+    } = game(py, config, &set, protocol)?;
+    let limits = Limits {
+        max_work: max_work.unwrap_or(Limits::default().max_work),
+    };
+    let found = py.detach(|| reachable(&spec, &*p, &limits));
+    raised(&callable)?;
+    let (_, seen) = found.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let table = PyDict::new(py);
+    let mut obs = vec![0.0f32; obs_size(&spec)];
+    for (key, action) in &seen {
+        with_view(&spec, key, |v| view::encode(v, &mut obs));
+        let bytes: Vec<u8> = obs.iter().map(|&x| x as u8).collect();
+        table.set_item(pyo3::types::PyBytes::new(py, &bytes), *action as u8)?;
+    }
+    Ok(table)
+}

@@ -21,8 +21,8 @@ pub struct Experiment {
     pub seed: u64,
     /// The game, by its name in the registry (`games::Registry`):
     /// `consensus` (message passing, docs/rules.md), `slush` (Avalanche's
-    /// sampling game) or `reliable_broadcast`
-    /// (docs/reliable_broadcast_learning.md). The tables below are every
+    /// sampling game), `reliable_broadcast`
+    /// (docs/reliable_broadcast_learning.md) or `snowball` (docs/snowball.md). The tables below are every
     /// game's; the loader refuses a key the named game does not read.
     #[serde(default = "default_game")]
     pub game: String,
@@ -50,6 +50,10 @@ pub struct Experiment {
     /// Reliable broadcast's learning parameters (`game = "reliable_broadcast"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rb: Option<envs::broadcast::config::RbConfig>,
+    /// Snowball at Avalanche's size (`game = "snowball"`); written only when
+    /// given, so other runs' `config.toml` keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snowball: Option<envs::sampling::snowball::SnowballConfig>,
     /// `selfplay harden`: attack, verify, defend until verified.
     #[serde(default)]
     pub harden: HardenConfig,
@@ -73,6 +77,7 @@ impl Default for Experiment {
             rewards: Rewards::default(),
             slush: envs::sampling::SlushConfig::default(),
             rb: None,
+            snowball: None,
             harden: HardenConfig::default(),
             sweep: None,
         }

@@ -41,6 +41,21 @@ fn reduced(file: &str) -> Vec<String> {
             "--set",
             "harden.attack_episodes=2048",
         ]);
+    } else if file.starts_with("snowball") {
+        // An evaluation of scripted adversaries: a smaller network instead.
+        args.extend([
+            "--set",
+            "env.n=300",
+            "--set",
+            "env.f=30",
+            "--set",
+            "snowball.rounds=200",
+            "--set",
+            "eval.episodes=50",
+        ]);
+        let mut out: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        out.push(format!("experiments/{file}"));
+        return out;
     } else {
         args.extend([
             "--set",

@@ -20,9 +20,15 @@ fn experiment(name: &str) -> String {
 #[test]
 fn the_registry_names_each_game_once() {
     let r = Registry::built_in();
-    assert_eq!(r.names(), ["consensus", "slush", "reliable_broadcast"]);
+    assert_eq!(
+        r.names(),
+        ["consensus", "slush", "reliable_broadcast", "snowball"]
+    );
     let e = r.find("nosuch").err().unwrap();
-    assert!(e.contains("consensus, slush, reliable_broadcast"), "{e}");
+    assert!(
+        e.contains("consensus, slush, reliable_broadcast, snowball"),
+        "{e}"
+    );
     // A name taken twice would make `game = "..."` ambiguous.
     for entry in r.entries() {
         let again = Registry::built_in().with(*entry).err().unwrap();
@@ -50,6 +56,14 @@ fn foreign_keys_are_refused_for_every_game() {
         ("slush_attack.toml", "rb.max_states=5", "rb = (a table)"),
         ("byz_break.toml", "slush.k=2", "slush = (a table)"),
         ("byz_break.toml", "rb.message_cost=0.5", "rb = (a table)"),
+        ("byz_break.toml", "snowball.k=2", "snowball = (a table)"),
+        ("snowball_liveness.toml", "slush.k=2", "slush = (a table)"),
+        ("snowball_liveness.toml", "env.ones=2", "env.ones = 2"),
+        (
+            "snowball_liveness.toml",
+            "train.episodes=2",
+            "train = (a table)",
+        ),
     ] {
         let err = refused(
             selfplay()
@@ -88,7 +102,7 @@ fn verify_refuses_the_flags_of_other_games() {
         ),
         (
             vec!["--game", "nosuch", "--protocol", "x", "--n", "3", "--f", "1"],
-            "--game: no game named \"nosuch\"; the games are consensus, slush, reliable_broadcast",
+            "--game: no game named \"nosuch\"; the games are consensus, slush, reliable_broadcast, snowball",
         ),
     ] {
         let err = refused(selfplay().arg("verify").args(&args).output().unwrap());

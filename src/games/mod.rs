@@ -13,6 +13,7 @@ pub mod commands;
 pub mod consensus;
 pub mod load;
 pub mod sampling;
+pub mod snowball;
 pub mod verify;
 
 pub use load::{default_job, job, load_experiment, load_job, load_job_in};
@@ -129,7 +130,12 @@ pub struct Registry {
 }
 
 /// The built-in games, in the order help lists them.
-static BUILT_IN: [&dyn Entry; 3] = [&consensus::ENTRY, &sampling::ENTRY, &broadcast::ENTRY];
+static BUILT_IN: [&dyn Entry; 4] = [
+    &consensus::ENTRY,
+    &sampling::ENTRY,
+    &broadcast::ENTRY,
+    &snowball::ENTRY,
+];
 
 impl Registry {
     /// The built-in games.

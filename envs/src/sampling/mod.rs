@@ -8,6 +8,7 @@
 //! termination within the round cap.
 
 pub mod exact;
+pub mod snowball;
 use crate::consensus::batch::instance_for;
 use crate::consensus::comm::{outcome_for, Outcome};
 use crate::consensus::rules::{bits, Episode};

@@ -1,0 +1,288 @@
+//! Many Snowball episodes stepped a round at a time over flat arrays: every
+//! honest node's state in one `Vec<Node>` (episode-major), each episode's
+//! counters and ChaCha stream beside it. Episodes step in parallel; each
+//! draws from its own stream, so the bytes do not depend on the threads.
+
+use super::adversary::{draw, Adversary};
+use super::SnowballSpec;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+/// One honest node's Snowball state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Node {
+    /// Confidence counters: successful polls of each colour.
+    pub d: [u32; 2],
+    /// The streak: consecutive successful polls of colour `last`.
+    pub cnt: u32,
+    /// The colour it answers with.
+    pub pref: u8,
+    /// The colour of its last successful poll (the streak's).
+    pub last: u8,
+    pub decided: bool,
+}
+
+impl Node {
+    fn new(colour: u8) -> Node {
+        Node {
+            pref: colour,
+            last: colour,
+            ..Node::default()
+        }
+    }
+
+    /// One poll: `count` votes for `choice`, the larger colour
+    /// (avalanchego's binary Snowball `RecordPoll`).
+    #[inline]
+    pub fn record(&mut self, spec: &SnowballSpec, count: u32, choice: u8) {
+        if count < spec.alpha_preference {
+            self.cnt = 0;
+            return;
+        }
+        let c = choice as usize;
+        self.d[c] += 1;
+        if self.d[c] > self.d[1 - c] {
+            self.pref = choice;
+        }
+        if count < spec.alpha_confidence {
+            self.cnt = 0;
+            return;
+        }
+        if self.last == choice {
+            self.cnt += 1;
+        } else {
+            self.last = choice;
+            self.cnt = 1;
+        }
+        if self.cnt >= spec.beta {
+            self.decided = true;
+            self.pref = choice;
+        }
+    }
+}
+
+/// How one episode ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The round its last honest node decided; `None`: stalled at the cap.
+    pub finished: Option<u32>,
+    /// The first round two honest nodes had decided different colours.
+    pub violation: Option<u32>,
+    /// Honest nodes decided on each colour at the end.
+    pub decided: [u32; 2],
+    /// Rounds played.
+    pub rounds: u32,
+    /// Polls made by honest nodes (each of `k` node-samples).
+    pub polls: u64,
+}
+
+/// One episode's counters and stream.
+#[derive(Clone, Debug)]
+struct Episode {
+    rng: ChaCha8Rng,
+    /// Honest nodes preferring 1.
+    ones: u32,
+    decided: [u32; 2],
+    round: u32,
+    polls: u64,
+    finished: Option<u32>,
+    violation: Option<u32>,
+    over: bool,
+}
+
+/// The bytes of one episode beside its nodes (its stream and counters).
+pub const EPISODE_BYTES: usize = std::mem::size_of::<Episode>();
+
+/// A batch of episodes of one game.
+pub struct Batch {
+    spec: SnowballSpec,
+    nodes: Vec<Node>,
+    eps: Vec<Episode>,
+}
+
+impl Batch {
+    /// Episodes `first..first + len`, episode `e` drawing from stream `e`
+    /// of `seed`.
+    pub fn new(spec: SnowballSpec, seed: u64, first: u64, len: usize) -> Batch {
+        let h = spec.h as usize;
+        let mut start = vec![Node::new(0); h];
+        for node in &mut start[..spec.ones as usize] {
+            *node = Node::new(1);
+        }
+        let eps = (0..len as u64)
+            .map(|e| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(first + e);
+                Episode {
+                    rng,
+                    ones: spec.ones,
+                    decided: [0; 2],
+                    round: 0,
+                    polls: 0,
+                    finished: None,
+                    violation: None,
+                    over: false,
+                }
+            })
+            .collect();
+        Batch {
+            nodes: start.repeat(len),
+            eps,
+            spec,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.eps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.eps.is_empty()
+    }
+
+    /// Whether every episode has ended (all decided, or the cap reached).
+    pub fn over(&self) -> bool {
+        self.eps.iter().all(|e| e.over)
+    }
+
+    /// Episode `e`'s honest nodes.
+    pub fn nodes(&self, e: usize) -> &[Node] {
+        let h = self.spec.h as usize;
+        &self.nodes[e * h..(e + 1) * h]
+    }
+
+    /// One round of every episode not over, against `adversary`.
+    pub fn step(&mut self, adversary: Adversary) {
+        let spec = self.spec;
+        let h = spec.h as usize;
+        self.nodes
+            .par_chunks_mut(h)
+            .zip(self.eps.par_iter_mut())
+            .filter(|(_, ep)| !ep.over)
+            .for_each(|(nodes, ep)| round(&spec, adversary, nodes, ep));
+    }
+
+    /// Runs every episode to its end.
+    pub fn run(&mut self, adversary: Adversary) {
+        while !self.over() {
+            self.step(adversary);
+        }
+    }
+
+    /// How each episode ended (or stands).
+    pub fn outcomes(&self) -> Vec<Outcome> {
+        self.eps
+            .iter()
+            .map(|e| Outcome {
+                finished: e.finished,
+                violation: e.violation,
+                decided: e.decided,
+                rounds: e.round,
+                polls: e.polls,
+            })
+            .collect()
+    }
+}
+
+/// One round of one episode: every undecided node polls the start-of-round
+/// preferences, then the episode's counters and end.
+fn round(spec: &SnowballSpec, adversary: Adversary, nodes: &mut [Node], ep: &mut Episode) {
+    let ones = ep.ones;
+    let zeros = spec.h - ones;
+    let answer = adversary.plan(spec, ones, &mut ep.rng);
+    let mut now_ones = ones;
+    for node in nodes.iter_mut().filter(|n| !n.decided) {
+        ep.polls += 1;
+        let own = node.pref;
+        let (z, o) = match own {
+            0 => (zeros - 1, ones),
+            _ => (zeros, ones - 1),
+        };
+        let got = draw(spec.k, z, o, spec.f, &mut ep.rng);
+        let mut votes = [got[0], got[1]];
+        if let Some(c) = answer {
+            votes[c as usize] += got[2];
+        }
+        let choice = u8::from(votes[1] > votes[0]);
+        node.record(spec, votes[choice as usize], choice);
+        if node.pref != own {
+            match node.pref {
+                1 => now_ones += 1,
+                _ => now_ones -= 1,
+            }
+        }
+        if node.decided {
+            ep.decided[node.pref as usize] += 1;
+        }
+    }
+    ep.ones = now_ones;
+    ep.round += 1;
+    if ep.violation.is_none() && ep.decided[0] > 0 && ep.decided[1] > 0 {
+        ep.violation = Some(ep.round);
+    }
+    if ep.decided[0] + ep.decided[1] == spec.h {
+        ep.finished = Some(ep.round);
+        ep.over = true;
+    } else if ep.round >= spec.rounds {
+        ep.over = true;
+    }
+}
+
+/// `episodes` episodes against `adversary`, `batch` at a time, episode `e`
+/// drawing from stream `e` of `seed`: the same outcomes for any `batch`
+/// and any number of threads.
+pub fn play(
+    spec: &SnowballSpec,
+    adversary: Adversary,
+    seed: u64,
+    episodes: u64,
+    batch: usize,
+) -> Vec<Outcome> {
+    let batch = batch.max(1) as u64;
+    let mut out = Vec::with_capacity(episodes as usize);
+    let mut first = 0;
+    while first < episodes {
+        let len = batch.min(episodes - first);
+        let mut b = Batch::new(*spec, seed, first, len as usize);
+        b.run(adversary);
+        out.extend(b.outcomes());
+        first += len;
+    }
+    out
+}
+
+/// The figures of a sample of episodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Summary {
+    pub episodes: u64,
+    /// Episodes with an honest node undecided at the cap (liveness lost).
+    pub stalled: u64,
+    /// Episodes where two honest nodes decided different colours.
+    pub violations: u64,
+    /// Mean rounds until every honest node decided, over the episodes that
+    /// finished (`None`: none did).
+    pub mean_rounds: Option<f64>,
+    /// The most rounds a finished episode took.
+    pub max_rounds: Option<u32>,
+    /// Mean round of the first safety violation, over the episodes with one.
+    pub mean_violation_round: Option<f64>,
+}
+
+impl Summary {
+    pub fn of(outcomes: &[Outcome]) -> Summary {
+        let finished: Vec<u32> = outcomes.iter().filter_map(|o| o.finished).collect();
+        let violations: Vec<u32> = outcomes.iter().filter_map(|o| o.violation).collect();
+        let mean = |v: &[u32]| {
+            (!v.is_empty()).then(|| v.iter().map(|&r| r as f64).sum::<f64>() / v.len() as f64)
+        };
+        Summary {
+            episodes: outcomes.len() as u64,
+            stalled: (outcomes.len() - finished.len()) as u64,
+            violations: violations.len() as u64,
+            mean_rounds: mean(&finished),
+            max_rounds: finished.iter().copied().max(),
+            mean_violation_round: mean(&violations),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Snowball's speed figure for `selfplay bench`: node-samples drawn per
+//! second by honest polls at Avalanche's size, one thread.
+
+use crate::bench::{Bench, Figure};
+use envs::sampling::snowball::{Adversary, Batch, SnowballConfig, SnowballSpec};
+use std::time::Instant;
+
+pub fn bench() -> Bench {
+    Bench {
+        figures: vec![Figure {
+            only: "snowball",
+            key: "snowball_node_samples_per_s",
+            rate: node_samples,
+        }],
+        tables: vec![],
+    }
+}
+
+/// n = 2,000, f = 100 (5%), Avalanche's parameters, the uninformed
+/// rebalancing attack (near its threshold, so few nodes decide and nearly
+/// every node polls every round), batches of 8 episodes, for about `secs`.
+fn node_samples(secs: f64) -> f64 {
+    let spec = SnowballSpec::new(2000, 100, &SnowballConfig::default()).expect("a valid game");
+    let started = Instant::now();
+    let mut polls = 0u64;
+    let mut first = 0;
+    while started.elapsed().as_secs_f64() < secs {
+        let mut b = Batch::new(spec, 1, first, 8);
+        for _ in 0..50 {
+            b.step(Adversary::Rebalance);
+        }
+        polls += b.outcomes().iter().map(|o| o.polls).sum::<u64>();
+        first += 8;
+    }
+    (polls * spec.k as u64) as f64 / started.elapsed().as_secs_f64()
+}

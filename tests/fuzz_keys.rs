@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The experiment files: the sampling game and reliable broadcast (the
-/// games issue 26 is about), and consensus.
+/// games issue 26 is about), consensus, and snowball.
 const FILES: &[&str] = &[
     "rb_learn.toml",
     "rb_learn_crash.toml",
@@ -27,6 +27,7 @@ const FILES: &[&str] = &[
     "slush_cotrain.toml",
     "slush.toml",
     "byz_break.toml",
+    "snowball_liveness.toml",
 ];
 
 /// The values every key is tried with: zero, negative, NaN, infinities,
@@ -120,6 +121,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// a hang. Such a run must not fail in its first [`LONG`]; it is then
 /// stopped and counted as long.
 const WORK: &[&str] = &[
+    "snowball.rounds",
     "train.episodes",
     "eval.episodes",
     "honest.learn.minibatch",
@@ -213,11 +215,19 @@ fn load(file: &Path, sets: &[String]) -> Result<Result<String, String>, String> 
     })
 }
 
-/// The tiny run's overrides for an attempt on `key`: [`TINY`] but the key
-/// under test, then the attempt.
-fn tiny_sets(key: &str, set: &str) -> Vec<String> {
+/// The snowball game's tiny run beside [`TINY`]'s keys it reads: a small
+/// network and a short round cap.
+const TINY_SNOWBALL: &[&str] = &["env.n=40", "env.f=2", "snowball.rounds=50"];
+
+/// The tiny run's overrides for an attempt on `key` in `file`: [`TINY`]'s
+/// keys the file's game reads (and [`TINY_SNOWBALL`]'s for a snowball
+/// file) but the key under test, then the attempt.
+fn tiny_sets(file: &Path, key: &str, set: &str) -> Vec<String> {
+    let snowball = file.ends_with("snowball_liveness.toml");
     let mut sets: Vec<String> = TINY
         .iter()
+        .filter(|s| reads(file, s.split('=').next().unwrap()))
+        .chain(TINY_SNOWBALL.iter().filter(|_| snowball))
         .filter(|s| s.split('=').next() != Some(key))
         .map(|s| s.to_string())
         .collect();
@@ -230,7 +240,7 @@ fn tiny_sets(key: &str, set: &str) -> Vec<String> {
 fn attempt(file: &Path, key: &str, set: &str) -> Result<Outcome, String> {
     match load(file, &[set.to_string()])? {
         Err(e) => Ok(Outcome::Refused(e)),
-        Ok(_) => match load(file, &tiny_sets(key, set))? {
+        Ok(_) => match load(file, &tiny_sets(file, key, set))? {
             Ok(cfg) => Ok(Outcome::Accepted(Some(cfg))),
             Err(_) => Ok(Outcome::Accepted(None)),
         },
@@ -379,7 +389,7 @@ fn no_key_of_any_game_panics_hangs_or_runs_away() {
                                 file.clone(),
                                 key.clone(),
                                 set.clone(),
-                                tiny_sets(key, &set),
+                                tiny_sets(&file, key, &set),
                             ));
                         } else {
                             t.same += 1;

@@ -51,8 +51,11 @@ impl SnowballJob {
             ));
         }
         let batch = (eval.batch as u64).min(eval.episodes) as usize;
+        // Every episode's outcome is kept for the row's figures.
+        let outcomes = eval.episodes as f64 * std::mem::size_of::<sb::Outcome>() as f64;
         crate::memory::check(&[
-            Part::new("eval.batch", eval.batch, spec.batch_bytes(batch)).with("env.n", exp.env.n)
+            Part::new("eval.batch", eval.batch, spec.batch_bytes(batch)).with("env.n", exp.env.n),
+            Part::new("eval.episodes", eval.episodes, outcomes),
         ])?;
         Ok(SnowballJob {
             exp,

@@ -24,7 +24,7 @@ use envs::broadcast::game::{Kind, Msg, View};
 use envs::broadcast::grammar::Dest;
 use envs::broadcast::play::{self, ObsView, Reading};
 use envs::broadcast::threshold::{self, Act, Atom, Rule, Threshold, ThresholdForm};
-use envs::broadcast::{Decision, Limits, RbProtocol, RbSpec, REGISTRY};
+use envs::broadcast::{Decision, Limits, RbProtocol, RbSpec, Semantics, REGISTRY};
 use std::path::Path;
 
 /// Whether `path` is a reliable-broadcast checkpoint.
@@ -644,6 +644,20 @@ pub fn threshold_form(path: &Path) -> Result<ThresholdForm, String> {
         ));
     }
     let (spec, reading) = (job.spec, job.reading());
+    // The argument below needs the three levels distinct at the training
+    // size (so every pattern of them is some view's there) and the views
+    // of the single semantics (the automata's).
+    let t = play::thresholds(&spec);
+    if !(t[0] < t[1] && t[1] < t[2]) || spec.semantics != Semantics::Single {
+        return Err(format!(
+            "{shown}: trained at n = {}, f = {} ({} semantics): --all-n reads a checkpoint \
+             trained with f >= 1 under the single semantics, where the thresholds 1, f + 1 \
+             and ceil((n + f + 1) / 2) differ",
+            spec.n,
+            spec.f,
+            spec.semantics.name()
+        ));
+    }
     let greedy = Greedy::of_checkpoint(path, &c, spec, reading)?;
     // The reached views the rules are read off (a search too big still
     // reached many).

@@ -51,11 +51,8 @@ impl SnowballJob {
             ));
         }
         let batch = (eval.batch as u64).min(eval.episodes) as usize;
-        // Every episode's outcome is kept for the row's figures.
-        let outcomes = eval.episodes as f64 * std::mem::size_of::<sb::Outcome>() as f64;
         crate::memory::check(&[
-            Part::new("eval.batch", eval.batch, spec.batch_bytes(batch)).with("env.n", exp.env.n),
-            Part::new("eval.episodes", eval.episodes, outcomes),
+            Part::new("eval.batch", eval.batch, spec.batch_bytes(batch)).with("env.n", exp.env.n)
         ])?;
         Ok(SnowballJob {
             exp,
@@ -134,8 +131,7 @@ pub struct SnowballRow {
 }
 
 impl SnowballRow {
-    pub fn new(spec: &SnowballSpec, adversary: Adversary, seed: u64, o: &[sb::Outcome]) -> Self {
-        let s = Summary::of(o);
+    pub fn new(spec: &SnowballSpec, adversary: Adversary, seed: u64, s: &Summary) -> Self {
         let (stalled_low, stalled_high) = wilson(s.stalled, s.episodes);
         let (violation_low, violation_high) = wilson(s.violations, s.episodes);
         SnowballRow {
@@ -162,7 +158,7 @@ impl SnowballRow {
             violation_low,
             violation_high,
             mean_violation_round: s.mean_violation_round,
-            node_samples: o.iter().map(|x| x.polls).sum::<u64>() * spec.k as u64,
+            node_samples: s.polls * spec.k as u64,
         }
     }
 
@@ -236,7 +232,7 @@ impl Game for SnowballRun<'_> {
         for &adversary in &job.adversaries {
             let started = Instant::now();
             let episodes = job.exp.eval.episodes;
-            let outcomes = sb::play(&job.spec, adversary, seed, episodes, job.exp.eval.batch);
+            let summary = sb::sample(&job.spec, adversary, seed, episodes, job.exp.eval.batch);
             let secs = started.elapsed().as_secs_f64();
             timing.push(TimingRow {
                 run: job.name().into(),
@@ -245,7 +241,7 @@ impl Game for SnowballRun<'_> {
                 episodes_per_second: Some(episodes as f64 / secs.max(1e-9)),
                 episodes: Some(episodes),
             });
-            let row = SnowballRow::new(&job.spec, adversary, seed, &outcomes);
+            let row = SnowballRow::new(&job.spec, adversary, seed, &summary);
             say(row.line());
             rows.push(row);
         }

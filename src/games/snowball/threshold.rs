@@ -68,8 +68,8 @@ pub fn search(job: &SnowballJob, n: usize, max_f: u32, adversary: Adversary) -> 
     let mut at = |f: u32| -> bool {
         let row = seen.entry(f).or_insert_with(|| {
             let spec = SnowballSpec::new(n, f as usize, &cfg).expect("checked at the largest f");
-            let outcomes = sb::play(&spec, adversary, seed, eval.episodes, eval.batch);
-            SnowballRow::new(&spec, adversary, seed, &outcomes)
+            let summary = sb::sample(&spec, adversary, seed, eval.episodes, eval.batch);
+            SnowballRow::new(&spec, adversary, seed, &summary)
         });
         stalls(row)
     };

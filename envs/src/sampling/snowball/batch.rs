@@ -252,6 +252,29 @@ pub fn play(
     out
 }
 
+/// [`play`]'s episodes tallied batch by batch ([`Summary::of`] of them,
+/// the same figures), without keeping every episode's outcome: what a run
+/// of any number of episodes needs in memory is one batch.
+pub fn sample(
+    spec: &SnowballSpec,
+    adversary: Adversary,
+    seed: u64,
+    episodes: u64,
+    batch: usize,
+) -> Summary {
+    let batch = batch.max(1) as u64;
+    let mut tally = Tally::default();
+    let mut first = 0;
+    while first < episodes {
+        let len = batch.min(episodes - first);
+        let mut b = Batch::new(*spec, seed, first, len as usize);
+        b.run(adversary);
+        b.outcomes().iter().for_each(|o| tally.add(o));
+        first += len;
+    }
+    tally.summary()
+}
+
 /// The figures of a sample of episodes.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Summary {
@@ -267,22 +290,56 @@ pub struct Summary {
     pub max_rounds: Option<u32>,
     /// Mean round of the first safety violation, over the episodes with one.
     pub mean_violation_round: Option<f64>,
+    /// Polls made by honest nodes, in all.
+    pub polls: u64,
 }
 
 impl Summary {
     pub fn of(outcomes: &[Outcome]) -> Summary {
-        let finished: Vec<u32> = outcomes.iter().filter_map(|o| o.finished).collect();
-        let violations: Vec<u32> = outcomes.iter().filter_map(|o| o.violation).collect();
-        let mean = |v: &[u32]| {
-            (!v.is_empty()).then(|| v.iter().map(|&r| r as f64).sum::<f64>() / v.len() as f64)
-        };
+        let mut tally = Tally::default();
+        outcomes.iter().for_each(|o| tally.add(o));
+        tally.summary()
+    }
+}
+
+/// Running sums of outcomes, in episode order (so the means are the same
+/// bytes however the episodes were batched).
+#[derive(Default)]
+struct Tally {
+    episodes: u64,
+    finished: u64,
+    rounds: f64,
+    max_rounds: Option<u32>,
+    violations: u64,
+    violation_rounds: f64,
+    polls: u64,
+}
+
+impl Tally {
+    fn add(&mut self, o: &Outcome) {
+        self.episodes += 1;
+        self.polls += o.polls;
+        if let Some(r) = o.finished {
+            self.finished += 1;
+            self.rounds += r as f64;
+            self.max_rounds = self.max_rounds.max(Some(r));
+        }
+        if let Some(r) = o.violation {
+            self.violations += 1;
+            self.violation_rounds += r as f64;
+        }
+    }
+
+    fn summary(&self) -> Summary {
+        let mean = |sum: f64, k: u64| (k > 0).then(|| sum / k as f64);
         Summary {
-            episodes: outcomes.len() as u64,
-            stalled: (outcomes.len() - finished.len()) as u64,
-            violations: violations.len() as u64,
-            mean_rounds: mean(&finished),
-            max_rounds: finished.iter().copied().max(),
-            mean_violation_round: mean(&violations),
+            episodes: self.episodes,
+            stalled: self.episodes - self.finished,
+            violations: self.violations,
+            mean_rounds: mean(self.rounds, self.finished),
+            max_rounds: self.max_rounds,
+            mean_violation_round: mean(self.violation_rounds, self.violations),
+            polls: self.polls,
         }
     }
 }

@@ -30,7 +30,7 @@ pub mod adversary;
 pub mod batch;
 
 pub use adversary::{Adversary, ADVERSARIES};
-pub use batch::{play, Batch, Node, Outcome, Summary};
+pub use batch::{play, sample, Batch, Node, Outcome, Summary};
 
 use crate::consensus::spec::ConfigError;
 use serde::{Deserialize, Serialize};

@@ -26,11 +26,13 @@ const HIDDEN: [usize; 2] = [64, 64];
 /// each kind, values read as they are (a value-symmetric network cannot
 /// break Bracha's ties between the values, so it is not Bracha's rules).
 fn config(view: &str) -> String {
+    let per_value = view == "per_value";
+    let view = if per_value { "thresholds" } else { view };
     format!(
         "game = \"reliable_broadcast\"\n\n[env]\nn = 4\nf = 1\n\n[honest]\nkind = \"learned\"\n\n\
          [honest.learn]\nhidden = [64, 64]\n\n[byzantine]\nkind = \"learned\"\n\n[train]\nepisodes = 4096\nbatch = 512\n\
          eval_every = 4096\n\n[rb]\nview = \"{view}\"\nvalue_symmetric = false\n\
-         one_value_per_kind = true\n"
+         one_value_per_kind = true\nper_value = {per_value}\nsupported_only = {per_value}\n"
     )
 }
 
@@ -44,6 +46,7 @@ fn clone(path: &Path, change: impl Fn(&View, &mut [u32])) -> PathBuf {
         one_value: true,
         view: ObsView::Thresholds,
         supported: false,
+        per_value: false,
     };
     let bracha = scripted("bracha").unwrap();
     let d = play::honest_obs_size(&spec, reading);
@@ -150,6 +153,116 @@ fn a_threshold_network_is_read_as_rules_and_proved_for_every_n() {
         text.contains("agreement") && text.contains("proved"),
         "{text}"
     );
+}
+
+/// Bracha cloned into a network that decides one value at a time
+/// (`rb.per_value`, as experiments/rb_learn_per_value.toml learns), with
+/// `change` applied to value v's row target (classes of INIT v, ECHO v,
+/// READY v, deliver v: 0 to take it, `NONE` not to), saved at `path`.
+fn clone_per_value(path: &Path, change: impl Fn(&View, u8, &mut [u32])) -> PathBuf {
+    let spec = RbSpec::new(4, 1, RbFaults::Byzantine).unwrap();
+    let reading = Reading {
+        symmetric: false,
+        one_value: true,
+        view: ObsView::Thresholds,
+        supported: true,
+        per_value: true,
+    };
+    let bracha = scripted("bracha").unwrap();
+    let d = play::honest_obs_size(&spec, reading);
+    let heads = play::HONEST_HEADS;
+    let (mut obs, mut masks, mut actions) = (vec![], vec![], vec![]);
+    let mut seen = BTreeSet::new();
+    each_view(&spec, |view| {
+        if view.sent != view.to_self {
+            return;
+        }
+        let mut x = vec![0.0; 2 * d];
+        let mut m = vec![0u8; 2 * heads];
+        play::honest_inputs(&spec, view, reading, &mut x, &mut m);
+        for v in 0..2u8 {
+            // Bracha on value v's evidence alone (where both values would
+            // have it act, it picks one; value v's row answers for v).
+            let w = 1 - v;
+            let mut alone = *view;
+            alone.count[Msg::echo(w).index() - 2] = 0;
+            alone.count[Msg::ready(w).index() - 2] = 0;
+            alone.init = alone.init.filter(|&i| i == v);
+            let (wire, own, deliver) = effect(&alone, &bracha.act(&spec, &alone));
+            let new = wire | own;
+            let mut target = [play::NONE; play::HONEST_HEADS];
+            for (h, kind) in [Kind::Init, Kind::Echo, Kind::Ready]
+                .into_iter()
+                .enumerate()
+            {
+                if new & Msg::new(kind, v).bit() != 0 {
+                    target[h] = 0;
+                }
+            }
+            if deliver == Some(v) {
+                target[3] = 0;
+            }
+            change(view, v, &mut target);
+            let (row, mask) = (&x[v as usize * d..][..d], &m[v as usize * heads..][..heads]);
+            if seen.insert(format!("{row:?}{mask:?}{target:?}")) {
+                obs.extend_from_slice(row);
+                masks.extend_from_slice(mask);
+                actions.extend(target);
+            }
+        }
+    });
+    let cfg = LearnConfig {
+        hidden: HIDDEN.to_vec(),
+        lr: 0.003,
+        minibatch: 1024,
+        ..LearnConfig::default()
+    };
+    let mut rng = selfplay::streams::stream(7, 0);
+    let mut learner = Learner::new(d, heads, &cfg, &mut rng).unwrap();
+    let matched = learner
+        .imitate(&obs, &masks, &actions, 400, &mut rng)
+        .unwrap();
+    assert_eq!(matched, 1.0, "the clone matches every decision");
+    save(path, &learner, d, "per_value")
+}
+
+/// One value at a time: the rules are read off as the smallest rules over
+/// each value's own guards that allow every action the network takes, on
+/// every view at n = 4 (reached or not). Bracha's clone gives back
+/// Bracha's rules and is proved; a clone that delivers on f + 1 ECHOs
+/// (broken by a Byzantine sender at n = 4) is refuted for agreement.
+#[test]
+fn a_per_value_network_is_read_as_rules_proved_or_refuted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = clone_per_value(&dir.path().join("bracha.safetensors"), |_, _, _| {});
+    let form = explain::threshold_form(&path).unwrap();
+    let rules: Vec<String> = form.rules.iter().map(|r| r.to_string()).collect();
+    assert_eq!(
+        rules,
+        [
+            "on input 0: send INIT 0 to all",
+            "on input 1: send INIT 1 to all",
+            "on INIT 0 read: send ECHO 0 to all",
+            "on INIT 1 read: send ECHO 1 to all",
+            "on READY 0 >= t + 1: send READY 0 to all",
+            "on ECHO 0 >= ceil((n + t + 1) / 2): send READY 0 to all",
+            "on READY 1 >= t + 1: send READY 1 to all",
+            "on ECHO 1 >= ceil((n + t + 1) / 2): send READY 1 to all",
+            "on READY 0 >= ceil((n + t + 1) / 2): deliver 0",
+            "on READY 1 >= ceil((n + t + 1) / 2): deliver 1",
+        ]
+    );
+    let r = alln::prove("the clone", &form).unwrap();
+    assert!(r.proved("agreement") && r.proved("correct_sender"), "{r:?}");
+
+    let hasty = clone_per_value(&dir.path().join("hasty.safetensors"), |view, v, t| {
+        if view.count(Msg::echo(v)) >= 2 && view.delivered.is_none() {
+            t[3] = 0;
+        }
+    });
+    let form = explain::threshold_form(&hasty).unwrap();
+    let r = alln::prove("the hasty clone", &form).unwrap();
+    assert!(!r.proved("agreement"), "{r:?}");
 }
 
 #[test]

@@ -48,6 +48,12 @@ pub struct RbConfig {
     /// evidence for it. Written out only when set.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub supported_only: bool,
+    /// Each value decided on its own evidence (`super::play::Reading::per_value`):
+    /// whether to send INIT v, ECHO v, READY v and deliver v is read off
+    /// the input, the INIT read and the counts of value v alone, by one
+    /// network for both values. Written out only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub per_value: bool,
 }
 
 fn is_counts(v: &ObsView) -> bool {
@@ -70,6 +76,7 @@ impl Default for RbConfig {
             one_value_per_kind: false,
             view: ObsView::Counts,
             supported_only: false,
+            per_value: false,
         }
     }
 }

@@ -54,7 +54,19 @@ const HEAD_KINDS: [Kind; 3] = [Kind::Init, Kind::Echo, Kind::Ready];
 /// the size grows with n; in the threshold view (`"thresholds"`) count >=
 /// each of [`thresholds`], the same size at every n.
 pub fn honest_obs_size(spec: &RbSpec, reading: Reading) -> usize {
+    if reading.per_value {
+        return 2 + 2 * units(spec, reading);
+    }
     2 + 2 + 4 * units(spec, reading) + game::MSGS + 2
+}
+
+/// How many rows of the honest network one decision takes: one, or one
+/// per value under `rb.per_value` ([`Reading::per_value`]).
+pub fn honest_rows(reading: Reading) -> usize {
+    match reading.per_value {
+        true => 2,
+        false => 1,
+    }
 }
 
 /// The units of one count's thermometer.
@@ -160,6 +172,15 @@ pub struct Reading {
     /// something of v ([`supports`]): no value is sent or delivered on no
     /// evidence for it, as in the textbook protocols (`rb.supported_only`).
     pub supported: bool,
+    /// Each value decided on its own evidence (`rb.per_value`): one row
+    /// per value v, which sees only whether the input is v, whether the
+    /// INIT read is v, and the counts of ECHO v and READY v, and whose
+    /// heads say whether to send INIT v, ECHO v, READY v and deliver v
+    /// (class 0; class 1 is masked). The two rows' answers are joined by
+    /// [`decision_of`]. So a message is read as support for the value it
+    /// carries, as in Bracha's protocol, and the greedy protocol is the
+    /// same for both values by construction.
+    pub per_value: bool,
 }
 
 /// Whether `view` holds something of value `v`: the input v, INIT v read,
@@ -284,6 +305,99 @@ pub fn honest_input(
     }
     masks.copy_from_slice(&m);
     turned
+}
+
+/// Writes the observation and the heads' masks of every row of the
+/// decision on `view` ([`honest_rows`]: `obs` holds that many observations,
+/// `masks` that many heads' masks); whether the decision must be turned
+/// back ([`decision_of`]).
+pub fn honest_inputs(
+    spec: &RbSpec,
+    view: &View,
+    reading: Reading,
+    obs: &mut [f32],
+    masks: &mut [u8],
+) -> bool {
+    if !reading.per_value {
+        return honest_input(spec, view, reading, obs, masks);
+    }
+    let d = honest_obs_size(spec, reading);
+    let seen = seen(spec, view, reading);
+    for v in 0..2u8 {
+        let row = &mut obs[v as usize * d..][..d];
+        row.fill(0.0);
+        row[0] = (seen.input == Some(v)) as u8 as f32;
+        row[1] = (seen.init == Some(v)) as u8 as f32;
+        let units = units(spec, reading);
+        for (c, kind) in [Kind::Echo, Kind::Ready].into_iter().enumerate() {
+            let count = seen.count(Msg::new(kind, v));
+            for k in 0..count.min(units) {
+                row[2 + c * units + k] = 1.0;
+            }
+        }
+        masks[v as usize * HONEST_HEADS..][..HONEST_HEADS]
+            .copy_from_slice(&value_masks(&seen, reading, v));
+    }
+    false
+}
+
+/// The counts as the reading compares them: levels in the threshold view.
+fn seen(spec: &RbSpec, view: &View, reading: Reading) -> View {
+    match reading.view {
+        ObsView::Counts => *view,
+        ObsView::Thresholds => leveled(spec, view),
+    }
+}
+
+/// The masks of value `v`'s row under `rb.per_value`: class 0 (do it for
+/// v) where the full masks allow value v, class 1 never, class 2 always.
+fn value_masks(seen: &View, reading: Reading, v: u8) -> [u8; HONEST_HEADS] {
+    let full = honest_masks(seen);
+    let mut m = [ONLY_NONE; HONEST_HEADS];
+    for h in 0..HONEST_HEADS {
+        let once = h < HEAD_KINDS.len()
+            && reading.one_value
+            && (0..2).any(|w| seen.has_sent(Msg::new(HEAD_KINDS[h], w)));
+        let unsupported = reading.supported && !supports(seen, v);
+        if full[h] >> v & 1 == 1 && !once && !unsupported {
+            m[h] |= 1;
+        }
+    }
+    m
+}
+
+/// The decision the rows' classes say ([`honest_inputs`] wrote
+/// their inputs; `turned` is what it returned). Under `rb.per_value` the
+/// rows' answers are joined: each value's messages and delivery as its row
+/// says, except where both rows take a head that allows one value only (a
+/// delivery; a kind, with `rb.one_value_per_kind`). There value 0 is
+/// taken, as a threshold form's rules fire in order
+/// (`threshold::ThresholdForm::decide`), so the protocol and its rules are
+/// one function; the threshold automaton lets either value be taken, so
+/// what it proves holds for this choice too.
+pub fn decision_of(reading: Reading, acts: &[u32], turned: bool) -> Decision {
+    if !reading.per_value {
+        return decision_in(acts, turned);
+    }
+    let wants = |v: usize, h: usize| acts[v * HONEST_HEADS + h] == 0;
+    let mut d = Decision::default();
+    for h in 0..HONEST_HEADS {
+        let single = h == HONEST_HEADS - 1 || reading.one_value;
+        let values: Vec<u8> = match (wants(0, h), wants(1, h)) {
+            (false, false) => vec![],
+            (true, false) => vec![0],
+            (false, true) => vec![1],
+            (true, true) if !single => vec![0, 1],
+            (true, true) => vec![0],
+        };
+        for v in values {
+            d = match HEAD_KINDS.get(h) {
+                Some(&kind) => d.send(Msg::new(kind, v)),
+                None => d.deliver(v),
+            };
+        }
+    }
+    d
 }
 
 /// The decision the heads' classes say, turned back if the view was.
@@ -930,5 +1044,72 @@ mod tests {
         };
         let m = honest_masks(&view);
         assert_eq!(m, [ONLY_NONE, 0b101, ALL, ONLY_NONE]);
+    }
+
+    /// `rb.per_value`: value v's row sees v's evidence alone (the other
+    /// value's counts change nothing in it), both rows answer with class
+    /// 0 for "this value", and where both take a head that allows one
+    /// value only, value 0 is taken (as the rules of a threshold form fire).
+    #[test]
+    fn per_value_rows_read_their_own_value_alone() {
+        let spec = spec();
+        let reading = Reading {
+            per_value: true,
+            one_value: true,
+            view: ObsView::Thresholds,
+            ..Reading::default()
+        };
+        let (r, d) = (honest_rows(reading), honest_obs_size(&spec, reading));
+        assert_eq!((r, d), (2, 2 + 2 * LEVELS));
+        let inputs = |view: &View| {
+            let (mut o, mut m) = (vec![0.0; r * d], vec![0u8; r * HONEST_HEADS]);
+            honest_inputs(&spec, view, reading, &mut o, &mut m);
+            (o, m)
+        };
+        let view = View {
+            init: Some(0),
+            count: [3, 1, 2, 0],
+            sent: Msg::echo(0).bit(),
+            ..View::default()
+        };
+        let (o, m) = inputs(&view);
+        // Row 0: INIT 0 read, ECHO 0 at level 3, READY 0 at level 2.
+        assert_eq!(o[..d], [0., 1., 1., 1., 1., 1., 1., 0.]);
+        // Row 1: ECHO 1 from one agent, nothing else.
+        assert_eq!(o[d..], [0., 0., 1., 0., 0., 0., 0., 0.]);
+        // More ECHO 1 changes row 1 only.
+        let more = View {
+            count: [3, 3, 2, 0],
+            ..view
+        };
+        let (o2, _) = inputs(&more);
+        assert_eq!(o2[..d], o[..d]);
+        assert_ne!(o2[d..], o[d..]);
+        // ECHO sent (one value per kind): no ECHO for either row; class 1
+        // is never open; INIT needs an input.
+        for v in 0..2 {
+            let row = &m[v * HONEST_HEADS..][..HONEST_HEADS];
+            assert_eq!(row, [ONLY_NONE, ONLY_NONE, ONLY_NONE | 1, ONLY_NONE | 1]);
+        }
+        // Each row's READY: both values sent.
+        let both = [NONE, NONE, 0, NONE, NONE, NONE, 0, NONE];
+        let want = Decision::default().send(Msg::ready(0));
+        assert_eq!(decision_of(reading, &both, false), want);
+        let many = Reading {
+            one_value: false,
+            ..reading
+        };
+        assert_eq!(decision_of(many, &both, false), want.send(Msg::ready(1)));
+        // Both rows deliver: value 0.
+        let deliver = [NONE, NONE, NONE, 0, NONE, NONE, NONE, 0];
+        assert_eq!(
+            decision_of(reading, &deliver, false),
+            Decision::default().deliver(0)
+        );
+        let one = [NONE, NONE, NONE, NONE, NONE, NONE, NONE, 0];
+        assert_eq!(
+            decision_of(reading, &one, false),
+            Decision::default().deliver(1)
+        );
     }
 }

@@ -396,8 +396,11 @@ pub fn render(r: &AllN) -> String {
     }
     s += "integrity (at most once): by construction for every n (a location records its \
           delivery; no rule delivers from a delivered location)\n";
-    s += "validity, totality: not checked for every n (TACO checks no liveness): the explicit \
-          search, selfplay verify --n N --f F (n <= 6)\n";
+    s += &format!(
+        "validity, totality: not checked for every n (TACO checks no liveness): the explicit \
+         search, selfplay verify --n N --f F (n <= {})\n",
+        envs::broadcast::game::MAX_N
+    );
     s += &format!("time: {:.2} s\n", r.secs);
     s
 }

@@ -230,13 +230,18 @@ fn conds(spec: &RbSpec) -> Vec<Cond> {
 /// its reading (value symmetry, one value per kind) allow it. Where they
 /// do not, the protocol has no choice, and no rule is asked to explain it.
 fn legal(spec: &RbSpec, reading: Reading, view: &View, action: Action) -> bool {
-    let mut obs = vec![0.0; play::honest_obs_size(spec, reading)];
-    let mut masks = [0u8; play::HONEST_HEADS];
-    let turned = play::honest_input(spec, view, reading, &mut obs, &mut masks);
+    let r = play::honest_rows(reading);
+    let mut obs = vec![0.0; r * play::honest_obs_size(spec, reading)];
+    let mut masks = vec![0u8; r * play::HONEST_HEADS];
+    let turned = play::honest_inputs(spec, view, reading, &mut obs, &mut masks);
     let (head, value) = match action {
         Action::Send(m) => (m.kind as usize, m.value),
         Action::Deliver(v) => (play::HONEST_HEADS - 1, v),
     };
+    if reading.per_value {
+        // Value v's row, whose class 0 is "for v".
+        return masks[value as usize * play::HONEST_HEADS + head] & 1 == 1;
+    }
     let class = if turned { 1 - value } else { value };
     masks[head] >> class & 1 == 1
 }
@@ -369,7 +374,9 @@ impl Guard {
     }
 }
 
-/// A rule: guards joined by "or" of "and"s (at most three guards).
+/// A rule: guards joined by "or" of "and"s (at most three guards, or as
+/// many as [`local_rule`] needs).
+#[derive(Clone)]
 struct Formula {
     any: Vec<Vec<Guard>>,
 }
@@ -492,8 +499,9 @@ const FAMILIES: [Family; 4] = [
 enum Fit {
     /// It never fires where it may.
     Never,
-    /// The first rule of `formulas()` that holds exactly where it fires.
-    Rule(usize),
+    /// The first rule of `formulas()` that holds exactly where it fires,
+    /// else the one [`local_rule`] reads off.
+    Rule(Formula),
     /// No rule does: the nearest one and where it differs.
     Nearest(Miss),
 }
@@ -554,7 +562,12 @@ fn fit(
     };
     let scores: Vec<usize> = all.iter().map(agrees).collect();
     if let Some(k) = scores.iter().position(|&a| a == open.len()) {
-        return Fit::Rule(k);
+        return Fit::Rule(all[k].clone());
+    }
+    if reading.per_value {
+        if let Some(f) = local_rule(spec, &unshadowed(spec, reading, asked, family), true) {
+            return Fit::Rule(f);
+        }
     }
     let best = *scores.iter().max().expect("some rule");
     let k = scores.iter().position(|&a| a == best).expect("the best");
@@ -571,6 +584,95 @@ fn fit(
         v: *v,
         fires: *fires,
     })
+}
+
+/// The (view, v, fires) of `family` over `asked` where it may be taken,
+/// leaving out value 1 where value 0 of a one-value action was taken
+/// there (`play::decision_of`): those say nothing of value 1's rule.
+fn unshadowed<'a>(
+    spec: &RbSpec,
+    reading: Reading,
+    asked: &'a [(View, Decision)],
+    family: Family,
+) -> Vec<(&'a View, u8, bool)> {
+    let single = matches!(family, Family::Deliver) || reading.one_value;
+    asked
+        .iter()
+        .flat_map(|(view, d)| (0..2).map(move |v| (view, d, v)))
+        .filter(|(view, d, v)| {
+            let a = family.at(*v);
+            let shadowed = *v == 1 && single && family.at(0).fires(d);
+            !shadowed && a.open(view) && legal(spec, reading, view, a)
+        })
+        .map(|(view, d, v)| (view, v, family.at(v).fires(d)))
+        .collect()
+}
+
+/// What a value-local rule reads of `view` for value `v`: whether the
+/// input is v, whether the INIT read is v, and the levels (0 to 3 of
+/// `play::thresholds`) of ECHO v and READY v.
+fn local_key(spec: &RbSpec, view: &View, v: u8) -> [u8; 4] {
+    [
+        (view.input == Some(v)) as u8,
+        (view.init == Some(v)) as u8,
+        play::level(spec, view.count(Msg::echo(v))),
+        play::level(spec, view.count(Msg::ready(v))),
+    ]
+}
+
+/// The rule of an action that reads its own value's evidence alone (as
+/// `rb.per_value` networks do), exactly: where the action fires is a
+/// function of [`local_key`] over the reached views where it may be taken,
+/// monotone in it (firing at a key, it fires at every larger key reached),
+/// so it is "key >= one of the smallest keys it fires at", each of those
+/// keys a conjunction of guards about v. `None` where it is not such a
+/// function (two views with one key answered differently, or a larger key
+/// not firing). `open` leaves out the views where value 0 of a one-value
+/// action was taken, which say nothing of value 1's rule.
+///
+/// Not `exact`: the smallest rule of that form that holds wherever the
+/// action fires (it may hold where the action is not taken), with no
+/// check: what a threshold automaton over-approximating the protocol needs
+/// (`threshold_form`).
+fn local_rule(spec: &RbSpec, open: &[(&View, u8, bool)], exact: bool) -> Option<Formula> {
+    let mut answers: std::collections::BTreeMap<[u8; 4], bool> = Default::default();
+    for &(view, v, fires) in open {
+        let answer = answers.entry(local_key(spec, view, v)).or_insert(fires);
+        if *answer != fires && exact {
+            return None;
+        }
+        *answer |= fires;
+    }
+    let below = |a: &[u8; 4], b: &[u8; 4]| a.iter().zip(b).all(|(x, y)| x <= y);
+    let firing: Vec<[u8; 4]> = answers.iter().filter(|a| *a.1).map(|a| *a.0).collect();
+    let monotone = answers
+        .iter()
+        .filter(|a| !*a.1)
+        .all(|(k, _)| !firing.iter().any(|f| below(f, k)));
+    if !monotone && exact {
+        return None;
+    }
+    let least = firing
+        .iter()
+        .filter(|k| !firing.iter().any(|f| f != *k && below(f, k)));
+    let any = least
+        .map(|k| {
+            let mut all = vec![];
+            if k[0] == 1 {
+                all.push(Guard::Input(true));
+            }
+            if k[1] == 1 {
+                all.push(Guard::Init(true));
+            }
+            for (kind, level) in [(Kind::Echo, k[2]), (Kind::Ready, k[3])] {
+                if level > 0 {
+                    all.push(Guard::AtLeast(kind, true, level as usize - 1));
+                }
+            }
+            all
+        })
+        .collect();
+    Some(Formula { any })
 }
 
 /// A threshold-view protocol as threshold rules, one per action, the same
@@ -591,9 +693,9 @@ fn threshold_rules(spec: &RbSpec, reading: Reading, asked: &[(View, Decision)]) 
     for family in FAMILIES {
         match fit(spec, reading, asked, family, &all) {
             Fit::Never => out += &format!("  never {}\n", family.name()),
-            Fit::Rule(k) => {
-                own_only &= all[k].own_only();
-                out += &format!("  {} when {}\n", family.name(), all[k].name());
+            Fit::Rule(f) => {
+                own_only &= f.own_only();
+                out += &format!("  {} when {}\n", family.name(), f.name());
             }
             Fit::Nearest(m) => {
                 own_only = false;
@@ -659,6 +761,9 @@ pub fn threshold_form(path: &Path) -> Result<ThresholdForm, String> {
         ));
     }
     let greedy = Greedy::of_checkpoint(path, &c, spec, reading)?;
+    if reading.per_value {
+        return per_value_form(&spec, reading, &greedy).map_err(|e| format!("{shown}: {e}"));
+    }
     // The reached views the rules are read off (a search too big still
     // reached many).
     let _ = envs::broadcast::verify(&spec, &greedy, &Limits::default());
@@ -668,7 +773,7 @@ pub fn threshold_form(path: &Path) -> Result<ThresholdForm, String> {
     for family in FAMILIES {
         match fit(&spec, reading, &asked, family, &all) {
             Fit::Never => {}
-            Fit::Rule(k) => rules.extend((0..2).flat_map(|v| all[k].rules(family, v))),
+            Fit::Rule(f) => rules.extend((0..2).flat_map(|v| f.rules(family, v))),
             Fit::Nearest(m) => {
                 return Err(format!(
                     "{shown}: not a threshold automaton: {}: {}",
@@ -709,6 +814,71 @@ pub fn threshold_form(path: &Path) -> Result<ThresholdForm, String> {
             said(&net),
             said(&rules)
         ));
+    }
+    Ok(form)
+}
+
+/// The threshold form of a network that decides one value at a time
+/// (`rb.per_value`), as an over-approximation: for each action, the
+/// smallest rule over its own value's guards that holds on every view at
+/// the training size where the network takes it (`local_rule`, not exact),
+/// read off every such view whose own sends went to all, reached there or
+/// not. The automaton may take the action wherever its rule holds, and
+/// never has to (a threshold automaton's rules wait), so every run of the
+/// network is one of the automaton's: what is proved of it holds for the
+/// network. Checked: every action the network takes on each of those
+/// views, its rule allows. At every n > 3f the network's answer is its
+/// answer on a view at the training size with the same levels, where the
+/// rules say the same, so the inclusion holds at every n. Where the
+/// automaton waits and the network would not, the proof may fail for runs
+/// the network never makes: a refuted property is then not a bug of the
+/// network until the explicit search finds it.
+fn per_value_form(
+    spec: &RbSpec,
+    reading: Reading,
+    greedy: &Greedy,
+) -> Result<ThresholdForm, String> {
+    let mut asked = vec![];
+    threshold::each_view(spec, |view| {
+        if view.sent == view.to_self {
+            asked.push((*view, greedy.act(spec, view)));
+        }
+    });
+    let mut rules = vec![];
+    for family in FAMILIES {
+        if let Some(f) = local_rule(spec, &unshadowed(spec, reading, &asked, family), false) {
+            rules.extend((0..2).flat_map(|v| f.rules(family, v)));
+        }
+    }
+    let once = match reading.one_value {
+        true => vec![Kind::Init, Kind::Echo, Kind::Ready],
+        false => vec![],
+    };
+    let form = ThresholdForm { rules, once };
+    for (view, d) in &asked {
+        let allowed = ThresholdForm {
+            rules: form.rules.clone(),
+            once: vec![],
+        }
+        .decide(spec, view);
+        let new = d.sends & !view.sent;
+        let sends = new & !allowed.sends;
+        let deliver = d.deliver.filter(|_| view.delivered.is_none());
+        let unruled = deliver.is_some_and(|v| {
+            !form
+                .rules
+                .iter()
+                .any(|r| r.then == Act::Deliver(v) && r.when.iter().all(|a| a.holds(spec, view)))
+        });
+        if sends != 0 || unruled {
+            return Err(format!(
+                "not a threshold automaton: the network {} on {} (at n = {}, f = {}),                  which no rule over its own value's guards allows",
+                said(d),
+                show(view),
+                spec.n,
+                spec.f
+            ));
+        }
     }
     Ok(form)
 }
@@ -813,6 +983,59 @@ mod tests {
             rule(&spec, &asked, Action::Deliver(0), &|_| true),
             "never deliver 0"
         );
+    }
+
+    /// A value-local decision is read off exactly, however many guards
+    /// it needs: "key >= one of its smallest firing keys". Not monotone
+    /// (firing at READY v from f + 1, not from the quorum) or not a
+    /// function of the value's own evidence: no rule.
+    #[test]
+    fn value_local_rules_are_read_off_exactly() {
+        let spec = RbSpec::new(4, 1, RbFaults::Byzantine).unwrap();
+        let views: Vec<(View, u8)> = (0..=4u8)
+            .flat_map(|e| (0..=4u8).map(move |r| (e, r)))
+            .flat_map(|(e, r)| {
+                [None, Some(0), Some(1)].map(|init| {
+                    let view = View {
+                        init,
+                        count: [e, 1, r, 0],
+                        ..View::default()
+                    };
+                    (view, 0)
+                })
+            })
+            .collect();
+        let points = |f: &dyn Fn(&View) -> bool| -> Vec<(&View, u8, bool)> {
+            views.iter().map(|(w, v)| (w, *v, f(w))).collect()
+        };
+        // (INIT 0 and ECHO 0 >= f+1) or ECHO 0 >= quorum or (READY 0 >= 1
+        // and ECHO 0 >= 1): three conjunctions, five guards.
+        let f = |w: &View| {
+            (w.init == Some(0) && w.count[0] >= 2)
+                || w.count[0] >= 3
+                || (w.count[2] >= 1 && w.count[0] >= 1)
+        };
+        let rule = local_rule(&spec, &points(&f), true).expect("monotone and local");
+        assert_eq!(
+            rule.name(),
+            "(ECHO v >= 1 and READY v >= 1) or ECHO v >= ceil((n+f+1)/2) or (INIT v read and ECHO v >= f+1)"
+        );
+        for (w, v) in &views {
+            assert_eq!(rule.holds(&spec, w, *v), f(w));
+        }
+        let not_monotone = |w: &View| w.count[2] == 2;
+        assert!(local_rule(&spec, &points(&not_monotone), true).is_none());
+        let reads_the_other_value = |w: &View| w.init == Some(1) && w.count[0] >= 1;
+        assert!(local_rule(&spec, &points(&reads_the_other_value), true).is_none());
+        // Not exact: the smallest rule over v's guards holding wherever it
+        // fires (READY v >= f + 1; ECHO v >= 1 wherever INIT w and ECHO v).
+        let cover = |f: &dyn Fn(&View) -> bool| {
+            local_rule(&spec, &points(f), false)
+                .expect("always a cover")
+                .name()
+        };
+        assert_eq!(cover(&not_monotone), "READY v >= f+1");
+        assert_eq!(cover(&reads_the_other_value), "ECHO v >= 1");
     }
 
     /// Bracha's decisions, read in the threshold view, give back its rules

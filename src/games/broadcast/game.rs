@@ -178,6 +178,7 @@ pub fn reading(rb: &RbConfig) -> Reading {
         one_value: rb.one_value_per_kind,
         view: rb.view,
         supported: rb.supported_only,
+        per_value: rb.per_value,
     }
 }
 
@@ -198,7 +199,10 @@ pub fn memory_estimate(exp: &Experiment, spec: &RbSpec) -> Vec<Part> {
             learn: &exp.honest.learn,
             obs: play::honest_obs_size(spec, reading(&exp.rb.clone().unwrap_or_default())),
             outputs: HONEST_HEADS * 3,
-            decisions: b * (moves + spec.n as f64),
+            // One row per decision, or one per value (`rb.per_value`).
+            decisions: b
+                * (moves + spec.n as f64)
+                * play::honest_rows(reading(&exp.rb.clone().unwrap_or_default())) as f64,
         },
         Team {
             side: "byzantine",

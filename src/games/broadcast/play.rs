@@ -101,19 +101,21 @@ fn honest_turn(batch: &mut Batch, honest: &mut Honest, rng: &mut ChaCha8Rng, s: 
             record,
             reading,
         } => {
+            // One row per decision, or one per value (`rb.per_value`).
             let d = play::honest_obs_size(&spec, *reading);
-            let rows = who.len();
+            let r = play::honest_rows(*reading);
+            let rows = who.len() * r;
             s.obs.resize(rows * d, 0.0);
             s.masks.resize(rows * HONEST_HEADS, 0);
             s.turned.clear();
             for (k, &(e, a)) in who.iter().enumerate() {
                 let view = batch.view(e, a);
-                s.turned.push(play::honest_input(
+                s.turned.push(play::honest_inputs(
                     &spec,
                     &view,
                     *reading,
-                    &mut s.obs[k * d..][..d],
-                    &mut s.masks[k * HONEST_HEADS..][..HONEST_HEADS],
+                    &mut s.obs[k * r * d..][..r * d],
+                    &mut s.masks[k * r * HONEST_HEADS..][..r * HONEST_HEADS],
                 ));
             }
             s.acts.resize(rows * HONEST_HEADS, 0);
@@ -131,18 +133,20 @@ fn honest_turn(batch: &mut Batch, honest: &mut Honest, rng: &mut ChaCha8Rng, s: 
                 record.is_some().then_some(&mut s.values[..]),
             );
             for (k, &(e, a)) in who.iter().enumerate() {
-                let acts = &s.acts[k * HONEST_HEADS..][..HONEST_HEADS];
                 if let Some(buf) = record.as_deref_mut() {
-                    buf.push(
-                        honest_trajectory(n, e, a),
-                        &s.obs[k * d..][..d],
-                        &s.masks[k * HONEST_HEADS..][..HONEST_HEADS],
-                        acts,
-                        s.logp[k],
-                        s.values[k],
-                    );
+                    for row in k * r..(k + 1) * r {
+                        buf.push(
+                            honest_trajectory(n, e, a),
+                            &s.obs[row * d..][..d],
+                            &s.masks[row * HONEST_HEADS..][..HONEST_HEADS],
+                            &s.acts[row * HONEST_HEADS..][..HONEST_HEADS],
+                            s.logp[row],
+                            s.values[row],
+                        );
+                    }
                 }
-                batch.decide(e, a, play::decision_in(acts, s.turned[k]));
+                let acts = &s.acts[k * r * HONEST_HEADS..][..r * HONEST_HEADS];
+                batch.decide(e, a, play::decision_of(*reading, acts, s.turned[k]));
             }
         }
     }

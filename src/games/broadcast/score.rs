@@ -94,16 +94,17 @@ impl Greedy {
 
     fn decide(&self, view: &View) -> Decision {
         let d = play::honest_obs_size(&self.spec, self.reading);
-        let mut x = vec![0.0; d];
-        let mut masks = [0u8; play::HONEST_HEADS];
-        let turned = play::honest_input(&self.spec, view, self.reading, &mut x, &mut masks);
+        let (r, heads) = (play::honest_rows(self.reading), play::HONEST_HEADS);
+        let mut x = vec![0.0; r * d];
+        let mut masks = vec![0u8; r * heads];
+        let turned = play::honest_inputs(&self.spec, view, self.reading, &mut x, &mut masks);
         let mut scratch = [vec![], vec![]];
         let mut logits = vec![];
-        self.policy.forward(&x, 1, &mut scratch, &mut logits);
+        self.policy.forward(&x, r, &mut scratch, &mut logits);
         // Greedy picks draw nothing: the stream is never read.
         let mut unused = ChaCha8Rng::seed_from_u64(0);
         let classes = agents::learner::CLASSES;
-        let mut acts = [0u32; play::HONEST_HEADS];
+        let mut acts = vec![0u32; r * heads];
         for (h, a) in acts.iter_mut().enumerate() {
             *a = pick(
                 &logits[h * classes..][..classes],
@@ -113,7 +114,7 @@ impl Greedy {
             )
             .0;
         }
-        play::decision_in(&acts, turned)
+        play::decision_of(self.reading, &acts, turned)
     }
 }
 

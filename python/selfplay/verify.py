@@ -43,7 +43,8 @@ def _resolve(set: Sequence[str], protocol: Protocol):
     raise TypeError("protocol: give None, a scripted name, a table (dict) or a callable obs -> action")
 
 
-def verify(config, set: Sequence[str] = (), protocol: Protocol = None, max_work: float | None = None) -> dict:
+def verify(config=None, set: Sequence[str] = (), protocol: Protocol = None,
+           max_work: float | None = None, checkpoint=None) -> dict:
     """The exact optimal attack rate of an honest protocol in the game of
     experiment file ``config`` (with ``--set``-style overrides ``set``):
     ``selfplay verify``'s search and report.
@@ -53,16 +54,44 @@ def verify(config, set: Sequence[str] = (), protocol: Protocol = None, max_work:
     ``{observation bytes: action}`` (see ``decision_table``); or a callable
     from an honest agent's one-hot observation (float32, as the
     environment gives it) to an action (0 send, 1 commit 0, 2 commit 1),
-    called once per distinct view. Returns the report as
-    ``selfplay verify --json`` prints it (``optimal_attack_rate``,
-    ``verified``, ``broken_instances``, ``instances``, ``counterexample``,
-    ...) plus ``counterexample_text``, the trace as the CLI prints it.
+    called once per distinct view. Or, instead of ``config``, an honest
+    ``checkpoint`` (a ``.safetensors`` file a consensus run wrote): its
+    greedy protocol in the game it was trained in, as ``selfplay verify
+    --checkpoint PATH`` searches it. Returns the report as ``selfplay
+    verify --json`` prints it (``optimal_attack_rate``, ``verified``,
+    ``broken_instances``, ``instances``, ``counterexample``, ...) plus
+    ``counterexample_text``, the trace as the CLI prints it.
     """
-    sets, func = _resolve(set, protocol)
-    report, text = _selfplay._verify(str(config), sets, func, max_work)
+    if checkpoint is not None:
+        if config is not None or protocol is not None or list(set):
+            raise TypeError("verify: give a checkpoint alone, or a config (with set and protocol)")
+        report, text = _selfplay._verify_checkpoint(str(checkpoint), max_work)
+    elif config is None:
+        raise TypeError("verify: give an experiment file (config) or a checkpoint")
+    else:
+        sets, func = _resolve(set, protocol)
+        report, text = _selfplay._verify(str(config), sets, func, max_work)
     out = json.loads(report)
     out["counterexample_text"] = text
     return out
+
+
+def optimal_attack_rate(config=None, set: Sequence[str] = (), protocol: Protocol = None,
+                        max_work: float | None = None, checkpoint=None) -> float:
+    """The exact optimal attack rate alone: the share of instances (placement
+    and inputs) an optimal adversary breaks against the protocol (0 for a
+    verified one). The arguments are ``verify``'s."""
+    return verify(config, set, protocol, max_work, checkpoint)["optimal_attack_rate"]
+
+
+def run(config, out, set: Sequence[str] = ()) -> None:
+    """``selfplay FILE --set ... --out OUT --quiet``: runs the experiment
+    (any game) into the new folder ``out``, as the CLI does; its
+    checkpoints (``honest.safetensors``, ``byzantine.safetensors``) and
+    ``metrics.csv`` are written there. A training run keeps rayon to one
+    thread in this process (``RAYON_NUM_THREADS=1`` unless set), as the
+    CLI does."""
+    _selfplay._run(str(config), str(out), list(set))
 
 
 def decision_table(config, set: Sequence[str] = (), protocol: Protocol = None,

@@ -11,7 +11,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use selfplay::games::consensus::config::HonestTeam;
-use selfplay::games::consensus::explain::{reachable, with_view};
+use selfplay::games::consensus::explain::{from_checkpoint, reachable, with_view};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -201,4 +201,29 @@ pub fn _decision_table<'py>(
         table.set_item(pyo3::types::PyBytes::new(py, &bytes), *action as u8)?;
     }
     Ok(table)
+}
+
+/// `selfplay verify --checkpoint PATH` in the consensus game: the greedy
+/// protocol of an honest checkpoint, searched in the game it was trained
+/// in (its config's `[env]` and its rounds). The report as JSON and the
+/// counterexample as the CLI prints them.
+#[pyfunction]
+#[pyo3(signature = (checkpoint, max_work = None))]
+pub fn _verify_checkpoint(
+    py: Python<'_>,
+    checkpoint: &str,
+    max_work: Option<f64>,
+) -> PyResult<(String, Option<String>)> {
+    let (spec, greedy) =
+        from_checkpoint(std::path::Path::new(checkpoint)).map_err(PyValueError::new_err)?;
+    let limits = Limits {
+        max_work: max_work.unwrap_or(Limits::default().max_work),
+    };
+    let report = py
+        .detach(|| search(&spec, &greedy, &limits))
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let text = report.counterexample.as_ref().map(|c| c.render());
+    let json =
+        serde_json::to_string(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok((json, text))
 }

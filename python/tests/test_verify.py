@@ -2,6 +2,9 @@
 states (and envs/tests/textbook.rs pins for `selfplay verify`), and the
 same verdict for a protocol given by name, as a table and as a callable."""
 
+import json
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +86,62 @@ def test_a_learning_honest_team_needs_a_protocol_given():
     r = selfplay.verify(EXPERIMENTS / "cotrain.toml", protocol=lambda obs: 1)
     assert r["broken_instances"] > 0
     assert np.isclose(r["optimal_attack_rate"], r["broken_instances"] / r["instances"])
+
+
+def cli():
+    """The CLI binary the Python answers are checked against: $SELFPLAY_BIN,
+    else the build under $CARGO_TARGET_DIR or target/ (`cargo build`;
+    scripts/test's `cargo test --workspace` builds it first)."""
+    if os.environ.get("SELFPLAY_BIN"):
+        return os.environ["SELFPLAY_BIN"]
+    root = Path(__file__).resolve().parents[2]
+    targets = [Path(os.environ["CARGO_TARGET_DIR"])] if os.environ.get("CARGO_TARGET_DIR") else []
+    targets.append(root / "target")
+    for t in targets:
+        for profile in ("release", "debug"):
+            if (t / profile / "selfplay").is_file():
+                return str(t / profile / "selfplay")
+    pytest.fail("no selfplay binary to compare with: run `cargo build` (or set SELFPLAY_BIN)")
+
+
+def cli_verify(*args):
+    out = subprocess.run([cli(), "verify", *args, "--json"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def same_report(got, want):
+    # Everything the CLI reports but the time it took.
+    for key, value in want.items():
+        if "second" in key or key.endswith("_s"):
+            continue
+        assert got[key] == value, key
+
+
+def test_a_scripted_protocol_gets_the_clis_verdict():
+    same_report(selfplay.verify(MAJORITY, set=["env.n=4"]), cli_verify("--protocol", "majority", "--n", "4", "--f", "1"))
+    same_report(
+        selfplay.verify(MAJORITY, set=['env.identity="pki"'], protocol="signed_relay"),
+        cli_verify("--protocol", "signed_relay", "--n", "3", "--f", "1", "--identity", "pki"),
+    )
+
+
+def test_a_checkpoint_gets_the_clis_verdict(tmp_path):
+    out = tmp_path / "run"
+    selfplay.run(
+        EXPERIMENTS / "cotrain.toml",
+        out,
+        set=["train.episodes=2048", "train.eval_every=1024", "eval.episodes=256"],
+    )
+    checkpoint = out / "honest.safetensors"
+    assert checkpoint.is_file()
+    got = selfplay.verify(checkpoint=checkpoint)
+    want = cli_verify("--checkpoint", str(checkpoint))
+    same_report(got, want)
+    assert got["instances"] == 12  # n = 3, f = 1: 3 placements, 4 honest input vectors
+    assert selfplay.optimal_attack_rate(checkpoint=checkpoint) == want["optimal_attack_rate"]
+    # The run folder is the CLI's: a second run into it is refused.
+    with pytest.raises(RuntimeError):
+        selfplay.run(EXPERIMENTS / "cotrain.toml", out, set=["train.episodes=2048"])
+    with pytest.raises(TypeError):
+        selfplay.verify(MAJORITY, checkpoint=checkpoint)

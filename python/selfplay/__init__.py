@@ -13,7 +13,7 @@ from selfplay._selfplay import BroadcastBatch, ConsensusBatch, SlushBatch, _game
 from selfplay.broadcast import BroadcastEnv, broadcast_batch, broadcast_env
 from selfplay.consensus import ConsensusEnv, consensus_batch, consensus_env
 from selfplay.sampling import SlushEnv, slush_batch, slush_env
-from selfplay.verify import decision_table, optimal_attack_rate, run, verify
+from selfplay.verify import decision_table, optimal_attack_rate, run, verify, verify_broadcast, verify_slush
 
 _ENVS = {"consensus": consensus_env, "slush": slush_env, "reliable_broadcast": broadcast_env}
 
@@ -48,4 +48,6 @@ __all__ = [
     "slush_batch",
     "slush_env",
     "verify",
+    "verify_broadcast",
+    "verify_slush",
 ]

@@ -84,6 +84,39 @@ def optimal_attack_rate(config=None, set: Sequence[str] = (), protocol: Protocol
     return verify(config, set, protocol, max_work, checkpoint)["optimal_attack_rate"]
 
 
+def verify_slush(n: int, f: int, protocol: str | None = None, checkpoint=None, rounds: int | None = None,
+                 k: int | None = None, alpha: int | None = None, beta: int | None = None,
+                 ones: int | None = None, blind: bool = False, max_work: float | None = None) -> dict:
+    """``selfplay verify --game slush --json``: the exact optimal adversary
+    of the sampling game against a scripted protocol (``"slush"``,
+    ``"snowflake"``, ``"always0"``, ...) or an honest checkpoint of a
+    sampling-game run played greedily, with the CLI's flags as keywords
+    (``blind``: the adversary does not see the round's samples). Returns
+    the CLI's report (``optimal_attack_rate``, ``optimal_majority_attack_rate``,
+    ``optimal_correctness_attack_rate``, ``splits``, ...)."""
+    return json.loads(_selfplay._verify_slush(
+        n, f, protocol, None if checkpoint is None else str(checkpoint), rounds, k, alpha, beta, ones,
+        blind, max_work))
+
+
+def verify_broadcast(protocol: str | None = None, checkpoint=None, n: int | None = None,
+                     f: int | None = None, faults: str | None = None, max_states: int | None = None,
+                     semantics: str | None = None, first_violation: bool = False) -> dict:
+    """``selfplay verify --game reliable_broadcast --json``: every instance,
+    delivery order and Byzantine injection searched against a scripted
+    protocol (``"bracha"``, ...) or an honest checkpoint of a
+    reliable-broadcast run played greedily, with the CLI's flags as
+    keywords. Returns the CLI's report (``optimal_attack_rate``,
+    ``verified``, ``broken``, ``per_instance``, ``counterexample``, ...)
+    plus ``counterexample_text`` as the CLI prints it."""
+    report, text = _selfplay._verify_broadcast(
+        protocol, None if checkpoint is None else str(checkpoint), n, f, faults, max_states, semantics,
+        first_violation)
+    out = json.loads(report)
+    out["counterexample_text"] = text
+    return out
+
+
 def run(config, out, set: Sequence[str] = ()) -> None:
     """``selfplay FILE --set ... --out OUT --quiet``: runs the experiment
     (any game) into the new folder ``out``, as the CLI does; its

@@ -227,3 +227,101 @@ pub fn _verify_checkpoint(
         serde_json::to_string(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
     Ok((json, text))
 }
+
+/// `selfplay verify --game slush --json`: the exact optimal adversary of the
+/// sampling game against a scripted protocol (`slush`, `snowflake`, a
+/// trivial one) or an honest checkpoint's greedy play, with the CLI's flags
+/// as keywords. The report as JSON, as the CLI prints it.
+#[pyfunction]
+#[pyo3(signature = (n, f, protocol = None, checkpoint = None, rounds = None, k = None,
+    alpha = None, beta = None, ones = None, blind = false, max_work = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn _verify_slush(
+    py: Python<'_>,
+    n: usize,
+    f: usize,
+    protocol: Option<String>,
+    checkpoint: Option<std::path::PathBuf>,
+    rounds: Option<u8>,
+    k: Option<usize>,
+    alpha: Option<usize>,
+    beta: Option<usize>,
+    ones: Option<usize>,
+    blind: bool,
+    max_work: Option<f64>,
+) -> PyResult<String> {
+    use selfplay::games::sampling::verify::{solve, Request, SlushFlags};
+    let flags = SlushFlags {
+        k,
+        alpha,
+        beta,
+        ones,
+        blind,
+    };
+    let req = Request {
+        protocol: protocol.as_deref(),
+        checkpoint: checkpoint.as_deref(),
+        n,
+        f,
+        rounds,
+        flags: &flags,
+        json: true,
+        max_work: max_work.unwrap_or(Limits::default().max_work),
+    };
+    let report = py
+        .detach(|| solve(&req))
+        .map_err(|e| PyValueError::new_err(format!("game slush: {e}")))?;
+    serde_json::to_string(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+/// `selfplay verify --game reliable_broadcast --json`: the exhaustive search
+/// of reliable broadcast against a scripted protocol (`bracha`, ...) or an
+/// honest checkpoint's greedy play, with the CLI's flags as keywords. The
+/// report as JSON (with `semantics`, as the CLI prints it) and the
+/// counterexample as the CLI renders it.
+#[pyfunction]
+#[pyo3(signature = (protocol = None, checkpoint = None, n = None, f = None, faults = None,
+    max_states = None, semantics = None, first_violation = false))]
+#[allow(clippy::too_many_arguments)]
+pub fn _verify_broadcast(
+    py: Python<'_>,
+    protocol: Option<String>,
+    checkpoint: Option<std::path::PathBuf>,
+    n: Option<usize>,
+    f: Option<usize>,
+    faults: Option<String>,
+    max_states: Option<u64>,
+    semantics: Option<String>,
+    first_violation: bool,
+) -> PyResult<(String, Option<String>)> {
+    use selfplay::games::broadcast::verify::{parse_semantics, solve, RbFlags, Request};
+    let semantics = semantics
+        .map(|s| parse_semantics(&s).map_err(|e| format!("semantics = {s:?}: {e}")))
+        .transpose()
+        .map_err(PyValueError::new_err)?;
+    let flags = RbFlags {
+        max_states,
+        semantics,
+        first_violation,
+        all_n: false,
+    };
+    let req = Request {
+        protocol: protocol.as_deref(),
+        checkpoint: checkpoint.as_deref(),
+        n,
+        f,
+        faults: faults.as_deref(),
+        json: true,
+        flags: &flags,
+    };
+    let (spec, report) = py
+        .detach(|| solve(&req))
+        .map_err(|e| PyValueError::new_err(format!("game reliable_broadcast: {e}")))?;
+    let mut v =
+        serde_json::to_value(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    v["semantics"] = spec.semantics.name().into();
+    Ok((
+        v.to_string(),
+        report.counterexample.as_ref().map(|c| c.render()),
+    ))
+}

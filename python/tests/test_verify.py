@@ -145,3 +145,44 @@ def test_a_checkpoint_gets_the_clis_verdict(tmp_path):
         selfplay.run(EXPERIMENTS / "cotrain.toml", out, set=["train.episodes=2048"])
     with pytest.raises(TypeError):
         selfplay.verify(MAJORITY, checkpoint=checkpoint)
+
+
+@pytest.mark.parametrize(
+    "kwargs, flags",
+    [
+        (dict(n=5, f=1, protocol="snowflake"), ["--protocol", "snowflake", "--n", "5", "--f", "1"]),
+        (
+            dict(n=5, f=1, protocol="slush", ones=2, blind=True, rounds=6),
+            ["--protocol", "slush", "--n", "5", "--f", "1", "--ones", "2", "--blind", "--rounds", "6"],
+        ),
+    ],
+)
+def test_the_sampling_game_gets_the_clis_verdict(kwargs, flags):
+    got = selfplay.verify_slush(**kwargs)
+    want = cli_verify("--game", "slush", *flags)
+    same_report(got, want)
+    assert got["protocol"] == kwargs["protocol"] and got["configurations"] > 0
+
+
+def test_the_sampling_games_errors_name_the_flag():
+    with pytest.raises(ValueError, match="game slush: --beta 3: only snowflake"):
+        selfplay.verify_slush(n=5, f=1, protocol="slush", beta=3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, flags, verified",
+    [
+        (dict(protocol="bracha", n=4, f=1), ["--protocol", "bracha", "--n", "4", "--f", "1"], True),
+        (
+            dict(protocol="bracha", n=3, f=1),
+            ["--protocol", "bracha", "--n", "3", "--f", "1"],
+            False,
+        ),
+    ],
+)
+def test_reliable_broadcast_gets_the_clis_verdict(kwargs, flags, verified):
+    got = selfplay.verify_broadcast(**kwargs)
+    want = cli_verify("--game", "reliable_broadcast", *flags)
+    same_report(got, want)
+    assert got["verified"] == verified
+    assert (got["counterexample_text"] is None) == verified

@@ -84,7 +84,7 @@ def optimal_attack_rate(config=None, set: Sequence[str] = (), protocol: Protocol
     return verify(config, set, protocol, max_work, checkpoint)["optimal_attack_rate"]
 
 
-def verify_slush(n: int, f: int, protocol: str | None = None, checkpoint=None, rounds: int | None = None,
+def verify_slush(n: int, f: int, protocol: Protocol = None, checkpoint=None, rounds: int | None = None,
                  k: int | None = None, alpha: int | None = None, beta: int | None = None,
                  ones: int | None = None, blind: bool = False, max_work: float | None = None) -> dict:
     """``selfplay verify --game slush --json``: the exact optimal adversary
@@ -93,7 +93,19 @@ def verify_slush(n: int, f: int, protocol: str | None = None, checkpoint=None, r
     sampling-game run played greedily, with the CLI's flags as keywords
     (``blind``: the adversary does not see the round's samples). Returns
     the CLI's report (``optimal_attack_rate``, ``optimal_majority_attack_rate``,
-    ``optimal_correctness_attack_rate``, ``splits``, ...)."""
+    ``optimal_correctness_attack_rate``, ``splits``, ...).
+
+    ``protocol`` may also be a stateless protocol of your own: a callable
+    from an honest node's one-hot observation (own colour, round, counts of
+    0s and 1s, float32, as ``slush_env`` shows it) to an action (0 hold 0,
+    1 hold 1, 2 commit; only 2 in the last round), called once per view,
+    or a table ``{observation bytes: action}``; its report names it
+    ``python``."""
+    if protocol is not None and not isinstance(protocol, str):
+        if checkpoint is not None or alpha is not None or beta is not None:
+            raise TypeError("verify_slush: a protocol of your own takes no checkpoint, alpha or beta")
+        _, func = _resolve((), protocol)
+        return json.loads(_selfplay._verify_slush_callable(n, f, func, rounds, k, ones, blind, max_work))
     return json.loads(_selfplay._verify_slush(
         n, f, protocol, None if checkpoint is None else str(checkpoint), rounds, k, alpha, beta, ones,
         blind, max_work))

@@ -325,3 +325,132 @@ pub fn _verify_broadcast(
         report.counterexample.as_ref().map(|c| c.render()),
     ))
 }
+
+/// `verify_slush` on a Python callable: the sampling game's exact optimal
+/// adversary against the stateless protocol the callable gives, read once
+/// per view (round, own colour, counts) from the one-hot observation the
+/// environment shows (`SlushEnv::encode`), as a learned checkpoint is read
+/// (`games::sampling::verify::greedy_table`). The report as the CLI's
+/// `--json` gives it, the protocol named `python`.
+#[pyfunction]
+#[pyo3(signature = (n, f, func, rounds = None, k = None, ones = None, blind = false,
+    max_work = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn _verify_slush_callable(
+    py: Python<'_>,
+    n: usize,
+    f: usize,
+    func: Py<PyAny>,
+    rounds: Option<u8>,
+    k: Option<usize>,
+    ones: Option<usize>,
+    blind: bool,
+    max_work: Option<f64>,
+) -> PyResult<String> {
+    use envs::sampling::exact::{Rule, Score, Sight, Solver, Table};
+    use envs::sampling::{SlushConfig, SlushSpec, COMMIT};
+    use selfplay::games::sampling::verify::{encode, SlushReport, Split};
+    let d = SlushConfig::default();
+    let env = envs::consensus::EnvConfig {
+        n,
+        f,
+        ones,
+        ..envs::consensus::EnvConfig::default()
+    };
+    let cfg = SlushConfig {
+        k: k.unwrap_or(d.k),
+        rounds: rounds.unwrap_or(d.rounds),
+        ..d
+    };
+    let spec = SlushSpec::new(&env, &cfg).map_err(|e| {
+        PyValueError::new_err(format!(
+            "game slush: {} = {}: {}",
+            e.key.rsplit('.').next().unwrap_or(&e.key),
+            e.value,
+            e.reason
+        ))
+    })?;
+    let mut error: Option<PyErr> = None;
+    let table = Table::new(spec.k, spec.rounds, |round, colour, counts| {
+        if error.is_some() {
+            return COMMIT;
+        }
+        let obs = encode(spec.k, spec.rounds, colour, round, counts);
+        let got = func
+            .bind(py)
+            .call1((Array1::from(obs).into_pyarray(py),))
+            .and_then(|a| a.extract::<i64>());
+        match got {
+            Ok(a @ 0..=1) if round < spec.rounds => a as u8,
+            Ok(2) => COMMIT,
+            Ok(a) => {
+                error = Some(PyValueError::new_err(format!(
+                    "the protocol returned {a} in round {round}, not an action (0 hold 0, \
+                     1 hold 1, 2 commit; only 2 in the last round, as the mask says)"
+                )));
+                COMMIT
+            }
+            Err(e) => {
+                error = Some(e);
+                COMMIT
+            }
+        }
+    });
+    if let Some(e) = error {
+        return Err(e);
+    }
+    let mut solver = Solver::new(&spec, Rule::Table(table)).map_err(PyValueError::new_err)?;
+    solver.max_work = max_work
+        .unwrap_or(Limits::default().max_work)
+        .min(u64::MAX as f64) as u64;
+    if blind {
+        solver.sight = Sight::Querier;
+    }
+    let split = |s: &mut Solver, ones: Option<usize>| {
+        let [d, m, c] = Score::ALL.map(|x| match ones {
+            Some(o) => s.score(x, o),
+            None => s.uniform_score(x),
+        });
+        Split {
+            ones: ones.unwrap_or(s.honest()),
+            optimal_attack_rate: d,
+            optimal_majority_attack_rate: m,
+            optimal_correctness_attack_rate: c,
+        }
+    };
+    let (top, splits) = py.detach(|| match ones {
+        Some(o) => (split(&mut solver, Some(o)), vec![]),
+        None => {
+            let top = split(&mut solver, None);
+            let all = (0..=solver.honest())
+                .map(|o| split(&mut solver, Some(o)))
+                .collect();
+            (top, all)
+        }
+    });
+    if solver.exceeded() {
+        return Err(PyRuntimeError::new_err(
+            "game slush: the exact search weighs more joint choices than max_work; raise it or \
+             shrink n, k or rounds",
+        ));
+    }
+    let report = SlushReport {
+        game: "slush",
+        protocol: "python",
+        checkpoint: None,
+        n: spec.n,
+        f: spec.f,
+        k: spec.k,
+        alpha: None,
+        beta: None,
+        rounds: spec.rounds,
+        ones,
+        adversary_sees: if blind { "querier" } else { "samples" },
+        optimal_attack_rate: top.optimal_attack_rate,
+        optimal_majority_attack_rate: top.optimal_majority_attack_rate,
+        optimal_correctness_attack_rate: top.optimal_correctness_attack_rate,
+        splits,
+        configurations: solver.evaluated,
+    };
+    serde_json::to_string(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}

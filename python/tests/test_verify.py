@@ -186,3 +186,34 @@ def test_reliable_broadcast_gets_the_clis_verdict(kwargs, flags, verified):
     same_report(got, want)
     assert got["verified"] == verified
     assert (got["counterexample_text"] is None) == verified
+
+
+def slush_by_hand(k, rounds, alpha):
+    """Slush over the environment's one-hot view (own colour, round, counts
+    of 0s and 1s): adopt the other colour on alpha answers of it, commit in
+    the last round. Stateless, so the exact search takes it as a table."""
+
+    def protocol(obs):
+        colour = int(obs[1] == 1)
+        round_ = int(np.flatnonzero(obs[2:2 + rounds])[0]) + 1
+        counts = obs[2 + rounds:].reshape(2, k + 1).argmax(axis=1)
+        if round_ == rounds:
+            return 2
+        other = 1 - colour
+        return other if counts[other] >= alpha else colour
+
+    return protocol
+
+
+def test_a_callable_in_the_sampling_game_gets_scripted_slushs_figures():
+    scripted = selfplay.verify_slush(n=5, f=1, protocol="slush")
+    mine = selfplay.verify_slush(n=5, f=1, protocol=slush_by_hand(3, 8, 2))
+    assert mine["protocol"] == "python"
+    for key in ("optimal_attack_rate", "optimal_majority_attack_rate", "optimal_correctness_attack_rate"):
+        assert mine[key] == pytest.approx(scripted[key], abs=1e-12), key
+    assert [s["ones"] for s in mine["splits"]] == [s["ones"] for s in scripted["splits"]]
+    # A protocol that never moves off its colour loses the majority more often.
+    stubborn = selfplay.verify_slush(n=5, f=1, protocol=lambda obs: 2 if obs[2 + 7] == 1 else int(obs[1] == 1))
+    assert stubborn["optimal_attack_rate"] != scripted["optimal_attack_rate"]
+    with pytest.raises(ValueError, match="only 2 in the last round"):
+        selfplay.verify_slush(n=5, f=1, protocol=lambda obs: 0)

@@ -4,7 +4,7 @@ docs/learning.md) as a PettingZoo ``ParallelEnv``.
 One episode of the Rust engine (``SlushBatch`` with one episode), read
 from an experiment file exactly as ``selfplay FILE --set ...`` reads and
 checks it. A team the experiment makes learn (``kind = "learned"``) is
-played from Python; a scripted one in Rust, as the CLI plays it.
+played from Python; a scripted or frozen one in Rust, as the CLI plays it.
 
 A round has two moves, so two ``step`` calls when Python plays both
 teams: first the Byzantine answerers answer the queries this round's

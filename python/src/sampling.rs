@@ -11,8 +11,10 @@
 //! them (`games::sampling::play::play`: draw, answer, act, step).
 
 use crate::experiment;
+use agents::learner::{ActScratch, Actor};
 use envs::consensus::rules::bits;
 use envs::consensus::NONE;
+use envs::sampling::exact::Table;
 use envs::sampling::{self as slush, Query, Slush, SlushEnv, SlushRule, SlushSpec, Snowflake};
 use numpy::ndarray::{Array1, Array2, Array3};
 use numpy::{IntoPyArray, PyReadonlyArray2};
@@ -23,6 +25,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use selfplay::config::Kind;
 use selfplay::games::sampling::game::SlushJob;
+use selfplay::games::sampling::verify::greedy_table;
+use std::path::Path;
 
 /// Which move of the round comes next.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -42,6 +46,50 @@ fn rule(name: &str) -> Box<dyn SlushRule> {
     }
 }
 
+/// A frozen honest network as it plays: its greedy action on every view
+/// (round, colour, counts), the whole protocol, as `verify --game slush`
+/// reads a checkpoint (`greedy_table`: the runner's forward pass, greedy
+/// pick and mask).
+struct Greedy(Table);
+
+impl SlushRule for Greedy {
+    fn name(&self) -> String {
+        "frozen".into()
+    }
+
+    fn reset(&mut self, _len: usize, _n: usize) {}
+
+    fn act(&mut self, env: &SlushEnv, e: usize, i: usize) -> u8 {
+        let [z, o] = env.counts(e, i);
+        self.0
+            .action(env.round(), env.colour(e, i), [z as usize, o as usize])
+    }
+}
+
+/// The Byzantine team Rust plays.
+enum Answerers {
+    /// A scripted answerer (`slush::ADVERSARIES`).
+    Scripted(String),
+    /// A frozen network, greedy, one answer per query as the runner asks it.
+    Frozen(Box<(Actor, ActScratch)>),
+}
+
+/// A team's checkpoint (`honest.checkpoint`, `byzantine.checkpoint`),
+/// loaded: `SlushJob::new` checked it belongs to this game and team.
+fn checkpoint(
+    config: &str,
+    key: &str,
+    path: Option<&Path>,
+) -> PyResult<agents::checkpoint::Loaded> {
+    let path = path.ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "{config} (game slush): {key}: a frozen team needs one"
+        ))
+    })?;
+    selfplay::config::load_checkpoint(path)
+        .map_err(|e| PyValueError::new_err(format!("{config} (game slush): {key}: {e}")))
+}
+
 /// `num_envs` episodes of the sampling game, stepped together in Rust.
 ///
 /// Arrays are indexed by episode, then by node id `0..n`. Honest actions:
@@ -58,8 +106,8 @@ pub struct SlushBatch {
     rng: ChaCha8Rng,
     /// The honest rule when Rust plays the honest team.
     honest: Option<Box<dyn SlushRule>>,
-    /// The scripted answerers when Rust plays them (and `f > 0`).
-    adversary: Option<String>,
+    /// The answerers when Rust plays them (and `f > 0`).
+    adversary: Option<Answerers>,
     phase: Phase,
     over: Vec<bool>,
     started: bool,
@@ -74,31 +122,41 @@ impl SlushBatch {
             return Err(PyValueError::new_err("num_envs must be at least 1"));
         }
         let exp = experiment(config, set, "slush")?;
-        for (key, kind) in [
-            ("honest.kind", exp.honest.kind),
-            ("byzantine.kind", exp.byzantine.kind),
-        ] {
-            if kind == Kind::Frozen {
-                return Err(PyValueError::new_err(format!(
-                    "{config}: {key} = \"frozen\" (game slush): a frozen network is not played \
-                     from Python yet; use \"scripted\" or \"learned\""
-                )));
-            }
-        }
         let job = SlushJob::new(exp)
             .map_err(|e| PyValueError::new_err(format!("{config} (game slush): {e}")))?;
         let spec = job.spec.clone();
-        let honest = match job.exp.honest.kind {
+        let exp = &job.exp;
+        let honest: Option<Box<dyn SlushRule>> = match exp.honest.kind {
             Kind::Learned => None,
-            _ => Some(rule(&job.exp.honest.protocol)),
+            Kind::Scripted => Some(rule(&exp.honest.protocol)),
+            Kind::Frozen => {
+                let c = checkpoint(
+                    config,
+                    "honest.checkpoint",
+                    exp.honest.checkpoint.as_deref(),
+                )?;
+                let policy = c.policy().map_err(PyValueError::new_err)?;
+                Some(Box::new(Greedy(greedy_table(&policy, spec.k, spec.rounds))))
+            }
         };
-        let adversary = match job.exp.byzantine.kind {
+        let adversary = match exp.byzantine.kind {
             Kind::Learned => None,
-            _ => Some(job.exp.byzantine.adversary.clone()),
+            Kind::Scripted => Some(Answerers::Scripted(exp.byzantine.adversary.clone())),
+            Kind::Frozen => {
+                let key = "byzantine.checkpoint";
+                let c = checkpoint(config, key, exp.byzantine.checkpoint.as_deref())?;
+                let err = |e: String| PyValueError::new_err(format!("{config}: {key}: {e}"));
+                let actor = Actor {
+                    policy: c.policy().map_err(err)?,
+                    critic: c.critic().map_err(err)?,
+                    heads: 1,
+                };
+                Some(Answerers::Frozen(Box::new((actor, ActScratch::default()))))
+            }
         };
         if honest.is_some() && (adversary.is_some() || spec.f == 0) {
             return Err(PyValueError::new_err(format!(
-                "{config}: Rust plays both teams of game slush (scripted), nothing is left for \
+                "{config}: Rust plays both teams of game slush (scripted or frozen), nothing is left for \
                  Python: set honest.kind = \"learned\" or byzantine.kind = \"learned\""
             )));
         }
@@ -150,6 +208,43 @@ impl SlushBatch {
         self.honest.as_ref().map_or(0, |r| r.counter(e, i))
     }
 
+    /// A frozen network's answers to this round's queries: one greedy pick
+    /// per query from what its Byzantine node sees, as the runner's
+    /// `games::sampling::play` asks it (every answer allowed).
+    fn frozen_answers(&mut self, actor: &Actor, scratch: &mut ActScratch) {
+        self.env.queries(&mut self.queries);
+        let rows = self.queries.len();
+        if rows == 0 {
+            return;
+        }
+        let (d, n, a) = (
+            self.spec().byz_obs_size(),
+            self.spec().n,
+            self.spec().byz_action_len(),
+        );
+        let mut obs = vec![0.0f32; rows * d];
+        for (k, &q) in self.queries.iter().enumerate() {
+            let counter = |e: usize, i: usize| self.counter(e, i);
+            self.env.encode_query(q, &counter, &mut obs[k * d..][..d]);
+        }
+        let masks = vec![0b111u8; rows];
+        let (mut acts, mut logp) = (vec![0u32; rows], vec![0.0f32; rows]);
+        actor.act(
+            &obs,
+            &masks,
+            rows,
+            true,
+            &mut self.rng,
+            scratch,
+            &mut acts,
+            &mut logp,
+            None,
+        );
+        for (k, q) in self.queries.iter().enumerate() {
+            self.answers[q.episode * a + q.ordinal * n + q.querier] = acts[k] as u8;
+        }
+    }
+
     /// Plays the moves Rust plays until Python's turn or every episode's end.
     fn advance(&mut self) {
         loop {
@@ -157,10 +252,24 @@ impl SlushBatch {
                 return;
             }
             match self.phase {
-                Phase::Answer => match &self.adversary {
-                    Some(name) => {
+                Phase::Answer => match self.adversary.take() {
+                    Some(mut team) => {
                         self.answers.fill(NONE);
-                        slush::adversary_answers(name, &self.env, &mut self.rng, &mut self.answers);
+                        match &mut team {
+                            Answerers::Scripted(name) => {
+                                slush::adversary_answers(
+                                    name,
+                                    &self.env,
+                                    &mut self.rng,
+                                    &mut self.answers,
+                                );
+                            }
+                            Answerers::Frozen(frozen) => {
+                                let (actor, scratch) = &mut **frozen;
+                                self.frozen_answers(actor, scratch)
+                            }
+                        }
+                        self.adversary = Some(team);
                         self.env.answer(&self.answers);
                         self.phase = Phase::Decide;
                     }

@@ -231,3 +231,48 @@ def test_the_batch_steps_many_episodes_as_arrays():
 def masked_choice(rng, mask):
     scores = rng.random(mask.shape) * mask
     return scores.argmax(axis=-1).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A short co-training run of the sampling game, as the CLI runs it."""
+    out = tmp_path_factory.mktemp("slush") / "run"
+    selfplay.run(
+        EXPERIMENTS / "slush_cotrain.toml",
+        out,
+        set=["train.episodes=2048", "train.eval_every=2048", "eval.episodes=512"],
+    )
+    return out
+
+
+def test_frozen_teams_are_played_in_rust(checkpoints):
+    honest = checkpoints / "honest.safetensors"
+    byzantine = checkpoints / "byzantine.safetensors"
+    # A frozen honest team: only the answerers are Python's.
+    attack = selfplay.slush_env(
+        EXPERIMENTS / "slush_cotrain.toml",
+        set=['honest.kind="frozen"', f'honest.checkpoint="{honest}"'],
+    )
+    assert attack.possible_agents == ["adversary"]
+    parallel_api_test(attack, num_cycles=100)
+    # Frozen answerers: only the honest nodes are Python's.
+    defend = selfplay.slush_env(
+        EXPERIMENTS / "slush_cotrain.toml",
+        set=['byzantine.kind="frozen"', f'byzantine.checkpoint="{byzantine}"'],
+    )
+    assert defend.possible_agents == [f"honest_{k}" for k in range(4)]
+    parallel_api_test(defend, num_cycles=100)
+    parallel_seed_test(
+        lambda: selfplay.slush_env(
+            EXPERIMENTS / "slush_cotrain.toml",
+            set=['byzantine.kind="frozen"', f'byzantine.checkpoint="{byzantine}"'],
+        )
+    )
+    # The checkpoint the frozen team plays is one the verifier reads too.
+    assert selfplay.verify_slush(n=5, f=1, checkpoint=honest)["protocol"] == "learned"
+    # A checkpoint of the other team is refused, naming the key and the game.
+    with pytest.raises(ValueError, match=r"\(game slush\): honest.checkpoint"):
+        selfplay.slush_env(
+            EXPERIMENTS / "slush_cotrain.toml",
+            set=['honest.kind="frozen"', f'honest.checkpoint="{byzantine}"'],
+        )

@@ -111,7 +111,7 @@ def verify_slush(n: int, f: int, protocol: Protocol = None, checkpoint=None, rou
         blind, max_work))
 
 
-def verify_broadcast(protocol: str | None = None, checkpoint=None, n: int | None = None,
+def verify_broadcast(protocol=None, checkpoint=None, n: int | None = None,
                      f: int | None = None, faults: str | None = None, max_states: int | None = None,
                      semantics: str | None = None, first_violation: bool = False) -> dict:
     """``selfplay verify --game reliable_broadcast --json``: every instance,
@@ -120,7 +120,25 @@ def verify_broadcast(protocol: str | None = None, checkpoint=None, n: int | None
     reliable-broadcast run played greedily, with the CLI's flags as
     keywords. Returns the CLI's report (``optimal_attack_rate``,
     ``verified``, ``broken``, ``per_instance``, ``counterexample``, ...)
-    plus ``counterexample_text`` as the CLI prints it."""
+    plus ``counterexample_text`` as the CLI prints it.
+
+    ``protocol`` may also be a protocol of your own: a callable from an
+    honest agent's observation in the raw-count view (``rb.view =
+    "counts"``, as ``broadcast_env`` shows it: input, first INIT, each count
+    as a thermometer of ``n`` units, messages sent, delivery) to its four
+    classes (INIT, ECHO, READY, deliver: 0, 1 or 2 none; a class the view's
+    mask forbids is taken as none), called once per distinct view, or a
+    table ``{observation bytes: classes}``; its report names it ``python``."""
+    if protocol is not None and not isinstance(protocol, str):
+        if checkpoint is not None or first_violation:
+            raise TypeError("verify_broadcast: a protocol of your own takes no checkpoint or first_violation")
+        if n is None or f is None:
+            raise TypeError("verify_broadcast: a protocol of your own needs n and f")
+        _, func = _resolve((), protocol)
+        report, text = _selfplay._verify_broadcast_callable(func, n, f, faults, max_states, semantics)
+        out = json.loads(report)
+        out["counterexample_text"] = text
+        return out
     report, text = _selfplay._verify_broadcast(
         protocol, None if checkpoint is None else str(checkpoint), n, f, faults, max_states, semantics,
         first_violation)

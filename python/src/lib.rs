@@ -546,6 +546,7 @@ fn _selfplay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify::_verify_slush, m)?)?;
     m.add_function(wrap_pyfunction!(verify::_verify_slush_callable, m)?)?;
     m.add_function(wrap_pyfunction!(verify::_verify_broadcast, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::_verify_broadcast_callable, m)?)?;
     m.add_function(wrap_pyfunction!(_run, m)?)?;
     m.add_function(wrap_pyfunction!(bench::_engine_rate, m)?)?;
     Ok(())

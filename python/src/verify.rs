@@ -454,3 +454,124 @@ pub fn _verify_slush_callable(
     };
     serde_json::to_string(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
+
+/// A Python callable as a reliable-broadcast protocol: from an honest
+/// agent's observation as `broadcast_env` shows it in the raw-count view
+/// (`play::encode_view`) to its four heads' classes (INIT, ECHO, READY,
+/// deliver: 0, 1 or 2 none), a class outside the view's mask taken as none,
+/// as the environment takes it. Each distinct observation and mask calls it
+/// once; its first error is kept and raised after the search.
+struct RbCallable {
+    func: Py<PyAny>,
+    memo: Mutex<HashMap<Vec<u8>, [u32; 4]>>,
+    error: Mutex<Option<PyErr>>,
+}
+
+impl RbCallable {
+    fn call(&self, obs: Vec<f32>) -> PyResult<Vec<i64>> {
+        Python::attach(|py| {
+            let got = self
+                .func
+                .bind(py)
+                .call1((Array1::from(obs).into_pyarray(py),))?;
+            let classes: Vec<i64> = got.extract().map_err(|_| {
+                PyValueError::new_err(format!(
+                    "the protocol returned {got}, not four classes (INIT, ECHO, READY, deliver: \
+                     0, 1 or 2 none)"
+                ))
+            })?;
+            if classes.len() != 4 || classes.iter().any(|c| !(0..=2).contains(c)) {
+                return Err(PyValueError::new_err(format!(
+                    "the protocol returned {classes:?}, not four classes of 0, 1 or 2"
+                )));
+            }
+            Ok(classes)
+        })
+    }
+}
+
+impl envs::broadcast::RbProtocol for RbCallable {
+    fn name(&self) -> String {
+        "python".into()
+    }
+
+    fn act(
+        &self,
+        spec: &envs::broadcast::RbSpec,
+        view: &envs::broadcast::View,
+    ) -> envs::broadcast::Decision {
+        use envs::broadcast::play::{self as rb, Reading};
+        let mut obs = vec![0.0f32; rb::honest_obs_size(spec, Reading::default())];
+        rb::encode_view(spec, view, &mut obs);
+        let masks = rb::honest_masks(view);
+        let key: Vec<u8> = obs.iter().map(|&x| x as u8).chain(masks).collect();
+        let known = self.memo.lock().expect("not poisoned").get(&key).copied();
+        let classes = match known {
+            Some(c) => c,
+            None => {
+                let mut c = [rb::NONE; 4];
+                match self.call(obs) {
+                    Ok(got) => {
+                        for (h, &x) in got.iter().enumerate() {
+                            if masks[h] >> x & 1 == 1 {
+                                c[h] = x as u32;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        self.error.lock().expect("not poisoned").get_or_insert(e);
+                    }
+                }
+                self.memo.lock().expect("not poisoned").insert(key, c);
+                c
+            }
+        };
+        rb::decision(&classes)
+    }
+}
+
+/// `verify_broadcast` on a Python callable: reliable broadcast's exhaustive
+/// search (every instance, delivery order and Byzantine injection) against
+/// the protocol it gives, at `n`, `f`, `faults` as the CLI's flags name
+/// them. The report as JSON (with `semantics`) and the counterexample.
+#[pyfunction]
+#[pyo3(signature = (func, n, f, faults = None, max_states = None, semantics = None))]
+pub fn _verify_broadcast_callable(
+    py: Python<'_>,
+    func: Py<PyAny>,
+    n: usize,
+    f: usize,
+    faults: Option<String>,
+    max_states: Option<u64>,
+    semantics: Option<String>,
+) -> PyResult<(String, Option<String>)> {
+    use selfplay::games::broadcast::verify::{limits_from_flag, parse_semantics, spec_from_flags};
+    let err = |e: String| PyValueError::new_err(format!("game reliable_broadcast: {e}"));
+    let semantics = semantics
+        .map(|s| parse_semantics(&s).map_err(|e| format!("semantics = {s:?}: {e}")))
+        .transpose()
+        .map_err(err)?;
+    let spec =
+        spec_from_flags(n, f, faults.as_deref().unwrap_or("byzantine"), semantics).map_err(err)?;
+    let limits = limits_from_flag(max_states);
+    limits
+        .check(&spec)
+        .map_err(|why| err(format!("max_states {}: {why}", limits.max_states)))?;
+    let p = RbCallable {
+        func,
+        memo: Mutex::new(HashMap::new()),
+        error: Mutex::new(None),
+    };
+    let report = py.detach(|| envs::broadcast::verify(&spec, &p, &limits));
+    if let Some(e) = p.error.lock().expect("not poisoned").take() {
+        return Err(e);
+    }
+    let report = report.map_err(|e| err(e.to_string()))?;
+    let mut v =
+        serde_json::to_value(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    v["semantics"] = spec.semantics.name().into();
+    Ok((
+        v.to_string(),
+        report.counterexample.as_ref().map(|c| c.render()),
+    ))
+}

@@ -217,3 +217,43 @@ def test_a_callable_in_the_sampling_game_gets_scripted_slushs_figures():
     assert stubborn["optimal_attack_rate"] != scripted["optimal_attack_rate"]
     with pytest.raises(ValueError, match="only 2 in the last round"):
         selfplay.verify_slush(n=5, f=1, protocol=lambda obs: 0)
+
+
+def bracha_by_hand(n, f):
+    """Bracha's double echo over the environment's raw-count view: input
+    (2), first INIT (2), the counts of ECHO 0, ECHO 1, READY 0, READY 1 as
+    thermometers of n units, messages sent (6), delivery (2)."""
+
+    def protocol(obs):
+        count = obs[4:4 + 4 * n].reshape(4, n).sum(axis=1)
+        sent = obs[4 + 4 * n:4 + 4 * n + 6]
+        init = 2 if not obs[0:2].any() else int(obs[1] == 1)
+        echo = 2 if not obs[2:4].any() or sent[2:4].any() else int(obs[3] == 1)
+        ready = 2
+        if not sent[4:6].any():
+            for v in (0, 1):
+                if count[v] >= (n + f) // 2 + 1 or count[2 + v] > f:
+                    ready = v
+                    break
+        deliver = next((v for v in (0, 1) if count[2 + v] > 2 * f), 2)
+        return [init, echo, ready, deliver]
+
+    return protocol
+
+
+@pytest.mark.parametrize("n, verified", [(4, True), (3, False)])
+def test_a_callable_in_reliable_broadcast_gets_scripted_brachas_verdict(n, verified):
+    scripted = selfplay.verify_broadcast(protocol="bracha", n=n, f=1)
+    mine = selfplay.verify_broadcast(protocol=bracha_by_hand(n, 1), n=n, f=1)
+    assert mine["protocol"] == "python"
+    for key in ("verified", "optimal_attack_rate", "broken_instances", "instances", "broken"):
+        assert mine[key] == scripted[key], key
+    assert mine["verified"] == verified
+    # Delivering on the first INIT breaks agreement when the sender lies.
+    def hasty(obs):
+        first = obs[2:4].any()
+        return [2 if not obs[0:2].any() else int(obs[1] == 1), 2, 2, int(obs[3] == 1) if first else 2]
+
+    assert not selfplay.verify_broadcast(protocol=hasty, n=4, f=1)["verified"]
+    with pytest.raises(ValueError, match="not four classes"):
+        selfplay.verify_broadcast(protocol=lambda obs: [0, 0], n=4, f=1)

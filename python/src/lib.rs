@@ -18,15 +18,45 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use selfplay::config::Experiment;
 use selfplay::games::consensus::config::{load_with, ByzantineTeam, HonestTeam, Resolved};
 use selfplay::games::consensus::teams::team::{adversary, frozen_actor};
 use selfplay::games::consensus::teams::{
     ByzantinePolicy, HonestPolicy, LearnedByzantine, ScriptedHonest,
 };
+use selfplay::games::{load_experiment, Registry};
 use std::path::Path;
 use std::sync::Arc;
 
+mod bench;
+mod broadcast;
+mod sampling;
 mod verify;
+
+/// Reads an experiment file with overrides as `selfplay FILE --set ...`
+/// does (its game's own keys, nothing else), refused unless its game is
+/// `game`. The game's checks are the caller's (its job's `new`).
+fn experiment(config: &str, set: &[String], game: &str) -> PyResult<Experiment> {
+    let (exp, _) = load_experiment(&Registry::built_in(), Path::new(config), set)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    if exp.game != game {
+        return Err(PyValueError::new_err(format!(
+            "{config}: game = \"{}\", not {game}: selfplay.make_env(config) builds the \
+             environment of the game a file names",
+            exp.game
+        )));
+    }
+    Ok(exp)
+}
+
+/// The game an experiment file (with overrides) names: `game = "..."`.
+#[pyfunction]
+#[pyo3(signature = (config, set = Vec::new()))]
+fn _game_of(config: &str, set: Vec<String>) -> PyResult<String> {
+    let (exp, _) = load_experiment(&Registry::built_in(), Path::new(config), &set)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(exp.game)
+}
 
 /// Reads a consensus experiment as `selfplay FILE --set ...` does.
 fn load(config: &str, set: &[String]) -> PyResult<Resolved> {
@@ -127,7 +157,7 @@ impl ConsensusBatch {
 }
 
 /// Copies a `(num_envs, width)` uint8 array into `out`, each value below `below`.
-fn read_actions(
+pub(crate) fn read_actions(
     what: &str,
     a: Option<PyReadonlyArray2<u8>>,
     rows: usize,
@@ -481,11 +511,43 @@ fn _engine_episode<'py>(
     Ok(d)
 }
 
+/// `selfplay FILE --set ... --out OUT`: runs an experiment of any game
+/// into the folder `out` (created; refused if it holds an earlier run), as
+/// the CLI does, quietly. Its checkpoints (`honest.safetensors`, ...) and
+/// `metrics.csv` are written there.
+#[pyfunction]
+#[pyo3(signature = (config, out, set = Vec::new()))]
+fn _run(py: Python<'_>, config: &str, out: &str, set: Vec<String>) -> PyResult<()> {
+    let job = selfplay::games::load_job(Path::new(config), &set)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let flags = selfplay::folder::RunFlags {
+        out: Some(out.into()),
+        seed: None,
+        sets: vec![],
+        quiet: true,
+        overwrite: false,
+    };
+    py.detach(|| selfplay::games::run_in_folder(&*job, &flags, false))
+        .map_err(PyRuntimeError::new_err)
+}
+
 #[pymodule]
 fn _selfplay(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ConsensusBatch>()?;
+    m.add_class::<sampling::SlushBatch>()?;
+    m.add_class::<broadcast::BroadcastBatch>()?;
+    m.add_function(wrap_pyfunction!(_game_of, m)?)?;
+    m.add_function(wrap_pyfunction!(sampling::_slush_engine_episode, m)?)?;
+    m.add_function(wrap_pyfunction!(broadcast::_broadcast_engine_episode, m)?)?;
     m.add_function(wrap_pyfunction!(_engine_episode, m)?)?;
     m.add_function(wrap_pyfunction!(verify::_verify, m)?)?;
     m.add_function(wrap_pyfunction!(verify::_decision_table, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::_verify_checkpoint, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::_verify_slush, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::_verify_slush_callable, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::_verify_broadcast, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::_verify_broadcast_callable, m)?)?;
+    m.add_function(wrap_pyfunction!(_run, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::_engine_rate, m)?)?;
     Ok(())
 }

@@ -1,0 +1,184 @@
+"""Asynchronous reliable broadcast (``game = "reliable_broadcast"``,
+docs/reliable_broadcast_learning.md) as a PettingZoo ``ParallelEnv``.
+
+One episode of the Rust engine (``BroadcastBatch`` with one episode), read
+from an experiment file exactly as ``selfplay FILE --set ...`` reads and
+checks it. Both teams learn in this game, so Python plays both.
+
+The game moves in turns, one per ``step``: while some correct agent has a
+view it has not acted on (it is *pending*), the pending agents act, each
+once; otherwise the adversary chooses its next move one level at a time
+(what: deliver a correct agent's message, a Byzantine move, or stop; the
+recipient's base-3 digits; the message's kind; its value), a ``step`` a
+level, or stops in a quiescent state. The side not moving has all-zero
+masks and its actions are ignored (``infos[agent]["acting"]``). An
+episode's instance (who is faulty, the sender's input) is drawn as the
+runner draws a training batch's (``rb.faulty_sender_share`` of a batch
+of one, rounded, has a faulty sender: set it to 0 for uniform instances).
+
+Agents:
+
+- ``honest_0`` .. ``honest_{k-1}``: the correct agents by ascending id (``k
+  = n - f`` under Byzantine faults, ``n`` under crash faults; the ids
+  follow the instance: ``agent_ids()``). ``MultiDiscrete([3, 3, 3, 3])``:
+  INIT, ECHO, READY and deliver, each value 0, 1 or none (2), with a mask
+  per head (``rb.one_value_per_kind``, ``rb.supported_only`` and
+  ``rb.value_symmetric`` apply as in the Rust learner; a value-symmetric
+  view is shown turned, and its decision turned back).
+- ``adversary``: the Byzantine agents and the scheduler, ``Discrete(3)``
+  at each level, with its mask.
+
+Rewards come at the end, as the runner pays: the adversary 1 if some
+property is broken (1 per broken property with ``rb.pay_per_property``),
+each correct agent minus that and ``rb.message_cost`` per message it sent.
+Every agent is terminated when the episode ends; nothing is truncated
+(a run has at most ``max_moves`` adversary moves).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Sequence
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from selfplay._selfplay import BroadcastBatch
+
+ADVERSARY = "adversary"
+
+
+class BroadcastEnv(ParallelEnv):
+    metadata = {"name": "selfplay_reliable_broadcast_v0", "render_modes": []}
+
+    def __init__(self, config: str, set: Sequence[str] = ()):
+        self._batch = BroadcastBatch(str(config), list(set), 1)
+        b = self._batch
+        correct = b.n if b.faults == "crash" else b.n - b.f
+        honest = [f"honest_{k}" for k in range(correct)]
+        self.possible_agents = honest + [ADVERSARY]
+        self.agents = []
+        self._honest = honest
+        self._ids = []
+        mask3 = spaces.Box(0, 1, (3,), np.int8)
+        self._obs_spaces = {
+            a: spaces.Dict(
+                {
+                    "observation": spaces.Box(0.0, 1.0, (b.obs_size,), np.float32),
+                    "action_mask": spaces.Tuple([mask3] * b.honest_heads),
+                }
+            )
+            for a in honest
+        }
+        self._act_spaces = {a: spaces.MultiDiscrete([3] * b.honest_heads) for a in honest}
+        self._obs_spaces[ADVERSARY] = spaces.Dict(
+            {
+                "observation": spaces.Box(0.0, 1.0, (b.adversary_obs_size,), np.float32),
+                "action_mask": mask3,
+            }
+        )
+        self._act_spaces[ADVERSARY] = spaces.Discrete(3)
+
+    @property
+    def batch(self) -> BroadcastBatch:
+        """The Rust engine underneath (one episode)."""
+        return self._batch
+
+    @functools.lru_cache(maxsize=None)
+    def observation_space(self, agent):
+        return self._obs_spaces[agent]
+
+    @functools.lru_cache(maxsize=None)
+    def action_space(self, agent):
+        return self._act_spaces[agent]
+
+    def agent_ids(self) -> dict[str, int]:
+        """The id of each correct agent this episode (the instance).
+        Privileged: honest agents are never told it."""
+        return dict(zip(self._honest, self._ids))
+
+    def reset(self, seed=None, options=None):
+        self._batch.reset(seed)
+        self.agents = self.possible_agents[:]
+        view = self._batch.observe()
+        self._ids = [int(i) for i in np.flatnonzero(view["honest"][0])]
+        return self._observations(view), self._infos(view, None)
+
+    def step(self, actions):
+        if not self.agents:
+            raise RuntimeError("the episode is over: call reset()")
+        b = self._batch
+        honest = np.zeros((1, b.n, b.honest_heads), np.uint8)
+        adversary = np.zeros(1, np.uint8)
+        if self._adversary_turn:
+            adversary[0] = int(actions[ADVERSARY])
+        else:
+            for name, i in zip(self._honest, self._ids):
+                if self._last_acting[i]:
+                    if name not in actions:
+                        raise KeyError(f"{name} acts now: give it an action")
+                    honest[0, i] = np.asarray(actions[name], dtype=np.uint8)
+        hr, ar, over = b.step(honest, adversary)
+        view = b.observe()
+        rewards = {name: float(hr[0, i]) for name, i in zip(self._honest, self._ids)}
+        rewards[ADVERSARY] = float(ar[0])
+        done = bool(over[0])
+        observations = self._observations(view)
+        infos = self._infos(view, b.outcome() if done else None)
+        terminations = {a: done for a in self.agents}
+        truncations = {a: False for a in self.agents}
+        if done:
+            self.agents = []
+        return observations, rewards, terminations, truncations, infos
+
+    def _observations(self, view):
+        self._last_acting = view["acting"][0]
+        self._adversary_turn = bool(view["adversary_turn"][0])
+        out = {}
+        for name, i in zip(self._honest, self._ids):
+            out[name] = {
+                "observation": view["honest_obs"][0, i],
+                "action_mask": tuple(view["honest_mask"][0, i].astype(np.int8)),
+            }
+        out[ADVERSARY] = {
+            "observation": view["adversary_obs"][0],
+            "action_mask": view["adversary_mask"][0].astype(np.int8),
+        }
+        return out
+
+    def _infos(self, view, outcome):
+        infos = {}
+        for name, i in zip(self._honest, self._ids):
+            infos[name] = {"acting": bool(view["acting"][0, i])}
+        infos[ADVERSARY] = {"acting": bool(view["adversary_turn"][0])}
+        if outcome is not None:
+            names = outcome["properties"]
+            broken = int(outcome["broken"][0])
+            final = {
+                "broken": [p for k, p in enumerate(names) if broken >> k & 1],
+                "moves": int(outcome["moves"][0]),
+                "honest_messages": int(outcome["honest_messages"][0]),
+            }
+            for info in infos.values():
+                info["outcome"] = final
+        return infos
+
+    def render(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def broadcast_env(config: str, set: Sequence[str] = ()) -> BroadcastEnv:
+    """Reliable broadcast of experiment file ``config`` (``game =
+    "reliable_broadcast"``, with ``--set``-style overrides ``set``) as a
+    PettingZoo ParallelEnv."""
+    return BroadcastEnv(config, set)
+
+
+def broadcast_batch(config: str, set: Sequence[str] = (), num_envs: int = 1) -> BroadcastBatch:
+    """``num_envs`` episodes of reliable broadcast stepped together in Rust,
+    as numpy arrays (see ``BroadcastBatch``)."""
+    return BroadcastBatch(str(config), list(set), num_envs)

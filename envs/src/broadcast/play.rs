@@ -383,14 +383,12 @@ pub fn decision_of(reading: Reading, acts: &[u32], turned: bool) -> Decision {
     let mut d = Decision::default();
     for h in 0..HONEST_HEADS {
         let single = h == HONEST_HEADS - 1 || reading.one_value;
-        let values: Vec<u8> = match (wants(0, h), wants(1, h)) {
-            (false, false) => vec![],
-            (true, false) => vec![0],
-            (false, true) => vec![1],
-            (true, true) if !single => vec![0, 1],
-            (true, true) => vec![0],
+        // Bit v: value v is taken.
+        let taken = match (wants(0, h), wants(1, h)) {
+            (true, true) if single => 0b01,
+            (a, b) => a as u8 | (b as u8) << 1,
         };
-        for v in values {
+        for v in (0..2).filter(|v| taken >> v & 1 == 1) {
             d = match HEAD_KINDS.get(h) {
                 Some(&kind) => d.send(Msg::new(kind, v)),
                 None => d.deliver(v),

@@ -25,6 +25,20 @@ Agents:
   per head (``rb.one_value_per_kind``, ``rb.supported_only`` and
   ``rb.value_symmetric`` apply as in the Rust learner; a value-symmetric
   view is shown turned, and its decision turned back).
+  Under ``rb.per_value`` the honest network decides one value at a time:
+  an agent's decision takes two rows (``batch.honest_rows``), value 0's
+  then value 1's, each seeing only that value's evidence (whether the input
+  is v, whether the INIT read is v, the counts of ECHO v and READY v) and
+  with four heads saying whether to send INIT v, ECHO v, READY v and
+  deliver v (class 0; class 1 is always masked). The observation is then
+  the two rows' observations one after the other, flat (``(honest_rows *
+  batch.row_size,)``: reshape to ``(honest_rows, row_size)`` to run one
+  network per row), the action ``MultiDiscrete([3] * 8)`` (value 0's four
+  heads, then value 1's) with a mask per head, and the rows' answers are
+  joined into one decision as the Rust runner joins them
+  (``play::decision_of``: where both rows take a head that allows one value
+  only, value 0 is taken). Without it there is one row, and everything is
+  as described above.
 - ``adversary``: the Byzantine agents and the scheduler, ``Discrete(3)``
   at each level, with its mask.
 
@@ -79,6 +93,13 @@ class BroadcastEnv(ParallelEnv):
             }
         )
         self._act_spaces[ADVERSARY] = spaces.Discrete(3)
+
+    @property
+    def honest_rows(self) -> int:
+        """Rows of the honest network per decision: 1, or 2 under
+        ``rb.per_value`` (an honest observation and action are that many
+        rows' one after the other)."""
+        return self._batch.honest_rows
 
     @property
     def batch(self) -> BroadcastBatch:

@@ -117,8 +117,9 @@ fn broadcast(config: &str, set: &[String], len: usize, seconds: f64) -> PyResult
         .map_err(|e| PyValueError::new_err(format!("{config} (game reliable_broadcast): {e}")))?;
     let (spec, reading) = (job.spec, job.reading());
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let mut obs = vec![0.0f32; play::honest_obs_size(&spec, reading)];
-    let mut masks = [0u8; HONEST_HEADS];
+    let rows = play::honest_rows(reading);
+    let mut obs = vec![0.0f32; rows * play::honest_obs_size(&spec, reading)];
+    let mut masks = vec![0u8; rows * HONEST_HEADS];
     let (start, mut steps, mut episodes) = (Instant::now(), 0u64, 0u64);
     while start.elapsed().as_secs_f64() < seconds {
         let starts = selfplay::games::broadcast::play::starts(
@@ -143,10 +144,10 @@ fn broadcast(config: &str, set: &[String], len: usize, seconds: f64) -> PyResult
                     for x in who {
                         let view = b.view(e, x);
                         let turned =
-                            play::honest_input(&spec, &view, reading, &mut obs, &mut masks);
+                            play::honest_inputs(&spec, &view, reading, &mut obs, &mut masks);
                         let acts: Vec<u32> =
                             masks.iter().map(|&m| pick(m, &mut rng) as u32).collect();
-                        b.decide(e, x, play::decision_in(&acts, turned));
+                        b.decide(e, x, play::decision_of(reading, &acts, turned));
                         steps += 1;
                     }
                     continue;

@@ -52,7 +52,9 @@ fn new_batch(job: &RbJob, len: usize, rng: &mut ChaCha8Rng) -> Batch {
 }
 
 /// The observation and masks agent `a` of episode `e` acts on, in the
-/// network's coding (`play::honest_input`); whether it was turned.
+/// network's coding (`play::honest_inputs`): every row's, one after the
+/// other (`obs` holds `play::honest_rows` observations, `masks` that many
+/// rows of [`HONEST_HEADS`] heads); whether it was turned.
 fn honest_input(
     b: &Batch,
     reading: Reading,
@@ -62,14 +64,32 @@ fn honest_input(
     masks: &mut [u8],
 ) -> bool {
     let view = b.view(e, a);
-    play::honest_input(&b.spec, &view, reading, obs, masks)
+    play::honest_inputs(&b.spec, &view, reading, obs, masks)
+}
+
+/// Width of an honest agent's observation: all its rows' observations
+/// (`play::honest_rows` of `play::honest_obs_size` each).
+fn honest_width(spec: &RbSpec, reading: Reading) -> usize {
+    play::honest_rows(reading) * play::honest_obs_size(spec, reading)
+}
+
+/// Heads of an honest agent's action: [`HONEST_HEADS`] per row.
+fn honest_heads(reading: Reading) -> usize {
+    play::honest_rows(reading) * HONEST_HEADS
 }
 
 /// `num_envs` episodes of reliable broadcast, stepped together in Rust.
 ///
 /// Arrays are indexed by episode, then by agent id `0..n`. An honest
 /// agent's action has four heads, INIT, ECHO, READY and deliver, each `0`,
-/// `1` or `2` (none); the adversary's is one class `0..3` of the level it
+/// `1` or `2` (none), per row of the honest network: one row, or under
+/// `rb.per_value` two, value 0's then value 1's, each seeing that value's
+/// evidence alone and saying whether to send INIT v, ECHO v, READY v and
+/// deliver v (class 0; class 1 is always masked), the rows joined into one
+/// decision as the runner joins them (`play::decision_of`). The
+/// observation is the rows' observations one after the other
+/// (`honest_rows * row_size` wide), the heads likewise (`honest_heads =
+/// honest_rows * 4`). The adversary's is one class `0..3` of the level it
 /// is choosing. In each episode either the honest team or the adversary
 /// moves (`observe()["adversary_turn"]`); a step reads the honest actions
 /// of the episodes where the honest team moves and the adversary's of the
@@ -167,16 +187,32 @@ impl BroadcastBatch {
         self.job.exp.env.faults.name().to_string()
     }
 
-    /// Width of an honest agent's observation (`rb.view` decides it).
+    /// Width of an honest agent's observation: `honest_rows * row_size`
+    /// (`rb.view` and `rb.per_value` decide it).
     #[getter]
     fn obs_size(&self) -> usize {
+        honest_width(&self.spec, self.reading)
+    }
+
+    /// Width of one row of an honest agent's observation, the input of
+    /// the honest network (`play::honest_obs_size`).
+    #[getter]
+    fn row_size(&self) -> usize {
         play::honest_obs_size(&self.spec, self.reading)
     }
 
-    /// Heads of an honest action: INIT, ECHO, READY, deliver.
+    /// Rows of the honest network per decision: 1, or 2 under
+    /// `rb.per_value` (value 0's row, then value 1's).
+    #[getter]
+    fn honest_rows(&self) -> usize {
+        play::honest_rows(self.reading)
+    }
+
+    /// Heads of an honest action: INIT, ECHO, READY, deliver, per row
+    /// (`honest_rows * 4`).
     #[getter]
     fn honest_heads(&self) -> usize {
-        HONEST_HEADS
+        honest_heads(self.reading)
     }
 
     #[getter]
@@ -224,7 +260,8 @@ impl BroadcastBatch {
     }
 
     /// One turn in every live episode: where the honest team moves, every
-    /// pending agent acts on `honest[e, a]` (uint8 `(num_envs, n, 4)`);
+    /// pending agent acts on `honest[e, a]` (uint8 `(num_envs, n,
+    /// honest_heads)`);
     /// where the adversary moves, it chooses `adversary[e]` (uint8
     /// `(num_envs,)`) at its current level. Returns `(honest_rewards
     /// (num_envs, n), adversary_rewards (num_envs,), over (num_envs,))`:
@@ -248,10 +285,11 @@ impl BroadcastBatch {
             ));
         }
         let (len, n) = (self.len, self.spec.n);
+        let heads = honest_heads(self.reading);
         let (h, b) = (honest.as_array(), adversary.as_array());
-        if h.shape() != [len, n, HONEST_HEADS] {
+        if h.shape() != [len, n, heads] {
             return Err(PyValueError::new_err(format!(
-                "honest actions: expected shape ({len}, {n}, {HONEST_HEADS}), got {:?}",
+                "honest actions: expected shape ({len}, {n}, {heads}), got {:?}",
                 h.shape()
             )));
         }
@@ -261,9 +299,8 @@ impl BroadcastBatch {
                 b.shape()
             )));
         }
-        let d = play::honest_obs_size(&self.spec, self.reading);
-        let mut obs = vec![0.0f32; d];
-        let mut masks = [0u8; HONEST_HEADS];
+        let mut obs = vec![0.0f32; honest_width(&self.spec, self.reading)];
+        let mut masks = vec![0u8; heads];
         let mut hr = Array2::<f32>::zeros((len, n));
         let mut ar = Array1::<f32>::zeros(len);
         for e in 0..len {
@@ -279,10 +316,10 @@ impl BroadcastBatch {
                 for &a in &who {
                     let turned =
                         honest_input(&self.batch, self.reading, e, a, &mut obs, &mut masks);
-                    let acts: Vec<u32> = (0..HONEST_HEADS)
+                    let acts: Vec<u32> = (0..heads)
                         .map(|k| legal_or_none(masks[k], h[[e, a, k]]))
                         .collect();
-                    decisions.push(play::decision_in(&acts, turned));
+                    decisions.push(play::decision_of(self.reading, &acts, turned));
                 }
                 for (&a, d) in who.iter().zip(decisions) {
                     self.batch.decide(e, a, d);
@@ -329,9 +366,10 @@ impl BroadcastBatch {
 
     /// What every side sees now, as a dict of arrays: `honest_obs` float32
     /// `(num_envs, n, obs_size)` (each correct agent's view as the honest
-    /// network reads it, `rb.view` and `rb.value_symmetric` included; zeros
-    /// for Byzantine ids), `honest_mask` bool `(num_envs, n, 4, 3)` (per
-    /// head; all false unless the agent is pending and the honest team
+    /// network reads it, `rb.view`, `rb.value_symmetric` and `rb.per_value`
+    /// included, its rows one after the other; zeros for Byzantine ids),
+    /// `honest_mask` bool `(num_envs, n, honest_heads, 3)` (per head; all
+    /// false unless the agent is pending and the honest team
     /// moves), `acting` bool `(num_envs, n)`, `honest` bool `(num_envs, n)`
     /// (the agents running the protocol: not Byzantine), `adversary_obs`
     /// float32 `(num_envs, adversary_obs_size)` (its observation at the
@@ -341,18 +379,19 @@ impl BroadcastBatch {
     fn observe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         self.check_started()?;
         let (len, n) = (self.len, self.spec.n);
-        let (d, bd) = (
-            play::honest_obs_size(&self.spec, self.reading),
+        let (d, bd, heads) = (
+            honest_width(&self.spec, self.reading),
             play::adversary_obs_size(&self.spec),
+            honest_heads(self.reading),
         );
         let mut hobs = Array3::<f32>::zeros((len, n, d));
-        let mut hmask = Array4::<bool>::from_elem((len, n, HONEST_HEADS, 3), false);
+        let mut hmask = Array4::<bool>::from_elem((len, n, heads, 3), false);
         let mut acting = Array2::<bool>::from_elem((len, n), false);
         let mut honest = Array2::<bool>::from_elem((len, n), false);
         let mut bobs = Array2::<f32>::zeros((len, bd));
         let mut bmask = Array2::<bool>::from_elem((len, 3), false);
         let mut turn = Array1::<bool>::from_elem(len, false);
-        let mut masks = [0u8; HONEST_HEADS];
+        let mut masks = vec![0u8; heads];
         for e in 0..len {
             let ep = &self.batch.episodes[e];
             for a in (0..n).filter(|&a| !ep.inst.is_byzantine(&self.spec, a)) {
@@ -418,8 +457,9 @@ impl BroadcastBatch {
 /// For the tests only: one episode played straight through `Batch` (one
 /// episode, its instance drawn as `BroadcastBatch.reset(seed)` draws it),
 /// as the runner's `play` loop plays it: while an agent is pending, the
-/// honest turn (`honest` gives, turn by turn, each pending agent's four
-/// classes by id); else the adversary's move, a level at a time (`adversary`
+/// honest turn (`honest` gives, turn by turn, each pending agent's
+/// classes by id: four per row of the honest network, the rows joined by
+/// `play::decision_of`); else the adversary's move, a level at a time (`adversary`
 /// gives its classes in order). Returns the turns as the engine showed
 /// them, then the pay and the instance.
 #[pyfunction]
@@ -435,9 +475,10 @@ pub fn _broadcast_engine_episode<'py>(
     let job = job(config, &set)?;
     let (spec, reading) = (job.spec, job.reading());
     let mut b = new_batch(&job, 1, &mut ChaCha8Rng::seed_from_u64(seed));
-    let (d, bd) = (
-        play::honest_obs_size(&spec, reading),
+    let (d, bd, heads) = (
+        honest_width(&spec, reading),
         play::adversary_obs_size(&spec),
+        honest_heads(reading),
     );
     let turns = pyo3::types::PyList::empty(py);
     let (mut hi, mut bi) = (honest.iter(), adversary.iter());
@@ -450,16 +491,22 @@ pub fn _broadcast_engine_episode<'py>(
                 .ok_or_else(|| PyValueError::new_err("too few honest turns given"))?;
             let (mut seen, mut masks, mut ds) = (vec![], vec![], vec![]);
             for &(e, a) in &who {
-                let (mut o, mut m) = (vec![0.0f32; d], [0u8; HONEST_HEADS]);
+                let (mut o, mut m) = (vec![0.0f32; d], vec![0u8; heads]);
                 let turned = honest_input(&b, reading, e, a, &mut o, &mut m);
                 let acts = given
                     .iter()
                     .find(|(id, _)| *id == a)
                     .map(|(_, acts)| acts.clone())
                     .ok_or_else(|| PyValueError::new_err(format!("no action for agent {a}")))?;
-                ds.push((a, play::decision_in(&acts, turned)));
+                if acts.len() != heads {
+                    return Err(PyValueError::new_err(format!(
+                        "agent {a}: {} classes given, not {heads}",
+                        acts.len()
+                    )));
+                }
+                ds.push((a, play::decision_of(reading, &acts, turned)));
                 seen.push((a, o));
-                masks.push(m.to_vec());
+                masks.push(m);
             }
             for (a, dec) in ds {
                 b.decide(0, a, dec);

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gymnasium import spaces
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import selfplay
@@ -29,7 +30,17 @@ CONFIGS = {
     ),
     "n3_crash": ("rb_learn_crash.toml", []),
     "n5_f1": ("rb_learn.toml", ["env.n=5", "rb.faulty_sender_share=0.0"]),
+    # rb.per_value: two rows of the honest network per decision, one per value.
+    "n4_f1_per_value": ("rb_learn_per_value.toml", []),
+    # ... in the raw-count view, uniform instances, both values of a kind
+    # and no support needed: the rows' join sends both values at once.
+    "n4_f1_per_value_counts_free": (
+        "rb_learn_per_value.toml",
+        ['rb.view="counts"', "rb.faulty_sender_share=0.0", "rb.one_value_per_kind=false",
+         "rb.supported_only=false"],
+    ),
 }
+PER_VALUE = ["n4_f1_per_value", "n4_f1_per_value_counts_free"]
 
 
 def make(name):
@@ -42,7 +53,7 @@ def test_parallel_api(name):
     parallel_api_test(make(name), num_cycles=1000)
 
 
-@pytest.mark.parametrize("name", ["n4_f1", "n3_crash", "n4_f1_symmetric_supported"])
+@pytest.mark.parametrize("name", ["n4_f1", "n3_crash", "n4_f1_symmetric_supported", "n4_f1_per_value"])
 def test_parallel_seed(name):
     parallel_seed_test(lambda: make(name))
 
@@ -177,3 +188,55 @@ def test_the_batch_steps_many_episodes_as_arrays():
 def masked_choice(rng, mask):
     scores = rng.random(mask.shape) * mask
     return scores.argmax(axis=-1).astype(np.uint8)
+
+
+def test_per_value_rows_are_each_values_evidence():
+    """Under rb.per_value an honest agent sees two rows (value 0's, then
+    value 1's), acts with four heads per row, class 1 never allowed, and the
+    rows' classes make its decision; without it, one row of four heads."""
+    one = make("n4_f1").batch
+    assert (one.honest_rows, one.honest_heads, one.obs_size) == (1, 4, one.row_size)
+    env = make("n4_f1_per_value")
+    b = env.batch
+    assert env.honest_rows == b.honest_rows == 2
+    assert b.honest_heads == 8 and b.obs_size == 2 * b.row_size
+    for agent in env.possible_agents[:-1]:
+        assert env.action_space(agent) == spaces.MultiDiscrete([3] * 8)
+        assert env.observation_space(agent)["observation"].shape == (b.obs_size,)
+    rng = np.random.default_rng(3)
+    for seed in range(4):
+        obs, infos = env.reset(seed=seed)
+        ids = env.agent_ids()
+        while env.agents:
+            actions = {}
+            if infos["adversary"]["acting"]:
+                actions["adversary"] = int(rng.choice(np.flatnonzero(obs["adversary"]["action_mask"])))
+            for agent in ids:
+                rows = np.asarray(obs[agent]["observation"]).reshape(2, b.row_size)
+                masks = np.array(obs[agent]["action_mask"])
+                assert masks.shape == (8, 3)
+                assert not masks[:, 1].any()
+                # Input v and INIT v read are each at most one row's.
+                assert rows[:, 0].sum() <= 1 and rows[:, 1].sum() <= 1
+                if infos[agent]["acting"]:
+                    actions[agent] = np.array([rng.choice(np.flatnonzero(m)) for m in masks], np.uint8)
+            obs, _, _, _, infos = env.step(actions)
+
+
+def test_per_value_batch_shapes():
+    file, sets = CONFIGS["n4_f1_per_value_counts_free"]
+    e = 64
+    batch = selfplay.broadcast_batch(EXPERIMENTS / file, set=sets, num_envs=e)
+    batch.reset(seed=1)
+    view = batch.observe()
+    n = batch.n
+    assert view["honest_obs"].shape == (e, n, 2 * batch.row_size)
+    assert view["honest_mask"].shape == (e, n, 8, 3)
+    with pytest.raises(ValueError, match=r"expected shape \(64, 4, 8\)"):
+        batch.step(np.zeros((e, n, 4), np.uint8), np.zeros(e, np.uint8))
+    rng = np.random.default_rng(0)
+    while not view["over"].all():
+        batch.step(masked_choice(rng, view["honest_mask"]), masked_choice(rng, view["adversary_mask"]))
+        view = batch.observe()
+    out = batch.outcome()
+    assert (out["moves"] <= batch.max_moves).all()

@@ -251,11 +251,17 @@ pub struct SnowballRow {
     /// Node-samples drawn by honest polls (`k` per poll).
     pub node_samples: u64,
     /// The learned adversary's row: training episodes behind it, and its
-    /// learner's mean statistics since the last row (empty for the others).
+    /// learner's mean statistics since the last row (empty for the others;
+    /// absent from files written before the learned adversary: read empty).
+    #[serde(default)]
     pub train_episodes: Option<u64>,
+    #[serde(default)]
     pub mean_return: Option<f64>,
+    #[serde(default)]
     pub entropy: Option<f64>,
+    #[serde(default)]
     pub approx_kl: Option<f64>,
+    #[serde(default)]
     pub explained_variance: Option<f64>,
 }
 

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod config;
 pub mod game;
 pub mod learned;
+pub mod stake;
 pub mod threshold;
 
 use crate::config::{Experiment, LoadError};
@@ -67,6 +68,11 @@ impl crate::games::Entry for Entry {
                 "liveness-threshold",
             ))
             .about(about),
+            <stake::PlotArgs as clap::Args>::augment_args(clap::Command::new("liveness-plot"))
+                .about(
+                    "The Byzantine share stopping Snowball's liveness against n, from \
+                     liveness-threshold CSV files, as an SVG (snowball)",
+                ),
         ]
     }
 
@@ -76,6 +82,11 @@ impl crate::games::Entry for Entry {
                 let a = <threshold::ThresholdArgs as clap::FromArgMatches>::from_arg_matches(m)
                     .map_err(|e| e.to_string())?;
                 threshold::command(&a)
+            }
+            "liveness-plot" => {
+                let a = <stake::PlotArgs as clap::FromArgMatches>::from_arg_matches(m)
+                    .map_err(|e| e.to_string())?;
+                stake::command(&a)
             }
             _ => Err(format!("snowball has no command {name}")),
         }

@@ -12,7 +12,7 @@ use crate::config::{Experiment, Kind};
 use crate::export::{csv_bytes, TimingRow};
 use crate::memory::Part;
 use crate::runner::{At, Game, Learned, Network, Played, Side};
-use crate::stats::wilson;
+use crate::stats::{mean_interval, wilson};
 use crate::streams::stream;
 use crate::timing::Timing;
 use agents::learner::Actor;
@@ -248,6 +248,12 @@ pub struct SnowballRow {
     pub violation_low: f64,
     pub violation_high: f64,
     pub mean_violation_round: Option<f64>,
+    /// Its 95% normal-approximation interval (two violations at least;
+    /// absent from files written before it: read empty).
+    #[serde(default)]
+    pub violation_round_low: Option<f64>,
+    #[serde(default)]
+    pub violation_round_high: Option<f64>,
     /// Node-samples drawn by honest polls (`k` per poll).
     pub node_samples: u64,
     /// The learned adversary's row: training episodes behind it, and its
@@ -269,6 +275,9 @@ impl SnowballRow {
     pub fn new(spec: &SnowballSpec, adversary: &str, seed: u64, s: &Summary) -> Self {
         let (stalled_low, stalled_high) = wilson(s.stalled, s.episodes);
         let (violation_low, violation_high) = wilson(s.violations, s.episodes);
+        let interval = s
+            .mean_violation_round
+            .and_then(|m| mean_interval(m, s.sd_violation_round, s.violations));
         SnowballRow {
             adversary: adversary.into(),
             n: spec.n,
@@ -293,6 +302,8 @@ impl SnowballRow {
             violation_low,
             violation_high,
             mean_violation_round: s.mean_violation_round,
+            violation_round_low: interval.map(|i| i.0),
+            violation_round_high: interval.map(|i| i.1),
             node_samples: s.polls * spec.k as u64,
             train_episodes: None,
             mean_return: None,
@@ -337,7 +348,14 @@ impl SnowballRow {
             self.eval_episodes,
             self.violation_low,
             self.violation_high
-        )
+        ) + &match (self.mean_violation_round, self.violation_round_low) {
+            (Some(m), Some(lo)) => format!(
+                " at round {m:.1} [{lo:.1}, {:.1}]",
+                self.violation_round_high.unwrap_or(m)
+            ),
+            (Some(m), None) => format!(" at round {m:.1}"),
+            _ => String::new(),
+        }
     }
 }
 

@@ -300,6 +300,9 @@ pub struct Summary {
     pub max_rounds: Option<u32>,
     /// Mean round of the first safety violation, over the episodes with one.
     pub mean_violation_round: Option<f64>,
+    /// The sample standard deviation of that round (two episodes with one
+    /// at least).
+    pub sd_violation_round: Option<f64>,
     /// Polls made by honest nodes, in all.
     pub polls: u64,
 }
@@ -322,6 +325,7 @@ pub struct Tally {
     max_rounds: Option<u32>,
     violations: u64,
     violation_rounds: f64,
+    violation_rounds_sq: f64,
     polls: u64,
 }
 
@@ -337,6 +341,7 @@ impl Tally {
         if let Some(r) = o.violation {
             self.violations += 1;
             self.violation_rounds += r as f64;
+            self.violation_rounds_sq += r as f64 * r as f64;
         }
     }
 
@@ -349,6 +354,11 @@ impl Tally {
             mean_rounds: mean(self.rounds, self.finished),
             max_rounds: self.max_rounds,
             mean_violation_round: mean(self.violation_rounds, self.violations),
+            sd_violation_round: (self.violations > 1).then(|| {
+                let k = self.violations as f64;
+                let m = self.violation_rounds / k;
+                ((self.violation_rounds_sq - k * m * m).max(0.0) / (k - 1.0)).sqrt()
+            }),
             polls: self.polls,
         }
     }

@@ -20,7 +20,7 @@ pub fn bench() -> Bench {
                 rate: node_samples,
             },
             Figure {
-                only: "snowball",
+                only: "snowball_learned",
                 key: "snowball_learned_node_samples_per_s",
                 rate: learned_node_samples,
             },

@@ -1,5 +1,6 @@
 //! `selfplay liveness-threshold FILE`: the smallest Byzantine share at which
-//! each scripted adversary of a Snowball experiment stops liveness (an
+//! each adversary of a Snowball experiment (scripted, or the frozen network
+//! of `byzantine.checkpoint`) stops liveness (an
 //! honest node undecided at the round cap) in at least half of the
 //! episodes, at each network size asked for: the paper's figure (Kniep et
 //! al.: 5.2% at n = 2,000 without the network's state, 2.8% with it).
@@ -19,8 +20,9 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug, Clone)]
 pub struct ThresholdArgs {
     /// Experiment file (TOML) of game = "snowball"; each of its adversaries
-    /// (`eval.adversaries`) is searched, with its `[snowball]` parameters and
-    /// `eval.episodes` episodes at each f.
+    /// (`eval.adversaries`, and the network of `byzantine.checkpoint` when
+    /// `byzantine.kind = "frozen"`) is searched, with its `[snowball]`
+    /// parameters and `eval.episodes` episodes at each f.
     pub file: PathBuf,
     /// Network sizes to search at, e.g. --n 500,1000,2000 (default: env.n).
     #[arg(long, value_delimiter = ',')]

@@ -26,9 +26,28 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
     (low, high)
 }
 
+/// The 95% normal-approximation interval of a mean of `k` samples with
+/// sample standard deviation `sd`: `mean +- 1.96 sd / sqrt(k)`. For a mean
+/// time over sampled episodes; `None` under two samples.
+pub fn mean_interval(mean: f64, sd: Option<f64>, k: u64) -> Option<(f64, f64)> {
+    const Z: f64 = 1.959963984540054;
+    let sd = sd.filter(|_| k >= 2)?;
+    let half = Z * sd / (k as f64).sqrt();
+    Some((mean - half, mean + half))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mean_interval_is_1_96_standard_errors_and_needs_two_samples() {
+        let (lo, hi) = mean_interval(10.0, Some(2.0), 4).unwrap();
+        assert!((lo - (10.0 - 1.959963984540054)).abs() < 1e-12, "{lo}");
+        assert!((hi - (10.0 + 1.959963984540054)).abs() < 1e-12, "{hi}");
+        assert_eq!(mean_interval(10.0, Some(2.0), 1), None);
+        assert_eq!(mean_interval(10.0, None, 5), None);
+    }
 
     #[test]
     fn wilson_interval_holds_the_rate_and_stays_in_the_unit_interval() {

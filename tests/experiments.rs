@@ -1092,7 +1092,7 @@ fn snowball_experiment_runs_at_reduced_size() {
     let job = SnowballJob::new(exp).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
     let rows = selfplay::runner::run(
-        &mut SnowballRun::new(&job),
+        &mut SnowballRun::new(&job).unwrap(),
         dir.path(),
         &|_| {},
         true,
@@ -1109,4 +1109,74 @@ fn snowball_experiment_runs_at_reduced_size() {
     assert!(rows.iter().all(|r| r.eval_episodes == 20));
     let written = selfplay::games::snowball::game::read(&dir.path().join("metrics.csv")).unwrap();
     assert_eq!(written, rows);
+}
+
+/// The learned Snowball adversary (issue 30) at reduced size: a training
+/// run writes the same metrics and checkpoint bytes twice from one seed,
+/// every row is a whole sample, and its network, frozen, plays a network
+/// of another size (its view does not grow with n) as the row `learned`.
+#[test]
+fn snowball_learned_trains_the_same_bytes_and_plays_any_n() {
+    use selfplay::games::snowball::game::{SnowballJob, SnowballRun};
+    let reduced = |extra: &[&str]| -> Vec<String> {
+        [
+            "env.n=200",
+            "env.f=10",
+            "snowball.rounds=120",
+            "snowball.train_rounds=60",
+            "train.episodes=16",
+            "train.eval_every=8",
+            "eval.episodes=6",
+            "eval.batch=6",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run = |sets: &[String], dir: &Path| {
+        let (exp, game) = experiment_of(&experiment("snowball_learned.toml"), sets);
+        assert_eq!(game, "snowball");
+        let job = SnowballJob::new(exp).unwrap_or_else(|e| panic!("{e}"));
+        selfplay::runner::run(
+            &mut SnowballRun::new(&job).unwrap(),
+            dir,
+            &|_| {},
+            true,
+            false,
+        )
+        .unwrap()
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let rows = run(&reduced(&[]), a.path());
+    run(&reduced(&[]), b.path());
+    for file in ["metrics.csv", "byzantine.safetensors"] {
+        let read = |d: &Path| std::fs::read(d.join(file)).unwrap();
+        assert_eq!(read(a.path()), read(b.path()), "{file}");
+    }
+    // Two scripted rows, then the learned one at 0, 8 and 16 episodes.
+    let learned: Vec<_> = rows.iter().filter(|r| r.adversary == "learned").collect();
+    let at: Vec<_> = learned.iter().map(|r| r.train_episodes).collect();
+    assert_eq!(at, vec![Some(0), Some(8), Some(16)]);
+    for r in &rows {
+        assert_eq!(r.eval_episodes, 6, "{r:?}");
+        assert!(r.stalled <= 6 && r.violations <= 6, "{r:?}");
+        // An episode that finished took at least beta rounds.
+        assert!(r.mean_rounds.is_none_or(|m| m >= 20.0), "{r:?}");
+        assert!(r.node_samples > 0, "{r:?}");
+    }
+    let ckpt = a.path().join("byzantine.safetensors");
+    let frozen = reduced(&[
+        "env.n=600",
+        "env.f=30",
+        "byzantine.kind=\"frozen\"",
+        "eval.adversaries=[]",
+    ]);
+    let mut frozen = frozen;
+    frozen.push(format!("byzantine.checkpoint=\"{}\"", ckpt.display()));
+    let c = tempfile::tempdir().unwrap();
+    let rows = run(&frozen, c.path());
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].adversary.as_str(), rows[0].n), ("learned", 600));
+    assert_eq!(rows[0].eval_episodes, 6);
 }

@@ -42,7 +42,7 @@ fn reduced(file: &str) -> Vec<String> {
             "harden.attack_episodes=2048",
         ]);
     } else if file.starts_with("snowball") {
-        // An evaluation of scripted adversaries: a smaller network instead.
+        // Snowball at a smaller network (and a learned adversary, briefly trained).
         args.extend([
             "--set",
             "env.n=300",
@@ -53,6 +53,17 @@ fn reduced(file: &str) -> Vec<String> {
             "--set",
             "eval.episodes=50",
         ]);
+        if file.contains("learned") {
+            // A learned adversary: a few updates, training episodes capped.
+            args.extend([
+                "--set",
+                "train.episodes=32",
+                "--set",
+                "train.eval_every=16",
+                "--set",
+                "snowball.train_rounds=100",
+            ]);
+        }
         let mut out: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         out.push(format!("experiments/{file}"));
         return out;

@@ -59,11 +59,9 @@ fn foreign_keys_are_refused_for_every_game() {
         ("byz_break.toml", "snowball.k=2", "snowball = (a table)"),
         ("snowball_liveness.toml", "slush.k=2", "slush = (a table)"),
         ("snowball_liveness.toml", "env.ones=2", "env.ones = 2"),
-        (
-            "snowball_liveness.toml",
-            "train.episodes=2",
-            "train = (a table)",
-        ),
+        // Snowball reads train.episodes, batch and eval_every (a learned
+        // adversary), not the consensus game's blocks.
+        ("snowball_liveness.toml", "train.block=3", "train.block = 3"),
     ] {
         let err = refused(
             selfplay()

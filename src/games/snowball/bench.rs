@@ -1,17 +1,30 @@
-//! Snowball's speed figure for `selfplay bench`: node-samples drawn per
-//! second by honest polls at Avalanche's size, one thread.
+//! Snowball's speed figures for `selfplay bench`: node-samples drawn per
+//! second by honest polls at Avalanche's size, one thread, against the
+//! scripted uninformed attack and against a learned adversary's network
+//! (every query answered by one batched call a round).
 
+use super::learned::Answerer;
 use crate::bench::{Bench, Figure};
-use envs::sampling::snowball::{Adversary, Batch, SnowballConfig, SnowballSpec};
+use agents::{LearnConfig, Learner};
+use envs::sampling::snowball::{Adversary, Batch, SnowballConfig, SnowballSpec, VIEW};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
 pub fn bench() -> Bench {
     Bench {
-        figures: vec![Figure {
-            only: "snowball",
-            key: "snowball_node_samples_per_s",
-            rate: node_samples,
-        }],
+        figures: vec![
+            Figure {
+                only: "snowball",
+                key: "snowball_node_samples_per_s",
+                rate: node_samples,
+            },
+            Figure {
+                only: "snowball_learned",
+                key: "snowball_learned_node_samples_per_s",
+                rate: learned_node_samples,
+            },
+        ],
         tables: vec![],
     }
 }
@@ -28,6 +41,35 @@ fn node_samples(secs: f64) -> f64 {
         let mut b = Batch::new(spec, 1, first, 8);
         for _ in 0..50 {
             b.step(Adversary::Rebalance);
+        }
+        polls += b.outcomes().iter().map(|o| o.polls).sum::<u64>();
+        first += 8;
+    }
+    (polls * spec.k as u64) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The same game against a network of the learned adversary's shape
+/// (`experiments/snowball_learned.toml`: hidden [32, 32], seeded weights),
+/// played greedily as it is evaluated.
+fn learned_node_samples(secs: f64) -> f64 {
+    let spec = SnowballSpec::new(2000, 100, &SnowballConfig::default()).expect("a valid game");
+    let learn = LearnConfig {
+        hidden: vec![32, 32],
+        ..LearnConfig::default()
+    };
+    let mut init = ChaCha8Rng::seed_from_u64(1);
+    let learner = Learner::new(VIEW, 1, &learn, &mut init).expect("a network");
+    let actor = learner.actor().expect("a network");
+    let mut answerer = Answerer::new(&actor, true);
+    let started = Instant::now();
+    let mut polls = 0u64;
+    let mut first = 0;
+    while started.elapsed().as_secs_f64() < secs {
+        let mut b = Batch::new(spec, 1, first, 8);
+        for _ in 0..50 {
+            b.poll();
+            answerer.answers(&b, &mut init);
+            b.answer(&answerer.actions);
         }
         polls += b.outcomes().iter().map(|o| o.polls).sum::<u64>();
         first += 8;

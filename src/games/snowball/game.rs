@@ -1,20 +1,24 @@
-//! Running Snowball (`game = "snowball"`): an evaluation run, one row a
-//! scripted adversary, each a sample of `eval.episodes` episodes with its
-//! liveness and safety figures and their 95% Wilson intervals. Every row
-//! plays the same episodes' streams (a paired comparison of the
-//! adversaries): episode `e` draws from stream `e` of the seed drawn from
-//! the run's stream 1000.
+//! Running Snowball (`game = "snowball"`): one row a scripted adversary,
+//! each a sample of `eval.episodes` episodes with its liveness and safety
+//! figures and their 95% Wilson intervals; with `byzantine.kind =
+//! "learned"`, a training run whose rows are the learned adversary's every
+//! `train.eval_every` episodes (`learned.rs`), and with `"frozen"`, a row
+//! of the network of `byzantine.checkpoint`. Every row plays the same
+//! episodes' streams (a paired comparison of the adversaries): episode `e`
+//! draws from stream `e` of the seed drawn from the run's stream 1000.
 
-use crate::config::Experiment;
+use super::learned;
+use crate::config::{Experiment, Kind};
 use crate::export::{csv_bytes, TimingRow};
 use crate::memory::Part;
 use crate::runner::{At, Game, Learned, Network, Played, Side};
-use crate::stats::wilson;
+use crate::stats::{mean_interval, wilson};
 use crate::streams::stream;
 use crate::timing::Timing;
-use agents::Learner;
+use agents::learner::Actor;
+use agents::{Learner, Stats};
 use envs::consensus::ConfigError;
-use envs::sampling::snowball::{self as sb, Adversary, SnowballSpec, Summary};
+use envs::sampling::snowball::{self as sb, Adversary, SnowballSpec, Summary, VIEW};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -25,8 +29,40 @@ use std::time::Instant;
 pub struct SnowballJob {
     pub exp: Experiment,
     pub spec: SnowballSpec,
-    /// A row each: `eval.adversaries`, or `byzantine.adversary` alone.
-    pub adversaries: Vec<Adversary>,
+    /// A row each: `eval.adversaries`, or `byzantine.adversary` alone (a
+    /// scripted team), then the learned network's row.
+    pub adversaries: Vec<Player>,
+    /// The training episodes' game (`snowball.train_rounds` as its cap).
+    pub train_spec: SnowballSpec,
+}
+
+/// Who answers the Byzantine peers' queries in a row.
+#[derive(Clone)]
+pub enum Player {
+    Scripted(Adversary),
+    /// A network, played greedily (`byzantine.checkpoint` when frozen).
+    Network(Box<Actor>),
+}
+
+impl Player {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Player::Scripted(a) => a.name(),
+            Player::Network(_) => "learned",
+        }
+    }
+
+    /// `episodes` episodes of `spec` from `seed`'s streams, `batch` at a time.
+    pub fn sample(&self, spec: &SnowballSpec, seed: u64, episodes: u64, batch: usize) -> Summary {
+        match self {
+            Player::Scripted(a) => sb::sample(spec, *a, seed, episodes, batch),
+            Player::Network(actor) => {
+                // Greedy: the stream is never drawn from.
+                let mut rng = stream(seed, 0);
+                learned::sample(spec, actor, seed, episodes, batch, &mut rng)
+            }
+        }
+    }
 }
 
 impl SnowballJob {
@@ -34,7 +70,14 @@ impl SnowballJob {
         crate::config::check_values(&exp)?;
         let cfg = exp.snowball.clone().unwrap_or_default();
         let spec = SnowballSpec::new(exp.env.n, exp.env.f, &cfg)?;
-        let adversaries = adversaries(&exp)?;
+        let train_spec = SnowballSpec {
+            rounds: cfg.train_rounds.unwrap_or(spec.rounds),
+            ..spec
+        };
+        let mut adversaries = adversaries(&exp)?;
+        if exp.byzantine.kind == Kind::Frozen {
+            adversaries.push(Player::Network(Box::new(frozen(&exp)?)));
+        }
         let eval = &exp.eval;
         if eval.episodes == 0 {
             return Err(ConfigError::new(
@@ -51,13 +94,54 @@ impl SnowballJob {
             ));
         }
         let batch = (eval.batch as u64).min(eval.episodes) as usize;
-        crate::memory::check(&[
-            Part::new("eval.batch", eval.batch, spec.batch_bytes(batch)).with("env.n", exp.env.n)
-        ])?;
+        let mut parts = vec![Part::new(
+            "eval.batch",
+            eval.batch,
+            spec.batch_bytes(batch) + learned::extra_bytes(&spec, batch),
+        )
+        .with("env.n", exp.env.n)];
+        if exp.byzantine.kind == Kind::Learned {
+            let train = &exp.train;
+            if train.batch == 0 {
+                return Err(ConfigError::new(
+                    "train.batch",
+                    0,
+                    "needs at least 1 episode an update",
+                ));
+            }
+            if train.eval_every == 0 {
+                return Err(ConfigError::new(
+                    "train.eval_every",
+                    0,
+                    "needs at least 1 episode between rows",
+                ));
+            }
+            let b = train.batch;
+            parts.push(
+                Part::new(
+                    "train.batch",
+                    b,
+                    train_spec.batch_bytes(b)
+                        + learned::extra_bytes(&train_spec, b)
+                        + learned::buffer_bytes(&train_spec, cfg.tracked, b),
+                )
+                .with("env.n", exp.env.n)
+                .with("snowball.tracked", cfg.tracked),
+            );
+            let steps = learned::buffer_bytes(&train_spec, cfg.tracked, b) / 3.0 / VIEW as f64;
+            let learn = &exp.byzantine.learn;
+            parts.push(Part::new(
+                "byzantine.learn.hidden",
+                &learn.hidden,
+                crate::memory::network_bytes(learn, VIEW, agents::learner::CLASSES, steps),
+            ));
+        }
+        crate::memory::check(&parts)?;
         Ok(SnowballJob {
             exp,
             spec,
             adversaries,
+            train_spec,
         })
     }
 
@@ -76,16 +160,54 @@ pub fn episodes_seed(seed: u64) -> u64 {
     stream(seed, 1000).random::<u64>()
 }
 
-/// The adversaries an experiment names, checked against `sb::ADVERSARIES`.
-fn adversaries(exp: &Experiment) -> Result<Vec<Adversary>, ConfigError> {
+/// The network of `byzantine.checkpoint`, which must answer Snowball's
+/// queries (a view of `VIEW` numbers, one head).
+fn frozen(exp: &Experiment) -> Result<Actor, ConfigError> {
+    let key = "byzantine.checkpoint";
+    let Some(path) = &exp.byzantine.checkpoint else {
+        return Err(ConfigError::new(
+            key,
+            "(none)",
+            "byzantine.kind = \"frozen\" plays a saved network: name its checkpoint",
+        ));
+    };
+    let shown = path.display().to_string();
+    let c = agents::checkpoint::load(path).map_err(|e| ConfigError::new(key, &shown, e))?;
+    if c.meta.obs_dim != VIEW || c.meta.heads != 1 {
+        return Err(ConfigError::new(
+            key,
+            &shown,
+            format!(
+                "a network with {} inputs and {} heads; Snowball's adversary reads {VIEW} \
+                 and answers with 1 head (a checkpoint of another game?)",
+                c.meta.obs_dim, c.meta.heads
+            ),
+        ));
+    }
+    let (policy, critic) = (c.policy(), c.critic());
+    match (policy, critic) {
+        (Ok(policy), Ok(critic)) => Ok(Actor {
+            policy,
+            critic,
+            heads: 1,
+        }),
+        (Err(e), _) | (_, Err(e)) => Err(ConfigError::new(key, &shown, e)),
+    }
+}
+
+/// The scripted adversaries an experiment names, checked against
+/// `sb::ADVERSARIES`: `eval.adversaries`, or `byzantine.adversary` when
+/// that list is empty and the team is scripted.
+fn adversaries(exp: &Experiment) -> Result<Vec<Player>, ConfigError> {
     let (key, names) = match exp.eval.adversaries.is_empty() {
+        true if exp.byzantine.kind != Kind::Scripted => return Ok(vec![]),
         true => ("byzantine.adversary", vec![exp.byzantine.adversary.clone()]),
         false => ("eval.adversaries", exp.eval.adversaries.clone()),
     };
     names
         .iter()
         .map(|name| {
-            Adversary::parse(name).ok_or_else(|| {
+            Adversary::parse(name).map(Player::Scripted).ok_or_else(|| {
                 ConfigError::new(
                     key,
                     format!("\"{name}\""),
@@ -126,16 +248,38 @@ pub struct SnowballRow {
     pub violation_low: f64,
     pub violation_high: f64,
     pub mean_violation_round: Option<f64>,
+    /// Its 95% normal-approximation interval (two violations at least;
+    /// absent from files written before it: read empty).
+    #[serde(default)]
+    pub violation_round_low: Option<f64>,
+    #[serde(default)]
+    pub violation_round_high: Option<f64>,
     /// Node-samples drawn by honest polls (`k` per poll).
     pub node_samples: u64,
+    /// The learned adversary's row: training episodes behind it, and its
+    /// learner's mean statistics since the last row (empty for the others;
+    /// absent from files written before the learned adversary: read empty).
+    #[serde(default)]
+    pub train_episodes: Option<u64>,
+    #[serde(default)]
+    pub mean_return: Option<f64>,
+    #[serde(default)]
+    pub entropy: Option<f64>,
+    #[serde(default)]
+    pub approx_kl: Option<f64>,
+    #[serde(default)]
+    pub explained_variance: Option<f64>,
 }
 
 impl SnowballRow {
-    pub fn new(spec: &SnowballSpec, adversary: Adversary, seed: u64, s: &Summary) -> Self {
+    pub fn new(spec: &SnowballSpec, adversary: &str, seed: u64, s: &Summary) -> Self {
         let (stalled_low, stalled_high) = wilson(s.stalled, s.episodes);
         let (violation_low, violation_high) = wilson(s.violations, s.episodes);
+        let interval = s
+            .mean_violation_round
+            .and_then(|m| mean_interval(m, s.sd_violation_round, s.violations));
         SnowballRow {
-            adversary: adversary.name().into(),
+            adversary: adversary.into(),
             n: spec.n,
             f: spec.f,
             byzantine_share: spec.f as f64 / spec.n as f64,
@@ -158,8 +302,28 @@ impl SnowballRow {
             violation_low,
             violation_high,
             mean_violation_round: s.mean_violation_round,
+            violation_round_low: interval.map(|i| i.0),
+            violation_round_high: interval.map(|i| i.1),
             node_samples: s.polls * spec.k as u64,
+            train_episodes: None,
+            mean_return: None,
+            entropy: None,
+            approx_kl: None,
+            explained_variance: None,
         }
+    }
+
+    /// The learned adversary's row, `episodes` trained, `stats` its
+    /// learner's mean since the last row.
+    pub fn trained(mut self, episodes: u64, stats: Option<Stats>) -> Self {
+        self.train_episodes = Some(episodes);
+        if let Some(st) = stats {
+            self.mean_return = Some(st.mean_return);
+            self.entropy = Some(st.entropy);
+            self.approx_kl = Some(st.approx_kl);
+            self.explained_variance = Some(st.explained_variance).filter(|x| x.is_finite());
+        }
+        self
     }
 
     /// The row in a line.
@@ -167,10 +331,14 @@ impl SnowballRow {
         let rounds = self.mean_rounds.map_or("-".into(), |r| {
             format!("{r:.1} (max {})", self.max_rounds.unwrap_or(0))
         });
+        let name = match self.train_episodes {
+            Some(e) => format!("{} @{e}", self.adversary),
+            None => self.adversary.clone(),
+        };
         format!(
             "{:<20} stalled {}/{} = {:.3} [{:.3}, {:.3}]  rounds to decide {rounds}  \
              safety violated {}/{} [{:.3}, {:.3}]",
-            self.adversary,
+            name,
             self.stalled,
             self.eval_episodes,
             self.stalled_rate,
@@ -180,7 +348,14 @@ impl SnowballRow {
             self.eval_episodes,
             self.violation_low,
             self.violation_high
-        )
+        ) + &match (self.mean_violation_round, self.violation_round_low) {
+            (Some(m), Some(lo)) => format!(
+                " at round {m:.1} [{lo:.1}, {:.1}]",
+                self.violation_round_high.unwrap_or(m)
+            ),
+            (Some(m), None) => format!(" at round {m:.1}"),
+            _ => String::new(),
+        }
     }
 }
 
@@ -189,14 +364,32 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<SnowballRow>> {
     crate::export::read_csv(path)
 }
 
-/// Snowball as the runner plays it: baselines only.
+/// Snowball as the runner plays it: the scripted (and frozen) rows, and a
+/// learning Byzantine team's training.
 pub struct SnowballRun<'a> {
     job: &'a SnowballJob,
+    learner: Option<Learner>,
 }
 
 impl<'a> SnowballRun<'a> {
-    pub fn new(job: &'a SnowballJob) -> Self {
-        SnowballRun { job }
+    pub fn new(job: &'a SnowballJob) -> anyhow::Result<Self> {
+        let exp = &job.exp;
+        let learner = match exp.byzantine.kind {
+            Kind::Learned => {
+                // The network's first weights: the run's stream 3.
+                let mut init = stream(exp.seed, 3);
+                let mut l = Learner::new(VIEW, 1, &exp.byzantine.learn, &mut init)?;
+                if let Some(path) = &exp.byzantine.checkpoint {
+                    let c = agents::checkpoint::load(path).map_err(anyhow::Error::msg)?;
+                    c.into_learner(&mut l).map_err(|e| {
+                        anyhow::anyhow!("byzantine.checkpoint = {}: {e}", path.display())
+                    })?;
+                }
+                Some(l)
+            }
+            _ => None,
+        };
+        Ok(SnowballRun { job, learner })
     }
 }
 
@@ -217,7 +410,7 @@ impl Game for SnowballRun<'_> {
     }
 
     fn trains(&self) -> bool {
-        false
+        self.learner.is_some()
     }
 
     fn baselines(
@@ -229,37 +422,37 @@ impl Game for SnowballRun<'_> {
         let job = self.job;
         let seed = job.episodes_seed();
         let mut rows = vec![];
-        for &adversary in &job.adversaries {
+        for player in &job.adversaries {
             let started = Instant::now();
             let episodes = job.exp.eval.episodes;
-            let summary = sb::sample(&job.spec, adversary, seed, episodes, job.exp.eval.batch);
+            let summary = player.sample(&job.spec, seed, episodes, job.exp.eval.batch);
             let secs = started.elapsed().as_secs_f64();
             timing.push(TimingRow {
                 run: job.name().into(),
-                stage: format!("eval {}", adversary.name()),
+                stage: format!("eval {}", player.name()),
                 seconds: secs,
                 episodes_per_second: Some(episodes as f64 / secs.max(1e-9)),
                 episodes: Some(episodes),
             });
-            let row = SnowballRow::new(&job.spec, adversary, seed, &summary);
+            let row = SnowballRow::new(&job.spec, player.name(), seed, &summary);
             say(row.line());
             rows.push(row);
         }
         Ok(rows)
     }
 
-    fn learner(&self, _side: Side) -> Option<&Learner> {
-        None
+    fn learner(&self, side: Side) -> Option<&Learner> {
+        self.learner.as_ref().filter(|_| side == Side::Byzantine)
     }
 
-    fn learner_mut(&mut self, _side: Side) -> Option<&mut Learner> {
-        None
+    fn learner_mut(&mut self, side: Side) -> Option<&mut Learner> {
+        self.learner.as_mut().filter(|_| side == Side::Byzantine)
     }
 
     fn network(&self, _side: Side) -> Network {
         Network {
-            obs_dim: 0,
-            heads: 0,
+            obs_dim: VIEW,
+            heads: 1,
             rounds: 0,
         }
     }
@@ -267,21 +460,56 @@ impl Game for SnowballRun<'_> {
     fn epoch(
         &mut self,
         _at: &At,
-        _: &mut ChaCha8Rng,
-        _: &mut ChaCha8Rng,
+        play: &mut ChaCha8Rng,
+        update: &mut ChaCha8Rng,
     ) -> anyhow::Result<Played> {
-        anyhow::bail!("snowball has no learning team yet")
+        let job = self.job;
+        let learner = self.learner.as_mut().expect("a learning team");
+        let len = job.exp.train.batch;
+        let seed = play.random::<u64>();
+        let cfg = job.exp.snowball.clone().unwrap_or_default();
+        let (stats, _) = learned::train_batch(
+            &job.train_spec,
+            learner,
+            cfg.tracked,
+            cfg.balance_weight,
+            seed,
+            len,
+            play,
+            update,
+        )?;
+        Ok(Played {
+            episodes: len as u64,
+            honest: None,
+            byzantine: Some(stats),
+        })
     }
 
     fn evaluate(
         &mut self,
-        _at: &At,
-        _learned: &Learned,
+        at: &At,
+        learned: &Learned,
         _out: &Path,
         _say: &dyn Fn(String),
-        _timing: &mut Timing,
+        timing: &mut Timing,
     ) -> anyhow::Result<SnowballRow> {
-        anyhow::bail!("snowball has no learning team yet")
+        let job = self.job;
+        let learner = self.learner.as_ref().expect("a learning team");
+        let player = Player::Network(Box::new(learner.actor()?));
+        let seed = job.episodes_seed();
+        let episodes = job.exp.eval.episodes;
+        let started = Instant::now();
+        let summary = player.sample(&job.spec, seed, episodes, job.exp.eval.batch);
+        let secs = started.elapsed().as_secs_f64();
+        timing.push(TimingRow {
+            run: job.name().into(),
+            stage: format!("eval learned @{}", at.episodes),
+            seconds: secs,
+            episodes_per_second: Some(episodes as f64 / secs.max(1e-9)),
+            episodes: Some(episodes),
+        });
+        let row = SnowballRow::new(&job.spec, player.name(), seed, &summary);
+        Ok(row.trained(at.episodes, learned.byzantine.mean()))
     }
 
     fn summary(&self, row: &SnowballRow) -> String {

@@ -6,6 +6,8 @@
 pub mod bench;
 pub mod config;
 pub mod game;
+pub mod learned;
+pub mod stake;
 pub mod threshold;
 
 use crate::config::{Experiment, LoadError};
@@ -23,7 +25,7 @@ impl crate::games::Entry for Entry {
     }
 
     fn about(&self) -> &'static str {
-        "Snowball at Avalanche's size (n in the thousands) against scripted liveness attacks"
+        "Snowball at Avalanche's size (n in the thousands) against scripted and learned liveness attacks"
     }
 
     fn read(&self, text: &str, file: &str) -> Result<Experiment, LoadError> {
@@ -35,7 +37,11 @@ impl crate::games::Entry for Entry {
     }
 
     fn explain(&self, _checkpoint: &Path, _max_work: f64) -> Result<String, String> {
-        Err("snowball has no learned teams yet, so no checkpoints to explain".into())
+        Err(
+            "snowball's learned adversary has no explanation yet: evaluate it with \
+             byzantine.kind = \"frozen\" and byzantine.checkpoint"
+                .into(),
+        )
     }
 
     fn verify_reads(&self) -> &'static [&'static str] {
@@ -62,6 +68,11 @@ impl crate::games::Entry for Entry {
                 "liveness-threshold",
             ))
             .about(about),
+            <stake::PlotArgs as clap::Args>::augment_args(clap::Command::new("liveness-plot"))
+                .about(
+                    "The Byzantine share stopping Snowball's liveness against n, from \
+                     liveness-threshold CSV files, as an SVG (snowball)",
+                ),
         ]
     }
 
@@ -71,6 +82,11 @@ impl crate::games::Entry for Entry {
                 let a = <threshold::ThresholdArgs as clap::FromArgMatches>::from_arg_matches(m)
                     .map_err(|e| e.to_string())?;
                 threshold::command(&a)
+            }
+            "liveness-plot" => {
+                let a = <stake::PlotArgs as clap::FromArgMatches>::from_arg_matches(m)
+                    .map_err(|e| e.to_string())?;
+                stake::command(&a)
             }
             _ => Err(format!("snowball has no command {name}")),
         }
@@ -91,12 +107,12 @@ impl crate::games::Job for SnowballJob {
     }
 
     fn trains(&self) -> bool {
-        false
+        self.exp.byzantine.kind == crate::config::Kind::Learned
     }
 
     fn run(&self, out: &Path, quiet: bool, resume: bool) -> anyhow::Result<()> {
         let say = crate::out::sayer(quiet);
-        crate::runner::run(&mut SnowballRun::new(self), out, &say, quiet, resume)?;
+        crate::runner::run(&mut SnowballRun::new(self)?, out, &say, quiet, resume)?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! `selfplay liveness-threshold FILE`: the smallest Byzantine share at which
-//! each scripted adversary of a Snowball experiment stops liveness (an
+//! each adversary of a Snowball experiment (scripted, or the frozen network
+//! of `byzantine.checkpoint`) stops liveness (an
 //! honest node undecided at the round cap) in at least half of the
 //! episodes, at each network size asked for: the paper's figure (Kniep et
 //! al.: 5.2% at n = 2,000 without the network's state, 2.8% with it).
@@ -9,9 +10,9 @@
 //! same episodes' streams (common random numbers), which keeps the
 //! estimates of neighbouring `f` from crossing by noise alone.
 
-use super::game::{SnowballJob, SnowballRow};
+use super::game::{Player, SnowballJob, SnowballRow};
 use crate::games::Registry;
-use envs::sampling::snowball::{self as sb, Adversary, SnowballSpec};
+use envs::sampling::snowball::SnowballSpec;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -19,8 +20,9 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug, Clone)]
 pub struct ThresholdArgs {
     /// Experiment file (TOML) of game = "snowball"; each of its adversaries
-    /// (`eval.adversaries`) is searched, with its `[snowball]` parameters and
-    /// `eval.episodes` episodes at each f.
+    /// (`eval.adversaries`, and the network of `byzantine.checkpoint` when
+    /// `byzantine.kind = "frozen"`) is searched, with its `[snowball]`
+    /// parameters and `eval.episodes` episodes at each f.
     pub file: PathBuf,
     /// Network sizes to search at, e.g. --n 500,1000,2000 (default: env.n).
     #[arg(long, value_delimiter = ',')]
@@ -39,7 +41,7 @@ pub struct ThresholdArgs {
 /// One adversary's threshold at one size.
 pub struct Threshold {
     pub n: u32,
-    pub adversary: Adversary,
+    pub adversary: &'static str,
     /// The smallest f that stalls half of the episodes (`None`: none up to
     /// the largest searched).
     pub f: Option<u32>,
@@ -60,7 +62,7 @@ fn stalls(r: &SnowballRow) -> bool {
 
 /// Bisects over f in `0..=max_f` for `adversary` at size `n`, the other
 /// parameters `job`'s.
-pub fn search(job: &SnowballJob, n: usize, max_f: u32, adversary: Adversary) -> Threshold {
+pub fn search(job: &SnowballJob, n: usize, max_f: u32, adversary: &Player) -> Threshold {
     let cfg = job.exp.snowball.clone().unwrap_or_default();
     let seed = job.episodes_seed();
     let eval = &job.exp.eval;
@@ -68,8 +70,8 @@ pub fn search(job: &SnowballJob, n: usize, max_f: u32, adversary: Adversary) -> 
     let mut at = |f: u32| -> bool {
         let row = seen.entry(f).or_insert_with(|| {
             let spec = SnowballSpec::new(n, f as usize, &cfg).expect("checked at the largest f");
-            let summary = sb::sample(&spec, adversary, seed, eval.episodes, eval.batch);
-            SnowballRow::new(&spec, adversary, seed, &summary)
+            let summary = adversary.sample(&spec, seed, eval.episodes, eval.batch);
+            SnowballRow::new(&spec, adversary.name(), seed, &summary)
         });
         stalls(row)
     };
@@ -90,7 +92,7 @@ pub fn search(job: &SnowballJob, n: usize, max_f: u32, adversary: Adversary) -> 
     };
     Threshold {
         n: n as u32,
-        adversary,
+        adversary: adversary.name(),
         f,
         rows: seen.into_values().collect(),
     }
@@ -145,7 +147,7 @@ pub fn command(a: &ThresholdArgs) -> Result<(), String> {
     );
     let mut all = vec![];
     for (job, max_f) in &jobs {
-        for &adversary in &job.adversaries {
+        for adversary in &job.adversaries {
             let t = search(job, job.spec.n as usize, *max_f, adversary);
             crate::outln!("{}", line(&t, *max_f));
             all.extend(t.rows);
@@ -178,7 +180,7 @@ fn line(t: &Threshold, max_f: u32) -> String {
     format!(
         "{:>6} {:<20} {:>6} {:>7}  {:<28} {:<28} {:>5}",
         t.n,
-        t.adversary.name(),
+        t.adversary,
         f,
         share,
         rate(t.f),

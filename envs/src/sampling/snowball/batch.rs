@@ -79,16 +79,16 @@ pub struct Outcome {
 
 /// One episode's counters and stream.
 #[derive(Clone, Debug)]
-struct Episode {
-    rng: ChaCha8Rng,
+pub(super) struct Episode {
+    pub(super) rng: ChaCha8Rng,
     /// Honest nodes preferring 1.
-    ones: u32,
-    decided: [u32; 2],
-    round: u32,
-    polls: u64,
-    finished: Option<u32>,
-    violation: Option<u32>,
-    over: bool,
+    pub(super) ones: u32,
+    pub(super) decided: [u32; 2],
+    pub(super) round: u32,
+    pub(super) polls: u64,
+    pub(super) finished: Option<u32>,
+    pub(super) violation: Option<u32>,
+    pub(super) over: bool,
 }
 
 /// The bytes of one episode beside its nodes (its stream and counters).
@@ -96,9 +96,12 @@ pub const EPISODE_BYTES: usize = std::mem::size_of::<Episode>();
 
 /// A batch of episodes of one game.
 pub struct Batch {
-    spec: SnowballSpec,
-    nodes: Vec<Node>,
-    eps: Vec<Episode>,
+    pub(super) spec: SnowballSpec,
+    pub(super) nodes: Vec<Node>,
+    pub(super) eps: Vec<Episode>,
+    /// The learned adversary's round in progress (`query`), empty until
+    /// [`Batch::poll`] first runs.
+    pub(super) polls: super::query::Polls,
 }
 
 impl Batch {
@@ -130,6 +133,7 @@ impl Batch {
             nodes: start.repeat(len),
             eps,
             spec,
+            polls: Default::default(),
         }
     }
 
@@ -216,6 +220,12 @@ fn round(spec: &SnowballSpec, adversary: Adversary, nodes: &mut [Node], ep: &mut
             ep.decided[node.pref as usize] += 1;
         }
     }
+    close(spec, ep, now_ones);
+}
+
+/// The end of an episode's round: its honest preferences now, the round
+/// counted, a first safety violation, and its end.
+pub(super) fn close(spec: &SnowballSpec, ep: &mut Episode, now_ones: u32) {
     ep.ones = now_ones;
     ep.round += 1;
     if ep.violation.is_none() && ep.decided[0] > 0 && ep.decided[1] > 0 {
@@ -290,6 +300,9 @@ pub struct Summary {
     pub max_rounds: Option<u32>,
     /// Mean round of the first safety violation, over the episodes with one.
     pub mean_violation_round: Option<f64>,
+    /// The sample standard deviation of that round (two episodes with one
+    /// at least).
+    pub sd_violation_round: Option<f64>,
     /// Polls made by honest nodes, in all.
     pub polls: u64,
 }
@@ -305,18 +318,19 @@ impl Summary {
 /// Running sums of outcomes, in episode order (so the means are the same
 /// bytes however the episodes were batched).
 #[derive(Default)]
-struct Tally {
+pub struct Tally {
     episodes: u64,
     finished: u64,
     rounds: f64,
     max_rounds: Option<u32>,
     violations: u64,
     violation_rounds: f64,
+    violation_rounds_sq: f64,
     polls: u64,
 }
 
 impl Tally {
-    fn add(&mut self, o: &Outcome) {
+    pub fn add(&mut self, o: &Outcome) {
         self.episodes += 1;
         self.polls += o.polls;
         if let Some(r) = o.finished {
@@ -327,10 +341,11 @@ impl Tally {
         if let Some(r) = o.violation {
             self.violations += 1;
             self.violation_rounds += r as f64;
+            self.violation_rounds_sq += r as f64 * r as f64;
         }
     }
 
-    fn summary(&self) -> Summary {
+    pub fn summary(&self) -> Summary {
         let mean = |sum: f64, k: u64| (k > 0).then(|| sum / k as f64);
         Summary {
             episodes: self.episodes,
@@ -339,6 +354,11 @@ impl Tally {
             mean_rounds: mean(self.rounds, self.finished),
             max_rounds: self.max_rounds,
             mean_violation_round: mean(self.violation_rounds, self.violations),
+            sd_violation_round: (self.violations > 1).then(|| {
+                let k = self.violations as f64;
+                let m = self.violation_rounds / k;
+                ((self.violation_rounds_sq - k * m * m).max(0.0) / (k - 1.0)).sqrt()
+            }),
             polls: self.polls,
         }
     }

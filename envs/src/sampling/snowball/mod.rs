@@ -28,9 +28,11 @@
 
 pub mod adversary;
 pub mod batch;
+pub mod query;
 
 pub use adversary::{Adversary, ADVERSARIES};
-pub use batch::{play, sample, Batch, Node, Outcome, Summary};
+pub use batch::{play, sample, Batch, Node, Outcome, Summary, Tally};
+pub use query::{Query, VIEW};
 
 use crate::consensus::spec::ConfigError;
 use serde::{Deserialize, Serialize};
@@ -61,6 +63,19 @@ pub struct SnowballConfig {
     /// (rounded down), the split a liveness attack starts from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ones: Option<usize>,
+    /// When the Byzantine team learns: honest nodes per training episode
+    /// whose queries are recorded for the update (every query is answered
+    /// by the network; these are a sample of its decisions).
+    pub tracked: usize,
+    /// When the Byzantine team learns: the round cap of training episodes
+    /// (absent: `rounds`). Evaluation rows always play `rounds`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_rounds: Option<u32>,
+    /// When the Byzantine team learns: the reward for a recorded query
+    /// whose node switched its preference to the colour fewer honest nodes
+    /// preferred (minus it, to the colour more preferred): its part in the
+    /// network's balance (`src/games/snowball/learned.rs`).
+    pub balance_weight: f32,
 }
 
 impl Default for SnowballConfig {
@@ -73,6 +88,9 @@ impl Default for SnowballConfig {
             beta: 20,
             rounds: 2000,
             ones: None,
+            tracked: 32,
+            train_rounds: None,
+            balance_weight: 1.0,
         }
     }
 }
@@ -153,6 +171,27 @@ impl SnowballSpec {
                 "snowball.beta",
                 cfg.beta,
                 format!("needs 1 <= beta <= snowball.rounds = {}", cfg.rounds),
+            ));
+        }
+        if cfg.tracked == 0 {
+            return Err(ConfigError::new(
+                "snowball.tracked",
+                0,
+                "needs at least 1 recorded node per training episode",
+            ));
+        }
+        if let Some(r) = cfg.train_rounds.filter(|&r| r == 0 || r > MAX_ROUNDS) {
+            return Err(ConfigError::new(
+                "snowball.train_rounds",
+                r,
+                format!("needs 1 to {MAX_ROUNDS} rounds"),
+            ));
+        }
+        if !(0.0..=1e3).contains(&cfg.balance_weight) {
+            return Err(ConfigError::new(
+                "snowball.balance_weight",
+                cfg.balance_weight,
+                "needs a weight in [0, 1000]",
             ));
         }
         let h = n - f;

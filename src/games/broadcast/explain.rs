@@ -703,11 +703,17 @@ fn threshold_rules(spec: &RbSpec, reading: Reading, asked: &[(View, Decision)]) 
             }
         }
     }
-    out += &match own_only {
-        true => "every rule reads a message as support for the value it carries (guards \
-                 name only v)\n"
+    out += &match (own_only, reading.per_value) {
+        (true, _) => "every rule reads a message as support for the value it carries (guards \
+                      name only v)\n"
             .to_string(),
-        false => "not every action is a rule over its own value v alone (see above)\n".to_string(),
+        (false, true) => "every action reads value v's evidence alone (rb.per_value), but not \
+                          every one is monotone in it: those without a rule above fire at some \
+                          levels of v and not at larger ones reached\n"
+            .to_string(),
+        (false, false) => {
+            "not every action is a rule over its own value v alone (see above)\n".to_string()
+        }
     };
     out
 }

@@ -77,6 +77,17 @@ fn clone(path: &Path, change: impl Fn(&View, &mut [u32])) -> PathBuf {
         masks.extend(m);
         actions.extend(target);
     });
+    imitate_and_save(path, d, (&obs, &masks, &actions), "thresholds")
+}
+
+/// A network of `d` inputs that matches every decision of `data`
+/// (observations, masks, head classes), saved at `path` under `view`.
+fn imitate_and_save(
+    path: &Path,
+    d: usize,
+    (obs, masks, actions): (&[f32], &[u8], &[u32]),
+    view: &str,
+) -> PathBuf {
     let cfg = LearnConfig {
         hidden: HIDDEN.to_vec(),
         lr: 0.003,
@@ -85,11 +96,9 @@ fn clone(path: &Path, change: impl Fn(&View, &mut [u32])) -> PathBuf {
     };
     let mut rng = selfplay::streams::stream(7, 0);
     let mut learner = Learner::new(d, play::HONEST_HEADS, &cfg, &mut rng).unwrap();
-    let matched = learner
-        .imitate(&obs, &masks, &actions, 400, &mut rng)
-        .unwrap();
+    let matched = learner.imitate(obs, masks, actions, 400, &mut rng).unwrap();
     assert_eq!(matched, 1.0, "the clone matches every decision");
-    save(path, &learner, d, "thresholds")
+    save(path, &learner, d, view)
 }
 
 /// Saves `learner` as an honest checkpoint of `view` at n = 4, f = 1.
@@ -211,19 +220,7 @@ fn clone_per_value(path: &Path, change: impl Fn(&View, u8, &mut [u32])) -> PathB
             }
         }
     });
-    let cfg = LearnConfig {
-        hidden: HIDDEN.to_vec(),
-        lr: 0.003,
-        minibatch: 1024,
-        ..LearnConfig::default()
-    };
-    let mut rng = selfplay::streams::stream(7, 0);
-    let mut learner = Learner::new(d, heads, &cfg, &mut rng).unwrap();
-    let matched = learner
-        .imitate(&obs, &masks, &actions, 400, &mut rng)
-        .unwrap();
-    assert_eq!(matched, 1.0, "the clone matches every decision");
-    save(path, &learner, d, "per_value")
+    imitate_and_save(path, d, (&obs, &masks, &actions), "per_value")
 }
 
 /// One value at a time: the rules are read off as the smallest rules over

@@ -51,46 +51,33 @@ Every agent is terminated when the episode ends; nothing is truncated
 
 from __future__ import annotations
 
-import functools
 from typing import Sequence
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo import ParallelEnv
 
+from selfplay._env import ADVERSARY, MASK3, OneEpisodeEnv, observed
 from selfplay._selfplay import BroadcastBatch
 
-ADVERSARY = "adversary"
 
-
-class BroadcastEnv(ParallelEnv):
+class BroadcastEnv(OneEpisodeEnv):
     metadata = {"name": "selfplay_reliable_broadcast_v0", "render_modes": []}
 
     def __init__(self, config: str, set: Sequence[str] = ()):
-        self._batch = BroadcastBatch(str(config), list(set), 1)
-        b = self._batch
+        b = BroadcastBatch(str(config), list(set), 1)
         correct = b.n if b.faults == "crash" else b.n - b.f
         honest = [f"honest_{k}" for k in range(correct)]
-        self.possible_agents = honest + [ADVERSARY]
-        self.agents = []
-        self._honest = honest
-        self._ids = []
-        mask3 = spaces.Box(0, 1, (3,), np.int8)
+        self._agents(b, honest, True)
         self._obs_spaces = {
-            a: spaces.Dict(
-                {
-                    "observation": spaces.Box(0.0, 1.0, (b.obs_size,), np.float32),
-                    "action_mask": spaces.Tuple([mask3] * b.honest_heads),
-                }
+            a: observed(
+                spaces.Box(0.0, 1.0, (b.obs_size,), np.float32),
+                spaces.Tuple([MASK3] * b.honest_heads),
             )
             for a in honest
         }
         self._act_spaces = {a: spaces.MultiDiscrete([3] * b.honest_heads) for a in honest}
-        self._obs_spaces[ADVERSARY] = spaces.Dict(
-            {
-                "observation": spaces.Box(0.0, 1.0, (b.adversary_obs_size,), np.float32),
-                "action_mask": mask3,
-            }
+        self._obs_spaces[ADVERSARY] = observed(
+            spaces.Box(0.0, 1.0, (b.adversary_obs_size,), np.float32), MASK3
         )
         self._act_spaces[ADVERSARY] = spaces.Discrete(3)
 
@@ -101,57 +88,15 @@ class BroadcastEnv(ParallelEnv):
         rows' one after the other)."""
         return self._batch.honest_rows
 
-    @property
-    def batch(self) -> BroadcastBatch:
-        """The Rust engine underneath (one episode)."""
-        return self._batch
-
-    @functools.lru_cache(maxsize=None)
-    def observation_space(self, agent):
-        return self._obs_spaces[agent]
-
-    @functools.lru_cache(maxsize=None)
-    def action_space(self, agent):
-        return self._act_spaces[agent]
-
-    def agent_ids(self) -> dict[str, int]:
-        """The id of each correct agent this episode (the instance).
-        Privileged: honest agents are never told it."""
-        return dict(zip(self._honest, self._ids))
-
-    def reset(self, seed=None, options=None):
-        self._batch.reset(seed)
-        self.agents = self.possible_agents[:]
-        view = self._batch.observe()
-        self._ids = [int(i) for i in np.flatnonzero(view["honest"][0])]
-        return self._observations(view), self._infos(view, None)
-
-    def step(self, actions):
-        if not self.agents:
-            raise RuntimeError("the episode is over: call reset()")
+    def _actions(self, actions):
         b = self._batch
         honest = np.zeros((1, b.n, b.honest_heads), np.uint8)
         adversary = np.zeros(1, np.uint8)
         if self._adversary_turn:
             adversary[0] = int(actions[ADVERSARY])
         else:
-            for name, i in zip(self._honest, self._ids):
-                if self._last_acting[i]:
-                    if name not in actions:
-                        raise KeyError(f"{name} acts now: give it an action")
-                    honest[0, i] = np.asarray(actions[name], dtype=np.uint8)
-        hr, ar, over = b.step(honest, adversary)
-        view = b.observe()
-        rewards = {name: float(hr[0, i]) for name, i in zip(self._honest, self._ids)}
-        rewards[ADVERSARY] = float(ar[0])
-        done = bool(over[0])
-        observations = self._observations(view)
-        infos = self._infos(view, b.outcome() if done else None)
-        terminations = {a: done for a in self.agents}
-        truncations = {a: False for a in self.agents}
-        if done:
-            self.agents = []
-        return observations, rewards, terminations, truncations, infos
+            self._honest_actions(actions, honest)
+        return honest, adversary
 
     def _observations(self, view):
         self._last_acting = view["acting"][0]
@@ -168,28 +113,19 @@ class BroadcastEnv(ParallelEnv):
         }
         return out
 
-    def _infos(self, view, outcome):
-        infos = {}
-        for name, i in zip(self._honest, self._ids):
-            infos[name] = {"acting": bool(view["acting"][0, i])}
+    def _agent_infos(self, view):
+        infos = {name: {"acting": bool(view["acting"][0, i])} for name, i in zip(self._honest, self._ids)}
         infos[ADVERSARY] = {"acting": bool(view["adversary_turn"][0])}
-        if outcome is not None:
-            names = outcome["properties"]
-            broken = int(outcome["broken"][0])
-            final = {
-                "broken": [p for k, p in enumerate(names) if broken >> k & 1],
-                "moves": int(outcome["moves"][0]),
-                "honest_messages": int(outcome["honest_messages"][0]),
-            }
-            for info in infos.values():
-                info["outcome"] = final
         return infos
 
-    def render(self):
-        pass
-
-    def close(self):
-        pass
+    def _final(self, outcome):
+        names = outcome["properties"]
+        broken = int(outcome["broken"][0])
+        return {
+            "broken": [p for k, p in enumerate(names) if broken >> k & 1],
+            "moves": int(outcome["moves"][0]),
+            "honest_messages": int(outcome["honest_messages"][0]),
+        }
 
 
 def broadcast_env(config: str, set: Sequence[str] = ()) -> BroadcastEnv:

@@ -208,19 +208,34 @@ fn round(spec: &SnowballSpec, adversary: Adversary, nodes: &mut [Node], ep: &mut
         if let Some(c) = answer {
             votes[c as usize] += got[2];
         }
-        let choice = u8::from(votes[1] > votes[0]);
-        node.record(spec, votes[choice as usize], choice);
-        if node.pref != own {
-            match node.pref {
-                1 => now_ones += 1,
-                _ => now_ones -= 1,
-            }
-        }
-        if node.decided {
-            ep.decided[node.pref as usize] += 1;
-        }
+        decide(spec, node, votes, own, &mut now_ones, &mut ep.decided);
     }
     close(spec, ep, now_ones);
+}
+
+/// A node's poll on this round's `votes` (the larger colour, as
+/// `Node::record` takes it), keeping the episode's count of honest ones
+/// (`own`: its preference before) and of decided nodes per colour.
+#[inline]
+pub(super) fn decide(
+    spec: &SnowballSpec,
+    node: &mut Node,
+    votes: [u32; 2],
+    own: u8,
+    now_ones: &mut u32,
+    decided: &mut [u32; 2],
+) {
+    let choice = u8::from(votes[1] > votes[0]);
+    node.record(spec, votes[choice as usize], choice);
+    if node.pref != own {
+        match node.pref {
+            1 => *now_ones += 1,
+            _ => *now_ones -= 1,
+        }
+    }
+    if node.decided {
+        decided[node.pref as usize] += 1;
+    }
 }
 
 /// The end of an episode's round: its honest preferences now, the round

@@ -17,7 +17,7 @@
 //! Byzantine peers the querier drew (they answer together).
 
 use super::adversary::draw;
-use super::batch::{close, Batch, Episode, Node};
+use super::batch::{close, decide, Batch, Episode, Node};
 use super::SnowballSpec;
 use rayon::prelude::*;
 
@@ -221,17 +221,7 @@ fn answer_episode(
                 _ => {}
             }
         }
-        let choice = u8::from(votes[1] > votes[0]);
-        node.record(spec, votes[choice as usize], choice);
-        if node.pref != own {
-            match node.pref {
-                1 => now_ones += 1,
-                _ => now_ones -= 1,
-            }
-        }
-        if node.decided {
-            ep.decided[node.pref as usize] += 1;
-        }
+        decide(spec, node, votes, own, &mut now_ones, &mut ep.decided);
     }
     close(spec, ep, now_ones);
 }

@@ -323,6 +323,7 @@ pub fn honest_inputs(
     }
     let d = honest_obs_size(spec, reading);
     let seen = seen(spec, view, reading);
+    let full = honest_masks(&seen);
     for v in 0..2u8 {
         let row = &mut obs[v as usize * d..][..d];
         row.fill(0.0);
@@ -336,7 +337,7 @@ pub fn honest_inputs(
             }
         }
         masks[v as usize * HONEST_HEADS..][..HONEST_HEADS]
-            .copy_from_slice(&value_masks(&seen, reading, v));
+            .copy_from_slice(&value_masks(&seen, &full, reading, v));
     }
     false
 }
@@ -350,9 +351,14 @@ fn seen(spec: &RbSpec, view: &View, reading: Reading) -> View {
 }
 
 /// The masks of value `v`'s row under `rb.per_value`: class 0 (do it for
-/// v) where the full masks allow value v, class 1 never, class 2 always.
-fn value_masks(seen: &View, reading: Reading, v: u8) -> [u8; HONEST_HEADS] {
-    let full = honest_masks(seen);
+/// v) where the `full` masks of the view allow value v, class 1 never,
+/// class 2 always.
+fn value_masks(
+    seen: &View,
+    full: &[u8; HONEST_HEADS],
+    reading: Reading,
+    v: u8,
+) -> [u8; HONEST_HEADS] {
     let mut m = [ONLY_NONE; HONEST_HEADS];
     for h in 0..HONEST_HEADS {
         let once = h < HEAD_KINDS.len()

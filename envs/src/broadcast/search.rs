@@ -170,7 +170,8 @@ fn merge_values(mut r: Report, other: Report) -> Report {
     r
 }
 
-fn names(bits: u8) -> Vec<&'static str> {
+/// The properties of `bits`, a bit per [`PROPERTIES`] entry.
+pub(super) fn names(bits: u8) -> Vec<&'static str> {
     PROPERTIES
         .iter()
         .enumerate()

@@ -28,7 +28,8 @@ use std::sync::Mutex;
 #[derive(Clone, Debug)]
 pub struct Verdict {
     pub verified: bool,
-    /// The first instance found broken, as a person reads it.
+    /// The first instance found broken, as a person reads it, and the
+    /// properties broken at its first violation.
     pub broken_at: Option<String>,
     pub states: u64,
 }
@@ -76,7 +77,11 @@ pub fn check(spec: &RbSpec, p: &dyn RbProtocol, limits: &Limits) -> Result<Verdi
         if found.broken != 0 {
             return Ok(Verdict {
                 verified: false,
-                broken_at: Some(describe(spec, &inst)),
+                broken_at: Some(format!(
+                    "{}: {}",
+                    describe(spec, &inst),
+                    search::names(found.broken).join(", ")
+                )),
                 states,
             });
         }

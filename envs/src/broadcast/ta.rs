@@ -21,6 +21,16 @@
 //!   INIT 0 or INIT 1, first one only, at any time: the equivocation), and a
 //!   correct sender with input 0 or 1 (one location holds the sender, whose
 //!   INIT v the others read once it sent it).
+//! - **Per message** (`--semantics per_message`, RB-Learner's: each value a
+//!   broadcast of its own, asked on that value's part of the view alone),
+//!   the one safety property is that no correct agent delivers a value v
+//!   that a correct sender did not broadcast. Value v's broadcast then has
+//!   no INIT v at all: one automaton per value ([`Sender::NotInput`]), in
+//!   which every correct agent, the sender too, starts with nothing of v,
+//!   only the rules acting on v are kept, and the Byzantine agents' copies
+//!   of v count in the guards as above. A rule acting on v that reads
+//!   another value's evidence is refused ([`per_message_rules`]): the
+//!   per-message game never shows it one.
 //!
 //! Why the automaton has at least the game's behaviours: every move of the
 //! game is a move here. A game agent acts when its view changes, on a
@@ -36,7 +46,7 @@
 
 use super::game::{Kind, Msg};
 use super::grammar::Dest;
-use super::threshold::{linear, Act, Atom, Threshold, ThresholdForm};
+use super::threshold::{linear, Act, Atom, Rule, Threshold, ThresholdForm};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
@@ -46,16 +56,24 @@ use std::fmt::Write as _;
 pub enum Sender {
     Byzantine,
     Correct(u8),
+    /// Per message: value v's own broadcast when the sender is correct and
+    /// its input is the other value, so that no INIT v is ever sent.
+    NotInput(u8),
 }
 
 impl Sender {
+    /// The automata of the single semantics.
     pub const ALL: [Sender; 3] = [Sender::Byzantine, Sender::Correct(0), Sender::Correct(1)];
+    /// The automata of the per-message semantics.
+    pub const PER_MESSAGE: [Sender; 2] = [Sender::NotInput(0), Sender::NotInput(1)];
 
-    /// `byzantine_sender`, `sender_0`, `sender_1`.
+    /// `byzantine_sender`, `sender_0`, `sender_1`, `sender_not_0`,
+    /// `sender_not_1`.
     pub fn name(self) -> String {
         match self {
             Sender::Byzantine => "byzantine_sender".into(),
             Sender::Correct(v) => format!("sender_{v}"),
+            Sender::NotInput(v) => format!("sender_not_{v}"),
         }
     }
 
@@ -64,11 +82,18 @@ impl Sender {
         match self {
             Sender::Byzantine => "a Byzantine sender".into(),
             Sender::Correct(v) => format!("a correct sender with input {v}"),
+            Sender::NotInput(v) => format!(
+                "a correct sender with input {} (per message: the broadcast of {v}, never sent)",
+                1 - v
+            ),
         }
     }
 
     pub fn parse(s: &str) -> Option<Sender> {
-        Sender::ALL.into_iter().find(|x| x.name() == s)
+        Sender::ALL
+            .into_iter()
+            .chain(Sender::PER_MESSAGE)
+            .find(|x| x.name() == s)
     }
 }
 
@@ -239,11 +264,53 @@ pub fn properties(sender: Sender) -> Vec<&'static str> {
     match sender {
         Sender::Byzantine => vec!["agreement"],
         Sender::Correct(_) => vec!["agreement", "correct_sender"],
+        // Per message two values may both be delivered: no agreement.
+        Sender::NotInput(_) => vec!["correct_sender"],
     }
 }
 
-/// Builds the automaton of `form` (named `name`) with `sender`.
+/// The rules of `form` that value `v`'s broadcast runs under the
+/// per-message semantics: those acting on v; or the first that acts on v
+/// but reads another value (an input, an INIT or a count of it), which the
+/// per-message game never shows a rule about v.
+pub fn per_message_rules(form: &ThresholdForm, v: u8) -> Result<Vec<Rule>, Rule> {
+    let mut out = vec![];
+    for r in &form.rules {
+        let acts_on = match r.then {
+            Act::Send(m, _) => m.value,
+            Act::Deliver(w) => w,
+        };
+        if acts_on != v {
+            continue;
+        }
+        let own = r.when.iter().all(|a| match *a {
+            Atom::Input(w) | Atom::Init(w) => w == v,
+            Atom::AtLeast(m, _) => m.value == v,
+        });
+        if !own {
+            return Err(r.clone());
+        }
+        out.push(r.clone());
+    }
+    Ok(out)
+}
+
+/// Builds the automaton of `form` (named `name`) with `sender`. For
+/// [`Sender::NotInput`] `form` must pass [`per_message_rules`] (the rules
+/// not acting on the value are dropped here).
 pub fn build(name: &str, form: &ThresholdForm, sender: Sender) -> Automaton {
+    let kept;
+    let form = match sender {
+        Sender::NotInput(v) => {
+            kept = ThresholdForm {
+                rules: per_message_rules(form, v)
+                    .expect("a per-message form is checked by per_message_rules first"),
+                once: form.once.clone(),
+            };
+            &kept
+        }
+        _ => form,
+    };
     let start = Loc::default();
     let mut locations = vec![start];
     if let Sender::Correct(v) = sender {
@@ -377,7 +444,7 @@ fn moves(form: &ThresholdForm, sender: Sender, here: &Loc) -> Vec<Move> {
             let guard = match sender {
                 Sender::Byzantine => vec![],
                 Sender::Correct(w) if w == v => vec![Cond::InitSent(v)],
-                Sender::Correct(_) => continue,
+                Sender::Correct(_) | Sender::NotInput(_) => continue,
             };
             let to = Loc {
                 init: Some(v),
@@ -413,8 +480,8 @@ fn moves(form: &ThresholdForm, sender: Sender, here: &Loc) -> Vec<Move> {
 /// reads the INIT: the game's reaction to that read does, before any
 /// other agent moves, so no behaviour of the game is lost, and the
 /// location "INIT read, not yet acted on" is never held.
-fn eager(form: &ThresholdForm, r: &super::threshold::Rule) -> bool {
-    let blind = |r: &super::threshold::Rule| {
+fn eager(form: &ThresholdForm, r: &Rule) -> bool {
+    let blind = |r: &Rule| {
         r.when
             .iter()
             .all(|a| matches!(a, Atom::Input(_) | Atom::Init(_)))
@@ -436,7 +503,7 @@ fn eager(form: &ThresholdForm, r: &super::threshold::Rule) -> bool {
 /// it increments and what it does in words.
 fn fire(
     form: &ThresholdForm,
-    r: &super::threshold::Rule,
+    r: &Rule,
     here: &Loc,
 ) -> Option<(Vec<Cond>, Loc, Option<Counter>, String)> {
     let mut guard = vec![];
@@ -511,6 +578,7 @@ impl Automaton {
         match (property, self.sender) {
             ("agreement", _) => Some("[](dlv0 == 0 || dlv1 == 0)".into()),
             ("correct_sender", Sender::Correct(v)) => Some(format!("[](dlv{} == 0)", 1 - v)),
+            ("correct_sender", Sender::NotInput(v)) => Some(format!("[](dlv{v} == 0)")),
             _ => None,
         }
     }
@@ -556,10 +624,13 @@ impl Automaton {
         }
         let mut inits = vec![];
         for (i, l) in self.locations.iter().enumerate() {
-            let count = match (i, byz_sender) {
-                (0, true) => "N - F",
-                (0, false) => "N - F - 1",
-                (1, false) => "1",
+            // Every correct agent starts at location 0 but a correct
+            // sender, which starts at 1 (it holds its input); per message
+            // the sender holds nothing of the value and starts at 0 too.
+            let count = match (i, self.sender) {
+                (0, Sender::Byzantine | Sender::NotInput(_)) => "N - F",
+                (0, Sender::Correct(_)) => "N - F - 1",
+                (1, Sender::Correct(_)) => "1",
                 _ => "0",
             };
             inits.push(format!("{} == {count}", l.name()));

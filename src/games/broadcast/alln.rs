@@ -7,9 +7,9 @@
 //! that starts z3: `envs` stays a library of games and exact searches that
 //! starts no process (the threshold form and the `.ta` text are there).
 
-use envs::broadcast::protocols;
 use envs::broadcast::ta::{self, Automaton, Sender};
 use envs::broadcast::threshold::ThresholdForm;
+use envs::broadcast::{protocols, Semantics};
 use serde::Serialize;
 use std::time::Instant;
 use taco_model_checker::preprocessing::ExistingPreprocessors;
@@ -88,10 +88,12 @@ pub struct Checked {
 #[derive(Clone, Debug, Serialize)]
 pub struct AllN {
     pub protocol: String,
+    /// `single` or `per_message`.
+    pub semantics: String,
     /// Whether the rules are symmetric in the values (then the correct
     /// sender's automaton with input 1 is not built: input 0's answers).
     pub symmetric: bool,
-    /// agreement and correct_sender, in that order.
+    /// agreement (single semantics only) and correct_sender, in that order.
     pub properties: Vec<(String, Outcome)>,
     pub automata: Vec<Checked>,
     pub secs: f64,
@@ -208,6 +210,7 @@ fn counterexample(a: &Automaton, property: &str, path: &TaPath) -> Counterexampl
     };
     let broken = |c: &taco_threshold_automaton::path::Configuration| match (property, a.sender) {
         ("correct_sender", Sender::Correct(v)) => dlv(c, 1 - v),
+        ("correct_sender", Sender::NotInput(v)) => dlv(c, v),
         _ => dlv(c, 0) && dlv(c, 1),
     };
     let param = |p: &str| path.get_parameter_value(&Parameter::new(p)).unwrap_or(0);
@@ -246,27 +249,49 @@ fn counterexample(a: &Automaton, property: &str, path: &TaPath) -> Counterexampl
 }
 
 /// Proves (or refutes) every safety property of `form` for every n > 3t,
-/// t >= f: agreement in all three automata, correct-sender safety in the
-/// two with a correct sender.
+/// t >= f, under the single semantics: agreement in all three automata,
+/// correct-sender safety in the two with a correct sender.
 pub fn prove(name: &str, form: &ThresholdForm) -> Result<AllN, String> {
-    prove_within(name, form, Z3_SECONDS)
+    prove_within(name, form, Semantics::Single, Z3_SECONDS)
 }
 
-/// [`prove`] with z3 stopped after `seconds` on each automaton.
-pub fn prove_within(name: &str, form: &ThresholdForm, seconds: u32) -> Result<AllN, String> {
+/// [`prove`] under `semantics`, with z3 stopped after `seconds` on each
+/// automaton. Per message the one safety property is correct-sender
+/// safety (two values may both be delivered), in the automata of
+/// [`Sender::PER_MESSAGE`]; a form whose rule about one value reads
+/// another's evidence is refused, naming the rule.
+pub fn prove_within(
+    name: &str,
+    form: &ThresholdForm,
+    semantics: Semantics,
+    seconds: u32,
+) -> Result<AllN, String> {
     z3_present()?;
     let start = Instant::now();
-    let mut properties: Vec<(String, Outcome)> = vec![
-        ("agreement".into(), Outcome::Proved),
-        ("correct_sender".into(), Outcome::Proved),
-    ];
+    let single = semantics == Semantics::Single;
+    let mut properties: Vec<(String, Outcome)> = vec![];
+    if single {
+        properties.push(("agreement".into(), Outcome::Proved));
+    }
+    properties.push(("correct_sender".into(), Outcome::Proved));
+    if !single {
+        for v in 0..2 {
+            ta::per_message_rules(form, v).map_err(|r| {
+                format!(
+                    "{name}: under the per-message semantics a rule about {v} reads only {v}'s \
+                     evidence, but this one reads another value's: {r}"
+                )
+            })?;
+        }
+    }
     let mut automata = vec![];
     // A correct sender with input 1 is input 0 renamed when the rules are
     // symmetric in the values: one automaton answers for both.
-    let senders: &[Sender] = if form.symmetric() {
-        &[Sender::Byzantine, Sender::Correct(0)]
-    } else {
-        &Sender::ALL
+    let senders: &[Sender] = match (single, form.symmetric()) {
+        (true, true) => &[Sender::Byzantine, Sender::Correct(0)],
+        (true, false) => &Sender::ALL,
+        (false, true) => &[Sender::NotInput(0)],
+        (false, false) => &Sender::PER_MESSAGE,
     };
     // Each automaton on a thread of its own (z3 runs beside), answers in
     // the order of `senders`.
@@ -278,12 +303,12 @@ pub fn prove_within(name: &str, form: &ThresholdForm, seconds: u32) -> Result<Al
         // it is checked there only when correct-sender safety falls.
         let mut answers = match sender {
             Sender::Byzantine => check(&a, &["agreement"], seconds)?,
-            Sender::Correct(_) => check(&a, &["correct_sender"], seconds)?,
+            Sender::Correct(_) | Sender::NotInput(_) => check(&a, &["correct_sender"], seconds)?,
         };
         let fell = answers
             .iter()
             .any(|(p, o)| p == "correct_sender" && !matches!(o, Outcome::Proved));
-        if fell {
+        if fell && single {
             answers.extend(check(&a, &["agreement"], seconds)?);
         }
         let checked = Checked {
@@ -309,6 +334,7 @@ pub fn prove_within(name: &str, form: &ThresholdForm, seconds: u32) -> Result<Al
                     let props = match sender {
                         Sender::Byzantine => vec!["agreement"],
                         Sender::Correct(_) => vec!["correct_sender", "agreement"],
+                        Sender::NotInput(_) => vec!["correct_sender"],
                     };
                     let unknown = Outcome::Unknown {
                         sender: sender.name(),
@@ -341,6 +367,7 @@ pub fn prove_within(name: &str, form: &ThresholdForm, seconds: u32) -> Result<Al
     }
     Ok(AllN {
         protocol: name.to_string(),
+        semantics: semantics.name().to_string(),
         symmetric: form.symmetric(),
         properties,
         automata,
@@ -350,10 +377,11 @@ pub fn prove_within(name: &str, form: &ThresholdForm, seconds: u32) -> Result<Al
 
 /// The answer as text, as `verify --all-n` prints it.
 pub fn render(r: &AllN) -> String {
+    let per_message = r.semantics == Semantics::PerMessage.name();
     let mut s = format!(
-        "{} | reliable_broadcast, every n > 3t with t >= f Byzantine (threshold automata, \
-         TACO's SMT model checker with z3)\n",
-        r.protocol
+        "{} | reliable_broadcast, {} semantics, every n > 3t with t >= f Byzantine (threshold \
+         automata, TACO's SMT model checker with z3)\n",
+        r.protocol, r.semantics
     );
     let shapes: Vec<String> = r
         .automata
@@ -366,10 +394,18 @@ pub fn render(r: &AllN) -> String {
         })
         .collect();
     s += &format!("automata: {}\n", shapes.join("; "));
-    if r.symmetric {
+    if r.symmetric && per_message {
+        s += "the rules are symmetric in the values: sender_not_0's automaton answers for \
+              sender_not_1\n";
+    } else if r.symmetric {
         s += "the rules are symmetric in the values: sender_0's automaton answers for sender_1\n";
     }
-    s += "agreement with a correct sender follows from correct-sender safety where it holds\n";
+    if per_message {
+        s += "agreement: not a property per message (each value is a broadcast of its own; \
+              two values may both be delivered)\n";
+    } else {
+        s += "agreement with a correct sender follows from correct-sender safety where it holds\n";
+    }
     for (p, o) in &r.properties {
         let what = match p.as_str() {
             "agreement" => "agreement (no two correct agents deliver different values)",
@@ -396,9 +432,14 @@ pub fn render(r: &AllN) -> String {
     }
     s += "integrity (at most once): by construction for every n (a location records its \
           delivery; no rule delivers from a delivered location)\n";
+    let live = if per_message {
+        "sender_validity, message_totality"
+    } else {
+        "validity, totality"
+    };
     s += &format!(
-        "validity, totality: not checked for every n (TACO checks no liveness): the explicit \
-         search, selfplay verify --n N --f F (n <= {})\n",
+        "{live}: not checked for every n (TACO checks no liveness): the explicit search, \
+         selfplay verify --n N --f F (n <= {})\n",
         envs::broadcast::game::MAX_N
     );
     s += &format!("time: {:.2} s\n", r.secs);
@@ -412,7 +453,9 @@ pub struct ExportArgs {
     #[arg(long)]
     pub protocol: String,
     /// Whose automaton: byzantine_sender, sender_0 or sender_1 (a correct
-    /// sender with that input).
+    /// sender with that input); per message, sender_not_0 or sender_not_1
+    /// (value v's broadcast, which a correct sender with the other input
+    /// never makes).
     #[arg(long, default_value = "byzantine_sender")]
     pub sender: String,
     /// Write the file here instead of printing it.
@@ -426,10 +469,20 @@ pub fn export(a: &ExportArgs) -> Result<(), String> {
     let form = form_of(&a.protocol)?;
     let sender = Sender::parse(&a.sender).ok_or_else(|| {
         format!(
-            "--sender {}: expected byzantine_sender, sender_0 or sender_1",
+            "--sender {}: expected byzantine_sender, sender_0, sender_1, sender_not_0 or \
+             sender_not_1",
             a.sender
         )
     })?;
+    if let Sender::NotInput(v) = sender {
+        ta::per_message_rules(&form, v).map_err(|r| {
+            format!(
+                "--sender {}: under the per-message semantics a rule about {v} reads only \
+                 {v}'s evidence, but {} has one that reads another value's: {r}",
+                a.sender, a.protocol
+            )
+        })?;
+    }
     let text = ta::build(&a.protocol, &form, sender).bymc(&[]);
     match &a.out {
         Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display())),
@@ -440,13 +493,30 @@ pub fn export(a: &ExportArgs) -> Result<(), String> {
     }
 }
 
-/// `verify --all-n`: proves and prints (text or JSON).
+/// `verify --all-n`: proves and prints (text or JSON), for Byzantine
+/// faults under `semantics`.
 pub fn run(
     protocol: Option<&str>,
     checkpoint: Option<&std::path::Path>,
+    semantics: Semantics,
+    faults: Option<&str>,
     json: bool,
 ) -> Result<(), String> {
+    if let Some(f) = faults.filter(|&f| f != "byzantine") {
+        return Err(format!(
+            "--all-n with --faults {f}: the threshold automata model Byzantine faults only \
+             (docs/reliable_broadcast.md); the explicit search answers crash faults at each n"
+        ));
+    }
     let (name, form) = match (checkpoint, protocol) {
+        (Some(path), _) if semantics != Semantics::Single => {
+            return Err(format!(
+                "--all-n --checkpoint {} --semantics {}: a learned protocol is read as rules \
+                 under the semantics it plays, single",
+                path.display(),
+                semantics.name()
+            ))
+        }
         (Some(path), _) => (
             path.display().to_string(),
             super::explain::threshold_form(path)?,
@@ -455,7 +525,7 @@ pub fn run(
         (None, None) => return Err("--all-n: needs --protocol NAME or --checkpoint FILE".into()),
     };
     let name = name.as_str();
-    let r = prove(name, &form)?;
+    let r = prove_within(name, &form, semantics, Z3_SECONDS)?;
     if json {
         crate::outln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
     } else {

@@ -79,7 +79,13 @@ impl crate::games::Entry for Entry {
             if c.n.is_some() || c.f.is_some() {
                 return Err("--all-n proves for every n > 3t: drop --n and --f".into());
             }
-            return alln::run(c.protocol.as_deref(), c.checkpoint.as_deref(), c.json);
+            return alln::run(
+                c.protocol.as_deref(),
+                c.checkpoint.as_deref(),
+                flags.semantics.unwrap_or_default(),
+                c.faults.as_deref(),
+                c.json,
+            );
         }
         verify::run(&verify::Request {
             protocol: c.protocol.as_deref(),

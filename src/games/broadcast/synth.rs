@@ -35,6 +35,13 @@ pub struct SynthArgs {
     /// each n tolerates), cheapest first.
     #[arg(long)]
     pub all_n: bool,
+    /// With --all-n: also prove or refute for every n every threshold-
+    /// guarded program of the grammar, correct at --n or not, and print the
+    /// counts (programs with the same automata share one proof). Per
+    /// message it takes minutes; under the single semantics hours (some
+    /// automata take z3 minutes each).
+    #[arg(long, requires = "all_n")]
+    pub census: bool,
 }
 
 /// Checks the flags, synthesizes, prints.
@@ -44,18 +51,17 @@ pub fn run(a: &SynthArgs) -> Result<(), String> {
     // starts no more threads than it has classes.
     let jobs = crate::sweep::threads(a.jobs, usize::MAX)?;
     let limits = crate::games::broadcast::verify::limits_from_flag(a.max_states);
-    if a.all_n && (spec.semantics != Semantics::Single || spec.faults != RbFaults::Byzantine) {
+    if a.all_n && spec.faults != RbFaults::Byzantine {
         return Err(format!(
-            "--all-n: the threshold automata model Byzantine faults under the single \
-             semantics; --faults {} --semantics {} has none yet (docs/reliable_broadcast.md)",
-            spec.faults.name(),
-            spec.semantics.name()
+            "--all-n: the threshold automata model Byzantine faults; --faults {} has none yet \
+             (docs/reliable_broadcast.md)",
+            spec.faults.name()
         ));
     }
     let start = std::time::Instant::now();
     let r = synth::synthesize(&spec, jobs, &limits).map_err(|e| e.to_string())?;
     if a.all_n {
-        return all_n(&spec, &r, &limits, start);
+        return all_n(a, &spec, &r, &limits, start);
     }
     let secs = start.elapsed().as_secs_f64();
     if a.json {
@@ -109,13 +115,48 @@ pub fn run(a: &SynthArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// `--all-n`'s answer.
+#[derive(serde::Serialize)]
+struct ForEveryN {
+    n: usize,
+    f: usize,
+    faults: &'static str,
+    semantics: &'static str,
+    programs: usize,
+    threshold_guarded: usize,
+    verified: usize,
+    /// Of the verified: safety proved for every n > 3t.
+    safe_for_every_n: usize,
+    /// Of those: verified by the explicit search at every n up to MAX_N,
+    /// cheapest first (messages, program).
+    survivors: Vec<(usize, String)>,
+    /// Each verified program dropped, and why.
+    dropped: Vec<String>,
+    census: Option<Census>,
+}
+
+/// `--census`: every threshold-guarded program proved or refuted for
+/// every n, correct or not.
+#[derive(serde::Serialize)]
+struct Census {
+    /// Distinct automata: programs with the same automata (the same text)
+    /// share TACO's answer, so each is proved once.
+    automata: usize,
+    proved_programs: usize,
+    proved_automata: usize,
+    refuted_programs: usize,
+    unknown_programs: usize,
+}
+
 /// `--all-n`: the programs verified at the flags' size, then those whose
 /// threshold form (`threshold::of_program`) is proved safe for every
 /// n > 3t, then those the explicit search verifies at every larger size
 /// up to `MAX_N` with the most faults each tolerates, cheapest first. A
 /// program broken at the flags' size cannot survive, so only the verified
-/// ones go to TACO. Prints how many pass each step and the time.
+/// ones go to TACO. Prints how many pass each step and the time; with
+/// `census`, also proves or refutes every threshold-guarded program.
 fn all_n(
+    a: &SynthArgs,
     spec: &envs::broadcast::RbSpec,
     r: &synth::Synthesis,
     limits: &envs::broadcast::search::Limits,
@@ -127,72 +168,164 @@ fn all_n(
         .iter()
         .filter(|p| threshold::of_program(p).is_some())
         .count();
-    crate::outln!(
-        "RB-Learner's grammar for every n | from n = {}, f = {}, {} faults, single semantics",
-        spec.n,
-        spec.f,
-        spec.faults.name()
-    );
-    crate::outln!(
-        "programs: {}; threshold-guarded: {guarded}; verified at n = {}, f = {} (explicit \
-         search): {}",
-        r.programs,
-        spec.n,
-        spec.f,
-        r.verified_programs
-    );
-    let mut proved = 0;
-    let mut survivors = vec![];
+    let mut out = ForEveryN {
+        n: spec.n,
+        f: spec.f,
+        faults: spec.faults.name(),
+        semantics: spec.semantics.name(),
+        programs: r.programs,
+        threshold_guarded: guarded,
+        verified: r.verified_programs,
+        safe_for_every_n: 0,
+        survivors: vec![],
+        dropped: vec![],
+        census: None,
+    };
     for x in &r.verified {
         let p = &programs[x.rank - 1];
         let Some(form) = threshold::of_program(p) else {
-            crate::outln!("  number {}: not threshold-guarded, dropped", x.rank);
+            out.dropped
+                .push(format!("number {}: not threshold-guarded", x.rank));
             continue;
         };
-        let safe = super::alln::prove(&format!("program {}", x.rank), &form)?;
-        if !(safe.proved("agreement") && safe.proved("correct_sender")) {
-            crate::outln!(
-                "  number {}: safety not proved for every n, dropped",
-                x.rank
-            );
+        let name = format!("program {}", x.rank);
+        let safe =
+            super::alln::prove_within(&name, &form, spec.semantics, super::alln::Z3_SECONDS)?;
+        if !safe.properties.iter().all(|(p, _)| safe.proved(p)) {
+            out.dropped
+                .push(format!("number {}: safety not proved for every n", x.rank));
             continue;
         }
-        proved += 1;
+        out.safe_for_every_n += 1;
         let mut live = true;
         for n in spec.n + 1..=MAX_N {
             let at = RbSpec::new(n, (n - 1) / 3, spec.faults)
-                .map_err(|(key, why)| format!("{key}: {why}"))?;
+                .map_err(|(key, why)| format!("{key}: {why}"))?
+                .with_semantics(spec.semantics);
             let v = envs::broadcast::synth::check(&at, p, limits).map_err(|e| e.to_string())?;
             if !v.verified {
-                crate::outln!(
-                    "  number {}: broken at n = {n}, f = {} ({}), dropped",
+                out.dropped.push(format!(
+                    "number {}: broken at n = {n}, f = {} ({})",
                     x.rank,
                     at.f,
                     v.broken_at.unwrap_or_default()
-                );
+                ));
                 live = false;
                 break;
             }
         }
         if live {
-            survivors.push(x);
+            out.survivors.push((x.rank, x.program.clone()));
         }
     }
-    crate::outln!("safety proved for every n > 3t: {proved}");
+    if a.census {
+        out.census = Some(census(spec.semantics, &programs)?);
+    }
+    if a.json {
+        crate::outln!(
+            "{}",
+            serde_json::to_string(&out).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    crate::outln!(
+        "RB-Learner's grammar for every n | from n = {}, f = {}, {} faults, {} semantics",
+        out.n,
+        out.f,
+        out.faults,
+        out.semantics
+    );
+    crate::outln!(
+        "programs: {}; threshold-guarded: {guarded}; verified at n = {}, f = {} (explicit \
+         search): {}",
+        out.programs,
+        out.n,
+        out.f,
+        out.verified
+    );
+    for d in &out.dropped {
+        crate::outln!("  {d}, dropped");
+    }
+    crate::outln!("safety proved for every n > 3t: {}", out.safe_for_every_n);
     crate::outln!(
         "verified at every n from {} to {MAX_N} and safe for every n: {} of {}",
-        spec.n,
-        survivors.len(),
-        r.programs
+        out.n,
+        out.survivors.len(),
+        out.programs
     );
-    for x in survivors {
+    let by_rank: std::collections::BTreeMap<usize, &synth::Found> =
+        r.verified.iter().map(|x| (x.rank, x)).collect();
+    for (rank, program) in &out.survivors {
         crate::outln!(
-            "  {:>3} messages, number {:>6}: {}",
-            x.messages,
-            x.rank,
-            x.program
+            "  {:>3} messages, number {:>6}: {program}",
+            by_rank[rank].messages,
+            rank
+        );
+    }
+    if let Some(c) = &out.census {
+        crate::outln!(
+            "census of the {guarded} threshold-guarded programs ({} automata): safety proved \
+             for every n: {} programs ({} automata); refuted: {}; unknown: {}",
+            c.automata,
+            c.proved_programs,
+            c.proved_automata,
+            c.refuted_programs,
+            c.unknown_programs
         );
     }
     crate::outln!("time: {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Every threshold-guarded program of the grammar proved or refuted for
+/// every n under `semantics`, one TACO run per distinct set of automata.
+fn census(
+    semantics: Semantics,
+    programs: &[envs::broadcast::grammar::Program],
+) -> Result<Census, String> {
+    use envs::broadcast::ta::{self, Sender};
+    use envs::broadcast::threshold;
+    use std::collections::BTreeMap;
+    // The grammar's programs are value-symmetric: one automaton per kind
+    // of sender answers for both values (as `alln::prove_within` builds).
+    let senders: &[Sender] = match semantics {
+        Semantics::Single => &[Sender::Byzantine, Sender::Correct(0)],
+        Semantics::PerMessage => &[Sender::NotInput(0)],
+    };
+    let mut by_automata: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (k, p) in programs.iter().enumerate() {
+        if let Some(form) = threshold::of_program(p) {
+            let text: String = senders
+                .iter()
+                .map(|&s| ta::build("p", &form, s).bymc(&[]))
+                .collect();
+            by_automata.entry(text).or_insert((k, 0)).1 += 1;
+        }
+    }
+    let mut c = Census {
+        automata: by_automata.len(),
+        proved_programs: 0,
+        proved_automata: 0,
+        refuted_programs: 0,
+        unknown_programs: 0,
+    };
+    for &(k, members) in by_automata.values() {
+        let form = threshold::of_program(&programs[k]).expect("guarded");
+        let r = super::alln::prove_within(
+            &format!("program {}", k + 1),
+            &form,
+            semantics,
+            super::alln::Z3_SECONDS,
+        )?;
+        let outcomes = || r.properties.iter().map(|(_, o)| o);
+        if outcomes().all(|o| matches!(o, super::alln::Outcome::Proved)) {
+            c.proved_programs += members;
+            c.proved_automata += 1;
+        } else if outcomes().any(|o| matches!(o, super::alln::Outcome::Refuted(_))) {
+            c.refuted_programs += members;
+        } else {
+            c.unknown_programs += members;
+        }
+    }
+    Ok(c)
 }

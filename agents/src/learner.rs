@@ -64,10 +64,23 @@ pub struct LearnConfig {
     /// "none", `[0, 0, 2]` starts every agent mostly idle.
     #[serde(skip_serializing_if = "is_zero")]
     pub class_bias: [f32; CLASSES],
+    /// A monotone policy: in every head, the logit of class 0 minus that of
+    /// the last class never falls as any input grows. Where class 0 is
+    /// "act" and the last "do nothing" (reliable broadcast's per-value
+    /// rows, whose inputs are evidence for one value), more evidence never
+    /// turns an action off, so the greedy protocol is a set of monotone
+    /// threshold rules by construction. Kept by projection
+    /// ([`Mlp::project_monotone`]) at the start and after every step.
+    #[serde(skip_serializing_if = "is_false")]
+    pub monotone: bool,
 }
 
 fn is_zero(b: &[f32; CLASSES]) -> bool {
     b.iter().all(|&x| x == 0.0)
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 /// What REINFORCE subtracts from a step's return to get its advantage.
@@ -222,6 +235,7 @@ impl Default for LearnConfig {
             normalize_advantages: true,
             baseline: Baseline::Value,
             class_bias: [0.0; CLASSES],
+            monotone: false,
         }
     }
 }
@@ -620,6 +634,9 @@ impl Learner {
                 *b = cfg.class_bias[k % CLASSES];
             }
         }
+        if cfg.monotone {
+            policy.project_monotone(CLASSES);
+        }
         let critic = Mlp::new(&sizes, 1.0, rng)?;
         let mut lens = policy.param_lens();
         lens.extend(critic.param_lens());
@@ -822,6 +839,9 @@ impl Learner {
             .chain(self.critic.params_mut())
             .collect();
         self.opt.step(params, &grads, self.cfg.max_grad_norm as f64);
+        if self.cfg.monotone {
+            self.policy.project_monotone(CLASSES);
+        }
     }
 
     /// Behaviour cloning: fits the policy to `actions` (one per head) on

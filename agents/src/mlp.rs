@@ -666,6 +666,35 @@ impl Frozen {
         })
     }
 
+    /// Projects the weights onto the monotone networks (the nearest point
+    /// in Euclidean distance, layer by layer): hidden weights at least 0,
+    /// and in the output layer, per head of `classes` outputs, each
+    /// hidden unit's weight to class 0 at least its weight to the last
+    /// class (both set to their mean where it is not). ReLU never falls,
+    /// so every hidden unit never falls as an input grows, and class 0's
+    /// logit minus the last class's is a sum of them with non-negative
+    /// weights. Biases are free.
+    pub fn project_monotone(&mut self, classes: usize) {
+        let last = self.layers.len() - 1;
+        for (w, _) in &mut self.layers[..last] {
+            for x in w.iter_mut() {
+                *x = x.max(0.0);
+            }
+        }
+        let n_out = self.outputs();
+        let (w, _) = &mut self.layers[last];
+        for row in w.chunks_exact_mut(n_out) {
+            for head in row.chunks_exact_mut(classes) {
+                let (act, idle) = (head[0], head[classes - 1]);
+                if act < idle {
+                    let mean = 0.5 * (act + idle);
+                    head[0] = mean;
+                    head[classes - 1] = mean;
+                }
+            }
+        }
+    }
+
     pub fn inputs(&self) -> usize {
         self.sizes[0]
     }

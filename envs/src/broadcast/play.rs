@@ -372,6 +372,27 @@ fn value_masks(
     m
 }
 
+/// Whether head `h` may be taken for one value only: the delivery, and
+/// each kind with `rb.one_value_per_kind`.
+fn one_value_only(reading: Reading, h: usize) -> bool {
+    h == HONEST_HEADS - 1 || reading.one_value
+}
+
+/// Under `rb.per_value`, the masks of value 1's row once value 0's row
+/// has chosen `first` (its heads' classes): a head that allows one value
+/// only (the delivery; a kind, with `rb.one_value_per_kind`) and that value
+/// 0 took is closed to value 1. Training samples value 0's row, then value
+/// 1's under these masks, so the two rows' classes are the decision made
+/// and each row's log-probability is that of what it did; a greedy choice
+/// comes out as [`decision_of`]'s "value 0 first" would make it.
+pub fn second_row_masks(reading: Reading, first: &[u32], masks: &mut [u8]) {
+    for h in 0..HONEST_HEADS {
+        if one_value_only(reading, h) && first[h] == 0 {
+            masks[h] = ONLY_NONE;
+        }
+    }
+}
+
 /// The decision the rows' classes say ([`honest_inputs`] wrote
 /// their inputs; `turned` is what it returned). Under `rb.per_value` the
 /// rows' answers are joined: each value's messages and delivery as its row
@@ -388,7 +409,7 @@ pub fn decision_of(reading: Reading, acts: &[u32], turned: bool) -> Decision {
     let wants = |v: usize, h: usize| acts[v * HONEST_HEADS + h] == 0;
     let mut d = Decision::default();
     for h in 0..HONEST_HEADS {
-        let single = h == HONEST_HEADS - 1 || reading.one_value;
+        let single = one_value_only(reading, h);
         // Bit v: value v is taken.
         let taken = match (wants(0, h), wants(1, h)) {
             (true, true) if single => 0b01,

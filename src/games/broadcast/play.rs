@@ -60,8 +60,20 @@ pub struct Scratch {
     values: Vec<f32>,
     /// Per honest row: whether its view was turned (values swapped).
     turned: Vec<bool>,
+    /// One value's rows under `rb.per_value` ([`act_per_value`]).
+    row: RowScratch,
     honest: ActScratch,
     adversary: ActScratch,
+}
+
+/// The rows of one value, gathered for a forward pass.
+#[derive(Default)]
+struct RowScratch {
+    obs: Vec<f32>,
+    masks: Vec<u8>,
+    acts: Vec<u32>,
+    logp: Vec<f32>,
+    values: Vec<f32>,
 }
 
 /// Plays `batch` to its end.
@@ -121,17 +133,21 @@ fn honest_turn(batch: &mut Batch, honest: &mut Honest, rng: &mut ChaCha8Rng, s: 
             s.acts.resize(rows * HONEST_HEADS, 0);
             s.logp.resize(rows, 0.0);
             s.values.resize(rows, 0.0);
-            actor.act(
-                &s.obs,
-                &s.masks,
-                rows,
-                *greedy,
-                rng,
-                &mut s.honest,
-                &mut s.acts,
-                &mut s.logp,
-                record.is_some().then_some(&mut s.values[..]),
-            );
+            if reading.per_value {
+                act_per_value(actor, *reading, *greedy, record.is_some(), d, rng, s);
+            } else {
+                actor.act(
+                    &s.obs,
+                    &s.masks,
+                    rows,
+                    *greedy,
+                    rng,
+                    &mut s.honest,
+                    &mut s.acts,
+                    &mut s.logp,
+                    record.is_some().then_some(&mut s.values[..]),
+                );
+            }
             for (k, &(e, a)) in who.iter().enumerate() {
                 if let Some(buf) = record.as_deref_mut() {
                     for row in k * r..(k + 1) * r {
@@ -148,6 +164,60 @@ fn honest_turn(batch: &mut Batch, honest: &mut Honest, rng: &mut ChaCha8Rng, s: 
                 let acts = &s.acts[k * r * HONEST_HEADS..][..r * HONEST_HEADS];
                 batch.decide(e, a, play::decision_of(*reading, acts, s.turned[k]));
             }
+        }
+    }
+}
+
+/// Under `rb.per_value`: every decision's value-0 row in one forward pass,
+/// then every value-1 row under the masks value 0's choice leaves it
+/// (`play::second_row_masks`), so what each row is recorded as doing is
+/// what the decision does and its log-probability is that of its own
+/// choice (sampling both rows at once would credit value 1 with a delivery
+/// or a kind that value 0 took). `s.obs` and `s.masks` hold the rows in
+/// decision order, value 0 then value 1, and so do the answers.
+fn act_per_value(
+    actor: &Actor,
+    reading: Reading,
+    greedy: bool,
+    values: bool,
+    d: usize,
+    rng: &mut ChaCha8Rng,
+    s: &mut Scratch,
+) {
+    let decisions = s.logp.len() / 2;
+    let h = HONEST_HEADS;
+    for v in 0..2 {
+        let r = &mut s.row;
+        r.obs.clear();
+        r.masks.clear();
+        for k in 0..decisions {
+            let row = 2 * k + v;
+            if v == 1 {
+                let first = &s.acts[(row - 1) * h..][..h];
+                play::second_row_masks(reading, first, &mut s.masks[row * h..][..h]);
+            }
+            r.obs.extend_from_slice(&s.obs[row * d..][..d]);
+            r.masks.extend_from_slice(&s.masks[row * h..][..h]);
+        }
+        r.acts.resize(decisions * h, 0);
+        r.logp.resize(decisions, 0.0);
+        r.values.resize(decisions, 0.0);
+        actor.act(
+            &r.obs,
+            &r.masks,
+            decisions,
+            greedy,
+            rng,
+            &mut s.honest,
+            &mut r.acts,
+            &mut r.logp,
+            values.then_some(&mut r.values[..]),
+        );
+        for k in 0..decisions {
+            let row = 2 * k + v;
+            s.acts[row * h..][..h].copy_from_slice(&r.acts[k * h..][..h]);
+            s.logp[row] = r.logp[k];
+            s.values[row] = r.values[k];
         }
     }
 }

@@ -54,6 +54,12 @@ pub struct RbConfig {
     /// network for both values. Written out only when set.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub per_value: bool,
+    /// The sender sends INIT of its input on its first decision (masked:
+    /// `super::play::Reading::sender_broadcasts`), as every program of
+    /// RB-Learner's grammar starts (their H2: the start sends); only the
+    /// rest of the protocol is learned. Written out only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sender_broadcasts: bool,
 }
 
 fn is_counts(v: &ObsView) -> bool {
@@ -77,6 +83,7 @@ impl Default for RbConfig {
             view: ObsView::Counts,
             supported_only: false,
             per_value: false,
+            sender_broadcasts: false,
         }
     }
 }

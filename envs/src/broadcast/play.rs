@@ -181,6 +181,9 @@ pub struct Reading {
     /// carries, as in Bracha's protocol, and the greedy protocol is the
     /// same for both values by construction.
     pub per_value: bool,
+    /// The sender's INIT of its input is not a choice: until sent, its
+    /// head allows only that (`rb.sender_broadcasts`).
+    pub sender_broadcasts: bool,
 }
 
 /// Whether `view` holds something of value `v`: the input v, INIT v read,
@@ -303,6 +306,11 @@ pub fn honest_input(
         // Alike in both values: no value can be chosen over the other.
         m = [ONLY_NONE; HONEST_HEADS];
     }
+    if let Some(v) = seen.input.filter(|_| reading.sender_broadcasts) {
+        if m[0] >> v & 1 == 1 {
+            m[0] = 1 << v;
+        }
+    }
     masks.copy_from_slice(&m);
     turned
 }
@@ -368,6 +376,10 @@ fn value_masks(
         if full[h] >> v & 1 == 1 && !once && !unsupported {
             m[h] |= 1;
         }
+    }
+    // The sender's INIT of its input: taken, not chosen.
+    if reading.sender_broadcasts && seen.input == Some(v) && m[0] & 1 == 1 {
+        m[0] = 1;
     }
     m
 }
@@ -1136,5 +1148,51 @@ mod tests {
             decision_of(reading, &one, false),
             Decision::default().deliver(1)
         );
+    }
+
+    /// With `sender_broadcasts`, the sender's INIT of its input is forced
+    /// (its head allows only that) until sent, in both codings; without
+    /// it the head may also stay idle; once sent, it is closed.
+    #[test]
+    fn the_sender_broadcasts_its_input_when_asked_to() {
+        let spec = spec();
+        let view = View {
+            input: Some(1),
+            ..View::default()
+        };
+        for per_value in [false, true] {
+            let masks = |forced: bool, view: &View| {
+                let reading = Reading {
+                    per_value,
+                    supported: true,
+                    sender_broadcasts: forced,
+                    ..Reading::default()
+                };
+                let r = honest_rows(reading);
+                let mut o = vec![0.0; r * honest_obs_size(&spec, reading)];
+                let mut m = vec![0u8; r * HONEST_HEADS];
+                honest_inputs(&spec, view, reading, &mut o, &mut m);
+                m
+            };
+            let (free, forced) = (masks(false, &view), masks(true, &view));
+            if per_value {
+                // Row 1 (value 1): class 0 (send INIT 1) and 2 (idle), then 0 only.
+                assert_eq!(free[HONEST_HEADS], 1 | 1 << NONE);
+                assert_eq!(forced[HONEST_HEADS], 1);
+                // Row 0: nothing of value 0, so idle in both.
+                assert_eq!((free[0], forced[0]), (ONLY_NONE, ONLY_NONE));
+            } else {
+                assert_eq!(free[0], 1 << 1 | 1 << NONE);
+                assert_eq!(forced[0], 1 << 1);
+            }
+            let sent = View {
+                sent: Msg::init(1).bit(),
+                to_self: Msg::init(1).bit(),
+                init: Some(1),
+                ..view
+            };
+            let head = if per_value { HONEST_HEADS } else { 0 };
+            assert_eq!(masks(true, &sent)[head], ONLY_NONE);
+        }
     }
 }

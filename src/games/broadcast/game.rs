@@ -179,6 +179,7 @@ pub fn reading(rb: &RbConfig) -> Reading {
         view: rb.view,
         supported: rb.supported_only,
         per_value: rb.per_value,
+        sender_broadcasts: rb.sender_broadcasts,
     }
 }
 

@@ -206,7 +206,7 @@ fn the_safety_attack_breaks_safety_with_a_large_share_and_never_without_byzantin
     let s = spec(200, 70, |c| c.rounds = 300);
     let attacked = Summary::of(&play(&s, Adversary::Safety, 5, 20, 20));
     assert!(attacked.violations >= 15, "{attacked:?}");
-    let earliest = envs::sampling::snowball::adversary::ANCHOR_ROUNDS as f64 + 20.0;
+    let earliest = s.safety_anchor_rounds as f64 + 20.0;
     assert!(
         attacked.mean_violation_round.unwrap() > earliest,
         "{attacked:?}"

@@ -60,15 +60,20 @@ pub enum Adversary {
 /// The names `byzantine.adversary` and `eval.adversaries` take.
 pub const ADVERSARIES: &[&str] = &["silent", "rebalance", "rebalance_informed", "safety"];
 
-/// The share of the honest nodes in each group `Safety` anchors (the
+/// The share of the honest nodes in each group `Safety` anchors by
+/// default (`snowball.safety_pool`; the
 /// other 1 - 2 POOL swing): tipped, 1 - POOL of the honest nodes prefer the
-/// colour of the streaks. 0.3 broke safety at n = 3,000, f = 750 in 7 of 8
-/// trial episodes of a prototype, 0.35 in 8 of 8 but later, 0.25 in none.
+/// colour of the streaks. In a numpy prototype of the rule (8 episodes
+/// each at n = 3,000, f = 750, 30 anchoring rounds), 0.3 broke safety in 7
+/// of 8 episodes, 0.35 in 8 of 8 but later; 0.25 in none (15 or 50
+/// rounds).
 pub const POOL: f64 = 0.3;
-/// The rounds `Safety` spends anchoring its two groups before tipping.
+/// The rounds `Safety` spends anchoring its two groups before tipping, by
+/// default (`snowball.safety_anchor_rounds`).
 /// The anchored groups' counters must lead by a few successes, or the
-/// tipped majority turns them: 15 rounds broke safety in none of 8 trial
-/// episodes at n = 3,000, f = 750, 30 in 7 of 8, 50 in 8 of 8.
+/// tipped majority turns them: in the same prototype at POOL = 0.3,
+/// without anchoring no episode of 8 broke safety, with 15 rounds none,
+/// 30 rounds 7 of 8, 50 rounds 8 of 8.
 pub const ANCHOR_ROUNDS: u32 = 50;
 
 impl Adversary {
@@ -150,7 +155,7 @@ impl Adversary {
             return plan;
         }
         let h = spec.h as usize;
-        let pool = (POOL * h as f64) as usize;
+        let pool = spec.safety_pool as usize;
         // The group anchored on 1 holds the first indices (an episode
         // starts with its first `ones` nodes preferring 1), on 0 the last.
         let group = if index < pool {
@@ -160,7 +165,7 @@ impl Adversary {
         } else {
             None
         };
-        if at.played < ANCHOR_ROUNDS {
+        if at.played < spec.safety_anchor_rounds {
             return group;
         }
         let tipped_to = match at.decided {

@@ -60,20 +60,19 @@ pub enum Adversary {
 /// The names `byzantine.adversary` and `eval.adversaries` take.
 pub const ADVERSARIES: &[&str] = &["silent", "rebalance", "rebalance_informed", "safety"];
 
-/// The share of the honest nodes in each group `Safety` anchors by
-/// default (`snowball.safety_pool`; the
-/// other 1 - 2 POOL swing): tipped, 1 - POOL of the honest nodes prefer the
-/// colour of the streaks. In a numpy prototype of the rule (8 episodes
-/// each at n = 3,000, f = 750, 30 anchoring rounds), 0.3 broke safety in 7
-/// of 8 episodes, 0.35 in 8 of 8 but later; 0.25 in none (15 or 50
-/// rounds).
+/// The share of the honest nodes in each group `Safety` anchors, by
+/// default (`snowball.safety_pool`; the other 1 - 2 POOL swing): tipped,
+/// 1 - POOL of the honest nodes prefer the colour of the streaks. At
+/// n = 3,000, f = 750, groups of 0.25 broke safety in none of 20 episodes,
+/// groups of 0.35 later and in fewer than 0.3 (docs/results.md, the
+/// safety section).
 pub const POOL: f64 = 0.3;
 /// The rounds `Safety` spends anchoring its two groups before tipping, by
-/// default (`snowball.safety_anchor_rounds`).
-/// The anchored groups' counters must lead by a few successes, or the
-/// tipped majority turns them: in the same prototype at POOL = 0.3,
-/// without anchoring no episode of 8 broke safety, with 15 rounds none,
-/// 30 rounds 7 of 8, 50 rounds 8 of 8.
+/// default (`snowball.safety_anchor_rounds`). The anchored groups'
+/// counters must lead by a few successes, or the tipped majority turns
+/// them: at n = 3,000, f = 750, 0 or 15 rounds broke safety in none of
+/// 20 episodes, 30 rounds in most, 50 in all, 80 in all but later (the
+/// same section).
 pub const ANCHOR_ROUNDS: u32 = 50;
 
 impl Adversary {

@@ -188,3 +188,29 @@ fn the_view_does_not_grow_with_n() {
         }
     }
 }
+
+/// The safety attack (`Adversary::Safety`): without Byzantine nodes it has
+/// no peer to answer with and Snowball never disagrees; with 35% of
+/// n = 200 Byzantine it makes two honest nodes decide different colours
+/// in most episodes, where the informed rebalancing attack, on the same
+/// episodes' streams, keeps every streak short and breaks safety in none.
+/// No violation comes before the anchoring rounds and a streak of beta.
+/// Required of 20 episodes: at least 15 violations (`selfplay
+/// experiments/snowball_safety.toml` at n = 200, f = 70, cap 300 rounds,
+/// 20 episodes: 20, at round 109 on average; rebalancing none).
+#[test]
+fn the_safety_attack_breaks_safety_with_a_large_share_and_never_without_byzantine_nodes() {
+    let none = spec(200, 0, |c| c.rounds = 300);
+    let sum = Summary::of(&play(&none, Adversary::Safety, 5, 20, 20));
+    assert_eq!((sum.stalled, sum.violations), (0, 0), "{sum:?}");
+    let s = spec(200, 70, |c| c.rounds = 300);
+    let attacked = Summary::of(&play(&s, Adversary::Safety, 5, 20, 20));
+    assert!(attacked.violations >= 15, "{attacked:?}");
+    let earliest = s.safety_anchor_rounds as f64 + 20.0;
+    assert!(
+        attacked.mean_violation_round.unwrap() > earliest,
+        "{attacked:?}"
+    );
+    let rebalanced = Summary::of(&play(&s, Adversary::RebalanceInformed, 5, 20, 20));
+    assert_eq!(rebalanced.violations, 0, "{rebalanced:?}");
+}

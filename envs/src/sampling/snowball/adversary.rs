@@ -7,7 +7,13 @@
 //! and with knowledge of the network's state: push the honest nodes back
 //! towards an even split, so that polls rarely reach alpha and no streak
 //! reaches beta.
+//!
+//! The safety attack (`Safety`) answers each querier on its own
+//! ([`Adversary::answer`]), from the network's state and the querier's
+//! index; see [`Adversary::Safety`] and docs/snowball.md for why it is
+//! built so.
 
+use super::batch::Node;
 use super::SnowballSpec;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -25,10 +31,49 @@ pub enum Adversary {
     /// Rebalancing with the network's state: it answers every query of the
     /// round with the colour fewer honest nodes prefer (a tie: a coin).
     RebalanceInformed,
+    /// Breaking safety with the network's state (our construction; the
+    /// paper's own attack is not described in what we could read). At an
+    /// even split no streak grows: a poll holds about 7.5 honest votes of
+    /// the querier's colour and, at 25% Byzantine, 5 Byzantine ones, below
+    /// alpha = 15. A colour's streaks grow only where about two thirds of
+    /// the honest nodes prefer it, and a network tipped that far tips all
+    /// the way (its majority pulls the rest), so the adversary splits the
+    /// honest nodes by index into three groups and tips only the middle:
+    ///
+    /// 1. anchor (rounds 1 to [`ANCHOR_ROUNDS`]): the first [`POOL`] of the
+    ///    honest nodes are answered 1 and the last [`POOL`] 0, the middle
+    ///    nothing; each anchored group's confidence counter of its colour
+    ///    grows (about one success in 5.5 polls at an even split), so
+    ///    that later polls of the other colour do not turn it;
+    /// 2. tip to 0: the middle nodes preferring 1 are answered 0 until they
+    ///    switch (the anchored 1-group holds), so about 1 - POOL of the
+    ///    honest nodes prefer 0, and the anchored 0-group, answered 0,
+    ///    runs streaks until one of its nodes decides 0;
+    /// 3. tip to 1 (after a first decision of colour c, the other colour):
+    ///    every middle node is answered 1 - c, and so is the group anchored
+    ///    on 1 - c; the middle swings over, and a node decides 1 - c.
+    ///
+    /// It draws nothing: the same episodes' streams as every other row.
+    Safety,
 }
 
 /// The names `byzantine.adversary` and `eval.adversaries` take.
-pub const ADVERSARIES: &[&str] = &["silent", "rebalance", "rebalance_informed"];
+pub const ADVERSARIES: &[&str] = &["silent", "rebalance", "rebalance_informed", "safety"];
+
+/// The share of the honest nodes in each group `Safety` anchors, by
+/// default (`snowball.safety_pool`; the other 1 - 2 POOL swing): tipped,
+/// 1 - POOL of the honest nodes prefer the colour of the streaks. At
+/// n = 3,000, f = 750, groups of 0.25 broke safety in none of 20 episodes,
+/// groups of 0.35 later and in fewer than 0.3 (docs/results.md, the
+/// safety section).
+pub const POOL: f64 = 0.3;
+/// The rounds `Safety` spends anchoring its two groups before tipping, by
+/// default (`snowball.safety_anchor_rounds`). The anchored groups'
+/// counters must lead by a few successes, or the tipped majority turns
+/// them: at n = 3,000, f = 750, 0 or 15 rounds broke safety in none of
+/// 20 episodes, 30 rounds in most, 50 in all, 80 in all but later (the
+/// same section).
+pub const ANCHOR_ROUNDS: u32 = 50;
 
 impl Adversary {
     pub fn parse(name: &str) -> Option<Adversary> {
@@ -36,6 +81,7 @@ impl Adversary {
             "silent" => Some(Adversary::Silent),
             "rebalance" => Some(Adversary::Rebalance),
             "rebalance_informed" => Some(Adversary::RebalanceInformed),
+            "safety" => Some(Adversary::Safety),
             _ => None,
         }
     }
@@ -45,12 +91,13 @@ impl Adversary {
             Adversary::Silent => "silent",
             Adversary::Rebalance => "rebalance",
             Adversary::RebalanceInformed => "rebalance_informed",
+            Adversary::Safety => "safety",
         }
     }
 
     /// Whether it reads the network's state beyond its own polls.
     pub fn informed(self) -> bool {
-        self == Adversary::RebalanceInformed
+        matches!(self, Adversary::RebalanceInformed | Adversary::Safety)
     }
 
     /// This round's answer of every Byzantine peer (`None`: no answer),
@@ -61,7 +108,8 @@ impl Adversary {
         }
         let zeros = spec.h - ones;
         match self {
-            Adversary::Silent => None,
+            // Safety answers each querier on its own (`answer`).
+            Adversary::Silent | Adversary::Safety => None,
             Adversary::RebalanceInformed => Some(minority(zeros, ones, rng)),
             Adversary::Rebalance => {
                 let mut seen = [0u32; 2];
@@ -74,6 +122,67 @@ impl Adversary {
                 }
                 Some(minority(seen[0], seen[1], rng))
             }
+        }
+    }
+}
+
+/// The state of an episode at the start of a round, as [`Adversary::answer`]
+/// reads it (the round is synchronous: it answers from the start).
+#[derive(Clone, Copy, Debug)]
+pub struct Round {
+    /// Rounds played before this one.
+    pub played: u32,
+    /// Honest nodes decided on each colour.
+    pub decided: [u32; 2],
+}
+
+impl Adversary {
+    /// What every Byzantine peer in the query of honest node `index` (in
+    /// `node`'s state at the start of the round) answers, given this
+    /// round's `plan`: the plan itself for the adversaries that answer
+    /// every query alike.
+    #[inline]
+    pub fn answer(
+        self,
+        plan: Option<u8>,
+        spec: &SnowballSpec,
+        index: usize,
+        node: &Node,
+        at: Round,
+    ) -> Option<u8> {
+        if self != Adversary::Safety || spec.f == 0 {
+            return plan;
+        }
+        let h = spec.h as usize;
+        let pool = spec.safety_pool as usize;
+        // The group anchored on 1 holds the first indices (an episode
+        // starts with its first `ones` nodes preferring 1), on 0 the last.
+        let group = if index < pool {
+            Some(1u8)
+        } else if index >= h - pool {
+            Some(0u8)
+        } else {
+            None
+        };
+        if at.played < spec.safety_anchor_rounds {
+            return group;
+        }
+        let tipped_to = match at.decided {
+            [0, 0] => 0,
+            [_, 0] => 1,
+            [0, _] => 0,
+            // Safety is broken; go on as after the first decision.
+            _ => 1,
+        };
+        match group {
+            // An anchored group is answered its colour throughout: the
+            // streaks of the tipped colour, the hold of the other.
+            Some(c) => Some(c),
+            // Before any decision, only the middle nodes not yet tipped
+            // are answered, so the rest of the middle gains no counter of
+            // 0 to hold it there when the tip turns.
+            None if at.decided == [0, 0] => (node.pref != 0).then_some(0),
+            None => Some(tipped_to),
         }
     }
 }

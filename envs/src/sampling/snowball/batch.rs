@@ -3,7 +3,7 @@
 //! counters and ChaCha stream beside it. Episodes step in parallel; each
 //! draws from its own stream, so the bytes do not depend on the threads.
 
-use super::adversary::{draw, Adversary};
+use super::adversary::{draw, Adversary, Round};
 use super::SnowballSpec;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -194,9 +194,13 @@ impl Batch {
 fn round(spec: &SnowballSpec, adversary: Adversary, nodes: &mut [Node], ep: &mut Episode) {
     let ones = ep.ones;
     let zeros = spec.h - ones;
-    let answer = adversary.plan(spec, ones, &mut ep.rng);
+    let plan = adversary.plan(spec, ones, &mut ep.rng);
+    let at = Round {
+        played: ep.round,
+        decided: ep.decided,
+    };
     let mut now_ones = ones;
-    for node in nodes.iter_mut().filter(|n| !n.decided) {
+    for (i, node) in nodes.iter_mut().enumerate().filter(|(_, n)| !n.decided) {
         ep.polls += 1;
         let own = node.pref;
         let (z, o) = match own {
@@ -205,7 +209,7 @@ fn round(spec: &SnowballSpec, adversary: Adversary, nodes: &mut [Node], ep: &mut
         };
         let got = draw(spec.k, z, o, spec.f, &mut ep.rng);
         let mut votes = [got[0], got[1]];
-        if let Some(c) = answer {
+        if let Some(c) = adversary.answer(plan, spec, i, node, at) {
             votes[c as usize] += got[2];
         }
         decide(spec, node, votes, own, &mut now_ones, &mut ep.decided);

@@ -76,6 +76,12 @@ pub struct SnowballConfig {
     /// preferred (minus it, to the colour more preferred): its part in the
     /// network's balance (`src/games/snowball/learned.rs`).
     pub balance_weight: f32,
+    /// The safety attack (`eval.adversaries = ["safety"]`): the share of
+    /// the honest nodes in each of its two anchored groups, at most 0.5
+    /// (`adversary::Adversary::Safety`).
+    pub safety_pool: f64,
+    /// The safety attack: the rounds it anchors its groups before tipping.
+    pub safety_anchor_rounds: u32,
 }
 
 impl Default for SnowballConfig {
@@ -91,6 +97,8 @@ impl Default for SnowballConfig {
             tracked: 32,
             train_rounds: None,
             balance_weight: 1.0,
+            safety_pool: adversary::POOL,
+            safety_anchor_rounds: adversary::ANCHOR_ROUNDS,
         }
     }
 }
@@ -111,6 +119,10 @@ pub struct SnowballSpec {
     pub rounds: u32,
     /// Honest nodes preferring 1 at the start.
     pub ones: u32,
+    /// The safety attack: honest nodes in each anchored group, and the
+    /// rounds it anchors them.
+    pub safety_pool: u32,
+    pub safety_anchor_rounds: u32,
 }
 
 impl SnowballSpec {
@@ -194,6 +206,20 @@ impl SnowballSpec {
                 "needs a weight in [0, 1000]",
             ));
         }
+        if !(0.0..=0.5).contains(&cfg.safety_pool) {
+            return Err(ConfigError::new(
+                "snowball.safety_pool",
+                cfg.safety_pool,
+                "needs a share in [0, 0.5]: two groups of it are anchored",
+            ));
+        }
+        if cfg.safety_anchor_rounds > MAX_ROUNDS {
+            return Err(ConfigError::new(
+                "snowball.safety_anchor_rounds",
+                cfg.safety_anchor_rounds,
+                format!("needs at most {MAX_ROUNDS} rounds"),
+            ));
+        }
         let h = n - f;
         let ones = cfg.ones.unwrap_or(h / 2);
         if ones > h {
@@ -213,6 +239,8 @@ impl SnowballSpec {
             beta: cfg.beta as u32,
             rounds: cfg.rounds,
             ones: ones as u32,
+            safety_pool: (cfg.safety_pool * h as f64) as u32,
+            safety_anchor_rounds: cfg.safety_anchor_rounds,
         })
     }
 

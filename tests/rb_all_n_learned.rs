@@ -47,6 +47,7 @@ fn clone(path: &Path, change: impl Fn(&View, &mut [u32])) -> PathBuf {
         view: ObsView::Thresholds,
         supported: false,
         per_value: false,
+        sender_broadcasts: false,
     };
     let bracha = scripted("bracha").unwrap();
     let d = play::honest_obs_size(&spec, reading);
@@ -176,6 +177,7 @@ fn clone_per_value(path: &Path, change: impl Fn(&View, u8, &mut [u32])) -> PathB
         view: ObsView::Thresholds,
         supported: true,
         per_value: true,
+        sender_broadcasts: false,
     };
     let bracha = scripted("bracha").unwrap();
     let d = play::honest_obs_size(&spec, reading);

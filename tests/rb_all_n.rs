@@ -264,6 +264,21 @@ fn the_command_line_proves_exports_and_names_the_missing_solver() {
         "{text}"
     );
 
+    // z3's time per automaton: a flag of --all-n, at least 1 s.
+    let given = Command::new(bin)
+        .args(args)
+        .args(["--z3-seconds", "60"])
+        .output()
+        .unwrap();
+    assert!(given.status.success());
+    let zero = Command::new(bin)
+        .args(args)
+        .args(["--z3-seconds", "0"])
+        .output()
+        .unwrap();
+    assert!(!zero.status.success());
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--z3-seconds"));
+
     let crash = Command::new(bin)
         .args(args)
         .args(["--faults", "crash"])

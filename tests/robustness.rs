@@ -188,6 +188,7 @@ fn the_config_reference_documents_every_config_key() {
     full.byzantine.learn.baseline = agents::Baseline::BatchMean;
     full.honest.learn.class_bias = [0.0, 0.0, 1.0];
     full.byzantine.learn.class_bias = [0.0, 0.0, 1.0];
+    full.byzantine.learn.monotone = true;
     full.rewards.terminal = envs::consensus::Terminal::FirstMatch;
     full.rewards.round_penalty_at = envs::consensus::RoundPenaltyAt::EveryStep;
     full.slush.attack_goal = envs::sampling::AttackGoal::Majority;

@@ -494,12 +494,13 @@ pub fn export(a: &ExportArgs) -> Result<(), String> {
 }
 
 /// `verify --all-n`: proves and prints (text or JSON), for Byzantine
-/// faults under `semantics`.
+/// faults under `semantics`, z3 stopped after `z3_seconds` per automaton.
 pub fn run(
     protocol: Option<&str>,
     checkpoint: Option<&std::path::Path>,
     semantics: Semantics,
     faults: Option<&str>,
+    z3_seconds: u32,
     json: bool,
 ) -> Result<(), String> {
     if let Some(f) = faults.filter(|&f| f != "byzantine") {
@@ -525,7 +526,7 @@ pub fn run(
         (None, None) => return Err("--all-n: needs --protocol NAME or --checkpoint FILE".into()),
     };
     let name = name.as_str();
-    let r = prove_within(name, &form, semantics, Z3_SECONDS)?;
+    let r = prove_within(name, &form, semantics, z3_seconds)?;
     if json {
         crate::outln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
     } else {

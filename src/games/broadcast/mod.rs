@@ -84,6 +84,7 @@ impl crate::games::Entry for Entry {
                 c.checkpoint.as_deref(),
                 flags.semantics.unwrap_or_default(),
                 c.faults.as_deref(),
+                flags.z3_seconds.unwrap_or(alln::Z3_SECONDS),
                 c.json,
             );
         }

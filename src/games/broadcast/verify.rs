@@ -36,6 +36,11 @@ pub struct RbFlags {
     /// or of --checkpoint (the threshold view's, read as its rules).
     #[arg(long)]
     pub all_n: bool,
+    /// Reliable broadcast, with --all-n: the most seconds z3 may take on
+    /// one automaton; past it the automaton's properties are unknown
+    /// [default: 120].
+    #[arg(long, requires = "all_n", value_parser = clap::value_parser!(u32).range(1..=86400))]
+    pub z3_seconds: Option<u32>,
 }
 
 /// `--semantics`: clap's error names the flag and the value, this the choices.

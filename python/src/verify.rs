@@ -303,7 +303,7 @@ pub fn _verify_broadcast(
         max_states,
         semantics,
         first_violation,
-        all_n: false,
+        ..RbFlags::default()
     };
     let req = Request {
         protocol: protocol.as_deref(),

@@ -1,5 +1,6 @@
 //! Playing reliable broadcast with networks: a batch of episodes to its
-//! end, every pending honest decision of every episode in one forward pass,
+//! end, every pending honest decision of every episode in one forward pass
+//! (two under `rb.per_value`: every value-0 row, then every value-1 row),
 //! and the adversary's moves one choice level per forward pass; then each
 //! team's pay. The rules and the batch live in `envs::broadcast::play`.
 //!

@@ -255,6 +255,18 @@ pub fn prove(name: &str, form: &ThresholdForm) -> Result<AllN, String> {
     prove_within(name, form, Semantics::Single, Z3_SECONDS)
 }
 
+/// The automata that answer for a form under `semantics`: with rules
+/// symmetric in the values, a correct sender with input 1 (per message,
+/// value 1's broadcast) is input 0's renamed, so one answers for both.
+pub fn senders(semantics: Semantics, symmetric: bool) -> &'static [Sender] {
+    match (semantics, symmetric) {
+        (Semantics::Single, true) => &[Sender::Byzantine, Sender::Correct(0)],
+        (Semantics::Single, false) => &Sender::ALL,
+        (Semantics::PerMessage, true) => &[Sender::NotInput(0)],
+        (Semantics::PerMessage, false) => &Sender::PER_MESSAGE,
+    }
+}
+
 /// [`prove`] under `semantics`, with z3 stopped after `seconds` on each
 /// automaton. Per message the one safety property is correct-sender
 /// safety (two values may both be delivered), in the automata of
@@ -285,14 +297,7 @@ pub fn prove_within(
         }
     }
     let mut automata = vec![];
-    // A correct sender with input 1 is input 0 renamed when the rules are
-    // symmetric in the values: one automaton answers for both.
-    let senders: &[Sender] = match (single, form.symmetric()) {
-        (true, true) => &[Sender::Byzantine, Sender::Correct(0)],
-        (true, false) => &Sender::ALL,
-        (false, true) => &[Sender::NotInput(0)],
-        (false, false) => &Sender::PER_MESSAGE,
-    };
+    let senders = senders(semantics, form.symmetric());
     // Each automaton on a thread of its own (z3 runs beside), answers in
     // the order of `senders`.
     let one = |sender: Sender| -> Result<(Checked, Vec<(String, Outcome)>), String> {
@@ -331,11 +336,7 @@ pub fn prove_within(
                 // TACO panics when z3 stops (its timeout, or a failure):
                 // that automaton's properties are unknown.
                 h.join().unwrap_or_else(|_| {
-                    let props = match sender {
-                        Sender::Byzantine => vec!["agreement"],
-                        Sender::Correct(_) => vec!["correct_sender", "agreement"],
-                        Sender::NotInput(_) => vec!["correct_sender"],
-                    };
+                    let props = ta::properties(sender);
                     let unknown = Outcome::Unknown {
                         sender: sender.name(),
                     };

@@ -129,7 +129,7 @@ struct ForEveryN {
     safe_for_every_n: usize,
     /// Of those: verified by the explicit search at every n up to MAX_N,
     /// cheapest first (messages, program).
-    survivors: Vec<(usize, String)>,
+    survivors: Vec<synth::Found>,
     /// Each verified program dropped, and why.
     dropped: Vec<String>,
     census: Option<Census>,
@@ -215,7 +215,7 @@ fn all_n(
             }
         }
         if live {
-            out.survivors.push((x.rank, x.program.clone()));
+            out.survivors.push(x.clone());
         }
     }
     if a.census {
@@ -253,13 +253,12 @@ fn all_n(
         out.survivors.len(),
         out.programs
     );
-    let by_rank: std::collections::BTreeMap<usize, &synth::Found> =
-        r.verified.iter().map(|x| (x.rank, x)).collect();
-    for (rank, program) in &out.survivors {
+    for x in &out.survivors {
         crate::outln!(
-            "  {:>3} messages, number {:>6}: {program}",
-            by_rank[rank].messages,
-            rank
+            "  {:>3} messages, number {:>6}: {}",
+            x.messages,
+            x.rank,
+            x.program
         );
     }
     if let Some(c) = &out.census {
@@ -283,19 +282,14 @@ fn census(
     semantics: Semantics,
     programs: &[envs::broadcast::grammar::Program],
 ) -> Result<Census, String> {
-    use envs::broadcast::ta::{self, Sender};
+    use envs::broadcast::ta;
     use envs::broadcast::threshold;
     use std::collections::BTreeMap;
-    // The grammar's programs are value-symmetric: one automaton per kind
-    // of sender answers for both values (as `alln::prove_within` builds).
-    let senders: &[Sender] = match semantics {
-        Semantics::Single => &[Sender::Byzantine, Sender::Correct(0)],
-        Semantics::PerMessage => &[Sender::NotInput(0)],
-    };
     let mut by_automata: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for (k, p) in programs.iter().enumerate() {
         if let Some(form) = threshold::of_program(p) {
-            let text: String = senders
+            // The automata `alln::prove_within` builds for this form.
+            let text: String = super::alln::senders(semantics, form.symmetric())
                 .iter()
                 .map(|&s| ta::build("p", &form, s).bymc(&[]))
                 .collect();

@@ -33,6 +33,13 @@ pub fn bench() -> Bench {
 /// rebalancing attack (near its threshold, so few nodes decide and nearly
 /// every node polls every round), batches of 8 episodes, for about `secs`.
 fn node_samples(secs: f64) -> f64 {
+    samples_per_second(secs, |b| b.step(Adversary::Rebalance))
+}
+
+/// Node-samples per second of n = 2,000, f = 100 (5%) with Avalanche's
+/// parameters: batches of 8 episodes, 50 rounds each played by `round`,
+/// for about `secs`.
+fn samples_per_second(secs: f64, mut round: impl FnMut(&mut Batch)) -> f64 {
     let spec = SnowballSpec::new(2000, 100, &SnowballConfig::default()).expect("a valid game");
     let started = Instant::now();
     let mut polls = 0u64;
@@ -40,7 +47,7 @@ fn node_samples(secs: f64) -> f64 {
     while started.elapsed().as_secs_f64() < secs {
         let mut b = Batch::new(spec, 1, first, 8);
         for _ in 0..50 {
-            b.step(Adversary::Rebalance);
+            round(&mut b);
         }
         polls += b.outcomes().iter().map(|o| o.polls).sum::<u64>();
         first += 8;
@@ -52,7 +59,6 @@ fn node_samples(secs: f64) -> f64 {
 /// (`experiments/snowball_learned.toml`: hidden [32, 32], seeded weights),
 /// played greedily as it is evaluated.
 fn learned_node_samples(secs: f64) -> f64 {
-    let spec = SnowballSpec::new(2000, 100, &SnowballConfig::default()).expect("a valid game");
     let learn = LearnConfig {
         hidden: vec![32, 32],
         ..LearnConfig::default()
@@ -61,18 +67,9 @@ fn learned_node_samples(secs: f64) -> f64 {
     let learner = Learner::new(VIEW, 1, &learn, &mut init).expect("a network");
     let actor = learner.actor().expect("a network");
     let mut answerer = Answerer::new(&actor, true);
-    let started = Instant::now();
-    let mut polls = 0u64;
-    let mut first = 0;
-    while started.elapsed().as_secs_f64() < secs {
-        let mut b = Batch::new(spec, 1, first, 8);
-        for _ in 0..50 {
-            b.poll();
-            answerer.answers(&b, &mut init);
-            b.answer(&answerer.actions);
-        }
-        polls += b.outcomes().iter().map(|o| o.polls).sum::<u64>();
-        first += 8;
-    }
-    (polls * spec.k as u64) as f64 / started.elapsed().as_secs_f64()
+    samples_per_second(secs, |b| {
+        b.poll();
+        answerer.answers(b, &mut init);
+        b.answer(&answerer.actions);
+    })
 }

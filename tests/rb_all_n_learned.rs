@@ -26,8 +26,12 @@ const HIDDEN: [usize; 2] = [64, 64];
 /// each kind, values read as they are (a value-symmetric network cannot
 /// break Bracha's ties between the values, so it is not Bracha's rules).
 fn config(view: &str) -> String {
-    let per_value = view == "per_value";
-    let view = if per_value { "thresholds" } else { view };
+    let per_value = view.starts_with("per_value");
+    let view = match view {
+        "per_value_quorums" => "quorums",
+        "per_value" => "thresholds",
+        view => view,
+    };
     format!(
         "game = \"reliable_broadcast\"\n\n[env]\nn = 4\nf = 1\n\n[honest]\nkind = \"learned\"\n\n\
          [honest.learn]\nhidden = [64, 64]\n\n[byzantine]\nkind = \"learned\"\n\n[train]\nepisodes = 4096\nbatch = 512\n\
@@ -54,7 +58,7 @@ fn clone(path: &Path, change: impl Fn(&View, &mut [u32])) -> PathBuf {
     let (mut obs, mut masks, mut actions) = (vec![], vec![], vec![]);
     let mut seen = BTreeSet::new();
     each_view(&spec, |view| {
-        let leveled = play::leveled(&spec, view);
+        let leveled = play::leveled(&spec, reading.view, view);
         if view.sent != view.to_self || !seen.insert(format!("{leveled:?}")) {
             return;
         }
@@ -170,11 +174,20 @@ fn a_threshold_network_is_read_as_rules_and_proved_for_every_n() {
 /// `change` applied to value v's row target (classes of INIT v, ECHO v,
 /// READY v, deliver v: 0 to take it, `NONE` not to), saved at `path`.
 fn clone_per_value(path: &Path, change: impl Fn(&View, u8, &mut [u32])) -> PathBuf {
+    clone_per_value_in(path, ObsView::Thresholds, change)
+}
+
+/// [`clone_per_value`] in the view `obs`.
+fn clone_per_value_in(
+    path: &Path,
+    obs: ObsView,
+    change: impl Fn(&View, u8, &mut [u32]),
+) -> PathBuf {
     let spec = RbSpec::new(4, 1, RbFaults::Byzantine).unwrap();
     let reading = Reading {
         symmetric: false,
         one_value: true,
-        view: ObsView::Thresholds,
+        view: obs,
         supported: true,
         per_value: true,
         sender_broadcasts: false,
@@ -222,7 +235,11 @@ fn clone_per_value(path: &Path, change: impl Fn(&View, u8, &mut [u32])) -> PathB
             }
         }
     });
-    imitate_and_save(path, d, (&obs, &masks, &actions), "per_value")
+    let name = match reading.view {
+        ObsView::Quorums => "per_value_quorums",
+        _ => "per_value",
+    };
+    imitate_and_save(path, d, (&obs, &masks, &actions), name)
 }
 
 /// One value at a time: the rules are read off as the smallest rules over
@@ -262,6 +279,48 @@ fn a_per_value_network_is_read_as_rules_proved_or_refuted() {
     let form = explain::threshold_form(&hasty).unwrap();
     let r = alln::prove("the hasty clone", &form).unwrap();
     assert!(!r.proved("agreement"), "{r:?}");
+}
+
+/// The quorum view (`rb.view = "quorums"`: f + 1 and the quorum, without
+/// the guard of a single copy) gives Bracha's clone the same rules, proved
+/// for every n; it plays at another n (verified at n = 5, f = 1, where its
+/// quorum is 4 of 5). None of its rules reads a single copy.
+#[test]
+fn a_quorum_view_network_is_read_as_the_same_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bracha.safetensors");
+    let path = clone_per_value_in(&path, ObsView::Quorums, |_, _, _| {});
+    let form = explain::threshold_form(&path).unwrap();
+    let rules: Vec<String> = form.rules.iter().map(|r| r.to_string()).collect();
+    let bracha = dir.path().join("bracha_thresholds.safetensors");
+    let bracha = explain::threshold_form(&clone_per_value(&bracha, |_, _, _| {})).unwrap();
+    let theirs: Vec<String> = bracha.rules.iter().map(|r| r.to_string()).collect();
+    assert_eq!(rules, theirs);
+    assert!(rules.iter().all(|r| !r.contains(">= 1:")), "{rules:?}");
+    let r = alln::prove("the clone", &form).unwrap();
+    assert!(r.proved("agreement") && r.proved("correct_sender"), "{r:?}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_selfplay"))
+        .args([
+            "verify",
+            "--game",
+            "reliable_broadcast",
+            "--n",
+            "5",
+            "--f",
+            "1",
+        ])
+        .args(["--json", "--checkpoint"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("\"verified\":true"), "{text}");
 }
 
 #[test]

@@ -34,6 +34,7 @@ use super::game::{
     self, Decision, Instance, Kind, Msg, RbFaults, RbSpec, Source, State, Step, View, SENDER,
 };
 use super::protocols::RbProtocol;
+use super::threshold::Threshold;
 use serde::{Deserialize, Serialize};
 
 /// Honest heads: INIT, ECHO, READY, deliver.
@@ -51,8 +52,9 @@ const HEAD_KINDS: [Kind; 3] = [Kind::Init, Kind::Echo, Kind::Ready];
 /// sender has one), the first INIT (one-hot), each of the four counts, the
 /// messages sent and the delivery (one-hot). A count is a thermometer:
 /// in the raw-count view (`rb.view = "counts"`) count >= k for k = 1..n, so
-/// the size grows with n; in the threshold view (`"thresholds"`) count >=
-/// each of [`thresholds`], the same size at every n.
+/// the size grows with n; in the threshold views (`"thresholds"`,
+/// `"quorums"`) count >= each of [`ObsView::guards`], the same size at
+/// every n.
 pub fn honest_obs_size(spec: &RbSpec, reading: Reading) -> usize {
     if reading.per_value {
         return 2 + 2 * units(spec, reading);
@@ -73,7 +75,7 @@ pub fn honest_rows(reading: Reading) -> usize {
 fn units(spec: &RbSpec, reading: Reading) -> usize {
     match reading.view {
         ObsView::Counts => spec.n,
-        ObsView::Thresholds => LEVELS,
+        view => view.guards().len(),
     }
 }
 
@@ -84,9 +86,15 @@ pub enum ObsView {
     /// Each count as it is, up to n: the network plays at its own n only.
     #[default]
     Counts,
-    /// Each count only as which of [`thresholds`] it reaches: the same
-    /// inputs at every n, so one network plays at any n.
+    /// Each count only as which of 1, f + 1 and ceil((n + f + 1) / 2) it
+    /// reaches ([`ObsView::guards`]): the same inputs at every n, so one
+    /// network plays at any n.
     Thresholds,
+    /// As `Thresholds` without the guard 1: each count only as whether it
+    /// reaches f + 1 and ceil((n + f + 1) / 2). Fewer than f + 1 copies
+    /// may all be Byzantine, so no correct protocol's safety can rest on
+    /// them; the view cannot act on them at all.
+    Quorums,
 }
 
 impl ObsView {
@@ -94,33 +102,66 @@ impl ObsView {
         match self {
             ObsView::Counts => "counts",
             ObsView::Thresholds => "thresholds",
+            ObsView::Quorums => "quorums",
         }
+    }
+
+    /// The guards a count is seen through, in increasing order at every
+    /// n > 3f with f >= 1 (none in the raw-count view): one sender, f + 1
+    /// senders (at least one correct) and a Byzantine quorum
+    /// ceil((n + f + 1) / 2) (more than (n + f) / 2: any two such sets
+    /// share a correct agent). Why these and not more:
+    /// docs/reliable_broadcast.md ("A learned protocol at any n").
+    pub fn guards(self) -> &'static [Threshold] {
+        const THRESHOLDS: [Threshold; 3] = [
+            Threshold::ONE,
+            Threshold::T_PLUS_1,
+            Threshold::MORE_THAN_HALF,
+        ];
+        match self {
+            ObsView::Counts => &[],
+            ObsView::Thresholds => &THRESHOLDS,
+            ObsView::Quorums => &THRESHOLDS[1..],
+        }
+    }
+
+    /// Whether a network of this view plays at any n (its inputs do not
+    /// depend on n).
+    pub fn any_n(self) -> bool {
+        self != ObsView::Counts
     }
 }
 
-/// How many thresholds the threshold view has.
-pub const LEVELS: usize = 3;
-
-/// The threshold view's guards, in increasing order at every n > 3f with
-/// f >= 1: one sender, f + 1 senders (at least one correct) and a
-/// Byzantine quorum ceil((n + f + 1) / 2) (more than (n + f) / 2: any two
-/// such sets share a correct agent). Why these three and not more:
-/// docs/reliable_broadcast.md ("A learned protocol at any n").
-pub fn thresholds(spec: &RbSpec) -> [usize; LEVELS] {
-    [1, spec.f + 1, (spec.n + spec.f + 1).div_ceil(2)]
+/// The least counts reaching each of `obs`'s guards at `spec`'s n and f.
+pub fn thresholds(spec: &RbSpec, obs: ObsView) -> Vec<usize> {
+    obs.guards()
+        .iter()
+        .map(|g| {
+            (0..=spec.n)
+                .find(|&c| g.reached(c, spec.n, spec.f))
+                .unwrap_or(spec.n + 1)
+        })
+        .collect()
 }
 
-/// How many of [`thresholds`] `count` reaches: 0 to [`LEVELS`].
-pub fn level(spec: &RbSpec, count: usize) -> u8 {
-    thresholds(spec).iter().filter(|&&t| count >= t).count() as u8
+/// How many of `obs`'s guards `count` reaches: its level, 0 to the number
+/// of guards.
+pub fn level(spec: &RbSpec, obs: ObsView, count: usize) -> u8 {
+    obs.guards()
+        .iter()
+        .filter(|g| g.reached(count, spec.n, spec.f))
+        .count() as u8
 }
 
-/// `view` as the threshold view sees it: each count replaced by its
-/// [`level`]; nothing else changes.
-pub fn leveled(spec: &RbSpec, view: &View) -> View {
+/// `view` as a threshold view `obs` sees it: each count replaced by its
+/// [`level`]; nothing else changes. The raw-count view sees it as it is.
+pub fn leveled(spec: &RbSpec, obs: ObsView, view: &View) -> View {
+    if obs == ObsView::Counts {
+        return *view;
+    }
     let mut v = *view;
     for c in v.count.iter_mut() {
-        *c = level(spec, *c as usize);
+        *c = level(spec, obs, *c as usize);
     }
     v
 }
@@ -281,10 +322,7 @@ pub fn honest_input(
 ) -> bool {
     // The threshold view orients and compares levels, not counts: its
     // decision is a function of what it sees.
-    let view = &match reading.view {
-        ObsView::Counts => *view,
-        ObsView::Thresholds => leveled(spec, view),
-    };
+    let view = &leveled(spec, reading.view, view);
     let (seen, turned) = orient(view, reading.symmetric);
     encode(&seen, units(spec, reading), obs);
     let mut m = honest_masks(&seen);
@@ -352,10 +390,7 @@ pub fn honest_inputs(
 
 /// The counts as the reading compares them: levels in the threshold view.
 fn seen(spec: &RbSpec, view: &View, reading: Reading) -> View {
-    match reading.view {
-        ObsView::Counts => *view,
-        ObsView::Thresholds => leveled(spec, view),
-    }
+    leveled(spec, reading.view, view)
 }
 
 /// The masks of value `v`'s row under `rb.per_value`: class 0 (do it for
@@ -997,11 +1032,24 @@ mod tests {
             f: 2,
             ..small
         };
-        assert_eq!(thresholds(&small), [1, 2, 3]);
-        assert_eq!(thresholds(&big), [1, 3, 5]);
-        let levels = |s: &RbSpec| (0..=s.n).map(|c| level(s, c)).collect::<Vec<_>>();
-        assert_eq!(levels(&small), [0, 1, 2, 3, 3]);
-        assert_eq!(levels(&big), [0, 1, 1, 2, 2, 3, 3, 3]);
+        let t = ObsView::Thresholds;
+        assert_eq!(thresholds(&small, t), [1, 2, 3]);
+        assert_eq!(thresholds(&big, t), [1, 3, 5]);
+        let levels = |s: &RbSpec, o: ObsView| (0..=s.n).map(|c| level(s, o, c)).collect::<Vec<_>>();
+        assert_eq!(levels(&small, t), [0, 1, 2, 3, 3]);
+        assert_eq!(levels(&big, t), [0, 1, 1, 2, 2, 3, 3, 3]);
+        // The quorum view: the same without the guard 1.
+        let q = ObsView::Quorums;
+        assert_eq!(thresholds(&small, q), [2, 3]);
+        assert_eq!(thresholds(&big, q), [3, 5]);
+        assert_eq!(levels(&small, q), [0, 0, 1, 2, 2]);
+        assert_eq!(levels(&big, q), [0, 0, 0, 1, 1, 2, 2, 2]);
+        let six = RbSpec {
+            n: 6,
+            f: 1,
+            ..small
+        };
+        assert_eq!(thresholds(&six, t), [1, 2, 4]);
         let reading = Reading {
             view: ObsView::Thresholds,
             ..Reading::symmetric()
@@ -1097,7 +1145,7 @@ mod tests {
             ..Reading::default()
         };
         let (r, d) = (honest_rows(reading), honest_obs_size(&spec, reading));
-        assert_eq!((r, d), (2, 2 + 2 * LEVELS));
+        assert_eq!((r, d), (2, 2 + 2 * 3));
         let inputs = |view: &View| {
             let (mut o, mut m) = (vec![0.0; r * d], vec![0u8; r * HONEST_HEADS]);
             honest_inputs(&spec, view, reading, &mut o, &mut m);

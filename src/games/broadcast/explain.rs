@@ -48,7 +48,7 @@ pub fn explain(path: &Path, at: (Option<usize>, Option<usize>)) -> Result<String
     let exp =
         crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
     let job = RbJob::new(exp).map_err(|e| format!("{shown}: its config: {e}"))?;
-    let thresholds = job.rb.view == ObsView::Thresholds;
+    let thresholds = job.rb.view.any_n();
     let (n, f) = (at.0.unwrap_or(job.spec.n), at.1.unwrap_or(job.spec.f));
     let spec = if (n, f) == (job.spec.n, job.spec.f) {
         job.spec
@@ -56,7 +56,7 @@ pub fn explain(path: &Path, at: (Option<usize>, Option<usize>)) -> Result<String
         return Err(format!(
             "--n {n} --f {f}: {shown} was trained at n = {}, f = {} on raw counts \
              (rb.view = \"counts\") and plays only there; a checkpoint trained with \
-             rb.view = \"thresholds\" plays at any n",
+             rb.view = \"thresholds\" or \"quorums\" plays at any n",
             job.spec.n, job.spec.f
         ));
     } else {
@@ -304,18 +304,18 @@ fn rule(
 enum Guard {
     Input(bool),
     Init(bool),
-    /// (kind, own value, which threshold of `play::thresholds`).
-    AtLeast(Kind, bool, usize),
+    /// (kind, own value, one of the view's guards: `ObsView::guards`).
+    AtLeast(Kind, bool, Threshold),
 }
 
 impl Guard {
-    fn all() -> Vec<Guard> {
+    fn all(obs: ObsView) -> Vec<Guard> {
         let mut out = vec![];
         for own in [true, false] {
             out.push(Guard::Input(own));
             out.push(Guard::Init(own));
             for kind in [Kind::Echo, Kind::Ready] {
-                for t in 0..play::LEVELS {
+                for &t in obs.guards() {
                     out.push(Guard::AtLeast(kind, own, t));
                 }
             }
@@ -330,7 +330,7 @@ impl Guard {
             Guard::Input(own) => view.input == Some(value(own)),
             Guard::Init(own) => view.init == Some(value(own)),
             Guard::AtLeast(kind, own, t) => {
-                view.count(Msg::new(kind, value(own))) >= play::thresholds(spec)[t]
+                t.reached(view.count(Msg::new(kind, value(own))), spec.n, spec.f)
             }
         }
     }
@@ -338,15 +338,10 @@ impl Guard {
     /// The guard as an atom of a threshold form, at value `v`.
     fn atom(self, v: u8) -> Atom {
         let value = |own: bool| if own { v } else { 1 - v };
-        const LEVELS: [Threshold; play::LEVELS] = [
-            Threshold::ONE,
-            Threshold::T_PLUS_1,
-            Threshold::MORE_THAN_HALF,
-        ];
         match self {
             Guard::Input(own) => Atom::Input(value(own)),
             Guard::Init(own) => Atom::Init(value(own)),
-            Guard::AtLeast(kind, own, t) => Atom::AtLeast(Msg::new(kind, value(own)), LEVELS[t]),
+            Guard::AtLeast(kind, own, t) => Atom::AtLeast(Msg::new(kind, value(own)), t),
         }
     }
 
@@ -367,10 +362,19 @@ impl Guard {
                     Kind::Echo => "ECHO",
                     Kind::Ready => "READY",
                 };
-                let t = ["1", "f+1", "ceil((n+f+1)/2)"][t];
-                format!("{kind} {} >= {t}", value(own))
+                format!("{kind} {} >= {}", value(own), short(t))
             }
         }
+    }
+}
+
+/// A guard of the threshold views as `explain` writes it ("f+1").
+fn short(t: Threshold) -> String {
+    match t {
+        Threshold::ONE => "1".into(),
+        Threshold::T_PLUS_1 => "f+1".into(),
+        Threshold::MORE_THAN_HALF => "ceil((n+f+1)/2)".into(),
+        t => t.to_string(),
     }
 }
 
@@ -431,8 +435,8 @@ impl Formula {
 /// Every rule of one, two or three guards, simplest first: one guard; two
 /// joined by "or", by "and"; then "a or (b and c)" and "a and (b or c)"
 /// (the last as "(a and b) or (a and c)").
-fn formulas() -> Vec<Formula> {
-    let g = Guard::all();
+fn formulas(obs: ObsView) -> Vec<Formula> {
+    let g = Guard::all(obs);
     let one = |a: Guard| vec![a];
     let mut out: Vec<Formula> = g.iter().map(|&a| Formula { any: vec![one(a)] }).collect();
     let pairs: Vec<(Guard, Guard)> = (0..g.len())
@@ -565,7 +569,8 @@ fn fit(
         return Fit::Rule(all[k].clone());
     }
     if reading.per_value {
-        if let Some(f) = local_rule(spec, &unshadowed(spec, reading, asked, family), true) {
+        let open = unshadowed(spec, reading, asked, family);
+        if let Some(f) = local_rule(spec, reading.view, &open, true) {
             return Fit::Rule(f);
         }
     }
@@ -609,14 +614,14 @@ fn unshadowed<'a>(
 }
 
 /// What a value-local rule reads of `view` for value `v`: whether the
-/// input is v, whether the INIT read is v, and the levels (0 to 3 of
-/// `play::thresholds`) of ECHO v and READY v.
-fn local_key(spec: &RbSpec, view: &View, v: u8) -> [u8; 4] {
+/// input is v, whether the INIT read is v, and the levels (how many of
+/// the view's guards, `ObsView::guards`, they reach) of ECHO v and READY v.
+fn local_key(spec: &RbSpec, obs: ObsView, view: &View, v: u8) -> [u8; 4] {
     [
         (view.input == Some(v)) as u8,
         (view.init == Some(v)) as u8,
-        play::level(spec, view.count(Msg::echo(v))),
-        play::level(spec, view.count(Msg::ready(v))),
+        play::level(spec, obs, view.count(Msg::echo(v))),
+        play::level(spec, obs, view.count(Msg::ready(v))),
     ]
 }
 
@@ -634,10 +639,17 @@ fn local_key(spec: &RbSpec, view: &View, v: u8) -> [u8; 4] {
 /// action fires (it may hold where the action is not taken), with no
 /// check: what a threshold automaton over-approximating the protocol needs
 /// (`threshold_form`).
-fn local_rule(spec: &RbSpec, open: &[(&View, u8, bool)], exact: bool) -> Option<Formula> {
+fn local_rule(
+    spec: &RbSpec,
+    obs: ObsView,
+    open: &[(&View, u8, bool)],
+    exact: bool,
+) -> Option<Formula> {
     let mut answers: std::collections::BTreeMap<[u8; 4], bool> = Default::default();
     for &(view, v, fires) in open {
-        let answer = answers.entry(local_key(spec, view, v)).or_insert(fires);
+        let answer = answers
+            .entry(local_key(spec, obs, view, v))
+            .or_insert(fires);
         if *answer != fires && exact {
             return None;
         }
@@ -666,7 +678,7 @@ fn local_rule(spec: &RbSpec, open: &[(&View, u8, bool)], exact: bool) -> Option<
             }
             for (kind, level) in [(Kind::Echo, k[2]), (Kind::Ready, k[3])] {
                 if level > 0 {
-                    all.push(Guard::AtLeast(kind, true, level as usize - 1));
+                    all.push(Guard::AtLeast(kind, true, obs.guards()[level as usize - 1]));
                 }
             }
             all
@@ -682,13 +694,22 @@ fn local_rule(spec: &RbSpec, open: &[(&View, u8, bool)], exact: bool) -> Option<
 /// nearest rule and a view where they differ. Ends with whether every
 /// rule reads a message as support for the value it carries.
 fn threshold_rules(spec: &RbSpec, reading: Reading, asked: &[(View, Decision)]) -> String {
-    let t = play::thresholds(spec);
+    let obs = reading.view;
+    let at: Vec<String> = obs
+        .guards()
+        .iter()
+        .zip(play::thresholds(spec, obs))
+        .filter(|(g, _)| **g != Threshold::ONE)
+        .map(|(g, t)| format!("{} = {t}", short(*g)))
+        .collect();
     let mut out = format!(
         "rules, for either value v (w is the other; counts are distinct senders, itself \
-         included; at n = {}, f = {}: f+1 = {}, ceil((n+f+1)/2) = {}):\n",
-        spec.n, spec.f, t[1], t[2]
+         included; at n = {}, f = {}: {}):\n",
+        spec.n,
+        spec.f,
+        at.join(", ")
     );
-    let all = formulas();
+    let all = formulas(obs);
     let mut own_only = true;
     for family in FAMILIES {
         match fit(spec, reading, asked, family, &all) {
@@ -729,9 +750,10 @@ fn threshold_rules(spec: &RbSpec, reading: Reading, asked: &[(View, Decision)]) 
 /// the network and the rules send): the first where the two change the
 /// view differently refuses the checkpoint, naming it. Where they agree on
 /// every such view they agree at every n > 3f, f >= 1: the network reads
-/// each count only as which of 1, f + 1 and ceil((n + f + 1) / 2) it
-/// reaches, the rules compare with the same three thresholds, and at the
-/// training size every pattern of those levels is some view's.
+/// each count only as which of its view's guards (1, f + 1 and
+/// ceil((n + f + 1) / 2); the quorum view without 1) it reaches, the rules
+/// compare with the same thresholds, and at the training size every
+/// pattern of those levels is some view's.
 pub fn threshold_form(path: &Path) -> Result<ThresholdForm, String> {
     let shown = path.display();
     let c = crate::config::load_checkpoint(path)?;
@@ -744,19 +766,21 @@ pub fn threshold_form(path: &Path) -> Result<ThresholdForm, String> {
     let exp =
         crate::config::parse(&c.meta.config, &shown.to_string()).map_err(|e| e.to_string())?;
     let job = RbJob::new(exp).map_err(|e| format!("{shown}: its config: {e}"))?;
-    if job.rb.view != ObsView::Thresholds {
+    if !job.rb.view.any_n() {
         return Err(format!(
             "{shown}: trained on raw counts (rb.view = \"counts\"): it plays at n = {} only, \
-             so it has no form at every n (a checkpoint of rb.view = \"thresholds\" has)",
+             so it has no form at every n (a checkpoint of rb.view = \"thresholds\" or \
+             \"quorums\" has)",
             job.spec.n
         ));
     }
     let (spec, reading) = (job.spec, job.reading());
-    // The argument below needs the three levels distinct at the training
-    // size (so every pattern of them is some view's there) and the views
-    // of the single semantics (the automata's).
-    let t = play::thresholds(&spec);
-    if !(t[0] < t[1] && t[1] < t[2]) || spec.semantics != Semantics::Single {
+    // The argument below needs the levels distinct at the training size
+    // (so every pattern of them is some view's there) and the views of
+    // the single semantics (the automata's).
+    let t = play::thresholds(&spec, reading.view);
+    let distinct = t[0] >= 1 && t.windows(2).all(|w| w[0] < w[1]);
+    if !distinct || spec.semantics != Semantics::Single {
         return Err(format!(
             "{shown}: trained at n = {}, f = {} ({} semantics): --all-n reads a checkpoint \
              trained with f >= 1 under the single semantics, where the thresholds 1, f + 1 \
@@ -774,7 +798,7 @@ pub fn threshold_form(path: &Path) -> Result<ThresholdForm, String> {
     // reached many).
     let _ = envs::broadcast::verify(&spec, &greedy, &Limits::default());
     let asked = greedy.asked();
-    let all = formulas();
+    let all = formulas(reading.view);
     let mut rules = vec![];
     for family in FAMILIES {
         match fit(&spec, reading, &asked, family, &all) {
@@ -805,7 +829,7 @@ pub fn threshold_form(path: &Path) -> Result<ThresholdForm, String> {
         }
     });
     if let Some((view, net, rules)) = differs {
-        let alike = reading.symmetric && play::alike(&play::leveled(&spec, &view));
+        let alike = reading.symmetric && play::alike(&play::leveled(&spec, reading.view, &view));
         return Err(format!(
             "{shown}: not a threshold automaton: its rules and the network differ on {} \
              (at n = {}, f = {}{}): the network {}, the rules {}",
@@ -852,7 +876,8 @@ fn per_value_form(
     });
     let mut rules = vec![];
     for family in FAMILIES {
-        if let Some(f) = local_rule(spec, &unshadowed(spec, reading, &asked, family), false) {
+        let open = unshadowed(spec, reading, &asked, family);
+        if let Some(f) = local_rule(spec, reading.view, &open, false) {
             rules.extend((0..2).flat_map(|v| f.rules(family, v)));
         }
     }
@@ -1021,7 +1046,8 @@ mod tests {
                 || w.count[0] >= 3
                 || (w.count[2] >= 1 && w.count[0] >= 1)
         };
-        let rule = local_rule(&spec, &points(&f), true).expect("monotone and local");
+        let rule =
+            local_rule(&spec, ObsView::Thresholds, &points(&f), true).expect("monotone and local");
         assert_eq!(
             rule.name(),
             "(ECHO v >= 1 and READY v >= 1) or ECHO v >= ceil((n+f+1)/2) or (INIT v read and ECHO v >= f+1)"
@@ -1030,13 +1056,19 @@ mod tests {
             assert_eq!(rule.holds(&spec, w, *v), f(w));
         }
         let not_monotone = |w: &View| w.count[2] == 2;
-        assert!(local_rule(&spec, &points(&not_monotone), true).is_none());
+        assert!(local_rule(&spec, ObsView::Thresholds, &points(&not_monotone), true).is_none());
         let reads_the_other_value = |w: &View| w.init == Some(1) && w.count[0] >= 1;
-        assert!(local_rule(&spec, &points(&reads_the_other_value), true).is_none());
+        assert!(local_rule(
+            &spec,
+            ObsView::Thresholds,
+            &points(&reads_the_other_value),
+            true
+        )
+        .is_none());
         // Not exact: the smallest rule over v's guards holding wherever it
         // fires (READY v >= f + 1; ECHO v >= 1 wherever INIT w and ECHO v).
         let cover = |f: &dyn Fn(&View) -> bool| {
-            local_rule(&spec, &points(f), false)
+            local_rule(&spec, ObsView::Thresholds, &points(f), false)
                 .expect("always a cover")
                 .name()
         };

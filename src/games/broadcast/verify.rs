@@ -6,7 +6,6 @@ use crate::games::broadcast::game::RbJob;
 use crate::games::broadcast::score::Greedy;
 use crate::games::Entry as _;
 use clap::Args;
-use envs::broadcast::play::ObsView;
 use envs::broadcast::search::{self, Limits};
 use envs::broadcast::{protocols, RbFaults, RbSpec, Semantics};
 use std::path::Path;
@@ -137,14 +136,14 @@ fn learned(path: &Path, req: &Request) -> Result<(RbSpec, Greedy, u64), String> 
     let trained = |flag: &str, given: String, was: String, why: &str| {
         format!("--{flag} {given}: {shown} was trained with {flag} = {was}; {why}")
     };
-    let any_n = job.rb.view == ObsView::Thresholds;
+    let any_n = job.rb.view.any_n();
     let (n, f) = (
         req.n.unwrap_or(trained_spec.n),
         req.f.unwrap_or(trained_spec.f),
     );
     if !any_n {
         let why = "it reads raw counts up to its own n (rb.view = \"counts\"), so it plays \
-                   only in its training game; a checkpoint trained with rb.view = \"thresholds\" \
+                   only in its training game; a checkpoint trained with rb.view = \"thresholds\" or \"quorums\" \
                    plays at any n";
         if n != trained_spec.n {
             return Err(trained("n", n.to_string(), trained_spec.n.to_string(), why));

@@ -145,6 +145,16 @@ pub struct ThresholdForm {
     pub once: Vec<Kind>,
 }
 
+/// A threshold form plays as the protocol its rules decide.
+impl RbProtocol for ThresholdForm {
+    fn name(&self) -> String {
+        "threshold_form".into()
+    }
+    fn act(&self, spec: &RbSpec, view: &View) -> Decision {
+        self.decide(spec, view)
+    }
+}
+
 impl Atom {
     pub fn holds(self, spec: &RbSpec, view: &View) -> bool {
         match self {

@@ -236,7 +236,7 @@ impl<'a> Invisible<'a> {
         let mut more = *me;
         more.count[i] += 1;
         let v = now != game::wanted(spec, self.p, &more, a, input)
-            || successors(spec, me, now)
+            || successors(spec, me, now, m)
                 .iter()
                 .any(|next| self.visible_from(spec, next, sender, input, m, bound));
         self.visible.insert(key, v);
@@ -246,8 +246,12 @@ impl<'a> Invisible<'a> {
 
 /// The records one step from `me` (whose protocol asks for `now`): the
 /// next step of its reaction if it acts, else each read it may still
-/// make (an INIT it would read, one more of a count below `n`).
-fn successors(spec: &RbSpec, me: &Local, now: Reaction) -> Vec<Local> {
+/// make (an INIT it would read, one more of a count below `n`) other than
+/// a copy of `m` from someone else: that read ends the window the
+/// verdict on `m` is about (see the module's note), so the records past
+/// it are not asked about. Its own copy of `m`, sent to itself, is part of
+/// its reaction and is followed.
+fn successors(spec: &RbSpec, me: &Local, now: Reaction, m: Msg) -> Vec<Local> {
     if now != Reaction::default() {
         let mut next = *me;
         next.delivered |= now.delivered;
@@ -259,12 +263,12 @@ fn successors(spec: &RbSpec, me: &Local, now: Reaction) -> Vec<Local> {
         return vec![next];
     }
     Msg::all()
-        .filter(|&m| spec.messages() & m.bit() != 0)
-        .filter_map(|m| {
+        .filter(|&r| spec.messages() & r.bit() != 0 && r != m)
+        .filter_map(|r| {
             let mut next = *me;
-            let fresh = match m.kind {
-                Kind::Init => next.read(spec.semantics, m),
-                _ => (me.count[m.index() - 2] as usize) < spec.n && next.read(spec.semantics, m),
+            let fresh = match r.kind {
+                Kind::Init => next.read(spec.semantics, r),
+                _ => (me.count[r.index() - 2] as usize) < spec.n && next.read(spec.semantics, r),
             };
             fresh.then_some(next)
         })

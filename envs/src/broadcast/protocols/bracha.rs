@@ -75,3 +75,67 @@ pub fn form(amplify: bool) -> ThresholdForm {
         once: vec![Kind::Echo, Kind::Ready],
     }
 }
+
+/// A rule the learned protocols add to Bracha's: what each costs the
+/// search is measured by `envs/examples/rb_variants.rs`, and the search's
+/// reductions are tested on protocols that have them
+/// (`envs/tests/rb_reductions.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extra {
+    /// ECHO v on f + 1 ECHO v.
+    EchoOnEcho,
+    /// ECHO v on f + 1 READY v.
+    EchoOnReady,
+    /// READY v on the INIT v read (hasty: totality falls).
+    ReadyOnInit,
+    /// Deliver on ceil((n + f + 1) / 2) READY v, not 2f + 1.
+    DeliverOnQuorum,
+}
+
+impl Extra {
+    pub const ALL: [Extra; 4] = [
+        Extra::EchoOnEcho,
+        Extra::EchoOnReady,
+        Extra::ReadyOnInit,
+        Extra::DeliverOnQuorum,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Extra::EchoOnEcho => "echo_on_echo",
+            Extra::EchoOnReady => "echo_on_ready",
+            Extra::ReadyOnInit => "ready_on_init",
+            Extra::DeliverOnQuorum => "deliver_on_quorum",
+        }
+    }
+}
+
+/// Bracha's rules ([`form`] with the amplification) with `extra` added.
+pub fn with(extra: &[Extra]) -> ThresholdForm {
+    let mut form = form(true);
+    let has = |e: Extra| extra.contains(&e);
+    let at = |m, t| Atom::AtLeast(m, t);
+    let send = |m| Act::Send(m, Dest::All);
+    if has(Extra::DeliverOnQuorum) {
+        for r in form.rules.iter_mut() {
+            if let (Act::Deliver(v), [Atom::AtLeast(..)]) = (r.then, r.when.as_slice()) {
+                r.when = vec![at(Msg::ready(v), Threshold::MORE_THAN_HALF)];
+            }
+        }
+    }
+    for v in 0..2 {
+        if has(Extra::EchoOnEcho) {
+            let when = [at(Msg::echo(v), Threshold::T_PLUS_1)];
+            form.rules.push(Rule::new(&when, send(Msg::echo(v))));
+        }
+        if has(Extra::EchoOnReady) {
+            let when = [at(Msg::ready(v), Threshold::T_PLUS_1)];
+            form.rules.push(Rule::new(&when, send(Msg::echo(v))));
+        }
+        if has(Extra::ReadyOnInit) {
+            form.rules
+                .push(Rule::new(&[Atom::Init(v)], send(Msg::ready(v))));
+        }
+    }
+    form
+}

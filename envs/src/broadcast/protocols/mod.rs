@@ -8,7 +8,7 @@
 //! says; counts include the agent's own message (see `game`), and a
 //! protocol that sends "to the neighbours only" counts the others only.
 
-mod bracha;
+pub mod bracha;
 mod crash;
 mod echo;
 mod imbs_raynal;

@@ -7,10 +7,13 @@
 //! *invisible* when no view `i` may be asked about before it reads
 //! another copy of `m` from someone else changes its decision by one more
 //! copy of `m`: for every record `R''` reachable from `R` (by reads of
-//! anything and `i`'s own reactions, every step of them) whose count of
-//! `m` is at most `c + s` (`s` is 1 while `i` may still send `m` to
-//! itself, else 0), `game::wanted` on `R''` and on `R''` with one more
-//! `m` agree.
+//! anything but another copy of `m`, and `i`'s own reactions, every step
+//! of them, its own copy of `m` included) whose count of `m` is at most
+//! `c + s` (`s` is 1 while `i` may still send `m` to itself, else 0),
+//! `game::wanted` on `R''` and on `R''` with one more `m` agree. (Up to
+//! commit 62d6a23 the records past another copy of `m` were asked about
+//! too, up to that bound: no run below needs them, and an agent moved by
+//! the (f + 1)-th copy made every copy below it visible.)
 //!
 //! Then reading it at once changes no run's decisions: take any run, and
 //! in it the first read by `i` of a copy of `m` not its own after the

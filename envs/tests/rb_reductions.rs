@@ -112,10 +112,36 @@ fn every_protocol_at(n: usize, f: usize, faults: RbFaults, semantics: Semantics)
     for (p, _) in protocols::REGISTRY {
         check_sleep(&spec, p, &[15, 31, 47, 79], false);
     }
-    // Bracha's variants against the reductions before issue 27's only
-    // (each of the three alone is as for every protocol above, at n = 3).
+}
+
+/// Bracha with the rules learned protocols add ([`variants`]) against the
+/// reductions before issue 27's (each of the three alone meets every
+/// combination at n = 3 above), at n = 4 with one and two faulty agents.
+fn variants_at(f: usize, faults: RbFaults, semantics: Semantics) {
+    let spec = RbSpec::new(4, f, faults).unwrap().with_semantics(semantics);
     for p in variants() {
         check_sleep(&spec, &p, &[15], false);
+    }
+}
+
+#[test]
+fn bracha_variants_keep_every_answer_at_4_1_byzantine() {
+    variants_at(1, RbFaults::Byzantine, Semantics::Single);
+}
+
+#[test]
+fn bracha_variants_keep_every_answer_at_4_1_other_faults_and_semantics() {
+    variants_at(1, RbFaults::Byzantine, Semantics::PerMessage);
+    variants_at(1, RbFaults::Crash, Semantics::Single);
+    variants_at(1, RbFaults::Crash, Semantics::PerMessage);
+}
+
+#[test]
+fn bracha_variants_keep_every_answer_at_4_2() {
+    for faults in [RbFaults::Byzantine, RbFaults::Crash] {
+        for semantics in [Semantics::Single, Semantics::PerMessage] {
+            variants_at(2, faults, semantics);
+        }
     }
 }
 

@@ -121,6 +121,23 @@ fn save(path: &Path, learner: &Learner, d: usize, view: &str) -> PathBuf {
     path.to_path_buf()
 }
 
+/// `selfplay verify --game reliable_broadcast --checkpoint PATH ARGS`,
+/// which must succeed: what it prints.
+fn verify_checkpoint(path: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_selfplay"))
+        .args(["verify", "--game", "reliable_broadcast", "--checkpoint"])
+        .arg(path)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn a_threshold_network_is_read_as_rules_and_proved_for_every_n() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,23 +163,7 @@ fn a_threshold_network_is_read_as_rules_and_proved_for_every_n() {
     assert!(r.proved("agreement") && r.proved("correct_sender"), "{r:?}");
 
     // Through the command line, as a user asks it.
-    let out = Command::new(env!("CARGO_BIN_EXE_selfplay"))
-        .args([
-            "verify",
-            "--game",
-            "reliable_broadcast",
-            "--all-n",
-            "--checkpoint",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = verify_checkpoint(&path, &["--all-n"]);
     assert!(
         text.contains("agreement") && text.contains("proved"),
         "{text}"
@@ -300,26 +301,7 @@ fn a_quorum_view_network_is_read_as_the_same_rules() {
     let r = alln::prove("the clone", &form).unwrap();
     assert!(r.proved("agreement") && r.proved("correct_sender"), "{r:?}");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_selfplay"))
-        .args([
-            "verify",
-            "--game",
-            "reliable_broadcast",
-            "--n",
-            "5",
-            "--f",
-            "1",
-        ])
-        .args(["--json", "--checkpoint"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = verify_checkpoint(&path, &["--n", "5", "--f", "1", "--json"]);
     assert!(text.contains("\"verified\":true"), "{text}");
 }
 

@@ -206,7 +206,9 @@ fn the_command_line_proves_exports_and_names_the_missing_solver() {
         "bracha",
         "--all-n",
     ];
-    let out = Command::new(bin).args(args).output().unwrap();
+    // `selfplay verify ... --protocol bracha --all-n` with `extra` flags.
+    let all_n = |extra: &[&str]| Command::new(bin).args(args).args(extra).output().unwrap();
+    let out = all_n(&[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -219,7 +221,7 @@ fn the_command_line_proves_exports_and_names_the_missing_solver() {
         ),
         "{text}"
     );
-    let json = Command::new(bin).args(args).arg("--json").output().unwrap();
+    let json = all_n(&["--json"]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["properties"][0][1]["outcome"], "proved", "{v}");
 
@@ -238,20 +240,12 @@ fn the_command_line_proves_exports_and_names_the_missing_solver() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not threshold-guarded"));
 
-    let sized = Command::new(bin)
-        .args(args)
-        .args(["--n", "4", "--f", "1"])
-        .output()
-        .unwrap();
+    let sized = all_n(&["--n", "4", "--f", "1"]);
     assert!(!sized.status.success());
     assert!(String::from_utf8_lossy(&sized.stderr).contains("drop --n and --f"));
 
     // Per message: correct-sender safety only, in sender_not_0's automaton.
-    let per_message = Command::new(bin)
-        .args(args)
-        .args(["--semantics", "per_message"])
-        .output()
-        .unwrap();
+    let per_message = all_n(&["--semantics", "per_message"]);
     let text = String::from_utf8_lossy(&per_message.stdout);
     assert!(per_message.status.success(), "{text}");
     assert!(text.contains("sender_not_0 ("), "{text}");
@@ -265,25 +259,13 @@ fn the_command_line_proves_exports_and_names_the_missing_solver() {
     );
 
     // z3's time per automaton: a flag of --all-n, at least 1 s.
-    let given = Command::new(bin)
-        .args(args)
-        .args(["--z3-seconds", "60"])
-        .output()
-        .unwrap();
+    let given = all_n(&["--z3-seconds", "60"]);
     assert!(given.status.success());
-    let zero = Command::new(bin)
-        .args(args)
-        .args(["--z3-seconds", "0"])
-        .output()
-        .unwrap();
+    let zero = all_n(&["--z3-seconds", "0"]);
     assert!(!zero.status.success());
     assert!(String::from_utf8_lossy(&zero.stderr).contains("--z3-seconds"));
 
-    let crash = Command::new(bin)
-        .args(args)
-        .args(["--faults", "crash"])
-        .output()
-        .unwrap();
+    let crash = all_n(&["--faults", "crash"]);
     assert!(!crash.status.success());
     let err = String::from_utf8_lossy(&crash.stderr);
     assert!(

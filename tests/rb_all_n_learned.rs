@@ -8,8 +8,11 @@
 //! its delivery quorum read as ceil((n + f + 1) / 2) (equal to 2f + 1 at
 //! n = 4, the only quorum of the view), which is safe at every n.
 
+mod common;
+
 use agents::checkpoint::{self, Meta};
 use agents::{LearnConfig, Learner};
+use common::verify_rb_checkpoint;
 use envs::broadcast::game::{Kind, Msg, View};
 use envs::broadcast::play::{self, ObsView, Reading};
 use envs::broadcast::protocols::scripted;
@@ -18,7 +21,6 @@ use envs::broadcast::{RbFaults, RbProtocol, RbSpec};
 use selfplay::games::broadcast::{alln, explain};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const HIDDEN: [usize; 2] = [64, 64];
 
@@ -121,23 +123,6 @@ fn save(path: &Path, learner: &Learner, d: usize, view: &str) -> PathBuf {
     path.to_path_buf()
 }
 
-/// `selfplay verify --game reliable_broadcast --checkpoint PATH ARGS`,
-/// which must succeed: what it prints.
-fn verify_checkpoint(path: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_selfplay"))
-        .args(["verify", "--game", "reliable_broadcast", "--checkpoint"])
-        .arg(path)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn a_threshold_network_is_read_as_rules_and_proved_for_every_n() {
     let dir = tempfile::tempdir().unwrap();
@@ -163,7 +148,7 @@ fn a_threshold_network_is_read_as_rules_and_proved_for_every_n() {
     assert!(r.proved("agreement") && r.proved("correct_sender"), "{r:?}");
 
     // Through the command line, as a user asks it.
-    let text = verify_checkpoint(&path, &["--all-n"]);
+    let text = verify_rb_checkpoint(&path, &["--all-n"]);
     assert!(
         text.contains("agreement") && text.contains("proved"),
         "{text}"
@@ -301,7 +286,7 @@ fn a_quorum_view_network_is_read_as_the_same_rules() {
     let r = alln::prove("the clone", &form).unwrap();
     assert!(r.proved("agreement") && r.proved("correct_sender"), "{r:?}");
 
-    let text = verify_checkpoint(&path, &["--n", "5", "--f", "1", "--json"]);
+    let text = verify_rb_checkpoint(&path, &["--n", "5", "--f", "1", "--json"]);
     assert!(text.contains("\"verified\":true"), "{text}");
 }
 

@@ -2,7 +2,7 @@
 //! honest network verified as the learning rows verify it.
 
 mod common;
-use common::selfplay;
+use common::{selfplay, verify_rb_checkpoint as verify};
 use std::path::Path;
 
 /// The last `metrics.csv` row's `optimal_attack_rate`.
@@ -16,22 +16,6 @@ fn last_rate(metrics: &Path) -> f64 {
         .unwrap();
     let last: Vec<&str> = lines.last().unwrap().split(',').collect();
     last[col].parse().unwrap()
-}
-
-/// Verifies `ckpt` with `args`; the command's output, which must succeed.
-fn verify(ckpt: &Path, args: &[&str]) -> String {
-    let out = selfplay()
-        .args(["verify", "--game", "reliable_broadcast", "--checkpoint"])
-        .arg(ckpt)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

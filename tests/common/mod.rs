@@ -10,6 +10,23 @@ pub fn selfplay() -> Command {
     Command::new(env!("CARGO_BIN_EXE_selfplay"))
 }
 
+/// `selfplay verify --game reliable_broadcast --checkpoint CKPT ARGS`,
+/// which must succeed: what it prints.
+pub fn verify_rb_checkpoint(ckpt: &Path, args: &[&str]) -> String {
+    let out = selfplay()
+        .args(["verify", "--game", "reliable_broadcast", "--checkpoint"])
+        .arg(ckpt)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// SHA-256 over every file a run writes but `timing.csv` (wall clock), the
 /// plots and the folder's lock file, by name in sorted order: name, length,
 /// bytes. Also each file's own hash, for the failure message.

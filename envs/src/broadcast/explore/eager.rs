@@ -54,14 +54,14 @@ use std::hash::BuildHasherDefault;
 /// The messages that may be read at once: ECHO 0, ECHO 1, READY 0, READY 1.
 const COUNTED: [Msg; 4] = [Msg::echo(0), Msg::echo(1), Msg::ready(0), Msg::ready(1)];
 
-/// The verdicts, per record, message and bound, kept: the search asks about
+/// The verdicts, per record and message, kept: the search asks about
 /// the same records again and again.
 pub struct Invisible<'a> {
     p: &'a dyn RbProtocol,
     /// When set, each verdict must match its mirror's.
     watch: Option<&'a mirror::Watch<'a>>,
-    /// Per (record, message, bound): whether some record reachable from it
-    /// with at most `bound` copies of the message read sees one more.
+    /// Per (record, message): whether some record reachable from it before
+    /// another copy of the message is read sees one more.
     /// Looked up only, never iterated.
     visible: HashMap<u64, bool, BuildHasherDefault<Fx>>,
     /// Per record (what it knows and did, and whose it is): the counted
@@ -194,20 +194,12 @@ impl<'a> Invisible<'a> {
     /// record's verdict on the mirrored message must be the same, noted
     /// to the watch when not.
     fn checked(&mut self, spec: &RbSpec, me: &Local, a: usize, input: Option<u8>, m: Msg) -> bool {
-        let bound = |r: &Local, m: Msg| r.count[m.index() - 2] + (r.to_self & m.bit() == 0) as u8;
         let sender = a == game::SENDER;
-        let seen = !self.visible_from(spec, me, sender, input, m, bound(me, m));
+        let seen = !self.visible_from(spec, me, sender, input, m);
         if let Some(w) = self.watch {
             let other = mirror::record(me);
             let flipped = Msg::new(m.kind, 1 - m.value);
-            let theirs = !self.visible_from(
-                spec,
-                &other,
-                sender,
-                input.map(|v| 1 - v),
-                flipped,
-                bound(&other, flipped),
-            );
+            let theirs = !self.visible_from(spec, &other, sender, input.map(|v| 1 - v), flipped);
             if theirs != seen {
                 w.differs();
             }
@@ -215,8 +207,10 @@ impl<'a> Invisible<'a> {
         seen
     }
 
-    /// Whether some record reachable from `me` (itself included) with at
-    /// most `bound` copies of `m` read would act otherwise with one more.
+    /// Whether some record reachable from `me` (itself included) before it
+    /// reads another copy of `m` would act otherwise with one more. Its
+    /// count of `m` grows there by its own copy only, so it stays within
+    /// the module note's bound `c + s` without a check.
     fn visible_from(
         &mut self,
         spec: &RbSpec,
@@ -224,13 +218,9 @@ impl<'a> Invisible<'a> {
         sender: bool,
         input: Option<u8>,
         m: Msg,
-        bound: u8,
     ) -> bool {
         let i = m.index() - 2;
-        if me.count[i] > bound {
-            return false;
-        }
-        let key = (record_key(me, sender, input) as u64) << 8 | (i as u64) << 4 | bound as u64;
+        let key = (record_key(me, sender, input) as u64) << 8 | i as u64;
         if let Some(&v) = self.visible.get(&key) {
             return v;
         }
@@ -241,7 +231,7 @@ impl<'a> Invisible<'a> {
         let v = now != game::wanted(spec, self.p, &more, a, input)
             || successors(spec, me, now, m)
                 .iter()
-                .any(|next| self.visible_from(spec, next, sender, input, m, bound));
+                .any(|next| self.visible_from(spec, next, sender, input, m));
         self.visible.insert(key, v);
         v
     }

@@ -188,7 +188,9 @@ pub trait Game {
     /// team's protocol at this row; `None` if the row has none or is not of
     /// that team (a baseline).
     fn optimum(&self, row: &Self::Row) -> Option<f64>;
-    /// Whether the row's honest protocol was verified.
+    /// Whether the row's honest protocol reaches the run's goal: verified,
+    /// and whatever more the game asks (reliable broadcast's `rb.goal`).
+    /// Only a row whose optimum is 0 can.
     fn verified(&self, row: &Self::Row) -> bool;
 
     /// `metrics.csv` from the rows, and back (for a resume).
@@ -292,7 +294,9 @@ struct Training<'a, G: Game> {
     rows: Vec<G::Row>,
     timing: Timing,
     /// The lowest optimal attack rate of the learning honest team so far.
-    best: Option<f64>,
+    /// The kept protocol's row: its optimal attack rate, and whether it
+    /// reaches the goal (`Game::verified`).
+    best: Option<(f64, bool)>,
 }
 
 impl<'a, G: Game> Training<'a, G> {
@@ -437,11 +441,13 @@ impl<'a, G: Game> Training<'a, G> {
         }
         self.rows.truncate(st.rows);
         self.timing = Timing::resume(&self.out.join("timing.csv"));
-        self.best = self
-            .rows
-            .iter()
-            .filter_map(|r| self.game.optimum(r))
-            .fold(None, |b: Option<f64>, o| Some(b.map_or(o, |b| b.min(o))));
+        self.best = None;
+        for r in &self.rows {
+            if let Some(o) = self.game.optimum(r) {
+                let row = (o, self.game.verified(r));
+                self.best = Some(self.best.map_or(row, |b| better(row, b)));
+            }
+        }
         self.at = At {
             epoch: st.epoch,
             episodes: st.episodes,
@@ -534,15 +540,17 @@ impl<'a, G: Game> Training<'a, G> {
                 checkpoint::save(&path, l, &meta(side)).map_err(anyhow::Error::msg)?;
             }
         }
-        // Keep the protocol with the lowest optimal attack rate so far (ties
-        // to the earlier row): a verified one found mid-training is not lost.
+        // Keep the protocol with the lowest optimal attack rate so far, the
+        // one reaching the goal first among equals, else the earlier row: a
+        // verified one found mid-training is not lost.
         if let Some(l) = game.learner(Side::Honest) {
-            let opt = self.rows.last().and_then(|r| game.optimum(r));
-            if let Some(o) = opt.filter(|&o| self.best.is_none_or(|b| o < b)) {
-                self.best = Some(o);
+            let last = self.rows.last();
+            let row = last.and_then(|r| Some((game.optimum(r)?, game.verified(r))));
+            if let Some(row) = row.filter(|&row| self.best.is_none_or(|b| better(row, b) != b)) {
+                self.best = Some(row);
                 checkpoint::save(&out.join("honest_best.safetensors"), l, &meta(Side::Honest))
                     .map_err(anyhow::Error::msg)?;
-                if o == 0.0 {
+                if row.1 {
                     let at = self.at.episodes;
                     self.bar.suspend(|| {
                         (self.say)(format!(
@@ -617,6 +625,16 @@ fn progress(total: Option<u64>, quiet: bool) -> ProgressBar {
     bar
 }
 
+/// Of a row's (optimal attack rate, goal reached) and the kept protocol's,
+/// the better: the lower rate, then the one reaching the goal; the kept
+/// one on a tie.
+fn better(row: (f64, bool), kept: (f64, bool)) -> (f64, bool) {
+    match row.0 < kept.0 || (row.0 == kept.0 && row.1 && !kept.1) {
+        true => row,
+        false => kept,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -635,5 +653,23 @@ mod tests {
                 && e.contains("value loss NaN"),
             "{e}"
         );
+    }
+
+    /// The kept protocol: the lowest rate, then the first to reach the
+    /// goal; an equal row later never replaces it. (Reliable broadcast
+    /// under `rb.goal = "rules"`: a verified row that is no rule is kept
+    /// until a verified rule comes, then never again.)
+    #[test]
+    fn the_kept_protocol_is_the_lowest_rate_then_the_goal() {
+        let kept = (0.2, false);
+        assert_eq!(better((0.1, false), kept), (0.1, false));
+        assert_eq!(better((0.3, false), kept), kept);
+        let verified_no_rule = (0.0, false);
+        assert_eq!(better(verified_no_rule, kept), verified_no_rule);
+        assert_eq!(better((0.0, true), verified_no_rule), (0.0, true));
+        assert_eq!(better(verified_no_rule, (0.0, true)), (0.0, true));
+        // A tie keeps the earlier row's (its checkpoint is not rewritten).
+        assert_eq!(better((0.0, false), verified_no_rule), verified_no_rule);
+        assert_eq!(better((0.1, true), (0.0, false)), (0.0, false));
     }
 }

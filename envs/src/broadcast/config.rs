@@ -60,6 +60,34 @@ pub struct RbConfig {
     /// rest of the protocol is learned. Written out only when set.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub sender_broadcasts: bool,
+    /// What the run is after: the row that stops it
+    /// (`train.stop_when_verified`) and the protocol kept in
+    /// `honest_best.safetensors`. Written out only when not `"verified"`.
+    #[serde(skip_serializing_if = "Goal::is_verified")]
+    pub goal: Goal,
+}
+
+/// The `rb.goal` of a run.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Goal {
+    /// A protocol the exact search proves at the training size.
+    #[default]
+    Verified,
+    /// A verified protocol that is also a threshold rule for every
+    /// action, as `selfplay explain` reads it off the views the search
+    /// reached (the threshold and quorum views only). A rule reads the
+    /// same at every n; a protocol that fires at some level of its
+    /// evidence and not at a larger one is one the verifier cannot
+    /// shrink past n = 4 (docs/reliable_broadcast.md, "Threshold rules as
+    /// the goal").
+    Rules,
+}
+
+impl Goal {
+    fn is_verified(&self) -> bool {
+        *self == Goal::Verified
+    }
 }
 
 fn is_counts(v: &ObsView) -> bool {
@@ -84,6 +112,7 @@ impl Default for RbConfig {
             supported_only: false,
             per_value: false,
             sender_broadcasts: false,
+            goal: Goal::Verified,
         }
     }
 }

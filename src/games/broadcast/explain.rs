@@ -538,6 +538,19 @@ impl Miss {
     }
 }
 
+/// The actions (named as `explain` prints them) that no threshold rule
+/// explains over the reached views `asked`, where it lists the nearest
+/// rule instead: empty when `explain` prints the protocol as rules
+/// throughout (`rb.goal = "rules"`).
+pub fn unruled(spec: &RbSpec, reading: Reading, asked: &[(View, Decision)]) -> Vec<String> {
+    let all = formulas(reading.view);
+    FAMILIES
+        .iter()
+        .filter(|family| matches!(fit(spec, reading, asked, **family, &all), Fit::Nearest(_)))
+        .map(|family| family.name())
+        .collect()
+}
+
 /// The rule of `family` over the reached views where it may be taken.
 fn fit(
     spec: &RbSpec,
@@ -1115,6 +1128,7 @@ mod tests {
         };
         let spec = RbSpec::new(4, 1, RbFaults::Byzantine).unwrap();
         let text = threshold_rules(&spec, reading, &asked(&spec));
+        assert!(unruled(&spec, reading, &asked(&spec)).is_empty());
         for line in [
             "  send INIT v when input v\n",
             "  send ECHO v when INIT v read\n",
@@ -1134,6 +1148,8 @@ mod tests {
             text.contains("  deliver v: no monotone threshold rule"),
             "{text}"
         );
+        // What `rb.goal = "rules"` reads: the one action without a rule.
+        assert_eq!(unruled(&spec, reading, &asked(&spec)), ["deliver v"]);
         // The nearest guard is f + 1 = 2 READYs, on which it does not deliver.
         assert!(
             text.contains("nearest: when READY v >= f+1 (")

@@ -19,7 +19,7 @@ use crate::timing::Timing;
 use agents::learner::Actor;
 use agents::{Buffer, Learner, Stats};
 use anyhow::Context;
-use envs::broadcast::config::RbConfig;
+use envs::broadcast::config::{Goal, RbConfig};
 use envs::broadcast::game::{Msg, Source, Step};
 use envs::broadcast::play::{self, Batch, Reading, HONEST_HEADS};
 use envs::broadcast::{Instance, Limits, RbFaults, RbSpec};
@@ -148,6 +148,14 @@ impl RbJob {
                 "the search needs at least 1 state",
             ));
         }
+        if rb.goal == Goal::Rules && !rb.view.any_n() {
+            return Err(refuse(
+                "rb.goal",
+                "\"rules\"",
+                "threshold rules are read off the guards of the threshold or quorum view: \
+                 set rb.view = \"thresholds\" or \"quorums\" (raw counts have no rule at every n)",
+            ));
+        }
         // Every row's search may grow to `rb.max_states`: one that cannot
         // fit in memory is refused now, not met hours in.
         let limits = Limits {
@@ -217,7 +225,7 @@ pub fn memory_estimate(exp: &Experiment, spec: &RbSpec) -> Vec<Part> {
 }
 
 /// One row of `metrics.csv`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct RbRow {
     pub run: String,
     pub seed: u64,
@@ -245,6 +253,13 @@ pub struct RbRow {
     /// The properties broken at each broken instance's first violation,
     /// space-separated (`selfplay verify` lists every one).
     pub broken: String,
+    /// Under `rb.goal = "rules"`: on a verified row, `yes` when `explain`
+    /// reads every action as a threshold rule over the views the search
+    /// reached, else `no:` and the actions no rule explains; `not verified`
+    /// on a row not verified (unchecked). Left out of the file under the default goal, so
+    /// those runs keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<String>,
     /// Mean messages the correct agents sent per eval episode.
     pub honest_messages: f64,
     /// Learner statistics since the previous row.
@@ -449,8 +464,9 @@ impl Game for RbRun<'_> {
             .map_or("- (search too big)".into(), |o| format!("{o:.4}"));
         format!(
             "optimal attack rate {opt} {}  learned attack {:.4} [{:.4}, {:.4}]  messages {:.2}",
-            match r.verified {
-                Some(true) => "verified".to_string(),
+            match (r.verified, r.rules.as_deref()) {
+                (Some(true), Some(no)) if no != "yes" => format!("verified, not rules ({no})"),
+                (Some(true), _) => "verified".to_string(),
                 _ => format!("({})", r.broken),
             },
             r.attack_rate,
@@ -464,8 +480,10 @@ impl Game for RbRun<'_> {
         row.optimal_attack_rate
     }
 
+    /// Verified, and under `rb.goal = "rules"` read as threshold rules.
     fn verified(&self, row: &RbRow) -> bool {
-        row.verified == Some(true)
+        let rules = self.job.rb.goal == Goal::Verified || row.rules.as_deref() == Some("yes");
+        row.verified == Some(true) && rules
     }
 
     fn write_rows(&self, rows: &[RbRow]) -> anyhow::Result<Vec<u8>> {
@@ -567,6 +585,19 @@ fn evaluate(
         episodes_per_second: None,
         episodes: Some(p.episodes),
     });
+    // Read off the views the whole search reached, so only where it
+    // verified (a refuted search stops at its first violation).
+    let rules = (job.rb.goal == Goal::Rules).then(|| match refuted.verified() {
+        Some(true) => {
+            let missing = super::explain::unruled(spec, job.reading(), &greedy.asked());
+            match missing.is_empty() {
+                true => "yes".to_string(),
+                false => format!("no: {}", missing.join(", ")),
+            }
+        }
+        // Not empty: an empty field reads back as no column (`--resume`).
+        _ => "not verified".to_string(),
+    });
     let (attacks, messages) = sample_attack(job, &honest_actor, &adversary_actor, p.evals);
     let episodes = exp.eval.episodes;
     let (low, high) = wilson(attacks, episodes);
@@ -590,6 +621,7 @@ fn evaluate(
             .optimal_attack_rate()
             .map(|_| refuted.broken_instances() as u64),
         broken: refuted.broken().join(" "),
+        rules,
         honest_messages: messages as f64 / episodes as f64,
         honest_mean_return: h.map(|s| s.mean_return),
         honest_entropy: h.map(|s| s.entropy),
@@ -652,4 +684,55 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<RbRow>> {
     r.deserialize()
         .collect::<Result<_, _>>()
         .with_context(|| format!("{shown}: not a reliable-broadcast metrics file"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(rb: &str) -> Result<RbJob, String> {
+        let text = format!(
+            "game = \"reliable_broadcast\"\n[env]\nn = 4\nf = 1\n[honest]\nkind = \"learned\"\n\
+             [byzantine]\nkind = \"learned\"\n[train]\nepisodes = 1024\n[rb]\n{rb}\n"
+        );
+        let exp = crate::config::parse(&text, "test.toml").map_err(|e| e.to_string())?;
+        RbJob::new(exp).map_err(|e| e.to_string())
+    }
+
+    /// A verified row reaches the goal under the default; under
+    /// `rb.goal = "rules"` only where `explain` read it as rules.
+    #[test]
+    fn the_rules_goal_asks_a_verified_row_for_rules() {
+        let row = |verified, rules: Option<&str>| RbRow {
+            verified: Some(verified),
+            optimal_attack_rate: Some(if verified { 0.0 } else { 0.5 }),
+            rules: rules.map(str::to_string),
+            ..RbRow::default()
+        };
+        let default = job("view = \"quorums\"").unwrap();
+        let run = RbRun::new(&default).unwrap();
+        assert!(run.verified(&row(true, None)));
+        assert!(!run.verified(&row(false, None)));
+        let rules = job("view = \"quorums\"\ngoal = \"rules\"").unwrap();
+        let run = RbRun::new(&rules).unwrap();
+        assert!(run.verified(&row(true, Some("yes"))));
+        assert!(!run.verified(&row(true, Some("no: deliver v"))));
+        assert!(!run.verified(&row(false, Some("not verified"))));
+        assert!(run
+            .summary(&row(true, Some("no: deliver v")))
+            .contains("verified, not rules (no: deliver v)"));
+    }
+
+    /// Rules are read off the guards of a view every n shares: raw counts
+    /// are refused by the key.
+    #[test]
+    fn the_rules_goal_needs_a_threshold_view() {
+        let e = job("goal = \"rules\"").err().expect("refused");
+        assert!(e.contains("rb.goal") && e.contains("rb.view"), "{e}");
+        assert!(job("view = \"thresholds\"\ngoal = \"rules\"").is_ok());
+        let e = job("view = \"quorums\"\ngoal = \"rule\"")
+            .err()
+            .expect("refused");
+        assert!(e.contains("goal") && e.contains("rules"), "{e}");
+    }
 }

@@ -255,9 +255,9 @@ pub struct RbRow {
     pub broken: String,
     /// Under `rb.goal = "rules"`: on a verified row, `yes` when `explain`
     /// reads every action as a threshold rule over the views the search
-    /// reached, else `no:` and the actions no rule explains; `not verified`
-    /// on a row not verified (unchecked). Left out of the file under the default goal, so
-    /// those runs keep their bytes.
+    /// reached, else `no:` and the actions no rule explains; `not
+    /// verified` on the other rows (not checked). Left out of the file
+    /// under the default goal, so those runs keep their bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<String>,
     /// Mean messages the correct agents sent per eval episode.

@@ -586,6 +586,19 @@ fn a_killed_reliable_broadcast_run_resumes_to_the_same_result() {
         "rb.max_states=20000",
     ];
     let killed = kill_resume_and_compare(dir.path(), file, &sets, 4, 10, &|_| {});
+    // Under rb.goal = "rules" each row has one more column, read back on
+    // the resume and written again with the rows after it.
+    let rules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/experiments/rb_learn_rules.toml"
+    );
+    let again = tempfile::tempdir().unwrap();
+    let resumed = kill_resume_and_compare(again.path(), rules, &sets, 4, 10, &|_| {});
+    let metrics = std::fs::read_to_string(resumed.join("metrics.csv")).unwrap();
+    assert!(
+        metrics.lines().next().unwrap().contains(",rules,"),
+        "{metrics}"
+    );
     let out = selfplay()
         .args([file, "--quiet", "--resume", "--seed", "2", "--out"])
         .arg(&killed)

@@ -293,9 +293,8 @@ struct Training<'a, G: Game> {
     learned: Learned,
     rows: Vec<G::Row>,
     timing: Timing,
-    /// The lowest optimal attack rate of the learning honest team so far.
-    /// The kept protocol's row: its optimal attack rate, and whether it
-    /// reaches the goal (`Game::verified`).
+    /// The kept protocol's row (`honest_best.safetensors`): its optimal
+    /// attack rate, and whether it reaches the goal (`Game::verified`).
     best: Option<(f64, bool)>,
 }
 
@@ -443,9 +442,8 @@ impl<'a, G: Game> Training<'a, G> {
         self.timing = Timing::resume(&self.out.join("timing.csv"));
         self.best = None;
         for r in &self.rows {
-            if let Some(o) = self.game.optimum(r) {
-                let row = (o, self.game.verified(r));
-                self.best = Some(self.best.map_or(row, |b| better(row, b)));
+            if let Some(row) = ranked(&*self.game, r).filter(|&row| replaces(row, self.best)) {
+                self.best = Some(row);
             }
         }
         self.at = At {
@@ -544,9 +542,8 @@ impl<'a, G: Game> Training<'a, G> {
         // one reaching the goal first among equals, else the earlier row: a
         // verified one found mid-training is not lost.
         if let Some(l) = game.learner(Side::Honest) {
-            let last = self.rows.last();
-            let row = last.and_then(|r| Some((game.optimum(r)?, game.verified(r))));
-            if let Some(row) = row.filter(|&row| self.best.is_none_or(|b| better(row, b) != b)) {
+            let row = self.rows.last().and_then(|r| ranked(game, r));
+            if let Some(row) = row.filter(|&row| replaces(row, self.best)) {
                 self.best = Some(row);
                 checkpoint::save(&out.join("honest_best.safetensors"), l, &meta(Side::Honest))
                     .map_err(anyhow::Error::msg)?;
@@ -625,14 +622,16 @@ fn progress(total: Option<u64>, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// Of a row's (optimal attack rate, goal reached) and the kept protocol's,
-/// the better: the lower rate, then the one reaching the goal; the kept
-/// one on a tie.
-fn better(row: (f64, bool), kept: (f64, bool)) -> (f64, bool) {
-    match row.0 < kept.0 || (row.0 == kept.0 && row.1 && !kept.1) {
-        true => row,
-        false => kept,
-    }
+/// A row's (optimal attack rate, goal reached), if it has a rate.
+fn ranked<G: Game>(game: &G, row: &G::Row) -> Option<(f64, bool)> {
+    Some((game.optimum(row)?, game.verified(row)))
+}
+
+/// Whether a row ranked `row` replaces the kept protocol, ranked `kept`:
+/// nothing is kept, or its rate is lower, or equal and it reaches the goal
+/// where the kept one did not. On a tie the earlier row stays.
+fn replaces(row: (f64, bool), kept: Option<(f64, bool)>) -> bool {
+    kept.is_none_or(|(rate, goal)| row.0 < rate || (row.0 == rate && row.1 && !goal))
 }
 
 #[cfg(test)]
@@ -661,15 +660,16 @@ mod tests {
     /// until a verified rule comes, then never again.)
     #[test]
     fn the_kept_protocol_is_the_lowest_rate_then_the_goal() {
-        let kept = (0.2, false);
-        assert_eq!(better((0.1, false), kept), (0.1, false));
-        assert_eq!(better((0.3, false), kept), kept);
+        let kept = Some((0.2, false));
+        assert!(replaces((0.1, false), None));
+        assert!(replaces((0.1, false), kept));
+        assert!(!replaces((0.3, false), kept));
         let verified_no_rule = (0.0, false);
-        assert_eq!(better(verified_no_rule, kept), verified_no_rule);
-        assert_eq!(better((0.0, true), verified_no_rule), (0.0, true));
-        assert_eq!(better(verified_no_rule, (0.0, true)), (0.0, true));
+        assert!(replaces(verified_no_rule, kept));
+        assert!(replaces((0.0, true), Some(verified_no_rule)));
+        assert!(!replaces(verified_no_rule, Some((0.0, true))));
         // A tie keeps the earlier row's (its checkpoint is not rewritten).
-        assert_eq!(better((0.0, false), verified_no_rule), verified_no_rule);
-        assert_eq!(better((0.1, true), (0.0, false)), (0.0, false));
+        assert!(!replaces((0.0, false), Some(verified_no_rule)));
+        assert!(!replaces((0.1, true), Some((0.0, false))));
     }
 }

@@ -3,7 +3,7 @@
 //! code before its fix.
 
 mod common;
-use common::selfplay;
+use common::{ok, selfplay};
 use std::path::Path;
 use std::process::Output;
 
@@ -15,13 +15,6 @@ fn refused(out: Output) -> String {
     assert_eq!(out.status.code(), Some(2), "not refused: {err}");
     assert!(!err.contains("panicked"), "{err}");
     err
-}
-
-/// The command's stdout; it must have succeeded.
-fn ok(out: Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "failed: {err}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// `selfplay E/<file> --quiet --out <out>` with `sets`.

@@ -2,7 +2,7 @@
 //! honest network verified as the learning rows verify it.
 
 mod common;
-use common::{selfplay, verify_rb_checkpoint as verify};
+use common::{ok, selfplay, verify_rb_checkpoint as verify};
 use std::path::Path;
 
 /// The last `metrics.csv` row's `optimal_attack_rate`.
@@ -160,18 +160,12 @@ fn a_threshold_view_checkpoint_is_verified_at_another_n() {
     // At its own size it is the same network, as its rows verified it.
     let own: serde_json::Value = serde_json::from_str(&verify(&ckpt, &["--json"])).unwrap();
     assert_eq!(own["n"], 3, "{own}");
-    let out = selfplay()
+    let text = ok(selfplay()
         .arg("explain")
         .arg(&ckpt)
         .args(["--n", "4", "--f", "1"])
         .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+        .unwrap());
     assert!(
         text.contains("reliable broadcast n = 4, f = 1 crash")
             && text.contains("rules, for either value v")

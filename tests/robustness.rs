@@ -3,7 +3,7 @@
 //! (issue 13).
 
 mod common;
-use common::selfplay;
+use common::{ok, selfplay};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use selfplay::config::{self, Experiment};
@@ -16,16 +16,6 @@ fn refused(out: Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "{err}");
     err
-}
-
-/// A successful command's stdout.
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 const BYZ_BREAK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/byz_break.toml");

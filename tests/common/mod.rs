@@ -3,28 +3,29 @@
 
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// The `selfplay` binary this test build made.
 pub fn selfplay() -> Command {
     Command::new(env!("CARGO_BIN_EXE_selfplay"))
 }
 
+/// A command's stdout; it must have succeeded (else its stderr).
+pub fn ok(out: Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "failed: {err}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `selfplay verify --game reliable_broadcast --checkpoint CKPT ARGS`,
 /// which must succeed: what it prints.
 pub fn verify_rb_checkpoint(ckpt: &Path, args: &[&str]) -> String {
-    let out = selfplay()
+    ok(selfplay()
         .args(["verify", "--game", "reliable_broadcast", "--checkpoint"])
         .arg(ckpt)
         .args(args)
         .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+        .unwrap())
 }
 
 /// SHA-256 over every file a run writes but `timing.csv` (wall clock), the

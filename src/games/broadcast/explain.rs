@@ -13,9 +13,10 @@
 //! rule that agrees with it on the most views.
 //!
 //! A checkpoint of a threshold view (`rb.view = "thresholds"` or
-//! `"quorums"`) is read in that view's guards instead, one rule per action for either value v
-//! ("send READY v when ECHO v >= ceil((n+f+1)/2) or READY v >= f+1"), at
-//! its training size or at any `--n`/`--f` (`threshold_rules`).
+//! `"quorums"`) is read in that view's guards instead, one rule per action
+//! for either value v ("send READY v when ECHO v >= ceil((n+f+1)/2) or
+//! READY v >= f+1"), at its training size or at any `--n`/`--f`
+//! (`threshold_rules`).
 
 use crate::games::broadcast::game::RbJob;
 use crate::games::broadcast::score::Greedy;
